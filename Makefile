@@ -1,0 +1,49 @@
+# ShopSphere: `make run` serves the shop, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install install-dev browser run serve worker migrate seed test test-pg lint bench clean
+
+install: $(VENV)/.installed          ## create .venv and install the app
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+install-dev: $(VENV)/.installed-dev  ## the app plus test tools
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+browser:                             ## make sure a Chromium exists for Playwright
+	@scripts/ensure-browser.sh $(BIN)
+
+migrate: install
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) shop seed --if-empty
+
+run: seed                            ## migrate, seed demo data, serve with a Huey consumer
+	@scripts/run-dev.sh "$(BIN)" "$(HOST)" "$(PORT)"
+
+worker: install                      ## a Huey consumer, as production runs it
+	$(BIN)/huey_consumer tasks.huey --workers 4 --worker-type thread
+
+test: install-dev browser            ## the whole suite (SQLite; DATABASE_URL/REDIS_URL for PostgreSQL+Redis)
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+bench: install-dev
+	$(BIN)/python -m bench.catalog
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

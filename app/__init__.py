@@ -1,0 +1,117 @@
+"""ShopSphere application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import BASE_DIR, load_config
+from app.db import commit_unit_of_work, configure_sqlite, rollback_unit_of_work
+
+log = logging.getLogger(__name__)
+
+
+class ShopFlask(Flask):
+    """Flask with one unit of work per request, committed at the edge.
+
+    The view's return value is turned into a response; a success (< 400) commits and then
+    runs after-commit side effects, anything else rolls back. Exceptions roll back and go
+    to the error handlers. Commit failures become a 500, before anything reaches the user.
+    """
+
+    def dispatch_request(self) -> Any:
+        try:
+            rv = super().dispatch_request()
+            response = self.make_response(rv)
+        except BaseException:
+            rollback_unit_of_work()
+            raise
+        if response.status_code < 400:
+            commit_unit_of_work()
+        else:
+            rollback_unit_of_work()
+        return response
+
+
+def create_app(config: dict[str, Any] | None = None) -> ShopFlask:
+    app = ShopFlask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str(BASE_DIR / "instance"),
+    )
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        hops = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    from app.core.observability import register_observability
+
+    register_observability(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_security(app)
+    register_errors(app)
+    register_templates(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from app.ratelimit import exempt_from_limits
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    limiter.request_filter(exempt_from_limits)
+
+    @login_manager.user_loader
+    def _load_user(_user_id: str) -> None:  # accounts replace this with a real loader
+        return None
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.core import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
+def register_security(app: Flask) -> None:
+    from app.core.security import register_security_headers
+
+    register_security_headers(app)
+
+
+def register_errors(app: Flask) -> None:
+    from app.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_templates(app: Flask) -> None:
+    from app.core.templating import register_template_helpers
+
+    register_template_helpers(app)
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import shop_cli
+
+    app.cli.add_command(shop_cli)

@@ -1,0 +1,180 @@
+"""Configuration from the environment.
+
+One place reads ``os.environ``. ``SHOP_ENV`` picks the profile:
+
+* ``development`` (default): everything embedded under ``instance/`` (SQLite database,
+  SQLite Huey queue, in-memory rate limits, email outbox, offline payment sandbox).
+* ``testing``: like development, but Huey runs tasks immediately and hashing is cheap.
+* ``production``: refuses to start unless every shared store and secret is configured.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("SHOP_INSTANCE_DIR", BASE_DIR / "instance"))
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the shop safely; the message says what to set."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual ``postgres://`` / ``postgresql://`` forms and use psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables (see README)."""
+    env = dict(os.environ if env is None else env)
+    shop_env = env.get("SHOP_ENV", "development").strip().lower() or "development"
+    if shop_env not in ENVIRONMENTS:
+        raise ConfigError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {shop_env!r}")
+    production = shop_env == "production"
+    testing = shop_env == "testing"
+
+    instance_dir = Path(env.get("SHOP_INSTANCE_DIR", INSTANCE_DIR))
+    redis_url = env.get("REDIS_URL") or None
+    database_url = normalise_database_url(
+        env.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'shop.db'}"
+    )
+
+    cfg: dict[str, Any] = {
+        "SHOP_ENV": shop_env,
+        "SHOP_NAME": env.get("SHOP_NAME", "ShopSphere"),
+        "INSTANCE_DIR": str(instance_dir),
+        "DEBUG": _bool(env.get("FLASK_DEBUG")),
+        "TESTING": testing,
+        "SECRET_KEY": env.get("SECRET_KEY") or (None if production else DEV_SECRET_KEY),
+        # Database
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, env),
+        "SQLALCHEMY_RECORD_QUERIES": False,
+        # Redis: limiter storage, Huey queue, cache
+        "REDIS_URL": redis_url,
+        # Requests and cookies
+        # Static URLs carry a content hash (asset_url), so browsers may keep them a year.
+        "SEND_FILE_MAX_AGE_DEFAULT": 0 if shop_env == "development" else 31536000,
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
+        "SESSION_COOKIE_NAME": "__Host-session" if production else "session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
+        "HSTS_ENABLED": production,
+        # CSRF (Flask-WTF): HTMX sends the token in X-CSRFToken
+        "WTF_CSRF_ENABLED": _bool(env.get("WTF_CSRF_ENABLED"), True),
+        "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 4 * 3600),
+        # Rate limits (Flask-Limiter)
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_DEFAULT": env.get("RATELIMIT_DEFAULT", "300 per minute"),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "shop"),
+        # Huey
+        "HUEY_NAME": env.get("HUEY_NAME", "shopsphere"),
+        "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH", str(instance_dir / "huey.db")),
+        "HUEY_IMMEDIATE": _bool(env.get("HUEY_IMMEDIATE"), testing),
+        # Observability
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
+        "METRICS_ENABLED": _bool(env.get("METRICS_ENABLED"), True),
+        "METRICS_ALLOWED_IPS": [
+            p.strip() for p in env.get("METRICS_ALLOWED_IPS", "").split(",") if p.strip()
+        ],
+        # Integrations (used by later domains; validated here so production fails fast)
+        "PAYMENT_PROVIDER": env.get("PAYMENT_PROVIDER", "stripe" if production else "sandbox"),
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        "MAIL_BACKEND": env.get("MAIL_BACKEND", "outbox"),
+        "MAIL_FROM": env.get("MAIL_FROM", "ShopSphere <shop@localhost>"),
+        "SMTP_HOST": env.get("SMTP_HOST", "localhost"),
+        "SMTP_PORT": _int(env, "SMTP_PORT", 25),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "SMTP_SECURITY": env.get("SMTP_SECURITY", "none"),
+        "BREVO_API_KEY": env.get("BREVO_API_KEY") or None,
+        "BREVO_API_BASE": env.get("BREVO_API_BASE", "https://api.brevo.com/v3"),
+        # Catalog cache (used by the catalog pages)
+        "CACHE_TTL_SECONDS": _int(env, "CACHE_TTL_SECONDS", 60),
+    }
+    if production:
+        check_production(cfg)
+    return cfg
+
+
+def _engine_options(database_url: str, env: dict[str, str]) -> dict[str, Any]:
+    if database_url.startswith("sqlite"):
+        # SQLite connections are cheap; busy_timeout and WAL are set per connection in db.py.
+        return {"connect_args": {"timeout": 15}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": _int(env, "DB_POOL_SIZE", 10),
+        "max_overflow": _int(env, "DB_MAX_OVERFLOW", 10),
+        "pool_recycle": 1800,
+        "connect_args": {"connect_timeout": _int(env, "DB_CONNECT_TIMEOUT", 5)},
+    }
+
+
+def check_production(cfg: dict[str, Any]) -> None:
+    """Refuse settings that are fine on a laptop and dangerous behind a load balancer."""
+    secret = cfg.get("SECRET_KEY")
+    if not secret:
+        raise ConfigError(
+            "SECRET_KEY is not set; generate one with: python -c "
+            "'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if secret == DEV_SECRET_KEY or len(secret) < 32:
+        raise ConfigError("SECRET_KEY is the development default or shorter than 32 characters")
+    if cfg["DEBUG"]:
+        raise ConfigError("FLASK_DEBUG is on; the debugger must never run in production")
+    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise ConfigError("DATABASE_URL is not set; production needs PostgreSQL, not SQLite")
+    if not cfg["REDIS_URL"]:
+        raise ConfigError(
+            "REDIS_URL is not set; production needs Redis for rate limits, "
+            "the task queue and the cache"
+        )
+    if cfg["RATELIMIT_STORAGE_URI"].startswith("memory"):
+        raise ConfigError("RATELIMIT_STORAGE_URI is memory://; instances must share Redis")
+    if cfg["HUEY_IMMEDIATE"]:
+        raise ConfigError("HUEY_IMMEDIATE is on; production runs tasks in a Huey consumer")
+    if cfg["PAYMENT_PROVIDER"] != "stripe":
+        raise ConfigError(
+            "PAYMENT_PROVIDER must be 'stripe' in production; "
+            "the offline sandbox is for development only"
+        )
+    if not cfg["STRIPE_SECRET_KEY"] or not cfg["STRIPE_WEBHOOK_SECRET"]:
+        raise ConfigError("STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must be set in production")

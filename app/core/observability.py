@@ -1,0 +1,133 @@
+"""Request ids, logging and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, g, has_request_context, request
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+)
+from prometheus_client import multiprocess as prom_multiprocess
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def current_request_id() -> str:
+    if has_request_context():
+        return getattr(g, "request_id", "-")
+    return "-"
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every log record with the request id (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        return True
+
+
+class SafeTextFormatter(logging.Formatter):
+    """Human-readable lines; CR/LF in messages are escaped so logs cannot be forged."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        head, sep, tail = text.partition("\nTraceback")
+        return head.replace("\r", "\\r").replace("\n", "\\n") + (sep + tail if sep else "")
+
+
+def configure_logging(app: Flask) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    if app.config["LOG_FORMAT"] == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(
+            SafeTextFormatter("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
+        )
+    root = logging.getLogger()
+    # Replace handlers we installed before (tests build several apps in one process).
+    for existing in list(root.handlers):
+        if getattr(existing, "_shop_handler", False):
+            root.removeHandler(existing)
+    handler._shop_handler = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+    app.logger.handlers.clear()
+    app.logger.propagate = True
+
+
+class Metrics:
+    """HTTP metrics in a registry of the app's own (several apps can live in one process).
+
+    Under gunicorn with several workers, set ``PROMETHEUS_MULTIPROC_DIR`` and the scrape
+    aggregates every worker's numbers.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "shop_http_requests_total",
+            "HTTP requests by endpoint, method and status.",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "shop_http_request_duration_seconds",
+            "HTTP request latency by endpoint and method.",
+            ["endpoint", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.info = Info("shop_app", "ShopSphere build and environment.", registry=self.registry)
+        self.info.info({"version": "0.1.0", "env": app.config["SHOP_ENV"]})
+
+    def exposition_registry(self) -> CollectorRegistry:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            prom_multiprocess.MultiProcessCollector(registry)
+            return registry
+        return self.registry
+
+
+def register_observability(app: Flask) -> None:
+    configure_logging(app)
+    metrics = Metrics(app)
+    app.extensions["shop_metrics"] = metrics
+    log = logging.getLogger("app.request")
+
+    @app.before_request
+    def _start_request() -> None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _finish_request(response: Response) -> Response:
+        request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
+        response.headers[REQUEST_ID_HEADER] = request_id
+        started = getattr(g, "request_started", None)
+        endpoint = request.endpoint or "none"
+        if started is not None:
+            elapsed = time.perf_counter() - started
+            metrics.latency.labels(endpoint, request.method).observe(elapsed)
+            metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+            if response.status_code >= 500:
+                log.error("%s %s -> %s", request.method, request.path, response.status_code)
+        return response

@@ -1,0 +1,53 @@
+"""Jinja filters and globals shared by every page."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+
+from babel.numbers import format_currency, get_currency_precision
+from flask import Flask, current_app, url_for
+
+HTMX_VERSION = "2.0.11"
+PICO_VERSION = "2.1.1"
+
+
+def money(amount_minor: int | None, currency: str = "EUR", locale: str = "en_IE") -> str:
+    """Format integer minor units (cents) for display; the only place money becomes text."""
+    if amount_minor is None:
+        return ""
+    exponent = get_currency_precision(currency)
+    value = Decimal(int(amount_minor)).scaleb(-exponent)
+    return format_currency(value, currency, locale=locale)
+
+
+@functools.cache
+def _file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def asset_url(filename: str) -> str:
+    """A static URL with a content hash, so files can be cached for a year."""
+    static = Path(current_app.static_folder or "")
+    try:
+        version = _file_digest(str(static / filename))
+    except FileNotFoundError:
+        version = "missing"
+    return url_for("static", filename=filename, v=version)
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.globals["asset_url"] = asset_url
+    app.jinja_env.globals["htmx_version"] = HTMX_VERSION
+    app.jinja_env.globals["pico_version"] = PICO_VERSION
+
+    @app.context_processor
+    def _shop_context() -> dict[str, object]:
+        return {
+            "shop_name": current_app.config["SHOP_NAME"],
+            # Lets shared templates link to a domain's pages only once that domain exists.
+            "endpoint_names": current_app.view_functions,
+        }

@@ -1,0 +1,67 @@
+"""Home page, health probes and metrics."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, jsonify, render_template, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.core import bp
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("core/home.html")
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers. No I/O, so a slow database never restarts pods."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Readiness: the shared stores answer. Says which one failed, never why (no secrets)."""
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        log.warning("readiness: database check failed: %s", type(exc).__name__)
+        checks["database"] = "fail"
+    finally:
+        db.session.rollback()
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        from app.core.redis import redis_ping
+
+        checks["redis"] = "ok" if redis_ping(redis_url) else "fail"
+    ready = all(v == "ok" for v in checks.values())
+    status = 200 if ready else 503
+    return jsonify(status="ok" if ready else "unavailable", checks=checks), status
+
+
+def _metrics_allowed() -> bool:
+    allowed = current_app.config.get("METRICS_ALLOWED_IPS") or []
+    if not allowed:
+        return True
+    try:
+        client = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(client in ipaddress.ip_network(net, strict=False) for net in allowed)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    if not current_app.config.get("METRICS_ENABLED") or not _metrics_allowed():
+        abort(404)
+    registry = current_app.extensions["shop_metrics"].exposition_registry()
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

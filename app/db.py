@@ -1,0 +1,144 @@
+"""Database base classes and the unit of work.
+
+Services flush; entry points (views, tasks, CLI commands) commit once through
+:func:`commit_unit_of_work` or :func:`unit_of_work`. Side effects that must only
+happen when the data is really stored (emails, task enqueues, payment calls) are
+registered with :func:`after_commit` and run after the commit succeeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+log = logging.getLogger(__name__)
+
+# Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_AFTER_COMMIT = "shop_after_commit"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    registry = sa.orm.registry(
+        metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class ShopSession(FlaskSession):
+    """Flask-SQLAlchemy's session, but an explicitly configured ``bind`` wins.
+
+    Tests bind the session to one connection holding an outer transaction, so that
+    every test is rolled back; Flask-SQLAlchemy's own ``get_bind`` ignores ``self.bind``.
+    """
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kw: Any) -> Any:
+        if bind is None and self.bind is not None:
+            return self.bind
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kw)
+
+
+def _session() -> Any:
+    from app.extensions import db
+
+    return db.session
+
+
+def after_commit(fn: Callable[[], Any]) -> None:
+    """Run ``fn`` once the current unit of work has committed; dropped on rollback."""
+    _session().info.setdefault(_AFTER_COMMIT, []).append(fn)
+
+
+def commit_unit_of_work() -> None:
+    session = _session()
+    session.commit()
+    callbacks = session.info.pop(_AFTER_COMMIT, [])
+    for fn in callbacks:
+        try:
+            fn()
+        except Exception:
+            # The data is stored; a failed side effect must not turn success into an error.
+            # Durable side effects (notifications, webhooks) are re-driven by sweepers.
+            log.exception("after-commit callback %r failed", fn)
+
+
+def rollback_unit_of_work() -> None:
+    session = _session()
+    session.rollback()
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+@contextlib.contextmanager
+def unit_of_work() -> Iterator[Any]:
+    """One transaction: commit on success, roll back and re-raise on error."""
+    session = _session()
+    try:
+        yield session
+    except BaseException:
+        rollback_unit_of_work()
+        raise
+    commit_unit_of_work()
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Per-connection pragmas, and transactions that SQLAlchemy (not pysqlite) controls.
+
+    pysqlite's implicit transaction handling breaks SAVEPOINT and defers BEGIN; emitting
+    BEGIN ourselves gives real transactions, which stock updates and tests rely on.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")

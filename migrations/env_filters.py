@@ -1,0 +1,10 @@
+"""What autogenerate compares: everything but the hand-written search index objects."""
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    info = getattr(obj, "info", None) or {}
+    if info.get("skip_autogenerate"):
+        return False
+    if type_ == "table" and name and name.startswith(("product_search", "sqlite_")):
+        return False
+    return True

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Serve the shop and a Huey consumer side by side; Ctrl-C stops both.
+set -euo pipefail
+BIN=$1 HOST=$2 PORT=$3
+"$BIN/huey_consumer" tasks.huey --workers 2 --worker-type thread --periodic &
+WORKER=$!
+trap 'kill "$WORKER" 2>/dev/null; wait "$WORKER" 2>/dev/null || true' EXIT INT TERM
+echo "ShopSphere on http://$HOST:$PORT (Huey consumer pid $WORKER). Ctrl-C stops both."
+"$BIN/flask" --app wsgi run --host "$HOST" --port "$PORT" --no-reload

@@ -1,0 +1,56 @@
+"""The Huey instance (SQLite by default, Redis with REDIS_URL) and the task decorator."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from huey import Huey, RedisHuey, SqliteHuey
+
+from app.config import load_config
+
+_app: Flask | None = None
+
+
+def make_huey(cfg: dict[str, Any]) -> Huey:
+    immediate = bool(cfg["HUEY_IMMEDIATE"])
+    if cfg["REDIS_URL"]:
+        return RedisHuey(cfg["HUEY_NAME"], url=cfg["REDIS_URL"], immediate=immediate, utc=True)
+    Path(cfg["HUEY_SQLITE_PATH"]).parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(
+        cfg["HUEY_NAME"], filename=cfg["HUEY_SQLITE_PATH"], immediate=immediate, utc=True
+    )
+
+
+huey = make_huey(load_config())
+
+
+def task_app() -> Flask:
+    """The app a task runs in: the caller's (immediate mode) or one per consumer process."""
+    global _app
+    if has_app_context():
+        return current_app._get_current_object()  # type: ignore[attr-defined]
+    if _app is None:
+        from app import create_app
+
+        _app = create_app()
+    return _app
+
+
+def shop_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``@huey.task`` that runs the body in an app context and one unit of work."""
+
+    def decorator(fn: Callable[..., Any]) -> Any:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from app.db import unit_of_work
+
+            with task_app().app_context(), unit_of_work():
+                return fn(*args, **kwargs)
+
+        return huey.task(**task_kwargs)(run)
+
+    return decorator

@@ -1,0 +1,120 @@
+"""Fixtures: one migrated database per run, each test inside a rolled-back transaction.
+
+The same suite runs on the embedded default (SQLite, memory limiter, immediate Huey)
+and, with ``DATABASE_URL``/``REDIS_URL`` set, on PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="shopsphere-tests-"))
+# Must be set before app or tasks modules read the environment.
+os.environ["SHOP_ENV"] = "testing"
+os.environ["SHOP_INSTANCE_DIR"] = str(_TMP / "instance")
+
+import flask_migrate  # noqa: E402
+import pytest  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.extensions import db as _db  # noqa: E402
+from app.extensions import limiter  # noqa: E402
+from tests.databases import temporary_database  # noqa: E402
+
+pytest_plugins = ["tests.plugins.live_server", "tests.plugins.browser"]
+
+
+def app_config(database_url: str, **overrides: object) -> dict[str, object]:
+    cfg: dict[str, object] = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "TESTING": True,
+        "SERVER_NAME": None,
+    }
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        cfg["REDIS_URL"] = redis_url
+        cfg["RATELIMIT_STORAGE_URI"] = redis_url
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Path:
+    return _TMP
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_root: Path):
+    with temporary_database(tmp_root, "suite") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str):
+    from tests import routes
+
+    app = create_app(app_config(database_url))
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(routes.api_bp)
+    with app.app_context():
+        limiter.reset()
+        flask_migrate.upgrade()
+        routes.probe.create(_db.engine)
+        _db.engine.dispose()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _reset_rate_limits(app):
+    """Flask-Limiter keeps one storage per extension instance (one app per process in
+    production); tests that build extra apps re-point it, so point it back and clear it."""
+    yield
+    limiter.init_app(app)
+    limiter._storage_dead = False
+    with app.app_context():
+        limiter.reset()
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build extra apps with config overrides; their connection pools are closed afterwards."""
+    from tests import routes
+
+    made = []
+
+    def factory(database: str | None = None, **overrides: object):
+        extra = create_app(app_config(database or database_url, **overrides))
+        extra.register_blueprint(routes.bp)
+        made.append(extra)
+        return extra
+
+    yield factory
+    for extra in made:
+        with extra.app_context():
+            _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The session bound to a connection whose outer transaction is rolled back."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        _db.session.remove()
+        _db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session.configure(bind=None)
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()

@@ -1,0 +1,100 @@
+import json
+import logging
+import re
+
+from app.core.observability import RequestIdFilter
+
+
+def test_request_id_is_generated_and_echoed(client):
+    first = client.get("/healthz").headers["X-Request-ID"]
+    second = client.get("/healthz").headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert first != second
+
+
+def test_well_formed_client_request_id_is_kept(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "edge-7f3a9c21-lb1"})
+    assert response.headers["X-Request-ID"] == "edge-7f3a9c21-lb1"
+
+
+def test_malformed_client_request_id_is_replaced(client):
+    for bad in [
+        "short",
+        "x" * 300,
+        "evil;Set-Cookie: a=b",
+        "<script>alert(1)</script>",
+        "ünïcode-id-123",
+    ]:
+        echoed = client.get("/healthz", headers={"X-Request-ID": bad}).headers["X-Request-ID"]
+        assert echoed != bad
+        assert re.fullmatch(r"[0-9a-f]{32}", echoed)
+
+
+def test_every_log_line_in_a_request_has_the_request_id(app, client, caplog):
+    caplog.set_level(logging.INFO)
+    client.get("/nope", headers={"X-Request-ID": "req-0123456789"})
+    client.get("/__test/boom", headers={"X-Request-ID": "req-boom-0123456"})
+    stamped = [r for r in caplog.records if r.name.startswith("app")]
+    assert stamped
+    assert {getattr(r, "request_id", None) for r in stamped} <= {
+        "req-0123456789",
+        "req-boom-0123456",
+    }
+
+
+def test_production_logs_are_json_with_request_id(app, capsys):
+    from app.core.observability import configure_logging
+
+    app.config["LOG_FORMAT"] = "json"
+    configure_logging(app)
+    try:
+        with app.test_request_context("/", headers={"X-Request-ID": "json-req-123456"}):
+            app.preprocess_request()
+            logging.getLogger("app.test").warning("hello\nforged line")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        record = json.loads(line)
+        assert record["message"] == "hello\nforged line"  # escaped inside one JSON line
+        assert record["request_id"] == "json-req-123456"
+        assert record["level"] == "WARNING"
+    finally:
+        app.config["LOG_FORMAT"] = "text"
+        configure_logging(app)
+
+
+def test_text_logs_escape_newlines(app):
+    from app.core.observability import SafeTextFormatter
+
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "a\nFAKE ENTRY", None, None)
+    RequestIdFilter().filter(record)
+    assert "\n" not in SafeTextFormatter("%(message)s").format(record)
+
+
+def test_metrics_count_requests_by_endpoint_and_status(client):
+    client.get("/healthz")
+    client.get("/nope")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert re.search(
+        r'shop_http_requests_total\{endpoint="core.healthz",method="GET",status="200"\} [1-9]', text
+    )
+    assert re.search(r'shop_http_requests_total\{endpoint="none",method="GET",status="404"\}', text)
+    assert "shop_http_request_duration_seconds_bucket" in text
+    assert 'shop_app_info{env="testing"' in text
+
+
+def test_metrics_can_be_restricted_to_scrapers(app, client):
+    app.config["METRICS_ALLOWED_IPS"] = ["10.0.0.0/8"]
+    try:
+        assert client.get("/metrics").status_code == 404
+        allowed = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+        assert allowed.status_code == 200
+    finally:
+        app.config["METRICS_ALLOWED_IPS"] = []
+
+
+def test_probes_and_metrics_are_not_rate_limited(app, client):
+    for _ in range(5):
+        assert client.get("/__test/limited").status_code in {200, 429}
+    assert client.get("/__test/limited").status_code == 429
+    for _ in range(10):
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/metrics").status_code == 200

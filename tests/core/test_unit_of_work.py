@@ -1,0 +1,62 @@
+"""One commit per request at the edge; side effects only after a successful commit."""
+
+import pytest
+
+from tests import routes
+
+
+@pytest.fixture(autouse=True)
+def _clear_side_effects():
+    routes.side_effects.clear()
+    yield
+    routes.side_effects.clear()
+
+
+def count(client, label):
+    return int(client.get(f"/__test/count/{label}").get_data(as_text=True))
+
+
+def test_successful_request_commits_and_then_runs_side_effects(client):
+    assert client.post("/__test/write/alpha").status_code == 200
+    assert count(client, "alpha") == 1
+    assert routes.side_effects == ["alpha"]
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("raise", 500), ("abort", 409), ("status", 422)])
+def test_failed_request_rolls_back_and_drops_side_effects(client, outcome, status):
+    assert client.post(f"/__test/write/beta?outcome={outcome}").status_code == status
+    assert count(client, "beta") == 0
+    assert routes.side_effects == []
+
+
+def test_unit_of_work_context_manager(app, db):
+    from app.db import after_commit, unit_of_work
+
+    with app.app_context():
+        with pytest.raises(ValueError), unit_of_work() as session:
+            session.execute(routes.probe.insert().values(label="gamma"))
+            after_commit(lambda: routes.side_effects.append("gamma"))
+            raise ValueError("stop")
+        with unit_of_work() as session:
+            session.execute(routes.probe.insert().values(label="delta"))
+            after_commit(lambda: routes.side_effects.append("delta"))
+        rows = db.session.execute(routes.probe.select()).all()
+    assert [r.label for r in rows] == ["delta"]
+    assert routes.side_effects == ["delta"]
+
+
+def test_failing_side_effect_does_not_undo_the_commit(app, db, caplog):
+    from app.db import after_commit, unit_of_work
+
+    def explode():
+        raise RuntimeError("smtp down")
+
+    with app.app_context():
+        with unit_of_work() as session:
+            session.execute(routes.probe.insert().values(label="epsilon"))
+            after_commit(explode)
+            after_commit(lambda: routes.side_effects.append("after"))
+        rows = db.session.execute(routes.probe.select()).all()
+    assert [r.label for r in rows] == ["epsilon"]
+    assert routes.side_effects == ["after"]
+    assert "after-commit callback" in caplog.text

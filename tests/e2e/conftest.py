@@ -1,0 +1,39 @@
+"""Browser helpers: every page load is checked for console errors and CSP violations."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+
+
+class PageProblems:
+    def __init__(self, page):
+        self.page = page
+        self.console_errors: list[str] = []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.console_errors.append(f"pageerror: {exc}"))
+        page.add_init_script(RECORD_CSP_VIOLATIONS)
+
+    def _on_console(self, message) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def csp_violations(self) -> list[str]:
+        return self.page.evaluate("window.__cspViolations || []")
+
+    def assert_clean(self) -> None:
+        assert self.console_errors == []
+        assert self.csp_violations() == []
+
+
+@pytest.fixture
+def problems(page) -> PageProblems:
+    return PageProblems(page)
