@@ -66,7 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> ShopFlask:
 
 
 def register_extensions(app: Flask) -> None:
-    from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from app.extensions import cache, csrf, db, htmx, limiter, login_manager, migrate
     from app.ratelimit import exempt_from_limits
 
     db.init_app(app)
@@ -75,6 +75,7 @@ def register_extensions(app: Flask) -> None:
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
+    cache.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
@@ -87,9 +88,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
+    from app.catalog import bp as catalog_bp
     from app.core import bp as core_bp
 
     app.register_blueprint(core_bp)
+    app.register_blueprint(catalog_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

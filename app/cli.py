@@ -32,3 +32,30 @@ def check() -> None:
         failed = failed or not ok
     if failed:
         raise SystemExit(1)
+
+
+@shop_cli.command("seed")
+@click.option("--products", default=120, show_default=True, help="How many demo products.")
+@click.option("--if-empty", is_flag=True, help="Only seed when there are no products yet.")
+@click.option("--images", default=12, show_default=True, help="Generated pictures (0 = none).")
+@click.option("--seed", "random_seed", default=42, show_default=True, help="Random seed.")
+def seed(products: int, if_empty: bool, images: int, random_seed: int) -> None:
+    """Create a demo catalog (categories, products, variants, stock, pictures)."""
+    import time
+
+    from app.catalog.seed import count_products, seed_demo_catalog
+    from app.db import unit_of_work
+
+    if if_empty and count_products():
+        click.echo("The catalog already has products; nothing to seed.")
+        return
+    started = time.perf_counter()
+    with (
+        unit_of_work(),
+        click.progressbar(length=products, label="Seeding products", show_pos=True) as bar,
+    ):
+        result = seed_demo_catalog(products, seed=random_seed, images=images, progress=bar.update)
+    click.echo(
+        f"Seeded {result.products:,} products with {result.variants:,} variants in "
+        f"{result.categories} categories in {time.perf_counter() - started:.1f}s."
+    )

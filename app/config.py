@@ -127,8 +127,14 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SMTP_SECURITY": env.get("SMTP_SECURITY", "none"),
         "BREVO_API_KEY": env.get("BREVO_API_KEY") or None,
         "BREVO_API_BASE": env.get("BREVO_API_BASE", "https://api.brevo.com/v3"),
-        # Catalog cache (used by the catalog pages)
+        # Catalog fragment cache (Flask-Caching): Redis when configured, per-process otherwise
         "CACHE_TTL_SECONDS": _int(env, "CACHE_TTL_SECONDS", 60),
+        "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
+        "CACHE_REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX", "shop:"),
+        "CACHE_DEFAULT_TIMEOUT": _int(env, "CACHE_TTL_SECONDS", 60),
+        "CACHE_THRESHOLD": 2000,
+        "SHOP_CURRENCY": env.get("SHOP_CURRENCY", "EUR").upper(),
     }
     if production:
         check_production(cfg)

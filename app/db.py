@@ -86,15 +86,19 @@ def _session() -> Any:
     return db.session
 
 
-def after_commit(fn: Callable[[], Any]) -> None:
-    """Run ``fn`` once the current unit of work has committed; dropped on rollback."""
-    _session().info.setdefault(_AFTER_COMMIT, []).append(fn)
+def after_commit(fn: Callable[[], Any], *, key: str | None = None) -> None:
+    """Run ``fn`` once the current unit of work has committed; dropped on rollback.
+
+    Callbacks with the same ``key`` run once per unit of work (e.g. one cache bump).
+    """
+    callbacks: dict[Any, Callable[[], Any]] = _session().info.setdefault(_AFTER_COMMIT, {})
+    callbacks.setdefault(key if key is not None else object(), fn)
 
 
 def commit_unit_of_work() -> None:
     session = _session()
     session.commit()
-    callbacks = session.info.pop(_AFTER_COMMIT, [])
+    callbacks = session.info.pop(_AFTER_COMMIT, {}).values()
     for fn in callbacks:
         try:
             fn()

@@ -1,5 +1,6 @@
 """Extensions, created unbound and attached to the app in ``create_app``."""
 
+from flask_caching import Cache
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -16,3 +17,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=limiter_key)
 htmx = HTMX()
+cache = Cache()

@@ -7,4 +7,8 @@ def include_object(obj, name, type_, reflected, compare_to):
         return False
     if type_ == "table" and name and name.startswith(("product_search", "sqlite_")):
         return False
+    if type_ == "column" and name == "search_vector":
+        return False
+    if type_ == "index" and name == "ix_products_search_vector":
+        return False
     return True

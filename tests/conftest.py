@@ -19,8 +19,8 @@ import flask_migrate  # noqa: E402
 import pytest  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.extensions import cache, limiter  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
-from app.extensions import limiter  # noqa: E402
 from tests.databases import temporary_database  # noqa: E402
 
 pytest_plugins = ["tests.plugins.live_server", "tests.plugins.browser"]
@@ -31,6 +31,8 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "TESTING": True,
         "SERVER_NAME": None,
+        # Keys of this run only, so a shared Redis is never clobbered between runs.
+        "CACHE_KEY_PREFIX": f"shoptest-{os.getpid()}:",
     }
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
@@ -102,6 +104,7 @@ def make_app(database_url):
 def db(app):
     """The session bound to a connection whose outer transaction is rolled back."""
     with app.app_context():
+        cache.clear()
         connection = _db.engine.connect()
         outer = connection.begin()
         _db.session.remove()
@@ -118,3 +121,29 @@ def db(app):
 @pytest.fixture
 def client(app, db):
     return app.test_client()
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app, db):
+    """Counts SQL statements (savepoint bookkeeping excluded) sent while the test runs."""
+    import sqlalchemy as sa
+
+    counter = QueryCounter()
+    with app.app_context():
+        engine = _db.engine
+    sa.event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    sa.event.remove(engine, "before_cursor_execute", counter)

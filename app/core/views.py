@@ -1,4 +1,4 @@
-"""Home page, health probes and metrics."""
+"""Health probes and metrics."""
 
 from __future__ import annotations
 
@@ -6,18 +6,13 @@ import ipaddress
 import logging
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, jsonify, render_template, request
+from flask import Response, abort, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.core import bp
 from app.extensions import db
 
 log = logging.getLogger(__name__)
-
-
-@bp.get("/")
-def home() -> str:
-    return render_template("core/home.html")
 
 
 @bp.get("/healthz")

@@ -1,0 +1,89 @@
+"""Shared cache for rendered catalog fragments.
+
+Keys carry a catalog version; any change to products, variants, prices, stock or categories
+bumps the version after its transaction commits, so every cached fragment is invalidated at
+once and no stale page outlives the change. Redis is shared by all instances; without Redis
+each process keeps its own small cache (then another process may serve a fragment for up to
+``CACHE_TTL_SECONDS`` after a change).
+
+Only catalog fragments are cached, never a whole page: the header, mini-cart, flash messages
+and CSRF token are rendered for each request, so nothing personal is ever shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g
+
+from app.db import after_commit
+from app.extensions import cache
+
+log = logging.getLogger(__name__)
+VERSION_KEY = "catalog:version"
+T = TypeVar("T")
+
+
+def catalog_version() -> str:
+    if "catalog_version" not in g:
+        try:
+            version = cache.get(VERSION_KEY)
+        except Exception:  # a cache outage must not take the shop down
+            log.warning("cache unavailable reading the catalog version", exc_info=True)
+            version = None
+        if version is None:
+            version = f"{time.time():.6f}"
+            _safe_set(VERSION_KEY, version, timeout=0)
+        g.catalog_version = version
+    return g.catalog_version
+
+
+def catalog_changed() -> None:
+    """Invalidate cached catalog fragments once the current transaction commits."""
+    after_commit(bump_catalog_version, key="catalog:version")
+
+
+def bump_catalog_version() -> None:
+    _safe_set(VERSION_KEY, f"{time.time():.6f}", timeout=0)
+    g.pop("catalog_version", None)
+
+
+def _versioned_key(key: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"cat:{catalog_version()}:{digest}"
+
+
+def cached_value(key: str, load: Callable[[], T]) -> T:
+    """A catalog value from the shared cache, loaded and stored on a miss."""
+    full_key = _versioned_key(key)
+    try:
+        hit = cache.get(full_key)
+    except Exception:
+        log.warning("cache unavailable reading %s", key, exc_info=True)
+        hit = None
+    if hit is not None:
+        return hit
+    value = load()
+    _safe_set(full_key, value, timeout=current_app.config["CACHE_TTL_SECONDS"])
+    return value
+
+
+def cached_fragment(key: str, render: Callable[[], T]) -> tuple[T, str]:
+    """Return ``(rendered, etag)`` from the cache, rendering and storing it on a miss."""
+    html = cached_value("fragment:" + key, render)
+    return html, _etag(_versioned_key("fragment:" + key))
+
+
+def _etag(full_key: str) -> str:
+    return hashlib.sha256(full_key.encode()).hexdigest()[:24]
+
+
+def _safe_set(key: str, value: Any, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception:
+        log.warning("cache unavailable writing %s", key.split(":")[0], exc_info=True)

@@ -1,0 +1,15 @@
+from app.catalog.models.category import Category
+from app.catalog.models.product import Product, ProductImage, ProductStatus
+from app.catalog.models.stock import PriceChange, StockMovement, StockReason
+from app.catalog.models.variant import Variant
+
+__all__ = [
+    "Category",
+    "PriceChange",
+    "Product",
+    "ProductImage",
+    "ProductStatus",
+    "StockMovement",
+    "StockReason",
+    "Variant",
+]

@@ -1,0 +1,273 @@
+"""Catalog reads for the storefront. Each page costs a handful of queries, whatever its size."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import abort, g
+from sqlalchemy.orm import selectinload
+
+from app.catalog.cache import cached_value
+from app.catalog.listing import ListingParams
+from app.catalog.models import Category, Product, ProductStatus, Variant
+from app.catalog.search import search_clause
+from app.extensions import db
+
+
+@dataclass(frozen=True)
+class CategoryNode:
+    """A category detached from the session, safe to cache and share between requests."""
+
+    id: int
+    parent_id: int | None
+    name: str
+    slug_path: str
+    id_path: str
+    depth: int
+    position: int
+    description: str
+
+
+@dataclass
+class CategoryTree:
+    nodes: dict[int, CategoryNode]
+
+    @property
+    def roots(self) -> list[CategoryNode]:
+        return self.children_of(None)
+
+    def children_of(self, parent_id: int | None) -> list[CategoryNode]:
+        kids = [n for n in self.nodes.values() if n.parent_id == parent_id]
+        return sorted(kids, key=lambda n: (n.position, n.name))
+
+    def by_path(self, slug_path: str) -> CategoryNode | None:
+        return next((n for n in self.nodes.values() if n.slug_path == slug_path), None)
+
+    def ancestors(self, node: CategoryNode) -> list[CategoryNode]:
+        ids = [int(i) for i in node.id_path.strip("/").split("/") if i]
+        return [self.nodes[i] for i in ids if i in self.nodes]
+
+    def flattened(self) -> list[CategoryNode]:
+        out: list[CategoryNode] = []
+
+        def walk(parent_id: int | None) -> None:
+            for child in self.children_of(parent_id):
+                out.append(child)
+                walk(child.id)
+
+        walk(None)
+        return out
+
+
+def get_category_tree() -> CategoryTree:
+    """The whole tree, from the shared cache (categories are few and read on every page)."""
+    if "category_tree" not in g:
+        g.category_tree = CategoryTree(cached_value("categories", _load_category_nodes))
+    return g.category_tree
+
+
+def _load_category_nodes() -> dict[int, CategoryNode]:
+    rows = db.session.execute(
+        sa.select(
+            Category.id,
+            Category.parent_id,
+            Category.name,
+            Category.slug_path,
+            Category.id_path,
+            Category.depth,
+            Category.position,
+            Category.description,
+        )
+    ).all()
+    return {r.id: CategoryNode(*r) for r in rows}
+
+
+def descendant_ids_subquery(node: CategoryNode) -> sa.Select[tuple[int]]:
+    """This category and every descendant, as one indexed prefix match on the id path."""
+    return sa.select(Category.id).where(Category.id_path.like(f"{node.id_path}%"))
+
+
+@dataclass
+class ListingPage:
+    products: list[Product]
+    total: int
+    params: ListingParams
+    category: CategoryNode | None
+    facets: list[tuple[CategoryNode, int]]
+    search_ignored: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.params.per_page))
+
+
+def list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
+    """Published products for a listing: search, category subtree, price, stock, sort, page."""
+    category = tree.by_path(params.category) if params.category else None
+    base = sa.select(Product.id).where(Product.status == ProductStatus.PUBLISHED)
+    if params.min_price is not None:
+        base = base.where(Product.price_min >= params.min_price)
+    if params.max_price is not None:
+        base = base.where(Product.price_min <= params.max_price)
+    if params.in_stock:
+        base = base.where(Product.in_stock.is_(True))
+
+    search = None
+    search_ignored = False
+    if params.q:
+        search = search_clause(db.engine.dialect.name, params.q)
+        if search is None:
+            search_ignored = True
+        else:
+            base = base.join(search.subquery, search.subquery.c.product_id == Product.id)
+
+    # Facet counts cover the current search within the current category subtree.
+    scoped = base
+    if category is not None:
+        scoped = scoped.where(Product.category_id.in_(descendant_ids_subquery(category)))
+    elif params.category:
+        scoped = scoped.where(sa.false())  # unknown category slug: nothing, not everything
+
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(scoped.subquery())
+    ).scalar_one()
+    facets = _facets(scoped, tree, category)
+
+    order = _order_by(params, search.rank if search is not None else None)
+    page_ids = (
+        db.session.execute(
+            scoped.order_by(*order)
+            .limit(params.per_page)
+            .offset((params.page - 1) * params.per_page)
+        )
+        .scalars()
+        .all()
+    )
+    products = _load_cards(page_ids)
+    return ListingPage(products, total, params, category, facets, search_ignored)
+
+
+def _order_by(
+    params: ListingParams, rank: sa.ColumnElement[float] | None
+) -> list[sa.ColumnElement]:
+    if params.sort == "relevance" and rank is not None:
+        return [rank.asc(), Product.id.desc()]
+    if params.sort == "price":
+        return [Product.price_min.asc(), Product.id.asc()]
+    if params.sort == "-price":
+        return [Product.price_min.desc(), Product.id.desc()]
+    if params.sort == "name":
+        return [Product.name.asc(), Product.id.asc()]
+    return [Product.created_at.desc(), Product.id.desc()]
+
+
+def _facets(
+    scoped: sa.Select[tuple[int]], tree: CategoryTree, category: CategoryNode | None
+) -> list[tuple[CategoryNode, int]]:
+    ids = scoped.subquery()
+    rows = db.session.execute(
+        sa.select(Product.category_id, sa.func.count())
+        .join(ids, ids.c.id == Product.id)
+        .group_by(Product.category_id)
+    ).all()
+    per_category = Counter({cid: n for cid, n in rows if cid is not None})
+    children = tree.children_of(category.id if category else None)
+    facets = []
+    for child in children:
+        count = sum(
+            n
+            for cid, n in per_category.items()
+            if cid in tree.nodes and tree.nodes[cid].id_path.startswith(child.id_path)
+        )
+        if count:
+            facets.append((child, count))
+    return facets
+
+
+def _load_cards(ids: list[int]) -> list[Product]:
+    if not ids:
+        return []
+    products = (
+        db.session.execute(
+            sa.select(Product).where(Product.id.in_(ids)).options(selectinload(Product.images))
+        )
+        .scalars()
+        .all()
+    )
+    by_id = {p.id: p for p in products}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def get_published_product_or_404(slug: str) -> Product:
+    product = db.session.execute(
+        sa.select(Product)
+        .where(Product.slug == slug, Product.status == ProductStatus.PUBLISHED)
+        .options(selectinload(Product.variants), selectinload(Product.images))
+    ).scalar_one_or_none()
+    if product is None:
+        abort(404)
+    return product
+
+
+def list_related_products(product: Product, limit: int = 4) -> list[Product]:
+    if product.category_id is None:
+        return []
+    ids = (
+        db.session.execute(
+            sa.select(Product.id)
+            .where(
+                Product.category_id == product.category_id,
+                Product.status == ProductStatus.PUBLISHED,
+                Product.id != product.id,
+            )
+            .order_by(Product.in_stock.desc(), Product.created_at.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    return _load_cards(list(ids))
+
+
+def list_featured_products(limit: int = 8) -> list[Product]:
+    ids = (
+        db.session.execute(
+            sa.select(Product.id)
+            .where(Product.status == ProductStatus.PUBLISHED)
+            .order_by(Product.featured.desc(), Product.created_at.desc(), Product.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    return _load_cards(list(ids))
+
+
+def get_variant_for_product(product: Product, variant_id: int | None) -> Variant | None:
+    if not product.variants:
+        return None
+    if variant_id is not None:
+        for variant in product.variants:
+            if variant.id == variant_id:
+                return variant
+    return next((v for v in product.variants if v.is_available), product.variants[0])
+
+
+def iter_published_product_slugs(offset: int, limit: int) -> sa.Result[tuple[str, object]]:
+    return db.session.execute(
+        sa.select(Product.slug, Product.updated_at)
+        .where(Product.status == ProductStatus.PUBLISHED)
+        .order_by(Product.id)
+        .offset(offset)
+        .limit(limit)
+        .execution_options(yield_per=5000)
+    )
+
+
+def count_published_products() -> int:
+    return db.session.execute(
+        sa.select(sa.func.count()).where(Product.status == ProductStatus.PUBLISHED)
+    ).scalar_one()

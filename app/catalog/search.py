@@ -1,0 +1,75 @@
+"""Full-text search behind one function: SQLite FTS5 embedded, PostgreSQL tsvector in production.
+
+User input never reaches the query syntax: words are extracted and quoted for FTS5, and
+PostgreSQL parses with ``websearch_to_tsquery``, which accepts any text without errors.
+The index objects are created by hand-written migration steps (see migrations/versions).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.catalog.models import Product
+
+MAX_QUERY_LENGTH = 200
+MAX_TERMS = 12
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def search_terms(query: str) -> list[str]:
+    return _WORD.findall(query[:MAX_QUERY_LENGTH])[:MAX_TERMS]
+
+
+def fts5_match_expression(query: str) -> str | None:
+    """``"red" "wool"*``: every word must match, the last one as a prefix (search as you type)."""
+    terms = search_terms(query)
+    if not terms:
+        return None
+    quoted = [f'"{t}"' for t in terms]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+@dataclass(frozen=True)
+class SearchClause:
+    """Join target, and a rank expression where smaller sorts first."""
+
+    subquery: sa.Subquery
+    rank: ColumnElement[float]
+
+
+def search_clause(dialect: str, query: str) -> SearchClause | None:
+    """Product ids matching ``query`` with a relevance rank; ``None`` if nothing to search for."""
+    if dialect == "sqlite":
+        match = fts5_match_expression(query)
+        if match is None:
+            return None
+        fts = sa.table("product_search", sa.column("rowid"))
+        sub = (
+            sa.select(
+                fts.c.rowid.label("product_id"),
+                sa.func.bm25(sa.literal_column("product_search"), 10.0, 4.0, 1.0).label("rank"),
+            )
+            .select_from(fts)
+            .where(sa.literal_column("product_search").op("MATCH")(match))
+            .subquery("search")
+        )
+        return SearchClause(sub, sub.c.rank)
+
+    if not search_terms(query):
+        return None
+    tsquery = sa.func.websearch_to_tsquery("english", query[:MAX_QUERY_LENGTH])
+    vector = sa.literal_column("products.search_vector")
+    sub = (
+        sa.select(
+            Product.id.label("product_id"),
+            (-sa.func.ts_rank_cd(vector, tsquery)).label("rank"),
+        )
+        .where(vector.op("@@")(tsquery))
+        .subquery("search")
+    )
+    return SearchClause(sub, sub.c.rank)

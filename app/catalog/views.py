@@ -1,0 +1,260 @@
+"""Storefront catalog pages. One route serves the full page or, for htmx, the partial."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
+
+from app.catalog import bp
+from app.catalog.cache import cached_fragment, catalog_version
+from app.catalog.listing import PER_PAGE_CHOICES, SORTS, ListingParams
+from app.catalog.queries import (
+    get_category_tree,
+    get_published_product_or_404,
+    get_variant_for_product,
+    list_featured_products,
+    list_products,
+    list_related_products,
+)
+from app.extensions import htmx
+
+CSRF_HOLE = "__CSRF_TOKEN_HOLE__"
+
+
+def _fill_holes(html: str) -> Markup:
+    """Per-request values punched into shared fragments (nothing personal is ever cached)."""
+    return Markup(html.replace(CSRF_HOLE, generate_csrf()))  # noqa: S704 - our own rendered HTML
+
+
+def _conditional(body: str, etag: str) -> Response:
+    """A page response revalidated by ETag. Pages embed the visitor's CSRF token, so they are
+    private to the browser; the shared cache holds only the catalog fragments."""
+    response = make_response(body)
+    response.set_etag(etag + "-" + _session_tag())
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
+    response.last_modified = _version_time()
+    return response.make_conditional(request)
+
+
+def _session_tag() -> str:
+    import hashlib
+
+    return hashlib.sha256(generate_csrf().encode()).hexdigest()[:8]
+
+
+def _version_time() -> datetime:
+    try:
+        return datetime.fromtimestamp(float(catalog_version()), UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def _listing_response(params: ListingParams, template: str, **page_context: object) -> Response:
+    tree = get_category_tree()
+    if (
+        params.category
+        and tree.by_path(params.category) is None
+        and template.endswith("category.html")
+    ):
+        abort(404)
+
+    def render() -> str:
+        page = list_products(params, tree)
+        return render_template(
+            "catalog/partials/results.html",
+            page=page,
+            tree=tree,
+            csrf_hole=CSRF_HOLE,
+            base_endpoint=page_context.get("base_endpoint", "catalog.list_products"),
+            base_args=page_context.get("base_args", {}),
+        )
+
+    results, etag = cached_fragment("listing:" + params.cache_key(), render)
+    results_html = _fill_holes(results)
+    if htmx and htmx.target == "results" and not htmx.history_restore_request:
+        return _conditional(results_html, etag)
+    body = render_template(
+        template,
+        params=params,
+        tree=tree,
+        results=results_html,
+        sorts=SORTS,
+        per_page_choices=PER_PAGE_CHOICES,
+        **page_context,
+    )
+    return _conditional(body, etag)
+
+
+@bp.get("/")
+def home() -> Response:
+    def render() -> str:
+        tree = get_category_tree()
+        return render_template(
+            "catalog/partials/home_sections.html",
+            featured=list_featured_products(8),
+            categories=tree.roots,
+            csrf_hole=CSRF_HOLE,
+        )
+
+    sections, etag = cached_fragment("home", render)
+    return _conditional(render_template("catalog/home.html", sections=_fill_holes(sections)), etag)
+
+
+@bp.get("/products", endpoint="list_products")
+def listing() -> Response:
+    params = ListingParams.from_args(request.args)
+    return _listing_response(params, "catalog/list.html")
+
+
+@bp.get("/c/<path:category_path>")
+def category(category_path: str) -> Response:
+    tree = get_category_tree()
+    node = tree.by_path(category_path.strip("/"))
+    if node is None:
+        abort(404)
+    params = ListingParams.from_args(request.args, category=node.slug_path)
+    return _listing_response(
+        params,
+        "catalog/category.html",
+        category=node,
+        breadcrumbs=tree.ancestors(node),
+        subcategories=tree.children_of(node.id),
+        base_endpoint="catalog.category",
+        base_args={"category_path": node.slug_path},
+    )
+
+
+@bp.get("/products/<slug>")
+def product_detail(slug: str) -> Response:
+    variant_id = request.args.get("variant", type=int)
+    partial = bool(htmx and htmx.target == "variant-panel")
+
+    def render() -> dict[str, str]:
+        product = get_published_product_or_404(slug)
+        variant = get_variant_for_product(product, variant_id)
+        if partial:
+            body = render_template(
+                "catalog/partials/variant_panel.html",
+                product=product,
+                variant=variant,
+                csrf_hole=CSRF_HOLE,
+            )
+            return {"body": body}
+        tree = get_category_tree()
+        node = tree.nodes.get(product.category_id) if product.category_id else None
+        canonical = url_for("catalog.product_detail", slug=product.slug, _external=True)
+        body = render_template(
+            "catalog/partials/product_body.html",
+            product=product,
+            variant=variant,
+            breadcrumbs=tree.ancestors(node) if node else [],
+            category=node,
+            related=list_related_products(product),
+            csrf_hole=CSRF_HOLE,
+            canonical_url=canonical,
+        )
+        return {
+            "body": body,
+            "title": product.name,
+            "canonical_url": canonical,
+            "description": product.description_text[:160],
+        }
+
+    key = f"product:{slug}:{variant_id}:{'panel' if partial else 'page'}"
+    page, etag = cached_fragment(key, render)
+    body = _fill_holes(page["body"])
+    if partial:
+        return _conditional(body, etag)
+    return _conditional(render_template("catalog/product.html", page=page, body=body), etag)
+
+
+@bp.get("/robots.txt")
+def robots_txt() -> Response:
+    lines = [
+        "User-agent: *",
+        "Disallow: /cart",
+        "Disallow: /checkout",
+        "Disallow: /account",
+        "Disallow: /admin",
+        "Disallow: /api/",
+        "Disallow: /products?*q=",
+        f"Sitemap: {url_for('catalog.sitemap_index', _external=True)}",
+        "",
+    ]
+    return Response("\n".join(lines), mimetype="text/plain")
+
+
+SITEMAP_PAGE_SIZE = 20_000
+
+
+@bp.get("/sitemap.xml")
+def sitemap_index() -> Response:
+    from app.catalog.queries import count_published_products
+
+    pages = max(1, -(-count_published_products() // SITEMAP_PAGE_SIZE))
+    body = render_template(
+        "catalog/sitemap_index.xml",
+        pages=pages,
+        now=format_datetime(datetime.now(UTC), usegmt=True),
+    )
+    return Response(body, mimetype="application/xml")
+
+
+@bp.get("/sitemap-categories.xml")
+def sitemap_categories() -> Response:
+    tree = get_category_tree()
+    body = render_template("catalog/sitemap_categories.xml", categories=tree.flattened())
+    return Response(body, mimetype="application/xml")
+
+
+@bp.get("/sitemap-products-<int:page>.xml")
+def sitemap_products(page: int) -> Response:
+    from app.catalog.queries import iter_published_product_slugs
+
+    if page < 1 or page > 10_000:
+        abort(404)
+    rows = iter_published_product_slugs((page - 1) * SITEMAP_PAGE_SIZE, SITEMAP_PAGE_SIZE)
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n',
+    ]
+    for slug, updated_at in rows:
+        loc = escape(url_for("catalog.product_detail", slug=slug, _external=True))
+        parts.append(f"<url><loc>{loc}</loc><lastmod>{updated_at:%Y-%m-%d}</lastmod></url>\n")
+    parts.append("</urlset>\n")
+    return Response("".join(parts), mimetype="application/xml")
+
+
+@bp.app_template_global("listing_url")
+def listing_url(
+    endpoint: str, base_args: dict[str, object], params: ListingParams, **overrides: object
+) -> str:
+    include_category = endpoint == "catalog.list_products"
+    return url_for(
+        endpoint, **base_args, **params.query_args(include_category=include_category, **overrides)
+    )
+
+
+@bp.app_context_processor
+def _catalog_nav() -> dict[str, object]:
+    def nav_categories() -> list[object]:
+        try:
+            return get_category_tree().roots[:8]
+        except Exception:  # the header must render even when the database is down
+            current_app.logger.warning("category navigation unavailable", exc_info=True)
+            return []
+
+    return {"nav_categories": nav_categories}

@@ -1,0 +1,60 @@
+"""Rich text: one allow-list, enforced with nh3 (the maintained successor of bleach)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "s",
+    "ul",
+    "ol",
+    "li",
+    "h2",
+    "h3",
+    "h4",
+    "blockquote",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+    "code",
+    "pre",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}, "td": {"colspan", "rowspan"}}
+_WHITESPACE = re.compile(r"\s+")
+
+
+def sanitize_html(value: str | None) -> str:
+    """Keep formatting, drop scripts, styles, event handlers and javascript: links."""
+    if not value:
+        return ""
+    return nh3.clean(
+        value,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def html_to_text(value: str | None) -> str:
+    """Plain text for search indexes and meta descriptions."""
+    if not value:
+        return ""
+    stripped = nh3.clean(value.replace("<", " <"), tags=set(), attributes={})
+    return _WHITESPACE.sub(" ", html.unescape(stripped)).strip()
