@@ -6,6 +6,7 @@ and, with ``DATABASE_URL``/``REDIS_URL`` set, on PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ os.environ["SHOP_INSTANCE_DIR"] = str(_TMP / "instance")
 
 import flask_migrate  # noqa: E402
 import pytest  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import cache, limiter  # noqa: E402
@@ -24,6 +26,18 @@ from app.extensions import db as _db  # noqa: E402
 from tests.databases import temporary_database  # noqa: E402
 
 pytest_plugins = ["tests.plugins.live_server", "tests.plugins.browser"]
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production.
+
+    Flask reuses an already pushed app context of the same app for a request; the ``db``
+    fixture pushes one for the test body, which would otherwise share ``g`` and the
+    SQLAlchemy session between the test and every request it makes.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 def app_config(database_url: str, **overrides: object) -> dict[str, object]:
@@ -58,6 +72,7 @@ def app(database_url: str):
     from tests import routes
 
     app = create_app(app_config(database_url))
+    app.test_client_class = IsolatedClient
     app.register_blueprint(routes.bp)
     app.register_blueprint(routes.api_bp)
     with app.app_context():
@@ -90,6 +105,7 @@ def make_app(database_url):
 
     def factory(database: str | None = None, **overrides: object):
         extra = create_app(app_config(database or database_url, **overrides))
+        extra.test_client_class = IsolatedClient
         extra.register_blueprint(routes.bp)
         made.append(extra)
         return extra

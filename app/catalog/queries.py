@@ -215,35 +215,29 @@ def get_published_product_or_404(slug: str) -> Product:
 def list_related_products(product: Product, limit: int = 4) -> list[Product]:
     if product.category_id is None:
         return []
-    ids = (
-        db.session.execute(
-            sa.select(Product.id)
-            .where(
-                Product.category_id == product.category_id,
-                Product.status == ProductStatus.PUBLISHED,
-                Product.id != product.id,
-            )
-            .order_by(Product.in_stock.desc(), Product.created_at.desc())
-            .limit(limit)
+    query = (
+        sa.select(Product)
+        .where(
+            Product.category_id == product.category_id,
+            Product.status == ProductStatus.PUBLISHED,
+            Product.id != product.id,
         )
-        .scalars()
-        .all()
+        .order_by(Product.in_stock.desc(), Product.created_at.desc())
+        .limit(limit)
+        .options(selectinload(Product.images))
     )
-    return _load_cards(list(ids))
+    return list(db.session.execute(query).scalars())
 
 
 def list_featured_products(limit: int = 8) -> list[Product]:
-    ids = (
-        db.session.execute(
-            sa.select(Product.id)
-            .where(Product.status == ProductStatus.PUBLISHED)
-            .order_by(Product.featured.desc(), Product.created_at.desc(), Product.id.desc())
-            .limit(limit)
-        )
-        .scalars()
-        .all()
+    query = (
+        sa.select(Product)
+        .where(Product.status == ProductStatus.PUBLISHED)
+        .order_by(Product.featured.desc(), Product.created_at.desc(), Product.id.desc())
+        .limit(limit)
+        .options(selectinload(Product.images))
     )
-    return _load_cards(list(ids))
+    return list(db.session.execute(query).scalars())
 
 
 def get_variant_for_product(product: Product, variant_id: int | None) -> Variant | None:
