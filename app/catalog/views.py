@@ -38,11 +38,11 @@ def _fill_holes(html: str) -> Markup:
     return Markup(html.replace(CSRF_HOLE, generate_csrf()))  # noqa: S704 - our own rendered HTML
 
 
-def _conditional(body: str, etag: str) -> Response:
+def _conditional(body: str, etag: str, *, partial: bool = False) -> Response:
     """A page response revalidated by ETag. Pages embed the visitor's CSRF token, so they are
     private to the browser; the shared cache holds only the catalog fragments."""
     response = make_response(body)
-    response.set_etag(etag + "-" + _session_tag())
+    response.set_etag(f"{etag}-{_session_tag()}-{'p' if partial else 'f'}")
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
     response.last_modified = _version_time()
@@ -85,7 +85,7 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
     results, etag = cached_fragment("listing:" + params.cache_key(), render)
     results_html = _fill_holes(results)
     if htmx and htmx.target == "results" and not htmx.history_restore_request:
-        return _conditional(results_html, etag)
+        return _conditional(results_html, etag, partial=True)
     body = render_template(
         template,
         params=params,
@@ -177,7 +177,7 @@ def product_detail(slug: str) -> Response:
     page, etag = cached_fragment(key, render)
     body = _fill_holes(page["body"])
     if partial:
-        return _conditional(body, etag)
+        return _conditional(body, etag, partial=True)
     return _conditional(render_template("catalog/product.html", page=page, body=body), etag)
 
 

@@ -20,8 +20,9 @@ def shirt(db):
         variants=[
             VariantInput(sku="OX-S", price=4500, options={"size": "S"}, stock=0),
             VariantInput(sku="OX-M", price=4500, options={"size": "M"}, stock=3),
-            VariantInput(sku="OX-XL", price=4900, options={"size": "XL"}, stock=40,
-                         compare_at_price=5900),
+            VariantInput(
+                sku="OX-XL", price=4900, options={"size": "XL"}, stock=40, compare_at_price=5900
+            ),
         ],
     )
     factories.product("Flannel Shirt", category=men)
@@ -34,13 +35,13 @@ def test_product_page_shows_what_a_shopper_needs(client, shirt):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<title>Oxford Shirt · ShopSphere</title>" in html
-    assert '<h1>Oxford Shirt</h1>' in html
+    assert "<h1>Oxford Shirt</h1>" in html
     # The first variant that can be bought is preselected: M, with its low stock shown.
     assert "€45.00" in html and "Only 3 left" in html and "SKU: OX-M" in html
     assert "<b>cotton</b>" in html and "<script>alert(1)</script>" not in html
     assert 'aria-label="Breadcrumb"' in html and 'href="/c/clothing/men"' in html
     assert "Flannel Shirt" in html  # related product from the same category
-    assert '<dt>Material</dt><dd>cotton</dd>' in html
+    assert "<dt>Material</dt><dd>cotton</dd>" in html
 
 
 def test_product_page_has_json_ld(client, shirt):

@@ -30,7 +30,7 @@ class PageProblems:
         return self.page.evaluate("window.__cspViolations || []")
 
     def assert_clean(self) -> None:
-        assert self.console_errors == []
+        assert self.console_errors == [], self.console_errors
         assert self.csp_violations() == []
 
 

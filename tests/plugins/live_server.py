@@ -9,10 +9,12 @@ from pathlib import Path
 
 import flask_migrate
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.catalog.models import Category
 from app.extensions import db
 from tests.databases import temporary_database
 
@@ -26,6 +28,31 @@ class LiveServer:
         return self.url + path
 
 
+def seed_live_catalog() -> None:
+    """Known products for the journeys, plus generated ones so listings have several pages."""
+    from app.catalog.seed import seed_demo_catalog
+    from app.catalog.services import VariantInput, create_category, create_product
+    from app.db import unit_of_work
+
+    with unit_of_work():
+        seed_demo_catalog(40, images=0)
+        clothing = db.session.execute(
+            sa.select(Category).where(Category.slug_path == "clothing/women/knitwear")
+        ).scalar_one_or_none() or create_category("Knitwear", None)
+        create_product(
+            "Merino Wool Jumper",
+            category=clothing,
+            status="published",
+            brand="Northwind",
+            description_html="<p>Soft <strong>merino</strong> wool, knitted in Scotland.</p>",
+            variants=[
+                VariantInput(sku="MWJ-S", price=8900, options={"size": "S"}, stock=0),
+                VariantInput(sku="MWJ-M", price=8900, options={"size": "M"}, stock=2),
+                VariantInput(sku="MWJ-L", price=9400, options={"size": "L"}, stock=25),
+            ],
+        )
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_root: Path) -> Iterator[LiveServer]:
     from tests.conftest import app_config
@@ -36,6 +63,7 @@ def live_server(tmp_root: Path) -> Iterator[LiveServer]:
         )
         with app.app_context():
             flask_migrate.upgrade()
+            seed_live_catalog()
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()

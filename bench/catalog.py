@@ -1,0 +1,766 @@
+"""Catalog page speed under load, on SQLite and on PostgreSQL + Redis.
+
+    .venv/bin/python -m bench.catalog [--products 100000] [--duration 10] [--connections 16]
+                                      [--backends sqlite,postgres]
+
+For each backend: a fresh database (SQLite file in a temporary directory, or a new
+``shop_bench_<random>`` PostgreSQL database with Redis db 12), ``flask db upgrade``,
+``flask shop seed`` (timed), then the app and a bare Flask "hello" app are served by gunicorn
+(2 workers, loopback only) and driven by ``wrk``. Prints one table per backend, PASS/FAIL for
+the targets, and writes ``bench/results/catalog-<backend>-<timestamp>.json``.
+
+Everything it creates is removed at the end (also on Ctrl-C): server process groups,
+the temporary directory, the PostgreSQL database, the Redis db's keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+RESULTS_DIR = BENCH_DIR / "results"
+VENV_BIN = ROOT / ".venv" / "bin"
+BIN = VENV_BIN if (VENV_BIN / "gunicorn").exists() else Path(sys.executable).parent
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/12"
+HOST = "127.0.0.1"  # loopback only, always
+
+LISTING_VS_HEALTHZ_TARGET = 0.50  # /products req/s must be at least half of /healthz req/s
+SEARCH_P95_TARGET_MS = 50.0  # varied (mostly uncached) search, p95 under load
+
+FILTERED = "/products?category=clothing&min_price=20&max_price=120&in_stock=1&sort=price"
+CATEGORY = "/c/clothing/men/shirts"
+
+# Configuration the app reads that must not leak in from the caller's shell.
+_STRIP_ENV = re.compile(
+    r"^(DATABASE_URL|REDIS_URL|RATELIMIT_.*|PROMETHEUS_MULTIPROC_DIR|FLASK_.*|HUEY_.*|CACHE_.*"
+    r"|DB_.*|SHOP_.*|LOG_.*|TRUSTED_PROXY_COUNT|METRICS_.*|SECRET_KEY|WTF_.*)$"
+)
+
+
+class BenchError(RuntimeError):
+    """Something the user has to fix (missing tool, server that does not start, ...)."""
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+@dataclass
+class Row:
+    name: str
+    path: str
+    server: str = "app"  # "app" or "hello"
+    script: str = "report.lua"
+    args: list[str] = field(default_factory=list)
+    warmup_args: list[str] = field(default_factory=list)
+    connections: int | None = None  # None: --connections
+    info_only: bool = False  # shown, but not used by a target
+    result: dict[str, Any] | None = None
+    cache_misses: int | None = None  # fragment cache misses counted by Redis, when known
+    distinct_urls: int | None = None  # how many different URLs the row rotates through
+
+    @property
+    def rps(self) -> float:
+        return self.result["rps"] if self.result else 0.0
+
+
+def search_terms(count: int, *, skip: int = 0) -> list[str]:
+    """Pairs of words from the seed vocabulary, so every term matches real products.
+
+    A fixed shuffle, sliced with ``skip``: the measured list, the single-connection list and
+    the warm-up list are disjoint, so a warm-up never fills the cache for a measured term.
+    """
+    from app.catalog.seed import ADJECTIVES, BRANDS, MATERIALS, NOUNS
+
+    nouns = sorted(set(NOUNS.values()))
+    brands = [b.split()[0] for b in BRANDS]
+    pool = (
+        [f"{a} {m}" for a in ADJECTIVES for m in MATERIALS]
+        + [f"{m} {n}" for m in MATERIALS for n in nouns]
+        + [f"{a} {n}" for a in ADJECTIVES for n in nouns]
+        + [f"{b} {n}" for b in brands for n in nouns]
+        + [f"{b} {m}" for b in brands for m in MATERIALS]
+    )
+    random.Random(20260601).shuffle(pool)  # noqa: S311 - a fixed order, not security
+    if skip + count > len(pool):
+        raise BenchError(f"only {len(pool)} distinct search terms; ask for fewer")
+    return pool[skip : skip + count]
+
+
+def run_wrk(
+    url: str,
+    *,
+    script: str,
+    args: list[str],
+    duration: float,
+    connections: int,
+    threads: int,
+    timeout_s: float,
+) -> dict[str, Any]:
+    threads = max(1, min(threads, connections))
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        f"--timeout={max(1, round(timeout_s))}s",
+        "-s",
+        str(BENCH_DIR / script),
+        url,
+    ]
+    if args:
+        cmd += ["--", *args]
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=duration + timeout_s + 30, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"wrk did not finish: {' '.join(cmd)}") from exc
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON ") :])
+    raise BenchError(
+        f"wrk printed no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
+
+
+def redis_misses(redis_url: str | None) -> int | None:
+    if not redis_url:
+        return None
+    import redis
+
+    return int(redis.Redis.from_url(redis_url).info("stats")["keyspace_misses"])
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _gunicorn_supports(flag: str) -> bool:
+    out = subprocess.run(
+        [str(BIN / "gunicorn"), "--help"], capture_output=True, text=True, check=False
+    ).stdout
+    return flag in out
+
+
+class Server:
+    """``gunicorn`` in its own process group; stopped (group and all) on exit."""
+
+    def __init__(self, app: str, env: dict[str, str], opts: argparse.Namespace, log: Path):
+        self.app, self.env, self.opts, self.log_path = app, env, opts, log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(BIN / "gunicorn"),
+            "-w",
+            str(self.opts.workers),
+            "-b",
+            f"{HOST}:{self.port}",
+            "-k",
+            self.opts.worker_class,
+        ]
+        if self.opts.worker_class == "gthread":
+            cmd += ["--threads", str(self.opts.gthreads)]
+        if self.opts.no_control_socket:  # gunicorn >= 24 otherwise shares ~/.gunicorn/*.ctl
+            cmd.append("--no-control-socket")
+        return [*cmd, self.app]
+
+    def __enter__(self) -> Server:
+        self.port = free_port()
+        log = self.log_path.open("ab")
+        try:
+            self.proc = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # own process group; Ctrl-C reaches us, not it
+            )
+        finally:
+            log.close()
+        try:
+            self._wait_ready("/healthz" if self.app == "wsgi:app" else "/")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def _wait_ready(self, path: str, timeout: float = 60.0) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"gunicorn {self.app} exited:\n{self._log_tail()}")
+            try:
+                with urllib.request.urlopen(self.base_url + path, timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise BenchError(f"gunicorn {self.app} did not answer {path} in {timeout:.0f}s")
+
+    def _log_tail(self) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # The group may outlive its leader for a moment (workers being reaped).
+        with _suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@contextmanager
+def _suppress(*excs: type[BaseException]) -> Iterator[None]:
+    try:
+        yield
+    except excs:
+        pass
+
+
+def flask_cli(args: list[str], env: dict[str, str], timeout: float) -> tuple[str, float]:
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"flask {' '.join(args)} took longer than {timeout:.0f}s") from exc
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise BenchError(f"flask {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout + proc.stderr, elapsed
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@dataclass
+class Backend:
+    name: str
+    env: dict[str, str]
+    db_url: str
+    redis_url: str | None
+    versions: dict[str, str]
+
+
+def base_env(instance_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not _STRIP_ENV.match(k)}
+    env.update(
+        SHOP_ENV="development",
+        SHOP_INSTANCE_DIR=str(instance_dir),
+        RATELIMIT_ENABLED="false",  # the load comes from one client; do not throttle it
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@contextmanager
+def sqlite_backend(tmp: Path) -> Iterator[Backend]:
+    instance = tmp / "instance"
+    instance.mkdir()
+    env = base_env(instance)
+    yield Backend(
+        "sqlite",
+        env,
+        f"sqlite:///{instance / 'shop.db'}",
+        None,
+        {"sqlite": sqlite3.sqlite_version},
+    )
+
+
+@contextmanager
+def postgres_backend(tmp: Path, admin_url: str, redis_url: str) -> Iterator[Backend]:
+    import redis
+    import sqlalchemy as sa
+
+    name = f"shop_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    r = redis.Redis.from_url(redis_url)
+    try:
+        with admin.connect() as conn:
+            pg_version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        raise BenchError(f"PostgreSQL at {admin_url} is not reachable: {exc.orig}") from exc
+    try:
+        try:
+            r.flushdb()
+            redis_version = r.info("server")["redis_version"]
+        except redis.exceptions.ConnectionError as exc:
+            raise BenchError(f"Redis at {redis_url} is not reachable: {exc}") from exc
+        db_url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        instance = tmp / "instance"
+        instance.mkdir()
+        env = base_env(instance)
+        env.update(DATABASE_URL=db_url, REDIS_URL=redis_url)
+        yield Backend(
+            "postgres",
+            env,
+            db_url,
+            redis_url,
+            {"postgresql": str(pg_version), "redis": str(redis_version)},
+        )
+    finally:
+        with _suppress(Exception):
+            r.flushdb()
+        r.close()
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except Exception as exc:  # say so, do not hide the original error
+            print(f"warning: could not drop database {name}: {exc}", file=sys.stderr)
+        admin.dispose()
+
+
+def pick_product_slug(db_url: str, products: int) -> str:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            slug = conn.execute(
+                sa.text(
+                    "SELECT slug FROM products WHERE status = 'published' "
+                    "ORDER BY id LIMIT 1 OFFSET :n"
+                ),
+                {"n": min(500, max(products - 1, 0))},
+            ).scalar_one_or_none()
+    finally:
+        engine.dispose()
+    if slug is None:
+        raise BenchError("no published product after seeding")
+    return slug
+
+
+# --------------------------------------------------------------------------- one backend
+
+
+def plan_rows(opts: argparse.Namespace, slug: str, terms_dir: Path) -> list[Row]:
+    n = opts.search_terms
+    files = {}
+    for label, skip in (("measured", 0), ("single", n), ("warmup", 2 * n)):
+        path = terms_dir / f"terms-{label}.txt"
+        path.write_text("\n".join(search_terms(n, skip=skip)) + "\n")
+        files[label] = str(path)
+    threads = str(opts.threads)
+    pages = opts.pages
+    rows = [
+        Row("hello (bare Flask) /", "/", server="hello"),
+        Row("healthz", "/healthz"),
+        Row("listing /products", "/products"),
+        Row("listing filtered", FILTERED),
+        Row("search q=wool (cached)", "/products?q=wool"),
+        Row(
+            "search (varied, mostly uncached)",
+            "/products",
+            script="search.lua",
+            args=[files["measured"], threads],
+            warmup_args=[files["warmup"], threads],
+            distinct_urls=n,
+        ),
+        Row(
+            "listing (varied pages)",
+            "/products",
+            script="pages.lua",
+            args=["1", str(pages), threads],
+            warmup_args=[str(pages + 1), str(2 * pages), threads],
+            distinct_urls=pages,
+        ),
+        Row("category " + CATEGORY, CATEGORY),
+        Row("product /products/<slug>", f"/products/{slug}"),
+    ]
+    if opts.single_connection:
+        rows.append(
+            Row(
+                "search (varied, 1 connection)",
+                "/products",
+                script="search.lua",
+                args=[files["single"], "1"],
+                warmup_args=[files["warmup"], "1"],
+                connections=1,
+                info_only=True,
+                distinct_urls=n,
+            )
+        )
+    return rows
+
+
+def measure(row: Row, server: Server, opts: argparse.Namespace, redis_url: str | None) -> None:
+    conns = row.connections or opts.connections
+    url = server.base_url + row.path
+    common = {
+        "script": row.script,
+        "connections": conns,
+        "threads": 1 if conns == 1 else opts.threads,
+        "timeout_s": opts.wrk_timeout,
+    }
+    if opts.warmup > 0:
+        run_wrk(url, args=row.warmup_args or row.args, duration=opts.warmup, **common)
+    before = redis_misses(redis_url) if row.server == "app" else None
+    row.result = run_wrk(url, args=row.args, duration=opts.duration, **common)
+    if before is not None:
+        row.cache_misses = redis_misses(redis_url) - before
+    res = row.result
+    errs = sum(res["errors"].values())
+    print(
+        f"  {row.name:<36} {res['rps']:>8.1f} req/s  p50 {res['p50_ms']:>7.1f} ms  "
+        f"p95 {res['p95_ms']:>7.1f} ms  errors {errs}",
+        flush=True,
+    )
+
+
+def run_backend(backend: Backend, opts: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    env = backend.env
+    print(f"\n== {backend.name}: migrate", flush=True)
+    flask_cli(["db", "upgrade"], env, timeout=600)
+    print(f"== {backend.name}: seed {opts.products:,} products", flush=True)
+    seed_out, seed_wall = flask_cli(
+        ["shop", "seed", "--products", str(opts.products), "--images", "0"], env, timeout=3600
+    )
+    m = re.search(r"Seeded ([\d,]+) products with ([\d,]+) variants.* in ([\d.]+)s", seed_out)
+    seed = {
+        "products": opts.products,
+        "variants": int(m.group(2).replace(",", "")) if m else None,
+        "seed_command_s": float(m.group(3)) if m else None,  # as `shop seed` reports it
+        "seed_wall_s": round(seed_wall, 2),  # the whole `flask shop seed` process
+    }
+    print(
+        f"   seed took {seed_wall:.1f}s wall ({seed['seed_command_s']}s inside the command, "
+        f"{seed['variants']} variants)",
+        flush=True,
+    )
+    slug = pick_product_slug(backend.db_url, opts.products)
+    rows = plan_rows(opts, slug, tmp)
+    log = tmp / "gunicorn.log"
+
+    print(
+        f"== {backend.name}: load ({opts.connections} connections, {opts.threads} wrk threads, "
+        f"{opts.warmup:g}s warm-up + {opts.duration:g}s per row)",
+        flush=True,
+    )
+    with Server("bench.hello_app:app", env, opts, log) as hello:
+        for row in rows:
+            if row.server == "hello":
+                measure(row, hello, opts, None)
+    with Server("wsgi:app", env, opts, log) as app:
+        for row in rows:
+            if row.server == "app":
+                measure(row, app, opts, backend.redis_url)
+    return {"seed": seed, "rows": rows, "slug": slug}
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def find(rows: list[Row], name: str) -> Row:
+    return next(r for r in rows if r.name == name)
+
+
+def checks_for(rows: list[Row]) -> list[dict[str, Any]]:
+    healthz = find(rows, "healthz")
+    listing = find(rows, "listing /products")
+    search = find(rows, "search (varied, mostly uncached)")
+    ratio = listing.rps / healthz.rps if healthz.rps else 0.0
+    p95 = search.result["p95_ms"] if search.result else float("inf")
+    errors = sum(sum(r.result["errors"].values()) for r in rows if r.result)
+    return [
+        {
+            "check": f"listing /products req/s >= {LISTING_VS_HEALTHZ_TARGET:.0%} of /healthz",
+            "value": f"{ratio:.0%} ({listing.rps:.0f} vs {healthz.rps:.0f} req/s)",
+            "passed": ratio >= LISTING_VS_HEALTHZ_TARGET,
+        },
+        {
+            "check": f"search (varied) p95 < {SEARCH_P95_TARGET_MS:.0f} ms",
+            "value": f"{p95:.1f} ms",
+            "passed": p95 < SEARCH_P95_TARGET_MS,
+        },
+        {
+            "check": "no wrk errors on any row (info)",
+            "value": str(errors),
+            "passed": errors == 0,
+            "info": True,
+        },
+    ]
+
+
+def miss_note(row: Row, backend: str, workers: int) -> str:
+    """Fragment cache misses: counted by Redis, or bounded for per-process SimpleCache."""
+    if row.server != "app" or not row.result:
+        return ""
+    total = row.result["requests"]
+    if row.cache_misses is not None:
+        return f"{min(row.cache_misses, total) / total:.0%}" if total else "-"
+    if row.distinct_urls and total:
+        # Each worker keeps its own cache: at most distinct x workers misses (TTL permitting).
+        return f"<={min(row.distinct_urls * workers, total) / total:.0%}"
+    return "~0%" if backend == "sqlite" else "-"
+
+
+def print_table(backend: str, result: dict[str, Any], opts: argparse.Namespace) -> None:
+    rows: list[Row] = result["rows"]
+    healthz = find(rows, "healthz").rps
+    hello = find(rows, "hello (bare Flask) /").rps
+    header = (
+        f"{'name':<36} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
+        f"{'/healthz':>8} {'/hello':>7} {'miss':>6}"
+    )
+    print(f"\n{backend}: {opts.products:,} products, {opts.connections} connections")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        res = r.result or {}
+        errs = sum(res.get("errors", {}).values())
+        print(
+            f"{r.name:<36} {res.get('rps', 0):>8.1f} {res.get('p50_ms', 0):>8.1f} "
+            f"{res.get('p95_ms', 0):>8.1f} {res.get('p99_ms', 0):>8.1f} {errs:>6} "
+            f"{(r.rps / healthz if healthz else 0):>8.2f} {(r.rps / hello if hello else 0):>7.2f} "
+            f"{miss_note(r, backend, opts.workers):>6}"
+        )
+    print(
+        "(/healthz, /hello: req/s relative to the app's /healthz and to bare Flask; "
+        "miss: share of requests that missed the fragment cache"
+        + (" as counted by Redis" if backend == "postgres" else ", upper bound")
+        + ")"
+    )
+    for c in result["checks"]:
+        status = "PASS" if c["passed"] else "FAIL"
+        print(f"  {status}  {c['check']}: {c['value']}")
+
+
+def machine_info(opts: argparse.Namespace) -> dict[str, Any]:
+    mem_kb = 0
+    with _suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    cpu = ""
+    with _suppress(OSError):
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    wrk_version = subprocess.run(
+        ["wrk", "--version"], capture_output=True, text=True, check=False
+    ).stdout.split("\n")[0]
+    gunicorn_version = subprocess.run(
+        [str(BIN / "gunicorn"), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "gunicorn": gunicorn_version,
+        "wrk": wrk_version,
+    }
+
+
+def settings(opts: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "products": opts.products,
+        "duration_s": opts.duration,
+        "warmup_s": opts.warmup,
+        "connections": opts.connections,
+        "wrk_threads": opts.threads,
+        "wrk_timeout_s": opts.wrk_timeout,
+        "gunicorn_workers": opts.workers,
+        "gunicorn_worker_class": opts.worker_class,
+        "gunicorn_threads": opts.gthreads if opts.worker_class == "gthread" else 1,
+        "search_terms": opts.search_terms,
+        "varied_pages": opts.pages,
+    }
+
+
+def write_json(backend: Backend, result: dict[str, Any], opts: argparse.Namespace, stamp: str,
+               machine: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"catalog-{backend.name}-{stamp}.json"
+    rows = result["rows"]
+    healthz = find(rows, "healthz").rps
+    hello = find(rows, "hello (bare Flask) /").rps
+    doc = {
+        "backend": backend.name,
+        "timestamp": stamp,
+        "machine": {**machine, **backend.versions},
+        "settings": settings(opts),
+        "seed": result["seed"],
+        "product_slug": result["slug"],
+        "rows": [
+            {
+                **{k: v for k, v in asdict(r).items() if k not in {"args", "warmup_args"}},
+                "vs_healthz": round(r.rps / healthz, 3) if healthz else None,
+                "vs_hello": round(r.rps / hello, 3) if hello else None,
+                "cache_miss": miss_note(r, backend.name, opts.workers) or None,
+            }
+            for r in rows
+        ],
+        "checks": result["checks"],
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.catalog", description=__doc__.split("\n")[0])
+    p.add_argument("--products", type=int, default=100_000, help="products to seed [100000]")
+    p.add_argument("--duration", type=float, default=10, help="seconds measured per URL [10]")
+    p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per URL [2]")
+    p.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads [2]")
+    p.add_argument("--backends", default="sqlite,postgres", help="sqlite,postgres")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers [2]")
+    p.add_argument(
+        "--worker-class", default="sync", choices=("sync", "gthread"), help="gunicorn -k [sync]"
+    )
+    p.add_argument("--gthreads", type=int, default=4, help="threads per gthread worker [4]")
+    p.add_argument("--search-terms", type=int, default=200, help="varied search terms [200]")
+    p.add_argument("--pages", type=int, default=400, help="varied listing pages 1..N [400]")
+    p.add_argument("--wrk-timeout", type=float, default=5, help="wrk per-request timeout [5]")
+    p.add_argument(
+        "--no-single-connection",
+        dest="single_connection",
+        action="store_false",
+        help="skip the extra varied-search row at 1 connection (latency without queueing)",
+    )
+    p.add_argument("--pg-url", default=PG_ADMIN_URL, help="server to create the database on")
+    p.add_argument("--redis-url", default=REDIS_URL, help="Redis db to use (flushed!)")
+    p.add_argument("--fail-on-target", action="store_true", help="exit 1 when a target fails")
+    opts = p.parse_args(argv)
+    opts.backends = [b.strip() for b in opts.backends.split(",") if b.strip()]
+    unknown = set(opts.backends) - {"sqlite", "postgres"}
+    if unknown or not opts.backends:
+        p.error(f"--backends takes sqlite and/or postgres, not {','.join(sorted(unknown))}")
+    if opts.duration <= 0 or opts.connections < 1 or opts.threads < 1 or opts.products < 1:
+        p.error("--duration, --connections, --threads and --products must be positive")
+    return opts
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print(
+            "bench.catalog needs wrk (HTTP load generator). Install it, e.g. on Debian/Ubuntu:\n"
+            "    sudo apt-get update && sudo apt-get install -y wrk",
+            file=sys.stderr,
+        )
+        return 2
+    if not (BIN / "gunicorn").exists():
+        print(f"gunicorn not found in {BIN}; run `make install` first", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # clean up on kill, too
+    opts.no_control_socket = _gunicorn_supports("--no-control-socket")
+    sys.path.insert(0, str(ROOT))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    machine = machine_info(opts)
+    print(
+        f"bench.catalog: {opts.products:,} products, backends {','.join(opts.backends)}; "
+        f"gunicorn {opts.workers} {opts.worker_class} workers; wrk -t{opts.threads} "
+        f"-c{opts.connections}; {machine['nproc']} CPUs shared by wrk and gunicorn"
+    )
+    failed = False
+    try:
+        for name in opts.backends:
+            with tempfile.TemporaryDirectory(prefix=f"shop-bench-{name}-") as tmpdir:
+                tmp = Path(tmpdir)
+                ctx = (
+                    sqlite_backend(tmp)
+                    if name == "sqlite"
+                    else postgres_backend(tmp, opts.pg_url, opts.redis_url)
+                )
+                with ctx as backend:
+                    result = run_backend(backend, opts, tmp)
+                    result["checks"] = checks_for(result["rows"])
+                    print_table(name, result, opts)
+                    path = write_json(backend, result, opts, stamp, machine)
+                    print(f"  results: {path.relative_to(ROOT)}")
+                    failed = failed or not all(
+                        c["passed"] for c in result["checks"] if not c.get("info")
+                    )
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped and databases removed", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"bench.catalog: {exc}", file=sys.stderr)
+        return 1
+    return 1 if failed and opts.fail_on_target else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""A shopper finds and looks at products in Chromium, with and without JavaScript."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_search_filter_page_and_open_a_product(page, live_server, problems):
+    page.goto(live_server.url + "/")
+    page.get_by_role("searchbox", name="Search products").fill("merino")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"/products\?q=merino"))
+    results = page.locator("#results")
+    expect(results.get_by_role("heading", name=re.compile("for “merino”"))).to_be_visible()
+    expect(results.get_by_role("link", name="Merino Wool Jumper")).to_be_visible()
+
+    # Changing a filter swaps only the results (htmx) and pushes the URL.
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_label("Search", exact=True).fill("")
+    page.get_by_label("Sort by").select_option("price")
+    expect(page).to_have_url(re.compile(r"sort=price"))
+    expect(results.get_by_role("heading", name=re.compile(r"^\d+ products$"))).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True  # no full reload happened
+
+    # Pagination, then back to the product.
+    page.get_by_role("navigation", name="Pagination").get_by_role("link", name="Next").click()
+    expect(page.get_by_text(re.compile(r"Page 2 of \d+"))).to_be_visible()
+    expect(page).to_have_url(re.compile(r"page=2"))
+
+    page.goto(live_server.url + "/products?q=merino")
+    page.get_by_role("link", name="Merino Wool Jumper").click()
+    expect(page.get_by_role("heading", level=1, name="Merino Wool Jumper")).to_be_visible()
+    expect(page.get_by_text("Only 2 left")).to_be_visible()
+    expect(page.get_by_text("SKU: MWJ-M")).to_be_visible()
+
+    # Picking another size updates price, stock and SKU in place.
+    picker = page.get_by_label("Choose an option")
+    picker.select_option(picker.locator("option", has_text="size: L").get_attribute("value"))
+    expect(page.get_by_text("SKU: MWJ-L")).to_be_visible()
+    expect(page.locator("#variant-panel .price")).to_have_text("€94.00")
+    assert page.evaluate("window.__sameDocument") is None  # a new document since goto
+    problems.assert_clean()
+
+
+def test_category_navigation_and_breadcrumbs(page, live_server, problems):
+    page.goto(live_server.url + "/")
+    page.get_by_role("navigation", name="Categories").get_by_role("link", name="Clothing").click()
+    expect(page.get_by_role("heading", level=1, name="Clothing")).to_be_visible()
+    page.get_by_role("navigation", name="Subcategories").get_by_role("link", name="Women").click()
+    expect(page.get_by_role("heading", level=1, name="Women")).to_be_visible()
+    breadcrumb = page.get_by_role("navigation", name="Breadcrumb")
+    expect(breadcrumb.get_by_role("link", name="Clothing")).to_be_visible()
+    page.get_by_role("link", name="Merino Wool Jumper").click()
+    expect(
+        page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Knitwear")
+    ).to_be_visible()
+    problems.assert_clean()
+
+
+@pytest.fixture
+def no_js_page(browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_the_same_journey_without_javascript(no_js_page, live_server):
+    page = no_js_page
+    page.goto(live_server.url + "/products")
+    page.get_by_label("Search", exact=True).fill("merino")
+    page.get_by_label("In stock only").check()
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page).to_have_url(re.compile(r"q=merino.*in_stock=1"))
+    page.get_by_role("link", name="Merino Wool Jumper").click()
+    expect(page.get_by_text("SKU: MWJ-M")).to_be_visible()
+    picker = page.get_by_label("Choose an option")
+    picker.select_option(picker.locator("option", has_text="size: L").get_attribute("value"))
+    page.get_by_role("button", name="Show this option").click()
+    expect(page).to_have_url(re.compile(r"variant=\d+"))
+    expect(page.get_by_text("SKU: MWJ-L")).to_be_visible()
+
+
+def test_bad_query_parameters_in_the_browser(page, live_server, problems):
+    response = page.goto(
+        live_server.url + "/products?page=-1&per_page=100000&min_price=abc&sort=evil&q=%22AND+OR+("
+    )
+    assert response.status == 200
+    expect(
+        page.get_by_text("Minimum price “abc” is not a number, so it was ignored.")
+    ).to_be_visible()
+    problems.assert_clean()
