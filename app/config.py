@@ -135,6 +135,16 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "CACHE_DEFAULT_TIMEOUT": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_THRESHOLD": 2000,
         "SHOP_CURRENCY": env.get("SHOP_CURRENCY", "EUR").upper(),
+        # Product image files: a local folder, or S3-compatible storage for several instances
+        "STORAGE_BACKEND": env.get("STORAGE_BACKEND", "local").strip().lower(),
+        "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance_dir / "media"),
+        "MAX_IMAGE_BYTES": _int(env, "MAX_IMAGE_BYTES", 10 * 1024 * 1024),
+        "S3_BUCKET": env.get("S3_BUCKET") or None,
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": env.get("S3_REGION") or None,
+        "S3_ACCESS_KEY_ID": env.get("S3_ACCESS_KEY_ID") or None,
+        "S3_SECRET_ACCESS_KEY": env.get("S3_SECRET_ACCESS_KEY") or None,
+        "S3_PUBLIC_URL": (env.get("S3_PUBLIC_URL") or "").rstrip("/") or None,
     }
     if production:
         check_production(cfg)
@@ -182,5 +192,7 @@ def check_production(cfg: dict[str, Any]) -> None:
             "PAYMENT_PROVIDER must be 'stripe' in production; "
             "the offline sandbox is for development only"
         )
+    if cfg["STORAGE_BACKEND"] == "s3" and not cfg["S3_BUCKET"]:
+        raise ConfigError("STORAGE_BACKEND is s3 but S3_BUCKET is not set")
     if not cfg["STRIPE_SECRET_KEY"] or not cfg["STRIPE_WEBHOOK_SECRET"]:
         raise ConfigError("STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must be set in production")

@@ -239,5 +239,12 @@ def delete_product_image(image: ProductImage, *, storage: Storage | None = None)
     db.session.delete(image)
     db.session.flush()
     db.session.expire(product, ["images"])  # so pages rendered next no longer list it
-    after_commit(_delete_files)
+    # Demo data shares pictures between products: keep files another row still uses.
+    still_used = db.session.execute(
+        sa.select(sa.func.count())
+        .select_from(ProductImage)
+        .where(ProductImage.storage_key == image.storage_key)
+    ).scalar_one()
+    if not still_used:
+        after_commit(_delete_files)
     catalog_changed()

@@ -10,7 +10,7 @@ PERMISSIONS_POLICY = (
 )
 
 
-def content_security_policy(form_actions: list[str]) -> str:
+def content_security_policy(form_actions: list[str], image_origins: list[str] | None = None) -> str:
     # No 'unsafe-inline' anywhere: htmx is told not to inject its indicator <style>
     # (htmx-config meta) and our CSS lives in static files. data: images cover the
     # stylesheet's inline SVG icons.
@@ -18,7 +18,7 @@ def content_security_policy(form_actions: list[str]) -> str:
         "default-src": "'self'",
         "script-src": "'self'",
         "style-src": "'self'",
-        "img-src": "'self' data:",
+        "img-src": " ".join(["'self'", "data:", *(image_origins or [])]),
         "font-src": "'self'",
         "connect-src": "'self'",
         "object-src": "'none'",
@@ -30,7 +30,10 @@ def content_security_policy(form_actions: list[str]) -> str:
 
 
 def register_security_headers(app: Flask) -> None:
-    csp = content_security_policy(app.config.get("CSP_FORM_ACTIONS", []))
+    media_origin = _origin(app.config.get("S3_PUBLIC_URL"))
+    csp = content_security_policy(
+        app.config.get("CSP_FORM_ACTIONS", []), [media_origin] if media_origin else []
+    )
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -44,3 +47,12 @@ def register_security_headers(app: Flask) -> None:
         if current_app.config.get("HSTS_ENABLED"):
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
+
+
+def _origin(url: str | None) -> str | None:
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None

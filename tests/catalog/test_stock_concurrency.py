@@ -56,5 +56,7 @@ def test_concurrent_decrements_never_oversell(app):
         assert in_stock is False
     finally:
         with app.app_context(), unit_of_work():
-            db.session.execute(sa.delete(StockMovement).where(StockMovement.variant_id == variant_id))
+            db.session.execute(
+                sa.delete(StockMovement).where(StockMovement.variant_id == variant_id)
+            )
             db.session.execute(sa.delete(Product).where(Product.id == product_id))
