@@ -90,9 +90,11 @@ def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.catalog import bp as catalog_bp
     from app.core import bp as core_bp
+    from app.notifications import bp as notifications_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

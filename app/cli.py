@@ -59,3 +59,12 @@ def seed(products: int, if_empty: bool, images: int, random_seed: int) -> None:
         f"Seeded {result.products:,} products with {result.variants:,} variants in "
         f"{result.categories} categories in {time.perf_counter() - started:.1f}s."
     )
+
+
+def register_domain_commands() -> None:
+    from app.notifications.cli import notifications_cli
+
+    shop_cli.add_command(notifications_cli)
+
+
+register_domain_commands()

@@ -127,6 +127,18 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SMTP_SECURITY": env.get("SMTP_SECURITY", "none"),
         "BREVO_API_KEY": env.get("BREVO_API_KEY") or None,
         "BREVO_API_BASE": env.get("BREVO_API_BASE", "https://api.brevo.com/v3"),
+        "SMS_BACKEND": env.get("SMS_BACKEND", "outbox"),
+        "WHATSAPP_BACKEND": env.get("WHATSAPP_BACKEND", "outbox"),
+        "SMS_SENDER": env.get("SMS_SENDER", "ShopSphere"),
+        "WHATSAPP_SENDER": env.get("WHATSAPP_SENDER", ""),
+        "NOTIFY_HTTP_TIMEOUT": float(env.get("NOTIFY_HTTP_TIMEOUT", "10")),
+        "NOTIFY_MAX_ATTEMPTS": _int(env, "NOTIFY_MAX_ATTEMPTS", 6),
+        "NOTIFY_BACKOFF_SECONDS": _int(env, "NOTIFY_BACKOFF_SECONDS", 30),
+        "NOTIFY_SENDING_TIMEOUT": _int(env, "NOTIFY_SENDING_TIMEOUT", 600),
+        "STAFF_ALERT_EMAILS": [
+            a.strip() for a in env.get("STAFF_ALERT_EMAILS", "").split(",") if a.strip()
+        ],
+        "SHOP_BASE_URL": (env.get("SHOP_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         # Catalog fragment cache (Flask-Caching): Redis when configured, per-process otherwise
         "CACHE_TTL_SECONDS": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
@@ -191,6 +203,12 @@ def check_production(cfg: dict[str, Any]) -> None:
         raise ConfigError(
             "PAYMENT_PROVIDER must be 'stripe' in production; "
             "the offline sandbox is for development only"
+        )
+    if cfg["MAIL_BACKEND"] == "outbox":
+        raise ConfigError("MAIL_BACKEND is outbox; production delivers email with smtp or brevo")
+    if not cfg["SHOP_BASE_URL"].startswith("https://"):
+        raise ConfigError(
+            "SHOP_BASE_URL must be the shop's public https:// address (links in emails use it)"
         )
     if cfg["STORAGE_BACKEND"] == "s3" and not cfg["S3_BUCKET"]:
         raise ConfigError("STORAGE_BACKEND is s3 but S3_BUCKET is not set")

@@ -5,6 +5,8 @@ work, and call the same services as the web. Huey is at-most-once, so anything t
 must happen lives in a database row that a periodic sweeper re-enqueues.
 """
 
+# Task modules register themselves with the queue on import (the consumer imports `tasks`).
+from tasks import notifications  # noqa: E402,F401
 from tasks.queue import huey, shop_task
 
 __all__ = ["huey", "shop_task"]

@@ -1,7 +1,7 @@
-"""Full-text search behind one function: SQLite FTS5 embedded, PostgreSQL tsvector in production.
+r"""Full-text search behind one function: SQLite FTS5 embedded, PostgreSQL tsvector in production.
 
-User input never reaches the query syntax: words are extracted and quoted for FTS5, and
-PostgreSQL parses with ``websearch_to_tsquery``, which accepts any text without errors.
+User input never reaches the query syntax: only words (``\w+``) are kept, each quoted, for
+both FTS5 and PostgreSQL's ``to_tsquery``; the last word matches as a prefix.
 The index objects are created by hand-written migration steps (see migrations/versions).
 """
 
@@ -34,6 +34,16 @@ def fts5_match_expression(query: str) -> str | None:
     return " ".join(quoted)
 
 
+def tsquery_expression(query: str) -> str | None:
+    """``'red' & 'wool':*`` for PostgreSQL: quoted words (no operators), last one a prefix."""
+    terms = search_terms(query)
+    if not terms:
+        return None
+    quoted = [f"'{t}'" for t in terms]
+    quoted[-1] += ":*"
+    return " & ".join(quoted)
+
+
 @dataclass(frozen=True)
 class SearchClause:
     """Join target, and a rank expression where smaller sorts first."""
@@ -60,9 +70,10 @@ def search_clause(dialect: str, query: str) -> SearchClause | None:
         )
         return SearchClause(sub, sub.c.rank)
 
-    if not search_terms(query):
+    expression = tsquery_expression(query)
+    if expression is None:
         return None
-    tsquery = sa.func.websearch_to_tsquery("english", query[:MAX_QUERY_LENGTH])
+    tsquery = sa.func.to_tsquery("english", expression)
     vector = sa.literal_column("products.search_vector")
     sub = (
         sa.select(

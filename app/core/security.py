@@ -40,7 +40,7 @@ def register_security_headers(app: Flask) -> None:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", csp)
         headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
+        headers.setdefault("X-Frame-Options", "DENY")
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         headers["Permissions-Policy"] = PERMISSIONS_POLICY
         headers["Cross-Origin-Opener-Policy"] = "same-origin"

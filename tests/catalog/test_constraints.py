@@ -22,7 +22,7 @@ def _variant_update(db, variant, **values):
         {"reserved": -1},
         {"reserved": 6},  # more than the 5 on hand
         {"compare_at_price": 100},  # below the price
-        {"currency": "EURO"},
+        {"currency": "EU"},
     ],
 )
 def test_database_refuses_bad_variant_values(db, values):

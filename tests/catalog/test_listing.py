@@ -96,7 +96,7 @@ def test_search_matches_word_prefixes_and_brand(client, catalog):
 def test_hostile_search_strings_give_a_normal_page(client, catalog, query):
     response = client.get("/products", query_string={"q": query})
     assert response.status_code == 200
-    assert "products" in results_heading(response.get_data(as_text=True))
+    assert re.match(r"\d+ products?", results_heading(response.get_data(as_text=True)))
 
 
 def test_category_filter_includes_descendants(client, catalog):

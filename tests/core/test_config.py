@@ -14,6 +14,8 @@ GOOD_PRODUCTION = {
     "REDIS_URL": "redis://cache:6379/0",
     "STRIPE_SECRET_KEY": "sk_live_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    "MAIL_BACKEND": "smtp",
+    "SHOP_BASE_URL": "https://shop.example",
 }
 
 
@@ -47,6 +49,8 @@ def test_production_uses_postgres_via_psycopg3_and_shared_redis():
         ({"REDIS_URL": ""}, "REDIS_URL is not set"),
         ({"PAYMENT_PROVIDER": "sandbox"}, "sandbox is for development only"),
         ({"STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET"),
+        ({"MAIL_BACKEND": "outbox"}, "production delivers email"),
+        ({"SHOP_BASE_URL": "http://shop.example"}, "SHOP_BASE_URL must be"),
         ({"SHOP_ENV": "staging"}, "SHOP_ENV must be one of"),
     ],
 )

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, TimestampMixin
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class Category(enum.StrEnum):
+    TRANSACTIONAL = "transactional"
+    MARKETING = "marketing"
+    STAFF = "staff"
+
+
+class Status(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # a transient failure; retried at next_attempt_at
+    DEAD = "dead"  # gave up after MAX attempts, or a permanent failure
+    SUPPRESSED = "suppressed"  # the recipient opted out; recorded, not silently dropped
+
+
+class Notification(TimestampMixin, Base):
+    """The durable outbox: one row per message to one recipient on one channel.
+
+    Only the template name and its variables are stored; the message is rendered at send
+    time. The row, not the Huey task, is the source of truth: a sweeper re-enqueues rows that
+    a lost task left behind, and a conditional UPDATE claims a row so it is sent at most once.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed', 'dead', 'suppressed')",
+            name="status_valid",
+        ),
+        sa.CheckConstraint("channel IN ('email', 'sms', 'whatsapp')", name="channel_valid"),
+        sa.CheckConstraint(
+            "category IN ('transactional', 'marketing', 'staff')", name="category_valid"
+        ),
+        sa.Index("ix_notifications_status_next_attempt", "status", "next_attempt_at"),
+        sa.Index("ix_notifications_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column()
+    to_address: Mapped[str] = mapped_column(sa.String(320))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    template: Mapped[str] = mapped_column(sa.String(64))
+    variables: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    category: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), default=Status.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(sa.String(500), default="")
+    provider: Mapped[str] = mapped_column(sa.String(32), default="")
+    provider_message_id: Mapped[str] = mapped_column(sa.String(255), default="")
+    scheduled_for: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    def __repr__(self) -> str:
+        return f"<Notification {self.id} {self.channel}:{self.template} {self.status}>"
+
+
+class NotificationPreference(TimestampMixin, Base):
+    """A user's choice for one channel and category. Absent rows mean the default."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (sa.UniqueConstraint("user_id", "channel", "category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    category: Mapped[str] = mapped_column(sa.String(16))
+    enabled: Mapped[bool] = mapped_column()
+
+
+class Suppression(TimestampMixin, Base):
+    """An address that unsubscribed from a category (works for people without an account)."""
+
+    __tablename__ = "notification_suppressions"
+    __table_args__ = (sa.UniqueConstraint("address", "category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(sa.String(320))
+    category: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str] = mapped_column(sa.String(64), default="unsubscribe")

@@ -1,0 +1,104 @@
+"""Sample variables for every template: previews, send-test, and the template tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.notifications.models import Category, Channel, Notification
+
+_ORDER = {
+    "name": "Ada",
+    "order_number": "SS-8K3J-Q2XF",
+    "order_url": "https://shop.example/account/orders/SS-8K3J-Q2XF",
+    "currency": "EUR",
+}
+SAMPLES: dict[str, dict[str, Any]] = {
+    "welcome": {"name": "Ada", "shop_url": "https://shop.example/"},
+    "verify-email": {
+        "name": "Ada",
+        "email": "ada@example.com",
+        "verify_url": "https://shop.example/account/verify/abc",
+        "expires_hours": 24,
+    },
+    "password-reset": {
+        "name": "Ada",
+        "reset_url": "https://shop.example/account/reset/abc",
+        "expires_minutes": 60,
+    },
+    "email-changed": {
+        "name": "Ada",
+        "old_email": "ada@example.com",
+        "new_email": "ada.lovelace@example.com",
+    },
+    "order-confirmation": {
+        **_ORDER,
+        "lines": [
+            {
+                "name": "Merino Wool Jumper",
+                "options": "size: M",
+                "quantity": 1,
+                "unit_price": 8900,
+                "line_total": 8900,
+            },
+            {
+                "name": "Stoneware Mug",
+                "options": "",
+                "quantity": 2,
+                "unit_price": 1500,
+                "line_total": 3000,
+            },
+        ],
+        "subtotal": 11900,
+        "shipping": 495,
+        "tax": 2068,
+        "total": 12395,
+        "shipping_address": "Ada Lovelace\n12 Analytical Street\nLondon W1 1AA\nUnited Kingdom",
+    },
+    "payment-failed": {
+        **_ORDER,
+        "reason": "the card was declined",
+        "retry_url": "https://shop.example/checkout/retry/SS-8K3J-Q2XF",
+    },
+    "order-shipped": {
+        **_ORDER,
+        "carrier": "DHL",
+        "tracking_number": "JD014600003828",
+        "tracking_url": "https://www.dhl.com/track?id=JD014600003828",
+    },
+    "order-delivered": {**_ORDER},
+    "order-cancelled": {**_ORDER, "refund_total": 12395},
+    "refund-issued": {**_ORDER, "amount": 3000},
+    "low-stock": {
+        "sku": "SS-000123-02",
+        "product_name": "Merino Wool Jumper",
+        "available": 2,
+        "threshold": 5,
+        "admin_url": "https://shop.example/admin/inventory/123",
+    },
+    "dead-letter-alert": {"dead_count": 3},
+    "newsletter": {
+        "name": "Ada",
+        "headline": "New in: autumn knitwear",
+        "body_text": "Our merino jumpers are back, in four new colours.",
+        "shop_url": "https://shop.example/",
+    },
+}
+SAMPLE_CATEGORY = {
+    "newsletter": Category.MARKETING,
+    "low-stock": Category.STAFF,
+    "dead-letter-alert": Category.STAFF,
+}
+
+
+def sample_notification(
+    name: str, to: str = "ada@example.com", channel: str = Channel.EMAIL
+) -> Notification:
+    """An unsaved notification with sample variables, for previews."""
+    return Notification(
+        id=0,
+        to_address=to,
+        channel=channel,
+        template=name,
+        variables=dict(SAMPLES.get(name, {})),
+        category=SAMPLE_CATEGORY.get(name, Category.TRANSACTIONAL),
+    )
