@@ -81,12 +81,17 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     limiter.request_filter(exempt_from_limits)
 
-    @login_manager.user_loader
-    def _load_user(_user_id: str) -> None:  # accounts replace this with a real loader
-        return None
+    from app.accounts.sessions import load_user
+
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # server-side sessions do this job (see sessions.py)
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.accounts import bp as accounts_bp
     from app.api import bp as api_bp
     from app.catalog import bp as catalog_bp
     from app.core import bp as core_bp
@@ -95,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(accounts_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -62,9 +62,11 @@ def seed(products: int, if_empty: bool, images: int, random_seed: int) -> None:
 
 
 def register_domain_commands() -> None:
+    from app.accounts.cli import create_admin
     from app.notifications.cli import notifications_cli
 
     shop_cli.add_command(notifications_cli)
+    shop_cli.add_command(create_admin)
 
 
 register_domain_commands()

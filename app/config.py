@@ -139,6 +139,21 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
             a.strip() for a in env.get("STAFF_ALERT_EMAILS", "").split(",") if a.strip()
         ],
         "SHOP_BASE_URL": (env.get("SHOP_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # Accounts
+        "PASSWORD_MIN_LENGTH": _int(env, "PASSWORD_MIN_LENGTH", 8),
+        "PASSWORD_MAX_LENGTH": 256,
+        "PASSWORD_MIN_SCORE": _int(env, "PASSWORD_MIN_SCORE", 2),
+        # Argon2id (RFC 9106 second recommended option); tests use cheap parameters.
+        "ARGON2_TIME_COST": 1 if testing else _int(env, "ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_COST": 8 if testing else _int(env, "ARGON2_MEMORY_COST", 65536),
+        "LOCKOUT_THRESHOLD": _int(env, "LOCKOUT_THRESHOLD", 5),
+        "LOCKOUT_MINUTES": _int(env, "LOCKOUT_MINUTES", 30),
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 120),
+        "SESSION_ABSOLUTE_HOURS": _int(env, "SESSION_ABSOLUTE_HOURS", 12),
+        "REMEMBER_DAYS": _int(env, "REMEMBER_DAYS", 30),
+        "PERMANENT_SESSION_LIFETIME": 86400 * _int(env, "REMEMBER_DAYS", 30),
+        "VERIFY_TOKEN_HOURS": 24,
+        "RESET_TOKEN_MINUTES": 60,
         # Catalog fragment cache (Flask-Caching): Redis when configured, per-process otherwise
         "CACHE_TTL_SECONDS": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",

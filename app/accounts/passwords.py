@@ -1,0 +1,68 @@
+"""Password hashing (Argon2id) and a policy per NIST SP 800-63B: length and guessability,
+never composition rules, never truncation."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from zxcvbn import zxcvbn
+
+
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    key = ("argon2", cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"])
+    hasher = current_app.extensions.get(key)
+    if hasher is None:
+        hasher = PasswordHasher(
+            time_cost=cfg["ARGON2_TIME_COST"], memory_cost=cfg["ARGON2_MEMORY_COST"], parallelism=1
+        )
+        current_app.extensions[key] = hasher
+    return hasher
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+_DUMMY: dict[str, str] = {}
+
+
+def burn_verify_time(password: str) -> None:
+    """Spend the same time as a real check, so unknown emails answer like wrong passwords."""
+    if "hash" not in _DUMMY:
+        _DUMMY["hash"] = hash_password("not-a-real-password-but-a-timing-decoy")
+    verify_password(_DUMMY["hash"], password)
+
+
+def password_problems(password: str, user_inputs: list[str]) -> list[str]:
+    """Why a password is refused, in words a person can act on. Empty when acceptable."""
+    cfg = current_app.config
+    if len(password) < cfg["PASSWORD_MIN_LENGTH"]:
+        return [f"Use at least {cfg['PASSWORD_MIN_LENGTH']} characters."]
+    if len(password) > cfg["PASSWORD_MAX_LENGTH"]:
+        return [f"Use at most {cfg['PASSWORD_MAX_LENGTH']} characters."]
+    # zxcvbn is slow on very long input and long passphrases are strong anyway.
+    result = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
+    if result["score"] >= cfg["PASSWORD_MIN_SCORE"]:
+        return []
+    feedback = result.get("feedback") or {}
+    problems = ["This password is too easy to guess."]
+    if feedback.get("warning"):
+        problems.append(feedback["warning"].rstrip(".") + ".")
+    problems.extend(s for s in feedback.get("suggestions", [])[:2])
+    return problems

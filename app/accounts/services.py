@@ -1,0 +1,313 @@
+"""Account verbs: sign-up, verification, sign-in with lockout, reset, password changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.accounts.audit import audit
+from app.accounts.models import LoginThrottle, Role, User
+from app.accounts.passwords import (
+    burn_verify_time,
+    hash_password,
+    needs_rehash,
+    password_problems,
+    verify_password,
+)
+from app.accounts.sessions import revoke_all
+from app.accounts.tokens import (
+    TokenInvalid,
+    make_reset_token,
+    make_verify_token,
+    read_reset_token,
+    read_verify_token,
+    reset_token_matches,
+)
+from app.db import utcnow
+from app.extensions import db
+from app.notifications.rendering import external_url
+from app.notifications.services import notify
+
+
+class AccountError(ValueError):
+    """A rule was broken; the message is safe and useful to show."""
+
+
+class InvalidCredentials(AccountError):
+    pass
+
+
+class AccountLocked(AccountError):
+    pass
+
+
+class WeakPassword(AccountError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+SIGN_IN_FAILED = "Email or password is incorrect."
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def get_user_by_email(email: str) -> User | None:
+    return db.session.execute(
+        sa.select(User).where(User.email == normalise_email(email))
+    ).scalar_one_or_none()
+
+
+def check_password_policy(password: str, *, email: str, name: str) -> None:
+    shop = current_app.config["SHOP_NAME"]
+    inputs = [email, email.split("@")[0], name, *name.split(), shop, "shopsphere", "password"]
+    problems = password_problems(password, inputs)
+    if problems:
+        raise WeakPassword(problems)
+
+
+def register_user(
+    name: str, email: str, password: str, *, role: str = Role.CUSTOMER, verified: bool = False
+) -> User:
+    email = normalise_email(email)
+    name = " ".join(name.split())
+    if get_user_by_email(email) is not None:
+        raise AccountError(
+            "An account with this email already exists. Sign in, or reset "
+            "your password if you forgot it."
+        )
+    check_password_policy(password, email=email, name=name)
+    user = User(
+        name=name,
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        email_verified_at=utcnow() if verified else None,
+        password_changed_at=utcnow(),
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit("account.created", actor_id=user.id, target_user_id=user.id, detail=f"role={role}")
+    if not verified:
+        send_verification(user)
+    return user
+
+
+def send_verification(user: User, email: str | None = None) -> None:
+    email = email or user.email
+    token = make_verify_token(user, email)
+    notify(
+        "verify-email",
+        to=email,
+        user_id=user.id,
+        variables={
+            "name": user.name,
+            "email": email,
+            "expires_hours": current_app.config["VERIFY_TOKEN_HOURS"],
+            "verify_url": external_url("accounts.verify_email", token=token),
+        },
+    )
+
+
+@dataclass
+class VerifyOutcome:
+    user: User
+    changed_email: bool = False
+    already: bool = False
+
+
+def verify_email(token: str) -> VerifyOutcome:
+    user_id, email = read_verify_token(token)  # raises TokenInvalid
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise TokenInvalid("invalid")
+    if user.pending_email and email == user.pending_email:
+        if get_user_by_email(email) is not None:
+            raise AccountError("Another account uses that email address now.")
+        old = user.email
+        user.email, user.pending_email, user.email_verified_at = email, "", utcnow()
+        audit(
+            "account.email_changed",
+            actor_id=user.id,
+            target_user_id=user.id,
+            detail=f"{old} -> {email}",
+        )
+        notify(
+            "email-changed",
+            to=old,
+            user_id=user.id,
+            variables={"name": user.name, "old_email": old, "new_email": email},
+        )
+        return VerifyOutcome(user, changed_email=True)
+    if email != user.email:
+        raise TokenInvalid("invalid")
+    if user.email_verified_at is not None:
+        return VerifyOutcome(user, already=True)
+    user.email_verified_at = utcnow()
+    audit("account.verified", actor_id=user.id, target_user_id=user.id)
+    notify(
+        "welcome",
+        to=user.email,
+        user_id=user.id,
+        variables={"name": user.name, "shop_url": external_url("catalog.home")},
+    )
+    return VerifyOutcome(user)
+
+
+def _throttle_row(email: str) -> LoginThrottle | None:
+    return db.session.execute(
+        sa.select(LoginThrottle).where(LoginThrottle.email == email)
+    ).scalar_one_or_none()
+
+
+def _record_failure(email: str) -> int:
+    """Count a failure atomically (concurrent attempts cannot lose counts)."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(LoginThrottle)
+        .values(email=email, failures=0, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    db.session.execute(
+        sa.update(LoginThrottle)
+        .where(LoginThrottle.email == email)
+        .values(failures=LoginThrottle.failures + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(
+        sa.select(LoginThrottle.failures).where(LoginThrottle.email == email)
+    ).scalar_one()
+
+
+def locked_until(email: str) -> datetime | None:
+    row = _throttle_row(normalise_email(email))
+    if row and row.locked_until and row.locked_until > utcnow():
+        return row.locked_until
+    return None
+
+
+def authenticate(email: str, password: str) -> User:
+    """Check a sign-in. Unknown emails and wrong passwords look the same (message, status,
+    time); lockout is per email address, whether or not it has an account, and ends by
+    itself, by a password reset or by staff."""
+    email = normalise_email(email)
+    cfg = current_app.config
+    minutes = cfg["LOCKOUT_MINUTES"]
+    if locked_until(email):
+        burn_verify_time(password)
+        audit("login.blocked", target=email, detail="locked")
+        raise AccountLocked(
+            f"Too many failed sign-in attempts. Try again in {minutes} minutes, "
+            "or reset your password to unlock your account now."
+        )
+    user = get_user_by_email(email)
+    if user is None:
+        burn_verify_time(password)
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password) and user.is_active
+    if not ok:
+        failures = _record_failure(email)
+        audit("login.failure", target_user_id=user.id if user else None, target=email)
+        if failures >= cfg["LOCKOUT_THRESHOLD"]:
+            db.session.execute(
+                sa.update(LoginThrottle)
+                .where(LoginThrottle.email == email)
+                .values(locked_until=utcnow() + timedelta(minutes=minutes), failures=0)
+                .execution_options(synchronize_session=False)
+            )
+            audit("account.locked", target_user_id=user.id if user else None, target=email)
+            raise AccountLocked(
+                f"Too many failed sign-in attempts. Try again in {minutes} "
+                "minutes, or reset your password to unlock your account now."
+            )
+        raise InvalidCredentials(SIGN_IN_FAILED)
+    assert user is not None
+    clear_throttle(email)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    audit("login.success", actor_id=user.id, target_user_id=user.id)
+    return user
+
+
+def clear_throttle(email: str) -> None:
+    db.session.execute(
+        sa.delete(LoginThrottle).where(LoginThrottle.email == normalise_email(email))
+    )
+
+
+def unlock_account(user: User, *, actor_id: int | None) -> None:
+    clear_throttle(user.email)
+    audit("account.unlocked", actor_id=actor_id, target_user_id=user.id)
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the account exists; the caller answers the same either way."""
+    user = get_user_by_email(email)
+    if user is None or not user.is_active:
+        audit("password.reset_requested", target=normalise_email(email), detail="no account")
+        return
+    token = make_reset_token(user)
+    notify(
+        "password-reset",
+        to=user.email,
+        user_id=user.id,
+        variables={
+            "name": user.name,
+            "expires_minutes": current_app.config["RESET_TOKEN_MINUTES"],
+            "reset_url": external_url("accounts.reset_password", token=token),
+        },
+    )
+    audit("password.reset_requested", target_user_id=user.id)
+
+
+def user_for_reset_token(token: str) -> User:
+    user_id, fingerprint = read_reset_token(token)
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active or not reset_token_matches(user, fingerprint):
+        raise TokenInvalid("invalid")  # used already (password changed) or forged
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    user = user_for_reset_token(token)
+    _set_password(user, new_password)
+    revoke_all(user.id)
+    clear_throttle(user.email)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # the link proved they read this inbox
+    audit("password.reset", actor_id=user.id, target_user_id=user.id)
+    return user
+
+
+def change_password(user: User, current: str, new_password: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise InvalidCredentials("Your current password is not correct.")
+    _set_password(user, new_password)
+    revoke_all(user.id, except_id=user.current_session.id if user.current_session else None)
+    audit("password.changed", actor_id=user.id, target_user_id=user.id)
+
+
+def _set_password(user: User, new_password: str) -> None:
+    check_password_policy(new_password, email=user.email, name=user.name)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    db.session.flush()
+
+
+def set_role(user: User, role: str, *, actor_id: int | None) -> None:
+    if role not in set(Role):
+        raise AccountError("Unknown role.")
+    old = user.role
+    user.role = role
+    revoke_all(user.id)  # new privileges need a fresh sign-in (and TOTP for staff)
+    audit(
+        "account.role_changed", actor_id=actor_id, target_user_id=user.id, detail=f"{old} -> {role}"
+    )

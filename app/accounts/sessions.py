@@ -1,0 +1,99 @@
+"""Server-side sessions: the signed cookie carries only a random session id.
+
+Logging out revokes the row, so a copy of the cookie taken before logout is useless; idle
+and absolute timeouts are enforced here; a password change or reset ends other sessions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context, request
+
+from app.accounts.models import User, UserSession
+from app.db import utcnow
+from app.extensions import db
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)  # avoid a write on every request
+
+
+def start_session(user: User, *, remember: bool, second_factor: bool) -> UserSession:
+    cfg = current_app.config
+    now = utcnow()
+    if remember:
+        lifetime = timedelta(days=cfg["REMEMBER_DAYS"])
+        idle = lifetime
+    else:
+        lifetime = timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])
+        idle = timedelta(minutes=cfg["SESSION_IDLE_MINUTES"])
+    row = UserSession(
+        public_id=secrets.token_urlsafe(32),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+        idle_timeout_seconds=int(idle.total_seconds()),
+        second_factor_at=now if second_factor else None,
+    )
+    if has_request_context():
+        row.ip_address = (request.remote_addr or "")[:64]
+        row.user_agent = request.headers.get("User-Agent", "")[:255]
+    db.session.add(row)
+    db.session.flush()
+    user.current_session = row
+    return row
+
+
+def load_user(public_id: str) -> User | None:
+    """Flask-Login's loader: a valid, unexpired, unrevoked session of an active user."""
+    if not public_id or len(public_id) > 64:
+        return None
+    row = db.session.execute(
+        sa.select(UserSession).where(UserSession.public_id == public_id)
+    ).scalar_one_or_none()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if row.last_seen_at + timedelta(seconds=row.idle_timeout_seconds) <= now:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
+        row.last_seen_at = now
+    user.current_session = row
+    return user
+
+
+def revoke(row: UserSession) -> None:
+    row.revoked_at = utcnow()
+    db.session.flush()
+
+
+def revoke_all(user_id: int, *, except_id: int | None = None) -> int:
+    query = sa.update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if except_id is not None:
+        query = query.where(UserSession.id != except_id)
+    result = db.session.execute(
+        query.values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def list_active_sessions(user_id: int) -> list[UserSession]:
+    now = utcnow()
+    return list(
+        db.session.execute(
+            sa.select(UserSession)
+            .where(
+                UserSession.user_id == user_id,
+                UserSession.revoked_at.is_(None),
+                UserSession.expires_at > now,
+            )
+            .order_by(UserSession.last_seen_at.desc())
+        ).scalars()
+    )

@@ -1,0 +1,248 @@
+"""Sign-up, verification, sign-in/out, password reset, account overview and security."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from app.accounts import bp
+from app.accounts.audit import audit
+from app.accounts.forms import (
+    ChangePasswordForm,
+    EmptyForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ResetPasswordForm,
+    SignupForm,
+)
+from app.accounts.redirects import safe_next
+from app.accounts.services import (
+    AccountError,
+    AccountLocked,
+    WeakPassword,
+    authenticate,
+    change_password,
+    register_user,
+    request_password_reset,
+    reset_password,
+    send_verification,
+    user_for_reset_token,
+    verify_email,
+)
+from app.accounts.sessions import list_active_sessions, revoke, revoke_all, start_session
+from app.accounts.tokens import TokenInvalid
+from app.extensions import limiter
+
+PENDING_2FA = "pending_2fa"
+
+
+def sign_in(user, *, remember: bool, second_factor: bool) -> None:
+    """A fresh session for a fresh sign-in (no fixation): the old cookie's contents go."""
+    keep = {k: session[k] for k in ("guest_cart",) if k in session}
+    session.clear()
+    session.update(keep)
+    start_session(user, remember=remember, second_factor=second_factor)
+    session.permanent = remember
+    login_user(user, remember=False, fresh=True)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def signup() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.overview"))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = register_user(form.name.data, form.email.data, form.password.data)
+        except WeakPassword as exc:
+            form.password.errors.extend(exc.problems)
+        except AccountError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            sign_in(user, remember=False, second_factor=False)
+            flash(
+                f"Welcome, {user.name}! We sent a link to {user.email} to confirm your email "
+                "address.",
+                "success",
+            )
+            return redirect(safe_next(request.args.get("next")))
+    return render_template("accounts/signup.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated and current_user.current_session.second_factor_at:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.email.data, form.password.data)
+        except AccountError as exc:
+            # Same message and status for unknown emails and wrong passwords.
+            form.form_errors.append(str(exc))
+            return render_template(
+                "accounts/login.html", form=form, locked=isinstance(exc, AccountLocked)
+            )
+        if user.totp_enabled:
+            session.clear()
+            session[PENDING_2FA] = {
+                "user_id": user.id,
+                "remember": bool(form.remember.data),
+                "next": safe_next(request.args.get("next")),
+            }
+            return redirect(url_for("accounts.two_factor_challenge"))
+        sign_in(user, remember=bool(form.remember.data), second_factor=False)
+        if user.is_staff:
+            flash(
+                "Staff accounts need two-factor authentication. Set it up to continue.", "warning"
+            )
+            return redirect(url_for("accounts.two_factor_setup"))
+        flash(f"Welcome back, {user.name}.", "success")
+        return redirect(safe_next(request.args.get("next")))
+    return render_template("accounts/login.html", form=form, locked=False)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if current_user.is_authenticated:
+        if current_user.current_session is not None:
+            revoke(current_user.current_session)
+        audit("logout", actor_id=current_user.id, target_user_id=current_user.id)
+        logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("catalog.home"))
+
+
+@bp.get("/verify/<token>", endpoint="verify_email")
+def verify_email_view(token: str) -> str | Response:
+    try:
+        outcome = verify_email(token)
+    except TokenInvalid as exc:
+        return render_template(
+            "accounts/link_problem.html", reason=exc.reason, kind="confirmation"
+        ), 400
+    except AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("accounts.overview"))
+    if outcome.changed_email:
+        flash(f"Your email address is now {outcome.user.email}.", "success")
+    elif outcome.already:
+        flash("Your email address was already confirmed.", "info")
+    else:
+        flash("Thank you, your email address is confirmed.", "success")
+    return redirect(
+        url_for("accounts.overview") if current_user.is_authenticated else url_for("accounts.login")
+    )
+
+
+@bp.post("/verify/resend")
+@login_required
+@limiter.limit("3 per 10 minutes")
+def resend_verification() -> Response:
+    form = EmptyForm()
+    if form.validate_on_submit() and not current_user.is_verified:
+        send_verification(current_user)
+        flash(f"We sent a new confirmation link to {current_user.email}.", "success")
+    return redirect(url_for("accounts.overview"))
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+def forgot_password() -> str | Response:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        request_password_reset(form.email.data)
+        flash(
+            "If an account exists for that address, we sent it a link to choose a new "
+            "password. The link works for 60 minutes.",
+            "info",
+        )
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"], endpoint="reset_password")
+@limiter.limit("10 per minute", methods=["POST"])
+def reset_password_view(token: str) -> str | Response | tuple[str, int]:
+    try:
+        user_for_reset_token(token)
+    except TokenInvalid as exc:
+        return render_template(
+            "accounts/link_problem.html", reason=exc.reason, kind="password reset"
+        ), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = reset_password(token, form.password.data)
+        except WeakPassword as exc:
+            form.password.errors.extend(exc.problems)
+        else:
+            logout_user()
+            sign_in(user, remember=False, second_factor=False)
+            if user.totp_enabled:  # a reset must not skip the second factor
+                logout_user()
+                session.clear()
+                flash(
+                    "Your password was changed. Sign in with it and your authenticator code.",
+                    "success",
+                )
+                return redirect(url_for("accounts.login"))
+            flash(
+                "Your password was changed and you are signed in. Other devices were signed out.",
+                "success",
+            )
+            return redirect(url_for("accounts.overview"))
+    return render_template("accounts/reset.html", form=form)
+
+
+@bp.get("")
+@login_required
+def overview() -> str:
+    return render_template("accounts/overview.html", form=EmptyForm())
+
+
+@bp.route("/security", methods=["GET", "POST"])
+@login_required
+def security() -> str | Response:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(current_user, form.current_password.data, form.new_password.data)
+        except WeakPassword as exc:
+            form.new_password.errors.extend(exc.problems)
+        except AccountError as exc:
+            form.current_password.errors.append(str(exc))
+        else:
+            flash("Your password was changed. Other devices were signed out.", "success")
+            return redirect(url_for("accounts.security"))
+    return render_template(
+        "accounts/security.html",
+        form=form,
+        empty=EmptyForm(),
+        sessions=list_active_sessions(current_user.id),
+    )
+
+
+@bp.post("/security/logout-everywhere")
+@login_required
+def logout_everywhere() -> Response:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    count = revoke_all(current_user.id)
+    audit(
+        "logout.all",
+        actor_id=current_user.id,
+        target_user_id=current_user.id,
+        detail=f"{count} sessions",
+    )
+    logout_user()
+    session.clear()
+    flash("You were signed out on every device.", "info")
+    return redirect(url_for("accounts.login"))
