@@ -142,7 +142,7 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # Accounts
         "PASSWORD_MIN_LENGTH": _int(env, "PASSWORD_MIN_LENGTH", 8),
         "PASSWORD_MAX_LENGTH": 256,
-        "PASSWORD_MIN_SCORE": _int(env, "PASSWORD_MIN_SCORE", 2),
+        "PASSWORD_MIN_SCORE": _int(env, "PASSWORD_MIN_SCORE", 3),
         # Argon2id (RFC 9106 second recommended option); tests use cheap parameters.
         "ARGON2_TIME_COST": 1 if testing else _int(env, "ARGON2_TIME_COST", 3),
         "ARGON2_MEMORY_COST": 8 if testing else _int(env, "ARGON2_MEMORY_COST", 65536),

@@ -56,8 +56,9 @@ def password_problems(password: str, user_inputs: list[str]) -> list[str]:
         return [f"Use at least {cfg['PASSWORD_MIN_LENGTH']} characters."]
     if len(password) > cfg["PASSWORD_MAX_LENGTH"]:
         return [f"Use at most {cfg['PASSWORD_MAX_LENGTH']} characters."]
-    # zxcvbn is slow on very long input and long passphrases are strong anyway.
-    result = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
+    # zxcvbn refuses input over 72 characters (and is slow on it); the estimate of the first
+    # 72 is a lower bound for the whole. The full password is what gets hashed.
+    result = zxcvbn(password[:72], user_inputs=[u for u in user_inputs if u])
     if result["score"] >= cfg["PASSWORD_MIN_SCORE"]:
         return []
     feedback = result.get("feedback") or {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -54,5 +55,5 @@ def latest_link(to: str, template: str) -> str:
     assert row is not None, f"no {template} notification to {to}"
     for key in ("verify_url", "reset_url"):
         if key in row.variables:
-            return row.variables[key].split("://", 1)[1].split("/", 1)[1].join(["/", ""])
+            return urlsplit(row.variables[key]).path
     raise AssertionError("no link in the notification")
