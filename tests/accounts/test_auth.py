@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from app.accounts.models import AuditEvent, LoginThrottle, User, UserSession
 from app.accounts.services import authenticate, unlock_account
 from app.db import commit_unit_of_work, utcnow
-from app.extensions import db
 from app.notifications.models import Notification
 from tests.accounts.helpers import PASSWORD, csrf_token, latest_link, login, make_user
 
