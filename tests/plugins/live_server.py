@@ -65,6 +65,8 @@ def live_server(tmp_root: Path) -> Iterator[LiveServer]:
             flask_migrate.upgrade()
             seed_live_catalog()
         server = make_server("127.0.0.1", 0, app, threaded=True)
+        # Links in emails point at this server.
+        app.config["SHOP_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
