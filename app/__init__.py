@@ -93,6 +93,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.accounts import bp as accounts_bp
     from app.api import bp as api_bp
+    from app.cart import bp as cart_bp
     from app.catalog import bp as catalog_bp
     from app.core import bp as core_bp
     from app.notifications import bp as notifications_bp
@@ -101,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(cart_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

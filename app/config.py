@@ -154,6 +154,11 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": 86400 * _int(env, "REMEMBER_DAYS", 30),
         "VERIFY_TOKEN_HOURS": 24,
         "RESET_TOKEN_MINUTES": 60,
+        # Cart
+        "CART_MAX_LINES": _int(env, "CART_MAX_LINES", 50),
+        "CART_MAX_QUANTITY": _int(env, "CART_MAX_QUANTITY", 10),
+        "GUEST_CART_DAYS": _int(env, "GUEST_CART_DAYS", 7),
+        "USER_CART_DAYS": _int(env, "USER_CART_DAYS", 30),
         # Catalog fragment cache (Flask-Caching): Redis when configured, per-process otherwise
         "CACHE_TTL_SECONDS": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",

@@ -145,4 +145,15 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _writes_expected() else "BEGIN")
+
+
+def _writes_expected() -> bool:
+    """SQLite: take the write lock up front where writes are expected (form posts, tasks,
+    commands), so a read-then-write transaction never fails with "database is locked" when
+    another writer got in between; page views stay deferred so readers never queue."""
+    from flask import has_request_context, request
+
+    if has_request_context():
+        return request.method not in ("GET", "HEAD", "OPTIONS")
+    return True

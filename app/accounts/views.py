@@ -37,14 +37,20 @@ from app.extensions import limiter
 PENDING_2FA = "pending_2fa"
 
 
-def sign_in(user, *, remember: bool, second_factor: bool) -> None:
-    """A fresh session for a fresh sign-in (no fixation): the old cookie's contents go."""
-    keep = {k: session[k] for k in ("guest_cart",) if k in session}
+def sign_in(user, *, remember: bool, second_factor: bool, guest_cart: str | None = None) -> None:
+    """A fresh session for a fresh sign-in (no fixation): the old cookie's contents go, and
+    the guest cart, if any, merges into the user's cart (what was merged or capped is said)."""
+    from app.cart.services import find_cart, merge_guest_cart
+
+    guest_token = guest_cart or session.get("guest_cart")
     session.clear()
-    session.update(keep)
     start_session(user, remember=remember, second_factor=second_factor)
     session.permanent = remember
     login_user(user, remember=False, fresh=True)
+    guest = find_cart(user_id=None, token=guest_token) if guest_token else None
+    if guest is not None:
+        for message in merge_guest_cart(guest, user.id):
+            flash(message, "info")
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -192,7 +192,9 @@ def _load_cards(ids: list[int]) -> list[Product]:
         return []
     products = (
         db.session.execute(
-            sa.select(Product).where(Product.id.in_(ids)).options(selectinload(Product.images))
+            sa.select(Product)
+            .where(Product.id.in_(ids))
+            .options(selectinload(Product.images), selectinload(Product.variants))
         )
         .scalars()
         .all()
@@ -224,7 +226,7 @@ def list_related_products(product: Product, limit: int = 4) -> list[Product]:
         )
         .order_by(Product.in_stock.desc(), Product.created_at.desc())
         .limit(limit)
-        .options(selectinload(Product.images))
+        .options(selectinload(Product.images), selectinload(Product.variants))
     )
     return list(db.session.execute(query).scalars())
 
@@ -235,7 +237,7 @@ def list_featured_products(limit: int = 8) -> list[Product]:
         .where(Product.status == ProductStatus.PUBLISHED)
         .order_by(Product.featured.desc(), Product.created_at.desc(), Product.id.desc())
         .limit(limit)
-        .options(selectinload(Product.images))
+        .options(selectinload(Product.images), selectinload(Product.variants))
     )
     return list(db.session.execute(query).scalars())
 

@@ -246,7 +246,7 @@ def test_listing_query_count_does_not_grow_with_page_size(client, db, count_quer
         assert response.status_code == 200
         counts.append(count_queries.count - before)
     assert counts[0] == counts[1]
-    assert counts[0] <= 5
+    assert counts[0] <= 6  # count, facets, page ids, products, images, variants
     # A cached listing issues no catalog queries at all.
     before = count_queries.count
     client.get("/products?per_page=96&q=bulk")

@@ -15,7 +15,7 @@ def test_search_filter_page_and_open_a_product(page, live_server, problems):
     expect(page).to_have_url(re.compile(r"/products\?q=merino"))
     results = page.locator("#results")
     expect(results.get_by_role("heading", name=re.compile("for “merino”"))).to_be_visible()
-    expect(results.get_by_role("link", name="Merino Wool Jumper")).to_be_visible()
+    expect(results.get_by_role("link", name="Merino Wool Jumper", exact=True)).to_be_visible()
 
     # Changing a filter swaps only the results (htmx) and pushes the URL.
     page.evaluate("window.__sameDocument = true")
@@ -31,7 +31,7 @@ def test_search_filter_page_and_open_a_product(page, live_server, problems):
     expect(page).to_have_url(re.compile(r"page=2"))
 
     page.goto(live_server.url + "/products?q=merino")
-    page.get_by_role("link", name="Merino Wool Jumper").click()
+    page.get_by_role("link", name="Merino Wool Jumper", exact=True).click()
     expect(page.get_by_role("heading", level=1, name="Merino Wool Jumper")).to_be_visible()
     expect(page.get_by_text("Only 2 left")).to_be_visible()
     expect(page.get_by_text("SKU: MWJ-M")).to_be_visible()
@@ -53,7 +53,7 @@ def test_category_navigation_and_breadcrumbs(page, live_server, problems):
     expect(page.get_by_role("heading", level=1, name="Women")).to_be_visible()
     breadcrumb = page.get_by_role("navigation", name="Breadcrumb")
     expect(breadcrumb.get_by_role("link", name="Clothing")).to_be_visible()
-    page.get_by_role("link", name="Merino Wool Jumper").click()
+    page.get_by_role("link", name="Merino Wool Jumper", exact=True).click()
     expect(
         page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Knitwear")
     ).to_be_visible()
@@ -75,7 +75,7 @@ def test_the_same_journey_without_javascript(no_js_page, live_server):
     page.get_by_label("In stock only").check()
     page.get_by_role("button", name="Apply filters").click()
     expect(page).to_have_url(re.compile(r"q=merino.*in_stock=1"))
-    page.get_by_role("link", name="Merino Wool Jumper").click()
+    page.get_by_role("link", name="Merino Wool Jumper", exact=True).click()
     expect(page.get_by_text("SKU: MWJ-M")).to_be_visible()
     picker = page.get_by_label("Choose an option")
     picker.select_option(picker.locator("option", has_text="size: L").get_attribute("value"))

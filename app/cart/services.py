@@ -1,0 +1,390 @@
+"""Cart rules, shared by the pages and (later) the API. Prices always come from the catalog."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
+
+from app.cart.models import Cart, CartLine, SavedItem
+from app.catalog.models import Product, ProductStatus, Variant
+from app.db import utcnow
+from app.extensions import db
+
+
+class CartError(ValueError):
+    """The change was refused; the message says why and nothing was changed."""
+
+
+@dataclass
+class CartChange:
+    quantity: int
+    messages: list[str] = field(default_factory=list)
+
+
+def _insert():
+    return pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+
+
+def _lifetime(user_id: int | None) -> timedelta:
+    cfg = current_app.config
+    return timedelta(days=cfg["USER_CART_DAYS"] if user_id else cfg["GUEST_CART_DAYS"])
+
+
+def new_guest_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+def find_cart(*, user_id: int | None, token: str | None) -> Cart | None:
+    """The caller's own cart only: by signed-in user, else by the guest token."""
+    if user_id is not None:
+        query = sa.select(Cart).where(Cart.user_id == user_id)
+    elif token:
+        query = sa.select(Cart).where(Cart.token == token, Cart.user_id.is_(None))
+    else:
+        return None
+    cart = db.session.execute(query).scalar_one_or_none()
+    if cart is not None and cart.expires_at <= utcnow():
+        return None
+    return cart
+
+
+def get_or_create_cart(*, user_id: int | None, token: str | None) -> Cart:
+    cart = find_cart(user_id=user_id, token=token)
+    if cart is not None:
+        return cart
+    if user_id is None and not token:
+        raise ValueError("a guest cart needs a token")
+    values = {
+        "user_id": user_id,
+        "token": None if user_id else token,
+        "currency": current_app.config["SHOP_CURRENCY"],
+        "expires_at": utcnow() + _lifetime(user_id),
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+    # Two tabs creating the cart at once end up with one cart.
+    db.session.execute(_insert()(Cart).values(**values).on_conflict_do_nothing())
+    cart = find_cart(user_id=user_id, token=token)
+    if cart is None:  # an expired cart held the key: renew it
+        key = Cart.user_id == user_id if user_id else Cart.token == token
+        db.session.execute(sa.delete(Cart).where(key))
+        db.session.execute(sa.insert(Cart).values(**values))
+        cart = find_cart(user_id=user_id, token=token)
+    assert cart is not None
+    return cart
+
+
+def touch(cart: Cart) -> None:
+    cart.expires_at = utcnow() + _lifetime(cart.user_id)
+    cart.updated_at = utcnow()
+
+
+def parse_quantity(raw: object) -> int:
+    """Whole numbers from 1 to the per-line limit; anything else is refused with a message."""
+    limit = current_app.config["CART_MAX_QUANTITY"]
+    text = str(raw if raw is not None else "").strip()
+    if not text.isdigit():
+        raise CartError(f"Quantity must be a whole number from 1 to {limit}.")
+    value = int(text)
+    if not 1 <= value <= limit:
+        raise CartError(f"Quantity must be a whole number from 1 to {limit}.")
+    return value
+
+
+def _buyable_variant(variant_id: int) -> Variant:
+    variant = db.session.execute(
+        sa.select(Variant).where(Variant.id == variant_id).options(joinedload(Variant.product))
+    ).scalar_one_or_none()
+    if variant is None or variant.product.status != ProductStatus.PUBLISHED:
+        raise CartError("That product is not available.")
+    if not variant.is_available:
+        raise CartError(f"Sorry, {variant.product.name} is out of stock.")
+    return variant
+
+
+def _cap(variant: Variant, wanted: int) -> tuple[int, list[str]]:
+    limit = current_app.config["CART_MAX_QUANTITY"]
+    messages = []
+    quantity = wanted
+    if quantity > limit:
+        quantity = limit
+        messages.append(f"You can buy at most {limit} of {variant.product.name} at a time.")
+    available = variant.available
+    if available is not None and quantity > available:
+        quantity = available
+        messages.append(
+            f"Only {available} of {variant.product.name} left, so your cart has {available}."
+        )
+    return quantity, messages
+
+
+def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
+    """Add (or add to) a line. Concurrent adds of the same variant update one line."""
+    variant = _buyable_variant(variant_id)
+    existing = db.session.execute(
+        sa.select(CartLine.quantity).where(
+            CartLine.cart_id == cart.id, CartLine.variant_id == variant_id
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        lines = db.session.execute(
+            sa.select(sa.func.count()).where(CartLine.cart_id == cart.id)
+        ).scalar_one()
+        if lines >= current_app.config["CART_MAX_LINES"]:
+            raise CartError(
+                f"Your cart can hold {lines} different items at most. Remove one "
+                "or save it for later first."
+            )
+    # One statement adds to the line or creates it, so concurrent adds cannot lose counts.
+    insert = _insert()(CartLine).values(
+        cart_id=cart.id,
+        variant_id=variant_id,
+        quantity=quantity,
+        unit_price_snapshot=variant.price,
+        added_at=utcnow(),
+    )
+    db.session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["cart_id", "variant_id"],
+            set_={"quantity": CartLine.quantity + insert.excluded.quantity},
+        )
+    )
+    wanted = db.session.execute(
+        sa.select(CartLine.quantity).where(
+            CartLine.cart_id == cart.id, CartLine.variant_id == variant_id
+        )
+    ).scalar_one()
+    final, messages = _cap(variant, wanted)
+    if final != wanted:
+        db.session.execute(
+            sa.update(CartLine)
+            .where(
+                CartLine.cart_id == cart.id,
+                CartLine.variant_id == variant_id,
+                CartLine.quantity > final,
+            )
+            .values(quantity=final)
+            .execution_options(synchronize_session=False)
+        )
+    touch(cart)
+    db.session.expire(cart, ["lines"])
+    return CartChange(final, messages)
+
+
+def _own_line(cart: Cart, line_id: int) -> CartLine:
+    line = db.session.execute(
+        sa.select(CartLine)
+        .where(CartLine.id == line_id, CartLine.cart_id == cart.id)
+        .options(joinedload(CartLine.variant).joinedload(Variant.product))
+    ).scalar_one_or_none()
+    if line is None:
+        raise LookupError("no such line in this cart")
+    return line
+
+
+def set_quantity(cart: Cart, line_id: int, quantity: int) -> CartChange:
+    line = _own_line(cart, line_id)
+    final, messages = _cap(line.variant, quantity)
+    if final < 1:
+        raise CartError(f"Sorry, {line.variant.product.name} is out of stock.")
+    line.quantity = final
+    touch(cart)
+    db.session.flush()
+    return CartChange(final, messages)
+
+
+def remove_line(cart: Cart, line_id: int) -> str:
+    line = _own_line(cart, line_id)
+    name = line.variant.product.name
+    db.session.delete(line)
+    touch(cart)
+    db.session.flush()
+    return name
+
+
+def clear_cart(cart: Cart) -> None:
+    db.session.execute(sa.delete(CartLine).where(CartLine.cart_id == cart.id))
+    db.session.expire(cart, ["lines"])
+    touch(cart)
+
+
+def save_for_later(cart: Cart, line_id: int) -> str:
+    line = _own_line(cart, line_id)
+    owner = {"user_id": cart.user_id} if cart.user_id else {"cart_id": cart.id}
+    key = ["user_id", "variant_id"] if cart.user_id else ["cart_id", "variant_id"]
+    db.session.execute(
+        _insert()(SavedItem)
+        .values(variant_id=line.variant_id, created_at=utcnow(), **owner)
+        .on_conflict_do_nothing(index_elements=key)
+    )
+    name = line.variant.product.name
+    db.session.delete(line)
+    touch(cart)
+    db.session.flush()
+    return name
+
+
+def _saved_filter(cart: Cart):
+    return SavedItem.user_id == cart.user_id if cart.user_id else SavedItem.cart_id == cart.id
+
+
+def move_to_cart(cart: Cart, saved_id: int) -> CartChange:
+    saved = db.session.execute(
+        sa.select(SavedItem).where(SavedItem.id == saved_id, _saved_filter(cart))
+    ).scalar_one_or_none()
+    if saved is None:
+        raise LookupError("no such saved item")
+    change = add_item(cart, saved.variant_id, 1)
+    db.session.delete(saved)
+    db.session.flush()
+    return change
+
+
+def remove_saved(cart: Cart, saved_id: int) -> None:
+    deleted = db.session.execute(
+        sa.delete(SavedItem).where(SavedItem.id == saved_id, _saved_filter(cart))
+    ).rowcount
+    if not deleted:
+        raise LookupError("no such saved item")
+
+
+def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
+    """On sign-in: quantities add up, then limits and stock apply; says what happened."""
+    target = get_or_create_cart(user_id=user_id, token=None)
+    messages: list[str] = []
+    moved = 0
+    for line in list(guest.lines):
+        try:
+            change = add_item(target, line.variant_id, line.quantity)
+        except CartError as exc:
+            messages.append(str(exc))
+            continue
+        moved += 1
+        messages.extend(change.messages)
+    saved = db.session.execute(sa.select(SavedItem).where(SavedItem.cart_id == guest.id)).scalars()
+    for item in saved:
+        db.session.execute(
+            _insert()(SavedItem)
+            .values(user_id=user_id, variant_id=item.variant_id, created_at=item.created_at)
+            .on_conflict_do_nothing(index_elements=["user_id", "variant_id"])
+        )
+    db.session.delete(guest)
+    db.session.flush()
+    if moved:
+        messages.insert(
+            0,
+            f"We added {moved} item{'s' if moved != 1 else ''} from before you "
+            "signed in to your cart.",
+        )
+    return messages
+
+
+def count_items(cart_id: int) -> int:
+    return db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(CartLine.quantity), 0)).where(
+            CartLine.cart_id == cart_id
+        )
+    ).scalar_one()
+
+
+def purge_expired(batch_size: int = 500) -> int:
+    """Delete expired carts in batches (their lines and saved items cascade)."""
+    ids = list(
+        db.session.execute(
+            sa.select(Cart.id).where(Cart.expires_at <= utcnow()).limit(batch_size)
+        ).scalars()
+    )
+    if ids:
+        db.session.execute(sa.delete(SavedItem).where(SavedItem.cart_id.in_(ids)))
+        db.session.execute(sa.delete(CartLine).where(CartLine.cart_id.in_(ids)))
+        db.session.execute(sa.delete(Cart).where(Cart.id.in_(ids)))
+    return len(ids)
+
+
+@dataclass
+class LineView:
+    line: CartLine
+    unit_price: int
+    line_total: int
+    price_was: int | None
+    problem: str | None  # why it cannot be checked out now
+
+
+@dataclass
+class CartView:
+    cart: Cart | None
+    lines: list[LineView]
+    saved: list[SavedItem]
+    subtotal: int
+    item_count: int
+    currency: str
+
+    @property
+    def can_check_out(self) -> bool:
+        return bool(self.lines) and all(lv.problem is None for lv in self.lines)
+
+
+def build_cart_view(cart: Cart | None) -> CartView:
+    """Current catalog prices and stock for every line, in a constant number of queries.
+
+    A price that changed since the line was added is shown once ("was X"), then the snapshot
+    follows the new price.
+    """
+    currency = current_app.config["SHOP_CURRENCY"]
+    if cart is None:
+        return CartView(None, [], [], 0, 0, currency)
+    lines = list(
+        db.session.execute(
+            sa.select(CartLine)
+            .where(CartLine.cart_id == cart.id)
+            .order_by(CartLine.id)
+            .options(
+                joinedload(CartLine.variant)
+                .joinedload(Variant.product)
+                .selectinload(Product.images)
+            )
+        )
+        .unique()
+        .scalars()
+    )
+    saved = list(
+        db.session.execute(
+            sa.select(SavedItem)
+            .where(_saved_filter(cart))
+            .order_by(SavedItem.id.desc())
+            .options(
+                joinedload(SavedItem.variant)
+                .joinedload(Variant.product)
+                .selectinload(Product.images)
+            )
+        )
+        .unique()
+        .scalars()
+    )
+    views = []
+    for line in lines:
+        variant = line.variant
+        price_was = None
+        if line.unit_price_snapshot != variant.price:
+            price_was = line.unit_price_snapshot
+            line.unit_price_snapshot = variant.price
+        problem = None
+        if variant.product.status != ProductStatus.PUBLISHED:
+            problem = "This product is no longer sold. Remove it to check out."
+        elif not variant.is_available:
+            problem = "Out of stock. Remove it or save it for later to check out."
+        elif variant.available is not None and line.quantity > variant.available:
+            problem = f"Only {variant.available} left. Lower the quantity to check out."
+        views.append(
+            LineView(line, variant.price, variant.price * line.quantity, price_was, problem)
+        )
+    subtotal = sum(v.line_total for v in views if v.problem is None)
+    count = sum(v.line.quantity for v in views)
+    return CartView(cart, views, saved, subtotal, count, currency)

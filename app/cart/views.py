@@ -1,0 +1,195 @@
+"""Cart pages. Every action is a form POST that redirects (no JavaScript needed); with htmx
+the same route answers with the cart partial and out-of-band updates of the mini-cart and
+messages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    abort,
+    flash,
+    g,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.cart import bp
+from app.cart.models import Cart
+from app.cart.services import (
+    CartError,
+    add_item,
+    build_cart_view,
+    clear_cart,
+    count_items,
+    find_cart,
+    get_or_create_cart,
+    move_to_cart,
+    new_guest_token,
+    parse_quantity,
+    remove_line,
+    remove_saved,
+    save_for_later,
+    set_quantity,
+)
+from app.extensions import htmx
+
+GUEST_KEY = "guest_cart"
+
+
+def _owner() -> tuple[int | None, str | None]:
+    if current_user.is_authenticated:
+        return current_user.id, None
+    return None, session.get(GUEST_KEY)
+
+
+def current_cart(*, create: bool = False) -> Cart | None:
+    if "cart" in g and (g.cart is not None or not create):
+        return g.cart
+    user_id, token = _owner()
+    if create:
+        if user_id is None and not token:
+            token = session[GUEST_KEY] = new_guest_token()
+        cart = get_or_create_cart(user_id=user_id, token=token)
+    else:
+        cart = find_cart(user_id=user_id, token=token)
+    g.cart = cart
+    return cart
+
+
+def mini_cart_count() -> int:
+    user_id, token = _owner()
+    if user_id is None and not token:
+        return 0  # no cart, no query
+    cart = current_cart()
+    return count_items(cart.id) if cart else 0
+
+
+@bp.app_context_processor
+def _mini_cart() -> dict[str, object]:
+    return {"mini_cart_count": mini_cart_count}
+
+
+def _back() -> str:
+    target = request.form.get("next") or request.referrer or ""
+    parts = urlsplit(target)
+    if parts.netloc and parts.netloc != request.host:
+        return url_for("cart.view_cart")
+    path = parts.path or url_for("cart.view_cart")
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def _respond(default_redirect: str | None = None) -> Response | str:
+    """HTMX: the cart body (on the cart page) or the mini-cart, with messages out of band.
+    Without JavaScript: redirect (POST/redirect/GET) and show the flashed messages there."""
+    if htmx:
+        messages = get_flashed_messages(with_categories=True)
+        if htmx.target == "cart-body":
+            return render_template(
+                "cart/partials/cart_response.html",
+                view=build_cart_view(current_cart()),
+                messages=messages,
+            )
+        return render_template("cart/partials/mini_cart_response.html", messages=messages)
+    return redirect(default_redirect or url_for("cart.view_cart"), code=303)
+
+
+@bp.get("")
+def view_cart() -> str:
+    view = build_cart_view(current_cart())
+    return render_template("cart/cart.html", view=view)
+
+
+@bp.post("/add", endpoint="add_item")
+def add_item_view() -> Response | str:
+    try:
+        variant_id = int(request.form.get("variant_id", ""))
+    except ValueError:
+        flash("Choose a product option first.", "error")
+        return _respond(_back())
+    try:
+        quantity = parse_quantity(request.form.get("quantity", "1"))
+        cart = current_cart(create=True)
+        change = add_item(cart, variant_id, quantity)
+    except CartError as exc:
+        flash(str(exc), "error")
+        return _respond(_back())
+    for message in change.messages:
+        flash(message, "warning")
+    flash("Added to your cart.", "success")
+    return _respond(_back())
+
+
+def _line_action(action, line_id: int) -> Response | str:
+    cart = current_cart()
+    if cart is None:
+        abort(404)
+    try:
+        action(cart, line_id)
+    except LookupError:
+        abort(404)
+    except CartError as exc:
+        flash(str(exc), "error")
+    return _respond()
+
+
+@bp.post("/lines/<int:line_id>/quantity")
+def update_quantity(line_id: int) -> Response | str:
+    def apply(cart: Cart, line_id: int) -> None:
+        raw = request.form.get("quantity", "")
+        if raw.strip() == "0":
+            name = remove_line(cart, line_id)
+            flash(f"Removed {name}.", "info")
+            return
+        change = set_quantity(cart, line_id, parse_quantity(raw))
+        for message in change.messages:
+            flash(message, "warning")
+
+    return _line_action(apply, line_id)
+
+
+@bp.post("/lines/<int:line_id>/remove")
+def remove_item(line_id: int) -> Response | str:
+    def apply(cart: Cart, line_id: int) -> None:
+        flash(f"Removed {remove_line(cart, line_id)}.", "info")
+
+    return _line_action(apply, line_id)
+
+
+@bp.post("/lines/<int:line_id>/save")
+def save_item(line_id: int) -> Response | str:
+    def apply(cart: Cart, line_id: int) -> None:
+        flash(f"Saved {save_for_later(cart, line_id)} for later.", "info")
+
+    return _line_action(apply, line_id)
+
+
+@bp.post("/saved/<int:saved_id>/move")
+def move_saved(saved_id: int) -> Response | str:
+    def apply(cart: Cart, saved_id: int) -> None:
+        change = move_to_cart(cart, saved_id)
+        for message in change.messages:
+            flash(message, "warning")
+        flash("Moved back to your cart.", "success")
+
+    return _line_action(apply, saved_id)
+
+
+@bp.post("/saved/<int:saved_id>/remove")
+def delete_saved(saved_id: int) -> Response | str:
+    return _line_action(remove_saved, saved_id)
+
+
+@bp.post("/clear")
+def clear() -> Response | str:
+    cart = current_cart()
+    if cart is not None:
+        clear_cart(cart)
+        flash("Your cart is empty now.", "info")
+    return _respond()
