@@ -154,6 +154,7 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": 86400 * _int(env, "REMEMBER_DAYS", 30),
         "VERIFY_TOKEN_HOURS": 24,
         "RESET_TOKEN_MINUTES": 60,
+        "SHOP_DEFAULT_REGION": (env.get("SHOP_DEFAULT_REGION") or "GB").upper(),
         # Cart
         "CART_MAX_LINES": _int(env, "CART_MAX_LINES", 50),
         "CART_MAX_QUANTITY": _int(env, "CART_MAX_QUANTITY", 10),
