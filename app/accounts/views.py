@@ -96,11 +96,15 @@ def login() -> str | Response:
                 "accounts/login.html", form=form, locked=isinstance(exc, AccountLocked)
             )
         if user.totp_enabled:
+            guest_cart = session.get("guest_cart")
             session.clear()
             session[PENDING_2FA] = {
                 "user_id": user.id,
                 "remember": bool(form.remember.data),
                 "next": safe_next(request.args.get("next")),
+                "guest_cart": guest_cart,
+                "started_at": time.time(),
+                "nonce": secrets.token_urlsafe(16),
             }
             return redirect(url_for("accounts.two_factor_challenge"))
         sign_in(user, remember=bool(form.remember.data), second_factor=False)

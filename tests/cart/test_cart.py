@@ -263,3 +263,21 @@ def test_add_to_cart_query_count_is_constant(client, db, products, count_queries
     add(client, products["lamp"].id)
     per_add = count_queries.count - before
     assert per_add <= 20
+
+
+def test_guest_cart_survives_the_two_factor_step(client, db, products):
+    import pyotp
+
+    user = make_user("ada@example.com")
+    user.totp_secret = pyotp.random_base32()
+    user.totp_enabled_at = utcnow()
+    commit_unit_of_work()
+    add(client, products["mug"].id, "2")
+    response = login(client, "ada@example.com")
+    assert response.headers["Location"] == "/account/login/two-factor"
+    page = "/account/login/two-factor"
+    code = pyotp.TOTP(user.totp_secret).now()
+    client.post(page, data={"code": code, "csrf_token": token(client, page)})
+    assert lines(db) == {(products["mug"].sku, 2)}
+    cart_user = db.session.execute(sa.select(Cart.user_id)).scalar_one()
+    assert cart_user == user.id
