@@ -142,7 +142,8 @@ def _line_action(action, line_id: int) -> Response | str:
 @bp.post("/lines/<int:line_id>/quantity")
 def update_quantity(line_id: int) -> Response | str:
     def apply(cart: Cart, line_id: int) -> None:
-        raw = request.form.get("quantity", "")
+        # The − and + buttons carry the new quantity; "Update" submits the typed one.
+        raw = request.form.get("set_quantity") or request.form.get("quantity", "")
         if raw.strip() == "0":
             name = remove_line(cart, line_id)
             flash(f"Removed {name}.", "info")

@@ -72,16 +72,6 @@ def cached_value(key: str, load: Callable[[], T]) -> T:
     return value
 
 
-def cached_fragment(key: str, render: Callable[[], T]) -> tuple[T, str]:
-    """Return ``(rendered, etag)`` from the cache, rendering and storing it on a miss."""
-    html = cached_value("fragment:" + key, render)
-    return html, _etag(_versioned_key("fragment:" + key))
-
-
-def _etag(full_key: str) -> str:
-    return hashlib.sha256(full_key.encode()).hexdigest()[:24]
-
-
 def _safe_set(key: str, value: Any, timeout: int) -> None:
     try:
         cache.set(key, value, timeout=timeout)

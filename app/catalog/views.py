@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -18,7 +19,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from app.catalog import bp
-from app.catalog.cache import cached_fragment, catalog_version
+from app.catalog.cache import cached_value, catalog_version
 from app.catalog.listing import PER_PAGE_CHOICES, SORTS, ListingParams
 from app.catalog.queries import (
     get_category_tree,
@@ -38,21 +39,18 @@ def _fill_holes(html: str) -> Markup:
     return Markup(html.replace(CSRF_HOLE, generate_csrf()))  # noqa: S704 - our own rendered HTML
 
 
-def _conditional(body: str, etag: str, *, partial: bool = False) -> Response:
-    """A page response revalidated by ETag. Pages embed the visitor's CSRF token, so they are
-    private to the browser; the shared cache holds only the catalog fragments."""
+def _conditional(body: str, *, partial: bool = False) -> Response:
+    """A page response revalidated by ETag. The tag hashes the whole rendered page — catalog
+    fragment, header, mini-cart, flash messages, the visitor's CSRF token — so a 304 can never
+    hide a change that matters to this visitor. Pages are private to the browser; the shared
+    cache holds only the catalog fragments, which is where the work is saved."""
     response = make_response(body)
-    response.set_etag(f"{etag}-{_session_tag()}-{'p' if partial else 'f'}")
+    digest = hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
+    response.set_etag(f"{digest}-{'p' if partial else 'f'}")
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
     response.last_modified = _version_time()
     return response.make_conditional(request)
-
-
-def _session_tag() -> str:
-    import hashlib
-
-    return hashlib.sha256(generate_csrf().encode()).hexdigest()[:8]
 
 
 def _version_time() -> datetime:
@@ -82,10 +80,10 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
             base_args=page_context.get("base_args", {}),
         )
 
-    results, etag = cached_fragment("listing:" + params.cache_key(), render)
+    results = cached_value("listing:" + params.cache_key(), render)
     results_html = _fill_holes(results)
     if htmx and htmx.target == "results" and not htmx.history_restore_request:
-        return _conditional(results_html, etag, partial=True)
+        return _conditional(results_html, partial=True)
     body = render_template(
         template,
         params=params,
@@ -95,7 +93,7 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
         per_page_choices=PER_PAGE_CHOICES,
         **page_context,
     )
-    return _conditional(body, etag)
+    return _conditional(body)
 
 
 @bp.get("/")
@@ -109,8 +107,8 @@ def home() -> Response:
             csrf_hole=CSRF_HOLE,
         )
 
-    sections, etag = cached_fragment("home", render)
-    return _conditional(render_template("catalog/home.html", sections=_fill_holes(sections)), etag)
+    sections = cached_value("home", render)
+    return _conditional(render_template("catalog/home.html", sections=_fill_holes(sections)))
 
 
 @bp.get("/products", endpoint="list_products")
@@ -174,11 +172,11 @@ def product_detail(slug: str) -> Response:
         }
 
     key = f"product:{slug}:{variant_id}:{'panel' if partial else 'page'}"
-    page, etag = cached_fragment(key, render)
+    page = cached_value(key, render)
     body = _fill_holes(page["body"])
     if partial:
-        return _conditional(body, etag, partial=True)
-    return _conditional(render_template("catalog/product.html", page=page, body=body), etag)
+        return _conditional(body, partial=True)
+    return _conditional(render_template("catalog/product.html", page=page, body=body))
 
 
 @bp.get("/robots.txt")

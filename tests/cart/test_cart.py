@@ -281,3 +281,29 @@ def test_guest_cart_survives_the_two_factor_step(client, db, products):
     assert lines(db) == {(products["mug"].sku, 2)}
     cart_user = db.session.execute(sa.select(Cart.user_id)).scalar_one()
     assert cart_user == user.id
+
+
+def test_stepper_buttons_win_over_the_typed_quantity(client, db, products):
+    add(client, products["mug"].id, "2")
+    line_id = db.session.execute(sa.select(CartLine.id)).scalar_one()
+    # A browser sends the typed field and the pressed button's value.
+    client.post(
+        f"/cart/lines/{line_id}/quantity",
+        data={"quantity": "2", "set_quantity": "3", "csrf_token": token(client)},
+    )
+    assert lines(db) == {(products["mug"].sku, 3)}
+    client.post(
+        f"/cart/lines/{line_id}/quantity",
+        data={"quantity": "3", "set_quantity": "0", "csrf_token": token(client)},
+    )
+    assert lines(db) == set()
+
+
+def test_revalidated_page_shows_new_messages_and_count_not_a_stale_304(client, db, products):
+    page = client.get("/products")
+    etag = page.headers["ETag"]
+    add(client, products["mug"].id)
+    again = client.get("/products", headers={"If-None-Match": etag})
+    assert again.status_code == 200
+    html = again.get_data(as_text=True)
+    assert "Added to your cart." in html and '<span class="badge badge-count">1</span>' in html

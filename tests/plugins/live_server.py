@@ -28,6 +28,9 @@ class LiveServer:
         return self.url + path
 
 
+LIVE_PASSWORD = "lanterns drift over the harbour"
+
+
 def seed_live_catalog() -> None:
     """Known products for the journeys, plus generated ones so listings have several pages."""
     from app.catalog.seed import seed_demo_catalog
@@ -51,6 +54,16 @@ def seed_live_catalog() -> None:
                 VariantInput(sku="MWJ-L", price=9400, options={"size": "L"}, stock=25),
             ],
         )
+        create_product(
+            "Speckled Stoneware Mug",
+            category=clothing,
+            status="published",
+            brand="Hearth",
+            variants=[VariantInput(sku="SSM-1", price=1500, options={}, stock=30)],
+        )
+        from app.accounts.services import register_user
+
+        register_user("Sam Shopper", "shopper@example.com", LIVE_PASSWORD, verified=True)
 
 
 @pytest.fixture(scope="session")

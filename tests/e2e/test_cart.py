@@ -1,0 +1,95 @@
+"""Cart journeys in Chromium, with htmx and with JavaScript switched off."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.plugins.live_server import LIVE_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def mini_cart(page):
+    return page.locator("#mini-cart .badge-count")
+
+
+def sign_in(page, base):
+    page.goto(base + "/account/login")
+    page.get_by_label("Email").fill("shopper@example.com")
+    page.get_by_label("Password").fill(LIVE_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def empty_account_cart(page, base):
+    sign_in(page, base)
+    page.goto(base + "/cart")
+    if page.get_by_role("button", name="Empty cart").count():
+        page.get_by_role("button", name="Empty cart").click()
+        expect(page.get_by_text("Your cart is empty.")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+
+
+def journey(page, base, *, js: bool):
+    empty_account_cart(page, base)
+    # From a listing card (single-variant product).
+    page.goto(base + "/products?q=speckled")
+    page.get_by_role("button", name=re.compile(r"^Add to cart\s*: Speckled Stoneware Mug$")).click()
+    expect(mini_cart(page)).to_have_text("1")
+    expect(page.get_by_text("Added to your cart.")).to_be_visible()
+    # From the product page, a chosen variant, over the stock cap (2 left of M).
+    page.goto(base + "/products/merino-wool-jumper")
+    page.get_by_label("Quantity").fill("5")
+    page.get_by_role("button", name="Add to cart", exact=True).click()
+    expect(
+        page.get_by_text("Only 2 of Merino Wool Jumper left, so your cart has 2.")
+    ).to_be_visible()
+    expect(mini_cart(page)).to_have_text("3")
+
+    page.goto(base + "/cart")
+    mug_qty = page.get_by_label("Quantity of Speckled Stoneware Mug")
+    expect(mug_qty).to_have_value("1")
+    page.get_by_role("button", name="One more Speckled Stoneware Mug").click()
+    expect(mug_qty).to_have_value("2")
+    mug_qty.fill("12")
+    page.get_by_role("row").filter(has_text="Speckled").get_by_role("button", name="Update").click()
+    expect(page.get_by_text("Quantity must be a whole number from 1 to 10.")).to_be_visible()
+    expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_have_value("2")
+    page.get_by_role("button", name=re.compile(r"^Save for later\s*: Merino Wool Jumper$")).click()
+    expect(page.get_by_role("heading", name="Saved for later")).to_be_visible()
+    expect(mini_cart(page)).to_have_text("2")
+
+    # Signing in merges the guest cart into the account's cart.
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_label("Email").fill("shopper@example.com")
+    page.get_by_label("Password").fill(LIVE_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(
+        page.get_by_text("We added 1 item from before you signed in to your cart.")
+    ).to_be_visible()
+    page.goto(base + "/cart")
+    expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_have_value("2")
+    expect(page.get_by_role("heading", name="Saved for later")).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Move to cart\s*: Merino Wool Jumper$")).click()
+    expect(page.get_by_label("Quantity of Merino Wool Jumper")).to_have_value("1")
+    expect(mini_cart(page)).to_have_text("3")
+    page.get_by_role("button", name="Sign out").click()
+
+
+def test_cart_journey_with_htmx(page, live_server, problems):
+    page.evaluate("1")  # page exists
+    journey(page, live_server.url, js=True)
+    problems.assert_clean()
+
+
+@pytest.fixture
+def no_js_page(browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_cart_journey_without_javascript(no_js_page, live_server):
+    journey(no_js_page, live_server.url, js=False)
+    assert re.search(r"/", no_js_page.url)
