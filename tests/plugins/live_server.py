@@ -64,6 +64,9 @@ def seed_live_catalog() -> None:
         from app.accounts.services import register_user
 
         register_user("Sam Shopper", "shopper@example.com", LIVE_PASSWORD, verified=True)
+        register_user(
+            "Stella Staff", "staff@example.com", LIVE_PASSWORD, verified=True, role="staff"
+        )
 
 
 @pytest.fixture(scope="session")
