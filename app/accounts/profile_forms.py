@@ -96,19 +96,9 @@ class AddressForm(FlaskForm):
         self.country.choices = [SelectChoice(code, name) for code, name in countries()]
 
     def address_data(self) -> dict[str, str]:
-        return {
-            name: self[name].data or ""
-            for name in (
-                "full_name",
-                "line1",
-                "line2",
-                "city",
-                "region",
-                "postal_code",
-                "country",
-                "phone",
-            )
-        }
+        from app.accounts.profile import ADDRESS_FIELDS
+
+        return {name: self[name].data or "" for name in ADDRESS_FIELDS}
 
 
 class DefaultAddressForm(FlaskForm):

@@ -50,19 +50,11 @@ class TOTPCodeForm(FlaskForm):
     )
 
 
-class DisableTwoFactorForm(FlaskForm):
+class DisableTwoFactorForm(TOTPCodeForm):
     password = PasswordField(
         "Your password",
         validators=[DataRequired("Enter your password.")],
         render_kw={"autocomplete": "current-password"},
-    )
-    code = StringField(
-        "6-digit code from your authenticator app",
-        validators=[
-            DataRequired("Enter the 6-digit code from your authenticator app."),
-            Length(max=16),
-        ],
-        render_kw=CODE_KW,
     )
 
 

@@ -1,7 +1,5 @@
 """Two tabs adding the same item at the same moment update one line (real threads/commits)."""
 
-import threading
-
 import sqlalchemy as sa
 
 from app.cart.models import Cart, CartLine
@@ -10,6 +8,7 @@ from app.catalog.models import Product, StockMovement
 from app.db import unit_of_work
 from app.extensions import db
 from tests.catalog import factories
+from tests.concurrency import run_at_once
 
 TABS = 8
 
@@ -19,25 +18,14 @@ def test_concurrent_adds_of_one_variant_make_one_line(app):
         product = factories.product("Popular Mug", stock=100)
         product_id, variant_id = product.id, product.variants[0].id
     token = new_guest_token()
-    barrier = threading.Barrier(TABS)
-    errors: list[BaseException] = []
 
-    def tab() -> None:
-        try:
-            with app.app_context():
-                barrier.wait()
-                with unit_of_work():
-                    cart = get_or_create_cart(user_id=None, token=token)
-                    add_item(cart, variant_id, 1)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def tab(_: int) -> None:
+        with unit_of_work():
+            cart = get_or_create_cart(user_id=None, token=token)
+            add_item(cart, variant_id, 1)
 
-    threads = [threading.Thread(target=tab) for _ in range(TABS)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        errors = [r for r in run_at_once(app, TABS, tab) if r is not None]
         with app.app_context():
             rows = (
                 db.session.execute(

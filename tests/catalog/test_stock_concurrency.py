@@ -1,7 +1,5 @@
 """Stock can never go below zero, even with many writers at once (real threads and commits)."""
 
-import threading
-
 import sqlalchemy as sa
 
 from app.catalog.models import Product, StockMovement, Variant
@@ -9,6 +7,7 @@ from app.catalog.services import InsufficientStock, adjust_stock
 from app.db import unit_of_work
 from app.extensions import db
 from tests.catalog import factories
+from tests.concurrency import run_at_once
 
 BUYERS = 24
 UNITS = 10
@@ -18,28 +17,17 @@ def test_concurrent_decrements_never_oversell(app):
     with app.app_context(), unit_of_work():
         product = factories.product("Last Few Lamps", stock=UNITS)
         product_id, variant_id = product.id, product.variants[0].id
-    barrier = threading.Barrier(BUYERS)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def buyer() -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                with unit_of_work():
-                    adjust_stock(variant_id, -1, reason="sale", note="concurrency test")
-                outcome = "sold"
-            except InsufficientStock:
-                outcome = "refused"
-            with lock:
-                outcomes.append(outcome)
+    def buyer(_: int) -> str:
+        try:
+            with unit_of_work():
+                adjust_stock(variant_id, -1, reason="sale", note="concurrency test")
+        except InsufficientStock:
+            return "refused"
+        return "sold"
 
-    threads = [threading.Thread(target=buyer) for _ in range(BUYERS)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        outcomes = run_at_once(app, BUYERS, buyer)
         with app.app_context():
             stock = db.session.execute(
                 sa.select(Variant.stock_on_hand).where(Variant.id == variant_id)

@@ -37,3 +37,12 @@ class PageProblems:
 @pytest.fixture
 def problems(page) -> PageProblems:
     return PageProblems(page)
+
+
+@pytest.fixture
+def no_js_page(browser):
+    """A page in a context with JavaScript switched off: every flow must still work."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    yield page
+    context.close()

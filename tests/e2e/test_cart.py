@@ -82,14 +82,6 @@ def test_cart_journey_with_htmx(page, live_server, problems):
     problems.assert_clean()
 
 
-@pytest.fixture
-def no_js_page(browser):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_cart_journey_without_javascript(no_js_page, live_server):
     journey(no_js_page, live_server.url, js=False)
     assert re.search(r"/", no_js_page.url)

@@ -60,14 +60,6 @@ def test_category_navigation_and_breadcrumbs(page, live_server, problems):
     problems.assert_clean()
 
 
-@pytest.fixture
-def no_js_page(browser):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_the_same_journey_without_javascript(no_js_page, live_server):
     page = no_js_page
     page.goto(live_server.url + "/products")
