@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from app.catalog.cache import cached_value
 from app.catalog.listing import ListingParams
 from app.catalog.models import Category, Product, ProductStatus, Variant
-from app.catalog.search import search_clause
+from app.catalog.search import SearchClause, search_clause
 from app.extensions import db
 
 
@@ -115,28 +115,36 @@ def list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
     if params.in_stock:
         base = base.where(Product.in_stock.is_(True))
 
-    search = None
+    dialect = db.engine.dialect.name
     search_ignored = False
+    search = ranked_search = None
     if params.q:
-        search = search_clause(db.engine.dialect.name, params.q)
+        search = search_clause(dialect, params.q, ranked=False)
         if search is None:
             search_ignored = True
-        else:
-            base = base.join(search.subquery, search.subquery.c.product_id == Product.id)
+        elif params.sort == "relevance":
+            ranked_search = search_clause(dialect, params.q, ranked=True)
 
-    # Facet counts cover the current search within the current category subtree.
-    scoped = base
-    if category is not None:
-        scoped = scoped.where(Product.category_id.in_(descendant_ids_subquery(category)))
-    elif params.category:
-        scoped = scoped.where(sa.false())  # unknown category slug: nothing, not everything
+    def scoped_query(clause: SearchClause | None) -> sa.Select[tuple[int]]:
+        query = base
+        if clause is not None:
+            query = query.join(clause.subquery, clause.subquery.c.product_id == Product.id)
+        # Facet counts cover the current search within the current category subtree.
+        if category is not None:
+            query = query.where(Product.category_id.in_(descendant_ids_subquery(category)))
+        elif params.category:
+            query = query.where(sa.false())  # unknown category slug: nothing, not everything
+        return query
 
-    total = db.session.execute(
-        sa.select(sa.func.count()).select_from(scoped.subquery())
-    ).scalar_one()
-    facets = _facets(scoped, tree, category)
+    # Total and facet counts do not depend on the page, so every page of a listing shares them.
+    summary_key = "summary:" + params.with_page(1).cache_key()
+    total, counts = cached_value(
+        summary_key, lambda: _summary(scoped_query(search), tree, category)
+    )
+    facets = [(tree.nodes[node_id], n) for node_id, n in counts if node_id in tree.nodes]
 
-    order = _order_by(params, search.rank if search is not None else None)
+    scoped = scoped_query(ranked_search or search)
+    order = _order_by(params, ranked_search.rank if ranked_search is not None else None)
     page_ids = (
         db.session.execute(
             scoped.order_by(*order)
@@ -164,27 +172,26 @@ def _order_by(
     return [Product.created_at.desc(), Product.id.desc()]
 
 
-def _facets(
+def _summary(
     scoped: sa.Select[tuple[int]], tree: CategoryTree, category: CategoryNode | None
-) -> list[tuple[CategoryNode, int]]:
-    ids = scoped.subquery()
-    rows = db.session.execute(
-        sa.select(Product.category_id, sa.func.count())
-        .join(ids, ids.c.id == Product.id)
-        .group_by(Product.category_id)
-    ).all()
+) -> tuple[int, list[tuple[int, int]]]:
+    """One grouped query gives both the total and the per-category counts."""
+    query = scoped.with_only_columns(Product.category_id, sa.func.count()).group_by(
+        Product.category_id
+    )
+    rows = db.session.execute(query).all()
+    total = sum(n for _, n in rows)
     per_category = Counter({cid: n for cid, n in rows if cid is not None})
-    children = tree.children_of(category.id if category else None)
     facets = []
-    for child in children:
+    for child in tree.children_of(category.id if category else None):
         count = sum(
             n
             for cid, n in per_category.items()
             if cid in tree.nodes and tree.nodes[cid].id_path.startswith(child.id_path)
         )
         if count:
-            facets.append((child, count))
-    return facets
+            facets.append((child.id, count))
+    return total, facets
 
 
 def _load_cards(ids: list[int]) -> list[Product]:

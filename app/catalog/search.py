@@ -48,25 +48,32 @@ def tsquery_expression(query: str) -> str | None:
 class SearchClause:
     """Join target, and a rank expression where smaller sorts first."""
 
-    subquery: sa.Subquery
+    subquery: sa.Subquery | sa.CTE
     rank: ColumnElement[float]
 
 
-def search_clause(dialect: str, query: str) -> SearchClause | None:
-    """Product ids matching ``query`` with a relevance rank; ``None`` if nothing to search for."""
+def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchClause | None:
+    """Product ids matching ``query``, with a relevance rank when ``ranked`` (ranking every
+    match costs more than finding them, so counts and non-relevance sorts skip it);
+    ``None`` if there is nothing to search for."""
     if dialect == "sqlite":
         match = fts5_match_expression(query)
         if match is None:
             return None
         fts = sa.table("product_search", sa.column("rowid"))
+        rank = (
+            sa.func.bm25(sa.literal_column("product_search"), 10.0, 4.0, 1.0)
+            if ranked
+            else sa.literal(0.0)
+        )
         sub = (
-            sa.select(
-                fts.c.rowid.label("product_id"),
-                sa.func.bm25(sa.literal_column("product_search"), 10.0, 4.0, 1.0).label("rank"),
-            )
+            sa.select(fts.c.rowid.label("product_id"), rank.label("rank"))
             .select_from(fts)
             .where(sa.literal_column("product_search").op("MATCH")(match))
-            .subquery("search")
+            # Materialised: otherwise SQLite runs the FTS query once per product row
+            # (15 s instead of 25 ms at 100,000 products).
+            .cte("search")
+            .prefix_with("MATERIALIZED")
         )
         return SearchClause(sub, sub.c.rank)
 
@@ -75,11 +82,9 @@ def search_clause(dialect: str, query: str) -> SearchClause | None:
         return None
     tsquery = sa.func.to_tsquery("english", expression)
     vector = sa.literal_column("products.search_vector")
+    rank = -sa.func.ts_rank_cd(vector, tsquery) if ranked else sa.literal(0.0)
     sub = (
-        sa.select(
-            Product.id.label("product_id"),
-            (-sa.func.ts_rank_cd(vector, tsquery)).label("rank"),
-        )
+        sa.select(Product.id.label("product_id"), rank.label("rank"))
         .where(vector.op("@@")(tsquery))
         .subquery("search")
     )

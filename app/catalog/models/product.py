@@ -33,7 +33,14 @@ class Product(TimestampMixin, Base):
         sa.Index("ix_products_status_created", "status", "created_at"),
         sa.Index("ix_products_status_price", "status", "price_min"),
         sa.Index("ix_products_status_name", "status", "name"),
-        sa.Index("ix_products_category_status", "category_id", "status"),
+        # Covers the facet counts (GROUP BY category) under the listing filters.
+        sa.Index(
+            "ix_products_status_category_stock_price",
+            "status",
+            "category_id",
+            "in_stock",
+            "price_min",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
