@@ -96,6 +96,10 @@ def after_commit(fn: Callable[[], Any], *, key: str | None = None) -> None:
 
 
 def commit_unit_of_work() -> None:
+    from app.extensions import db
+
+    if not db.session.registry.has():
+        return  # nothing touched the database (e.g. a page served from the cache)
     session = _session()
     session.commit()
     callbacks = session.info.pop(_AFTER_COMMIT, {}).values()
@@ -109,6 +113,10 @@ def commit_unit_of_work() -> None:
 
 
 def rollback_unit_of_work() -> None:
+    from app.extensions import db
+
+    if not db.session.registry.has():
+        return
     session = _session()
     session.rollback()
     session.info.pop(_AFTER_COMMIT, None)

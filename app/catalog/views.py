@@ -80,19 +80,25 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
             base_args=page_context.get("base_args", {}),
         )
 
-    results = cached_value("listing:" + params.cache_key(), render)
-    results_html = _fill_holes(results)
+    results_key = "listing:" + params.cache_key()
     if htmx and htmx.target == "results" and not htmx.history_restore_request:
-        return _conditional(results_html, partial=True)
-    body = render_template(
-        template,
-        params=params,
-        tree=tree,
-        results=results_html,
-        sorts=SORTS,
-        per_page_choices=PER_PAGE_CHOICES,
-        **page_context,
-    )
+        return _conditional(_fill_holes(cached_value(results_key, render)), partial=True)
+
+    def render_content() -> str:
+        results = cached_value(results_key, render)
+        return render_template(
+            template.replace("catalog/", "catalog/partials/").replace(".html", "_content.html"),
+            params=params,
+            tree=tree,
+            results=Markup(results),  # noqa: S704 - our own HTML
+            sorts=SORTS,
+            per_page_choices=PER_PAGE_CHOICES,
+            **page_context,
+        )
+
+    # The whole content (filters and results) is shared; only the shell is per request.
+    content = cached_value(f"content:{template}:{params.cache_key()}", render_content)
+    body = render_template(template, params=params, content=_fill_holes(content), **page_context)
     return _conditional(body)
 
 

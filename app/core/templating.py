@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from decimal import Decimal
 from pathlib import Path
@@ -23,19 +22,25 @@ def money(amount_minor: int | None, currency: str = "EUR", locale: str = "en_IE"
     return format_currency(value, currency, locale=locale)
 
 
-@functools.cache
 def _file_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def asset_url(filename: str) -> str:
-    """A static URL with a content hash, so files can be cached for a year."""
+    """A static URL with a content hash, so files can be cached for a year. Computed once per
+    file and process outside development (files do not change under a running release)."""
+    urls: dict[str, str] = current_app.extensions.setdefault("shop_asset_urls", {})
+    if filename in urls:
+        return urls[filename]
     static = Path(current_app.static_folder or "")
     try:
         version = _file_digest(str(static / filename))
     except FileNotFoundError:
         version = "missing"
-    return url_for("static", filename=filename, v=version)
+    url = url_for("static", filename=filename, v=version)
+    if current_app.config["SHOP_ENV"] != "development":
+        urls[filename] = url
+    return url
 
 
 def register_template_helpers(app: Flask) -> None:
