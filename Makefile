@@ -44,6 +44,7 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python -m bench.catalog
+	$(BIN)/python -m bench.cart
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

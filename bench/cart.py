@@ -1,0 +1,164 @@
+"""Cart benchmark: ``python -m bench.cart [--products N] [--duration S] [--backends sqlite,postgres]``.
+
+Seeds a catalog, serves the shop with gunicorn, prepares one shopper session per connection
+(each with a few lines in its cart), then drives ``GET /cart`` and htmx ``POST /cart/add``
+with wrk on loopback, next to the app's ``/healthz`` and a bare Flask app in the same run.
+Reuses the catalog benchmark's servers and wrk plumbing (bench/catalog.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import re
+import shutil
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from bench.catalog import (
+    BIN,
+    HOST,
+    PG_ADMIN_URL,
+    REDIS_URL,
+    ROOT,
+    Server,
+    _gunicorn_supports,
+    flask_cli,
+    postgres_backend,
+    run_wrk,
+    sqlite_backend,
+)
+
+TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
+VARIANT = re.compile(r'name="variant_id" value="(\d+)"')
+
+
+def prepare_sessions(base: str, count: int, lines: int) -> list[str]:
+    """Real browser-like shoppers: cookie, CSRF token and a variant, with a filled cart."""
+    rows = []
+    listing = urllib.request.urlopen(f"{base}/products?in_stock=1&per_page=96", timeout=30)
+    variants = VARIANT.findall(listing.read().decode())
+    if len(variants) < lines + 1:
+        raise SystemExit("not enough single-variant products in stock to fill carts")
+    for n in range(count):
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        token = TOKEN.search(opener.open(f"{base}/cart", timeout=30).read().decode()).group(1)
+        mine = [variants[(n + k) % len(variants)] for k in range(lines + 1)]
+        for variant in mine[:lines]:
+            body = urllib.parse.urlencode(
+                {"variant_id": variant, "quantity": "1", "csrf_token": token}
+            ).encode()
+            opener.open(urllib.request.Request(f"{base}/cart/add", data=body), timeout=30)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        rows.append(f"{cookie}\t{token}\t{mine[lines]}")
+    return rows
+
+
+def measure(
+    name: str,
+    url: str,
+    opts: argparse.Namespace,
+    script: str = "report.lua",
+    args: list[str] | None = None,
+) -> dict:
+    run_wrk(
+        url,
+        script=script,
+        args=args or [],
+        duration=2,
+        connections=opts.connections,
+        threads=opts.threads,
+        timeout_s=5,
+    )  # warm-up
+    result = run_wrk(
+        url,
+        script=script,
+        args=args or [],
+        duration=opts.duration,
+        connections=opts.connections,
+        threads=opts.threads,
+        timeout_s=5,
+    )
+    result["name"] = name
+    return result
+
+
+def run(backend, opts: argparse.Namespace, tmp: Path) -> list[dict]:
+    env = dict(backend.env)
+    flask_cli(["db", "upgrade"], env, timeout=300)
+    flask_cli(["shop", "seed", "--products", str(opts.products), "--images", "0"], env, timeout=900)
+    results = []
+    with Server("bench.hello_app:app", env, opts, tmp / "hello.log") as hello:
+        results.append(measure("hello (bare Flask) /", f"http://{HOST}:{hello.port}/", opts))
+    with Server("wsgi:app", env, opts, tmp / "app.log") as app:
+        base = f"http://{HOST}:{app.port}"
+        sessions = tmp / "sessions.tsv"
+        sessions.write_text("\n".join(prepare_sessions(base, opts.connections, 5)) + "\n")
+        results.append(measure("healthz", base + "/healthz", opts))
+        results.append(
+            measure(
+                "cart page (5 lines)", base + "/cart", opts, "cart.lua", [str(sessions), "view"]
+            )
+        )
+        results.append(
+            measure(
+                "add to cart (htmx POST)", base + "/cart", opts, "cart.lua", [str(sessions), "add"]
+            )
+        )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=10_000)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    opts = parser.parse_args(argv)
+    opts.worker_class, opts.gthreads = "sync", 1
+    opts.no_control_socket = _gunicorn_supports("--no-control-socket")
+    if shutil.which("wrk") is None or not (BIN / "gunicorn").exists():
+        print(
+            "bench.cart needs wrk (apt-get install wrk) and gunicorn (make install)",
+            file=sys.stderr,
+        )
+        return 2
+    sys.path.insert(0, str(ROOT))
+    for name in opts.backends.split(","):
+        with tempfile.TemporaryDirectory(prefix=f"shop-cart-bench-{name}-") as tmpdir:
+            tmp = Path(tmpdir)
+            ctx = (
+                sqlite_backend(tmp)
+                if name == "sqlite"
+                else postgres_backend(tmp, PG_ADMIN_URL, REDIS_URL)
+            )
+            with ctx as backend:
+                results = run(backend, opts, tmp)
+        hello = results[0]["rps"]
+        healthz = results[1]["rps"]
+        print(
+            f"\nbench.cart [{name}] {opts.products:,} products, gunicorn {opts.workers} sync "
+            f"workers, wrk -c{opts.connections}"
+        )
+        print(
+            f"{'':28s} {'req/s':>9s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} "
+            f"{'errors':>6s} {'/healthz':>9s} {'/hello':>7s}"
+        )
+        for r in results:
+            errors = sum(r["errors"].values())
+            print(
+                f"{r['name']:28s} {r['rps']:9.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} "
+                f"{r['p99_ms']:8.1f} {errors:6d} {r['rps'] / healthz:8.0%} "
+                f"{r['rps'] / hello:7.0%}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
