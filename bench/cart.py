@@ -1,4 +1,4 @@
-"""Cart benchmark: ``python -m bench.cart [--products N] [--duration S] [--backends sqlite,postgres]``.
+"""Cart benchmark: ``python -m bench.cart [--products N] [--duration S] [--backends ...]``.
 
 Seeds a catalog, serves the shop with gunicorn, prepares one shopper session per connection
 (each with a few lines in its cart), then drives ``GET /cart`` and htmx ``POST /cart/add``
