@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from app.catalog import bp as catalog_bp
     from app.core import bp as core_bp
     from app.notifications import bp as notifications_bp
+    from app.orders import bp as orders_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(catalog_bp)
@@ -105,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(cart_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(orders_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -155,6 +155,7 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "VERIFY_TOKEN_HOURS": 24,
         "RESET_TOKEN_MINUTES": 60,
         "SHOP_DEFAULT_REGION": (env.get("SHOP_DEFAULT_REGION") or "GB").upper(),
+        "RESERVATION_MINUTES": _int(env, "RESERVATION_MINUTES", 30),
         # Cart
         "CART_MAX_LINES": _int(env, "CART_MAX_LINES", 50),
         "CART_MAX_QUANTITY": _int(env, "CART_MAX_QUANTITY", 10),

@@ -1,0 +1,7 @@
+"""Orders: pricing, stock reservation, the order state machine and payment fulfilment."""
+
+from flask import Blueprint
+
+bp = Blueprint("orders", __name__)
+
+from app.orders import models  # noqa: E402,F401

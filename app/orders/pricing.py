@@ -1,0 +1,109 @@
+"""Shipping, tax and totals, computed on the server from catalog prices (integer cents)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.orders.models import ShippingMethod, TaxRate
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    variant_id: int
+    product_name: str
+    variant_options: str
+    sku: str
+    unit_price: int
+    quantity: int
+    line_total: int
+    tax: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    lines: list[QuoteLine]
+    currency: str
+    subtotal: int
+    shipping: int
+    shipping_method: str
+    tax: int
+    tax_inclusive: bool
+    tax_name: str
+    discount: int
+    total: int
+
+
+def tax_on(amount: int, rate_bp: int, inclusive: bool) -> int:
+    """Tax in cents, rounded half up. Inclusive prices contain it: amount * r / (1 + r)."""
+    if rate_bp <= 0 or amount <= 0:
+        return 0
+    if inclusive:
+        denominator = 10000 + rate_bp
+        return (2 * amount * rate_bp + denominator) // (2 * denominator)
+    return (amount * rate_bp + 5000) // 10000
+
+
+def methods_for(country: str) -> list[ShippingMethod]:
+    rows = db.session.execute(
+        sa.select(ShippingMethod)
+        .where(ShippingMethod.active.is_(True))
+        .order_by(ShippingMethod.position, ShippingMethod.id)
+    ).scalars()
+    return [m for m in rows if not m.countries or country.upper() in m.countries]
+
+
+def shipping_cost(method: ShippingMethod, subtotal: int) -> int:
+    if method.free_over is not None and subtotal >= method.free_over:
+        return 0
+    return method.price
+
+
+def tax_rate_for(country: str, region: str = "") -> TaxRate | None:
+    rows = (
+        db.session.execute(
+            sa.select(TaxRate).where(
+                TaxRate.country == country.upper(), TaxRate.region.in_([region or "", ""])
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return next(
+        (r for r in rows if r.region and r.region == region),
+        next((r for r in rows if not r.region), None),
+    )
+
+
+def build_quote(
+    items: list[dict], *, currency: str, country: str, region: str, method: ShippingMethod
+) -> Quote:
+    """``items``: dicts of variant_id, product_name, variant_options, sku, unit_price,
+    quantity — taken from the catalog by the caller, never from the request."""
+    rate = tax_rate_for(country, region)
+    rate_bp = rate.rate_bp if rate else 0
+    inclusive = rate.inclusive if rate else True
+    lines = []
+    for item in items:
+        line_total = item["unit_price"] * item["quantity"]
+        lines.append(
+            QuoteLine(**item, line_total=line_total, tax=tax_on(line_total, rate_bp, inclusive))
+        )
+    subtotal = sum(line.line_total for line in lines)
+    shipping = shipping_cost(method, subtotal)
+    tax = sum(line.tax for line in lines) + tax_on(shipping, rate_bp, inclusive)
+    total = subtotal + shipping + (0 if inclusive else tax)
+    return Quote(
+        lines,
+        currency,
+        subtotal,
+        shipping,
+        method.name,
+        tax,
+        inclusive,
+        rate.name if rate else "",
+        0,
+        total,
+    )

@@ -1,0 +1,304 @@
+"""Order verbs: place (reserving stock), pay (stock becomes sold), cancel/expire (released).
+
+Stock changes are conditional UPDATEs checked by row count, taken in variant-id order, so
+concurrent checkouts on any number of app instances can neither oversell nor deadlock; a
+failed reservation rolls back to a savepoint, leaving nothing half-reserved.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.catalog.models import StockMovement, StockReason, Variant
+from app.catalog.services import refresh_product_summary
+from app.db import utcnow
+from app.extensions import db
+from app.orders.models import Order, OrderEvent, OrderLine, OrderStatus, ShippingMethod
+from app.orders.pricing import Quote
+from app.orders.states import PAID_STATES, transition
+
+log = logging.getLogger(__name__)
+NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+
+
+class CheckoutError(ValueError):
+    """Checkout cannot go on; the message names the line and what to do."""
+
+
+def new_order_number() -> str:
+    chars = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+    return f"SS-{chars[:4]}-{chars[4:]}"
+
+
+def _reserve(variant_id: int, quantity: int, order_number: str, name: str) -> None:
+    result = db.session.execute(
+        sa.update(Variant)
+        .where(
+            Variant.id == variant_id,
+            sa.or_(
+                Variant.track_inventory.is_(False),
+                Variant.stock_on_hand - Variant.reserved >= quantity,
+            ),
+        )
+        .values(
+            reserved=sa.case(
+                (Variant.track_inventory.is_(True), Variant.reserved + quantity),
+                else_=Variant.reserved,
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise CheckoutError(
+            f"Sorry, there is not enough {name} left for your order. Lower the "
+            "quantity or remove it from your cart."
+        )
+    db.session.add(
+        StockMovement(
+            variant_id=variant_id,
+            reserved_delta=quantity,
+            reason=StockReason.RESERVATION,
+            reference=order_number,
+        )
+    )
+
+
+def place_order(
+    quote: Quote,
+    *,
+    email: str,
+    user_id: int | None,
+    cart_id: int | None,
+    shipping_address: dict[str, Any],
+    billing_address: dict[str, Any],
+) -> Order:
+    """Create the order and reserve its stock, all or nothing."""
+    if not quote.lines:
+        raise CheckoutError("Your cart is empty.")
+    minutes = current_app.config["RESERVATION_MINUTES"]
+    order = Order(
+        number=new_order_number(),
+        user_id=user_id,
+        email=email.strip().lower(),
+        currency=quote.currency,
+        subtotal=quote.subtotal,
+        shipping=quote.shipping,
+        tax=quote.tax,
+        tax_inclusive=quote.tax_inclusive,
+        discount=quote.discount,
+        total=quote.total,
+        shipping_method=quote.shipping_method,
+        shipping_address=shipping_address,
+        billing_address=billing_address,
+        status=OrderStatus.PENDING_PAYMENT,
+        cart_id=cart_id,
+        reservation_expires_at=utcnow() + timedelta(minutes=minutes),
+        needs_attention="",
+    )
+    savepoint = db.session.begin_nested()
+    try:
+        for line in sorted(quote.lines, key=lambda ln: ln.variant_id):  # fixed lock order
+            _reserve(line.variant_id, line.quantity, order.number, line.product_name)
+        for line in quote.lines:
+            order.lines.append(
+                OrderLine(
+                    variant_id=line.variant_id,
+                    product_name=line.product_name,
+                    variant_options=line.variant_options,
+                    sku=line.sku,
+                    unit_price=line.unit_price,
+                    quantity=line.quantity,
+                    tax=line.tax,
+                    line_total=line.line_total,
+                )
+            )
+        db.session.add(order)
+        db.session.flush()
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    db.session.add(
+        OrderEvent(
+            order=order,
+            from_status="",
+            to_status=order.status,
+            note="order placed",
+            created_at=utcnow(),
+        )
+    )
+    for line in quote.lines:
+        _refresh(line.variant_id)
+    db.session.flush()
+    return order
+
+
+def _refresh(variant_id: int) -> None:
+    product_id = db.session.execute(
+        sa.select(Variant.product_id).where(Variant.id == variant_id)
+    ).scalar_one_or_none()
+    if product_id is not None:
+        refresh_product_summary(product_id)
+
+
+def release_reservation(order: Order, *, reason: str = "released") -> bool:
+    """Give reserved units back, exactly once per order. Returns whether it did anything."""
+    claimed = db.session.execute(
+        sa.update(Order)
+        .where(
+            Order.id == order.id,
+            Order.reservation_released_at.is_(None),
+            Order.stock_committed_at.is_(None),
+        )
+        .values(reservation_released_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return False
+    for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
+        if line.variant_id is None:
+            continue
+        db.session.execute(
+            sa.update(Variant)
+            .where(
+                Variant.id == line.variant_id,
+                Variant.track_inventory.is_(True),
+                Variant.reserved >= line.quantity,
+            )
+            .values(reserved=Variant.reserved - line.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.add(
+            StockMovement(
+                variant_id=line.variant_id,
+                reserved_delta=-line.quantity,
+                reason=StockReason.RELEASE,
+                reference=order.number,
+                note=reason,
+            )
+        )
+        _refresh(line.variant_id)
+    db.session.refresh(order)
+    return True
+
+
+@dataclass
+class PaidOutcome:
+    fulfilled: bool  # this call turned the order paid (False: it already was)
+    needs_refund: bool = False
+
+
+def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
+    """Payment confirmed: reserved units become sold, exactly once, and the order is paid.
+
+    If the reservation had already been released (the payment arrived after expiry), stock is
+    reserved again when it allows; otherwise the order is flagged for staff and a refund.
+    """
+    if order.status in PAID_STATES or order.stock_committed_at is not None:
+        return PaidOutcome(fulfilled=False)
+    claimed = db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.stock_committed_at.is_(None))
+        .values(stock_committed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return PaidOutcome(fulfilled=False)
+    db.session.refresh(order)
+    if order.reservation_released_at is not None:
+        savepoint = db.session.begin_nested()
+        try:
+            for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
+                if line.variant_id is not None:
+                    _reserve(line.variant_id, line.quantity, order.number, line.product_name)
+        except CheckoutError:
+            savepoint.rollback()
+            order.stock_committed_at = None
+            order.needs_attention = "Paid after its reservation expired and stock ran out."
+            db.session.flush()
+            return PaidOutcome(fulfilled=False, needs_refund=True)
+        savepoint.commit()
+    for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
+        if line.variant_id is None:
+            continue
+        db.session.execute(
+            sa.update(Variant)
+            .where(Variant.id == line.variant_id, Variant.track_inventory.is_(True))
+            .values(
+                stock_on_hand=Variant.stock_on_hand - line.quantity,
+                reserved=Variant.reserved - line.quantity,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.add(
+            StockMovement(
+                variant_id=line.variant_id,
+                on_hand_delta=-line.quantity,
+                reserved_delta=-line.quantity,
+                reason=StockReason.SALE,
+                reference=order.number,
+                actor_id=actor_id,
+            )
+        )
+        _refresh(line.variant_id)
+    if order.status == OrderStatus.PAYMENT_FAILED:
+        transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
+    transition(order, OrderStatus.PAID, actor_id=actor_id, note="payment confirmed")
+    order.paid_at = utcnow()
+    db.session.flush()
+    return PaidOutcome(fulfilled=True)
+
+
+def cancel_unpaid(order: Order, *, note: str, actor_id: int | None = None) -> bool:
+    """Abandoned or expired before payment: cancel and release the reservation once."""
+    if order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED):
+        return False
+    transition(order, OrderStatus.CANCELLED, actor_id=actor_id, note=note)
+    release_reservation(order, reason=note)
+    return True
+
+
+def list_expired_reservations(limit: int = 200) -> list[Order]:
+    return list(
+        db.session.execute(
+            sa.select(Order)
+            .where(
+                Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
+                Order.reservation_expires_at < utcnow(),
+            )
+            .order_by(Order.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def default_shipping_methods() -> list[ShippingMethod]:
+    return [
+        ShippingMethod(
+            code="standard",
+            name="Standard delivery",
+            countries=[],
+            price=495,
+            free_over=5000,
+            currency="EUR",
+            delivery_days="3–5 working days",
+            position=0,
+        ),
+        ShippingMethod(
+            code="express",
+            name="Express delivery",
+            countries=[],
+            price=1295,
+            free_over=None,
+            currency="EUR",
+            delivery_days="1–2 working days",
+            position=1,
+        ),
+    ]
