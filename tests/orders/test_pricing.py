@@ -1,8 +1,8 @@
 import pytest
 
 from app.orders.pricing import build_quote, shipping_cost, tax_on
-from tests.orders.helpers import items_for, standard
 from tests.catalog import factories
+from tests.orders.helpers import items_for, standard
 
 
 @pytest.mark.parametrize(
