@@ -96,9 +96,11 @@ def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.cart import bp as cart_bp
     from app.catalog import bp as catalog_bp
+    from app.checkout import bp as checkout_bp
     from app.core import bp as core_bp
     from app.notifications import bp as notifications_bp
     from app.orders import bp as orders_bp
+    from app.payments import bp as payments_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(catalog_bp)
@@ -107,6 +109,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(cart_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(checkout_bp)
+    app.register_blueprint(payments_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("orders", __name__)
 
-from app.orders import models  # noqa: E402,F401
+from app.orders import models, views  # noqa: E402,F401

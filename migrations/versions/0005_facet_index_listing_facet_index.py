@@ -7,8 +7,6 @@ Create Date: 2026-11-25 04:11:45.758817
 """
 
 from alembic import op
-import sqlalchemy as sa
-
 
 # revision identifiers, used by Alembic.
 revision = "0005_facet_index"

@@ -1,0 +1,58 @@
+"""A customer's own orders (anyone else's order is a 404, never a 403)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, render_template, request
+from flask_login import current_user, login_required
+
+from app.extensions import db
+from app.orders import bp
+from app.orders.models import Order, OrderStatus
+from app.orders.states import LABELS
+
+PER_PAGE = 20
+
+
+@bp.get("/account/orders")
+@login_required
+def list_orders() -> str:
+    status = request.args.get("status", "")
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = sa.select(Order).where(Order.user_id == current_user.id)
+    if status in set(OrderStatus):
+        query = query.where(Order.status == status)
+    else:
+        status = ""
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(query.subquery())
+    ).scalar_one()
+    orders = (
+        db.session.execute(
+            query.order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(PER_PAGE)
+            .offset((page - 1) * PER_PAGE)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "orders/list.html",
+        orders=orders,
+        status=status,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        labels=LABELS,
+        statuses=list(OrderStatus),
+    )
+
+
+@bp.get("/account/orders/<number>")
+@login_required
+def order_detail(number: str) -> str:
+    order = db.session.execute(
+        sa.select(Order).where(Order.number == number, Order.user_id == current_user.id)
+    ).scalar_one_or_none()
+    if order is None:
+        abort(404)
+    return render_template("checkout/order.html", order=order, labels=LABELS)

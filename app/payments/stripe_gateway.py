@@ -1,0 +1,408 @@
+"""The one place that talks to Stripe.
+
+Everything else in the shop sees plain dataclasses and three exceptions, never ``stripe``
+objects, so the SDK can be upgraded (or faked) behind this module alone. Every POST carries
+the caller's idempotency key: the SDK retries network failures and 5xx answers, and a retry
+must never create a second session or refund.
+
+A circuit breaker per app stops calling Stripe for a while after repeated outages, so web
+workers fail fast with a friendly message instead of each waiting out the timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pybreaker
+import stripe
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+EXTENSION_KEY = "shop_stripe"
+WEBHOOK_TOLERANCE_SECONDS = 300
+MAX_NETWORK_RETRIES = 2
+BREAKER_FAIL_MAX = 5
+BREAKER_RESET_SECONDS = 30
+
+UNAVAILABLE_MESSAGE = (
+    "Payments are unavailable right now. Your cart and order are kept; "
+    "please try again in a few minutes."
+)
+REJECTED_MESSAGE = "The payment could not be processed. Please check the details and try again."
+
+_build_lock = threading.Lock()
+
+
+class PaymentError(Exception):
+    """Base of the gateway's errors; ``str(exc)`` is always safe to show to a customer."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: str | None = None,
+        code: str | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.detail = detail  # Stripe's developer message: for logs, never for customers
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+
+
+class PaymentsUnavailable(PaymentError):
+    """Stripe is unreachable, failing (5xx), too slow, throttling us, or the circuit is open."""
+
+    def __init__(
+        self, message: str = UNAVAILABLE_MESSAGE, *, outage: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.outage = outage  # a connection failure, timeout or 5xx: counts toward the breaker
+
+
+class PaymentRejected(PaymentError):
+    """Stripe answered and refused the request (card or parameter error, unknown id)."""
+
+    def __init__(self, message: str = REJECTED_MESSAGE, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+
+
+class InvalidWebhook(Exception):
+    """The webhook body or its signature is not a genuine, recent Stripe event."""
+
+
+@dataclass
+class CheckoutSession:
+    id: str
+    url: str | None
+    status: str  # "open" | "complete" | "expired"
+    payment_status: str  # "paid" | "unpaid" | "no_payment_required"
+    amount_total: int | None
+    currency: str
+    payment_intent: str | None
+    client_reference_id: str | None
+    metadata: dict[str, str]
+    expires_at: int | None
+
+
+@dataclass
+class Refund:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    payment_intent: str | None
+
+
+class _LogStateChanges(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        if new_state.name == pybreaker.STATE_OPEN:
+            log.error("stripe circuit opened; payments fail fast for %s s", cb.reset_timeout)
+        elif new_state.name == pybreaker.STATE_CLOSED and old_state is not None:
+            log.warning("stripe circuit closed; payments resumed")
+
+
+class _Gateway:
+    """The SDK client and the breaker of one app (built lazily from its config)."""
+
+    def __init__(self, app: Flask) -> None:
+        cfg = app.config
+        self.http_client = stripe.RequestsClient(
+            timeout=float(cfg.get("STRIPE_TIMEOUT_SECONDS", 10))
+        )
+        base = cfg.get("STRIPE_API_BASE")
+        self.client = stripe.StripeClient(
+            cfg.get("STRIPE_SECRET_KEY") or "",
+            base_addresses={"api": base} if base else None,
+            http_client=self.http_client,
+            max_network_retries=MAX_NETWORK_RETRIES,
+        )
+        self.storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=BREAKER_FAIL_MAX,
+            reset_timeout=BREAKER_RESET_SECONDS,
+            state_storage=self.storage,
+            name="stripe",
+            # Only outages trip the breaker; a refused card or bad parameter means Stripe is up.
+            exclude=[lambda exc: not (isinstance(exc, PaymentsUnavailable) and exc.outage)],
+            # The call that trips it keeps its own error (status, request id) for the caller.
+            throw_new_error_on_trip=False,
+            listeners=[_LogStateChanges()],
+        )
+
+    def call(self, operation: str, fn: Callable[[], T]) -> T:
+        """Run one SDK call behind the breaker, translating SDK errors.
+
+        ``CircuitBreaker.call`` holds the breaker's lock for the whole call, which would queue
+        every Stripe request of the process behind the slowest one. So the network call runs
+        outside it; only the state check and the outcome report go through pybreaker.
+        """
+        if self._is_open():
+            log.warning("stripe %s skipped: circuit open", operation)
+            raise PaymentsUnavailable(detail="circuit open")
+        result: T | None = None
+        error: PaymentError | None = None
+        try:
+            result = fn()
+        except stripe.StripeError as exc:
+            error = _translate(exc)
+            error.__cause__ = exc
+            log.warning(
+                "stripe %s failed: %s (status %s, code %s, request %s)",
+                operation,
+                type(exc).__name__,
+                error.http_status,
+                error.code,
+                error.request_id,
+            )
+        try:
+            self.breaker.call(_replay, error)
+        except pybreaker.CircuitBreakerError:
+            pass  # another thread opened the circuit meanwhile; this call's outcome stands
+        except PaymentError:
+            pass  # counted (or not); raised below with its original cause
+        if error is not None:
+            raise error
+        return result  # type: ignore[return-value]
+
+    def _is_open(self) -> bool:
+        if self.storage.state != pybreaker.STATE_OPEN:
+            return False
+        opened_at = self.storage.opened_at
+        if opened_at is None:
+            return True
+        # After the reset timeout, let calls through; pybreaker half-opens on their outcome.
+        return datetime.now(UTC) < opened_at + timedelta(seconds=BREAKER_RESET_SECONDS)
+
+    def close(self) -> None:
+        self.http_client.close()
+
+
+def _replay(error: PaymentError | None) -> None:
+    if error is not None:
+        raise error
+
+
+def _translate(exc: stripe.StripeError) -> PaymentError:
+    status = exc.http_status
+    kwargs: dict[str, Any] = {
+        "detail": exc.user_message,
+        "code": exc.code,
+        "http_status": status,
+        "request_id": exc.request_id,
+    }
+    if isinstance(exc, stripe.APIConnectionError) or status is None or status >= 500:
+        return PaymentsUnavailable(outage=True, **kwargs)
+    if status in (401, 403, 409, 429):
+        # Bad keys, a lock conflict or throttling: Stripe is up but we cannot pay right now.
+        return PaymentsUnavailable(**kwargs)
+    if isinstance(exc, stripe.CardError) and exc.user_message:
+        return PaymentRejected(exc.user_message, **kwargs)  # Stripe writes these for customers
+    return PaymentRejected(**kwargs)
+
+
+def _gateway() -> _Gateway:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    gateway = app.extensions.get(EXTENSION_KEY)
+    if gateway is None:
+        with _build_lock:
+            gateway = app.extensions.get(EXTENSION_KEY)
+            if gateway is None:
+                gateway = app.extensions[EXTENSION_KEY] = _Gateway(app)
+    return gateway
+
+
+def reset(app: Flask) -> None:
+    """Drop the app's cached client and breaker, e.g. after changing its Stripe config."""
+    gateway = app.extensions.pop(EXTENSION_KEY, None)
+    if gateway is not None:
+        gateway.close()
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def _id(value: Any) -> str | None:
+    """An expandable field as its id, whether Stripe sent the id or the object."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.get("id")
+
+
+def _session(obj: Any) -> CheckoutSession:
+    data = _as_dict(obj)
+    return CheckoutSession(
+        id=data["id"],
+        url=data.get("url"),
+        status=data.get("status") or "open",
+        payment_status=data.get("payment_status") or "unpaid",
+        amount_total=data.get("amount_total"),
+        currency=data.get("currency") or "",
+        payment_intent=_id(data.get("payment_intent")),
+        client_reference_id=data.get("client_reference_id"),
+        metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+        expires_at=data.get("expires_at"),
+    )
+
+
+def _refund(obj: Any) -> Refund:
+    data = _as_dict(obj)
+    return Refund(
+        id=data["id"],
+        status=data.get("status") or "pending",
+        amount=int(data["amount"]),
+        currency=data.get("currency") or "",
+        payment_intent=_id(data.get("payment_intent")),
+    )
+
+
+def create_checkout_session(
+    *,
+    line_items: list[dict[str, Any]],
+    currency: str,
+    customer_email: str | None,
+    client_reference_id: str,
+    metadata: dict[str, str],
+    success_url: str,
+    cancel_url: str,
+    expires_at: int,
+    idempotency_key: str,
+) -> CheckoutSession:
+    """A hosted Checkout page for these lines; the caller stores the session id before redirecting.
+
+    Prices are sent inline (``price_data``) because the catalog, not Stripe, owns them.
+    """
+    if "{CHECKOUT_SESSION_ID}" not in success_url:
+        raise ValueError("success_url must contain {CHECKOUT_SESSION_ID}")
+    if not line_items:
+        raise ValueError("a checkout session needs at least one line item")
+    currency = currency.lower()
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "currency": currency,
+        "line_items": [
+            {
+                "quantity": int(item["quantity"]),
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": int(item["unit_amount"]),
+                    "product_data": {"name": str(item["name"])},
+                },
+            }
+            for item in line_items
+        ],
+        "client_reference_id": client_reference_id,
+        "metadata": dict(metadata),
+        # On the PaymentIntent too, so refunds and disputes can be traced to the order.
+        "payment_intent_data": {"metadata": dict(metadata)},
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "expires_at": int(expires_at),
+    }
+    if customer_email:
+        params["customer_email"] = customer_email
+    gateway = _gateway()
+    obj = gateway.call(
+        "checkout.sessions.create",
+        lambda: gateway.client.v1.checkout.sessions.create(
+            params,  # type: ignore[arg-type]
+            {"idempotency_key": idempotency_key},
+        ),
+    )
+    return _session(obj)
+
+
+def retrieve_checkout_session(session_id: str) -> CheckoutSession:
+    """The session's current state, straight from Stripe (the source of truth for payment)."""
+    gateway = _gateway()
+    obj = gateway.call(
+        "checkout.sessions.retrieve",
+        lambda: gateway.client.v1.checkout.sessions.retrieve(session_id),
+    )
+    return _session(obj)
+
+
+def expire_checkout_session(session_id: str, *, idempotency_key: str) -> CheckoutSession:
+    """Close an open session so it can no longer be paid.
+
+    Expiring races with the customer paying or with Stripe's own expiry, so a session that is
+    already complete or expired is not an error: its current state is returned instead.
+    """
+    gateway = _gateway()
+    try:
+        obj = gateway.call(
+            "checkout.sessions.expire",
+            lambda: gateway.client.v1.checkout.sessions.expire(
+                session_id, options={"idempotency_key": idempotency_key}
+            ),
+        )
+    except PaymentRejected:
+        current = retrieve_checkout_session(session_id)
+        if current.status == "open":
+            raise
+        return current
+    return _session(obj)
+
+
+def create_refund(
+    *,
+    payment_intent: str,
+    amount: int,
+    idempotency_key: str,
+    metadata: dict[str, str],
+) -> Refund:
+    """Refund ``amount`` (minor units) of a paid PaymentIntent; over-refunds are rejected."""
+    if amount <= 0:
+        raise ValueError("refund amount must be positive")
+    gateway = _gateway()
+    obj = gateway.call(
+        "refunds.create",
+        lambda: gateway.client.v1.refunds.create(
+            {"payment_intent": payment_intent, "amount": int(amount), "metadata": dict(metadata)},
+            {"idempotency_key": idempotency_key},
+        ),
+    )
+    return _refund(obj)
+
+
+def construct_event(payload: bytes, signature_header: str | None) -> dict[str, Any]:
+    """Verify a webhook's signature and age (300 s) and return the event as a plain dict."""
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        log.error("stripe webhook received but STRIPE_WEBHOOK_SECRET is not set")
+        raise InvalidWebhook("webhook secret not configured")
+    if not signature_header:
+        raise InvalidWebhook("missing Stripe-Signature header")
+    try:
+        # What stripe.Webhook.construct_event checks, without its Event building: that raises
+        # AttributeError on a signed body that is JSON but not an object, and we want a dict.
+        stripe.WebhookSignature.verify_header(
+            payload, signature_header, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
+        )
+        event = json.loads(payload)
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidWebhook("bad signature") from exc
+    except ValueError as exc:  # invalid JSON or UTF-8
+        raise InvalidWebhook("bad payload") from exc
+    if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
+        raise InvalidWebhook("not an event")
+    return dict(event)
+
+
+def sign_payload(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The ``Stripe-Signature`` header Stripe would send with ``payload`` (used by the sandbox)."""
+    return stripe.WebhookSignature.generate_signature_header(
+        payload.decode("utf-8"), secret, timestamp
+    )

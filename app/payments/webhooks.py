@@ -1,0 +1,164 @@
+"""Stripe webhooks: verify, store once, answer fast, process in a task.
+
+Duplicates are acknowledged and ignored (unique event id). Processing is idempotent and safe
+in any order: a paid order never goes back, fulfilment runs once whatever arrives twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.db import after_commit, utcnow
+from app.extensions import db
+from app.payments.models import WebhookEvent
+
+log = logging.getLogger("app.security.webhooks")
+
+
+def store_event(event: dict[str, Any]) -> WebhookEvent | None:
+    """Record a verified event; ``None`` when this event id was seen before."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    row_id = db.session.execute(
+        insert(WebhookEvent)
+        .values(
+            event_id=str(event["id"])[:255],
+            type=str(event.get("type", ""))[:100],
+            payload=event,
+            status="received",
+            attempts=0,
+            last_error="",
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(WebhookEvent.id)
+    ).scalar_one_or_none()
+    if row_id is None:
+        return None
+    row = db.session.get(WebhookEvent, row_id)
+    after_commit(lambda: enqueue(row_id))
+    return row
+
+
+def receive(payload: bytes, signature: str) -> WebhookEvent | None:
+    """The one entry for events, from Stripe's POST or the sandbox: verify, then store."""
+    from app.payments.stripe_gateway import construct_event
+
+    event = construct_event(payload, signature)  # raises InvalidWebhook
+    return store_event(event)
+
+
+def enqueue(webhook_event_id: int) -> None:
+    from tasks.payments import process_webhook_event
+
+    process_webhook_event(webhook_event_id)
+
+
+def _session_object(event: dict[str, Any]) -> dict[str, Any]:
+    return (event.get("data") or {}).get("object") or {}
+
+
+def handle_session_paid(event: dict[str, Any]) -> None:
+    from app.payments.fulfilment import fulfil_checkout_session
+
+    fulfil_checkout_session(str(_session_object(event).get("id", "")))
+
+
+def handle_session_failed(event: dict[str, Any]) -> None:
+    from app.payments.fulfilment import record_payment_failed
+
+    record_payment_failed(str(_session_object(event).get("id", "")), "the payment failed")
+
+
+def handle_session_expired(event: dict[str, Any]) -> None:
+    from app.payments.fulfilment import record_session_expired
+
+    record_session_expired(str(_session_object(event).get("id", "")))
+
+
+HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "checkout.session.completed": handle_session_paid,
+    "checkout.session.async_payment_succeeded": handle_session_paid,
+    "checkout.session.async_payment_failed": handle_session_failed,
+    "checkout.session.expired": handle_session_expired,
+}
+
+
+def process(webhook_event_id: int) -> str | None:
+    """Claim and handle one stored event. Returns its new status (None: not claimable)."""
+    now = utcnow()
+    claimed = db.session.execute(
+        sa.update(WebhookEvent)
+        .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status.in_(["received", "failed"]))
+        .values(status="processing", claimed_at=now, attempts=WebhookEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return None
+    row = db.session.get(WebhookEvent, webhook_event_id, populate_existing=True)
+    assert row is not None
+    handler = HANDLERS.get(row.type)
+    if handler is None:
+        row.status, row.processed_at = "ignored", now
+        return row.status
+    savepoint = db.session.begin_nested()
+    try:
+        handler(row.payload)
+    except Exception as exc:  # kept, retried, dead-lettered: never lost
+        savepoint.rollback()
+        max_attempts = current_app.config["WEBHOOK_MAX_ATTEMPTS"]
+        row.status = "dead" if row.attempts >= max_attempts else "failed"
+        row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        log.exception("webhook %s (%s) failed, attempt %s", row.event_id, row.type, row.attempts)
+        return row.status
+    savepoint.commit()
+    row.status, row.processed_at, row.last_error = "processed", now, ""
+    return row.status
+
+
+def sweep(limit: int = 200) -> int:
+    """Re-drive events a lost task or a failure left unprocessed (after a short pause)."""
+    now = utcnow()
+    settled = now - timedelta(seconds=60)
+    db.session.execute(  # a worker died while processing: hand the event out again
+        sa.update(WebhookEvent)
+        .where(
+            WebhookEvent.status == "processing",
+            WebhookEvent.claimed_at < now - timedelta(minutes=5),
+        )
+        .values(status="failed", last_error="worker lost while processing")
+        .execution_options(synchronize_session=False)
+    )
+    ids = list(
+        db.session.execute(
+            sa.select(WebhookEvent.id)
+            .where(
+                WebhookEvent.status.in_(["received", "failed"]), WebhookEvent.received_at <= settled
+            )
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+        ).scalars()
+    )
+    for event_id in ids:
+        after_commit(lambda eid=event_id: enqueue(eid))
+    return len(ids)
+
+
+def replay(webhook_event_id: int) -> bool:
+    """Staff replay of a dead event."""
+    return (
+        db.session.execute(
+            sa.update(WebhookEvent)
+            .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status == "dead")
+            .values(status="failed", attempts=0)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )

@@ -1,0 +1,162 @@
+"""Checkout end to end through the offline sandbox, the way the embedded default runs it."""
+
+import re
+
+import sqlalchemy as sa
+
+from app.cart.models import CartLine
+from app.catalog.models import Variant
+from app.db import commit_unit_of_work
+from app.notifications.models import Notification
+from app.orders.models import OrderStatus, Payment
+from app.payments.models import WebhookEvent
+from tests.accounts.helpers import login, make_user
+from tests.catalog import factories
+from tests.checkout.helpers import (
+    add_to_cart,
+    latest_order,
+    path_of,
+    pay,
+    sandbox_action,
+    submit_details,
+)
+
+
+def stock(db, variant_id):
+    db.session.expire_all()
+    v = db.session.get(Variant, variant_id)
+    return v.stock_on_hand, v.reserved
+
+
+def setup_cart(client, db, quantity=2, price=1500, stock_level=5):
+    variant = factories.product("Stoneware Mug", price=price, stock=stock_level).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, quantity)
+    return variant
+
+
+def test_guest_pays_in_the_sandbox_and_gets_a_paid_order(client, db):
+    variant = setup_cart(client, db)
+    details = submit_details(client)
+    assert details.status_code == 303 and details.headers["Location"] == "/checkout/review"
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert "€30.00" in review and "Pay €34.95" in review  # subtotal, and total with delivery
+    assert "€4.95" in review  # standard delivery under the threshold
+    response = pay(client)
+    assert response.status_code == 303
+    session_url = response.headers["Location"]
+    assert "/sandbox/checkout/cs_sandbox_" in session_url
+    order = latest_order()
+    assert order.status == OrderStatus.PENDING_PAYMENT and order.total == 3495
+    assert stock(db, variant.id) == (5, 2)  # reserved while paying
+    page = client.get(path_of(session_url)).get_data(as_text=True)
+    assert "TEST MODE" in page and "€34.95" in page
+    back = sandbox_action(client, session_url, "pay")
+    assert (
+        back.status_code == 303
+        and "/checkout/success?session_id=cs_sandbox_" in back.headers["Location"]
+    )
+    confirmation = client.get(path_of(back.headers["Location"])).get_data(as_text=True)
+    assert "Thank you for your order!" in confirmation and order.number in confirmation
+    order = latest_order()
+    assert order.status == OrderStatus.PAID
+    assert stock(db, variant.id) == (3, 0)  # sold
+    assert db.session.execute(sa.select(sa.func.count()).select_from(CartLine)).scalar() == 0
+    mail = db.session.execute(
+        sa.select(Notification).where(Notification.template == "order-confirmation")
+    ).scalar_one()
+    assert mail.to_address == "ada@example.com" and mail.status == "sent"
+    assert mail.variables["total"] == 3495 and mail.variables["order_number"] == order.number
+    event = db.session.execute(sa.select(WebhookEvent)).scalar_one()
+    assert (event.type, event.status) == ("checkout.session.completed", "processed")
+    # The guest link in the email shows the order without signing in.
+    link = path_of(mail.variables["order_url"])
+    assert order.number in client.get(link).get_data(as_text=True)
+
+
+def test_prices_in_the_request_are_ignored(client, db):
+    setup_cart(client, db, quantity=1, price=1500)
+    submit_details(client)
+    pay(client, total="1", amount="1", price="1", subtotal="1")
+    assert latest_order().total == 1500 + 495
+
+
+def test_decline_returns_to_an_intact_cart(client, db):
+    variant = setup_cart(client, db)
+    submit_details(client)
+    session_url = pay(client).headers["Location"]
+    back = sandbox_action(client, session_url, "decline")
+    assert "declined=1" in back.headers["Location"]
+    cart_page = client.get(path_of(back.headers["Location"]), follow_redirects=True)
+    html = cart_page.get_data(as_text=True)
+    assert "Your card was declined" in html and "Stoneware Mug" in html
+    order = latest_order()
+    assert order.status == OrderStatus.CANCELLED
+    assert stock(db, variant.id) == (5, 0)  # reservation released
+
+
+def test_cancel_returns_to_an_intact_cart_and_releases_stock(client, db):
+    variant = setup_cart(client, db)
+    submit_details(client)
+    session_url = pay(client).headers["Location"]
+    back = sandbox_action(client, session_url, "cancel")
+    html = client.get(path_of(back.headers["Location"]), follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "Payment cancelled. Your cart is as you left it." in html
+    assert latest_order().status == OrderStatus.CANCELLED
+    assert stock(db, variant.id) == (5, 0)
+
+
+def test_fake_or_unpaid_session_on_the_success_page_pays_nothing(client, db):
+    setup_cart(client, db)
+    submit_details(client)
+    session_url = pay(client).headers["Location"]
+    assert client.get("/checkout/success?session_id=cs_fake_123").status_code == 404
+    session_id = session_url.rsplit("/", 1)[1]
+    page = client.get(f"/checkout/success?session_id={session_id}").get_data(as_text=True)
+    assert "being processed" in page
+    assert latest_order().status == OrderStatus.PENDING_PAYMENT
+
+
+def test_missing_details_are_explained(client, db):
+    setup_cart(client, db)
+    response = submit_details(client, email="not-an-email", shipping_city="")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Enter an email address like name@example.com." in html
+    assert "This field is required." in html
+
+
+def test_empty_cart_cannot_check_out(client, db):
+    assert client.get("/checkout").headers["Location"] == "/cart"
+
+
+def test_signed_in_customer_sees_only_their_orders(app, db):
+    variant = factories.product("Stoneware Mug", price=1500, stock=5).variants[0]
+    make_user("ada@example.com")
+    make_user("bob@example.com")
+    commit_unit_of_work()
+    ada, bob = app.test_client(), app.test_client()
+    login(ada, "ada@example.com")
+    login(bob, "bob@example.com")
+    add_to_cart(ada, variant.id)
+    submit_details(ada)
+    sandbox_action(ada, pay(ada).headers["Location"], "pay")
+    order = latest_order()
+    assert order.user_id is not None
+    listing = ada.get("/account/orders").get_data(as_text=True)
+    assert order.number in listing and "Paid" in listing
+    assert ada.get(f"/account/orders/{order.number}").status_code == 200
+    assert bob.get(f"/account/orders/{order.number}").status_code == 404
+    assert order.number not in bob.get("/account/orders").get_data(as_text=True)
+    assert re.search(r"Paid", ada.get("/account/orders?status=paid").get_data(as_text=True))
+
+
+def test_payment_row_records_the_session(client, db):
+    setup_cart(client, db)
+    submit_details(client)
+    sandbox_action(client, pay(client).headers["Location"], "pay")
+    payment = db.session.execute(sa.select(Payment)).scalar_one()
+    assert payment.status == "succeeded" and payment.payment_intent.startswith("pi_sandbox_")
+    assert payment.amount == latest_order().total

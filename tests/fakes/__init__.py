@@ -1,0 +1,1 @@
+"""Protocol fakes for tests: small stateful servers that speak a real provider API."""

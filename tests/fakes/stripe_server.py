@@ -1,0 +1,458 @@
+"""A small stateful Stripe API on loopback, so the real SDK is exercised end to end.
+
+It speaks the wire protocol the SDK uses (form-encoded bodies with bracket syntax, JSON
+answers, Stripe-style error objects, ``Idempotency-Key`` replay) for the few endpoints the
+shop calls: Checkout Sessions and Refunds. Tests steer it with Python methods
+(``complete``, ``fail_next``, ``delay_next``) rather than over HTTP.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import stripe
+from requests.structures import CaseInsensitiveDict
+
+_SESSION_PATH = re.compile(r"^/v1/checkout/sessions/([^/]+)$")
+_EXPIRE_PATH = re.compile(r"^/v1/checkout/sessions/([^/]+)/expire$")
+_REFUND_PATH = re.compile(r"^/v1/refunds/([^/]+)$")
+_PAY_PATH = re.compile(r"^/pay/([^/]+)$")
+_KEY_PART = re.compile(r"\[([^\]]*)\]")
+
+# Stripe only accepts expires_at between 30 minutes and 24 hours after creation.
+_MIN_EXPIRY = 30 * 60
+_MAX_EXPIRY = 24 * 3600
+_CLOCK_SLACK = 60
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: CaseInsensitiveDict[str]
+    params: dict[str, Any]
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("Idempotency-Key")
+
+    @property
+    def authorization(self) -> str | None:
+        return self.headers.get("Authorization")
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class StripeApiError(Exception):
+    """Raised inside handlers; becomes a Stripe-shaped error answer."""
+
+    def __init__(
+        self, status: int, message: str, *, type_: str = "invalid_request_error", **extra: Any
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = {"type": type_, "message": message, **extra}
+
+
+def parse_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Decode Stripe's bracket syntax (``a[b][0][c]=v``) into nested dicts and lists."""
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        head = key.split("[", 1)[0]
+        parts = [head, *_KEY_PART.findall(key[len(head) :])]
+        node: Any = root
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if part == "":  # a[]=x appends
+                part = str(len(node))
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+    return _listify(root)
+
+
+def _listify(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    converted = {k: _listify(v) for k, v in node.items()}
+    if converted and all(k.isdigit() for k in converted):
+        return [converted[k] for k in sorted(converted, key=int)]
+    return converted
+
+
+def _int(params: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    raw = params.get(name)
+    if raw is None:
+        if required:
+            raise StripeApiError(400, f"Missing required param: {name}.", param=name)
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise StripeApiError(400, f"Invalid integer: {raw}", param=name) from None
+
+
+def _missing(kind: str, ident: str, param: str = "id") -> StripeApiError:
+    return StripeApiError(404, f"No such {kind}: '{ident}'", code="resource_missing", param=param)
+
+
+class FakeStripe:
+    """A Stripe-compatible HTTP server; ``url`` is its API base for ``STRIPE_API_BASE``."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self.line_items: dict[str, list[dict[str, Any]]] = {}  # session id -> lines as sent
+        self.requests: list[RecordedRequest] = []
+        self._idempotent: dict[str, tuple[str, str, dict[str, Any], _Reply]] = {}
+        self._failures: list[int] = []
+        self._delays: list[float] = []
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._ids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeStripe:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # so stop() returns promptly
+            name="fake-stripe",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes handlers sleeping in delay_next
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeStripe:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- test controls ---------------------------------------------------------------------
+
+    def complete(self, session_id: str, paid: bool = True) -> dict[str, Any]:
+        """The customer finished Checkout (``paid=False``: an async method still pending)."""
+        with self._lock:
+            session = self.sessions[session_id]
+            session["status"] = "complete"
+            session["payment_status"] = "paid" if paid else "unpaid"
+            session["payment_intent"] = session["payment_intent"] or self._new_id("pi_test")
+            session["customer_details"] = {"email": session["customer_email"]}
+            session["url"] = None
+            return dict(session)
+
+    def fail_next(self, n: int, status: int = 500) -> None:
+        """The next ``n`` API calls answer ``status`` with an error body, changing nothing."""
+        with self._lock:
+            self._failures.extend([status] * n)
+
+    def delay_next(self, seconds: float, n: int = 1) -> None:
+        """The next ``n`` API calls wait ``seconds`` before being handled (slow network)."""
+        with self._lock:
+            self._delays.extend([seconds] * n)
+
+    def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.method == method and r.path == path]
+
+    # -- request handling ------------------------------------------------------------------
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids):04d}{secrets.token_hex(8)}"
+
+    def handle(
+        self, method: str, path: str, headers: CaseInsensitiveDict[str], params: dict[str, Any]
+    ) -> _Reply:
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, headers, params))
+            delay = self._delays.pop(0) if self._delays else 0.0
+        if delay and self._stopping.wait(delay):
+            return _Reply(503, {"error": {"type": "api_error", "message": "Server stopping."}})
+        with self._lock:
+            if path.startswith("/pay/"):
+                return self._pay_page(path)
+            if not (headers.get("Authorization") or "").startswith("Bearer sk_"):
+                return _error_reply(
+                    StripeApiError(
+                        401, "You did not provide an API key.", type_="invalid_request_error"
+                    )
+                )
+            if self._failures:
+                status = self._failures.pop(0)
+                return _error_reply(StripeApiError(status, "Injected failure.", type_="api_error"))
+            key = headers.get("Idempotency-Key") if method == "POST" else None
+            if key is not None and key in self._idempotent:
+                first_method, first_path, first_params, reply = self._idempotent[key]
+                if (first_method, first_path, first_params) != (method, path, params):
+                    return _error_reply(
+                        StripeApiError(
+                            400,
+                            "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with.",
+                            type_="idempotency_error",
+                        )
+                    )
+                return _Reply(reply.status, reply.body, {"Idempotent-Replayed": "true"})
+            try:
+                reply = _Reply(200, self._route(method, path, params))
+            except StripeApiError as exc:
+                reply = _error_reply(exc)
+            if key is not None and reply.status == 200:
+                self._idempotent[key] = (method, path, params, reply)
+            return reply
+
+    def _route(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "POST" and path == "/v1/checkout/sessions":
+            return self._create_session(params)
+        if method == "GET" and (match := _SESSION_PATH.match(path)):
+            return dict(self._session(match[1]))
+        if method == "POST" and (match := _EXPIRE_PATH.match(path)):
+            return self._expire_session(match[1])
+        if method == "POST" and path == "/v1/refunds":
+            return self._create_refund(params)
+        if method == "GET" and (match := _REFUND_PATH.match(path)):
+            refund = self.refunds.get(match[1])
+            if refund is None:
+                raise _missing("refund", match[1])
+            return dict(refund)
+        raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}).")
+
+    def _session(self, session_id: str) -> dict[str, Any]:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise _missing("checkout.session", session_id)
+        return session
+
+    def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("mode") != "payment":
+            raise StripeApiError(400, "This fake only supports mode=payment.", param="mode")
+        for name in ("success_url", "cancel_url"):
+            if not params.get(name):
+                raise StripeApiError(400, f"Missing required param: {name}.", param=name)
+        items = params.get("line_items")
+        if not isinstance(items, list) or not items:
+            raise StripeApiError(400, "Missing required param: line_items.", param="line_items")
+        currency = params.get("currency")
+        total = 0
+        for i, item in enumerate(items):
+            price = item.get("price_data") or {}
+            if not (price.get("product_data") or {}).get("name"):
+                raise StripeApiError(
+                    400,
+                    "Missing required param: line_items[{i}][price_data][product_data][name].",
+                    param=f"line_items[{i}][price_data][product_data][name]",
+                )
+            currency = currency or price.get("currency")
+            if price.get("currency") != currency:
+                raise StripeApiError(400, "All line items must use the same currency.")
+            amount = _int(price, "unit_amount")
+            quantity = _int(item, "quantity")
+            assert amount is not None and quantity is not None
+            if amount < 0 or quantity < 1:
+                raise StripeApiError(400, "Invalid amount or quantity.", param="line_items")
+            total += amount * quantity
+        now = int(time.time())
+        expires_at = _int(params, "expires_at", required=False)
+        if expires_at is None:
+            expires_at = now + _MAX_EXPIRY
+        elif not (
+            now + _MIN_EXPIRY - _CLOCK_SLACK <= expires_at <= now + _MAX_EXPIRY + _CLOCK_SLACK
+        ):
+            raise StripeApiError(
+                400,
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours from "
+                "Checkout Session creation.",
+                param="expires_at",
+            )
+        session_id = self._new_id("cs_test")
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "url": f"{self.url}/pay/{session_id}",
+            "status": "open",
+            "payment_status": "unpaid",
+            "mode": "payment",
+            "livemode": False,
+            "created": now,
+            "expires_at": expires_at,
+            "amount_subtotal": total,
+            "amount_total": total,
+            "currency": currency,
+            "client_reference_id": params.get("client_reference_id"),
+            "customer_email": params.get("customer_email"),
+            "customer_details": None,
+            "metadata": params.get("metadata") or {},
+            "payment_intent": None,
+            "success_url": params["success_url"],
+            "cancel_url": params["cancel_url"],
+        }
+        self.sessions[session_id] = session
+        self.line_items[session_id] = items
+        return dict(session)
+
+    def _expire_session(self, session_id: str) -> dict[str, Any]:
+        session = self._session(session_id)
+        if session["status"] != "open":
+            raise StripeApiError(
+                400,
+                f"Only Checkout Sessions with a status of `open` can be expired. "
+                f"This Checkout Session has a status of `{session['status']}`.",
+            )
+        session["status"] = "expired"
+        session["url"] = None
+        return dict(session)
+
+    def _create_refund(self, params: dict[str, Any]) -> dict[str, Any]:
+        intent = params.get("payment_intent")
+        if not intent:
+            raise StripeApiError(
+                400,
+                "One of the following params should be provided for this request: "
+                "payment_intent or charge.",
+            )
+        session = next((s for s in self.sessions.values() if s["payment_intent"] == intent), None)
+        if session is None:
+            raise _missing("payment_intent", intent, param="payment_intent")
+        if session["payment_status"] != "paid":
+            raise StripeApiError(
+                400,
+                f"This PaymentIntent ({intent}) does not have a successful charge to refund.",
+                param="payment_intent",
+            )
+        refunded = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == intent)
+        remaining = session["amount_total"] - refunded
+        amount = _int(params, "amount", required=False)
+        amount = remaining if amount is None else amount
+        if remaining <= 0:
+            raise StripeApiError(
+                400,
+                f"Charge for PaymentIntent {intent} has already been refunded.",
+                code="charge_already_refunded",
+            )
+        if amount <= 0 or amount > remaining:
+            raise StripeApiError(
+                400,
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge "
+                f"({remaining}).",
+                code="amount_too_large",
+                param="amount",
+            )
+        refund = {
+            "id": self._new_id("re_test"),
+            "object": "refund",
+            "amount": amount,
+            "currency": session["currency"],
+            "payment_intent": intent,
+            "charge": "ch_test_" + intent.removeprefix("pi_test_"),
+            "status": "succeeded",
+            "reason": params.get("reason"),
+            "metadata": params.get("metadata") or {},
+            "created": int(time.time()),
+        }
+        self.refunds[refund["id"]] = refund
+        return dict(refund)
+
+    def _pay_page(self, path: str) -> _Reply:
+        match = _PAY_PATH.match(path)
+        if not match or match[1] not in self.sessions:
+            return _error_reply(_missing("checkout.session", path))
+        session = self.sessions[match[1]]
+        return _Reply(200, {"fake_checkout": session["id"], "status": session["status"]})
+
+
+def _error_reply(exc: StripeApiError) -> _Reply:
+    return _Reply(exc.status, {"error": exc.error})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout) leaves a broken pipe behind; that is the point.
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeStripe  # one connection per request (HTTP/1.0): nothing lingers after stop()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return None
+
+    def _serve(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        pairs = parse_qsl(url.query, keep_blank_values=True)
+        pairs += parse_qsl(body, keep_blank_values=True)
+        headers = CaseInsensitiveDict(dict(self.headers.items()))
+        reply = self.fake.handle(self.command, url.path, headers, parse_form(pairs))
+        payload = json.dumps(reply.body).encode()
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Request-Id", f"req_{secrets.token_hex(7)}")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client timed out and hung up
+
+    do_GET = _serve  # noqa: N815 - http.server dispatches on these names
+    do_POST = _serve  # noqa: N815
+    do_DELETE = _serve  # noqa: N815
+
+
+def make_event(type: str, obj: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - Stripe's name
+    """A Stripe-shaped event wrapping ``obj`` (e.g. a session from ``FakeStripe.sessions``)."""
+    return {
+        "id": f"evt_test_{secrets.token_hex(12)}",
+        "object": "event",
+        "type": type,
+        "created": int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "api_version": stripe.api_version,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+    }
+
+
+def signed_event(
+    event: dict[str, Any], secret: str, timestamp: int | None = None
+) -> tuple[bytes, str]:
+    """The body and ``Stripe-Signature`` header Stripe would send for ``event``."""
+    payload = json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)
+    return payload.encode(), header
