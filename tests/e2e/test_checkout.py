@@ -1,0 +1,93 @@
+"""Browse, add to cart, check out, pay in the TEST MODE sandbox, see the order and its email."""
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.plugins.live_server import LIVE_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def fill_details(page, email):
+    page.get_by_label("Email for your receipt").fill(email)
+    page.get_by_label("Full name").first.fill("Ada Lovelace")
+    page.get_by_label("Address", exact=True).first.fill("12 Analytical Street")
+    page.get_by_label("Town or city").first.fill("Dublin")
+    page.get_by_label("Postcode").first.fill("D02 X285")
+    page.get_by_label("Country").first.select_option("IE")
+    page.get_by_role("button", name="Review your order").click()
+    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
+
+
+def add_mug(page, base):
+    page.goto(base + "/products?q=speckled")
+    page.get_by_role("button", name=re.compile(r"^Add to cart\s*: Speckled Stoneware Mug$")).click()
+    expect(page.locator("#mini-cart .badge-count")).not_to_have_text("0")
+
+
+def test_guest_checkout_pays_and_gets_an_email(page, live_server, problems):
+    base = live_server.url
+    email = f"guest-{uuid.uuid4().hex[:6]}@example.com"
+    add_mug(page, base)
+    page.goto(base + "/cart")
+    page.get_by_role("button", name="Continue to checkout").click()
+    fill_details(page, email)
+    pay_button = page.get_by_role("button", name=re.compile(r"^Pay €"))
+    total = pay_button.inner_text().replace("Pay ", "")
+    pay_button.click()
+    expect(page.get_by_text("TEST MODE")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Pay {total}")).to_be_visible()
+    page.get_by_role("button", name="Pay (test)").click()
+    expect(page.get_by_role("heading", name="Thank you for your order!")).to_be_visible()
+    expect(page.get_by_text("Paid", exact=True)).to_be_visible()
+    number = re.search(r"SS-[0-9A-Z]{4}-[0-9A-Z]{4}", page.content()).group(0)
+    expect(page.locator("#mini-cart .badge-count")).to_have_text("0")
+    # The confirmation email was delivered (development outbox).
+    page.goto(base + "/dev/outbox")
+    row = page.get_by_role("row").filter(has_text=email).filter(has_text="order-confirmation")
+    expect(row).to_contain_text("sent")
+    row.get_by_role("link").click()
+    expect(page.locator(".email-text")).to_contain_text(number)
+    problems.assert_clean()
+
+
+@pytest.mark.parametrize("action", ["Decline the card (test)", "Cancel and go back"])
+def test_decline_and_cancel_return_to_an_intact_cart(page, live_server, problems, action):
+    base = live_server.url
+    add_mug(page, base)
+    page.goto(base + "/checkout")
+    fill_details(page, "someone@example.com")
+    page.get_by_role("button", name=re.compile(r"^Pay €")).click()
+    page.get_by_role("button", name=action).click()
+    expect(page.get_by_role("heading", name="Your cart")).to_be_visible()
+    message = "Your card was declined" if action.startswith("Decline") else "Payment cancelled"
+    expect(page.get_by_text(message)).to_be_visible()
+    expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_be_visible()
+    problems.assert_clean()
+
+
+def test_signed_in_customer_sees_the_paid_order_in_the_account(page, live_server, problems):
+    base = live_server.url
+    page.goto(base + "/account/login")
+    page.get_by_label("Email").fill("shopper@example.com")
+    page.get_by_label("Password").fill(LIVE_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(base + "/cart")
+    if page.get_by_role("button", name="Empty cart").count():
+        page.get_by_role("button", name="Empty cart").click()
+    add_mug(page, base)
+    page.goto(base + "/checkout")
+    expect(page.get_by_label("Email for your receipt")).to_have_value("shopper@example.com")
+    fill_details(page, "shopper@example.com")
+    page.get_by_role("button", name=re.compile(r"^Pay €")).click()
+    page.get_by_role("button", name="Pay (test)").click()
+    number = re.search(r"SS-[0-9A-Z]{4}-[0-9A-Z]{4}", page.content()).group(0)
+    page.get_by_role("link", name="Your orders").click()
+    row = page.get_by_role("row").filter(has_text=number)
+    expect(row).to_contain_text("Paid")
+    row.get_by_role("link", name=number).click()
+    expect(page.get_by_role("heading", name=f"Order {number}")).to_be_visible()
+    problems.assert_clean()
