@@ -199,8 +199,10 @@ def _cancel_pending(note: str) -> None:
     if not number:
         return
     order = db.session.execute(sa.select(Order).where(Order.number == number)).scalar_one_or_none()
-    if order is not None:
-        cancel_unpaid(order, note=note)  # only unpaid orders; a paid one is left alone
+    if order is not None and cancel_unpaid(order, note=note):  # a paid one is left alone
+        from app.payments.fulfilment import expire_open_sessions
+
+        expire_open_sessions(order)  # an old tab can no longer pay for it
 
 
 @bp.get("/checkout/success")
@@ -248,4 +250,24 @@ def order_status(token: str) -> str:
     order = db.session.execute(sa.select(Order).where(Order.number == number)).scalar_one_or_none()
     if order is None:
         abort(404)
-    return render_template("checkout/order.html", order=order, labels=LABELS)
+    return render_template(
+        "checkout/order.html",
+        order=order,
+        labels=LABELS,
+        cancel_url=url_for("checkout.cancel_guest_order", token=token),
+    )
+
+
+@bp.post("/orders/<token>/cancel")
+def cancel_guest_order(token: str) -> Response:
+    from app.orders.views import _cancel
+
+    number = read_order_token(token)
+    order = (
+        db.session.execute(sa.select(Order).where(Order.number == number)).scalar_one_or_none()
+        if number
+        else None
+    )
+    if order is None:
+        abort(404)
+    return _cancel(order, url_for("checkout.order_status", token=token))

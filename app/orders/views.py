@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
+from app.core.templating import money
 from app.extensions import db
 from app.orders import bp
 from app.orders.models import Order, OrderStatus
+from app.orders.services import CANCELLABLE, cancel_paid
 from app.orders.states import LABELS
 
 PER_PAGE = 20
@@ -55,4 +58,36 @@ def order_detail(number: str) -> str:
     ).scalar_one_or_none()
     if order is None:
         abort(404)
-    return render_template("checkout/order.html", order=order, labels=LABELS)
+    return render_template(
+        "checkout/order.html",
+        order=order,
+        labels=LABELS,
+        cancel_url=url_for("orders.cancel_order", number=number),
+    )
+
+
+@bp.post("/account/orders/<number>/cancel")
+@login_required
+def cancel_order(number: str) -> Response:
+    order = db.session.execute(
+        sa.select(Order).where(Order.number == number, Order.user_id == current_user.id)
+    ).scalar_one_or_none()
+    if order is None:
+        abort(404)
+    return _cancel(order, url_for("orders.order_detail", number=number))
+
+
+def _cancel(order: Order, back: str) -> Response:
+    if order.status not in CANCELLABLE:
+        flash("This order can no longer be cancelled. Contact us about a return.", "error")
+        return redirect(back, code=303)
+    refund = cancel_paid(
+        order,
+        actor_id=current_user.id if current_user.is_authenticated else None,
+        note="cancelled by the customer",
+    )
+    flash(
+        f"Order {order.number} is cancelled. We are refunding {money(refund, order.currency)}.",
+        "success",
+    )
+    return redirect(back, code=303)

@@ -20,7 +20,7 @@ from app.notifications.rendering import external_url
 from app.notifications.services import notify
 from app.orders.models import Order, OrderStatus, Payment
 from app.orders.services import cancel_unpaid, commit_sale
-from app.orders.states import PAID_STATES, transition
+from app.orders.states import PAID_STATES, can_transition, transition
 from app.payments import provider
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,13 @@ def fulfil_checkout_session(session_id: str) -> Order | None:
         _alert_staff(order)
         return order
     payment.payment_intent = session.payment_intent or ""
+    if order.status == OrderStatus.CANCELLED:
+        # Paid in an old tab after the order was replaced or abandoned: never fulfil twice.
+        payment.status, payment.fulfilled_at = "succeeded", utcnow()
+        order.needs_attention = "Paid after it was cancelled; the payment is refunded."
+        _refund_whole_payment(order, payment)
+        _alert_staff(order)
+        return order
     outcome = commit_sale(order)
     payment.status = "succeeded"
     payment.fulfilled_at = utcnow()
@@ -141,7 +148,39 @@ def fulfil_checkout_session(session_id: str) -> Order | None:
     if outcome.fulfilled:
         _clear_cart(order)
         _send_confirmation(order)
+        _warn_low_stock(order)
     return order
+
+
+def _warn_low_stock(order: Order) -> None:
+    from app.catalog.models import Variant
+
+    ids = [line.variant_id for line in order.lines if line.variant_id is not None]
+    low = (
+        db.session.execute(
+            sa.select(Variant).where(
+                Variant.id.in_(ids),
+                Variant.track_inventory.is_(True),
+                Variant.stock_on_hand - Variant.reserved <= Variant.low_stock_threshold,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for variant in low:
+        for address in current_app.config["STAFF_ALERT_EMAILS"]:
+            notify(
+                "low-stock",
+                to=address,
+                category=Category.STAFF,
+                variables={
+                    "sku": variant.sku,
+                    "product_name": variant.product.name,
+                    "available": variant.stock_on_hand - variant.reserved,
+                    "threshold": variant.low_stock_threshold,
+                    "admin_url": external_url("admin.dashboard"),
+                },
+            )
 
 
 def _clear_cart(order: Order) -> None:
@@ -234,6 +273,23 @@ def record_payment_failed(session_id: str, reason: str) -> None:
         )
 
 
+def record_refund(payment_intent: str, amount_refunded: int) -> None:
+    """charge.refunded / refund.updated: record what the provider says was refunded."""
+    payment = (
+        db.session.execute(sa.select(Payment).where(Payment.payment_intent == payment_intent))
+        .scalars()
+        .first()
+    )
+    if payment is None or amount_refunded <= payment.amount_refunded:
+        return  # unknown, or an older (out-of-order) update: never go backwards
+    payment.amount_refunded = min(amount_refunded, payment.amount)
+    full = payment.amount_refunded >= payment.amount
+    payment.status = "refunded" if full else "partially_refunded"
+    order = payment.order
+    if full and can_transition(order, OrderStatus.REFUNDED):
+        transition(order, OrderStatus.REFUNDED, note="refund confirmed by the provider")
+
+
 def record_session_expired(session_id: str) -> None:
     payment = _payment_for(session_id)
     if payment is None:
@@ -246,17 +302,21 @@ def record_session_expired(session_id: str) -> None:
         cancel_unpaid(order, note="checkout session expired")
 
 
+def expire_open_sessions(order: Order) -> None:
+    for payment in order.payments:
+        if payment.status == "pending":
+            payment.status = "expired"
+            sid = payment.session_id
+            after_commit(lambda s=sid: _expire_quietly(s, f"expire-{s}"))
+
+
 def expire_stale_orders() -> int:
     """Release reservations whose checkout was abandoned (in case no webhook ever came)."""
     from app.orders.services import list_expired_reservations
 
     count = 0
     for order in list_expired_reservations():
-        for payment in order.payments:
-            if payment.status == "pending":
-                payment.status = "expired"
-                sid = payment.session_id
-                after_commit(lambda s=sid: _expire_quietly(s, f"expire-{s}"))
+        expire_open_sessions(order)
         if cancel_unpaid(order, note="reservation expired"):
             count += 1
     return count

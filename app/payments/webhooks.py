@@ -83,7 +83,18 @@ def handle_session_expired(event: dict[str, Any]) -> None:
     record_session_expired(str(_session_object(event).get("id", "")))
 
 
+def handle_charge_refunded(event: dict[str, Any]) -> None:
+    from app.payments.fulfilment import record_refund
+
+    charge = _session_object(event)
+    intent = charge.get("payment_intent") or ""
+    if isinstance(intent, dict):
+        intent = intent.get("id", "")
+    record_refund(str(intent), int(charge.get("amount_refunded") or 0))
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "charge.refunded": handle_charge_refunded,
     "checkout.session.completed": handle_session_paid,
     "checkout.session.async_payment_succeeded": handle_session_paid,
     "checkout.session.async_payment_failed": handle_session_failed,

@@ -160,3 +160,49 @@ def test_payment_row_records_the_session(client, db):
     payment = db.session.execute(sa.select(Payment)).scalar_one()
     assert payment.status == "succeeded" and payment.payment_intent.startswith("pi_sandbox_")
     assert payment.amount == latest_order().total
+
+
+def test_customer_cancels_a_paid_order_before_shipping(app, db):
+    from app.notifications.models import Notification
+
+    variant = factories.product("Stoneware Mug", price=1500, stock=5).variants[0]
+    make_user("ada@example.com")
+    commit_unit_of_work()
+    ada = app.test_client()
+    login(ada, "ada@example.com")
+    add_to_cart(ada, variant.id, 2)
+    submit_details(ada)
+    sandbox_action(ada, pay(ada).headers["Location"], "pay")
+    order = latest_order()
+    page = f"/account/orders/{order.number}"
+    from tests.checkout.helpers import token
+
+    done = ada.post(
+        f"{page}/cancel", data={"csrf_token": token(ada, page)}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert f"Order {order.number} is cancelled. We are refunding €34.95." in done
+    assert latest_order().status == OrderStatus.CANCELLED
+    assert stock(db, variant.id) == (5, 0)  # back on the shelf
+    again = ada.post(
+        f"{page}/cancel", data={"csrf_token": token(ada, page)}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "can no longer be cancelled" in again
+    assert stock(db, variant.id) == (5, 0)
+    mail = db.session.execute(
+        sa.select(Notification).where(Notification.template == "order-cancelled")
+    ).scalar_one()
+    assert mail.variables["refund_total"] == 3495
+
+
+def test_low_stock_alert_after_a_sale(client, db, app, monkeypatch):
+    from app.notifications.models import Notification
+
+    monkeypatch.setitem(app.config, "STAFF_ALERT_EMAILS", ["ops@example.com"])
+    variant = setup_cart(client, db, quantity=2, stock_level=6)  # leaves 4 <= threshold 5
+    submit_details(client)
+    sandbox_action(client, pay(client).headers["Location"], "pay")
+    alert = db.session.execute(
+        sa.select(Notification).where(Notification.template == "low-stock")
+    ).scalar_one()
+    assert alert.to_address == "ops@example.com" and alert.variables["sku"] == variant.sku
+    assert alert.variables["available"] == 4
