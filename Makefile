@@ -45,6 +45,7 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python -m bench.catalog
 	$(BIN)/python -m bench.cart
+	$(BIN)/python -m bench.checkout
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context, url_for
 
 from app.extensions import db
 from app.notifications.rendering import external_url
@@ -24,7 +24,7 @@ from app.payments.stripe_gateway import CheckoutSession, PaymentRejected, Refund
 def _as_dataclass(row: SandboxSession) -> CheckoutSession:
     return CheckoutSession(
         id=row.id,
-        url=external_url("payments.sandbox_checkout", session_id=row.id),
+        url=_page_url(row.id),
         status=row.status,
         payment_status=row.payment_status,
         amount_total=row.amount_total,
@@ -34,6 +34,13 @@ def _as_dataclass(row: SandboxSession) -> CheckoutSession:
         metadata=dict(row.metadata_ or {}),
         expires_at=row.expires_at,
     )
+
+
+def _page_url(session_id: str) -> str:
+    """The shopper's own host when there is a request; SHOP_BASE_URL from a task."""
+    if has_request_context():
+        return url_for("payments.sandbox_checkout", session_id=session_id, _external=True)
+    return external_url("payments.sandbox_checkout", session_id=session_id)
 
 
 def _get(session_id: str) -> SandboxSession | None:
