@@ -147,10 +147,9 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         f"\nbench.checkout [{backend.name}] 2 app instances x {opts.workers} workers, "
         f"{opts.buyers} buyers racing for {opts.units} units"
     )
-    print(
-        f"  paid checkouts: {outcomes.count('paid')}   refused (sold out): "
-        f"{outcomes.count('refused')}   other: {len(outcomes) - outcomes.count('paid') - outcomes.count('refused')}"
-    )
+    paid, refused = outcomes.count("paid"), outcomes.count("refused")
+    other = len(outcomes) - paid - refused
+    print(f"  paid checkouts: {paid}   refused (sold out): {refused}   other: {other}")
     print(
         f"  orders paid in the database: {paid_orders}   units sold: {sold}   "
         f"stock left: {on_hand} (reserved {reserved})   oversold: {max(0, sold - opts.units)}"
