@@ -58,3 +58,41 @@ def sandbox_action(client, session_url: str, action: str) -> object:
 def latest_order() -> Order:
     db.session.expire_all()
     return db.session.execute(sa.select(Order).order_by(Order.id.desc())).scalars().first()
+
+
+def paid_sandbox_session(order, prefix: str) -> str:
+    """A sandbox session the provider reports as paid, and the pending payment pointing at it
+    (as if the shopper paid and the events are about to arrive)."""
+    from app.orders.models import Payment
+    from app.payments.models import SandboxSession
+
+    session_id = f"cs_{prefix}_{order.number}"
+    db.session.add(
+        SandboxSession(
+            id=session_id,
+            status="complete",
+            payment_status="paid",
+            amount_total=order.total,
+            currency=order.currency.lower(),
+            client_reference_id=order.number,
+            metadata_={},
+            line_items=[],
+            success_url="x",
+            cancel_url="x",
+            payment_intent=f"pi_{prefix}",
+            expires_at=0,
+            idempotency_key=f"{prefix}-{order.number}",
+        )
+    )
+    db.session.add(
+        Payment(
+            order=order,
+            provider="sandbox",
+            session_id=session_id,
+            amount=order.total,
+            currency=order.currency,
+            status="pending",
+        )
+    )
+    db.session.flush()
+    return session_id

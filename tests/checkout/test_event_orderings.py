@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from app.catalog.models import StockMovement, Variant
 from app.extensions import db as _db
 from app.notifications.models import Notification
-from app.orders.models import OrderStatus, Payment
-from app.payments.models import SandboxSession
+from app.orders.models import OrderStatus
 from app.payments.webhooks import process, store_event
 from tests.catalog import factories
+from tests.checkout.helpers import paid_sandbox_session
 from tests.fakes.stripe_server import make_event
 from tests.orders.helpers import order_for
 
@@ -29,34 +29,7 @@ EVENTS = [
 def test_event_ordering_is_consistent(db, ordering):
     variant = factories.product("Order Mug", stock=5).variants[0]
     order = order_for([(variant, 2)])
-    session_id = f"cs_perm_{order.number}"
-    _db.session.add(
-        SandboxSession(
-            id=session_id,
-            status="complete",
-            payment_status="paid",
-            amount_total=order.total,
-            currency="eur",
-            client_reference_id=order.number,
-            metadata_={},
-            line_items=[],
-            success_url="x",
-            cancel_url="x",
-            payment_intent="pi_perm",
-            expires_at=0,
-            idempotency_key=f"perm-{order.number}",
-        )
-    )
-    _db.session.add(
-        Payment(
-            order=order,
-            provider="sandbox",
-            session_id=session_id,
-            amount=order.total,
-            currency="EUR",
-            status="pending",
-        )
-    )
+    session_id = paid_sandbox_session(order, "perm")
     _db.session.flush()
     seen_paid = False
     for n, event_type in enumerate(ordering):

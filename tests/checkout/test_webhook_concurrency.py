@@ -7,9 +7,10 @@ from app.catalog.models import Product, StockMovement, Variant
 from app.db import unit_of_work
 from app.extensions import db
 from app.notifications.models import Notification
-from app.orders.models import Order, OrderStatus, Payment
+from app.orders.models import Order, OrderStatus
 from app.payments.models import SandboxSession, WebhookEvent
 from tests.catalog import factories
+from tests.checkout.helpers import paid_sandbox_session
 from tests.concurrency import run_at_once
 from tests.fakes.stripe_server import make_event, signed_event
 from tests.orders.helpers import order_for
@@ -23,34 +24,7 @@ def test_concurrent_duplicate_deliveries_fulfil_once(app):
         product = factories.product("Concurrent Mug", stock=5)
         variant = product.variants[0]
         order = order_for([(variant, 2)], email="race@example.com")
-        session_id = f"cs_race_{order.number}"
-        db.session.add(
-            SandboxSession(
-                id=session_id,
-                status="complete",
-                payment_status="paid",
-                amount_total=order.total,
-                currency="eur",
-                client_reference_id=order.number,
-                metadata_={},
-                line_items=[],
-                success_url="x",
-                cancel_url="x",
-                payment_intent="pi_race",
-                expires_at=0,
-                idempotency_key=f"race-{order.number}",
-            )
-        )
-        db.session.add(
-            Payment(
-                order=order,
-                provider="sandbox",
-                session_id=session_id,
-                amount=order.total,
-                currency="EUR",
-                status="pending",
-            )
-        )
+        session_id = paid_sandbox_session(order, "race")
         ids = (product.id, variant.id, order.id, order.number)
     product_id, variant_id, order_id, number = ids
     events = [make_event("checkout.session.completed", {"id": session_id}) for _ in range(2)]
