@@ -96,7 +96,7 @@ class AddressForm(FlaskForm):
         self.country.choices = [SelectChoice(code, name) for code, name in countries()]
 
     def address_data(self) -> dict[str, str]:
-        from app.accounts.profile import ADDRESS_FIELDS
+        from app.accounts.addresses import ADDRESS_FIELDS
 
         return {name: self[name].data or "" for name in ADDRESS_FIELDS}
 

@@ -8,6 +8,18 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from app.accounts import bp
+from app.accounts.addresses import (
+    add_address,
+    calling_code_hint,
+    count_addresses,
+    delete_address,
+    get_address_for_user_or_404,
+    list_addresses,
+    postcode_name,
+    region_label,
+    set_default_address,
+    update_address,
+)
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.accounts.profile import (
@@ -15,22 +27,12 @@ from app.accounts.profile import (
     CHANNEL_LABELS,
     MAX_ADDRESSES,
     FieldErrors,
-    add_address,
-    calling_code_hint,
-    count_addresses,
     country_name,
     current_preferences,
     default_region,
     delete_account,
-    delete_address,
-    get_address_for_user_or_404,
-    list_addresses,
-    postcode_name,
-    region_label,
     request_email_change,
     save_preferences,
-    set_default_address,
-    update_address,
     update_profile,
 )
 from app.accounts.profile_forms import (

@@ -7,8 +7,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from app.accounts.addresses import add_address
 from app.accounts.models import Address, User
-from app.accounts.profile import MAX_ADDRESSES, add_address, countries
+from app.accounts.profile import MAX_ADDRESSES, countries
 from app.extensions import db as _db
 from tests.accounts.helpers import csrf_token, login, make_user
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.accounts.addresses import add_address
 from app.accounts.models import Address, AuditEvent, RecoveryCode, User, UserSession
-from app.accounts.profile import add_address
 from app.extensions import db as _db
 from app.notifications.models import Notification, NotificationPreference, Suppression
 from app.notifications.services import is_allowed, set_preference
