@@ -73,6 +73,7 @@ def revoke(row: UserSession) -> None:
 
 
 def revoke_all(user_id: int, *, except_id: int | None = None) -> int:
+    """End every web session of the user (but ``except_id``) and all API token families."""
     query = sa.update(UserSession).where(
         UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
     )
@@ -81,6 +82,9 @@ def revoke_all(user_id: int, *, except_id: int | None = None) -> int:
     result = db.session.execute(
         query.values(revoked_at=utcnow()).execution_options(synchronize_session=False)
     )
+    from app.api.tokens import revoke_all_for_user
+
+    revoke_all_for_user(user_id)  # the mobile app's tokens are sessions too
     return result.rowcount
 
 

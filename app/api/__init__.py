@@ -1,10 +1,22 @@
-"""JSON API v1 for the mobile app. Errors are problem+json (see app.core.errors)."""
+"""JSON API v1 for the mobile app. Errors are problem+json (see app.core.errors).
+
+Authenticated by bearer tokens only (never the session cookie), so the blueprint is exempt
+from CSRF. Every request is rate-limited per user (valid access token) or per IP.
+"""
 
 from flask import Blueprint
 
-bp = Blueprint("api", __name__)
+from app.extensions import csrf, limiter
 
+bp = Blueprint("api", __name__, template_folder="templates")
+csrf.exempt(bp)
 
-@bp.get("/")
-def index() -> dict[str, str]:
-    return {"name": "ShopSphere API", "version": "v1"}
+from app.api import (  # noqa: E402,F401  (register the operations)
+    auth,
+    catalog,
+    docs,
+    models,  # noqa: E402,F401  (the ApiToken table, for metadata and Alembic)
+)
+
+API_LIMIT = "120 per minute"
+limiter.limit(API_LIMIT, key_func=auth.api_limit_key)(bp)

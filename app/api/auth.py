@@ -1,0 +1,233 @@
+"""Token authentication: register, login (with TOTP), refresh (rotation), logout, me.
+
+The API never reads or sets the session cookie; a request is authenticated only by its
+``Authorization: Bearer <access token>`` header.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Response, g, request
+
+from app.accounts.models import User
+from app.accounts.services import (
+    AccountError,
+    AccountLocked,
+    WeakPassword,
+    authenticate,
+    locked_until,
+    register_user,
+)
+from app.accounts.totp import looks_like_recovery_code, use_recovery_code, verify_user_code
+from app.api import bp
+from app.api.openapi import operation, validation_problem
+from app.api.schemas import LoginIn, Problem, RefreshIn, RegisterIn, TokenOut, UserOut
+from app.api.tokens import (
+    TokenError,
+    TokenPair,
+    authenticate_access_token,
+    issue_tokens,
+    read_access_token,
+    revoke_refresh_family,
+    rotate_refresh_token,
+)
+from app.core.errors import problem
+from app.db import commit_unit_of_work, utcnow
+from app.extensions import limiter
+from app.ratelimit import limiter_key
+
+AUTH_LIMIT = "10 per minute"
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def api_limit_key() -> str:
+    """Per user for valid access tokens (signature only, no query), per IP otherwise."""
+    token = bearer_token()
+    if token:
+        try:
+            return f"api-user:{read_access_token(token).user_id}"
+        except TokenError:
+            pass
+    return f"api-ip:{limiter_key()}"
+
+
+def _unauthorized(code: str, detail: str) -> Response:
+    response = problem(401, detail, code=code, title="Not authenticated")
+    response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", code="{code}"'
+    return response
+
+
+def authenticate_request() -> Response | None:
+    """Set ``g.api_user``/``g.api_family`` from the bearer token, or a 401 problem."""
+    token = bearer_token()
+    if token is None:
+        response = problem(
+            401, "Send Authorization: Bearer <access token>.", code="authentication-required"
+        )
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    try:
+        user, claims = authenticate_access_token(token)
+    except TokenError as exc:
+        return _unauthorized(exc.code, str(exc))
+    g.api_user, g.api_family = user, claims.family_id
+    return None
+
+
+def current_api_user() -> User:
+    return g.api_user
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        name=user.name,
+        email=user.email,
+        email_verified=user.is_verified,
+        two_factor_enabled=user.totp_enabled,
+        created_at=user.created_at,
+    )
+
+
+def _token_out(pair: TokenPair) -> TokenOut:
+    return TokenOut(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+    )
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/register",
+    summary="Create a customer account",
+    description="Sends an email to confirm the address. Sign in with /auth/login afterwards.",
+    body=RegisterIn,
+    responses={201: UserOut, 409: Problem, 422: Problem},
+    tags=["auth"],
+)
+@limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
+def register(body: RegisterIn) -> UserOut | Response:
+    try:
+        user = register_user(body.name, str(body.email), body.password)
+    except WeakPassword as exc:
+        return validation_problem(
+            {"password": exc.problems}, "The password does not meet the password policy."
+        )
+    except AccountError as exc:
+        return problem(409, str(exc), code="account-exists")
+    return _user_out(user)
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/login",
+    summary="Sign in for an access and a refresh token",
+    description=(
+        "Unknown emails and wrong passwords give the same 401 (invalid-credentials). After "
+        "too many failures the address is locked for a while (429, account-locked, with "
+        "Retry-After). Accounts with two-factor authentication must send `totp` (401 "
+        "totp-required without it)."
+    ),
+    body=LoginIn,
+    responses={200: TokenOut, 401: Problem, 429: Problem},
+    tags=["auth"],
+)
+@limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
+def login(body: LoginIn) -> TokenOut | Response:
+    try:
+        user = authenticate(body.email, body.password)
+    except AccountLocked as exc:
+        commit_unit_of_work()  # keep the lock and the audit trail despite the error status
+        response = problem(429, str(exc), code="account-locked", title="Account locked")
+        until = locked_until(body.email)
+        if until is not None:
+            seconds = max(1, math.ceil((until - utcnow()).total_seconds()))
+            response.headers["Retry-After"] = str(seconds)
+        return response
+    except AccountError as exc:
+        commit_unit_of_work()  # the failure counts towards the lockout
+        return _unauthorized("invalid-credentials", str(exc))
+    if user.totp_enabled:
+        code = (body.totp or "").strip()
+        if not code:
+            return _unauthorized(
+                "totp-required", "Two-factor authentication is on: send the current code."
+            )
+        ok = (
+            use_recovery_code(user, code) is not None
+            if looks_like_recovery_code(code)
+            else verify_user_code(user, code)
+        )
+        if not ok:
+            return _unauthorized(
+                "invalid-totp", "That code is not correct, or it was already used."
+            )
+    return _token_out(issue_tokens(user))
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/refresh",
+    summary="Exchange a refresh token for a new token pair",
+    description=(
+        "Each refresh token works once. Presenting a used one again revokes every token of "
+        "that sign-in (401 token-reused)."
+    ),
+    body=RefreshIn,
+    responses={200: TokenOut, 401: Problem},
+    tags=["auth"],
+)
+@limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
+def refresh(body: RefreshIn) -> TokenOut | Response:
+    try:
+        pair = rotate_refresh_token(body.refresh_token)
+    except TokenError as exc:
+        if exc.code == "token-reused":
+            commit_unit_of_work()  # the revocation must stick although we answer 401
+        return _unauthorized(exc.code, str(exc))
+    return _token_out(pair)
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/logout",
+    summary="Sign out: revoke every token of this sign-in",
+    description=(
+        "Send the refresh token; its whole family (refresh and access tokens) stops working "
+        "at once. Works with an expired access token, needs none, and answers 204 for "
+        "unknown tokens too (as RFC 7009 revocation does)."
+    ),
+    body=RefreshIn,
+    responses={204: None},
+    tags=["auth"],
+)
+@limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
+def logout(body: RefreshIn) -> Response:
+    revoke_refresh_family(body.refresh_token)
+    return Response(status=204)
+
+
+@operation(
+    bp,
+    "GET",
+    "/me",
+    summary="The signed-in account",
+    responses={200: UserOut},
+    auth=True,
+    tags=["account"],
+)
+def me() -> UserOut:
+    return _user_out(current_api_user())

@@ -1,0 +1,217 @@
+"""Public, read-only catalog: the category tree, product listings (cursor pages), products.
+
+Filtering, sorting and search are the storefront's own (``ListingParams``/``list_products``);
+responses carry an ETag and answer 304 to ``If-None-Match``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import replace
+from typing import Any
+
+from flask import Response, jsonify, request
+from pydantic import BaseModel
+
+from app.api import bp
+from app.api.openapi import operation
+from app.api.schemas import (
+    CategoryOut,
+    CategoryTreeOut,
+    ImageOut,
+    Problem,
+    ProductCardOut,
+    ProductListQuery,
+    ProductOut,
+    ProductPageOut,
+    VariantOut,
+)
+from app.catalog.images import FORMATS, SIZES
+from app.catalog.listing import MAX_PAGE, ListingParams
+from app.catalog.media import image_url
+from app.catalog.models import Product, ProductImage
+from app.catalog.queries import (
+    CategoryTree,
+    get_category_tree,
+    get_published_product_or_404,
+    list_products,
+)
+from app.core.errors import problem
+
+MAX_LIMIT = 100
+
+
+class CursorError(ValueError):
+    pass
+
+
+def encode_cursor(offset: int, limit: int) -> str:
+    raw = json.dumps({"o": offset, "l": limit}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """``(offset, limit)`` of a cursor made by :func:`encode_cursor`; CursorError otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise CursorError("malformed") from exc
+    if not isinstance(data, dict):
+        raise CursorError("malformed")
+    offset, limit = data.get("o"), data.get("l")
+    if type(offset) is not int or type(limit) is not int:
+        raise CursorError("malformed")
+    if not 1 <= limit <= MAX_LIMIT or offset < 0 or offset % limit:
+        raise CursorError("out of range")
+    if offset // limit + 1 > MAX_PAGE:
+        raise CursorError("out of range")
+    return offset, limit
+
+
+def conditional_json(model: BaseModel) -> Response:
+    """JSON with an ETag over the body; 304 when the client already has it."""
+    response = jsonify(model.model_dump(mode="json"))
+    response.add_etag()
+    response.headers["Cache-Control"] = "public, no-cache"
+    return response.make_conditional(request)
+
+
+def image_out(image: ProductImage) -> ImageOut:
+    urls = {
+        f"{size}.{ext}": image_url(image, size, ext)
+        for size in SIZES
+        for ext in FORMATS
+        if ext != "jpeg"
+    }
+    return ImageOut(alt_text=image.alt_text, width=image.width, height=image.height, urls=urls)
+
+
+def _category_out(tree: CategoryTree, node_id: int | None) -> list[CategoryOut]:
+    return [
+        CategoryOut(
+            id=node.id,
+            name=node.name,
+            slug_path=node.slug_path,
+            description=node.description,
+            children=_category_out(tree, node.id),
+        )
+        for node in tree.children_of(node_id)
+    ]
+
+
+@operation(
+    bp,
+    "GET",
+    "/categories",
+    summary="The category tree",
+    responses={200: CategoryTreeOut, 304: None},
+    tags=["catalog"],
+)
+def categories() -> Response:
+    tree = get_category_tree()
+    return conditional_json(CategoryTreeOut(items=_category_out(tree, None)))
+
+
+def _card(product: Product) -> ProductCardOut:
+    image = product.primary_image
+    return ProductCardOut(
+        id=product.id,
+        slug=product.slug,
+        name=product.name,
+        brand=product.brand,
+        currency=product.currency,
+        price_min=product.price_min,
+        price_max=product.price_max,
+        in_stock=product.in_stock,
+        image=image_out(image) if image is not None else None,
+    )
+
+
+@operation(
+    bp,
+    "GET",
+    "/products",
+    summary="Published products: search, filter, sort, cursor pages",
+    description=(
+        "The storefront's filters and sort orders. Unusable filter values are ignored and "
+        "explained in `notices`. Follow `next_cursor` until it is null."
+    ),
+    query=ProductListQuery,
+    responses={200: ProductPageOut, 304: None, 400: Problem},
+    tags=["catalog"],
+)
+def products(query: ProductListQuery) -> Response:
+    offset, limit = 0, query.limit
+    if query.cursor is not None:
+        try:
+            offset, limit = decode_cursor(query.cursor)
+        except CursorError:
+            return problem(400, "The cursor is not one this API gave out.", code="invalid-cursor")
+    params = ListingParams.from_args(request.args)
+    params = replace(params, per_page=limit, page=offset // limit + 1)
+    tree = get_category_tree()
+    page = list_products(params, tree)
+    notices = list(params.messages)
+    if page.search_ignored:
+        notices.append("The search words could not be used, so they were ignored.")
+    end = offset + limit
+    next_cursor = (
+        encode_cursor(end, limit) if end < page.total and end // limit < MAX_PAGE else None
+    )
+    return conditional_json(
+        ProductPageOut(
+            items=[_card(p) for p in page.products],
+            next_cursor=next_cursor,
+            total=page.total,
+            notices=notices,
+        )
+    )
+
+
+def _product_out(product: Product, tree: CategoryTree) -> ProductOut:
+    node = tree.nodes.get(product.category_id) if product.category_id else None
+    attributes: dict[str, Any] = dict(product.attributes or {})
+    return ProductOut(
+        id=product.id,
+        slug=product.slug,
+        name=product.name,
+        brand=product.brand,
+        description_html=product.description_html,
+        description_text=product.description_text,
+        category=node.slug_path if node else None,
+        currency=product.currency,
+        price_min=product.price_min,
+        price_max=product.price_max,
+        in_stock=product.in_stock,
+        attributes=attributes,
+        variants=[
+            VariantOut(
+                id=v.id,
+                sku=v.sku,
+                options={str(k): str(val) for k, val in (v.options or {}).items()},
+                price=v.price,
+                compare_at_price=v.compare_at_price,
+                currency=v.currency,
+                available=v.available,
+                in_stock=v.is_available,
+            )
+            for v in product.variants
+        ],
+        images=[image_out(i) for i in product.images],
+    )
+
+
+@operation(
+    bp,
+    "GET",
+    "/products/<slug>",
+    summary="One published product with its variants and images",
+    responses={200: ProductOut, 304: None, 404: Problem},
+    tags=["catalog"],
+)
+def product_detail(slug: str) -> Response:
+    product = get_published_product_or_404(slug)
+    return conditional_json(_product_out(product, get_category_tree()))

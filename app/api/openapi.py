@@ -1,0 +1,274 @@
+"""A small operation registry: pydantic models validate requests, serialize responses and
+describe both in the OpenAPI 3.1 document, so there is one source for all three.
+
+    @operation(bp, "POST", "/auth/login", summary="Sign in", body=LoginIn,
+               responses={200: TokenOut, 401: Problem}, tags=["auth"])
+    def login(body: LoginIn) -> TokenOut: ...
+
+* ``body`` is validated from a JSON object, ``query`` from the query string; the view
+  receives them as ``body=``/``query=``. Bad JSON is a 400 problem, a failed validation a
+  422 problem with ``errors: {field: [messages]}``.
+* The view returns a model (sent with the first 2xx status in ``responses``), a
+  ``(model, status)`` tuple, or a ready ``Response`` (problems, 204s).
+* ``auth=True`` requires ``Authorization: Bearer <access token>`` (see :mod:`app.api.auth`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from app.api.schemas import Problem
+from app.core.errors import problem
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+API_PREFIX = "/api/v1"
+_PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
+_CONVERTER_TYPES = {"int": {"type": "integer"}, "path": {"type": "string"}}
+
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No content",
+    304: "Not modified",
+    400: "Bad request",
+    401: "Not authenticated",
+    404: "Not found",
+    409: "Conflict",
+    422: "Validation failed",
+    429: "Too many requests",
+}
+
+
+@dataclass
+class Operation:
+    method: str
+    rule: str  # Flask rule, relative to the blueprint
+    endpoint: str
+    summary: str
+    description: str = ""
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    auth: bool = False
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return API_PREFIX + _PATH_PARAM.sub(r"{\1}", self.rule)
+
+    @property
+    def operation_id(self) -> str:
+        return self.endpoint
+
+    def path_params(self) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for match in re.finditer(r"<(?:([a-z_]+):)?([a-zA-Z_][a-zA-Z0-9_]*)>", self.rule):
+            converter, name = match.group(1) or "string", match.group(2)
+            out.append((name, _CONVERTER_TYPES.get(converter, {"type": "string"})))
+        return out
+
+    @property
+    def success_status(self) -> int:
+        return min((s for s in self.responses if 200 <= s < 300), default=200)
+
+
+REGISTRY: list[Operation] = []
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        name = ".".join(str(part) for part in err["loc"]) or "body"
+        errors.setdefault(name, []).append(err["msg"])
+    return errors
+
+
+def validation_problem(errors: dict[str, list[str]], detail: str | None = None) -> Response:
+    return problem(
+        422,
+        detail or "Some fields are missing or not valid; see errors.",
+        code="validation-failed",
+        errors=errors,
+    )
+
+
+def _dump(model: BaseModel, status: int) -> Response:
+    response = jsonify(model.model_dump(mode="json"))
+    response.status_code = status
+    return response
+
+
+def operation(
+    bp: Blueprint,
+    method: str,
+    rule: str,
+    *,
+    summary: str,
+    description: str = "",
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    responses: dict[int, type[BaseModel] | None] | None = None,
+    auth: bool = False,
+    tags: list[str] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        op = Operation(
+            method=method.upper(),
+            rule=rule,
+            endpoint=f"{bp.name}.{view.__name__}",
+            summary=summary,
+            description=description or (view.__doc__ or "").strip(),
+            body=body,
+            query=query,
+            responses=dict(responses or {200: None}),
+            auth=auth,
+            tags=list(tags or []),
+        )
+        REGISTRY.append(op)
+
+        @functools.wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            if auth:
+                from app.api.auth import authenticate_request
+
+                failure = authenticate_request()
+                if failure is not None:
+                    return failure
+            if query is not None:
+                try:
+                    kwargs["query"] = query.model_validate(request.args.to_dict())
+                except ValidationError as exc:
+                    return validation_problem(field_errors(exc))
+            if body is not None:
+                data = request.get_json(silent=True)
+                if not isinstance(data, dict):
+                    return problem(
+                        400,
+                        "Send a JSON object with Content-Type: application/json.",
+                        code="invalid-json",
+                    )
+                try:
+                    kwargs["body"] = body.model_validate(data)
+                except ValidationError as exc:
+                    return validation_problem(field_errors(exc))
+            rv = view(**kwargs)
+            if isinstance(rv, BaseModel):
+                return _dump(rv, op.success_status)
+            if isinstance(rv, tuple) and rv and isinstance(rv[0], BaseModel):
+                return _dump(rv[0], rv[1])
+            return rv
+
+        bp.add_url_rule(rule, view.__name__, wrapper, methods=[op.method])
+        return wrapper
+
+    return decorator
+
+
+# -- the OpenAPI document -----------------------------------------------------------------------
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+    required = set(schema.get("required", []))
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = dict(prop)
+        description = prop.pop("description", "")
+        prop.pop("title", None)
+        param: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+        }
+        if description:
+            param["description"] = description
+        params.append(param)
+    return params
+
+
+def _json_content(ref: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:
+    return {media_type: {"schema": ref}}
+
+
+def build_openapi(title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every registered operation."""
+    models: list[tuple[type[BaseModel], str]] = [(Problem, "serialization")]
+    for op in REGISTRY:
+        if op.body is not None:
+            models.append((op.body, "validation"))
+        models.extend((m, "serialization") for m in op.responses.values() if m is not None)
+    models = list(dict.fromkeys(models))
+    refs, defs = models_json_schema(models, ref_template=REF_TEMPLATE)
+    problem_ref = refs[(Problem, "serialization")]
+
+    paths: dict[str, dict[str, Any]] = {}
+    for op in sorted(REGISTRY, key=lambda o: (o.path, o.method)):
+        parameters: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": schema}
+            for name, schema in op.path_params()
+        ]
+        if op.query is not None:
+            parameters.extend(_query_parameters(op.query))
+        responses: dict[str, Any] = {}
+        for status, model in sorted(op.responses.items()):
+            entry: dict[str, Any] = {"description": STATUS_TEXT.get(status, "Response")}
+            if model is not None:
+                mode = "serialization"
+                media = "application/problem+json" if model is Problem else "application/json"
+                entry["content"] = _json_content(refs[(model, mode)], media)
+            responses[str(status)] = entry
+        extra = {422: "Validation failed", 429: "Too many requests"}
+        if op.body is not None:
+            extra[400] = "Malformed JSON"
+        if op.auth:
+            extra[401] = "Missing, expired or revoked access token"
+        for status, text in extra.items():
+            if str(status) not in responses and (status != 422 or op.body or op.query):
+                responses[str(status)] = {
+                    "description": text,
+                    "content": _json_content(problem_ref, "application/problem+json"),
+                }
+        spec: dict[str, Any] = {
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "responses": dict(sorted(responses.items())),
+        }
+        if op.description:
+            spec["description"] = op.description
+        if op.tags:
+            spec["tags"] = op.tags
+        if parameters:
+            spec["parameters"] = parameters
+        if op.body is not None:
+            spec["requestBody"] = {
+                "required": True,
+                "content": _json_content(refs[(op.body, "validation")]),
+            }
+        if op.auth:
+            spec["security"] = [{"bearerAuth": []}]
+        paths.setdefault(op.path, {})[op.method.lower()] = spec
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Access token from POST /api/v1/auth/login (15 minutes).",
+                }
+            },
+        },
+    }

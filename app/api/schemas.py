@@ -1,0 +1,162 @@
+"""Request and response models of the API (the single source of validation, serialization
+and the OpenAPI document). Money is in integer minor units (cents)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem. ``code`` is stable; ``errors`` maps fields to messages."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str
+    errors: dict[str, list[str]] | None = None
+
+
+class ApiInfo(BaseModel):
+    name: str
+    version: str
+
+
+# -- accounts and tokens ------------------------------------------------------------------------
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=120)
+    email: EmailStr = Field(max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginIn(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Current code from the authenticator app, or a recovery code; "
+        "required when the account has two-factor authentication on.",
+    )
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    email: str
+    email_verified: bool
+    two_factor_enabled: bool
+    created_at: datetime
+
+
+# -- catalog ------------------------------------------------------------------------------------
+
+
+class CategoryOut(BaseModel):
+    id: int
+    name: str
+    slug_path: str
+    description: str
+    children: list[CategoryOut]
+
+
+class CategoryTreeOut(BaseModel):
+    items: list[CategoryOut]
+
+
+class ImageOut(BaseModel):
+    alt_text: str
+    width: int
+    height: int
+    urls: dict[str, str] = Field(description='Renditions by "<size>.<ext>", e.g. "medium.webp".')
+
+
+class ProductCardOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    brand: str
+    currency: str
+    price_min: int | None
+    price_max: int | None
+    in_stock: bool
+    image: ImageOut | None
+
+
+class ProductPageOut(BaseModel):
+    items: list[ProductCardOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+    total: int
+    notices: list[str] = Field(description="What was ignored or adjusted in the filters.")
+
+
+class ProductListQuery(BaseModel):
+    q: str | None = Field(default=None, max_length=500, description="Search words.")
+    category: str | None = Field(
+        default=None, max_length=500, description="Category slug path, e.g. clothing/men."
+    )
+    min_price: str | None = Field(
+        default=None, max_length=40, description="Lowest price in major units, e.g. 12.50."
+    )
+    max_price: str | None = Field(default=None, max_length=40, description="Highest price.")
+    in_stock: str | None = Field(
+        default=None, max_length=10, description="1/true/yes: only products in stock."
+    )
+    sort: str | None = Field(
+        default=None, max_length=20, description="relevance, newest, price, -price or name."
+    )
+    limit: int = Field(default=24, ge=1, le=100, description="Page size (first page).")
+    cursor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Opaque cursor from next_cursor; later pages keep its page size.",
+    )
+
+
+class VariantOut(BaseModel):
+    id: int
+    sku: str
+    options: dict[str, str]
+    price: int
+    compare_at_price: int | None
+    currency: str
+    available: int | None = Field(description="Units that can be bought; null when untracked.")
+    in_stock: bool
+
+
+class ProductOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    brand: str
+    description_html: str
+    description_text: str
+    category: str | None = Field(description="Slug path of the product's category.")
+    currency: str
+    price_min: int | None
+    price_max: int | None
+    in_stock: bool
+    attributes: dict[str, Any]
+    variants: list[VariantOut]
+    images: list[ImageOut]
