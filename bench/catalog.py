@@ -1,16 +1,30 @@
 """Catalog page speed under load, on SQLite and on PostgreSQL + Redis.
 
     .venv/bin/python -m bench.catalog [--products 100000] [--duration 10] [--connections 16]
-                                      [--backends sqlite,postgres]
+                                      [--backends sqlite,postgres]      (make bench)
 
 For each backend: a fresh database (SQLite file in a temporary directory, or a new
 ``shop_bench_<random>`` PostgreSQL database with Redis db 12), ``flask db upgrade``,
-``flask shop seed`` (timed), then the app and a bare Flask "hello" app are served by gunicorn
-(2 workers, loopback only) and driven by ``wrk``. Prints one table per backend, PASS/FAIL for
-the targets, and writes ``bench/results/catalog-<backend>-<timestamp>.json``.
+``flask shop seed`` (timed), then the app and a bare Flask "hello" app (bench/hello_app.py)
+are served by gunicorn (2 sync workers, 127.0.0.1 only) and driven by ``wrk`` (2 threads,
+``--connections`` connections, 2 s warm-up, ``--duration`` s measured, bench/report.lua).
 
-Everything it creates is removed at the end (also on Ctrl-C): server process groups,
-the temporary directory, the PostgreSQL database, the Redis db's keys.
+Rows: hello, /healthz, cached catalog pages (one repeated URL each), a varied search that
+rotates through ~1,000 two-word terms from the seed vocabulary (bench/search.lua) and a
+varied listing over pages 1..400 (bench/pages.lua), meant to miss the catalog cache, plus
+two rows without queueing: the varied search at 1 connection and a sequential probe of
+uncached searches. The "miss" column estimates the share of requests that did miss the
+cache, from the number of different URLs a row asked for.
+
+Every row gets a fresh server (slow requests abandoned by wrk cannot leak into the next
+row). CPU used by other programs during a row is measured (column "other"); a row is
+measured again, at most ``--retries`` times, while that is ``--max-other`` or more, and the
+least disturbed attempt is kept. A change to the application code during the run is
+reported too. Prints one table per backend, PASS/FAIL for the targets, and writes
+``bench/results/catalog-<backend>-<timestamp>.json``.
+
+Everything it creates is removed at the end (also on Ctrl-C or SIGTERM): server process
+groups, the temporary directory, the PostgreSQL database, the Redis db's keys.
 """
 
 from __future__ import annotations
@@ -34,7 +48,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextlib import suppress as _suppress
 from dataclasses import asdict, dataclass, field
@@ -83,16 +97,17 @@ class Row:
     connections: int | None = None  # None: --connections
     info_only: bool = False  # shown, but not used by a target
     result: dict[str, Any] | None = None
-    cache_misses: int | None = None  # fragment cache misses counted by Redis, when known
+    redis_misses: int | None = None  # Redis keyspace misses (several per uncached page)
     distinct_urls: int | None = None  # how many different URLs the row rotates through
     other_cpu: float | None = None  # share of all CPUs used by other programs meanwhile
+    attempts: int = 1  # measured more than once when other programs were busy
 
     @property
     def rps(self) -> float:
         return self.result["rps"] if self.result else 0.0
 
 
-WARMUP_TERMS = 250  # terms used only by warm-ups
+WARMUP_TERMS = 150  # terms used only by warm-ups (they may repeat: they only warm up)
 PROBE_TERMS = 20  # terms used only by the sequential probe
 
 
@@ -122,10 +137,9 @@ def search_term_pool() -> list[str]:
 def split_terms(n: int) -> dict[str, list[str]]:
     """Disjoint slices: a warm-up never fills the cache for a term that is measured later."""
     pool = search_term_pool()
-    single = n // 2
-    need = n + single + WARMUP_TERMS + PROBE_TERMS
-    if need > len(pool):
-        most = (len(pool) - WARMUP_TERMS - PROBE_TERMS) * 2 // 3
+    single = len(pool) - n - WARMUP_TERMS - PROBE_TERMS  # the rest, for the 1-connection row
+    if single < 100:
+        most = len(pool) - WARMUP_TERMS - PROBE_TERMS - 100
         raise BenchError(f"--search-terms can be at most {most} (the vocabulary has {len(pool)})")
     return {
         "measured": pool[:n],
@@ -537,6 +551,7 @@ def plan_rows(opts: argparse.Namespace, slug: str, terms_dir: Path) -> list[Row]
                 "/products",
                 script="probe",
                 args=terms["probe"],
+                warmup_args=terms["warmup"][:8],  # enough to reach both workers
                 connections=1,
                 info_only=True,
             )
@@ -560,7 +575,7 @@ def measure(row: Row, server: Server, opts: argparse.Namespace, redis_url: str |
         row.result = run_wrk(url, args=row.args, duration=opts.duration, **common)
     row.other_cpu = other.share
     if before is not None:
-        row.cache_misses = redis_misses(redis_url) - before
+        row.redis_misses = redis_misses(redis_url) - before
     print(f"  {row.name:<36} {_summary(row.result)}{_other_note(row)}", flush=True)
 
 
@@ -570,12 +585,21 @@ def _other_note(row: Row) -> str:
     return f"  (other programs used {row.other_cpu:.0%} of the CPUs)"
 
 
-def probe(row: Row, server: Server, terms: list[str], budget_s: float) -> None:
+def probe(
+    row: Row, server: Server, terms: list[str], budget_s: float, warmup: Sequence[str] = ()
+) -> None:
     """Uncached searches one at a time, no concurrency: the latency of the work itself.
 
     Bounded: no new request after ``budget_s``; one still running then may take up to
     ``budget_s`` more before it times out.
     """
+    for term in warmup:  # a fresh worker's first requests connect and compile templates
+        url = f"{server.base_url}/products?q={urllib.parse.quote_plus(term)}"
+        with (
+            _suppress(TimeoutError, urllib.error.URLError, OSError),
+            urllib.request.urlopen(url, timeout=budget_s) as r,  # noqa: S310 - loopback
+        ):
+            r.read()
     times: list[float] = []
     timeouts = 0
     started = time.monotonic()
@@ -695,6 +719,45 @@ def pg_last_analyze(backend: Backend) -> str | None:
     return value.isoformat() if value else None
 
 
+def run_row(row: Row, backend: Backend, opts: argparse.Namespace, log: Path) -> None:
+    """Measure one row on a fresh server; again (up to ``--retries`` times) while other
+    programs take ``--max-other`` or more of the CPUs, keeping the least disturbed attempt.
+
+    A fresh server for every attempt: requests that wrk abandoned at the end of a slow row
+    would otherwise keep the workers busy during the next one. Before a retry the Redis db is
+    flushed, so that the cache is as cold as for the first attempt.
+    """
+    app_name = "bench.hello_app:app" if row.server == "hello" else "wsgi:app"
+    attempts: list[tuple[float, dict[str, Any] | None, int | None]] = []
+    for attempt in range(1 + max(0, opts.retries)):
+        if attempt and backend.redis_url:
+            import redis
+
+            redis.Redis.from_url(backend.redis_url).flushdb()
+        with Server(app_name, backend.env, opts, log) as server:
+            if row.script == "probe":
+                before = redis_misses(backend.redis_url)
+                with OtherCpu(server.proc.pid if server.proc else None) as other:
+                    probe(row, server, row.args, opts.probe_budget, row.warmup_args)
+                row.other_cpu = other.share
+                if before is not None:
+                    row.redis_misses = redis_misses(backend.redis_url) - before
+            else:
+                measure(row, server, opts, backend.redis_url if row.server == "app" else None)
+        attempts.append((row.other_cpu or 0.0, row.result, row.redis_misses))
+        if (row.other_cpu or 0.0) < opts.max_other:
+            break
+    row.attempts = len(attempts)
+    best = min(range(len(attempts)), key=lambda i: attempts[i][0])
+    row.other_cpu, row.result, row.redis_misses = attempts[best]
+    if len(attempts) > 1:
+        print(
+            f"  {'':<36} kept attempt {best + 1} of {len(attempts)} "
+            f"(other programs: {', '.join(f'{a[0]:.0%}' for a in attempts)})",
+            flush=True,
+        )
+
+
 def run_backend(backend: Backend, opts: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     env = backend.env
     code_before = code_fingerprint()
@@ -745,20 +808,8 @@ def run_backend(backend: Backend, opts: argparse.Namespace, tmp: Path) -> dict[s
         f"{opts.warmup:g}s warm-up + {opts.duration:g}s per row, a fresh server per row)",
         flush=True,
     )
-    # A fresh server for every row: requests that wrk abandoned at the end of a slow row
-    # would otherwise keep the workers busy during the next one.
     for row in rows:
-        app_name = "bench.hello_app:app" if row.server == "hello" else "wsgi:app"
-        with Server(app_name, env, opts, log) as server:
-            if row.script == "probe":
-                before = redis_misses(backend.redis_url)
-                with OtherCpu(server.proc.pid if server.proc else None) as other:
-                    probe(row, server, row.args, opts.probe_budget)
-                row.other_cpu = other.share
-                if before is not None:
-                    row.cache_misses = redis_misses(backend.redis_url) - before
-            else:
-                measure(row, server, opts, backend.redis_url if row.server == "app" else None)
+        run_row(row, backend, opts, log)
     code_after = code_fingerprint()
     return {
         "code": code_before if code_before == code_after else f"{code_before}->{code_after}",
@@ -817,16 +868,22 @@ def checks_for(rows: list[Row]) -> list[dict[str, Any]]:
 
 
 def miss_note(row: Row, backend: str, workers: int) -> str:
-    """Fragment cache misses: counted by Redis, or bounded for per-process SimpleCache."""
+    """Share of requests that missed the catalog cache, from how many different URLs a row
+    asked for: a URL misses the first time it is asked for (the warm-ups use other URLs, and
+    the cache lifetime is longer than a row). Redis is one cache for both workers; without
+    Redis each worker has its own, so a URL can miss once per worker: a range."""
     if row.server != "app" or not row.result:
         return ""
     total = row.result["requests"]
-    if row.cache_misses is not None:
-        return f"{min(row.cache_misses, total) / total:.0%}" if total else "-"
-    if row.distinct_urls and total:
-        # Each worker keeps its own cache: at most distinct x workers misses (TTL permitting).
-        return f"<={min(row.distinct_urls * workers, total) / total:.0%}"
-    return "~0%" if backend == "sqlite" else "-"
+    if not total:
+        return "-"
+    if not row.distinct_urls:
+        return "~0%"  # one URL, cached during the warm-up
+    low = min(row.distinct_urls, total) / total
+    if backend == "postgres":
+        return f"{low:.0%}"
+    high = min(row.distinct_urls * workers, total) / total
+    return f"{low:.0%}" if round(high * 100) == round(low * 100) else f"{low:.0%}-{high:.0%}"
 
 
 def print_table(backend: str, result: dict[str, Any], opts: argparse.Namespace) -> None:
@@ -835,7 +892,7 @@ def print_table(backend: str, result: dict[str, Any], opts: argparse.Namespace) 
     hello = find(rows, "hello (bare Flask) /").rps
     header = (
         f"{'name':<36} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
-        f"{'/healthz':>8} {'/hello':>7} {'miss':>6} {'other':>6}"
+        f"{'/healthz':>8} {'/hello':>7} {'miss':>8} {'other':>6}"
     )
     print(
         f"\n{backend}: {opts.products:,} products, {opts.connections} connections, "
@@ -853,14 +910,15 @@ def print_table(backend: str, result: dict[str, Any], opts: argparse.Namespace) 
         print(
             f"{r.name:<36} {res.get('rps', 0):>8.1f} {lat} {errs:>6} "
             f"{(r.rps / healthz if healthz else 0):>8.2f} {(r.rps / hello if hello else 0):>7.2f} "
-            f"{miss_note(r, backend, opts.workers):>6} "
+            f"{miss_note(r, backend, opts.workers):>8} "
             f"{(f'{r.other_cpu:.0%}' if r.other_cpu is not None else ''):>6}"
         )
     print(
         "(/healthz, /hello: req/s relative to the app's /healthz and to bare Flask; "
         "other: CPU share used by other programs during the row; "
-        "miss: share of requests that missed the fragment cache"
-        + (" as counted by Redis" if backend == "postgres" else ", upper bound")
+        "miss: share of requests that missed the catalog cache, from the number of "
+        "different URLs asked for"
+        + (" (Redis: one cache)" if backend == "postgres" else " (a cache per worker)")
         + ")"
     )
     if any(r.result and r.result["errors"]["timeout"] for r in rows):
@@ -1035,6 +1093,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=60,
         help="seconds for the sequential uncached-search probe, 0 to skip [60]",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="measure a row again (fresh server, cold cache) while other programs use "
+        "--max-other of the CPUs or more; the least disturbed attempt is kept [2]",
+    )
+    p.add_argument(
+        "--max-other",
+        type=float,
+        default=0.10,
+        help="share of the CPUs other programs may use during a row [0.10]",
     )
     p.add_argument("--pg-url", default=PG_ADMIN_URL, help="server to create the database on")
     p.add_argument("--redis-url", default=REDIS_URL, help="Redis db to use (flushed!)")
