@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextvars
 
 import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
+import schemathesis  # noqa: E402 - a dev dependency (pyproject)
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
 from schemathesis.generation.modes import GenerationMode  # noqa: E402
