@@ -115,9 +115,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    from app.core.security import register_security_headers
+    from app.core.security import register_input_guard, register_security_headers
 
     register_security_headers(app)
+    register_input_guard(app)
 
 
 def register_errors(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, abort, current_app, request
 
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
@@ -27,6 +27,27 @@ def content_security_policy(form_actions: list[str], image_origins: list[str] | 
         "form-action": " ".join(["'self'", *form_actions]),
     }
     return "; ".join(f"{k} {v}" for k, v in directives.items())
+
+
+def register_input_guard(app: Flask) -> None:
+    """NUL characters are never legitimate text, and PostgreSQL refuses to store or compare
+    them; refuse them at the edge with a clear 400 instead of failing deep in a query."""
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        query = request.query_string.decode("latin-1").lower()
+        if "%00" in query or "\x00" in query or "\x00" in request.path:
+            abort(400, "Text may not contain NUL characters.")
+        if request.method not in ("POST", "PUT", "PATCH"):
+            return
+        if request.mimetype == "multipart/form-data":  # files may be binary; their text may not
+            texts = request.form.values()
+            if any("\x00" in value for value in texts):
+                abort(400, "Text may not contain NUL characters.")
+            return
+        body = request.get_data(cache=True)
+        if b"\x00" in body or b"%00" in body or b"\\u0000" in body.lower():
+            abort(400, "Text may not contain NUL characters.")
 
 
 def register_security_headers(app: Flask) -> None:

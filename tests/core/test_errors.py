@@ -60,3 +60,26 @@ def test_post_with_csrf_token_in_htmx_header_is_accepted(client):
     response = client.post("/__test/form", headers={"X-CSRFToken": token, "HX-Request": "true"})
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("get", "/products?q=a%00b", {}),
+        ("post", "/account/login", {"data": {"email": "a\x00b@example.com", "password": "x"}}),
+        (
+            "post",
+            "/api/v1/auth/login",
+            {
+                "data": '{"email": "a\\u0000b@example.com", "password": "x"}',
+                "content_type": "application/json",
+            },
+        ),
+    ],
+)
+def test_nul_characters_are_refused_with_400_not_a_database_error(client, method, path, kwargs):
+    response = getattr(client, method)(path, **kwargs)
+    assert response.status_code == 400
+    # A web form post without its CSRF token is refused by that check first.
+    text = response.get_data(as_text=True)
+    assert "NUL characters" in text or "security token" in text
