@@ -1,27 +1,9 @@
-import pyotp
 import pytest
 
-from app.db import commit_unit_of_work, utcnow
+from app.db import commit_unit_of_work
 from tests.accounts.helpers import login, make_user
+from tests.admin.helpers import enrolled, sign_in_with_code
 from tests.catalog import factories
-
-
-def enrolled(email, role):
-    user = make_user(email, role=role)
-    user.totp_secret = pyotp.random_base32()
-    user.totp_enabled_at = utcnow()
-    commit_unit_of_work()
-    return user
-
-
-def sign_in_with_code(client, user):
-    login(client, user.email)
-    page = "/account/login/two-factor"
-    html = client.get(page).get_data(as_text=True)
-    import re
-
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    return client.post(page, data={"code": pyotp.TOTP(user.totp_secret).now(), "csrf_token": token})
 
 
 def test_anonymous_and_customers_get_404(client, db):

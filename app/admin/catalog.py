@@ -1,0 +1,1 @@
+"""Products, variants, images, categories and inventory."""

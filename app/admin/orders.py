@@ -1,0 +1,1 @@
+"""Orders: list, detail, fulfilment, staff notes, cancellation, refunds, documents."""

@@ -1,0 +1,1 @@
+"""Customers, notifications outbox, audit log and webhook events."""

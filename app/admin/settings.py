@@ -1,0 +1,1 @@
+"""Store settings: store details, shipping methods, tax rates, low-stock default."""
