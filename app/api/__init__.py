@@ -13,9 +13,13 @@ csrf.exempt(bp)
 
 from app.api import (  # noqa: E402,F401  (register the operations)
     auth,
+    cart,
     catalog,
+    checkout,
     docs,
     models,  # noqa: E402,F401  (the ApiToken table, for metadata and Alembic)
+    orders,
+    profile,
 )
 
 API_LIMIT = "120 per minute"

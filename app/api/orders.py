@@ -1,0 +1,1 @@
+"""Order resources: the signed-in user's orders, detail and cancellation."""

@@ -1,0 +1,1 @@
+"""Profile resources: update, address book, notification preferences, password change, account deletion."""
