@@ -1,1 +1,2 @@
-"""Profile resources: update, address book, notification preferences, password change, account deletion."""
+"""Profile resources: update, address book, notification preferences, password change,
+account deletion."""
