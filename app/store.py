@@ -24,3 +24,8 @@ class StoreDetails:
 def store_details() -> StoreDetails:
     name = current_app.config["SHOP_NAME"]
     return StoreDetails(name=name, legal_name=name)
+
+
+def low_stock_default() -> int:
+    """The low-stock threshold a new variant starts with (staff may change it per variant)."""
+    return 5
