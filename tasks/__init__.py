@@ -6,7 +6,7 @@ must happen lives in a database row that a periodic sweeper re-enqueues.
 """
 
 # Task modules register themselves with the queue on import (the consumer imports `tasks`).
-from tasks import cart, notifications, payments  # noqa: E402,F401
+from tasks import api, cart, imports, notifications, payments  # noqa: E402,F401
 from tasks.queue import huey, shop_task
 
 __all__ = ["huey", "shop_task"]

@@ -1,0 +1,1 @@
+"""API housekeeping: expired and revoked refresh tokens are deleted."""

@@ -1,0 +1,1 @@
+"""CSV imports run here, in chunks, recording progress on their ImportJob row."""
