@@ -29,6 +29,9 @@ class LiveServer:
 
 
 LIVE_PASSWORD = "lanterns drift over the harbour"
+# An admin who enrolled two-factor authentication already (the staff journey signs in with it).
+LIVE_ADMIN_EMAIL = "admin@example.com"
+LIVE_ADMIN_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def seed_live_catalog() -> None:
@@ -67,6 +70,13 @@ def seed_live_catalog() -> None:
         register_user(
             "Stella Staff", "staff@example.com", LIVE_PASSWORD, verified=True, role="staff"
         )
+        from app.db import utcnow
+
+        admin = register_user(
+            "Ada Admin", LIVE_ADMIN_EMAIL, LIVE_PASSWORD, verified=True, role="admin"
+        )
+        admin.totp_secret = LIVE_ADMIN_TOTP
+        admin.totp_enabled_at = utcnow()
 
 
 @pytest.fixture(scope="session")
