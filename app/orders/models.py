@@ -96,6 +96,11 @@ class Order(TimestampMixin, Base):
     paid_at: Mapped[datetime | None] = mapped_column()
     needs_attention: Mapped[str] = mapped_column(sa.String(255), default="")
     cart_id: Mapped[int | None] = mapped_column()
+    carrier: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    tracking_number: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    tracking_url: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    shipped_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
@@ -106,6 +111,12 @@ class Order(TimestampMixin, Base):
     payments: Mapped[list[Payment]] = relationship(
         back_populates="order", order_by="Payment.id", cascade="all, delete-orphan"
     )
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="order", order_by="Refund.id", cascade="all, delete-orphan"
+    )
+    notes: Mapped[list[OrderNote]] = relationship(
+        back_populates="order", order_by="OrderNote.id", cascade="all, delete-orphan"
+    )
 
 
 class OrderLine(Base):
@@ -115,6 +126,12 @@ class OrderLine(Base):
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("unit_price > 0 AND line_total >= 0 AND tax >= 0", name="amounts"),
+        sa.CheckConstraint(
+            "quantity_refunded >= 0 AND quantity_refunded <= quantity", name="refunded_range"
+        ),
+        sa.CheckConstraint(
+            "quantity_restocked >= 0 AND quantity_restocked <= quantity", name="restocked_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -131,8 +148,16 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column()
     tax: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     line_total: Mapped[int] = mapped_column(sa.BigInteger)
+    # Claimed by refunds with conditional UPDATEs, so neither can pass the quantity sold.
+    quantity_refunded: Mapped[int] = mapped_column(default=0, server_default="0")
+    quantity_restocked: Mapped[int] = mapped_column(default=0, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+    @property
+    def gross(self) -> int:
+        """What the customer paid for the whole line, tax included."""
+        return self.line_total + (0 if self.order.tax_inclusive else self.tax)
 
 
 class OrderEvent(Base):
@@ -162,6 +187,7 @@ class Payment(TimestampMixin, Base):
         sa.CheckConstraint(
             "amount >= 0 AND amount_refunded >= 0 AND amount_refunded <= amount", name="amounts"
         ),
+        sa.CheckConstraint("amount_refund_pending >= 0", name="refund_pending_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -174,9 +200,99 @@ class Payment(TimestampMixin, Base):
     attempt: Mapped[int] = mapped_column(default=1)
     amount: Mapped[int] = mapped_column(sa.BigInteger)
     amount_refunded: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Refunds asked of the provider and not settled yet; they count against what is left.
+    amount_refund_pending: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     currency: Mapped[str] = mapped_column(sa.String(3))
     status: Mapped[str] = mapped_column(sa.String(24), default="pending")
     failure_reason: Mapped[str] = mapped_column(sa.String(255), default="")
     fulfilled_at: Mapped[datetime | None] = mapped_column()
 
     order: Mapped[Order] = relationship(back_populates="payments")
+
+    @property
+    def refundable(self) -> int:
+        return max(0, self.amount - self.amount_refunded - self.amount_refund_pending)
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Refund(TimestampMixin, Base):
+    """Money given back on one payment: for some order lines (amount computed from them) or
+    a plain amount. Asked of the provider after commit with ``idempotency_key``; settled by
+    the provider's answer or its webhook, whichever comes first."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_valid"),
+        sa.CheckConstraint("kind IN ('lines', 'amount', 'cancel')", name="kind_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    payment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    reason: Mapped[str] = mapped_column(sa.String(255), default="")
+    restock: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(sa.String(16), default=RefundStatus.PENDING)
+    provider_refund_id: Mapped[str] = mapped_column(sa.String(255), default="", index=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    failure_reason: Mapped[str] = mapped_column(sa.String(255), default="")
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    settled_at: Mapped[datetime | None] = mapped_column()
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+    payment: Mapped[Payment] = relationship()
+    lines: Mapped[list[RefundLine]] = relationship(
+        back_populates="refund", order_by="RefundLine.id", cascade="all, delete-orphan"
+    )
+
+
+class RefundLine(Base):
+    __tablename__ = "refund_lines"
+    __table_args__ = (
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("amount >= 0", name="amount_non_negative"),
+        sa.CheckConstraint("restocked >= 0 AND restocked <= quantity", name="restocked_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("refunds.id", ondelete="CASCADE"), index=True
+    )
+    order_line_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("order_lines.id", ondelete="CASCADE"), index=True
+    )
+    quantity: Mapped[int] = mapped_column()
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    restocked: Mapped[int] = mapped_column(default=0)
+
+    refund: Mapped[Refund] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship()
+
+
+class OrderNote(Base):
+    """A staff note on an order. Append-only: never edited or deleted."""
+
+    __tablename__ = "order_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    author_email: Mapped[str] = mapped_column(sa.String(320), default="")
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="notes")
