@@ -247,6 +247,11 @@ def delete_account(user: User, *, password: str) -> None:
         )
     if not verify_password(user.password_hash, password or ""):
         raise InvalidCredentials("Your password is not correct.")
+    anonymise_account(user, actor_id=user.id)
+
+
+def anonymise_account(user: User, *, actor_id: int | None, detail: str = "") -> None:
+    """The deletion itself, also used by staff acting on a request (checks are the caller's)."""
     old_email = user.email
     user.email = f"deleted-{user.id}@invalid.example"
     user.name = "Deleted customer"
@@ -266,4 +271,4 @@ def delete_account(user: User, *, password: str) -> None:
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     clear_throttle(old_email)
     revoke_all(user.id)
-    audit("account.deleted", actor_id=user.id, target_user_id=user.id)
+    audit("account.deleted", actor_id=actor_id, target_user_id=user.id, detail=detail)

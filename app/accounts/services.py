@@ -311,3 +311,86 @@ def set_role(user: User, role: str, *, actor_id: int | None) -> None:
     audit(
         "account.role_changed", actor_id=actor_id, target_user_id=user.id, detail=f"{old} -> {role}"
     )
+
+
+# --- Staff actions on other accounts (admin area, users.manage) --------------------------
+
+
+def _not_yourself(user: User, actor_id: int | None, what: str) -> None:
+    if actor_id is not None and user.id == actor_id:
+        raise AccountError(f"You can't {what} your own account. Ask another administrator.")
+
+
+def _not_deleted(user: User) -> None:
+    if user.deleted_at is not None:
+        raise AccountError("This account was deleted (anonymised); nothing can be changed.")
+
+
+def change_role(user: User, role: str, *, actor_id: int | None) -> bool:
+    """Staff changing someone's role: never their own (an admin cannot lock themselves out),
+    never a deleted account. ``set_role`` ends the person's sessions. False when unchanged."""
+    if role not in set(Role):
+        raise AccountError("Choose one of the roles in the list.")
+    _not_yourself(user, actor_id, "change the role of")
+    _not_deleted(user)
+    if user.role == role:
+        return False
+    set_role(user, role, actor_id=actor_id)
+    return True
+
+
+def deactivate_account(user: User, *, actor_id: int | None) -> bool:
+    """Stop the person signing in and end every browser and app sign-in at once."""
+    _not_yourself(user, actor_id, "deactivate")
+    _not_deleted(user)
+    if not user.is_active_account:
+        return False
+    user.is_active_account = False
+    db.session.flush()
+    ended = revoke_all(user.id)
+    audit(
+        "account.deactivated",
+        actor_id=actor_id,
+        target_user_id=user.id,
+        detail=f"sessions_ended={ended}",
+    )
+    return True
+
+
+def reactivate_account(user: User, *, actor_id: int | None) -> bool:
+    _not_deleted(user)
+    if user.is_active_account:
+        return False
+    user.is_active_account = True
+    db.session.flush()
+    audit("account.reactivated", actor_id=actor_id, target_user_id=user.id)
+    return True
+
+
+def reset_two_factor(user: User, *, actor_id: int | None) -> None:
+    """For someone who lost their authenticator and recovery codes: two-factor off, codes
+    gone, every session ended. Staff must enrol again at their next sign-in."""
+    from app.accounts.models import RecoveryCode
+
+    _not_yourself(user, actor_id, "reset two-factor authentication for")
+    _not_deleted(user)
+    if not user.totp_enabled:
+        raise AccountError("Two-factor authentication is not on for this account.")
+    user.totp_secret = ""
+    user.totp_enabled_at = None
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.flush()
+    revoke_all(user.id)
+    audit("2fa.reset", actor_id=actor_id, target_user_id=user.id, detail="by staff")
+
+
+def anonymise_on_request(user: User, *, actor_id: int | None) -> None:
+    """Delete a customer's personal data when they ask (e.g. by email): the same
+    anonymisation as self-service deletion, so orders are kept without the person."""
+    from app.accounts.profile import anonymise_account
+
+    _not_yourself(user, actor_id, "anonymise")
+    _not_deleted(user)
+    if user.is_staff:
+        raise AccountError("Staff and admin accounts can't be anonymised. Change the role first.")
+    anonymise_account(user, actor_id=actor_id, detail="by staff on request")

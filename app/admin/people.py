@@ -1,1 +1,74 @@
-"""Customers, notifications outbox, audit log and webhook events."""
+"""Customers, notifications outbox, audit log and webhook events.
+
+One module per screen (people_customers, people_notifications, people_audit,
+people_webhooks); the small helpers they share live here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
+
+from flask import abort, request
+from flask_login import current_user
+
+from app.extensions import db
+
+T = TypeVar("T")
+MAX_ID = 2**31 - 1
+INVALID = 422  # a re-rendered form with errors; the request rolls back
+
+
+def get_or_404(model: type[T], row_id: int) -> T:
+    """A row by a path id; ids outside the column's range are 404 (not an overflow 500)."""
+    if not 1 <= row_id <= MAX_ID:
+        abort(404)
+    row = db.session.get(model, row_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+def me_id() -> int:
+    return int(current_user.id)
+
+
+def like_pattern(text: str, *, prefix: bool = False) -> str:
+    """A LIKE pattern (escape ``\\``) matching ``text`` anywhere, or at the start with
+    ``prefix``; wildcards typed by staff are taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%" if prefix else f"%{escaped}%"
+
+
+def date_arg(name: str, errors: dict[str, str], *, end: bool = False) -> datetime | None:
+    """A YYYY-MM-DD query argument as a UTC bound (``end``: the start of the next day)."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        day: date | None = date.fromisoformat(raw) if len(raw) <= 10 else None
+    except ValueError:
+        day = None
+    if day is None or day.year < 2000:
+        errors[name] = "Enter a date like 2026-11-25."
+        return None
+    moment = datetime.combine(day, time.min, tzinfo=UTC)
+    return moment + timedelta(days=1) if end else moment
+
+
+def selected_ids(name: str = "ids", limit: int = 1000) -> list[int]:
+    """Checked row ids from a posted form; anything that is not a plausible id is dropped."""
+    ids: list[int] = []
+    for raw in request.form.getlist(name)[:limit]:
+        raw = raw.strip()
+        if raw.isdigit() and len(raw) <= 10 and 1 <= int(raw) <= MAX_ID:
+            ids.append(int(raw))
+    return ids
+
+
+from app.admin import (  # noqa: E402,F401
+    people_audit,
+    people_customers,
+    people_notifications,
+    people_webhooks,
+)

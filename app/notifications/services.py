@@ -347,3 +347,31 @@ def notify_many(
         notify(template, to=address, user_id=user_id, category=category, variables=variables or {})
         count += 1
     return count
+
+
+def retry_dead(notification_ids: Iterable[int]) -> list[int]:
+    """Staff retry from the admin outbox: like ``retry`` but only rows that really were dead
+    are queued again (and enqueued after the commit); returns their ids."""
+    ids = sorted({int(i) for i in notification_ids})
+    if not ids:
+        return []
+    now = utcnow()
+    requeued = sorted(
+        db.session.execute(
+            sa.update(Notification)
+            .where(Notification.id.in_(ids), Notification.status == Status.DEAD)
+            .values(
+                status=Status.QUEUED,
+                attempts=0,
+                next_attempt_at=None,
+                claimed_at=None,
+                last_error="",
+                updated_at=now,
+            )
+            .returning(Notification.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    for notification_id in requeued:
+        after_commit(lambda nid=notification_id: enqueue(nid))
+    return requeued

@@ -173,3 +173,15 @@ def replay(webhook_event_id: int) -> bool:
         ).rowcount
         == 1
     )
+
+
+def replay_now(webhook_event_id: int) -> bool:
+    """Staff replay from the admin area: a dead event goes through ``replay``; a failed one
+    is already retryable. Either is processed again right after the commit."""
+    status = db.session.execute(
+        sa.select(WebhookEvent.status).where(WebhookEvent.id == webhook_event_id)
+    ).scalar_one_or_none()
+    ok = replay(webhook_event_id) if status == "dead" else status == "failed"
+    if ok:
+        after_commit(lambda: enqueue(webhook_event_id))
+    return ok
