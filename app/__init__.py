@@ -66,7 +66,8 @@ def create_app(config: dict[str, Any] | None = None) -> ShopFlask:
 
 
 def register_extensions(app: Flask) -> None:
-    from app.extensions import cache, csrf, db, htmx, limiter, login_manager, migrate
+    from app.api.limits import register_rate_limit_headers
+    from app.extensions import cache, cors, csrf, db, htmx, limiter, login_manager, migrate
     from app.ratelimit import exempt_from_limits
 
     db.init_app(app)
@@ -78,8 +79,11 @@ def register_extensions(app: Flask) -> None:
     cache.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
+    register_rate_limit_headers(app)  # before the limiter: it must see the limiter's headers
     limiter.init_app(app)
     limiter.request_filter(exempt_from_limits)
+    if app.config["API_CORS_ORIGINS"]:  # none by default: no CORS headers at all
+        cors.init_app(app, origins=app.config["API_CORS_ORIGINS"], **API_CORS)
 
     from app.accounts.sessions import load_user
 
@@ -88,6 +92,28 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # server-side sessions do this job (see sessions.py)
+
+
+# The JSON API for browser clients on the listed origins: bearer tokens, never cookies.
+API_CORS: dict[str, Any] = {
+    "resources": r"/api/*",
+    "allow_headers": ["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"],
+    "expose_headers": [
+        "ETag",
+        "Location",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "RateLimit-Policy",
+        "Retry-After",
+        "WWW-Authenticate",
+        "X-Request-ID",
+    ],
+    "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    "max_age": 600,
+    "supports_credentials": False,
+    "intercept_exceptions": False,  # error responses pass through after_request anyway
+}
 
 
 def register_blueprints(app: Flask) -> None:

@@ -11,6 +11,7 @@ One place reads ``os.environ``. ``SHOP_ENV`` picks the profile:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,21 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _origins(raw: str) -> list[str]:
+    """``API_CORS_ORIGINS``: comma-separated ``scheme://host[:port]``, compared literally."""
+    origins = [o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip()]
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ConfigError(
+                f"API_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com "
+                "(no paths, no wildcards)"
+            )
+    return origins
 
 
 def normalise_database_url(url: str) -> str:
@@ -104,6 +120,12 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # A moving window cannot be doubled by bursting either side of a window boundary.
         "RATELIMIT_STRATEGY": env.get("RATELIMIT_STRATEGY", "moving-window"),
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "shop"),
+        # JSON API: per token (or IP) and a per-IP ceiling; browser origins allowed by CORS
+        # (none by default: the mobile app does not need CORS); refresh-token clean-up.
+        "API_RATELIMIT": env.get("API_RATELIMIT", "120 per minute"),
+        "API_RATELIMIT_PER_IP": env.get("API_RATELIMIT_PER_IP", "600 per minute"),
+        "API_CORS_ORIGINS": _origins(env.get("API_CORS_ORIGINS", "")),
+        "API_TOKEN_RETENTION_DAYS": _int(env, "API_TOKEN_RETENTION_DAYS", 30),
         # Huey
         "HUEY_NAME": env.get("HUEY_NAME", "shopsphere"),
         "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH", str(instance_dir / "huey.db")),

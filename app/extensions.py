@@ -1,6 +1,7 @@
 """Extensions, created unbound and attached to the app in ``create_app``."""
 
 from flask_caching import Cache
+from flask_cors import CORS
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -18,3 +19,4 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=limiter_key)
 htmx = HTMX()
 cache = Cache()
+cors = CORS()  # bound only when API_CORS_ORIGINS lists origins

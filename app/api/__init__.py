@@ -6,7 +6,7 @@ from CSRF. Every request is rate-limited per user (valid access token) or per IP
 
 from flask import Blueprint
 
-from app.extensions import csrf, limiter
+from app.extensions import csrf
 
 bp = Blueprint("api", __name__, template_folder="templates")
 csrf.exempt(bp)
@@ -21,6 +21,6 @@ from app.api import (  # noqa: E402,F401  (register the operations)
     orders,
     profile,
 )
+from app.api.limits import limit_blueprint  # noqa: E402
 
-API_LIMIT = "120 per minute"
-limiter.limit(API_LIMIT, key_func=auth.api_limit_key)(bp)
+limit_blueprint(bp)  # per user (or IP) and a per-IP ceiling; see app.api.limits

@@ -200,3 +200,31 @@ def revoke_all_for_user(user_id: int) -> int:
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def delete_stale_refresh_tokens(retention_days: int, batch_size: int = 1000) -> int:
+    """Delete up to ``batch_size`` refresh tokens that expired, or were revoked, more than
+    ``retention_days`` ago; returns how many.
+
+    Until then they are kept: a revoked family must stay revoked while its access tokens
+    live (15 minutes), and support may want to see recent sign-ins. Spent tokens that have
+    not expired are kept too, since presenting one again is how reuse is detected.
+    """
+    if retention_days < 1:
+        raise ValueError("keep refresh tokens at least a day (revocations must outlive access)")
+    cutoff = utcnow() - timedelta(days=retention_days)
+    ids = list(
+        db.session.execute(
+            sa.select(ApiToken.id)
+            .where(sa.or_(ApiToken.expires_at < cutoff, ApiToken.revoked_at < cutoff))
+            .order_by(ApiToken.id)
+            .limit(batch_size)
+        ).scalars()
+    )
+    if ids:
+        db.session.execute(
+            sa.delete(ApiToken)
+            .where(ApiToken.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)

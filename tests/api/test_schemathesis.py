@@ -27,7 +27,19 @@ MAX_EXAMPLES = 25
 # Rules JSON Schema cannot express, so schema-valid requests may rightly be refused: password
 # strength (zxcvbn with the email and name as context: 422) and opaque cursors, which are
 # valid only when the API made them (400).
-BUSINESS_RULES = {("POST", "/api/v1/auth/register"), ("GET", "/api/v1/products")}
+BUSINESS_RULES = {
+    ("POST", "/api/v1/auth/register"),
+    ("GET", "/api/v1/products"),
+    # Profile (app.api.profile): phone numbers and postcodes valid for their country (the
+    # website's rules: phonenumbers, postcode formats, a state for US/CA/AU), SMS choices that
+    # need a phone on the profile, and the current password, which generated data never knows.
+    ("PATCH", "/api/v1/me"),
+    ("POST", "/api/v1/me/addresses"),
+    ("PATCH", "/api/v1/me/addresses/{address_id}"),
+    ("PUT", "/api/v1/me/preferences"),
+    ("POST", "/api/v1/me/password"),
+    ("DELETE", "/api/v1/me"),
+}
 
 
 @pytest.fixture(autouse=True)
