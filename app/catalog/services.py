@@ -23,6 +23,7 @@ from app.catalog.models import (
 from app.core.html import html_to_text, sanitize_html
 from app.db import utcnow
 from app.extensions import db
+from app.store import low_stock_default
 
 
 class CatalogError(ValueError):
@@ -138,6 +139,7 @@ def add_variant(
         stock_on_hand=spec.stock,
         reserved=0,
         track_inventory=spec.track_inventory,
+        low_stock_threshold=low_stock_default(),
         position=position,
     )
     db.session.add(variant)

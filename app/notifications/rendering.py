@@ -18,6 +18,7 @@ from jinja2 import Environment, StrictUndefined, TemplateNotFound
 from app.config import BASE_DIR
 from app.notifications.channels import Message
 from app.notifications.models import Category, Channel, Notification
+from app.store import store_details
 
 TEMPLATE_ROOT = BASE_DIR / "templates" / "notifications"
 UNSUBSCRIBE_SALT = "notifications.unsubscribe"
@@ -79,7 +80,9 @@ def render(notification: Notification) -> Message:
     env = _env()
     name = notification.template
     variables = dict(notification.variables or {})
-    variables.setdefault("shop_name", current_app.config["SHOP_NAME"])
+    store = store_details()  # read at send time: the footer shows the current details
+    variables.setdefault("shop_name", store.name)
+    variables.setdefault("store", store)
     headers: dict[str, str] = {}
     if notification.category == Category.MARKETING:
         token = unsubscribe_token(notification.to_address, notification.category)
