@@ -20,7 +20,7 @@ from app.notifications.rendering import external_url
 from app.notifications.services import notify
 from app.orders.models import Order, OrderStatus, Payment
 from app.orders.services import cancel_unpaid, commit_sale
-from app.orders.states import PAID_STATES, can_transition, transition
+from app.orders.states import PAID_STATES, transition
 from app.payments import provider
 
 log = logging.getLogger(__name__)
@@ -274,20 +274,11 @@ def record_payment_failed(session_id: str, reason: str) -> None:
 
 
 def record_refund(payment_intent: str, amount_refunded: int) -> None:
-    """charge.refunded / refund.updated: record what the provider says was refunded."""
-    payment = (
-        db.session.execute(sa.select(Payment).where(Payment.payment_intent == payment_intent))
-        .scalars()
-        .first()
-    )
-    if payment is None or amount_refunded <= payment.amount_refunded:
-        return  # unknown, or an older (out-of-order) update: never go backwards
-    payment.amount_refunded = min(amount_refunded, payment.amount)
-    full = payment.amount_refunded >= payment.amount
-    payment.status = "refunded" if full else "partially_refunded"
-    order = payment.order
-    if full and can_transition(order, OrderStatus.REFUNDED):
-        transition(order, OrderStatus.REFUNDED, note="refund confirmed by the provider")
+    """charge.refunded: the provider's running total; settles the shop's pending refunds it
+    covers (see app.orders.refunds) and never goes backwards."""
+    from app.orders.refunds import record_provider_total
+
+    record_provider_total(payment_intent, amount_refunded)
 
 
 def record_session_expired(session_id: str) -> None:

@@ -93,8 +93,17 @@ def handle_charge_refunded(event: dict[str, Any]) -> None:
     record_refund(str(intent), int(charge.get("amount_refunded") or 0))
 
 
+def handle_refund_event(event: dict[str, Any]) -> None:
+    from app.orders.refunds import record_provider_refund
+
+    record_provider_refund(_session_object(event))
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "charge.refunded": handle_charge_refunded,
+    "refund.created": handle_refund_event,
+    "refund.updated": handle_refund_event,
+    "refund.failed": handle_refund_event,
     "checkout.session.completed": handle_session_paid,
     "checkout.session.async_payment_succeeded": handle_session_paid,
     "checkout.session.async_payment_failed": handle_session_failed,

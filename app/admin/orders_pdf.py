@@ -1,0 +1,327 @@
+"""Invoice and packing slip PDFs (fpdf2, pure Python).
+
+Text goes through ``PdfText``: with a Unicode TrueType font found on the system (DejaVu Sans)
+any character the font has is kept; otherwise the PDF core font is used and text is folded to
+Latin-1 (accents kept where Latin-1 has them, others reduced to their base letter, the rest
+"?"). Either way a name in any script never breaks a document.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from fpdf import FPDF, FontFace
+from fpdf.enums import TableCellFillMode
+
+from app.core.templating import money
+from app.orders.models import Order
+from app.orders.pricing import tax_on, tax_rate_for
+from app.store import store_details
+
+FONT_CANDIDATES = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+    "/usr/local/share/fonts/DejaVuSans.ttf",
+    "/opt/homebrew/share/fonts/DejaVuSans.ttf",
+]
+_FOLD = {
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2026": "...",
+    "\u2022": "*",
+    "\u20ac": "EUR ",
+    "\u2122": "TM",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\u00d7": "x",
+}
+ADDRESS_KEYS = ("full_name", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+def unicode_font() -> tuple[Path, Path | None] | None:
+    """DejaVu Sans (and its bold face when present), if installed."""
+    for candidate in FONT_CANDIDATES:
+        regular = Path(candidate)
+        if regular.is_file():
+            bold = regular.with_name("DejaVuSans-Bold.ttf")
+            return regular, (bold if bold.is_file() else None)
+    return None
+
+
+def fold_latin1(text: str) -> str:
+    out = []
+    for char in unicodedata.normalize("NFC", text):
+        if char in _FOLD:
+            out.append(_FOLD[char])
+        elif ord(char) < 256:
+            out.append(char if char.isprintable() or char == "\n" else " ")
+        else:
+            base = "".join(
+                c
+                for c in unicodedata.normalize("NFKD", char)
+                if ord(c) < 256 and not unicodedata.combining(c)
+            )
+            out.append(base or "?")
+    return "".join(out)
+
+
+class Document(FPDF):
+    """An A4 page with the shop's font and a text guard on everything written."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_margins(16, 16, 16)
+        font = unicode_font()
+        self.glyphs: set[int] | None = None
+        if font is not None:
+            regular, bold = font
+            self.add_font("Body", "", str(regular))
+            self.add_font("Body", "B", str(bold or regular))
+            self.family = "Body"
+            self.glyphs = set(self.fonts["body"].cmap)
+        else:
+            self.family = "helvetica"
+        self.set_title(self.safe(title))
+        self.set_creator("ShopSphere")
+        self.alias_nb_pages()
+        self.add_page()
+        self.set_font(self.family, size=10)
+
+    def safe(self, value: Any) -> str:
+        text = "" if value is None else str(value)
+        if getattr(self, "glyphs", None) is None:
+            return fold_latin1(text)
+        glyphs = self.glyphs or set()
+        out = []
+        for char in text:
+            if char == "\n" or ord(char) in glyphs:
+                out.append(char)
+            else:
+                folded = fold_latin1(char)
+                out.append("".join(c if ord(c) in glyphs else "?" for c in folded))
+        return "".join(out)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(self.family, size=8)
+        self.cell(0, 6, self.safe(f"Page {self.page_no()} of {{nb}}"), align="C")
+
+    def text_line(self, text: Any, *, size: float = 10, bold: bool = False, h: float = 5) -> None:
+        self.set_font(self.family, "B" if bold else "", size)
+        self.multi_cell(0, h, self.safe(text), new_x="LMARGIN", new_y="NEXT")
+
+    def block(self, x: float, y: float, w: float, heading: str, lines: list[str]) -> float:
+        self.set_xy(x, y)
+        self.set_font(self.family, "B", 10)
+        self.multi_cell(w, 5, self.safe(heading), new_x="LEFT", new_y="NEXT")
+        self.set_font(self.family, "", 10)
+        for line in lines:
+            self.multi_cell(w, 5, self.safe(line), new_x="LEFT", new_y="NEXT")
+        return self.get_y()
+
+
+def _country(code: str) -> str:
+    if not code:
+        return ""
+    return Locale("en").territories.get(code.upper(), code)
+
+
+def address_lines(address: dict[str, Any] | None) -> list[str]:
+    address = address or {}
+    lines = [str(address.get(k) or "").strip() for k in ADDRESS_KEYS[:-1]]
+    lines.append(_country(str(address.get("country") or "")))
+    return [line for line in lines if line]
+
+
+def _local(moment: datetime | None, zone: tzinfo) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(zone).strftime("%d %B %Y")
+
+
+def _store_header(pdf: Document, title: str) -> tuple[Any, tzinfo]:
+    store = store_details()
+    zone = getattr(store, "tzinfo", None) or UTC
+    pdf.text_line(store.name, size=16, bold=True, h=7)
+    seller = []
+    if store.legal_name and store.legal_name != store.name:
+        seller.append(store.legal_name)
+    seller += list(store.address_lines)
+    seller += [v for v in (store.email, store.phone) if v]
+    if store.vat_number:
+        seller.append(f"VAT number: {store.vat_number}")
+    for line in seller:
+        pdf.text_line(line, size=9, h=4.5)
+    pdf.ln(4)
+    pdf.text_line(title, size=14, bold=True, h=7)
+    return store, zone
+
+
+def _line_label(line: Any) -> str:
+    return line.product_name + (f" ({line.variant_options})" if line.variant_options else "")
+
+
+def vat_summary(order: Order) -> tuple[str, int, int, int]:
+    """(label, net, tax, gross) of the order's taxed amount (goods and shipping).
+
+    Orders keep tax amounts, not the rate; the label names the rate only when today's rate for
+    the destination reproduces every stored line tax exactly."""
+    label = "VAT" if order.tax_inclusive else "Tax"
+    address = order.shipping_address or {}
+    rate = tax_rate_for(str(address.get("country") or ""), str(address.get("region") or ""))
+    if rate is not None and all(
+        tax_on(line.line_total, rate.rate_bp, order.tax_inclusive) == line.tax
+        for line in order.lines
+    ):
+        label = f"{rate.name or label} {rate.rate_bp / 100:g}%"
+    taxed = order.subtotal + order.shipping - order.discount
+    if order.tax_inclusive:
+        return label, taxed - order.tax, order.tax, taxed
+    return label, taxed, order.tax, taxed + order.tax
+
+
+def invoice_pdf(order: Order) -> bytes:
+    pdf = Document(f"Invoice {order.number}")
+    _, zone = _store_header(pdf, "Invoice")
+    issued = order.paid_at or order.created_at
+    facts = [
+        ("Invoice number", order.number),
+        ("Invoice date", _local(issued, zone)),
+        ("Order number", order.number),
+        ("Order date", _local(order.created_at, zone)),
+        ("Customer email", order.email),
+    ]
+    pdf.set_font(pdf.family, "", 10)
+    for name, value in facts:
+        pdf.set_font(pdf.family, "B", 10)
+        pdf.cell(40, 5, pdf.safe(name))
+        pdf.set_font(pdf.family, "", 10)
+        pdf.cell(0, 5, pdf.safe(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    top = pdf.get_y()
+    billing = order.billing_address or order.shipping_address
+    end_left = pdf.block(pdf.l_margin, top, 85, "Billed to", address_lines(billing))
+    end_right = pdf.block(
+        pdf.l_margin + 93, top, 85, "Shipped to", address_lines(order.shipping_address)
+    )
+    pdf.set_xy(pdf.l_margin, max(end_left, end_right) + 4)
+
+    currency = order.currency
+    tax_head = "VAT" if order.tax_inclusive else "Tax"
+    headings = (
+        "Item",
+        "SKU",
+        "Qty",
+        "Unit price",
+        f"{tax_head}{' incl.' if order.tax_inclusive else ''}",
+        "Total",
+    )
+    pdf.set_font(pdf.family, "", 9)
+    with pdf.table(
+        col_widths=(62, 28, 12, 26, 24, 26),
+        text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
+        cell_fill_mode=TableCellFillMode.NONE,
+        line_height=5,
+    ) as table:
+        table.row([pdf.safe(h) for h in headings])
+        for line in order.lines:
+            table.row(
+                [
+                    pdf.safe(_line_label(line)),
+                    pdf.safe(line.sku),
+                    str(line.quantity),
+                    pdf.safe(money(line.unit_price, currency)),
+                    pdf.safe(money(line.tax, currency)),
+                    pdf.safe(money(line.line_total, currency)),
+                ]
+            )
+    pdf.ln(3)
+    totals = [("Subtotal", money(order.subtotal, currency))]
+    shipping_name = f"Shipping ({order.shipping_method})" if order.shipping_method else "Shipping"
+    totals.append((shipping_name, money(order.shipping, currency)))
+    if order.discount:
+        totals.append(("Discount", "-" + money(order.discount, currency)))
+    if order.tax_inclusive:
+        totals.append((f"{tax_head} included", money(order.tax, currency)))
+    else:
+        totals.append((tax_head, money(order.tax, currency)))
+    totals.append(("Total", money(order.total, currency)))
+    for name, value in totals:
+        bold = name == "Total"
+        pdf.set_font(pdf.family, "B" if bold else "", 10)
+        pdf.cell(140, 6, pdf.safe(name), align="R")
+        pdf.cell(0, 6, pdf.safe(value), align="R", new_x="LMARGIN", new_y="NEXT")
+
+    pdf.ln(4)
+    pdf.text_line(f"{tax_head} summary", bold=True)
+    label, net, tax, gross = vat_summary(order)
+    pdf.set_font(pdf.family, "", 9)
+    with pdf.table(
+        col_widths=(60, 40, 40, 38),
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+        headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
+        line_height=5,
+    ) as table:
+        table.row([pdf.safe(h) for h in ("Rate", "Net", tax_head, "Gross")])
+        table.row(
+            [
+                pdf.safe(label),
+                pdf.safe(money(net, currency)),
+                pdf.safe(money(tax, currency)),
+                pdf.safe(money(gross, currency)),
+            ]
+        )
+    pdf.ln(4)
+    if order.paid_at is not None:
+        pdf.text_line(f"Paid on {_local(order.paid_at, zone)}. Thank you for your order.", size=9)
+    return bytes(pdf.output())
+
+
+def packing_slip_pdf(order: Order) -> bytes:
+    pdf = Document(f"Packing slip {order.number}")
+    _, zone = _store_header(pdf, "Packing slip")
+    for name, value in (
+        ("Order number", order.number),
+        ("Order date", _local(order.created_at, zone)),
+        ("Shipping method", order.shipping_method),
+    ):
+        pdf.set_font(pdf.family, "B", 10)
+        pdf.cell(40, 5, pdf.safe(name))
+        pdf.set_font(pdf.family, "", 10)
+        pdf.cell(0, 5, pdf.safe(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    end = pdf.block(
+        pdf.l_margin, pdf.get_y(), 120, "Ship to", address_lines(order.shipping_address)
+    )
+    pdf.set_xy(pdf.l_margin, end + 4)
+    to_pack = [(line, line.quantity - line.quantity_refunded) for line in order.lines]
+    to_pack = [(line, qty) for line, qty in to_pack if qty > 0]
+    pdf.set_font(pdf.family, "", 10)
+    with pdf.table(
+        col_widths=(34, 100, 20, 24),
+        text_align=("LEFT", "LEFT", "RIGHT", "CENTER"),
+        headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
+        line_height=6,
+    ) as table:
+        table.row([pdf.safe(h) for h in ("SKU", "Item", "Qty", "Packed")])
+        for line, qty in to_pack:
+            table.row([pdf.safe(line.sku), pdf.safe(_line_label(line)), str(qty), "[  ]"])
+    pdf.ln(3)
+    pdf.text_line(f"{sum(q for _, q in to_pack)} item(s) in {len(to_pack)} line(s).", size=9)
+    return bytes(pdf.output())

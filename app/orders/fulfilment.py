@@ -1,0 +1,314 @@
+"""Staff fulfilment verbs: start processing, ship, deliver, cancel, and append-only notes.
+
+Every status change goes through the state machine (``states.transition``) on the order row
+locked first, so two staff members clicking at once cannot ship twice or send two emails;
+each one sends the customer its email through ``notify()`` (queued after the commit).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from app.db import utcnow
+from app.extensions import db
+from app.notifications.services import notify
+from app.orders.models import Order, OrderEvent, OrderNote, OrderStatus, Refund
+from app.orders.refunds import first_name, issue_refund, refund_payment, restock_line
+from app.orders.states import LABELS, InvalidTransition, can_transition, transition
+
+NOTE_MAX = 2000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class FulfilmentError(ValueError):
+    """The change cannot be made; the message tells staff why. ``field`` names the input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def lock_order(order_id: int) -> Order | None:
+    """The order, re-read and locked for this transaction (PostgreSQL; SQLite form posts hold
+    the database's write lock from their first statement)."""
+    return db.session.execute(
+        sa.select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _order_url(order: Order) -> str:
+    from app.payments.fulfilment import order_link
+
+    return order_link(order)
+
+
+def _move(order: Order, to: str, *, actor_id: int | None, note: str = "") -> None:
+    if not can_transition(order, to):
+        raise InvalidTransition(order, to)
+    transition(order, to, actor_id=actor_id, note=note)
+
+
+def start_processing(order: Order, *, actor_id: int | None) -> None:
+    _move(order, OrderStatus.PROCESSING, actor_id=actor_id, note="processing started")
+
+
+def clean_text(value: str, limit: int) -> str:
+    return _CONTROL.sub(" ", value or "").strip()[:limit]
+
+
+def validate_tracking_url(value: str) -> str:
+    """An https link to the carrier's tracking page, or empty."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if (
+        len(value) > 500
+        or parts.scheme != "https"
+        or not parts.hostname
+        or "." not in parts.hostname
+        or any(c.isspace() or ord(c) < 32 for c in value)
+        or parts.username
+        or parts.password
+    ):
+        raise FulfilmentError(
+            "Enter the tracking link as a full https:// address, "
+            "e.g. https://www.dhl.com/track?id=123.",
+            field="tracking_url",
+        )
+    return value
+
+
+def mark_shipped(
+    order: Order,
+    *,
+    carrier: str,
+    tracking_number: str,
+    tracking_url: str = "",
+    actor_id: int | None,
+) -> None:
+    """Shipped with a carrier and tracking number: the customer gets the "shipped" email."""
+    carrier = clean_text(carrier, 64)
+    tracking_number = clean_text(tracking_number, 64)
+    if not carrier:
+        raise FulfilmentError("Enter the carrier, e.g. DHL.", field="carrier")
+    if not tracking_number:
+        raise FulfilmentError("Enter the tracking number.", field="tracking_number")
+    tracking_url = validate_tracking_url(tracking_url)
+    _move(
+        order,
+        OrderStatus.SHIPPED,
+        actor_id=actor_id,
+        note=f"shipped with {carrier}, tracking {tracking_number}",
+    )
+    order.carrier, order.tracking_number, order.tracking_url = (
+        carrier,
+        tracking_number,
+        tracking_url,
+    )
+    order.shipped_at = utcnow()
+    db.session.flush()
+    order_url = _order_url(order)
+    notify(
+        "order-shipped",
+        to=order.email,
+        user_id=order.user_id,
+        variables={
+            "name": first_name(order),
+            "order_number": order.number,
+            "order_url": order_url,
+            "currency": order.currency,
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+            # The email always offers a link; without the carrier's, the order page shows it.
+            "tracking_url": tracking_url or order_url,
+        },
+    )
+
+
+def mark_delivered(order: Order, *, actor_id: int | None) -> None:
+    _move(order, OrderStatus.DELIVERED, actor_id=actor_id, note="delivered")
+    order.delivered_at = utcnow()
+    db.session.flush()
+    notify(
+        "order-delivered",
+        to=order.email,
+        user_id=order.user_id,
+        variables={
+            "name": first_name(order),
+            "order_number": order.number,
+            "order_url": _order_url(order),
+            "currency": order.currency,
+        },
+    )
+
+
+def add_note(order: Order, *, body: str, author_id: int | None, author_email: str) -> OrderNote:
+    text = (body or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise FulfilmentError("Write the note first.", field="body")
+    if len(text) > NOTE_MAX:
+        raise FulfilmentError(f"Keep notes under {NOTE_MAX} characters.", field="body")
+    note = OrderNote(
+        order=order,
+        author_id=author_id,
+        author_email=author_email[:320],
+        body=text,
+        created_at=utcnow(),
+    )
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+UNPAID = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
+
+
+def can_cancel(order: Order) -> bool:
+    return can_transition(order, OrderStatus.CANCELLED)
+
+
+def cancel_order(order: Order, *, actor_id: int | None, reason: str = "") -> int:
+    """Cancel before shipping. Unpaid: the reservation is released. Paid: every unit not yet
+    back on the shelf goes back, and what is left of the payment is refunded (a Refund like
+    any other, so it can never overlap one staff issued). Returns the amount refunded."""
+    from app.orders.services import cancel_unpaid
+    from app.payments.fulfilment import expire_open_sessions
+
+    note = clean_text(reason, 200) or "cancelled by staff"
+    if not can_cancel(order):
+        raise InvalidTransition(order, OrderStatus.CANCELLED)
+    if order.status in UNPAID:
+        expire_open_sessions(order)
+        cancel_unpaid(order, note=note, actor_id=actor_id)
+        return 0
+    transition(order, OrderStatus.CANCELLED, actor_id=actor_id, note=note)
+    for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
+        db.session.refresh(line)
+        restock_line(
+            order,
+            line,
+            line.quantity - line.quantity_restocked,
+            actor_id=actor_id,
+            note="order cancelled",
+        )
+    refunded = 0
+    payment = refund_payment(order)
+    if payment is not None:
+        db.session.refresh(payment)
+    if payment is not None and payment.refundable > 0:
+        for line in order.lines:
+            db.session.refresh(line)
+        refund = issue_refund(
+            order,
+            lines={ln.id: ln.quantity - ln.quantity_refunded for ln in order.lines},
+            amount=payment.refundable,
+            reason=note,
+            actor_id=actor_id,
+            kind="cancel",
+        )
+        refunded = refund.amount
+    notify(
+        "order-cancelled",
+        to=order.email,
+        user_id=order.user_id,
+        variables={
+            "name": first_name(order),
+            "order_number": order.number,
+            "currency": order.currency,
+            "refund_total": refunded,
+            "order_url": _order_url(order),
+        },
+    )
+    return refunded
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # "status", "note", "refund"
+    title: str
+    detail: str = ""
+    actor: str = ""
+    body: str = ""
+
+
+def timeline(order: Order) -> list[TimelineEntry]:
+    """Status changes, staff notes and refunds of an order, oldest first."""
+    from app.accounts.models import User
+
+    events: list[OrderEvent] = list(order.events)
+    refunds: list[Refund] = list(order.refunds)
+    actor_ids = {e.actor_id for e in events if e.actor_id} | {
+        r.created_by for r in refunds if r.created_by
+    }
+    emails: dict[int, str] = {}
+    if actor_ids:
+        emails = dict(
+            db.session.execute(sa.select(User.id, User.email).where(User.id.in_(actor_ids))).all()
+        )
+    entries: list[TimelineEntry] = []
+    for event in events:
+        title = LABELS.get(event.to_status, event.to_status)
+        if event.from_status:
+            title = f"{LABELS.get(event.from_status, event.from_status)} → {title}"
+        entries.append(
+            TimelineEntry(
+                at=event.created_at,
+                kind="status",
+                title=title,
+                detail=event.note,
+                actor=emails.get(event.actor_id or 0, ""),
+            )
+        )
+    for note in order.notes:
+        entries.append(
+            TimelineEntry(
+                at=note.created_at,
+                kind="note",
+                title="Staff note",
+                actor=note.author_email,
+                body=note.body,
+            )
+        )
+    for refund in refunds:
+        entries.append(
+            TimelineEntry(
+                at=refund.created_at,
+                kind="refund",
+                title=f"Refund requested ({refund.kind})",
+                detail=_refund_detail(refund),
+                actor=emails.get(refund.created_by or 0, ""),
+            )
+        )
+        if refund.settled_at is not None:
+            entries.append(
+                TimelineEntry(
+                    at=refund.settled_at,
+                    kind="refund",
+                    title=f"Refund {refund.status}",
+                    detail=refund.failure_reason,
+                )
+            )
+    entries.sort(key=lambda e: e.at)
+    return entries
+
+
+def _refund_detail(refund: Refund) -> str:
+    from app.core.templating import money
+
+    parts: list[Any] = [money(refund.amount, refund.currency)]
+    for line in refund.lines:
+        parts.append(f"{line.quantity} × {line.order_line.product_name}")
+    if refund.reason:
+        parts.append(f"reason: {refund.reason}")
+    return "; ".join(str(p) for p in parts)
