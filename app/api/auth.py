@@ -23,6 +23,7 @@ from app.accounts.totp import looks_like_recovery_code, use_recovery_code, verif
 from app.api import bp
 from app.api.openapi import operation, validation_problem
 from app.api.schemas import LoginIn, Problem, RefreshIn, RegisterIn, TokenOut, UserOut
+from app.api.schemas_cart import LoginOut
 from app.api.tokens import (
     TokenError,
     TokenPair,
@@ -137,14 +138,15 @@ def register(body: RegisterIn) -> UserOut | Response:
         "Unknown emails and wrong passwords give the same 401 (invalid-credentials). After "
         "too many failures the address is locked for a while (429, account-locked, with "
         "Retry-After). Accounts with two-factor authentication must send `totp` (401 "
-        "totp-required without it)."
+        "totp-required without it). A guest cart named by the X-Cart-Token header merges "
+        "into the account's cart, as on the website (`cart_messages` says what happened)."
     ),
     body=LoginIn,
-    responses={200: TokenOut, 401: Problem, 429: Problem},
+    responses={200: LoginOut, 401: Problem, 429: Problem},
     tags=["auth"],
 )
 @limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
-def login(body: LoginIn) -> TokenOut | Response:
+def login(body: LoginIn) -> LoginOut | Response:
     try:
         user = authenticate(body.email, body.password)
     except AccountLocked as exc:
@@ -173,7 +175,16 @@ def login(body: LoginIn) -> TokenOut | Response:
             return _unauthorized(
                 "invalid-totp", "That code is not correct, or it was already used."
             )
-    return _token_out(issue_tokens(user))
+    pair = issue_tokens(user)
+    return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
+
+
+def _merge_guest_cart(user: User) -> list[str]:
+    from app.api.cart import guest_cart_from_header
+    from app.cart.services import merge_guest_cart
+
+    guest = guest_cart_from_header()
+    return merge_guest_cart(guest, user.id) if guest is not None else []
 
 
 @operation(

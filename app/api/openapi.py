@@ -31,7 +31,12 @@ from app.core.errors import problem
 REF_TEMPLATE = "#/components/schemas/{model}"
 API_PREFIX = "/api/v1"
 _PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
-_CONVERTER_TYPES = {"int": {"type": "integer"}, "path": {"type": "string"}}
+# Integer ids are 32-bit columns: larger path ids must be a 404, never a database error.
+MAX_ID = 2**31 - 1
+_CONVERTER_TYPES = {
+    "int": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "path": {"type": "string"},
+}
 
 STATUS_TEXT = {
     200: "OK",

@@ -8,8 +8,8 @@ Reserved in the chain so that work on separate areas never creates two heads; it
 empty when the area needed no schema change.
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0014_api_v1"
 down_revision = "0013_admin_imports"
@@ -18,8 +18,27 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # Checkout details set through the API, one row per cart (app/api/models_checkout.py).
+    op.create_table(
+        "api_checkouts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cart_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("shipping_address", sa.JSON(), nullable=False),
+        sa.Column("billing_address", sa.JSON(), nullable=True),
+        sa.Column("shipping_method", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cart_id"],
+            ["carts.id"],
+            name=op.f("fk_api_checkouts_cart_id_carts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_checkouts")),
+        sa.UniqueConstraint("cart_id", name=op.f("uq_api_checkouts_cart_id")),
+    )
 
 
 def downgrade():
-    pass
+    op.drop_table("api_checkouts")

@@ -1,0 +1,216 @@
+"""Request and response models of the cart and checkout resources (money in minor units).
+
+Request bodies are strict: ``"2"`` is not a quantity and ``1`` is not a string, as the
+OpenAPI document says.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from app.api.openapi import MAX_ID
+from app.api.schemas import ImageOut, TokenOut
+
+
+def _quantity_in_range(value: int, *, allow_zero: bool) -> int:
+    """The website's rule and message (app.cart.services.parse_quantity)."""
+    limit = current_app.config["CART_MAX_QUANTITY"]
+    if (allow_zero and value == 0) or 1 <= value <= limit:
+        return value
+    raise PydanticCustomError(
+        "quantity_range", "Quantity must be a whole number from 1 to {limit}.", {"limit": limit}
+    )
+
+
+_QUANTITY_HELP = "Whole units, 1 to the shop's per-line limit (`max_quantity` in the cart, 10)."
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, str_strip_whitespace=True)
+
+
+class AddItemIn(Strict):
+    variant_id: int = Field(ge=1, le=MAX_ID, description="A variant id from the catalog.")
+    quantity: int = Field(default=1, description=_QUANTITY_HELP, json_schema_extra={"minimum": 1})
+
+    @field_validator("quantity")
+    @classmethod
+    def _range(cls, value: int) -> int:
+        return _quantity_in_range(value, allow_zero=False)
+
+
+class SetQuantityIn(Strict):
+    quantity: int = Field(
+        description=_QUANTITY_HELP + " 0 removes the line.", json_schema_extra={"minimum": 0}
+    )
+
+    @field_validator("quantity")
+    @classmethod
+    def _range(cls, value: int) -> int:
+        return _quantity_in_range(value, allow_zero=True)
+
+
+class CartLineOut(BaseModel):
+    id: int = Field(description="Line id, for the /cart/items/{line_id} operations.")
+    variant_id: int
+    product_slug: str
+    product_name: str
+    variant_options: str = Field(description='e.g. "Size: M, Colour: Blue"; may be empty.')
+    sku: str
+    image: ImageOut | None
+    quantity: int
+    unit_price: int = Field(description="Today's catalog price.")
+    line_total: int
+    price_was: int | None = Field(
+        description="The price when it was added, shown once after a price change."
+    )
+    available: int | None = Field(description="Units left; null when stock is not tracked.")
+    problem: str | None = Field(description="Why this line blocks checkout, if it does.")
+
+
+class SavedItemOut(BaseModel):
+    id: int = Field(description="Saved item id, for the /cart/saved/{saved_id} operations.")
+    variant_id: int
+    product_slug: str
+    product_name: str
+    variant_options: str
+    sku: str
+    image: ImageOut | None
+    price: int
+    in_stock: bool
+
+
+class CartOut(BaseModel):
+    cart_token: str | None = Field(
+        description="Guests: send it back as the X-Cart-Token header (and keep it for "
+        "login, which merges the cart). Null for signed-in users and for no cart yet."
+    )
+    currency: str
+    lines: list[CartLineOut]
+    saved: list[SavedItemOut] = Field(description="Saved for later, newest first.")
+    subtotal: int = Field(description="Sum of the lines that can be checked out.")
+    item_count: int
+    max_quantity: int = Field(description="Most units of one line.")
+    max_lines: int = Field(description="Most different items in a cart.")
+    can_check_out: bool
+    messages: list[str] = Field(
+        description="What this request changed beyond what was asked (capped quantities, "
+        "merged items), in the website's words."
+    )
+
+
+# -- checkout ------------------------------------------------------------------------------------
+
+
+class CheckoutAddressIn(Strict):
+    """The website's checkout address fields and limits."""
+
+    full_name: str = Field(min_length=1, max_length=120)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str = Field(default="", max_length=200)
+    city: str = Field(min_length=1, max_length=120)
+    region: str = Field(default="", max_length=120)
+    postal_code: str = Field(default="", max_length=20)
+    country: str = Field(
+        min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. IE."
+    )
+
+
+class CheckoutAddressOut(BaseModel):
+    full_name: str
+    line1: str
+    line2: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+
+
+class CheckoutDetailsIn(Strict):
+    email: EmailStr | None = Field(
+        default=None,
+        max_length=320,
+        description="For the receipt. Signed-in users default to their account's address; "
+        "guests must send it.",
+    )
+    shipping_address: CheckoutAddressIn | None = Field(
+        default=None, description="Give this or shipping_address_id."
+    )
+    shipping_address_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="An address from your address book."
+    )
+    billing_same_as_shipping: bool = True
+    billing_address: CheckoutAddressIn | None = None
+    billing_address_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    shipping_method: str = Field(
+        min_length=1, max_length=32, description="A code from /checkout/shipping-methods."
+    )
+
+
+class ShippingMethodOut(BaseModel):
+    code: str
+    name: str
+    delivery_days: str
+    price: int = Field(description="Flat rate before any free-delivery threshold.")
+    free_over: int | None
+    cost: int = Field(description="What it costs for the cart as it is now.")
+    currency: str
+
+
+class ShippingMethodsOut(BaseModel):
+    country: str
+    items: list[ShippingMethodOut]
+
+
+class ShippingMethodsQuery(BaseModel):
+    country: str = Field(
+        default="IE", min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code."
+    )
+
+
+class SummaryLineOut(BaseModel):
+    variant_id: int
+    product_name: str
+    variant_options: str
+    sku: str
+    unit_price: int
+    quantity: int
+    line_total: int
+    tax: int
+
+
+class CheckoutOut(BaseModel):
+    """The details given and the server's quote for the cart as it is now."""
+
+    email: str
+    shipping_address: CheckoutAddressOut
+    billing_address: CheckoutAddressOut
+    shipping_method: str
+    shipping_method_name: str
+    currency: str
+    lines: list[SummaryLineOut]
+    subtotal: int
+    shipping: int
+    tax: int
+    tax_inclusive: bool = Field(description="Prices include the tax (VAT) shown.")
+    tax_name: str
+    discount: int
+    total: int = Field(description="What the Checkout Session will charge.")
+
+
+class CheckoutSessionOut(BaseModel):
+    order_number: str
+    checkout_url: str = Field(description="Open it in a browser tab to pay.")
+    status: str = Field(description="The order's status (pending_payment).")
+    reused: bool = Field(
+        description="True when an identical retry got the same order and session back."
+    )
+
+
+class LoginOut(TokenOut):
+    cart_messages: list[str] = Field(
+        default_factory=list,
+        description="What happened to the guest cart named by X-Cart-Token (merged, capped).",
+    )

@@ -1,0 +1,266 @@
+"""Checkout API: details validated as the website's form, the server's quote, the Checkout
+Session (idempotent on retry), guests, payment through the sandbox, provider outages."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import Address
+from app.catalog.models import Variant
+from app.catalog.services import adjust_stock
+from app.db import commit_unit_of_work
+from app.orders.models import Order, OrderStatus, Payment
+from app.payments.models import SandboxSession
+from app.payments.stripe_gateway import PaymentsUnavailable
+from tests.accounts.helpers import make_user
+from tests.api.helpers import (
+    SHIPPING_ADDRESS,
+    add_item,
+    bearer,
+    guest,
+    pay_in_sandbox,
+    set_details,
+    start_session,
+    tokens,
+)
+from tests.catalog import factories
+
+
+@pytest.fixture
+def mug(db):
+    variant = factories.product("Stoneware Mug", price=1500, stock=5).variants[0]
+    commit_unit_of_work()
+    return variant
+
+
+@pytest.fixture
+def ada(client, db):
+    make_user()
+    return bearer(tokens(client)["access_token"])
+
+
+def stock(db, variant_id: int) -> tuple[int, int]:
+    db.session.expire_all()
+    variant = db.session.get(Variant, variant_id)
+    return variant.stock_on_hand, variant.reserved
+
+
+def orders(db) -> list[Order]:
+    db.session.expire_all()
+    return list(db.session.execute(sa.select(Order).order_by(Order.id)).scalars())
+
+
+def test_details_then_summary_with_the_servers_totals(client, db, ada, mug):
+    add_item(client, mug.id, 2, ada)
+    response = set_details(client, ada, total=1, subtotal=1, price=1)  # ignored
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["email"] == "ada@example.com"  # the account's address by default
+    assert body["shipping_address"]["city"] == "Dublin"
+    assert body["billing_address"] == body["shipping_address"]
+    assert (body["subtotal"], body["shipping"], body["total"]) == (3000, 495, 3495)
+    assert body["shipping_method_name"] == "Standard delivery"
+    assert [(ln["sku"], ln["quantity"], ln["line_total"]) for ln in body["lines"]] == [
+        (mug.sku, 2, 3000)
+    ]
+    summary = client.get("/api/v1/checkout/summary", headers=ada)
+    assert summary.status_code == 200 and summary.get_json() == body
+    # The summary follows the cart.
+    add_item(client, mug.id, 2, ada)
+    again = client.get("/api/v1/checkout/summary", headers=ada).get_json()
+    assert (again["subtotal"], again["shipping"], again["total"]) == (6000, 0, 6000)
+
+
+def test_shipping_methods_are_priced_for_the_cart(client, db, ada, mug):
+    add_item(client, mug.id, 1, ada)
+    body = client.get("/api/v1/checkout/shipping-methods?country=ie", headers=ada).get_json()
+    assert body["country"] == "IE"
+    costs = {m["code"]: m["cost"] for m in body["items"]}
+    assert costs == {"standard": 495, "express": 1295}
+    bad = client.get("/api/v1/checkout/shipping-methods?country=XX", headers=ada)
+    assert bad.status_code == 422 and bad.get_json()["errors"] == {
+        "country": ["Not a valid choice."]
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "errors"),
+    [
+        ({"shipping_address": None}, {"shipping_address": ["This field is required."]}),
+        (
+            {"shipping_address": {**SHIPPING_ADDRESS, "country": "XX"}},
+            {"shipping_address.country": ["Not a valid choice."]},
+        ),
+        (
+            {"billing_same_as_shipping": False},
+            {"billing_address": ["Enter the billing address, or tick “same as shipping”."]},
+        ),
+        (
+            {"shipping_method": "teleport"},
+            {"shipping_method": ["We do not deliver there with that option."]},
+        ),
+        (
+            {"shipping_address_id": 4676412878},
+            {"shipping_address_id": ["Input should be less than or equal to 2147483647"]},
+        ),
+        (
+            {"shipping_address": None, "shipping_address_id": 12345},
+            {"shipping_address_id": ["There is no such address in your address book."]},
+        ),
+    ],
+)
+def test_details_are_checked_as_on_the_website(client, db, ada, mug, overrides, errors):
+    add_item(client, mug.id, 1, ada)
+    response = set_details(client, ada, **overrides)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == errors
+    missing = client.get("/api/v1/checkout/summary", headers=ada)
+    assert missing.status_code == 409 and missing.get_json()["code"] == "checkout-details-missing"
+
+
+def test_address_fields_have_the_forms_limits(client, db, ada, mug):
+    add_item(client, mug.id, 1, ada)
+    long = {**SHIPPING_ADDRESS, "full_name": "x" * 121, "city": "  "}
+    errors = set_details(client, ada, shipping_address=long).get_json()["errors"]
+    assert set(errors) == {"shipping_address.full_name", "shipping_address.city"}
+
+
+def test_an_address_from_the_address_book(client, db, ada, mug):
+    user_id = db.session.execute(sa.text("SELECT id FROM users")).scalar_one()
+    address = Address(
+        user_id=user_id,
+        full_name="Ada King",
+        line1="1 Ockham Park",
+        city="Ripley",
+        postal_code="GU23 6AZ",
+        country="GB",
+    )
+    db.session.add(address)
+    db.session.flush()
+    add_item(client, mug.id, 1, ada)
+    body = set_details(client, ada, shipping_address=None, shipping_address_id=address.id)
+    assert body.status_code == 200, body.get_json()
+    assert body.get_json()["shipping_address"]["line1"] == "1 Ockham Park"
+    assert body.get_json()["shipping_address"]["country"] == "GB"
+
+
+def test_guests_check_out_with_an_email(client, db, mug):
+    token = add_item(client, mug.id, 1).get_json()["cart_token"]
+    response = set_details(client, guest(token))
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"email": ["Enter your email address."]}
+    bad = set_details(client, guest(token), email="not an email")
+    assert "email" in bad.get_json()["errors"]
+    ok = set_details(client, guest(token), email="Grace@Example.com")
+    assert ok.status_code == 200 and ok.get_json()["email"] == "grace@example.com"
+    session = start_session(client, guest(token))
+    [order] = orders(db)
+    assert order.user_id is None and order.email == "grace@example.com"
+    assert order.number == session["order_number"]
+
+    pay_in_sandbox(client, session["checkout_url"])
+    status = client.get(f"/api/v1/orders/{order.number}/status", headers=guest(token))
+    assert status.status_code == 200
+    assert status.get_json()["paid"] is True and status.get_json()["status"] == "paid"
+    # Without the cart token nobody sees the guest order.
+    assert client.get(f"/api/v1/orders/{order.number}/status").status_code == 404
+
+
+def test_empty_or_blocked_carts_cannot_check_out(client, db, ada, mug):
+    empty = set_details(client, ada)
+    assert empty.status_code == 409 and empty.get_json()["code"] == "cart-empty"
+    assert client.post("/api/v1/checkout/session", headers=ada).get_json()["code"] == "cart-empty"
+    add_item(client, mug.id, 3, ada)
+    assert set_details(client, ada).status_code == 200
+    adjust_stock(mug.id, -4)
+    commit_unit_of_work()
+    blocked = client.post("/api/v1/checkout/session", headers=ada)
+    assert blocked.status_code == 409 and blocked.get_json()["code"] == "cart-needs-attention"
+    assert orders(db) == []
+
+
+def test_session_places_the_order_and_a_retry_gets_the_same_one(client, db, ada, mug):
+    add_item(client, mug.id, 2, ada)
+    set_details(client, ada)
+    first = client.post("/api/v1/checkout/session", headers=ada)
+    assert first.status_code == 201
+    body = first.get_json()
+    assert body["status"] == "pending_payment" and body["reused"] is False
+    assert "/sandbox/checkout/cs_sandbox_" in body["checkout_url"]
+    assert stock(db, mug.id) == (5, 2)
+
+    retry = client.post("/api/v1/checkout/session", headers=ada)
+    assert retry.status_code == 200
+    assert retry.get_json() == {**body, "reused": True}
+    [order] = orders(db)
+    assert order.total == 3495 and len(order.payments) == 1
+    assert stock(db, mug.id) == (5, 2)  # reserved once
+
+
+def test_a_changed_cart_replaces_the_unpaid_order(client, db, ada, mug):
+    add_item(client, mug.id, 2, ada)
+    set_details(client, ada)
+    old = start_session(client, ada)
+    add_item(client, mug.id, 1, ada)
+    new = start_session(client, ada)
+    assert new["order_number"] != old["order_number"] and new["reused"] is False
+    first, second = orders(db)
+    assert first.status == OrderStatus.CANCELLED and second.status == OrderStatus.PENDING_PAYMENT
+    assert second.total == 4500 + 495
+    assert stock(db, mug.id) == (5, 3)  # the old reservation was released
+    old_session = db.session.get(SandboxSession, first.payments[0].session_id)
+    assert old_session.status == "expired" and first.payments[0].status == "expired"
+    # The old tab cannot pay any more.
+    from tests.checkout.helpers import sandbox_action
+
+    assert sandbox_action(client, old["checkout_url"], "pay").status_code == 404
+
+
+def test_provider_outage_keeps_the_order_and_a_retry_reuses_it(client, db, ada, mug, monkeypatch):
+    from app.payments import sandbox
+
+    add_item(client, mug.id, 1, ada)
+    set_details(client, ada)
+    real = sandbox.create_checkout_session
+
+    def down(**kwargs):
+        raise PaymentsUnavailable()
+
+    monkeypatch.setattr(sandbox, "create_checkout_session", down)
+    response = client.post("/api/v1/checkout/session", headers=ada)
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "payments-unavailable"
+    assert response.headers["Retry-After"]
+    [order] = orders(db)
+    assert order.status == OrderStatus.PENDING_PAYMENT and order.payments == []
+
+    monkeypatch.setattr(sandbox, "create_checkout_session", real)
+    retry = client.post("/api/v1/checkout/session", headers=ada)
+    assert retry.status_code == 201
+    assert retry.get_json()["order_number"] == order.number
+    assert len(orders(db)) == 1 and stock(db, mug.id) == (5, 1)
+
+
+def test_pay_and_poll_until_paid(client, db, ada, mug):
+    add_item(client, mug.id, 2, ada)
+    set_details(client, ada)
+    session = start_session(client, ada)
+    url = f"/api/v1/orders/{session['order_number']}/status"
+    before = client.get(url, headers=ada).get_json()
+    assert (before["status"], before["paid"], before["payment_status"]) == (
+        "pending_payment",
+        False,
+        "pending",
+    )
+    pay_in_sandbox(client, session["checkout_url"])
+    after = client.get(url, headers=ada).get_json()
+    assert (after["status"], after["paid"], after["payment_status"]) == ("paid", True, "succeeded")
+    assert after["total"] == 3495
+    assert stock(db, mug.id) == (3, 0)
+    cart = client.get("/api/v1/cart", headers=ada).get_json()
+    assert cart["lines"] == []  # cleared by fulfilment
+    # A paid order is never handed out again; the emptied cart cannot start another.
+    assert client.post("/api/v1/checkout/session", headers=ada).status_code == 409
+    payments = db.session.execute(sa.select(Payment)).scalars().all()
+    assert [p.status for p in payments] == ["succeeded"]
