@@ -11,10 +11,19 @@ from decimal import Decimal
 from functools import cache
 from zoneinfo import available_timezones
 
+import phonenumbers
 from babel.numbers import get_currency_precision
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from app.accounts.profile import countries, country_names, normalise_phone
 from app.store import MAX_ADDRESS_LINES, MAX_LOW_STOCK
@@ -106,7 +115,7 @@ class StoreSettingsForm(FlaskForm):
     name = StringField(
         "Store name",
         filters=[_squash],
-        validators=[InputRequired("Enter the store’s name."), Length(max=120)],
+        validators=[DataRequired("Enter the store’s name."), Length(max=120)],
     )
     legal_name = StringField(
         "Legal name", filters=[_squash], validators=[Optional(), Length(max=200)]
@@ -151,10 +160,18 @@ class StoreSettingsForm(FlaskForm):
         self.address_lines = lines
 
     def validate_phone(self, field: StringField) -> None:
+        """Checked like customers' numbers, kept in the international form people read."""
         try:
-            field.data = normalise_phone(field.data)
+            e164 = normalise_phone(field.data)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+        field.data = (
+            phonenumbers.format_number(
+                phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+            )
+            if e164
+            else ""
+        )
 
     def validate_vat_number(self, field: StringField) -> None:
         value = re.sub(r"[\s.\-]", "", (field.data or "").upper())
@@ -167,14 +184,14 @@ class ShippingMethodForm(FlaskForm):
     code = StringField(
         "Code",
         filters=[_strip, lambda v: v.lower() if isinstance(v, str) else v],
-        validators=[InputRequired("Enter a code."), Length(max=32)],
+        validators=[DataRequired("Enter a code."), Length(max=32)],
     )
     name = StringField(
-        "Name", filters=[_squash], validators=[InputRequired("Enter a name."), Length(max=120)]
+        "Name", filters=[_squash], validators=[DataRequired("Enter a name."), Length(max=120)]
     )
     countries = StringField("Countries", filters=[_strip], validators=[Length(max=2000)])
     price = StringField(
-        "Price", filters=[_strip], validators=[InputRequired("Enter the price (0 for free).")]
+        "Price", filters=[_strip], validators=[DataRequired("Enter the price (0 for free).")]
     )
     free_over = StringField("Free for orders from", filters=[_strip])
     delivery_days = StringField(
@@ -236,9 +253,9 @@ class TaxRateForm(FlaskForm):
         "Name",
         filters=[_squash],
         default="VAT",
-        validators=[InputRequired("Enter a name, like VAT."), Length(max=64)],
+        validators=[DataRequired("Enter a name, like VAT."), Length(max=64)],
     )
-    rate = StringField("Rate (%)", filters=[_strip], validators=[InputRequired("Enter the rate.")])
+    rate = StringField("Rate (%)", filters=[_strip], validators=[DataRequired("Enter the rate.")])
     inclusive = BooleanField("Prices include this tax", default=True)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
