@@ -1,0 +1,888 @@
+"""CSV import of products and variants: the format, parsing, validation and applying.
+
+One row per variant; rows sharing a ``handle`` (the product's URL slug) are one product,
+whatever their order. ``COLUMNS`` is the format, shown to staff on the import page. An
+existing SKU updates that variant, a new SKU adds a variant, a new handle creates a product,
+always through the catalog services the admin screens use, so price history, stock
+movements, the search index and cache invalidation behave as for an edit by hand.
+
+Nothing is written unless the whole file is valid: ``validate_text()`` checks every row,
+against the format and the current catalog, and returns every error (row, column, message)
+with a summary of what would change. Row numbers count the header as row 1, as a
+spreadsheet shows them.
+
+Values are absolute (``stock`` is the stock on hand, not a change), so importing the same
+file twice changes nothing the second time, and an export re-imported is a no-op. A blank
+cell keeps an existing product's or variant's value (a new one gets the default), except
+``compare_at_price``, where blank means "no compare-at price"; a column left out of the
+file keeps that field everywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from babel.numbers import get_currency_precision
+from flask import current_app
+
+from app.catalog.models import Category, Product, ProductStatus, Variant
+from app.catalog.services import (
+    CatalogError,
+    VariantInput,
+    add_variant,
+    adjust_stock,
+    create_product,
+    set_description,
+    set_product_status,
+    set_variant_price,
+)
+from app.core.html import sanitize_html
+from app.extensions import db
+from app.store import low_stock_default
+
+__all__ = ["CatalogError"]
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 20_000
+MAX_STORED_ERRORS = 1_000
+IMPORT_REASON = "import"  # StockMovement.reason for every stock change an import makes
+MAX_PRICE_MINOR = 10**11  # a billion in major units: a typo, not a price
+MAX_QUANTITY = 2**31 - 1
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_FORMULA_ESCAPED = re.compile(r"^'[=+\-@\t\r]")
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool
+    product_level: bool
+    max_length: int
+    help: str
+    example: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column(
+        "handle",
+        True,
+        True,
+        220,
+        "The product's URL slug: lower-case letters, digits and hyphens. Rows with the "
+        "same handle are the variants of one product.",
+        "linen-shirt",
+    ),
+    Column(
+        "name",
+        True,
+        True,
+        200,
+        "Product name. Needed on at least one row of a new product; other rows of the "
+        "same handle may leave it blank.",
+        "Linen Shirt",
+    ),
+    Column(
+        "description",
+        False,
+        True,
+        20_000,
+        "Product description; simple HTML is kept (sanitised like the product editor).",
+        "<p>Breathable linen.</p>",
+    ),
+    Column("brand", False, True, 120, "Brand name.", "Hearth"),
+    Column(
+        "category",
+        False,
+        True,
+        500,
+        "Category path as in the shop's addresses, e.g. clothing/men/shirts. The category "
+        "must already exist.",
+        "clothing/men/shirts",
+    ),
+    Column(
+        "status",
+        False,
+        True,
+        16,
+        "draft, published or archived. A new product without one is a draft.",
+        "published",
+    ),
+    Column(
+        "currency",
+        False,
+        True,
+        3,
+        "The shop's currency code; blank means the shop's currency.",
+        "EUR",
+    ),
+    Column(
+        "sku",
+        True,
+        False,
+        64,
+        "Unique stock-keeping unit. An existing SKU updates that variant; a new one adds "
+        "a variant.",
+        "LS-M-BLUE",
+    ),
+    Column(
+        "options",
+        False,
+        False,
+        500,
+        "Name=value pairs separated by semicolons, e.g. Size=M;Colour=Blue.",
+        "Size=M;Colour=Blue",
+    ),
+    Column(
+        "price",
+        True,
+        False,
+        20,
+        "Price as a decimal number with a dot, e.g. 19.99: no currency sign, no "
+        "thousands separator.",
+        "19.99",
+    ),
+    Column(
+        "compare_at_price",
+        False,
+        False,
+        20,
+        "Optional earlier price, shown crossed out; above the price. Blank removes it.",
+        "24.99",
+    ),
+    Column(
+        "stock",
+        False,
+        False,
+        12,
+        "Units on hand, a whole number (not a change). Each difference is recorded as a "
+        'stock movement with reason "import". A new variant without one has 0.',
+        "12",
+    ),
+    Column(
+        "low_stock_threshold",
+        False,
+        False,
+        12,
+        "Alert when available stock falls to this number. New variants default to the "
+        "store's setting.",
+        "5",
+    ),
+)
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+_BY_NAME = {c.name: c for c in COLUMNS}
+PRODUCT_FIELDS = tuple(c.name for c in COLUMNS if c.product_level and c.name != "handle")
+
+
+class FileError(ValueError):
+    """The file as a whole cannot be read; the message is safe to show to staff."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+KEEP: Any = object()  # "leave the existing value alone"
+
+
+@dataclass
+class VariantRow:
+    row: int
+    sku: str
+    price: int
+    options: dict[str, str] | None = None  # None: keep / {} for a new variant
+    compare_at: Any = KEEP  # KEEP, None or minor units
+    stock: int | None = None
+    low_stock: int | None = None
+
+
+@dataclass
+class ProductGroup:
+    handle: str
+    first_row: int
+    values: dict[str, str] = field(default_factory=dict)  # product-level cells given
+    sources: dict[str, int] = field(default_factory=dict)  # column -> row that gave it
+    flagged: set[str] = field(default_factory=set)  # product columns with a row error
+    rows: list[VariantRow] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    groups: list[ProductGroup]
+    errors: list[RowError]
+    total_rows: int
+    summary: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text, with or without a byte-order mark; anything else is refused clearly."""
+    if len(data) > MAX_BYTES:
+        raise FileError(
+            f"The file is {_size(len(data))}; the limit is {_size(MAX_BYTES)} and "
+            f"{MAX_ROWS:,} rows. Split it into smaller files."
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileError(
+            f"The file is not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+            f'{exc.start}). In your spreadsheet choose "CSV UTF-8" when saving.'
+        ) from None
+    if "\x00" in text:
+        raise FileError("The file contains NUL characters; it does not look like a CSV file.")
+    if not text.strip():
+        raise FileError("The file is empty.")
+    return text
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f}".removesuffix(".0") + " MB"
+    return f"{max(round(n / 1024), 1)} KB"
+
+
+def unescape(cell: str) -> str:
+    """Undo the export's formula-injection guard ('=... becomes =...) so files round-trip."""
+    return cell[1:] if _FORMULA_ESCAPED.match(cell) else cell
+
+
+def read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[RowError]]:
+    """Header (normalised names) and the non-blank rows as (row number, {column: cell})."""
+    first_line = text.split("\n", 1)[0]
+    delimiter = ","
+    if "," not in first_line:  # spreadsheets in some locales save with ; or tabs
+        delimiter = ";" if ";" in first_line else ("\t" if "\t" in first_line else ",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    errors: list[RowError] = []
+    try:
+        header_cells = next(reader)
+        header = [c.strip().lower().lstrip("\ufeff") for c in header_cells]
+        rows: list[tuple[int, dict[str, str]]] = []
+        number = 1
+        for cells in reader:
+            number += 1
+            if not any(c.strip() for c in cells):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise FileError(
+                    f"The file has more than {MAX_ROWS:,} rows; split it into smaller files."
+                )
+            if any(c.strip() for c in cells[len(header) :]):
+                errors.append(
+                    RowError(number, "", f"{len(cells)} cells, but the header has {len(header)}.")
+                )
+                continue
+            rows.append((number, {header[i]: unescape(c.strip()) for i, c in enumerate(cells)}))
+    except csv.Error as exc:
+        raise FileError(f"The file is not valid CSV near line {reader.line_num}: {exc}.") from None
+    return header, rows, errors
+
+
+def check_header(header: list[str]) -> list[RowError]:
+    errors = []
+    seen = set()
+    for name in header:
+        if not name:
+            continue
+        if name in seen:
+            errors.append(RowError(1, name, "This column appears twice."))
+        elif name and name not in _BY_NAME:
+            errors.append(
+                RowError(1, name, f"Unknown column. Columns are: {', '.join(COLUMN_NAMES)}.")
+            )
+        seen.add(name)
+    for column in COLUMNS:
+        if column.required and column.name not in seen:
+            errors.append(RowError(1, column.name, "This required column is missing."))
+    return errors
+
+
+# --------------------------------------------------------------------------- values
+
+
+def parse_money(value: str, currency: str) -> int:
+    """'19.99' -> 1999 (minor units of ``currency``), exactly, through Decimal."""
+    exponent = get_currency_precision(currency)
+    if not _NUMBER.match(value):
+        raise ValueError(f'"{value[:40]}" is not a price; write a number with a dot, like 19.99.')
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f'"{value[:40]}" is not a price.') from None
+    minor = amount.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{currency} prices have at most {exponent} decimal places.")
+    if minor <= 0:
+        raise ValueError("The price must be greater than zero.")
+    if minor > MAX_PRICE_MINOR:
+        raise ValueError("The price is too large.")
+    return int(minor)
+
+
+def parse_count(value: str) -> int:
+    if not value.isdigit() or not value.isascii():
+        raise ValueError(f'"{value[:40]}" is not a whole number of 0 or more.')
+    number = int(value)
+    if number > MAX_QUANTITY:
+        raise ValueError("The number is too large.")
+    return number
+
+
+def parse_options(value: str) -> dict[str, str]:
+    """'Size=M;Colour=Blue' -> {'Size': 'M', 'Colour': 'Blue'}."""
+    options: dict[str, str] = {}
+    for part in value.split(";"):
+        if not part.strip():
+            continue
+        name, sep, option_value = part.partition("=")
+        name, option_value = name.strip(), option_value.strip()
+        if not sep or not name or not option_value:
+            raise ValueError(f'"{part.strip()[:40]}" is not Name=value.')
+        if name in options:
+            raise ValueError(f'The option "{name}" is given twice.')
+        options[name] = option_value
+    return options
+
+
+def format_options(options: dict[str, Any]) -> str:
+    return ";".join(f"{k}={v}" for k, v in options.items())
+
+
+def format_money(minor: int | None, currency: str) -> str:
+    if minor is None:
+        return ""
+    exponent = get_currency_precision(currency)
+    return f"{Decimal(minor).scaleb(-exponent):.{exponent}f}"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_bytes(data: bytes) -> tuple[str, Plan]:
+    """Decode then validate; FileError for a file that cannot be read at all."""
+    text = decode(data)
+    return text, validate_text(text)
+
+
+def validate_text(text: str) -> Plan:
+    """Every error in the file, or a plan that can be applied (see the module docstring)."""
+    shop_currency = current_app.config["SHOP_CURRENCY"]
+    header, raw_rows, errors = read_rows(text)
+    header_errors = check_header(header)
+    if header_errors:
+        return Plan([], header_errors + errors, len(raw_rows), {})
+    groups: dict[str, ProductGroup] = {}
+    skus: dict[str, int] = {}
+    for number, cells in raw_rows:
+        _check_row(number, cells, groups, skus, errors, shop_currency)
+    total = len(raw_rows)
+    plan = Plan(list(groups.values()), errors, total, {})
+    _check_against_catalog(plan, shop_currency)
+    plan.errors.sort(
+        key=lambda e: (e.row, COLUMN_NAMES.index(e.column) if e.column in COLUMN_NAMES else -1)
+    )
+    return plan
+
+
+def _check_row(
+    number: int,
+    cells: dict[str, str],
+    groups: dict[str, ProductGroup],
+    skus: dict[str, int],
+    errors: list[RowError],
+    shop_currency: str,
+) -> None:
+    bad: set[str] = set()
+
+    def error(column: str, message: str) -> None:
+        errors.append(RowError(number, column, message))
+        bad.add(column)
+
+    ok = True
+    for name, value in cells.items():
+        column = _BY_NAME.get(name)
+        if column and len(value) > column.max_length:
+            error(name, f"Longer than {column.max_length:,} characters ({len(value):,}).")
+            ok = False
+        elif _CONTROL.search(value) or (name != "description" and "\n" in value):
+            error(name, "Contains line breaks or control characters.")
+            ok = False
+    handle = cells.get("handle", "")
+    if not handle:
+        error("handle", "Required.")
+        ok = False
+    elif not _SLUG.match(handle):
+        error("handle", "Use lower-case letters, digits and single hyphens, like linen-shirt.")
+        ok = False
+    sku = cells.get("sku", "")
+    if not sku:
+        error("sku", "Required.")
+        ok = False
+    elif sku in skus:
+        error("sku", f"The SKU {sku} is also on row {skus[sku]}.")
+        ok = False
+    else:
+        skus[sku] = number
+    status = cells.get("status", "").lower()
+    if status and status not in set(ProductStatus):
+        error("status", "Use draft, published or archived.")
+        ok = False
+    currency = cells.get("currency", "").upper()
+    if currency and currency != shop_currency:
+        error("currency", f"This shop sells in {shop_currency}.")
+        ok = False
+    currency = shop_currency
+
+    variant = VariantRow(number, sku, 0)
+    try:
+        variant.price = parse_money(cells.get("price", ""), currency)
+    except ValueError as exc:
+        error("price", "Required." if not cells.get("price") else str(exc))
+        ok = False
+    if "compare_at_price" in cells:
+        raw = cells["compare_at_price"]
+        try:
+            variant.compare_at = parse_money(raw, currency) if raw else None
+        except ValueError as exc:
+            error("compare_at_price", str(exc))
+            ok = False
+        else:
+            if (
+                variant.compare_at is not None
+                and variant.price
+                and (variant.compare_at <= variant.price)
+            ):
+                error("compare_at_price", "Must be above the price.")
+                ok = False
+    if cells.get("options"):
+        try:
+            variant.options = parse_options(cells["options"])
+        except ValueError as exc:
+            error("options", str(exc))
+            ok = False
+    for name in ("stock", "low_stock_threshold"):
+        if cells.get(name):
+            try:
+                parsed = parse_count(cells[name])
+            except ValueError as exc:
+                error(name, str(exc))
+                ok = False
+            else:
+                setattr(variant, "stock" if name == "stock" else "low_stock", parsed)
+
+    if not handle or not _SLUG.match(handle):
+        return
+    group = groups.get(handle)
+    if group is None:
+        group = groups[handle] = ProductGroup(handle, number)
+    group.flagged |= bad
+    for name in PRODUCT_FIELDS:
+        value = "" if name in bad else cells.get(name, "")
+        if name == "status":
+            value = value.lower()
+        elif name == "currency":
+            value = value.upper()
+        elif name == "category":
+            value = value.strip("/").lower()
+        if not value:
+            continue
+        if name in group.values and group.values[name] != value:
+            error(name, f"Differs from row {group.sources[name]} of the same handle.")
+            ok = False
+        elif name not in group.values:
+            group.values[name] = value
+            group.sources[name] = number
+    if ok:
+        group.rows.append(variant)
+
+
+def _in_batches(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), _BATCH):
+        yield values[start : start + _BATCH]
+
+
+def _check_against_catalog(plan: Plan, shop_currency: str) -> None:
+    """Existing products, SKUs and categories; counts what the import would change."""
+    errors = plan.errors
+    handles = [g.handle for g in plan.groups]
+    products: dict[str, Product] = {}
+    for batch in _in_batches(handles):
+        for product in db.session.execute(
+            sa.select(Product).where(Product.slug.in_(batch))
+        ).scalars():
+            products[product.slug] = product
+    all_skus = [v.sku for g in plan.groups for v in g.rows]
+    variants: dict[str, Variant] = {}
+    for batch in _in_batches(all_skus):
+        for variant in db.session.execute(
+            sa.select(Variant).where(Variant.sku.in_(batch))
+        ).scalars():
+            variants[variant.sku] = variant
+    owner_ids = {v.product_id for v in variants.values()} - {p.id for p in products.values()}
+    owners: dict[int, str] = {}
+    for batch in _in_batches(sorted(owner_ids)):
+        owners.update(
+            db.session.execute(
+                sa.select(Product.id, Product.slug).where(Product.id.in_(batch))
+            ).all()
+        )
+    categories = _category_paths()
+    counts = dict.fromkeys(
+        (
+            "products_created",
+            "products_updated",
+            "products_unchanged",
+            "variants_created",
+            "variants_updated",
+            "variants_unchanged",
+            "price_changes",
+            "stock_movements",
+        ),
+        0,
+    )
+    for group in plan.groups:
+        product = products.get(group.handle)
+        values = group.values
+        path = values.get("category")
+        if path and path not in categories:
+            errors.append(
+                RowError(
+                    group.sources["category"], "category", f'No category has the path "{path}".'
+                )
+            )
+        if product is None:
+            if not values.get("name") and "name" not in group.flagged:
+                errors.append(RowError(group.first_row, "name", "Required for a new product."))
+            counts["products_created"] += 1
+        else:
+            if values.get("currency") and values["currency"] != product.currency:
+                errors.append(
+                    RowError(
+                        group.sources["currency"],
+                        "currency",
+                        f"The product is priced in {product.currency}.",
+                    )
+                )
+            if values.get("status") == ProductStatus.DRAFT and product.is_published:
+                errors.append(
+                    RowError(
+                        group.sources["status"],
+                        "status",
+                        "A published product cannot go back to draft; archive it instead.",
+                    )
+                )
+            changed = _product_changes(product, values, categories)
+            counts["products_updated" if changed else "products_unchanged"] += 1
+        options_seen: dict[tuple[tuple[str, str], ...], int] = {}
+        for row in group.rows:
+            if row.options is not None:
+                key = tuple(sorted(row.options.items()))
+                if key in options_seen:
+                    errors.append(
+                        RowError(row.row, "options", f"Same options as row {options_seen[key]}.")
+                    )
+                options_seen[key] = row.row
+            variant = variants.get(row.sku)
+            if variant is None:
+                counts["variants_created"] += 1
+                counts["stock_movements"] += bool(row.stock)
+                continue
+            if product is None or variant.product_id != product.id:
+                owner = owners.get(variant.product_id) or next(
+                    (p.slug for p in products.values() if p.id == variant.product_id), "?"
+                )
+                errors.append(
+                    RowError(
+                        row.row,
+                        "sku",
+                        f"The SKU {row.sku} belongs to the "
+                        f'product "{owner}"; moving variants is not supported.',
+                    )
+                )
+                continue
+            compare_at = variant.compare_at_price if row.compare_at is KEEP else row.compare_at
+            if compare_at is not None and compare_at <= row.price:
+                errors.append(
+                    RowError(
+                        row.row,
+                        "price",
+                        "The variant's compare-at price "
+                        f"({format_money(compare_at, variant.currency)}) is not "
+                        "above this price; give a compare_at_price.",
+                    )
+                )
+            if row.stock is not None and row.stock < variant.reserved:
+                errors.append(
+                    RowError(
+                        row.row,
+                        "stock",
+                        f"{variant.reserved} units are "
+                        "reserved by unpaid orders; stock cannot go below that.",
+                    )
+                )
+            changed = _variant_changes(variant, row)
+            counts["variants_updated" if changed else "variants_unchanged"] += 1
+            counts["price_changes"] += row.price != variant.price
+            counts["stock_movements"] += (
+                row.stock is not None and row.stock != variant.stock_on_hand
+            )
+    plan.summary = counts
+
+
+def _category_paths() -> dict[str, int]:
+    return dict(db.session.execute(sa.select(Category.slug_path, Category.id)).all())
+
+
+def _product_changes(product: Product, values: dict[str, str], categories: dict[str, int]) -> bool:
+    if "name" in values and values["name"] != product.name:
+        return True
+    if "description" in values and sanitize_html(values["description"]) != product.description_html:
+        return True
+    if "brand" in values and values["brand"] != product.brand:
+        return True
+    if "category" in values and categories.get(values["category"]) != product.category_id:
+        return True
+    return "status" in values and values["status"] != product.status
+
+
+def _variant_changes(variant: Variant, row: VariantRow) -> bool:
+    return (
+        row.price != variant.price
+        or (row.compare_at is not KEEP and row.compare_at != variant.compare_at_price)
+        or (row.options is not None and row.options != variant.options)
+        or (row.stock is not None and row.stock != variant.stock_on_hand)
+        or (row.low_stock is not None and row.low_stock != variant.low_stock_threshold)
+    )
+
+
+# --------------------------------------------------------------------------- applying
+
+
+@dataclass
+class ApplyContext:
+    categories: dict[str, int]
+    shop_currency: str
+    actor_id: int | None
+    note: str
+
+    @classmethod
+    def load(cls, *, actor_id: int | None, note: str) -> ApplyContext:
+        return cls(_category_paths(), current_app.config["SHOP_CURRENCY"], actor_id, note)
+
+
+def chunk_groups(groups: Iterable[ProductGroup], rows: int) -> Iterator[list[ProductGroup]]:
+    """Whole products, about ``rows`` rows per chunk, in file order (deterministic)."""
+    chunk: list[ProductGroup] = []
+    size = 0
+    for group in groups:
+        chunk.append(group)
+        size += len(group.rows)
+        if size >= rows:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def apply_chunk(groups: list[ProductGroup], context: ApplyContext) -> dict[str, int]:
+    """Apply validated products in the caller's transaction; CatalogError if a rule now fails.
+
+    Existing variants are locked in id order first (the order checkout uses), so the stock
+    read for each difference cannot change before the movement is written.
+    """
+    skus = [row.sku for group in groups for row in group.rows]
+    for batch in _in_batches(skus):
+        db.session.execute(
+            sa.select(Variant.id)
+            .where(Variant.sku.in_(batch))
+            .order_by(Variant.id)
+            .with_for_update()
+        ).all()
+    counts: dict[str, int] = {}
+    for group in groups:
+        for key, value in apply_group(group, context).items():
+            counts[key] = counts.get(key, 0) + value
+    return counts
+
+
+def apply_group(group: ProductGroup, context: ApplyContext) -> dict[str, int]:
+    counts = dict.fromkeys(
+        (
+            "products_created",
+            "products_updated",
+            "variants_created",
+            "variants_updated",
+            "stock_movements",
+        ),
+        0,
+    )
+    values = group.values
+    category = _category(values.get("category"), context)
+    product = db.session.execute(sa.select(Product).where(Product.slug == group.handle)).scalar()
+    if product is None:
+        product = create_product(
+            values.get("name", ""),
+            [
+                VariantInput(
+                    sku=r.sku,
+                    price=r.price,
+                    options=r.options or {},
+                    stock=0,
+                    compare_at_price=None if r.compare_at is KEEP else r.compare_at,
+                )
+                for r in group.rows
+            ],
+            category=category,
+            description_html=values.get("description", ""),
+            brand=values.get("brand", ""),
+            status=values.get("status", ProductStatus.DRAFT),
+            currency=context.shop_currency,
+            actor_id=context.actor_id,
+            slug=group.handle,
+        )
+        if product.slug != group.handle:  # another product took the handle meanwhile
+            raise CatalogError(f"The handle {group.handle} was taken while importing.")
+        counts["products_created"] = 1
+        counts["variants_created"] = len(group.rows)
+        by_sku = {v.sku: v for v in product.variants}
+        default_threshold = low_stock_default()
+        for row in group.rows:
+            variant = by_sku[row.sku]
+            variant.low_stock_threshold = (
+                row.low_stock if row.low_stock is not None else default_threshold
+            )
+            if row.stock:
+                _set_stock(variant.id, row.stock, context)
+                counts["stock_movements"] += 1
+        db.session.flush()
+        return counts
+
+    if _update_product(product, values, category, context):
+        counts["products_updated"] = 1
+    existing = {v.sku: v for v in product.variants}
+    next_position = max((v.position for v in existing.values()), default=-1) + 1
+    for row in group.rows:
+        variant = existing.get(row.sku)
+        if variant is None:
+            owner = db.session.execute(sa.select(Variant.id).where(Variant.sku == row.sku)).scalar()
+            if owner is not None:
+                raise CatalogError(f"The SKU {row.sku} now belongs to another product.")
+            variant = add_variant(
+                product,
+                VariantInput(
+                    sku=row.sku,
+                    price=row.price,
+                    options=row.options or {},
+                    stock=0,
+                    compare_at_price=None if row.compare_at is KEEP else row.compare_at,
+                ),
+                position=next_position,
+                actor_id=context.actor_id,
+            )
+            next_position += 1
+            variant.low_stock_threshold = (
+                row.low_stock if row.low_stock is not None else low_stock_default()
+            )
+            counts["variants_created"] += 1
+            if row.stock:
+                _set_stock(variant.id, row.stock, context)
+                counts["stock_movements"] += 1
+            continue
+        changed = False
+        compare_at = variant.compare_at_price if row.compare_at is KEEP else row.compare_at
+        if row.price != variant.price or compare_at != variant.compare_at_price:
+            set_variant_price(
+                variant, row.price, compare_at_price=compare_at, actor_id=context.actor_id
+            )
+            changed = True
+        if row.options is not None and row.options != variant.options:
+            variant.options = dict(row.options)
+            changed = True
+        if row.low_stock is not None and row.low_stock != variant.low_stock_threshold:
+            variant.low_stock_threshold = row.low_stock
+            changed = True
+        if row.stock is not None and _set_stock(variant.id, row.stock, context):
+            counts["stock_movements"] += 1
+            changed = True
+        counts["variants_updated"] += changed
+    db.session.flush()
+    return counts
+
+
+def _category(path: str | None, context: ApplyContext) -> Category | None:
+    if not path:
+        return None
+    category_id = context.categories.get(path)
+    category = db.session.get(Category, category_id) if category_id else None
+    if category is None:
+        raise CatalogError(f"The category {path} no longer exists.")
+    return category
+
+
+def _update_product(
+    product: Product, values: dict[str, str], category: Category | None, context: ApplyContext
+) -> bool:
+    changed = False
+    if "name" in values and values["name"] != product.name:
+        product.name = values["name"]
+        changed = True
+    if "description" in values and sanitize_html(values["description"]) != product.description_html:
+        set_description(product, values["description"])
+        changed = True
+    if "brand" in values and values["brand"] != product.brand:
+        product.brand = values["brand"]
+        changed = True
+    if category is not None and category.id != product.category_id:
+        product.category = category
+        changed = True
+    if "status" in values and values["status"] != product.status:
+        set_product_status(product, values["status"])
+        changed = True
+    if changed:
+        db.session.flush()
+        from app.catalog.cache import catalog_changed
+
+        catalog_changed()
+    return changed
+
+
+def _set_stock(variant_id: int, target: int, context: ApplyContext) -> bool:
+    """Bring stock on hand to ``target`` with one movement of the difference (none if equal).
+    The row is locked (apply_chunk), so the difference is computed from the current value."""
+    current = db.session.execute(
+        sa.select(Variant.stock_on_hand).where(Variant.id == variant_id)
+    ).scalar_one()
+    if current == target:
+        return False
+    adjust_stock(
+        variant_id,
+        target - current,
+        reason=IMPORT_REASON,
+        note=context.note,
+        actor_id=context.actor_id,
+    )
+    return True

@@ -1,0 +1,403 @@
+"""CSV import jobs: the durable row behind a background import, and its life cycle.
+
+Several app instances and Huey consumers share only the database, so the uploaded file lives
+in the ``ImportJob`` row, never on a local disk. Huey is at-most-once: the row is the source
+of truth, a worker claims it with a conditional UPDATE and a lease, and ``sweep()`` hands out
+again whatever a lost task or a killed worker left behind.
+
+Why chunks and not one all-or-nothing transaction: a 20,000-row import through the catalog
+services takes tens of seconds. In one transaction it would hold SQLite's only write lock for
+that long (every checkout waits, then fails after the busy timeout) and, on PostgreSQL, row
+locks on every touched variant; its progress would also be invisible to the page. Instead:
+
+* Bad rows never write anything: the whole file is validated against the current catalog at
+  the dry run and again when the worker starts, and a single error fails the job before the
+  first write.
+* Products are applied in chunks of whole products (never a product split across chunks).
+  Each chunk commits together with the job's ``processed_rows``, so a killed worker's chunk
+  rolls back entirely and the next claim resumes exactly after the last committed chunk.
+* The import is an upsert by SKU with absolute values (``stock`` is the stock on hand), so
+  even applying a row twice would record no second stock movement.
+* A chunk that fails (e.g. an order reserved stock below the file's number since the dry
+  run) rolls back; the job is marked failed with the message and how many rows were already
+  imported. Staff can fix the cause and resume: it re-validates and continues after them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import (
+    Base,
+    TimestampMixin,
+    after_commit,
+    commit_unit_of_work,
+    rollback_unit_of_work,
+    utcnow,
+)
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # a chunk takes seconds; a lease this old means a lost worker
+QUEUED_GRACE = timedelta(seconds=60)  # leave fresh rows to their own enqueue
+MAX_ATTEMPTS = 5
+UNSTARTED_TTL = timedelta(hours=24)  # dry runs nobody started are deleted after this
+CONTENT_TTL = timedelta(days=30)  # finished jobs keep their counts, not the file
+CHUNK_ROWS = 500
+
+
+class JobStatus:
+    VALIDATED = "validated"  # dry run passed; waiting for staff to start it
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ALL = (VALIDATED, QUEUED, RUNNING, SUCCEEDED, FAILED)
+    ACTIVE = (QUEUED, RUNNING)
+
+
+_STATUSES = ", ".join(f"'{s}'" for s in JobStatus.ALL)
+
+
+class ImportJob(TimestampMixin, Base):
+    """One uploaded CSV file, from its dry run to the end of its import."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({_STATUSES})", name="status_valid"),
+        sa.CheckConstraint(
+            "processed_rows >= 0 AND processed_rows <= total_rows", name="progress_range"
+        ),
+        sa.Index("ix_import_jobs_status_lease", "status", "lease_expires_at"),
+        sa.Index("ix_import_jobs_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=JobStatus.VALIDATED)
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    content: Mapped[str] = mapped_column(sa.Text, default="")
+    content_sha256: Mapped[str] = mapped_column(sa.String(64), default="")
+    actor_id: Mapped[int | None] = mapped_column()
+    total_rows: Mapped[int] = mapped_column(default=0)
+    processed_rows: Mapped[int] = mapped_column(default=0)
+    summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    results: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    message: Mapped[str] = mapped_column(sa.String(500), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    claim_token: Mapped[str] = mapped_column(sa.String(32), default="")
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in JobStatus.ACTIVE
+
+    @property
+    def can_start(self) -> bool:
+        """Validated jobs start; failed ones resume (re-validated, after the rows done)."""
+        return bool(self.content) and self.status in (JobStatus.VALIDATED, JobStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == JobStatus.SUCCEEDED else 0
+        return self.processed_rows * 100 // self.total_rows
+
+    def __repr__(self) -> str:
+        return f"<ImportJob {self.id} {self.status} {self.processed_rows}/{self.total_rows}>"
+
+
+def create_job(text: str, *, filename: str, plan: Any, actor_id: int | None) -> ImportJob:
+    """Store a file whose dry run found no errors, ready to be started."""
+    if plan.errors:
+        raise ValueError("a file with errors cannot become an import job")
+    job = ImportJob(
+        status=JobStatus.VALIDATED,
+        filename=filename[:255],
+        content=text,
+        content_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        actor_id=actor_id,
+        total_rows=plan.total_rows,
+        processed_rows=0,
+        summary=plan.summary,
+        results={},
+        errors=[],
+        message="",
+        attempts=0,
+        claim_token="",
+    )
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def start_job(job_id: int) -> bool:
+    """Queue a validated (or resume a failed) job; False if it was already started.
+
+    A conditional UPDATE, so a double click or two staff members queue it once.
+    """
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.status.in_([JobStatus.VALIDATED, JobStatus.FAILED]),
+            ImportJob.content != "",
+        )
+        .values(status=JobStatus.QUEUED, message="", errors=[], attempts=0, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    after_commit(lambda: enqueue(job_id))
+    return True
+
+
+def enqueue(job_id: int) -> None:
+    from tasks.imports import run_import
+
+    run_import(job_id)
+
+
+def claim(job_id: int) -> str | None:
+    """Take a queued job, or a running one whose worker's lease ran out. Returns the token."""
+    now = utcnow()
+    token = secrets.token_hex(16)
+    result = db.session.execute(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            sa.or_(
+                ImportJob.status == JobStatus.QUEUED,
+                sa.and_(ImportJob.status == JobStatus.RUNNING, ImportJob.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=JobStatus.RUNNING,
+            claim_token=token,
+            lease_expires_at=now + LEASE,
+            attempts=ImportJob.attempts + 1,
+            started_at=sa.func.coalesce(ImportJob.started_at, now),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return token if result.rowcount == 1 else None
+
+
+def _hold(job_id: int, token: str, processed: int) -> bool:
+    """Renew the lease at the start of a chunk, only while this worker still owns the job at
+    the expected position. On PostgreSQL it also locks the job row until the chunk commits,
+    so a rival claim waits and then sees the fresh lease."""
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.status == JobStatus.RUNNING,
+            ImportJob.claim_token == token,
+            ImportJob.processed_rows == processed,
+        )
+        .values(lease_expires_at=now + LEASE, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _finish(job_id: int, token: str, status: str, message: str = "", **values: Any) -> bool:
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.status == JobStatus.RUNNING,
+            ImportJob.claim_token == token,
+        )
+        .values(
+            status=status,
+            message=message[:500],
+            claim_token="",
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+            **values,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def run_job(job_id: int) -> str | None:
+    """Claim the job and import it chunk by chunk; returns the final status, or None when
+    another worker owns it or it is not runnable (a duplicate or stale enqueue)."""
+    from app.accounts.audit import audit
+    from app.catalog import csv_import
+
+    token = claim(job_id)
+    if token is None:
+        return None
+    commit_unit_of_work()  # the claim is visible before any work starts
+    job = db.session.get(ImportJob, job_id)
+    assert job is not None
+    actor_id, text, done = job.actor_id, job.content, job.processed_rows
+    results: dict[str, int] = dict(job.results or {})
+
+    plan = csv_import.validate_text(text)
+    if plan.errors:
+        # The catalog changed since the dry run (e.g. a category was deleted).
+        _finish(
+            job_id,
+            token,
+            JobStatus.FAILED,
+            _stopped_message(
+                done,
+                "The file no longer passes validation; nothing more was "
+                "imported. Fix the rows below and upload it again.",
+            ),
+            errors=[e.as_dict() for e in plan.errors[: csv_import.MAX_STORED_ERRORS]],
+        )
+        audit(
+            "imports.failed",
+            actor_id=actor_id,
+            target=f"import:{job_id}",
+            detail=f"{len(plan.errors)} validation errors at start",
+        )
+        commit_unit_of_work()
+        return JobStatus.FAILED
+
+    context = csv_import.ApplyContext.load(actor_id=actor_id, note=f"CSV import {job_id}")
+    position = 0
+    for chunk in csv_import.chunk_groups(plan.groups, CHUNK_ROWS):
+        rows = sum(len(g.rows) for g in chunk)
+        if position + rows <= done:  # committed by an earlier attempt
+            position += rows
+            continue
+        if position != done:  # chunks are deterministic; a mismatch means another file
+            raise RuntimeError(f"import {job_id}: resume position {done} is not a chunk edge")
+        try:
+            if not _hold(job_id, token, done):
+                rollback_unit_of_work()
+                log.warning("import %s: claim lost to another worker", job_id)
+                return None
+            counts = csv_import.apply_chunk(chunk, context)
+            for key, value in counts.items():
+                results[key] = results.get(key, 0) + value
+            done += rows
+            position = done
+            db.session.execute(
+                sa.update(ImportJob)
+                .where(ImportJob.id == job_id)
+                .values(processed_rows=done, results=dict(results))
+                .execution_options(synchronize_session=False)
+            )
+            commit_unit_of_work()
+        except Exception as exc:
+            rollback_unit_of_work()
+            first = chunk[0].rows[0].row
+            if isinstance(exc, csv_import.CatalogError):
+                reason = f"Rows from {first} on: {exc}"
+            else:
+                log.exception("import %s failed at row %s", job_id, first)
+                reason = f"An unexpected error stopped the import at row {first}."
+            _finish(job_id, token, JobStatus.FAILED, _stopped_message(done, reason))
+            audit(
+                "imports.failed", actor_id=actor_id, target=f"import:{job_id}", detail=reason[:400]
+            )
+            commit_unit_of_work()
+            return JobStatus.FAILED
+
+    if _finish(job_id, token, JobStatus.SUCCEEDED, processed_rows=done, results=dict(results)):
+        audit(
+            "imports.finished",
+            actor_id=actor_id,
+            target=f"import:{job_id}",
+            detail=_describe(results),
+        )
+    commit_unit_of_work()
+    return JobStatus.SUCCEEDED
+
+
+def _stopped_message(done: int, reason: str) -> str:
+    if not done:
+        return f"{reason} Nothing was imported."
+    return (
+        f"{reason} The first {done} rows were imported (whole products only); resuming "
+        "re-validates the file and continues after them."
+    )
+
+
+def _describe(results: dict[str, int]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(results.items()))
+
+
+def sweep(limit: int = 100) -> list[int]:
+    """Re-enqueue queued jobs whose enqueue was lost and running jobs whose lease ran out
+    (their next claim resumes after the last committed chunk); give up on a job whose worker
+    died MAX_ATTEMPTS times; drop unstarted dry runs and the files of old finished jobs."""
+    now = utcnow()
+    dead = db.session.execute(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.status == JobStatus.RUNNING,
+            ImportJob.lease_expires_at < now,
+            ImportJob.attempts >= MAX_ATTEMPTS,
+        )
+        .values(
+            status=JobStatus.FAILED,
+            message=f"The import stopped {MAX_ATTEMPTS} times without finishing (worker lost).",
+            claim_token="",
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if dead.rowcount:
+        log.error("%s import job(s) failed after %s lost workers", dead.rowcount, MAX_ATTEMPTS)
+    due = list(
+        db.session.execute(
+            sa.select(ImportJob.id)
+            .where(
+                sa.or_(
+                    sa.and_(
+                        ImportJob.status == JobStatus.QUEUED,
+                        ImportJob.updated_at <= now - QUEUED_GRACE,
+                    ),
+                    sa.and_(
+                        ImportJob.status == JobStatus.RUNNING, ImportJob.lease_expires_at < now
+                    ),
+                )
+            )
+            .order_by(ImportJob.id)
+            .limit(limit)
+        ).scalars()
+    )
+    for job_id in due:
+        after_commit(lambda jid=job_id: enqueue(jid))
+    db.session.execute(
+        sa.delete(ImportJob).where(
+            ImportJob.status == JobStatus.VALIDATED,
+            ImportJob.created_at < now - UNSTARTED_TTL,
+        )
+    )
+    db.session.execute(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]),
+            ImportJob.finished_at < now - CONTENT_TTL,
+            ImportJob.content != "",
+        )
+        .values(content="")
+        .execution_options(synchronize_session=False)
+    )
+    return due

@@ -1,0 +1,214 @@
+"""CSV exports of products, orders and customers, streamed.
+
+Rows come from the database in batches (``yield_per``) and leave as text in blocks, so an
+export of 100,000 rows never holds them all in memory. Every cell that a spreadsheet would
+read as a formula (starting with = + - @, a tab or a carriage return) is prefixed with a single
+quote (OWASP "CSV injection"); the product import removes that quote again, so an exported
+catalog re-imports unchanged. Files start with a UTF-8 byte-order mark so spreadsheets pick
+the right encoding.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Role, User
+from app.catalog.csv_import import COLUMN_NAMES, format_money, format_options
+from app.catalog.models import Category, Product, Variant
+from app.orders.models import Order, OrderLine
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
+YIELD_PER = 1000
+FLUSH_ROWS = 500
+
+ORDER_COLUMNS = (
+    "number",
+    "created_at",
+    "status",
+    "email",
+    "customer_id",
+    "currency",
+    "subtotal",
+    "shipping",
+    "discount",
+    "tax",
+    "tax_inclusive",
+    "total",
+    "items",
+    "shipping_method",
+    "shipping_country",
+    "paid_at",
+)
+CUSTOMER_COLUMNS = (
+    "id",
+    "email",
+    "name",
+    "phone",
+    "email_verified",
+    "active",
+    "orders",
+    "created_at",
+)
+
+
+def safe_cell(value: Any) -> str:
+    """Text for one cell, neutralised if a spreadsheet would evaluate it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def stream_csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """The CSV text in blocks of FLUSH_ROWS rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(BOM)
+    writer.writerow(list(header))
+    for count, row in enumerate(rows, 1):
+        writer.writerow([safe_cell(v) for v in row])
+        if count % FLUSH_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _stream(session: Session, stmt: sa.Select[Any]) -> Iterator[Any]:
+    """Rows in batches: a server-side cursor on PostgreSQL, partitions on SQLite."""
+    result = session.execute(stmt.execution_options(yield_per=YIELD_PER))
+    for partition in result.partitions():
+        yield from partition
+
+
+def product_rows(session: Session) -> Iterator[list[Any]]:
+    """One row per variant in the import format (``COLUMN_NAMES``)."""
+    stmt = (
+        sa.select(
+            Product.slug,
+            Product.name,
+            Product.description_html,
+            Product.brand,
+            Category.slug_path,
+            Product.status,
+            Product.currency,
+            Variant.sku,
+            Variant.options,
+            Variant.price,
+            Variant.compare_at_price,
+            Variant.stock_on_hand,
+            Variant.low_stock_threshold,
+        )
+        .join(Product, Variant.product_id == Product.id)
+        .outerjoin(Category, Product.category_id == Category.id)
+        .order_by(Product.id, Variant.position, Variant.id)
+    )
+    for r in _stream(session, stmt):
+        yield [
+            r.slug,
+            r.name,
+            r.description_html,
+            r.brand,
+            r.slug_path or "",
+            r.status,
+            r.currency,
+            r.sku,
+            format_options(r.options or {}),
+            format_money(r.price, r.currency),
+            format_money(r.compare_at_price, r.currency),
+            r.stock_on_hand,
+            r.low_stock_threshold,
+        ]
+
+
+PRODUCT_COLUMNS = COLUMN_NAMES
+
+
+def order_rows(session: Session) -> Iterator[list[Any]]:
+    """Totals in decimal currency units (19.99), one row per order, oldest first."""
+    items = (
+        sa.select(sa.func.coalesce(sa.func.sum(OrderLine.quantity), 0))
+        .where(OrderLine.order_id == Order.id)
+        .scalar_subquery()
+    )
+    stmt = sa.select(
+        Order.number,
+        Order.created_at,
+        Order.status,
+        Order.email,
+        Order.user_id,
+        Order.currency,
+        Order.subtotal,
+        Order.shipping,
+        Order.discount,
+        Order.tax,
+        Order.tax_inclusive,
+        Order.total,
+        items.label("items"),
+        Order.shipping_method,
+        Order.shipping_address,
+        Order.paid_at,
+    ).order_by(Order.id)
+    for r in _stream(session, stmt):
+        address = r.shipping_address if isinstance(r.shipping_address, dict) else {}
+        yield [
+            r.number,
+            r.created_at,
+            r.status,
+            r.email,
+            r.user_id,
+            r.currency,
+            format_money(r.subtotal, r.currency),
+            format_money(r.shipping, r.currency),
+            format_money(r.discount, r.currency),
+            format_money(r.tax, r.currency),
+            r.tax_inclusive,
+            format_money(r.total, r.currency),
+            r.items,
+            r.shipping_method,
+            address.get("country", ""),
+            r.paid_at,
+        ]
+
+
+def customer_rows(session: Session) -> Iterator[list[Any]]:
+    """Customer accounts (not staff, not erased), with contact details only: never password
+    hashes, two-factor secrets, sessions or addresses."""
+    orders = sa.select(sa.func.count(Order.id)).where(Order.user_id == User.id).scalar_subquery()
+    stmt = (
+        sa.select(
+            User.id,
+            User.email,
+            User.name,
+            User.phone,
+            User.email_verified_at,
+            User.is_active_account,
+            orders.label("orders"),
+            User.created_at,
+        )
+        .where(User.role == Role.CUSTOMER, User.deleted_at.is_(None))
+        .order_by(User.id)
+    )
+    for r in _stream(session, stmt):
+        yield [
+            r.id,
+            r.email,
+            r.name,
+            r.phone,
+            r.email_verified_at is not None,
+            r.is_active_account,
+            r.orders,
+            r.created_at,
+        ]
