@@ -70,7 +70,7 @@ def bar_chart(
     grid lines fall on whole amounts."""
     if len(days) != len(values):
         raise ValueError("one value per day")
-    left, top, right, bottom = 84.0, 12.0, float(width - 8), float(height - 28)
+    left, top, right, bottom = 84.0, 12.0, float(width - 28), float(height - 28)
     step = nice_step(max(values, default=0), gridlines, unit)
     ceiling = step * gridlines
     plot_h, slot = bottom - top, (right - left) / max(len(days), 1)

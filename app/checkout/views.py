@@ -18,7 +18,7 @@ from app.checkout.links import read_order_token
 from app.db import commit_unit_of_work
 from app.extensions import db, limiter
 from app.orders.models import Order, OrderStatus, Payment, ShippingMethod
-from app.orders.pricing import Quote, build_quote, methods_for, shipping_cost
+from app.orders.pricing import Quote, active_methods, build_quote, methods_for, shipping_cost
 from app.orders.services import CheckoutError, cancel_unpaid, place_order
 from app.orders.states import LABELS
 from app.payments.fulfilment import fulfil_checkout_session, start_payment
@@ -96,7 +96,7 @@ def start() -> str | Response:
     country = (form.shipping_country.data or "IE") if request.method == "POST" else "IE"
     methods = methods_for(country or "IE")
     form.shipping_method.choices = [
-        (m.code, f"{m.name} ({m.delivery_days})") for m in methods_for("")
+        (m.code, f"{m.name} ({m.delivery_days})") for m in active_methods()
     ] or []
     if request.method == "GET":
         _prefill(form)

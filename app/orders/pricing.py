@@ -46,13 +46,19 @@ def tax_on(amount: int, rate_bp: int, inclusive: bool) -> int:
     return (amount * rate_bp + 5000) // 10000
 
 
+def active_methods() -> list[ShippingMethod]:
+    """Every method offered somewhere (read on each call: staff edits apply at once)."""
+    return list(
+        db.session.execute(
+            sa.select(ShippingMethod)
+            .where(ShippingMethod.active.is_(True))
+            .order_by(ShippingMethod.position, ShippingMethod.id)
+        ).scalars()
+    )
+
+
 def methods_for(country: str) -> list[ShippingMethod]:
-    rows = db.session.execute(
-        sa.select(ShippingMethod)
-        .where(ShippingMethod.active.is_(True))
-        .order_by(ShippingMethod.position, ShippingMethod.id)
-    ).scalars()
-    return [m for m in rows if not m.countries or country.upper() in m.countries]
+    return [m for m in active_methods() if not m.countries or country.upper() in m.countries]
 
 
 def shipping_cost(method: ShippingMethod, subtotal: int) -> int:

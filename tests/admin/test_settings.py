@@ -473,3 +473,23 @@ def test_deleting_a_tax_rate_stops_charging_it(admin):
         method=method_by_code("standard"),
     )
     assert quote.tax == 0
+
+
+def test_checkout_offers_a_zone_method_and_quotes_its_price(client, db):
+    """The web checkout, as a shopper meets a method staff limited to some countries."""
+    from tests.checkout.helpers import add_to_cart, submit_details
+
+    sign_in_staff(client, "admin")
+    assert post(client, "/admin/settings/shipping/new", METHOD).status_code == 303
+    mug = factories.product("Stoneware Mug", price=1500, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, mug.id, 1)
+    assert "Island Courier" in client.get("/checkout").get_data(as_text=True)
+    response = submit_details(client, shipping_method="island")
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:300]
+    review = client.get("/checkout/review").get_data(as_text=True)
+    assert "Island Courier" in review and "€3.50" in review
+    refused = submit_details(
+        client, shipping_method="island", shipping_country="FR", shipping_postal_code="75001"
+    )
+    assert "We do not deliver there with that option." in refused.get_data(as_text=True)
