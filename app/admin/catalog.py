@@ -1,1 +1,8 @@
-"""Products, variants, images, categories and inventory."""
+"""Products, variants, images, categories and inventory (one module per sub-topic)."""
+
+from app.admin import (  # noqa: F401
+    catalog_categories,
+    catalog_images,
+    catalog_inventory,
+    catalog_products,
+)

@@ -16,6 +16,11 @@ class StockReason(enum.StrEnum):
     RELEASE = "release"
     SALE = "sale"
     RETURN = "return"
+    # Staff adjustments (admin inventory); at most 16 characters, like the column.
+    RECEIPT = "receipt"
+    COUNT_CORRECTION = "count_correction"
+    DAMAGE = "damage"
+    OTHER = "other"
 
 
 class StockMovement(Base):

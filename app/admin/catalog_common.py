@@ -1,0 +1,84 @@
+"""Helpers shared by the staff catalog screens (products, categories, inventory)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import abort, request
+from wtforms import SelectChoice
+
+from app.admin.listing import RESULTS_ID
+from app.catalog.models import Category
+from app.extensions import db, htmx
+
+MAX_ID = 2**31 - 1
+T = TypeVar("T")
+
+
+def get_or_404(model: type[T], ident: int) -> T:
+    """A row by primary key, or 404 — also for ids no integer column can hold."""
+    if not 0 < ident <= MAX_ID:
+        abort(404)
+    row = db.session.get(model, ident)
+    if row is None:
+        abort(404)
+    return row
+
+
+def is_partial() -> bool:
+    """True when the listing answers an HTMX request with just its results."""
+    return bool(htmx and htmx.target == RESULTS_ID and not htmx.history_restore_request)
+
+
+def local_return(default: str, prefix: str) -> str:
+    """The ``next`` form value when it is one of our own pages under ``prefix``, else the
+    default (never an open redirect)."""
+    target = (request.form.get("next") or "").strip()
+    if target.startswith(prefix) and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def category_rows() -> list[Category]:
+    """Every category in tree order (parents before children, siblings by position)."""
+    rows = list(
+        db.session.execute(
+            sa.select(Category).order_by(Category.position, Category.name, Category.id)
+        ).scalars()
+    )
+    children: dict[int | None, list[Category]] = {}
+    for row in rows:
+        children.setdefault(row.parent_id, []).append(row)
+    ordered: list[Category] = []
+
+    def walk(parent_id: int | None) -> None:
+        for child in children.get(parent_id, []):
+            ordered.append(child)
+            walk(child.id)
+
+    walk(None)
+    return ordered
+
+
+def category_options(exclude: Category | None = None) -> list[tuple[int, str]]:
+    """(id, label) in tree order, indented by depth; ``exclude`` drops a category and its
+    subtree (where it cannot be moved)."""
+    return [
+        (row.id, f"{'— ' * row.depth}{row.name}")
+        for row in category_rows()
+        if exclude is None or not row.id_path.startswith(exclude.id_path)
+    ]
+
+
+def category_choices(none_label: str, *, exclude: Category | None = None) -> list[SelectChoice]:
+    """The same options for a form's select, led by ``none_label`` (value 0)."""
+    return [SelectChoice(0, none_label)] + [
+        SelectChoice(ident, label) for ident, label in category_options(exclude)
+    ]
+
+
+def category_from_choice(value: Any) -> Category | None:
+    if not value:
+        return None
+    return db.session.get(Category, int(value))
