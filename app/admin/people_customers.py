@@ -8,14 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
-from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.models import AuditEvent, LoginThrottle, Role, User
-from app.accounts.permissions import permission_required
+from app.accounts.permissions import has_permission, permission_required
 from app.accounts.services import (
     AccountError,
     anonymise_on_request,
@@ -118,20 +118,12 @@ def customers() -> str:
 
 
 def _order_href() -> Callable[[Order], str | None]:
-    """Links to the staff order page once that screen exists (its argument name unknown
-    here, so both likely spellings are tried)."""
-    if "admin.orders_detail" not in current_app.view_functions:
+    """Links to the staff order page, for those who may open it."""
+    if "admin.orders_detail" not in current_app.view_functions or not has_permission(
+        current_user, "orders.view"
+    ):
         return lambda order: None
-
-    def href(order: Order) -> str | None:
-        for values in ({"order_id": order.id}, {"number": order.number}, {"id": order.id}):
-            try:
-                return url_for("admin.orders_detail", **values)
-            except BuildError:
-                continue
-        return None
-
-    return href
+    return lambda order: url_for("admin.orders_detail", order_id=order.id)
 
 
 def _detail_page(

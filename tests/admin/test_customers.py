@@ -166,7 +166,8 @@ def test_detail_shows_orders_addresses_security_and_audit_trail(client, db):
     commit_unit_of_work()
     sign_in_staff(client, "staff")
     html = client.get(f"/admin/customers/{target.id}").get_data(as_text=True)
-    assert order.number in html and "Orders (1)" in html
+    assert "Orders (1)" in html
+    assert f'<a href="/admin/orders/{order.id}">{order.number}</a>' in html
     assert "1 Long Lane" in html and "Cork" in html
     assert "account.created" in html  # the audit trail about them
     assert "Not locked" in html and "Confirmed" in html
