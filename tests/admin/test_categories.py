@@ -229,3 +229,15 @@ def test_reorder_with_up_and_down(staff, db, tree):
     home_page = staff.get("/").get_data(as_text=True)
     nav = home_page[home_page.index('aria-label="Categories"') :]
     assert nav.index("Clothing") < nav.index("Home")
+
+
+def test_staff_without_catalog_edit_get_403(staff, db, tree, monkeypatch):
+    from app.accounts import permissions
+
+    token = csrf(staff, "/admin/categories")
+    reduced = permissions.ROLE_PERMISSIONS["staff"] - {"catalog.edit"}
+    monkeypatch.setitem(permissions.ROLE_PERMISSIONS, "staff", reduced)
+    assert staff.get("/admin/categories").status_code == 403
+    response = staff.post("/admin/categories/new", data={"csrf_token": token, "name": "Garden"})
+    assert response.status_code == 403
+    assert "Garden" not in paths(db)

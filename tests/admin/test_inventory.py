@@ -293,3 +293,22 @@ def test_concurrent_adjustments_never_take_stock_below_zero(app):
                 sa.delete(StockMovement).where(StockMovement.variant_id == variant_id)
             )
             _db.session.execute(sa.delete(Product).where(Product.id == product_id))
+
+
+def test_stock_adjust_is_its_own_permission(staff, db, lamp, monkeypatch):
+    from app.accounts import permissions
+
+    token = csrf(staff, f"/admin/inventory/{lamp.id}")
+    staff_perms = permissions.ROLE_PERMISSIONS["staff"]
+    monkeypatch.setitem(permissions.ROLE_PERMISSIONS, "staff", staff_perms - {"stock.adjust"})
+    assert staff.get("/admin/inventory").status_code == 403
+    response = staff.post(
+        f"/admin/inventory/{lamp.id}",
+        data={"csrf_token": token, "reason": "receipt", "change": "5"},
+    )
+    assert response.status_code == 403
+    assert stock(db, lamp) == (10, 0)
+    # Without catalog.edit the stock pages still work (and the product editor is not linked).
+    monkeypatch.setitem(permissions.ROLE_PERMISSIONS, "staff", staff_perms - {"catalog.edit"})
+    html = staff.get(f"/admin/inventory/{lamp.id}").get_data(as_text=True)
+    assert "Adjust stock" in html and f"/admin/products/{lamp.product_id}" not in html

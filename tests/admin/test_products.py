@@ -651,3 +651,22 @@ def test_only_drafts_never_ordered_can_be_deleted(staff, db):
         assert message in response.get_data(as_text=True)
         assert db.session.get(Product, product_id) is not None
     assert [e.target for e in audits(db, "catalog.product_delete")] == [f"product:{draft_id}"]
+
+
+def test_staff_without_catalog_edit_get_403(staff, db, monkeypatch):
+    """Both shipped staff roles hold catalog.edit; a role without it must be refused."""
+    from app.accounts import permissions
+
+    product = factories.product("Guarded Lamp", status="draft")
+    commit_unit_of_work()
+    token = csrf(staff, "/admin/products")
+    reduced = permissions.ROLE_PERMISSIONS["staff"] - {"catalog.edit"}
+    monkeypatch.setitem(permissions.ROLE_PERMISSIONS, "staff", reduced)
+    for path in ["/admin/products", "/admin/products/new", f"/admin/products/{product.id}"]:
+        assert staff.get(path).status_code == 403, path
+    response = staff.post(
+        f"/admin/products/{product.id}/status", data={"csrf_token": token, "status": "published"}
+    )
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Product, product.id).status == "draft"
