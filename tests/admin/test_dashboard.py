@@ -307,3 +307,21 @@ def test_links_appear_only_for_screens_that_exist(app, db):
         assert (
             views.admin_url_if("admin.settings_tax", _query={"q": "x"}) == "/admin/settings/tax?q=x"
         )
+
+
+def test_the_number_of_queries_does_not_grow_with_orders(client, db, pinned, count_queries):
+    sign_in_staff(client, "staff")
+
+    def queries_for_dashboard():
+        before = count_queries.count
+        assert client.get("/admin/").status_code == 200
+        return count_queries.count - before
+
+    for day in range(3):
+        order(NOW - timedelta(days=day), 1000)
+    commit_unit_of_work()
+    few = queries_for_dashboard()
+    for day in range(40):
+        order(NOW - timedelta(days=day, hours=1), 1000, status="processing")
+    commit_unit_of_work()
+    assert queries_for_dashboard() == few
