@@ -75,7 +75,9 @@ def _filtered(stmt: sa.Select[Any], filters: dict[str, str]) -> sa.Select[Any]:
     return stmt
 
 
-def _list_page() -> str:
+@bp.get("/notifications")
+@permission_required("notifications.manage")
+def notifications() -> str:
     filters = _filters()
     page = paginate(
         _filtered(sa.select(Notification), filters),
@@ -103,19 +105,15 @@ def _list_page() -> str:
     )
 
 
-@bp.get("/notifications")
-@permission_required("notifications.manage")
-def notifications() -> str:
-    return _list_page()
-
-
 @bp.get("/notifications/<int:notification_id>")
 @permission_required("notifications.manage")
 def notifications_detail(notification_id: int) -> tuple[str, int]:
     return _detail_page(get_or_404(Notification, notification_id))
 
 
-def _detail_page(notification: Notification, *, status: int = 200, error: str = ""):
+def _detail_page(
+    notification: Notification, *, status: int = 200, error: str = ""
+) -> tuple[str, int]:
     message, render_error = None, ""
     try:
         message = render_for_staff(notification)
