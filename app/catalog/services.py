@@ -412,6 +412,7 @@ def set_low_stock_threshold(variant: Variant, threshold: int) -> None:
         raise CatalogError("The low-stock threshold cannot be negative.")
     variant.low_stock_threshold = threshold
     db.session.flush()
+    catalog_changed()  # product pages show "Only n left" from the threshold
 
 
 def product_was_ordered(product_id: int) -> bool:

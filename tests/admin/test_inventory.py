@@ -184,6 +184,8 @@ def test_threshold_and_low_stock_filter(staff, db, lamp):
     html = staff.get("/admin/inventory?low=1").get_data(as_text=True)
     assert "Brass Lamp" not in html and "Plenty Mugs" not in html
 
+    slug = db.session.get(Product, lamp.product_id).slug
+    assert "Only 10 left" not in staff.get(f"/products/{slug}").get_data(as_text=True)  # cached
     token = csrf(staff, f"/admin/inventory/{lamp.id}")
     response = staff.post(
         f"/admin/inventory/{lamp.id}/threshold", data={"csrf_token": token, "threshold": "12"}
@@ -192,6 +194,7 @@ def test_threshold_and_low_stock_filter(staff, db, lamp):
     html = staff.get("/admin/inventory?low=1").get_data(as_text=True)
     assert "Brass Lamp" in html and "Plenty Mugs" not in html
     assert "Low" in html
+    assert "Only 10 left" in staff.get(f"/products/{slug}").get_data(as_text=True)
     event = db.session.execute(
         sa.select(AuditEvent).where(AuditEvent.action == "stock.threshold")
     ).scalar_one()
