@@ -40,7 +40,7 @@ def lock_order(order_id: int) -> Order | None:
     return db.session.execute(
         sa.select(Order)
         .where(Order.id == order_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 

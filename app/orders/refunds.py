@@ -308,10 +308,13 @@ def settle(refund: Refund, *, provider_id: str, status: str, failure: str = "") 
 
 
 def _lock(model: Any, row_id: int) -> Any:
+    """Re-read and lock a row (PostgreSQL). FOR NO KEY UPDATE: inserting a refund that points
+    at the row (a foreign-key share lock) is not blocked, or a refund being issued (payment
+    claimed, order referenced) and one being confirmed (order, then payment) would deadlock."""
     return db.session.execute(
         sa.select(model)
         .where(model.id == row_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
@@ -379,7 +382,9 @@ def fail_refund(refund: Refund, reason: str) -> bool:
     line_ids = sorted(rl.order_line_id for rl in refund.lines)
     if line_ids:
         db.session.execute(
-            sa.select(OrderLine.id).where(OrderLine.id.in_(line_ids)).with_for_update()
+            sa.select(OrderLine.id)
+            .where(OrderLine.id.in_(line_ids))
+            .with_for_update(key_share=True)
         ).all()
     _lock(Payment, refund.payment_id)
     won = db.session.execute(
