@@ -429,6 +429,7 @@ def create_session() -> tuple[CheckoutSessionOut, int] | Response:
     owner = resolve_owner()
     if isinstance(owner, Response):
         return owner
+    _lock_cart(owner)
     ready = _ready(owner)
     if isinstance(ready, Response):
         return ready
@@ -440,11 +441,7 @@ def create_session() -> tuple[CheckoutSessionOut, int] | Response:
         # As the website does for a new payment attempt: the old tab can no longer pay.
         if cancel_unpaid(pending, note="replaced by a new payment attempt"):
             expire_open_sessions(pending)
-    if order is not None:
-        url = _live_session_url(order)
-        if url is not None:
-            return _session_out(order, url, reused=True), 200
-    else:
+    if order is None:
         try:
             order = place_order(
                 ready.quote,
@@ -456,7 +453,20 @@ def create_session() -> tuple[CheckoutSessionOut, int] | Response:
             )
         except CheckoutError as exc:
             return problem(409, str(exc), code="insufficient-stock")
-    commit_unit_of_work()  # the order and its reservation exist before we call the provider
+        commit_unit_of_work()  # the order and its reservation exist before we call the provider
+        # A double tap waited for the lock above and now finds this order: lock again, so
+        # only one of the two creates its session and the other gets that one back.
+        _lock_cart(owner)
+        db.session.refresh(order)
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            return problem(
+                409,
+                "Your cart changed while the payment was being prepared; please try again.",
+                code="checkout-changed",
+            )
+    url = _live_session_url(order)
+    if url is not None:
+        return _session_out(order, url, reused=True), 200
     try:
         payment = start_payment(
             order,
@@ -469,6 +479,13 @@ def create_session() -> tuple[CheckoutSessionOut, int] | Response:
         return _payments_unavailable(exc)
     commit_unit_of_work()
     return _session_out(order, url, reused=False), 201
+
+
+def _lock_cart(owner: Owner) -> None:
+    """Serialise checkouts of one cart (PostgreSQL; SQLite's writers already queue)."""
+    cart = owner_cart(owner)
+    if cart is not None and db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update())
 
 
 def _session_out(order: Order, url: str, *, reused: bool) -> CheckoutSessionOut:

@@ -264,3 +264,50 @@ def test_pay_and_poll_until_paid(client, db, ada, mug):
     assert client.post("/api/v1/checkout/session", headers=ada).status_code == 409
     payments = db.session.execute(sa.select(Payment)).scalars().all()
     assert [p.status for p in payments] == ["succeeded"]
+
+
+def test_a_double_tap_places_one_order_with_one_session(app):
+    """Concurrent POST /checkout/session for one cart (real commits, real threads)."""
+    from app.cart.models import Cart
+    from app.catalog.models import Product, StockMovement
+    from app.db import unit_of_work
+    from app.extensions import db as _db
+    from tests.concurrency import run_at_once
+
+    with app.app_context(), unit_of_work():
+        product = factories.product("Double Tap Mug", price=1500, stock=5)
+        product_id, variant_id = product.id, product.variants[0].id
+    client = app.test_client()
+    token = add_item(client, variant_id, 1).get_json()["cart_token"]
+    try:
+        assert set_details(client, guest(token), email="tap@example.com").status_code == 200
+
+        def tap(_: int) -> tuple[int, dict]:
+            response = app.test_client().post("/api/v1/checkout/session", headers=guest(token))
+            return response.status_code, response.get_json()
+
+        results = run_at_once(app, 4, tap)
+        assert all(isinstance(r, tuple) for r in results), results
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [200, 200, 200, 201], results
+        assert len({body["order_number"] for _, body in results}) == 1
+        assert len({body["checkout_url"] for _, body in results}) == 1
+        with app.app_context():
+            cart_id = _db.session.execute(sa.select(Cart.id).where(Cart.token == token)).scalar()
+            placed = _db.session.execute(sa.select(Order).where(Order.cart_id == cart_id)).scalars()
+            [order] = placed.all()
+            assert len(order.payments) == 1
+            assert _db.session.get(Variant, variant_id).reserved == 1
+    finally:
+        with app.app_context(), unit_of_work():
+            cart_ids = sa.select(Cart.id).where(Cart.token == token)
+            numbers = sa.select(Order.number).where(Order.cart_id.in_(cart_ids))
+            _db.session.execute(
+                sa.delete(SandboxSession).where(SandboxSession.client_reference_id.in_(numbers))
+            )
+            _db.session.execute(sa.delete(Order).where(Order.cart_id.in_(cart_ids)))
+            _db.session.execute(sa.delete(Cart).where(Cart.token == token))
+            _db.session.execute(
+                sa.delete(StockMovement).where(StockMovement.variant_id == variant_id)
+            )
+            _db.session.execute(sa.delete(Product).where(Product.id == product_id))
