@@ -185,6 +185,7 @@ def cancel_order(order: Order, *, actor_id: int | None, reason: str = "") -> int
     from app.payments.fulfilment import expire_open_sessions
 
     note = clean_text(reason, 200) or "cancelled by staff"
+    lock_order(order.id)  # re-read: a cancellation racing this one finds it cancelled
     if not can_cancel(order):
         raise InvalidTransition(order, OrderStatus.CANCELLED)
     if order.status in UNPAID:

@@ -308,68 +308,9 @@ CANCELLABLE = (OrderStatus.PAID, OrderStatus.PROCESSING)
 
 
 def cancel_paid(order: Order, *, actor_id: int | None, note: str) -> int:
-    """Cancel before shipping: sold units go back on the shelf and the payment is refunded
-    (after the commit, with an idempotency key). Returns the amount to refund."""
-    from app.db import after_commit
-    from app.notifications.services import notify
-    from app.payments import provider
+    """Cancel before shipping: units not yet back on the shelf go back and what is left of the
+    payment is refunded (after the commit, with an idempotency key). Returns the amount to
+    refund. The same verb staff use, so it never repeats a staff refund or restock."""
+    from app.orders.fulfilment import cancel_order
 
-    transition(order, OrderStatus.CANCELLED, actor_id=actor_id, note=note)  # once, or raises
-    for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
-        if line.variant_id is None or order.stock_committed_at is None:
-            continue
-        db.session.execute(
-            sa.update(Variant)
-            .where(Variant.id == line.variant_id, Variant.track_inventory.is_(True))
-            .values(stock_on_hand=Variant.stock_on_hand + line.quantity)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.add(
-            StockMovement(
-                variant_id=line.variant_id,
-                on_hand_delta=line.quantity,
-                reason=StockReason.RETURN,
-                reference=order.number,
-                actor_id=actor_id,
-                note="order cancelled",
-            )
-        )
-        _refresh(line.variant_id)
-    paid = [p for p in order.payments if p.status in ("succeeded", "partially_refunded")]
-    refund_total = 0
-    for payment in paid:
-        amount = payment.amount - payment.amount_refunded
-        if amount <= 0 or not payment.payment_intent:
-            continue
-        refund_total += amount
-        intent, key = payment.payment_intent, f"cancel-{order.number}-{payment.id}"
-
-        def refund(intent: str = intent, amount: int = amount, key: str = key) -> None:
-            provider.create_refund(
-                payment_intent=intent,
-                amount=amount,
-                idempotency_key=key,
-                metadata={"order_number": order.number, "reason": "cancelled"},
-            )
-
-        after_commit(refund)
-    name = (order.shipping_address or {}).get("full_name", "") or "there"
-    notify(
-        "order-cancelled",
-        to=order.email,
-        user_id=order.user_id,
-        variables={
-            "name": name.split()[0],
-            "order_number": order.number,
-            "currency": order.currency,
-            "refund_total": refund_total,
-            "order_url": _order_url(order),
-        },
-    )
-    return refund_total
-
-
-def _order_url(order: Order) -> str:
-    from app.payments.fulfilment import order_link
-
-    return order_link(order)
+    return cancel_order(order, actor_id=actor_id, reason=note)

@@ -572,3 +572,20 @@ def test_concurrent_line_refunds_refund_and_restock_each_unit_once(app):
     finally:
         with app.app_context():
             _cleanup(order_id, product_ids)
+
+
+def test_a_customer_cancelling_after_a_staff_refund_gets_only_the_rest(db):
+    from app.orders.services import cancel_paid
+
+    order = paid_order((("Merino Jumper", 2500, 2), ("Stoneware Mug", 1500, 2)), stock=10)
+    jumper, mug = order.lines
+    issue_refund(order, lines={mug.id: 1}, restock=True)
+    commit_unit_of_work()
+    order = reload(order)
+    assert cancel_paid(order, actor_id=None, note="cancelled by the customer") == 6500
+    commit_unit_of_work()
+    assert stock_of(mug.variant_id) == 10 and stock_of(jumper.variant_id) == 10  # not 11
+    order = reload(order)
+    assert sorted(r.amount for r in order.refunds) == [1500, 6500]
+    assert order.payments[0].amount_refunded == order.total == 8000
+    assert order.status == OrderStatus.REFUNDED
