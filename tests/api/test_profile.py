@@ -261,6 +261,13 @@ def test_address_ids_out_of_range_are_404_not_500(client, ada, auth, address_id)
         assert response.mimetype == "application/problem+json"
 
 
+def test_address_id_is_bounded_in_the_openapi_document(client, db):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    params = doc["paths"]["/api/v1/me/addresses/{address_id}"]["get"]["parameters"]
+    schema = next(p for p in params if p["name"] == "address_id")["schema"]
+    assert schema["type"] == "integer" and schema["maximum"] == 2**31 - 1
+
+
 # -- preferences --------------------------------------------------------------------------------
 
 ALL_OFF = {
