@@ -44,11 +44,12 @@ def _date_arg(name: str, errors: dict[str, str]) -> date | None:
     if not raw:
         return None
     try:
-        value = date.fromisoformat(raw[:10]) if len(raw) == 10 else None
+        value = date.fromisoformat(raw) if len(raw) == 10 else None
     except ValueError:
         value = None
-    if value is None or value.year < 2000 or value.year > 2999:
+    if value is None or not 2000 <= value.year <= 2999:
         errors[name] = "Enter a date like 2026-11-25."
+        return None
     return value
 
 

@@ -262,6 +262,8 @@ def timeline(order: Order) -> list[TimelineEntry]:
         title = LABELS.get(event.to_status, event.to_status)
         if event.from_status:
             title = f"{LABELS.get(event.from_status, event.from_status)} → {title}"
+        else:
+            title = f"Order placed: {title}"
         entries.append(
             TimelineEntry(
                 at=event.created_at,
