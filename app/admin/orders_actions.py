@@ -227,7 +227,11 @@ def orders_refund(order_id: int) -> Any:
             + (f"; {refund.reason}" if refund.reason else "")
         ),
     )
-    flash(f"Refund of {money(refund.amount, refund.currency)} requested.", "success")
+    flash(
+        f"Refund of {money(refund.amount, refund.currency)} sent to the payment provider; "
+        "its status is under Refunds.",
+        "success",
+    )
     return _back(order)
 
 
