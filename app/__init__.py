@@ -97,7 +97,13 @@ def register_extensions(app: Flask) -> None:
 # The JSON API for browser clients on the listed origins: bearer tokens, never cookies.
 API_CORS: dict[str, Any] = {
     "resources": r"/api/*",
-    "allow_headers": ["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"],
+    "allow_headers": [
+        "Authorization",
+        "Content-Type",
+        "If-None-Match",
+        "X-Cart-Token",
+        "X-Request-ID",
+    ],
     "expose_headers": [
         "ETag",
         "Location",
@@ -107,6 +113,7 @@ API_CORS: dict[str, Any] = {
         "RateLimit-Policy",
         "Retry-After",
         "WWW-Authenticate",
+        "X-Cart-Token",
         "X-Request-ID",
     ],
     "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],

@@ -24,6 +24,7 @@ from app.api import bp
 from app.api.openapi import operation, validation_problem
 from app.api.schemas import LoginIn, Problem, RefreshIn, RegisterIn, TokenOut, UserOut
 from app.api.schemas_cart import LoginOut
+from app.api.schemas_profile import ProfileOut
 from app.api.tokens import (
     TokenError,
     TokenPair,
@@ -236,9 +237,11 @@ def logout(body: RefreshIn) -> Response:
     "GET",
     "/me",
     summary="The signed-in account",
-    responses={200: UserOut},
+    responses={200: ProfileOut},
     auth=True,
     tags=["account"],
 )
-def me() -> UserOut:
-    return _user_out(current_api_user())
+def me() -> ProfileOut:
+    from app.api.profile import profile_out  # profile builds on this module
+
+    return profile_out(current_api_user())

@@ -33,6 +33,7 @@ def test_register_login_me(client, db):
     me = client.get("/api/v1/me", headers=bearer(pair["access_token"]))
     assert me.status_code == 200
     assert me.get_json()["name"] == "Grace Hopper"
+    assert me.get_json()["phone"] == ""  # the same profile shape as PATCH /me returns
     # Only the hash of the refresh token is stored.
     stored = db.session.execute(sa.select(ApiToken.token_hash)).scalars().all()
     assert pair["refresh_token"] not in stored

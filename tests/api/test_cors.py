@@ -121,3 +121,19 @@ def test_origins_are_read_from_the_environment():
     cfg = load_config({"API_CORS_ORIGINS": " https://App.example.com/ , http://localhost:8100"})
     assert cfg["API_CORS_ORIGINS"] == ["https://app.example.com", "http://localhost:8100"]
     assert load_config({})["API_CORS_ORIGINS"] == []
+
+
+def test_a_browser_guest_can_send_and_read_its_cart_token(cors_client, db):
+    preflight = cors_client.options(
+        "/api/v1/cart/items",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-cart-token",
+        },
+    )
+    assert preflight.status_code == 200
+    assert "x-cart-token" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    created = cors_client.post("/api/v1/cart", headers={"Origin": ALLOWED})
+    assert created.headers.get("X-Cart-Token")
+    assert "x-cart-token" in created.headers["Access-Control-Expose-Headers"].lower()
