@@ -52,6 +52,9 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
     if redis_url:
         cfg["REDIS_URL"] = redis_url
         cfg["RATELIMIT_STORAGE_URI"] = redis_url
+        # limiter.reset() deletes the storage's prefix only: another run's reset must not
+        # empty this run's counters.
+        cfg["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": f"shoptest-{os.getpid()}"}
     cfg.update(overrides)
     return cfg
 
