@@ -2,9 +2,10 @@
 
 One row per variant; rows sharing a ``handle`` (the product's URL slug) are one product,
 whatever their order. ``COLUMNS`` is the format, shown to staff on the import page. An
-existing SKU updates that variant, a new SKU adds a variant, a new handle creates a product,
-always through the catalog services the admin screens use, so price history, stock
-movements, the search index and cache invalidation behave as for an edit by hand.
+existing SKU updates that variant, a new SKU adds a variant, a new handle creates a product;
+app/catalog/csv_apply.py does that through the catalog services the admin screens use, so
+price history, stock movements, the search index and cache invalidation behave as for an
+edit by hand.
 
 Nothing is written unless the whole file is valid: ``validate_text()`` checks every row,
 against the format and the current catalog, and returns every error (row, column, message)
@@ -23,7 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,21 +34,8 @@ from babel.numbers import get_currency_precision
 from flask import current_app
 
 from app.catalog.models import Category, Product, ProductStatus, Variant
-from app.catalog.services import (
-    CatalogError,
-    VariantInput,
-    add_variant,
-    adjust_stock,
-    create_product,
-    set_description,
-    set_product_status,
-    set_variant_price,
-)
 from app.core.html import sanitize_html
 from app.extensions import db
-from app.store import low_stock_default
-
-__all__ = ["CatalogError"]
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -72,112 +60,36 @@ class Column:
     example: str
 
 
+# fmt: off
 COLUMNS: tuple[Column, ...] = (
-    Column(
-        "handle",
-        True,
-        True,
-        220,
-        "The product's URL slug: lower-case letters, digits and hyphens. Rows with the "
-        "same handle are the variants of one product.",
-        "linen-shirt",
-    ),
-    Column(
-        "name",
-        True,
-        True,
-        200,
-        "Product name. Needed on at least one row of a new product; other rows of the "
-        "same handle may leave it blank.",
-        "Linen Shirt",
-    ),
-    Column(
-        "description",
-        False,
-        True,
-        20_000,
-        "Product description; simple HTML is kept (sanitised like the product editor).",
-        "<p>Breathable linen.</p>",
-    ),
+    Column("handle", True, True, 220, "The product's URL slug: lower-case letters, digits and "
+           "hyphens. Rows with the same handle are the variants of one product.", "linen-shirt"),
+    Column("name", True, True, 200, "Product name. Needed on at least one row of a new "
+           "product; other rows of the same handle may leave it blank.", "Linen Shirt"),
+    Column("description", False, True, 20_000, "Product description; simple HTML is kept "
+           "(sanitised like the product editor).", "<p>Breathable linen.</p>"),
     Column("brand", False, True, 120, "Brand name.", "Hearth"),
-    Column(
-        "category",
-        False,
-        True,
-        500,
-        "Category path as in the shop's addresses, e.g. clothing/men/shirts. The category "
-        "must already exist.",
-        "clothing/men/shirts",
-    ),
-    Column(
-        "status",
-        False,
-        True,
-        16,
-        "draft, published or archived. A new product without one is a draft.",
-        "published",
-    ),
-    Column(
-        "currency",
-        False,
-        True,
-        3,
-        "The shop's currency code; blank means the shop's currency.",
-        "EUR",
-    ),
-    Column(
-        "sku",
-        True,
-        False,
-        64,
-        "Unique stock-keeping unit. An existing SKU updates that variant; a new one adds "
-        "a variant.",
-        "LS-M-BLUE",
-    ),
-    Column(
-        "options",
-        False,
-        False,
-        500,
-        "Name=value pairs separated by semicolons, e.g. Size=M;Colour=Blue.",
-        "Size=M;Colour=Blue",
-    ),
-    Column(
-        "price",
-        True,
-        False,
-        20,
-        "Price as a decimal number with a dot, e.g. 19.99: no currency sign, no "
-        "thousands separator.",
-        "19.99",
-    ),
-    Column(
-        "compare_at_price",
-        False,
-        False,
-        20,
-        "Optional earlier price, shown crossed out; above the price. Blank removes it.",
-        "24.99",
-    ),
-    Column(
-        "stock",
-        False,
-        False,
-        12,
-        "Units on hand, a whole number (not a change). Each difference is recorded as a "
-        'stock movement with reason "import". A new variant without one has 0.',
-        "12",
-    ),
-    Column(
-        "low_stock_threshold",
-        False,
-        False,
-        12,
-        "Alert when available stock falls to this number. New variants default to the "
-        "store's setting.",
-        "5",
-    ),
+    Column("category", False, True, 500, "Category path as in the shop's addresses, e.g. "
+           "clothing/men/shirts. The category must already exist.", "clothing/men/shirts"),
+    Column("status", False, True, 16, "draft, published or archived. A new product without "
+           "one is a draft; a published product cannot go back to draft.", "published"),
+    Column("currency", False, True, 3, "The shop's currency code; blank means the shop's "
+           "currency.", "EUR"),
+    Column("sku", True, False, 64, "Unique stock-keeping unit. An existing SKU updates that "
+           "variant; a new one adds a variant.", "LS-M-BLUE"),
+    Column("options", False, False, 500, "Name=value pairs separated by semicolons, e.g. "
+           "Size=M;Colour=Blue.", "Size=M;Colour=Blue"),
+    Column("price", True, False, 20, "Price as a decimal number with a dot, e.g. 19.99: no "
+           "currency sign, no thousands separator.", "19.99"),
+    Column("compare_at_price", False, False, 20, "Optional earlier price, shown crossed out; "
+           "above the price. Blank removes it.", "24.99"),
+    Column("stock", False, False, 12, "Units on hand, a whole number (not a change). Each "
+           "difference is recorded as a stock movement with reason \"import\". A new variant "
+           "without one has 0.", "12"),
+    Column("low_stock_threshold", False, False, 12, "Alert when available stock falls to this "
+           "number. New variants default to the store's setting.", "5"),
 )
+# fmt: on
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 _BY_NAME = {c.name: c for c in COLUMNS}
 PRODUCT_FIELDS = tuple(c.name for c in COLUMNS if c.product_level and c.name != "handle")
@@ -520,7 +432,7 @@ def _check_row(
         group.rows.append(variant)
 
 
-def _in_batches(values: list[Any]) -> Iterator[list[Any]]:
+def in_batches(values: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(values), _BATCH):
         yield values[start : start + _BATCH]
 
@@ -530,27 +442,27 @@ def _check_against_catalog(plan: Plan, shop_currency: str) -> None:
     errors = plan.errors
     handles = [g.handle for g in plan.groups]
     products: dict[str, Product] = {}
-    for batch in _in_batches(handles):
+    for batch in in_batches(handles):
         for product in db.session.execute(
             sa.select(Product).where(Product.slug.in_(batch))
         ).scalars():
             products[product.slug] = product
     all_skus = [v.sku for g in plan.groups for v in g.rows]
     variants: dict[str, Variant] = {}
-    for batch in _in_batches(all_skus):
+    for batch in in_batches(all_skus):
         for variant in db.session.execute(
             sa.select(Variant).where(Variant.sku.in_(batch))
         ).scalars():
             variants[variant.sku] = variant
     owner_ids = {v.product_id for v in variants.values()} - {p.id for p in products.values()}
     owners: dict[int, str] = {}
-    for batch in _in_batches(sorted(owner_ids)):
+    for batch in in_batches(sorted(owner_ids)):
         owners.update(
             db.session.execute(
                 sa.select(Product.id, Product.slug).where(Product.id.in_(batch))
             ).all()
         )
-    categories = _category_paths()
+    categories = category_paths()
     counts = dict.fromkeys(
         (
             "products_created",
@@ -653,7 +565,7 @@ def _check_against_catalog(plan: Plan, shop_currency: str) -> None:
     plan.summary = counts
 
 
-def _category_paths() -> dict[str, int]:
+def category_paths() -> dict[str, int]:
     return dict(db.session.execute(sa.select(Category.slug_path, Category.id)).all())
 
 
@@ -677,212 +589,3 @@ def _variant_changes(variant: Variant, row: VariantRow) -> bool:
         or (row.stock is not None and row.stock != variant.stock_on_hand)
         or (row.low_stock is not None and row.low_stock != variant.low_stock_threshold)
     )
-
-
-# --------------------------------------------------------------------------- applying
-
-
-@dataclass
-class ApplyContext:
-    categories: dict[str, int]
-    shop_currency: str
-    actor_id: int | None
-    note: str
-
-    @classmethod
-    def load(cls, *, actor_id: int | None, note: str) -> ApplyContext:
-        return cls(_category_paths(), current_app.config["SHOP_CURRENCY"], actor_id, note)
-
-
-def chunk_groups(groups: Iterable[ProductGroup], rows: int) -> Iterator[list[ProductGroup]]:
-    """Whole products, about ``rows`` rows per chunk, in file order (deterministic)."""
-    chunk: list[ProductGroup] = []
-    size = 0
-    for group in groups:
-        chunk.append(group)
-        size += len(group.rows)
-        if size >= rows:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
-
-
-def apply_chunk(groups: list[ProductGroup], context: ApplyContext) -> dict[str, int]:
-    """Apply validated products in the caller's transaction; CatalogError if a rule now fails.
-
-    Existing variants are locked in id order first (the order checkout uses), so the stock
-    read for each difference cannot change before the movement is written.
-    """
-    skus = [row.sku for group in groups for row in group.rows]
-    for batch in _in_batches(skus):
-        db.session.execute(
-            sa.select(Variant.id)
-            .where(Variant.sku.in_(batch))
-            .order_by(Variant.id)
-            .with_for_update()
-        ).all()
-    counts: dict[str, int] = {}
-    for group in groups:
-        for key, value in apply_group(group, context).items():
-            counts[key] = counts.get(key, 0) + value
-    return counts
-
-
-def apply_group(group: ProductGroup, context: ApplyContext) -> dict[str, int]:
-    counts = dict.fromkeys(
-        (
-            "products_created",
-            "products_updated",
-            "variants_created",
-            "variants_updated",
-            "stock_movements",
-        ),
-        0,
-    )
-    values = group.values
-    category = _category(values.get("category"), context)
-    product = db.session.execute(sa.select(Product).where(Product.slug == group.handle)).scalar()
-    if product is None:
-        product = create_product(
-            values.get("name", ""),
-            [
-                VariantInput(
-                    sku=r.sku,
-                    price=r.price,
-                    options=r.options or {},
-                    stock=0,
-                    compare_at_price=None if r.compare_at is KEEP else r.compare_at,
-                )
-                for r in group.rows
-            ],
-            category=category,
-            description_html=values.get("description", ""),
-            brand=values.get("brand", ""),
-            status=values.get("status", ProductStatus.DRAFT),
-            currency=context.shop_currency,
-            actor_id=context.actor_id,
-            slug=group.handle,
-        )
-        if product.slug != group.handle:  # another product took the handle meanwhile
-            raise CatalogError(f"The handle {group.handle} was taken while importing.")
-        counts["products_created"] = 1
-        counts["variants_created"] = len(group.rows)
-        by_sku = {v.sku: v for v in product.variants}
-        default_threshold = low_stock_default()
-        for row in group.rows:
-            variant = by_sku[row.sku]
-            variant.low_stock_threshold = (
-                row.low_stock if row.low_stock is not None else default_threshold
-            )
-            if row.stock:
-                _set_stock(variant.id, row.stock, context)
-                counts["stock_movements"] += 1
-        db.session.flush()
-        return counts
-
-    if _update_product(product, values, category, context):
-        counts["products_updated"] = 1
-    existing = {v.sku: v for v in product.variants}
-    next_position = max((v.position for v in existing.values()), default=-1) + 1
-    for row in group.rows:
-        variant = existing.get(row.sku)
-        if variant is None:
-            owner = db.session.execute(sa.select(Variant.id).where(Variant.sku == row.sku)).scalar()
-            if owner is not None:
-                raise CatalogError(f"The SKU {row.sku} now belongs to another product.")
-            variant = add_variant(
-                product,
-                VariantInput(
-                    sku=row.sku,
-                    price=row.price,
-                    options=row.options or {},
-                    stock=0,
-                    compare_at_price=None if row.compare_at is KEEP else row.compare_at,
-                ),
-                position=next_position,
-                actor_id=context.actor_id,
-            )
-            next_position += 1
-            variant.low_stock_threshold = (
-                row.low_stock if row.low_stock is not None else low_stock_default()
-            )
-            counts["variants_created"] += 1
-            if row.stock:
-                _set_stock(variant.id, row.stock, context)
-                counts["stock_movements"] += 1
-            continue
-        changed = False
-        compare_at = variant.compare_at_price if row.compare_at is KEEP else row.compare_at
-        if row.price != variant.price or compare_at != variant.compare_at_price:
-            set_variant_price(
-                variant, row.price, compare_at_price=compare_at, actor_id=context.actor_id
-            )
-            changed = True
-        if row.options is not None and row.options != variant.options:
-            variant.options = dict(row.options)
-            changed = True
-        if row.low_stock is not None and row.low_stock != variant.low_stock_threshold:
-            variant.low_stock_threshold = row.low_stock
-            changed = True
-        if row.stock is not None and _set_stock(variant.id, row.stock, context):
-            counts["stock_movements"] += 1
-            changed = True
-        counts["variants_updated"] += changed
-    db.session.flush()
-    return counts
-
-
-def _category(path: str | None, context: ApplyContext) -> Category | None:
-    if not path:
-        return None
-    category_id = context.categories.get(path)
-    category = db.session.get(Category, category_id) if category_id else None
-    if category is None:
-        raise CatalogError(f"The category {path} no longer exists.")
-    return category
-
-
-def _update_product(
-    product: Product, values: dict[str, str], category: Category | None, context: ApplyContext
-) -> bool:
-    changed = False
-    if "name" in values and values["name"] != product.name:
-        product.name = values["name"]
-        changed = True
-    if "description" in values and sanitize_html(values["description"]) != product.description_html:
-        set_description(product, values["description"])
-        changed = True
-    if "brand" in values and values["brand"] != product.brand:
-        product.brand = values["brand"]
-        changed = True
-    if category is not None and category.id != product.category_id:
-        product.category = category
-        changed = True
-    if "status" in values and values["status"] != product.status:
-        set_product_status(product, values["status"])
-        changed = True
-    if changed:
-        db.session.flush()
-        from app.catalog.cache import catalog_changed
-
-        catalog_changed()
-    return changed
-
-
-def _set_stock(variant_id: int, target: int, context: ApplyContext) -> bool:
-    """Bring stock on hand to ``target`` with one movement of the difference (none if equal).
-    The row is locked (apply_chunk), so the difference is computed from the current value."""
-    current = db.session.execute(
-        sa.select(Variant.stock_on_hand).where(Variant.id == variant_id)
-    ).scalar_one()
-    if current == target:
-        return False
-    adjust_stock(
-        variant_id,
-        target - current,
-        reason=IMPORT_REASON,
-        note=context.note,
-        actor_id=context.actor_id,
-    )
-    return True

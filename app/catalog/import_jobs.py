@@ -241,7 +241,7 @@ def run_job(job_id: int) -> str | None:
     """Claim the job and import it chunk by chunk; returns the final status, or None when
     another worker owns it or it is not runnable (a duplicate or stale enqueue)."""
     from app.accounts.audit import audit
-    from app.catalog import csv_import
+    from app.catalog import csv_apply, csv_import
 
     token = claim(job_id)
     if token is None:
@@ -275,9 +275,10 @@ def run_job(job_id: int) -> str | None:
         commit_unit_of_work()
         return JobStatus.FAILED
 
-    context = csv_import.ApplyContext.load(actor_id=actor_id, note=f"CSV import {job_id}")
+    context = csv_apply.ApplyContext.load(actor_id=actor_id, note=f"CSV import {job_id}")
+    commit_unit_of_work()  # ends the read; objects validation loaded are reloaded under lock
     position = 0
-    for chunk in csv_import.chunk_groups(plan.groups, CHUNK_ROWS):
+    for chunk in csv_apply.chunk_groups(plan.groups, CHUNK_ROWS):
         rows = sum(len(g.rows) for g in chunk)
         if position + rows <= done:  # committed by an earlier attempt
             position += rows
@@ -289,7 +290,7 @@ def run_job(job_id: int) -> str | None:
                 rollback_unit_of_work()
                 log.warning("import %s: claim lost to another worker", job_id)
                 return None
-            counts = csv_import.apply_chunk(chunk, context)
+            counts = csv_apply.apply_chunk(chunk, context)
             for key, value in counts.items():
                 results[key] = results.get(key, 0) + value
             done += rows
@@ -304,7 +305,7 @@ def run_job(job_id: int) -> str | None:
         except Exception as exc:
             rollback_unit_of_work()
             first = chunk[0].rows[0].row
-            if isinstance(exc, csv_import.CatalogError):
+            if isinstance(exc, csv_apply.CatalogError):
                 reason = f"Rows from {first} on: {exc}"
             else:
                 log.exception("import %s failed at row %s", job_id, first)

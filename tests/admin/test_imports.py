@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import AuditEvent
 from app.accounts.permissions import ROLE_PERMISSIONS
-from app.catalog import csv_import, import_jobs
+from app.catalog import csv_apply, csv_import, import_jobs
 from app.catalog.import_jobs import ImportJob, JobStatus
 from app.catalog.models import PriceChange, Product, StockMovement, Variant
 from app.catalog.services import VariantInput
@@ -350,14 +350,14 @@ def test_failure_midway_keeps_whole_chunks_and_resumes(client, db, shirts, monke
     monkeypatch.setattr(import_jobs, "CHUNK_ROWS", 1)
     sign_in_staff(client)
     job_id = job_id_from(upload(client, csv_bytes(good_rows())))
-    real = csv_import.apply_group
+    real = csv_apply.apply_group
 
     def failing(group, context):
         if group.handle == "oak-board":
-            raise csv_import.CatalogError("Not enough stock for that change.")
+            raise csv_apply.CatalogError("Not enough stock for that change.")
         return real(group, context)
 
-    monkeypatch.setattr(csv_import, "apply_group", failing)
+    monkeypatch.setattr(csv_apply, "apply_group", failing)
     start(client, job_id)
     db.session.expire_all()
     job = db.session.get(ImportJob, job_id)
@@ -368,7 +368,7 @@ def test_failure_midway_keeps_whole_chunks_and_resumes(client, db, shirts, monke
         db.session.execute(sa.select(Product).where(Product.slug == "oak-board")).scalar() is None
     )
 
-    monkeypatch.setattr(csv_import, "apply_group", real)
+    monkeypatch.setattr(csv_apply, "apply_group", real)
     start(client, job_id)  # resume
     db.session.expire_all()
     job = db.session.get(ImportJob, job_id)
@@ -393,18 +393,18 @@ def test_sweeper_recovers_a_job_whose_worker_died(client, db, shirts, monkeypatc
     assert import_jobs.start_job(job_id)
     db.session.info.pop("shop_after_commit", None)  # the enqueue is "lost"
     commit_unit_of_work()
-    real = csv_import.apply_group
+    real = csv_apply.apply_group
 
     def dies(group, context):
         if group.handle == "oak-board":
             raise WorkerKilled
         return real(group, context)
 
-    monkeypatch.setattr(csv_import, "apply_group", dies)
+    monkeypatch.setattr(csv_apply, "apply_group", dies)
     with pytest.raises(WorkerKilled):
         import_jobs.run_job(job_id)
     db.session.rollback()
-    monkeypatch.setattr(csv_import, "apply_group", real)
+    monkeypatch.setattr(csv_apply, "apply_group", real)
     db.session.expire_all()
     job = db.session.get(ImportJob, job_id)
     assert job.status == JobStatus.RUNNING and job.processed_rows == 3
