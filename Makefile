@@ -46,6 +46,7 @@ bench: install-dev
 	$(BIN)/python -m bench.catalog
 	$(BIN)/python -m bench.cart
 	$(BIN)/python -m bench.checkout
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -3,10 +3,20 @@ and the OpenAPI document). Money is in integer minor units (cents)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+
+def plain_integer(value: object) -> object:
+    """A query integer as JSON Schema means it: not " 5", "+5", "5.0" or "1_0", which
+    Python's int() would take. Use as ``field_validator("limit", mode="before")``."""
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,9}", value):
+        raise PydanticCustomError("int_parsing", "Input should be a valid integer")
+    return value
 
 
 class Problem(BaseModel):
@@ -127,6 +137,7 @@ class ProductListQuery(BaseModel):
         default=None, max_length=20, description="relevance, newest, price, -price or name."
     )
     limit: int = Field(default=24, ge=1, le=100, description="Page size (first page).")
+    _plain_limit = field_validator("limit", mode="before")(plain_integer)
     cursor: str | None = Field(
         default=None,
         max_length=200,

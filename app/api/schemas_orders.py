@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
-from pydantic_core import PydanticCustomError
 
+from app.api.schemas import plain_integer
 from app.api.schemas_cart import CheckoutAddressOut
 from app.orders.models import OrderStatus
 
@@ -35,14 +34,7 @@ class OrderListQuery(BaseModel):
     )
     status: StatusName | None = Field(default=None, description="Only orders in this status.")
 
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _plain_digits(cls, value: object) -> object:
-        """Only what JSON Schema calls an integer: not " 5", "+5", "5.0" or "1_0", which
-        Python's int() would take."""
-        if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,9}", value):
-            raise PydanticCustomError("int_parsing", "Input should be a valid integer")
-        return value
+    _plain_limit = field_validator("limit", mode="before")(plain_integer)
 
 
 class OrderSummaryOut(BaseModel):

@@ -181,3 +181,10 @@ def test_etag_revalidation(client, catalog, url):
     assert again.get_data() == b""
     other = client.get(url, headers={"If-None-Match": '"something-else"'})
     assert other.status_code == 200
+
+
+@pytest.mark.parametrize("limit", [" 5", "+5", "5.0", "1_0"])
+def test_list_limit_must_be_a_plain_integer(client, db, limit):
+    response = client.get("/api/v1/products", query_string={"limit": limit})
+    assert response.status_code == 422
+    assert "limit" in response.get_json()["errors"]
