@@ -18,7 +18,8 @@ from app.catalog import csv_apply, csv_import, import_jobs
 from app.catalog.import_jobs import ImportJob, JobStatus
 from app.catalog.models import PriceChange, Product, StockMovement, Variant
 from app.catalog.services import VariantInput
-from app.db import commit_unit_of_work, utcnow
+from app.db import commit_unit_of_work, unit_of_work, utcnow
+from app.extensions import db
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import csrf, sign_in_staff
 from tests.catalog import factories
@@ -520,3 +521,53 @@ def test_permissions_csrf_and_ids(client, db, shirts, monkeypatch):
     )
     db.session.expire_all()
     assert db.session.get(ImportJob, job_id).status == JobStatus.VALIDATED
+
+
+def test_concurrent_runs_of_one_job_import_it_once(app):
+    """Real threads and commits: duplicate enqueues racing for one job; one claim wins."""
+    from tests.concurrency import run_at_once
+
+    rows = [
+        {"handle": "race-board", "name": "Race Board", "sku": f"RACE-{i}", "price": "5.00",
+         "stock": str(i + 1), "options": f"Size={i}"}
+        for i in range(6)
+    ]  # fmt: skip
+    with app.app_context(), unit_of_work():
+        text, plan = csv_import.validate_bytes(csv_bytes(rows))
+        job_id = import_jobs.create_job(text, filename="race.csv", plan=plan, actor_id=None).id
+        db.session.execute(
+            sa.update(ImportJob).where(ImportJob.id == job_id).values(status="queued")
+        )
+
+    def worker(_: int):
+        with unit_of_work():
+            return import_jobs.run_job(job_id)
+
+    try:
+        outcomes = run_at_once(app, 4, worker)
+        with app.app_context():
+            job = db.session.get(ImportJob, job_id)
+            deltas = (
+                db.session.execute(
+                    sa.select(StockMovement.on_hand_delta)
+                    .join(Variant, Variant.id == StockMovement.variant_id)
+                    .where(Variant.sku.like("RACE-%"))
+                    .order_by(StockMovement.on_hand_delta)
+                )
+                .scalars()
+                .all()
+            )
+            products = db.session.execute(
+                sa.select(sa.func.count()).where(Product.slug == "race-board")
+            ).scalar_one()
+        assert sorted(outcomes, key=str) == [None, None, None, "succeeded"], outcomes
+        assert job.status == JobStatus.SUCCEEDED and job.attempts == 1
+        assert products == 1 and deltas == [1, 2, 3, 4, 5, 6]
+    finally:
+        with app.app_context(), unit_of_work():
+            ids = sa.select(Variant.id).where(Variant.sku.like("RACE-%"))
+            db.session.execute(sa.delete(StockMovement).where(StockMovement.variant_id.in_(ids)))
+            db.session.execute(sa.delete(PriceChange).where(PriceChange.variant_id.in_(ids)))
+            db.session.execute(sa.delete(Variant).where(Variant.sku.like("RACE-%")))
+            db.session.execute(sa.delete(Product).where(Product.slug == "race-board"))
+            db.session.execute(sa.delete(ImportJob).where(ImportJob.id == job_id))
