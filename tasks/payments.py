@@ -14,9 +14,22 @@ def process_webhook_event(webhook_event_id: int) -> str | None:
     return process(webhook_event_id)
 
 
+@huey.task(retries=0)
+def send_refund_task(refund_id: int) -> str | None:
+    """Ask the provider for a refund (idempotent: the refund's own key). Not retried by Huey:
+    the sweeper below sends unanswered refunds again. ``send_refund`` opens its own short
+    units of work, so no transaction is held during the provider call."""
+    from app.orders.refunds import send_refund
+    from tasks.queue import task_app
+
+    with task_app().app_context():
+        return send_refund(refund_id)
+
+
 @huey.periodic_task(crontab(minute="*"))
 def sweep_payments() -> int:
     from app.db import unit_of_work
+    from app.orders.refunds import unsent_refunds
     from app.payments.fulfilment import expire_stale_orders
     from app.payments.webhooks import sweep
     from tasks.queue import task_app
@@ -25,4 +38,9 @@ def sweep_payments() -> int:
         with unit_of_work():
             swept = sweep()
         with unit_of_work():
-            return swept + expire_stale_orders()
+            expired = expire_stale_orders()
+        with unit_of_work():
+            refunds = unsent_refunds()
+        for refund_id in refunds:
+            send_refund_task(refund_id)
+        return swept + expired + len(refunds)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -240,7 +241,7 @@ def issue_refund(
         raise
     savepoint.commit()
     refund_id = refund.id
-    after_commit(lambda: send_refund(refund_id))
+    after_commit(lambda: enqueue_send(refund_id))
     return refund
 
 
@@ -249,8 +250,34 @@ def retry_refund(refund: Refund) -> bool:
     if refund.status != RefundStatus.PENDING:
         return False
     refund_id = refund.id
-    after_commit(lambda: send_refund(refund_id))
+    after_commit(lambda: enqueue_send(refund_id))
     return True
+
+
+def enqueue_send(refund_id: int) -> None:
+    """Send the refund from a background task: staff never wait on the provider, and a lost
+    task is caught by ``unsent_refunds`` (the sweeper), which sends it again with the same key."""
+    from tasks.payments import send_refund_task
+
+    send_refund_task(refund_id)
+
+
+def unsent_refunds(*, older_than: timedelta = timedelta(minutes=2), limit: int = 100) -> list[int]:
+    """Pending refunds the provider has not answered (an outage or a lost task) and that were
+    not touched for ``older_than``: each attempt updates the row, so retries back off."""
+    cutoff = utcnow() - older_than
+    return list(
+        db.session.execute(
+            sa.select(Refund.id)
+            .where(
+                Refund.status == RefundStatus.PENDING,
+                Refund.provider_refund_id == "",
+                Refund.updated_at < cutoff,
+            )
+            .order_by(Refund.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def send_refund(refund_id: int) -> str | None:
@@ -287,7 +314,8 @@ def send_refund(refund_id: int) -> str | None:
         with unit_of_work():
             refund = db.session.get(Refund, refund_id)
             if refund is not None and refund.status == RefundStatus.PENDING:
-                refund.failure_reason = "The payment provider was unavailable; retry later."
+                refund.failure_reason = "The payment provider was unavailable; retrying."
+                refund.updated_at = utcnow()  # the sweeper waits before the next attempt
             return refund.status if refund else None
     with unit_of_work():
         refund = db.session.get(Refund, refund_id)

@@ -294,6 +294,39 @@ def test_an_outage_leaves_the_refund_pending_and_send_again_uses_the_same_key(
     )
 
 
+def test_the_sweeper_sends_a_refund_an_outage_left_pending(client, db, monkeypatch):
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from tasks.payments import sweep_payments
+
+    order = paid_order()
+    commit_unit_of_work()
+    sign_in_staff(client, "admin")
+    calls = []
+
+    def down(**kwargs):
+        calls.append(kwargs["idempotency_key"])
+        raise PaymentsUnavailable(outage=True)
+
+    monkeypatch.setattr("app.payments.sandbox.create_refund", down)
+    assert refund_post(client, order, {"amount": "5"}).status_code == 303
+    [refund] = reload(order).refunds
+    assert refund.status == "pending" and len(calls) == 1
+    sweep_payments.call_local()
+    assert len(calls) == 1  # just tried: the sweeper waits before trying again
+
+    db.session.execute(sa.update(Refund).values(updated_at=utcnow() - timedelta(minutes=3)))
+    commit_unit_of_work()
+    monkeypatch.undo()
+    sweep_payments.call_local()
+    refund = reload(order).refunds[0]
+    assert refund.status == "succeeded" and refund.provider_refund_id
+    assert reload(order).payments[0].amount_refunded == 500
+    sweep_payments.call_local()  # settled: never sent again
+    assert reload(order).payments[0].amount_refunded == 500
+
+
 # -- the webhook confirms ----------------------------------------------------------------------
 
 
