@@ -34,7 +34,11 @@ MAX_ID = 2**31 - 1
 
 
 class ImportUploadForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to check.")])
+    file = FileField(
+        "CSV file",
+        validators=[FileRequired("Choose a CSV file to check.")],
+        render_kw={"accept": ".csv,text/csv"},
+    )
 
 
 def _index(form: ImportUploadForm, status: int = 200, **context: object) -> tuple[str, int]:
