@@ -83,8 +83,9 @@ class ImportJob(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(16), default=JobStatus.VALIDATED)
     filename: Mapped[str] = mapped_column(sa.String(255), default="")
-    content: Mapped[str] = mapped_column(sa.Text, default="")
-    content_sha256: Mapped[str] = mapped_column(sa.String(64), default="")
+    # Up to MAX_BYTES: loaded only when a worker needs it, never for pages or listings.
+    content: Mapped[str] = mapped_column(sa.Text, default="", deferred=True)
+    content_sha256: Mapped[str] = mapped_column(sa.String(64), default="")  # "" once purged
     actor_id: Mapped[int | None] = mapped_column()
     total_rows: Mapped[int] = mapped_column(default=0)
     processed_rows: Mapped[int] = mapped_column(default=0)
@@ -105,7 +106,7 @@ class ImportJob(TimestampMixin, Base):
     @property
     def can_start(self) -> bool:
         """Validated jobs start; failed ones resume (re-validated, after the rows done)."""
-        return bool(self.content) and self.status in (JobStatus.VALIDATED, JobStatus.FAILED)
+        return bool(self.content_sha256) and self.status in (JobStatus.VALIDATED, JobStatus.FAILED)
 
     @property
     def percent(self) -> int:
@@ -152,7 +153,7 @@ def start_job(job_id: int) -> bool:
         .where(
             ImportJob.id == job_id,
             ImportJob.status.in_([JobStatus.VALIDATED, JobStatus.FAILED]),
-            ImportJob.content != "",
+            ImportJob.content_sha256 != "",
         )
         .values(status=JobStatus.QUEUED, message="", errors=[], attempts=0, updated_at=now)
         .execution_options(synchronize_session=False)
@@ -396,9 +397,9 @@ def sweep(limit: int = 100) -> list[int]:
         .where(
             ImportJob.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]),
             ImportJob.finished_at < now - CONTENT_TTL,
-            ImportJob.content != "",
+            ImportJob.content_sha256 != "",
         )
-        .values(content="")
+        .values(content="", content_sha256="")
         .execution_options(synchronize_session=False)
     )
     return due

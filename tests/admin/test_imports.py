@@ -571,3 +571,23 @@ def test_concurrent_runs_of_one_job_import_it_once(app):
             db.session.execute(sa.delete(Variant).where(Variant.sku.like("RACE-%")))
             db.session.execute(sa.delete(Product).where(Product.slug == "race-board"))
             db.session.execute(sa.delete(ImportJob).where(ImportJob.id == job_id))
+
+
+def test_old_files_are_dropped_and_pages_never_load_them(client, db, shirts):
+    sign_in_staff(client)
+    job_id = job_id_from(upload(client, csv_bytes(good_rows())))
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job_id)
+    assert "content" not in sa.inspect(job).dict  # deferred: up to 5 MB per row
+    db.session.execute(
+        sa.update(ImportJob)
+        .where(ImportJob.id == job_id)
+        .values(status="failed", finished_at=utcnow() - timedelta(days=31))
+    )
+    import_jobs.sweep()
+    commit_unit_of_work()
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job_id)
+    assert job.content == "" and not job.can_start
+    assert not import_jobs.start_job(job_id)
+    assert "Resume import" not in client.get(f"/admin/imports/{job_id}").get_data(as_text=True)
