@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -28,6 +29,7 @@ from app.api.schemas import (
     ProductPageOut,
     VariantOut,
 )
+from app.catalog.cache import cached_value
 from app.catalog.images import FORMATS, SIZES
 from app.catalog.listing import MAX_PAGE, ListingParams
 from app.catalog.media import image_url
@@ -71,9 +73,9 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return offset, limit
 
 
-def conditional_json(model: BaseModel) -> Response:
+def conditional_json(model: BaseModel | dict[str, Any]) -> Response:
     """JSON with an ETag over the body; 304 when the client already has it."""
-    response = jsonify(model.model_dump(mode="json"))
+    response = jsonify(model if isinstance(model, dict) else model.model_dump(mode="json"))
     response.add_etag()
     response.headers["Cache-Control"] = "public, no-cache"
     return response.make_conditional(request)
@@ -152,8 +154,14 @@ def products(query: ProductListQuery) -> Response:
             return problem(400, "The cursor is not one this API gave out.", code="invalid-cursor")
     params = ListingParams.from_args(request.args)
     params = replace(params, per_page=limit, page=offset // limit + 1)
-    tree = get_category_tree()
-    page = list_products(params, tree)
+    # A page of cards is the same for every client until the catalog changes (the version in
+    # the key moves after each catalog commit), so it is built once and shared.
+    key = "api:products:" + hashlib.sha256(repr((params, offset, limit)).encode()).hexdigest()
+    return conditional_json(cached_value(key, lambda: _product_page(params, offset, limit)))
+
+
+def _product_page(params: ListingParams, offset: int, limit: int) -> dict[str, Any]:
+    page = list_products(params, get_category_tree())
     notices = list(params.messages)
     if page.search_ignored:
         notices.append("The search words could not be used, so they were ignored.")
@@ -161,14 +169,12 @@ def products(query: ProductListQuery) -> Response:
     next_cursor = (
         encode_cursor(end, limit) if end < page.total and end // limit < MAX_PAGE else None
     )
-    return conditional_json(
-        ProductPageOut(
-            items=[_card(p) for p in page.products],
-            next_cursor=next_cursor,
-            total=page.total,
-            notices=notices,
-        )
-    )
+    return ProductPageOut(
+        items=[_card(p) for p in page.products],
+        next_cursor=next_cursor,
+        total=page.total,
+        notices=notices,
+    ).model_dump(mode="json")
 
 
 def _product_out(product: Product, tree: CategoryTree) -> ProductOut:

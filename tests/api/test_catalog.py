@@ -188,3 +188,18 @@ def test_list_limit_must_be_a_plain_integer(client, db, limit):
     response = client.get("/api/v1/products", query_string={"limit": limit})
     assert response.status_code == 422
     assert "limit" in response.get_json()["errors"]
+
+
+def test_listing_is_shared_but_follows_catalog_changes(client, db, catalog):
+    from app.catalog.services import set_product_status
+    from app.db import commit_unit_of_work
+
+    commit_unit_of_work()
+    first = client.get("/api/v1/products?limit=100").get_json()
+    assert "Secret draft" not in {p["name"] for p in first["items"]}
+    assert client.get("/api/v1/products?limit=100").get_json() == first  # served again
+    set_product_status(catalog["products"][-1], "published")
+    commit_unit_of_work()  # the catalog version moves after the commit
+    after = client.get("/api/v1/products?limit=100").get_json()
+    assert "Secret draft" in {p["name"] for p in after["items"]}
+    assert after["total"] == first["total"] + 1
