@@ -340,7 +340,7 @@ def _check_row(
         if column and len(value) > column.max_length:
             error(name, f"Longer than {column.max_length:,} characters ({len(value):,}).")
             ok = False
-        elif _CONTROL.search(value) or (name != "description" and "\n" in value):
+        elif _CONTROL.search(value) or (name != "description" and ("\n" in value or "\r" in value)):
             error(name, "Contains line breaks or control characters.")
             ok = False
     handle = cells.get("handle", "")
