@@ -202,19 +202,7 @@ def _checkout_out(ready: Ready) -> CheckoutOut:
         shipping_method=details.shipping_method,
         shipping_method_name=quote.shipping_method,
         currency=quote.currency,
-        lines=[
-            SummaryLineOut(
-                variant_id=line.variant_id,
-                product_name=line.product_name,
-                variant_options=line.variant_options,
-                sku=line.sku,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                line_total=line.line_total,
-                tax=line.tax,
-            )
-            for line in quote.lines
-        ],
+        lines=[SummaryLineOut.model_validate(line, from_attributes=True) for line in quote.lines],
         subtotal=quote.subtotal,
         shipping=quote.shipping,
         tax=quote.tax,

@@ -92,19 +92,7 @@ def order_out(order: Order) -> OrderOut:
         paid_at=order.paid_at,
         email=order.email,
         currency=order.currency,
-        lines=[
-            OrderLineOut(
-                variant_id=line.variant_id,
-                product_name=line.product_name,
-                variant_options=line.variant_options,
-                sku=line.sku,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                tax=line.tax,
-                line_total=line.line_total,
-            )
-            for line in order.lines
-        ],
+        lines=[OrderLineOut.model_validate(line, from_attributes=True) for line in order.lines],
         subtotal=order.subtotal,
         shipping=order.shipping,
         shipping_method=order.shipping_method,
