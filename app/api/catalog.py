@@ -6,17 +6,15 @@ responses carry an ETag and answer 304 to ``If-None-Match``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 from dataclasses import replace
 from typing import Any
 
 from flask import Response, jsonify, request
 from pydantic import BaseModel
 
-from app.api import bp
+from app.api import bp, cursors
+from app.api.cursors import CursorError
 from app.api.openapi import operation
 from app.api.schemas import (
     CategoryOut,
@@ -45,27 +43,13 @@ from app.core.errors import problem
 MAX_LIMIT = 100
 
 
-class CursorError(ValueError):
-    pass
-
-
 def encode_cursor(offset: int, limit: int) -> str:
-    raw = json.dumps({"o": offset, "l": limit}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode(o=offset, l=limit)
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
     """``(offset, limit)`` of a cursor made by :func:`encode_cursor`; CursorError otherwise."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise CursorError("malformed") from exc
-    if not isinstance(data, dict):
-        raise CursorError("malformed")
-    offset, limit = data.get("o"), data.get("l")
-    if type(offset) is not int or type(limit) is not int:
-        raise CursorError("malformed")
+    offset, limit = cursors.decode(cursor, "o", "l")
     if not 1 <= limit <= MAX_LIMIT or offset < 0 or offset % limit:
         raise CursorError("out of range")
     if offset // limit + 1 > MAX_PAGE:

@@ -8,17 +8,14 @@ refunded); any other status is a 409.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-
 import sqlalchemy as sa
 from flask import Response, jsonify, request
 
-from app.api import bp
+from app.api import bp, cursors
 from app.api.auth import current_api_user
 from app.api.cart import CART_TOKEN_HEADER, owner_cart, resolve_owner
 from app.api.checkout import address_out
+from app.api.cursors import CursorError
 from app.api.openapi import MAX_ID, operation
 from app.api.schemas import Problem
 from app.api.schemas_orders import (
@@ -43,28 +40,14 @@ NUMBER_MAX_LENGTH = 20  # Order.number
 NOT_CANCELLABLE = "This order can no longer be cancelled. Contact us about a return."
 
 
-class CursorError(ValueError):
-    pass
-
-
 def encode_cursor(before_id: int, limit: int) -> str:
-    raw = json.dumps({"b": before_id, "l": limit}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode(b=before_id, l=limit)
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
     """``(before_id, limit)`` of a cursor made by :func:`encode_cursor`, range-checked so a
     forged one can never reach the database with an id it cannot hold."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise CursorError("malformed") from exc
-    if not isinstance(data, dict):
-        raise CursorError("malformed")
-    before, limit = data.get("b"), data.get("l")
-    if type(before) is not int or type(limit) is not int:
-        raise CursorError("malformed")
+    before, limit = cursors.decode(cursor, "b", "l")
     if not 1 <= before <= MAX_ID or not 1 <= limit <= MAX_LIMIT:
         raise CursorError("out of range")
     return before, limit
