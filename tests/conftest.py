@@ -34,10 +34,20 @@ class IsolatedClient(FlaskClient):
     Flask reuses an already pushed app context of the same app for a request; the ``db``
     fixture pushes one for the test body, which would otherwise share ``g`` and the
     SQLAlchemy session between the test and every request it makes.
+
+    Streamed bodies are read to the end inside the request's own context, as a server sends
+    them, and closed there (which ends the request), so they see the request's context;
+    ``was_streamed`` tells whether the app streamed the body.
     """
 
     def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        context = contextvars.Context()
+        response = context.run(super().open, *args, **kwargs)
+        response.was_streamed = response.is_streamed
+        if response.is_streamed:
+            context.run(response.get_data)
+            context.run(response.close)
+        return response
 
 
 def app_config(database_url: str, **overrides: object) -> dict[str, object]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, stream_with_context
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -24,17 +24,17 @@ from app.extensions import db
 def _download(
     name: str, header: Iterable[str], rows: Callable[[Session], Iterator[Any]]
 ) -> Response:
-    """The body streams after the request's unit of work has committed (with the audit row),
-    so the rows are read through a session of their own that needs no app context."""
+    """The body streams after the request's unit of work has committed (with the audit row):
+    the request context stays open while it streams (``stream_with_context``), so the rows are
+    read by the request's own session in a new, read-only transaction that the request's
+    teardown ends."""
     filename = f"{name}-{utcnow().date().isoformat()}.csv"
     audit(f"exports.{name}", actor_id=current_user.id, target=filename)
-    bind = db.session.get_bind()
 
     def generate() -> Iterator[str]:
-        with Session(bind=bind) as session:
-            yield from exports.stream_csv(header, rows(session))
+        yield from exports.stream_csv(header, rows(db.session))
 
-    response = Response(generate(), mimetype="text/csv")
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response

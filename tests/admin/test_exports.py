@@ -71,7 +71,7 @@ def test_products_export_is_the_import_format_streamed_and_dated(client, db):
     staff = sign_in_staff(client)
     response = client.get(PATHS["products"])
     assert response.status_code == 200
-    assert response.is_streamed
+    assert response.was_streamed
     assert response.mimetype == "text/csv"
     today = utcnow().date().isoformat()
     assert response.headers["Content-Disposition"] == (
