@@ -85,7 +85,8 @@ COLUMNS: tuple[Column, ...] = (
            "above the price. Blank removes it.", "24.99"),
     Column("stock", False, False, 12, "Units on hand, a whole number (not a change). Each "
            "difference is recorded as a stock movement with reason \"import\". A new variant "
-           "without one has 0.", "12"),
+           "without one has 0. Sales made since you exported or counted are overwritten: "
+           "leave the cell blank to keep the current stock.", "12"),
     Column("low_stock_threshold", False, False, 12, "Alert when available stock falls to this "
            "number. New variants default to the store's setting.", "5"),
 )
