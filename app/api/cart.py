@@ -131,7 +131,7 @@ def cart_out(cart: Cart | None, messages: list[str] | None = None) -> CartOut:
                 unit_price=lv.unit_price,
                 line_total=lv.line_total,
                 price_was=lv.price_was,
-                available=variant.available,
+                available=lv.available,
                 problem=lv.problem,
             )
         )

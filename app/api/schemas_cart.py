@@ -66,7 +66,10 @@ class CartLineOut(BaseModel):
     price_was: int | None = Field(
         description="The price when it was added, shown once after a price change."
     )
-    available: int | None = Field(description="Units left; null when stock is not tracked.")
+    available: int | None = Field(
+        description="Units left for this cart (its own unpaid order's reservation counts as "
+        "its own); null when stock is not tracked."
+    )
     problem: str | None = Field(description="Why this line blocks checkout, if it does.")
 
 

@@ -109,7 +109,47 @@ def _buyable_variant(variant_id: int) -> Variant:
     return variant
 
 
-def _cap(variant: Variant, wanted: int) -> tuple[int, list[str]]:
+def own_reservations(cart: Cart) -> dict[int, int]:
+    """Units that this cart's own unpaid orders still hold, per variant id.
+
+    Starting a payment reserves the cart's lines. Until that order is paid, cancelled or
+    expires, the cart must not count its own reservation as stock that is gone. Otherwise a
+    retry (a double tap, the back button, the API's safe retry) is told "Only N left" about
+    the units it already holds, and the line is blocked as soon as the cart holds more than
+    half of what is left. Counting them as available for this cart never oversells: a new
+    payment attempt cancels these orders (releasing the units) before it reserves again, and
+    the reservation itself is a conditional update on the shelf's real numbers.
+
+    "Own" means the cart id and the cart's owner (the user, or no user for a guest cart), as
+    the checkout's reuse of a pending order does. Cart ids are never reused.
+    """
+    from app.orders.models import Order, OrderLine, OrderStatus
+
+    owner = Order.user_id == cart.user_id if cart.user_id else Order.user_id.is_(None)
+    rows = db.session.execute(
+        sa.select(OrderLine.variant_id, sa.func.sum(OrderLine.quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Order.cart_id == cart.id,
+            owner,
+            Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
+            Order.reservation_released_at.is_(None),
+            Order.stock_committed_at.is_(None),
+            OrderLine.variant_id.is_not(None),
+        )
+        .group_by(OrderLine.variant_id)
+    ).all()
+    return {variant_id: int(quantity) for variant_id, quantity in rows}
+
+
+def available_for(variant: Variant, own: int) -> int | None:
+    """Units this cart can have: what is left on the shelf plus what it reserved itself."""
+    if not variant.track_inventory:
+        return None
+    return max(variant.stock_on_hand - variant.reserved + own, 0)
+
+
+def _cap(cart: Cart, variant: Variant, wanted: int) -> tuple[int, list[str]]:
     limit = current_app.config["CART_MAX_QUANTITY"]
     messages = []
     quantity = wanted
@@ -117,6 +157,8 @@ def _cap(variant: Variant, wanted: int) -> tuple[int, list[str]]:
         quantity = limit
         messages.append(f"You can buy at most {limit} of {variant.product.name} at a time.")
     available = variant.available
+    if available is not None and quantity > available:  # the cart's own orders may hold some
+        available = available_for(variant, own_reservations(cart).get(variant.id, 0))
     if available is not None and quantity > available:
         quantity = available
         messages.append(
@@ -161,7 +203,7 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
             CartLine.cart_id == cart.id, CartLine.variant_id == variant_id
         )
     ).scalar_one()
-    final, messages = _cap(variant, wanted)
+    final, messages = _cap(cart, variant, wanted)
     if final != wanted:
         db.session.execute(
             sa.update(CartLine)
@@ -191,7 +233,7 @@ def _own_line(cart: Cart, line_id: int) -> CartLine:
 
 def set_quantity(cart: Cart, line_id: int, quantity: int) -> CartChange:
     line = _own_line(cart, line_id)
-    final, messages = _cap(line.variant, quantity)
+    final, messages = _cap(cart, line.variant, quantity)
     if final < 1:
         raise CartError(f"Sorry, {line.variant.product.name} is out of stock.")
     line.quantity = final
@@ -315,6 +357,7 @@ class LineView:
     line_total: int
     price_was: int | None
     problem: str | None  # why it cannot be checked out now
+    available: int | None = None  # units this cart can have (None: not tracked)
 
 
 @dataclass
@@ -335,7 +378,8 @@ def build_cart_view(cart: Cart | None) -> CartView:
     """Current catalog prices and stock for every line, in a constant number of queries.
 
     A price that changed since the line was added is shown once ("was X"), then the snapshot
-    follows the new price.
+    follows the new price. Stock is what this cart can have, its own unpaid orders'
+    reservations included (:func:`own_reservations`, one query).
     """
     currency = current_app.config["SHOP_CURRENCY"]
     if cart is None:
@@ -369,21 +413,30 @@ def build_cart_view(cart: Cart | None) -> CartView:
         .scalars()
     )
     views = []
+    own = own_reservations(cart) if any(ln.variant.track_inventory for ln in lines) else {}
     for line in lines:
         variant = line.variant
         price_was = None
         if line.unit_price_snapshot != variant.price:
             price_was = line.unit_price_snapshot
             line.unit_price_snapshot = variant.price
+        available = available_for(variant, own.get(variant.id, 0))
         problem = None
         if variant.product.status != ProductStatus.PUBLISHED:
             problem = "This product is no longer sold. Remove it to check out."
-        elif not variant.is_available:
+        elif available == 0:
             problem = "Out of stock. Remove it or save it for later to check out."
-        elif variant.available is not None and line.quantity > variant.available:
-            problem = f"Only {variant.available} left. Lower the quantity to check out."
+        elif available is not None and line.quantity > available:
+            problem = f"Only {available} left. Lower the quantity to check out."
         views.append(
-            LineView(line, variant.price, variant.price * line.quantity, price_was, problem)
+            LineView(
+                line,
+                variant.price,
+                variant.price * line.quantity,
+                price_was,
+                problem,
+                available,
+            )
         )
     subtotal = sum(v.line_total for v in views if v.problem is None)
     count = sum(v.line.quantity for v in views)

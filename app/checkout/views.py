@@ -10,6 +10,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.accounts.profile import countries
+from app.cart.models import Cart
 from app.cart.services import build_cart_view
 from app.cart.views import current_cart
 from app.checkout import bp
@@ -159,6 +160,8 @@ def pay() -> Response:
     if quote is None:
         return redirect(url_for("checkout.start"), code=303)
     _cancel_pending("replaced by a new payment attempt")
+    if view.cart is not None:
+        _cancel_cart_orders(view.cart, "replaced by a new payment attempt")
     try:
         order = place_order(
             quote,
@@ -203,6 +206,27 @@ def _cancel_pending(note: str) -> None:
         from app.payments.fulfilment import expire_open_sessions
 
         expire_open_sessions(order)  # an old tab can no longer pay for it
+
+
+def _cancel_cart_orders(cart: Cart, note: str) -> None:
+    """The cart's other unpaid orders too (another tab or browser, or the app): the cart
+    counts their reservations as its own stock, so a new order must replace them, as the
+    API's POST /checkout/session does, instead of stacking a second reservation on them."""
+    from app.payments.fulfilment import expire_open_sessions
+
+    owner = Order.user_id == cart.user_id if cart.user_id else Order.user_id.is_(None)
+    pending = db.session.execute(
+        sa.select(Order)
+        .where(
+            Order.cart_id == cart.id,
+            owner,
+            Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
+        )
+        .order_by(Order.id)
+    ).scalars()
+    for order in pending:
+        if cancel_unpaid(order, note=note):
+            expire_open_sessions(order)
 
 
 @bp.get("/checkout/success")

@@ -311,3 +311,46 @@ def test_a_double_tap_places_one_order_with_one_session(app):
                 sa.delete(StockMovement).where(StockMovement.variant_id == variant_id)
             )
             _db.session.execute(sa.delete(Product).where(Product.id == product_id))
+
+
+def test_a_retry_holding_most_of_the_stock_gets_the_same_order(client, db, ada, mug):
+    """The order's own reservation is not counted against its cart (3 of 5 in stock)."""
+    add_item(client, mug.id, 3, ada)
+    set_details(client, ada)
+    first = start_session(client, ada)
+    assert first["reused"] is False and stock(db, mug.id) == (5, 3)
+
+    cart = client.get("/api/v1/cart", headers=ada).get_json()
+    [line] = cart["lines"]
+    assert (line["problem"], line["available"]) == (None, 5)
+    assert cart["can_check_out"] is True and cart["subtotal"] == 4500
+    summary = client.get("/api/v1/checkout/summary", headers=ada)
+    assert summary.status_code == 200 and summary.get_json()["total"] == 4995
+    retry = client.post("/api/v1/checkout/session", headers=ada)
+    assert retry.status_code == 200, retry.get_json()
+    assert retry.get_json() == {**first, "reused": True}
+    assert len(orders(db)) == 1 and stock(db, mug.id) == (5, 3)
+
+    # Raising the quantity past what is left for others replaces the order, never oversells.
+    assert (
+        client.patch(
+            f"/api/v1/cart/items/{line['id']}", json={"quantity": 5}, headers=ada
+        ).get_json()["lines"][0]["quantity"]
+        == 5
+    )
+    bigger = start_session(client, ada)
+    assert bigger["order_number"] != first["order_number"] and bigger["reused"] is False
+    assert [o.status for o in orders(db)] == [OrderStatus.CANCELLED, OrderStatus.PENDING_PAYMENT]
+    assert stock(db, mug.id) == (5, 5)
+    assert client.get("/api/v1/cart", headers=ada).get_json()["can_check_out"] is True
+    # Somebody else's cart sees the units as gone.
+    other = add_item(client, mug.id, 1)
+    assert other.status_code == 422
+
+
+def test_guest_retry_holding_most_of_the_stock_gets_the_same_order(client, db, mug):
+    token = add_item(client, mug.id, 4).get_json()["cart_token"]
+    set_details(client, guest(token), email="guest@example.com")
+    first = start_session(client, guest(token))
+    retry = client.post("/api/v1/checkout/session", headers=guest(token))
+    assert retry.status_code == 200 and retry.get_json()["order_number"] == first["order_number"]

@@ -8,7 +8,7 @@ from app.cart.models import CartLine
 from app.catalog.models import Variant
 from app.db import commit_unit_of_work
 from app.notifications.models import Notification
-from app.orders.models import OrderStatus, Payment
+from app.orders.models import Order, OrderStatus, Payment
 from app.payments.models import WebhookEvent
 from tests.accounts.helpers import login, make_user
 from tests.catalog import factories
@@ -207,3 +207,44 @@ def test_low_stock_alert_after_a_sale(client, db, app, monkeypatch):
     ).scalar_one()
     assert alert.to_address == "ops@example.com" and alert.variables["sku"] == variant.sku
     assert alert.variables["available"] == 4
+
+
+def test_back_from_the_payment_page_with_most_of_the_stock_can_pay_again(client, db):
+    """The cart's own reservation does not make its lines "Only N left" (3 of 5)."""
+    variant = setup_cart(client, db, quantity=3)
+    submit_details(client)
+    first = pay(client)
+    assert "/sandbox/checkout/" in first.headers["Location"]
+    assert "Only 2 left" not in client.get("/cart").get_data(as_text=True)
+    assert client.get("/checkout/review").status_code == 200
+    again = pay(client)
+    assert "/sandbox/checkout/" in again.headers["Location"]
+    assert again.headers["Location"] != first.headers["Location"]
+    old, new = db.session.execute(sa.select(Order).order_by(Order.id)).scalars().all()
+    assert (old.status, new.status) == (OrderStatus.CANCELLED, OrderStatus.PENDING_PAYMENT)
+    assert stock(db, variant.id) == (5, 3)
+
+
+def test_an_order_placed_in_the_app_is_replaced_by_a_website_payment(app, client, db):
+    """Same account, same cart: the app's unpaid order no longer blocks the website."""
+    from tests.api.helpers import SHIPPING_ADDRESS, bearer, tokens
+
+    make_user()
+    commit_unit_of_work()
+    login(client)
+    variant = setup_cart(client, db, quantity=3)
+    api = bearer(tokens(app.test_client())["access_token"])
+    details = {"shipping_address": SHIPPING_ADDRESS, "shipping_method": "standard"}
+    assert client.put("/api/v1/checkout/details", json=details, headers=api).status_code == 200
+    assert client.post("/api/v1/checkout/session", headers=api).status_code == 201
+    submit_details(client)
+    assert client.get("/checkout/review").status_code == 200
+    response = pay(client)
+    assert "/sandbox/checkout/" in response.headers["Location"]
+    app_order, web_order = db.session.execute(sa.select(Order).order_by(Order.id)).scalars().all()
+    assert (app_order.status, web_order.status) == (
+        OrderStatus.CANCELLED,
+        OrderStatus.PENDING_PAYMENT,
+    )
+    assert app_order.payments[0].status == "expired"
+    assert stock(db, variant.id) == (5, 3)
