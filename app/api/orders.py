@@ -33,7 +33,7 @@ from app.core.templating import money
 from app.extensions import db
 from app.orders.models import Order, OrderLine
 from app.orders.services import CANCELLABLE, cancel_paid
-from app.orders.states import LABELS, PAID_STATES
+from app.orders.states import LABELS, PAID_STATES, InvalidTransition
 
 MAX_LIMIT = 100
 NUMBER_MAX_LENGTH = 20  # Order.number
@@ -231,7 +231,10 @@ def cancel_order(number: str) -> CancelOut | Response:
         return _not_found()
     if order.status not in CANCELLABLE:
         return problem(409, NOT_CANCELLABLE, code="order-not-cancellable")
-    refund = cancel_paid(order, actor_id=user.id, note="cancelled by the customer")
+    try:
+        refund = cancel_paid(order, actor_id=user.id, note="cancelled by the customer")
+    except InvalidTransition:  # shipped, or cancelled by a racing request, since we read it
+        return problem(409, NOT_CANCELLABLE, code="order-not-cancellable")
     db.session.refresh(order, ["events"])
     return CancelOut(
         order=order_out(order),

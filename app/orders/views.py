@@ -12,7 +12,7 @@ from app.extensions import db
 from app.orders import bp
 from app.orders.models import Order, OrderStatus
 from app.orders.services import CANCELLABLE, cancel_paid
-from app.orders.states import LABELS
+from app.orders.states import LABELS, InvalidTransition
 
 PER_PAGE = 20
 
@@ -79,15 +79,25 @@ def cancel_order(number: str) -> Response:
 
 def _cancel(order: Order, back: str) -> Response:
     if order.status not in CANCELLABLE:
-        flash("This order can no longer be cancelled. Contact us about a return.", "error")
-        return redirect(back, code=303)
-    refund = cancel_paid(
-        order,
-        actor_id=current_user.id if current_user.is_authenticated else None,
-        note="cancelled by the customer",
-    )
+        return _not_cancellable(back)
+    savepoint = db.session.begin_nested()
+    try:
+        refund = cancel_paid(
+            order,
+            actor_id=current_user.id if current_user.is_authenticated else None,
+            note="cancelled by the customer",
+        )
+    except InvalidTransition:  # shipped, or cancelled by a racing request, since we read it
+        savepoint.rollback()
+        return _not_cancellable(back)
+    savepoint.commit()
     flash(
         f"Order {order.number} is cancelled. We are refunding {money(refund, order.currency)}.",
         "success",
     )
+    return redirect(back, code=303)
+
+
+def _not_cancellable(back: str) -> Response:
+    flash("This order can no longer be cancelled. Contact us about a return.", "error")
     return redirect(back, code=303)
