@@ -22,7 +22,7 @@ def decode(cursor: str, *names: str) -> tuple[int, ...]:
     """The integers ``names`` from a cursor made by :func:`encode`, in that order."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CursorError("malformed") from exc
     if not isinstance(data, dict):
         raise CursorError("malformed")

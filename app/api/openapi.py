@@ -153,7 +153,10 @@ def operation(
                 except ValidationError as exc:
                     return validation_problem(field_errors(exc))
             if body is not None:
-                data = request.get_json(silent=True)
+                try:
+                    data = request.get_json(silent=True)
+                except RecursionError:  # nested deeper than the parser goes: not a 500
+                    data = None
                 if not isinstance(data, dict):
                     return problem(
                         400,

@@ -394,7 +394,7 @@ def construct_event(payload: bytes, signature_header: str | None) -> dict[str, A
         event = json.loads(payload)
     except stripe.SignatureVerificationError as exc:
         raise InvalidWebhook("bad signature") from exc
-    except ValueError as exc:  # invalid JSON or UTF-8
+    except (ValueError, RecursionError) as exc:  # invalid JSON or UTF-8, or nested too deep
         raise InvalidWebhook("bad payload") from exc
     if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
         raise InvalidWebhook("not an event")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pyotp
+import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
@@ -94,6 +95,22 @@ def test_malformed_json_is_a_400_problem(client, db):
     ):
         response = client.post("/api/v1/auth/login", **kwargs)
         assert response.status_code == 400
+        assert response.get_json()["code"] == "invalid-json"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 1000 + "]" * 1000,
+        "[" * 50_000 + "]" * 50_000,
+        '{"email": ' + "[" * 3000 + "]" * 3000 + "}",
+        '{"email": ' + '{"a": ' * 3000 + "1" + "}" * 3000 + "}",
+    ],
+)
+def test_deeply_nested_json_is_a_400_problem(client, db, body):
+    for path in ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/cart/items"):
+        response = client.post(path, data=body, content_type="application/json")
+        assert response.status_code == 400, (path, response.status_code)
         assert response.get_json()["code"] == "invalid-json"
 
 

@@ -175,3 +175,14 @@ def test_amount_mismatch_is_flagged_and_never_fulfilled(client, db, pending_sess
     order = latest_order()
     assert order.status == OrderStatus.PENDING_PAYMENT
     assert "does not match the order total" in order.needs_attention
+
+
+def test_a_signed_but_deeply_nested_payload_is_refused_not_a_500(client, db):
+    import stripe
+
+    payload = '{"type": "x", "data": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    header = stripe.WebhookSignature.generate_signature_header(payload, SECRET)
+    response = post(client, payload.encode(), header)
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid-webhook"
+    assert db.session.execute(sa.select(sa.func.count()).select_from(WebhookEvent)).scalar() == 0
