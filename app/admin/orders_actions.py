@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.accounts.audit import audit
-from app.accounts.permissions import permission_required
+from app.accounts.permissions import has_permission, permission_required
 from app.admin import bp
 from app.admin.orders import INVALID, get_order_or_404, render_detail
 from app.admin.orders_forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
@@ -30,7 +30,7 @@ from app.orders.fulfilment import (
     start_processing,
 )
 from app.orders.models import Order, Refund
-from app.orders.refunds import RefundError, issue_refund, retry_refund
+from app.orders.refunds import RefundError, issue_refund, refundable_amount, retry_refund
 from app.orders.states import InvalidTransition
 
 CONFLICT = 409
@@ -137,6 +137,8 @@ def orders_note(order_id: int) -> Any:
 @permission_required("orders.manage")
 def orders_cancel(order_id: int) -> Any:
     order = _locked(order_id)
+    if refundable_amount(order) and not has_permission(current_user, "refunds.issue"):
+        abort(403)  # cancelling a paid order refunds it: that needs the refund permission
     form = CancelForm()
     if not form.validate():
         return render_detail(order, INVALID, cancel_form=form)
@@ -148,7 +150,10 @@ def orders_cancel(order_id: int) -> Any:
         "orders.cancel",
         actor_id=_me(),
         target=order.number,
-        detail=f"refund {refunded} {order.currency}; {form.reason.data or ''}",
+        detail=(
+            (f"refund {money(refunded, order.currency)}" if refunded else "nothing to refund")
+            + (f"; {form.reason.data}" if form.reason.data else "")
+        ),
     )
     message = f"Order {order.number} is cancelled."
     if refunded:
@@ -221,7 +226,7 @@ def orders_refund(order_id: int) -> Any:
         actor_id=_me(),
         target=order.number,
         detail=(
-            f"refund {refund.id}: {refund.amount} {refund.currency}"
+            f"refund {refund.id}: {money(refund.amount, refund.currency)}"
             + "".join(f"; line {rl.order_line_id} x{rl.quantity}" for rl in refund.lines)
             + ("; restocked" if refund.restock else "")
             + (f"; {refund.reason}" if refund.reason else "")

@@ -67,6 +67,12 @@ def register_security_headers(app: Flask) -> None:
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if current_app.config.get("HSTS_ENABLED"):
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if response.mimetype == "text/html":
+            # One URL answers a whole page or, for htmx, a fragment of it: caches (and the
+            # browser's Back button) must keep them apart, and fragments are never stored.
+            response.vary.add("HX-Request")
+            if request.headers.get("HX-Request") == "true":
+                headers["Cache-Control"] = "no-store"
         return response
 
 

@@ -111,6 +111,25 @@ def test_staff_without_orders_manage_get_403_on_actions(client, db, monkeypatch)
     assert reload(order).status == OrderStatus.PAID
 
 
+def test_staff_without_refunds_issue_cannot_refund_by_cancelling(client, db):
+    order = paid_order()
+    waiting = unpaid_order()
+    commit_unit_of_work()
+    sign_in_staff(client, "staff")  # orders.manage, but not refunds.issue
+    page = f"/admin/orders/{order.id}"
+    html = client.get(page).get_data(as_text=True)
+    assert "Cancel order" not in html and "ask someone who may issue refunds" in html
+    response = client.post(f"{page}/cancel", data={"csrf_token": csrf(client, page)})
+    assert response.status_code == 403
+    paid = reload(order)
+    assert paid.status == OrderStatus.PAID and not paid.refunds
+    # Nothing to refund: staff may cancel an unpaid order.
+    page = f"/admin/orders/{waiting.id}"
+    response = client.post(f"{page}/cancel", data={"csrf_token": csrf(client, page)})
+    assert response.status_code == 303, response.get_data(as_text=True)[-1500:]
+    assert reload(waiting).status == OrderStatus.CANCELLED
+
+
 def test_posts_without_csrf_are_refused(client, db):
     order = paid_order()
     commit_unit_of_work()
@@ -410,7 +429,7 @@ def test_cancelling_a_paid_order_restocks_and_refunds_it(client, db):
     order = paid_order((("Merino Jumper", 2500, 2),), stock=10)
     variant_id = order.lines[0].variant_id
     commit_unit_of_work()
-    sign_in_staff(client, "staff")
+    sign_in_staff(client, "admin")  # a paid cancel refunds: refunds.issue
     page = f"/admin/orders/{order.id}"
     response = post(client, f"{page}/cancel", {"reason": "customer asked"}, page=page)
     assert response.status_code == 303
@@ -447,7 +466,7 @@ def test_cancelling_an_unpaid_order_releases_its_reservation(client, db):
 def test_shipped_orders_cannot_be_cancelled(client, db):
     order = paid_order()
     commit_unit_of_work()
-    sign_in_staff(client, "staff")
+    sign_in_staff(client, "admin")
     page = f"/admin/orders/{order.id}"
     post(client, f"{page}/process", page=page)
     post(client, f"{page}/ship", {"carrier": "DHL", "tracking_number": "X1"}, page=page)

@@ -59,3 +59,11 @@ def test_request_body_size_is_limited(app, client):
     response = client.post("/__test/upload", data=b"x" * (limit + 1))
     assert response.status_code == 413
     assert "larger than we accept" in response.get_data(as_text=True)
+
+
+def test_pages_and_their_htmx_fragments_are_cached_apart(client, db):
+    page = client.get("/products")
+    assert "HX-Request" in page.headers.get("Vary", "")
+    fragment = client.get("/products", headers={"HX-Request": "true", "HX-Target": "results"})
+    assert "HX-Request" in fragment.headers.get("Vary", "")
+    assert fragment.headers["Cache-Control"] == "no-store"  # Back never shows a bare fragment
