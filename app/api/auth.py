@@ -140,7 +140,9 @@ def register(body: RegisterIn) -> UserOut | Response:
         "too many failures the address is locked for a while (429, account-locked, with "
         "Retry-After). Accounts with two-factor authentication must send `totp` (401 "
         "totp-required without it). A guest cart named by the X-Cart-Token header merges "
-        "into the account's cart, as on the website (`cart_messages` says what happened)."
+        "into the account's cart, as on the website (`cart_messages` says what happened); "
+        "orders placed with that cart become the account's, and items an unpaid one still "
+        "holds are not added to the cart again."
     ),
     body=LoginIn,
     responses={200: LoginOut, 401: Problem, 429: Problem},

@@ -48,7 +48,7 @@ from app.db import commit_unit_of_work, utcnow
 from app.extensions import db
 from app.orders.models import Order, OrderStatus, ShippingMethod
 from app.orders.pricing import Quote, build_quote, methods_for, shipping_cost
-from app.orders.services import CheckoutError, cancel_unpaid, place_order
+from app.orders.services import CheckoutError, cancel_unpaid, place_order, placed_from
 from app.payments import provider
 from app.payments.fulfilment import expire_open_sessions, start_payment
 from app.payments.stripe_gateway import PaymentRejected, PaymentsUnavailable
@@ -331,14 +331,12 @@ def summary() -> CheckoutOut | Response:
     return _checkout_out(ready)
 
 
-def _pending_orders(ready: Ready, owner: Owner) -> list[Order]:
-    owned = Order.user_id == owner.user_id if owner.user_id is not None else Order.user_id.is_(None)
+def _pending_orders(ready: Ready) -> list[Order]:
     return list(
         db.session.execute(
             sa.select(Order)
             .where(
-                Order.cart_id == ready.cart.id,
-                owned,
+                placed_from(ready.cart),
                 Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
             )
             .order_by(Order.id.desc())
@@ -422,7 +420,7 @@ def create_session() -> tuple[CheckoutSessionOut, int] | Response:
     if isinstance(ready, Response):
         return ready
     order = None
-    for pending in _pending_orders(ready, owner):
+    for pending in _pending_orders(ready):
         if order is None and _matches(pending, ready):
             order = pending
             continue

@@ -32,7 +32,7 @@ from app.core.errors import problem
 from app.core.templating import money
 from app.extensions import db
 from app.orders.models import Order, OrderLine
-from app.orders.services import CANCELLABLE, cancel_paid
+from app.orders.services import CANCELLABLE, cancel_paid, placed_from
 from app.orders.states import LABELS, PAID_STATES, InvalidTransition
 
 MAX_LIMIT = 100
@@ -171,7 +171,9 @@ def order_detail(number: str) -> OrderOut | Response:
     summary="An order's status, to poll after paying",
     description=(
         "Signed-in users send their bearer token and see their own orders. Guests send the "
-        "`X-Cart-Token` of the cart they checked out with and see that cart's guest orders. "
+        "`X-Cart-Token` of the cart they checked out with and see that cart's guest orders; "
+        "once they sign in with that header, those orders are the account's (poll with "
+        "the bearer token). "
         "Poll every few seconds after the payment page closes until `paid` is true (or the "
         "status is payment_failed or cancelled)."
     ),
@@ -189,9 +191,7 @@ def order_status(number: str) -> Response:
         cart = owner_cart(owner)
         if cart is not None:
             order = db.session.execute(
-                sa.select(Order).where(
-                    Order.number == number, Order.cart_id == cart.id, Order.user_id.is_(None)
-                )
+                sa.select(Order).where(Order.number == number, placed_from(cart))
             ).scalar_one_or_none()
     if order is None:
         return _not_found()

@@ -120,23 +120,16 @@ def own_reservations(cart: Cart) -> dict[int, int]:
     payment attempt cancels these orders (releasing the units) before it reserves again, and
     the reservation itself is a conditional update on the shelf's real numbers.
 
-    "Own" means the cart id and the cart's owner (the user, or no user for a guest cart), as
-    the checkout's reuse of a pending order does. Cart ids are never reused.
+    "Own" is :func:`app.orders.services.placed_from`, as for the checkout's reuse of a
+    pending order.
     """
-    from app.orders.models import Order, OrderLine, OrderStatus
+    from app.orders.models import Order, OrderLine
+    from app.orders.services import holding_stock, placed_from
 
-    owner = Order.user_id == cart.user_id if cart.user_id else Order.user_id.is_(None)
     rows = db.session.execute(
         sa.select(OrderLine.variant_id, sa.func.sum(OrderLine.quantity))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            Order.cart_id == cart.id,
-            owner,
-            Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
-            Order.reservation_released_at.is_(None),
-            Order.stock_committed_at.is_(None),
-            OrderLine.variant_id.is_not(None),
-        )
+        .where(placed_from(cart), holding_stock(), OrderLine.variant_id.is_not(None))
         .group_by(OrderLine.variant_id)
     ).all()
     return {variant_id: int(quantity) for variant_id, quantity in rows}
@@ -298,13 +291,48 @@ def remove_saved(cart: Cart, saved_id: int) -> None:
 
 
 def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
-    """On sign-in: quantities add up, then limits and stock apply; says what happened."""
+    """On sign-in: quantities add up, then limits and stock apply; says what happened.
+
+    The guest's orders come along. Every order placed from the guest cart becomes the
+    account's, whatever email was typed at checkout: the cart token is what a guest proves
+    ownership with, and whoever signs in with it placed them. The app keeps polling an
+    order it is paying for with the new bearer token (the guest cart, its old handle, is
+    deleted here), and the account lists it. The orders leave the cart (``cart_id`` cleared):
+    their lines do not move into the account's cart (below), so they must neither count as
+    that cart's own reservation, nor be replaced by its next checkout, nor empty it when paid.
+
+    Units that an unpaid order of the guest cart still holds are not merged. They are being
+    paid for, perhaps in a browser tab right now, and copying them would invite paying for
+    them twice; paying the order then has nothing to clear. Should that order be abandoned
+    instead, its reservation lapses and the shopper adds the items again.
+    """
+    from app.orders.models import Order
+    from app.orders.services import holding_stock, placed_from
+
     target = get_or_create_cart(user_id=user_id, token=None)
     messages: list[str] = []
+    covered = own_reservations(guest)
+    waiting = list(
+        db.session.execute(
+            sa.select(Order.number).where(placed_from(guest), holding_stock()).order_by(Order.id)
+        ).scalars()
+    )
+    db.session.execute(
+        sa.update(Order)
+        .where(placed_from(guest))
+        .values(user_id=user_id, cart_id=None)
+        .execution_options(synchronize_session=False)
+    )
     moved = 0
+    held_back = False
     for line in list(guest.lines):
+        quantity = line.quantity - covered.get(line.variant_id, 0)
+        if quantity < line.quantity:
+            held_back = True
+        if quantity < 1:
+            continue
         try:
-            change = add_item(target, line.variant_id, line.quantity)
+            change = add_item(target, line.variant_id, quantity)
         except CartError as exc:
             messages.append(str(exc))
             continue
@@ -319,6 +347,12 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
         )
     db.session.delete(guest)
     db.session.flush()
+    if held_back:
+        label = "order" if len(waiting) == 1 else "orders"
+        messages.append(
+            f"Items waiting for payment in your {label} {', '.join(waiting)} were not added "
+            "to your cart again."
+        )
     if moved:
         messages.insert(
             0,

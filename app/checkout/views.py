@@ -20,7 +20,7 @@ from app.db import commit_unit_of_work
 from app.extensions import db, limiter
 from app.orders.models import Order, OrderStatus, Payment, ShippingMethod
 from app.orders.pricing import Quote, active_methods, build_quote, methods_for, shipping_cost
-from app.orders.services import CheckoutError, cancel_unpaid, place_order
+from app.orders.services import CheckoutError, cancel_unpaid, place_order, placed_from
 from app.orders.states import LABELS
 from app.payments.fulfilment import fulfil_checkout_session, start_payment
 from app.payments.stripe_gateway import PaymentRejected, PaymentsUnavailable
@@ -214,12 +214,10 @@ def _cancel_cart_orders(cart: Cart, note: str) -> None:
     API's POST /checkout/session does, instead of stacking a second reservation on them."""
     from app.payments.fulfilment import expire_open_sessions
 
-    owner = Order.user_id == cart.user_id if cart.user_id else Order.user_id.is_(None)
     pending = db.session.execute(
         sa.select(Order)
         .where(
-            Order.cart_id == cart.id,
-            owner,
+            placed_from(cart),
             Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
         )
         .order_by(Order.id)

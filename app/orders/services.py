@@ -11,7 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -24,12 +24,33 @@ from app.orders.models import Order, OrderEvent, OrderLine, OrderStatus, Shippin
 from app.orders.pricing import Quote
 from app.orders.states import PAID_STATES, transition
 
+if TYPE_CHECKING:
+    from app.cart.models import Cart
+
 log = logging.getLogger(__name__)
 NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 
 
 class CheckoutError(ValueError):
     """Checkout cannot go on; the message names the line and what to do."""
+
+
+def placed_from(cart: Cart) -> sa.ColumnElement[bool]:
+    """The orders the cart's owner placed from ``cart``: the one proof of ownership that the
+    checkout's reuse of a pending order, the cart's stock, a guest's status polling and the
+    sign-in merge all share."""
+    if cart.user_id:
+        return sa.and_(Order.cart_id == cart.id, Order.user_id == cart.user_id)
+    return sa.and_(Order.cart_id == cart.id, Order.user_id.is_(None))
+
+
+def holding_stock() -> sa.ColumnElement[bool]:
+    """Unpaid orders whose reservation is still held."""
+    return sa.and_(
+        Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
+        Order.reservation_released_at.is_(None),
+        Order.stock_committed_at.is_(None),
+    )
 
 
 def new_order_number() -> str:

@@ -13,7 +13,7 @@ from app.db import commit_unit_of_work
 from app.orders.models import Order, OrderStatus, Payment
 from app.payments.models import SandboxSession
 from app.payments.stripe_gateway import PaymentsUnavailable
-from tests.accounts.helpers import make_user
+from tests.accounts.helpers import PASSWORD, make_user
 from tests.api.helpers import (
     SHIPPING_ADDRESS,
     add_item,
@@ -354,3 +354,49 @@ def test_guest_retry_holding_most_of_the_stock_gets_the_same_order(client, db, m
     first = start_session(client, guest(token))
     retry = client.post("/api/v1/checkout/session", headers=guest(token))
     assert retry.status_code == 200 and retry.get_json()["order_number"] == first["order_number"]
+
+
+def test_a_guest_who_signs_in_mid_payment_keeps_polling_and_is_not_charged_twice(client, db, mug):
+    """The guest's order becomes the account's; the lines it holds are not merged again."""
+    towel = factories.product("Tea Towel", price=800, stock=5).variants[0]
+    make_user()
+    commit_unit_of_work()
+    token = add_item(client, mug.id, 3).get_json()["cart_token"]
+    set_details(client, guest(token), email="someone-else@example.com")
+    session = start_session(client, guest(token))
+    number = session["order_number"]
+    assert client.get(f"/api/v1/orders/{number}/status", headers=guest(token)).status_code == 200
+    add_item(client, towel.id, 2, guest(token))  # after the session: not in the order
+    add_item(client, mug.id, 1, guest(token))  # 4 in the cart, 3 of them in the order
+
+    signed_in = client.post(
+        "/api/v1/auth/login",
+        json={"email": "ada@example.com", "password": PASSWORD},
+        headers=guest(token),
+    )
+    assert signed_in.status_code == 200
+    assert signed_in.get_json()["cart_messages"] == [
+        "We added 2 items from before you signed in to your cart.",
+        f"Items waiting for payment in your order {number} were not added to your cart again.",
+    ]
+    ada = bearer(signed_in.get_json()["access_token"])
+    status = client.get(f"/api/v1/orders/{number}/status", headers=ada)
+    assert status.status_code == 200 and status.get_json()["status"] == "pending_payment"
+    assert [o["number"] for o in client.get("/api/v1/orders", headers=ada).get_json()["items"]] == [
+        number
+    ]
+    cart = client.get("/api/v1/cart", headers=ada).get_json()
+    assert sorted((ln["sku"], ln["quantity"], ln["available"]) for ln in cart["lines"]) == sorted(
+        [(mug.sku, 1, 2), (towel.sku, 2, 5)]
+    )
+
+    pay_in_sandbox(client, session["checkout_url"])
+    paid = client.get(f"/api/v1/orders/{number}/status", headers=ada).get_json()
+    assert (paid["status"], paid["paid"]) == ("paid", True)
+    after = client.get("/api/v1/cart", headers=ada).get_json()
+    assert sorted((ln["sku"], ln["quantity"]) for ln in after["lines"]) == sorted(
+        [(mug.sku, 1), (towel.sku, 2)]
+    )  # paying the order did not touch the account's cart
+    assert stock(db, mug.id) == (2, 0)
+    # The guest token is dead: it polls nothing.
+    assert client.get(f"/api/v1/orders/{number}/status", headers=guest(token)).status_code == 404

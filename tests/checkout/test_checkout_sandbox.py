@@ -248,3 +248,20 @@ def test_an_order_placed_in_the_app_is_replaced_by_a_website_payment(app, client
     )
     assert app_order.payments[0].status == "expired"
     assert stock(db, variant.id) == (5, 3)
+
+
+def test_a_guest_who_signs_in_during_payment_finds_the_order_in_the_account(client, db):
+    variant = setup_cart(client, db, quantity=2)
+    make_user()
+    commit_unit_of_work()
+    submit_details(client, email="typed@example.com")
+    session_url = pay(client).headers["Location"]
+    order = latest_order()
+    login(client)
+    assert "Stoneware Mug" not in client.get("/cart").get_data(as_text=True)
+    listing = client.get("/account/orders").get_data(as_text=True)
+    assert order.number in listing
+    sandbox_action(client, session_url, "pay")
+    assert latest_order().status == OrderStatus.PAID
+    assert order.number in client.get(f"/account/orders/{order.number}").get_data(as_text=True)
+    assert stock(db, variant.id) == (3, 0)
