@@ -74,13 +74,19 @@ def price_text(minor: int | None, currency: str = "EUR") -> str:
 
 
 def parse_options(text: str | None) -> dict[str, str]:
-    """``"Size: M, Colour: Blue"`` (commas or new lines) → ``{"Size": "M", "Colour": "Blue"}``."""
+    """``"Size: M, Colour: Blue"`` (commas or new lines) → ``{"Size": "M", "Colour": "Blue"}``.
+
+    The CSV import's spelling, ``Size=M;Colour=Blue``, is accepted too, so staff can paste
+    either."""
     options: dict[str, str] = {}
-    for part in re.split(r"[,\n]", text or ""):
+    for part in re.split(r"[,;\n]", text or ""):
         part = part.strip()
         if not part:
             continue
-        name, sep, value = part.partition(":")
+        colon, equals = part.find(":"), part.find("=")
+        marks = [i for i in (colon, equals) if i >= 0]
+        mark = part[min(marks)] if marks else ":"
+        name, sep, value = part.partition(mark)
         name, value = name.strip(), value.strip()
         if not sep or not name or not value:
             raise ValueError(f"Write each option as name: value, like Size: M (not “{part[:40]}”).")

@@ -670,3 +670,10 @@ def test_staff_without_catalog_edit_get_403(staff, db, monkeypatch):
     assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(Product, product.id).status == "draft"
+
+
+def test_options_may_be_written_as_in_the_csv_import(client, db):
+    from app.admin.catalog_forms import parse_options
+
+    assert parse_options("Size=M;Colour=Blue") == parse_options("Size: M, Colour: Blue")
+    assert parse_options("Fit: a=b") == {"Fit": "a=b"}
