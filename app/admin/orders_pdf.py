@@ -18,8 +18,9 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import TableCellFillMode
 
 from app.core.templating import money
-from app.orders.models import Order
+from app.orders.models import Order, OrderStatus, RefundStatus
 from app.orders.pricing import tax_on, tax_rate_for
+from app.orders.states import LABELS
 from app.store import store_details
 
 FONT_CANDIDATES = [
@@ -290,7 +291,35 @@ def invoice_pdf(order: Order) -> bytes:
     pdf.ln(4)
     if order.paid_at is not None:
         pdf.text_line(f"Paid on {_local(order.paid_at, zone)}. Thank you for your order.", size=9)
+    _refunds_section(pdf, order, zone)
     return bytes(pdf.output())
+
+
+def _refunds_section(pdf: Document, order: Order, zone: tzinfo) -> None:
+    """Money given back after the sale: each confirmed refund and what remains paid, so the
+    invoice of a cancelled or refunded order never reads as if the whole total was kept."""
+    currency = order.currency
+    done = [r for r in order.refunds if r.status == RefundStatus.SUCCEEDED]
+    pending = [r for r in order.refunds if r.status == RefundStatus.PENDING]
+    if order.status == OrderStatus.CANCELLED or (order.status == OrderStatus.REFUNDED and not done):
+        pdf.text_line(f"This order was {LABELS.get(order.status, order.status).lower()}.", size=9)
+    if not done and not pending:
+        return
+    pdf.ln(2)
+    pdf.text_line("Refunds", bold=True)
+    for refund in done:
+        when = _local(refund.settled_at or refund.created_at, zone)
+        reason = f" ({refund.reason})" if refund.reason else ""
+        pdf.text_line(f"Refunded on {when}: {money(refund.amount, currency)}{reason}", size=9)
+    for refund in pending:
+        pdf.text_line(f"Refund in progress: {money(refund.amount, currency)}", size=9)
+    refunded = sum(r.amount for r in done)
+    pdf.text_line(
+        f"Total refunded {money(refunded, currency)}; "
+        f"net paid {money(order.total - refunded, currency)}.",
+        size=9,
+        bold=True,
+    )
 
 
 def packing_slip_pdf(order: Order) -> bytes:

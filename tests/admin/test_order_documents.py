@@ -71,6 +71,17 @@ def test_invoice_lists_the_store_customer_lines_totals_and_vat(client, db, store
         assert expected in text, expected
 
 
+def test_invoice_shows_refunds_and_what_remains_paid(client, db, store):
+    order = paid_order((("Merino Jumper", 8900, 1), ("Stoneware Mug", 1500, 2)))
+    mug = next(line for line in order.lines if line.product_name == "Stoneware Mug")
+    issue_refund(order, lines={mug.id: 1}, reason="chipped")
+    commit_unit_of_work()  # the sandbox answers at once: the refund is confirmed
+    sign_in_staff(client, "staff")
+    text = text_of(client.get(f"/admin/orders/{order.id}/invoice.pdf"))
+    assert "Refunded on" in text and "€15.00 (chipped)" in text
+    assert "Total refunded €15.00; net paid €104.00." in text
+
+
 def test_packing_slip_has_items_and_address_but_no_prices(client, db, store):
     order = paid_order((("Merino Jumper", 8900, 1), ("Stoneware Mug", 1500, 3)))
     mug = order.lines[1]
