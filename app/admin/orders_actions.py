@@ -205,6 +205,11 @@ def orders_refund(order_id: int) -> Any:
             amount = parse_money(form.amount.data or "", order.currency)
         except ValueError:
             errors["amount"] = "Enter an amount like 12.50."
+    if amount is not None and not wanted and form.restock.data:
+        errors["form"] = (
+            "Putting items back in stock needs items: choose them above, or untick "
+            "“Put items back in stock” to refund an amount only."
+        )
     if errors:
         return again()
     try:

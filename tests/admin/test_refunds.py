@@ -622,3 +622,13 @@ def test_a_customer_cancelling_after_a_staff_refund_gets_only_the_rest(db):
     assert sorted(r.amount for r in order.refunds) == [1500, 6500]
     assert order.payments[0].amount_refunded == order.total == 8000
     assert order.status == OrderStatus.REFUNDED
+
+
+def test_restock_with_an_amount_only_refund_is_explained_not_ignored(client, db):
+    order = paid_order()
+    commit_unit_of_work()
+    sign_in_staff(client, "admin")
+    response = refund_post(client, order, {"amount": "5", "restock": "y"})
+    assert response.status_code == 422
+    assert "Putting items back in stock needs items" in response.get_data(as_text=True)
+    assert reload(order).refunds == []
