@@ -677,3 +677,15 @@ def test_options_may_be_written_as_in_the_csv_import(client, db):
 
     assert parse_options("Size=M;Colour=Blue") == parse_options("Size: M, Colour: Blue")
     assert parse_options("Fit: a=b") == {"Fit": "a=b"}
+
+
+def test_bulk_form_returns_to_the_list_as_filtered_by_htmx(client, db):
+    sign_in_staff(client, "admin")
+    html = client.get(
+        "/admin/products?status=draft",
+        headers={"HX-Request": "true", "HX-Target": "admin-results"},
+    ).get_data(as_text=True)
+    assert (
+        '<input type="hidden" name="next" form="bulk-form" value="/admin/products?status=draft">'
+        in html
+    )
