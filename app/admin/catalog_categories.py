@@ -153,4 +153,7 @@ def categories_reorder(category_id: int) -> Response:
             target=f"category:{category.id}",
             detail=direction,
         )
+        flash(f"Moved “{category.name}” {direction}.", "success")
+    else:
+        flash(f"“{category.name}” cannot move further {direction or 'that way'}.", "info")
     return redirect(url_for("admin.categories") + f"#category-{category.id}")

@@ -101,6 +101,9 @@ def products_image_move(product_id: int, image_id: int) -> Response:
             target=f"product:{product.id}",
             detail=f"image:{image.id} {request.form.get('direction')}",
         )
+        flash(f"Moved the picture {request.form.get('direction')}.", "success")
+    else:
+        flash("That picture cannot move further that way.", "info")
     return _back(product)
 
 

@@ -211,12 +211,14 @@ def test_reorder_with_up_and_down(staff, db, tree):
         data={"csrf_token": token, "direction": "up"},
     )
     assert roots() == ["Home", "Clothing"]
-    # Already first: nothing changes, nothing is audited.
+    assert "Moved “Home” up." in staff.get("/admin/categories").get_data(as_text=True)
+    # Already first: nothing changes, nothing is audited, and the page says so.
     staff.post(
         f"/admin/categories/{tree['home'].id}/reorder",
         data={"csrf_token": token, "direction": "up"},
     )
     assert roots() == ["Home", "Clothing"]
+    assert "cannot move further up" in staff.get("/admin/categories").get_data(as_text=True)
     staff.post(
         f"/admin/categories/{tree['home'].id}/reorder",
         data={"csrf_token": token, "direction": "down"},
