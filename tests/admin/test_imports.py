@@ -156,6 +156,8 @@ def test_dry_run_reports_every_error_and_writes_nothing(client, db, shirts):
             f"row {row} {column}: {text!r} not in {cells}"
         )
     assert len(cells) == len(expected), "\n".join(map(str, cells))
+    bad_rows = len({row for row, _, _ in expected})
+    assert f"{len(expected)} problems in {bad_rows} of {len(rows)} rows." in html
     assert "Nothing was imported" in html
     assert "Start import" not in html
     db.session.expire_all()
