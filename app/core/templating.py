@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from babel.numbers import format_currency, get_currency_precision
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, g, url_for
 
 HTMX_VERSION = "2.0.11"
 PICO_VERSION = "2.1.1"
@@ -43,8 +44,24 @@ def asset_url(filename: str) -> str:
     return url
 
 
+def shop_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) moment in the store's timezone (Settings), with the zone's abbreviation
+    when the format shows a time, so staff read every page in one clock."""
+    if moment is None:
+        return ""
+    if "shop_zone" not in g:
+        from app.store import store_details
+
+        g.shop_zone = store_details().tzinfo
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    local = aware.astimezone(g.shop_zone)
+    text = local.strftime(fmt)
+    return f"{text} {local.tzname()}" if "%H" in fmt else text
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["shop_time"] = shop_time
     app.jinja_env.globals["asset_url"] = asset_url
     app.jinja_env.globals["htmx_version"] = HTMX_VERSION
     app.jinja_env.globals["pico_version"] = PICO_VERSION

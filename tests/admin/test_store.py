@@ -89,3 +89,19 @@ def test_an_email_rendered_after_a_change_shows_the_new_details(db):
     text = render(notification).text
     assert "Second Name Shop" in text and "+353 91 123 456" in text
     assert "First Name Shop" not in text
+
+
+def test_admin_pages_show_times_in_the_store_timezone(client, db):
+    from datetime import UTC, datetime
+
+    from app.db import commit_unit_of_work
+    from tests.admin.helpers import sign_in_staff
+    from tests.admin.test_orders import paid_order
+
+    order = paid_order()
+    order.created_at = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)
+    update_store_settings({"timezone": "Europe/Dublin"})
+    commit_unit_of_work()
+    sign_in_staff(client, "admin")
+    html = client.get(f"/admin/orders/{order.id}").get_data(as_text=True)
+    assert "2026-07-01 23:30 IST" in html  # Irish summer time, one hour ahead of UTC
