@@ -73,6 +73,7 @@ class Order(TimestampMixin, Base):
         ),
         sa.Index("ix_orders_user_created", "user_id", "created_at"),
         sa.Index("ix_orders_status_reservation", "status", "reservation_expires_at"),
+        sa.Index("ix_orders_cart_id", "cart_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -96,6 +97,9 @@ class Order(TimestampMixin, Base):
     paid_at: Mapped[datetime | None] = mapped_column()
     needs_attention: Mapped[str] = mapped_column(sa.String(255), default="")
     cart_id: Mapped[int | None] = mapped_column()
+    # A guest order's proof of ownership besides cart_id: SHA-256 of the guest cart's token
+    # (SQLite reuses a deleted cart's id; a token is never reused).
+    cart_token_hash: Mapped[str | None] = mapped_column(sa.String(64))
     carrier: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     tracking_number: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     tracking_url: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")

@@ -7,6 +7,7 @@ failed reservation rolls back to a savepoint, leaving nothing half-reserved.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -35,13 +36,42 @@ class CheckoutError(ValueError):
     """Checkout cannot go on; the message names the line and what to do."""
 
 
+def cart_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def placed_from(cart: Cart) -> sa.ColumnElement[bool]:
     """The orders the cart's owner placed from ``cart``: the one proof of ownership that the
-    checkout's reuse of a pending order, the cart's stock, a guest's status polling and the
-    sign-in merge all share."""
+    checkout's reuse of a pending order, the cart's stock, a guest's status polling, payment
+    clearing the cart and the sign-in merge all share.
+
+    A signed-in user's cart: the cart and the user. A guest cart: the cart and the hash of
+    its token, because SQLite hands a deleted cart's id to the next new cart and the id alone
+    would make another guest the owner of the old cart's orders.
+    """
     if cart.user_id:
         return sa.and_(Order.cart_id == cart.id, Order.user_id == cart.user_id)
-    return sa.and_(Order.cart_id == cart.id, Order.user_id.is_(None))
+    return sa.and_(
+        Order.cart_id == cart.id,
+        Order.user_id.is_(None),
+        Order.cart_token_hash == cart_token_hash(cart.token or ""),
+    )
+
+
+def cart_of(order: Order) -> Cart | None:
+    """The cart ``order`` was placed from, while it exists and is still its owner's."""
+    from app.cart.models import Cart
+
+    if order.cart_id is None:
+        return None
+    cart = db.session.get(Cart, order.cart_id)
+    if cart is None:
+        return None
+    if order.user_id is not None:
+        return cart if cart.user_id == order.user_id else None
+    if cart.user_id is None and cart.token and order.cart_token_hash is not None:
+        return cart if order.cart_token_hash == cart_token_hash(cart.token) else None
+    return None
 
 
 def holding_stock() -> sa.ColumnElement[bool]:
@@ -100,9 +130,17 @@ def place_order(
     shipping_address: dict[str, Any],
     billing_address: dict[str, Any],
 ) -> Order:
-    """Create the order and reserve its stock, all or nothing."""
+    """Create the order and reserve its stock, all or nothing. A guest's order remembers the
+    hash of its cart's token (see :func:`placed_from`)."""
+    from app.cart.models import Cart
+
     if not quote.lines:
         raise CheckoutError("Your cart is empty.")
+    token = None
+    if cart_id is not None and user_id is None:
+        token = db.session.execute(
+            sa.select(Cart.token).where(Cart.id == cart_id)
+        ).scalar_one_or_none()
     minutes = current_app.config["RESERVATION_MINUTES"]
     order = Order(
         number=new_order_number(),
@@ -120,6 +158,7 @@ def place_order(
         billing_address=billing_address,
         status=OrderStatus.PENDING_PAYMENT,
         cart_id=cart_id,
+        cart_token_hash=cart_token_hash(token) if token else None,
         reservation_expires_at=utcnow() + timedelta(minutes=minutes),
         needs_attention="",
     )

@@ -184,8 +184,11 @@ def _warn_low_stock(order: Order) -> None:
 
 
 def _clear_cart(order: Order) -> None:
-    if order.cart_id is not None:
-        db.session.execute(sa.delete(CartLine).where(CartLine.cart_id == order.cart_id))
+    from app.orders.services import cart_of
+
+    cart = cart_of(order)  # never another shopper's cart that got the same id
+    if cart is not None:
+        db.session.execute(sa.delete(CartLine).where(CartLine.cart_id == cart.id))
 
 
 def _send_confirmation(order: Order) -> None:

@@ -400,3 +400,31 @@ def test_a_guest_who_signs_in_mid_payment_keeps_polling_and_is_not_charged_twice
     assert stock(db, mug.id) == (2, 0)
     # The guest token is dead: it polls nothing.
     assert client.get(f"/api/v1/orders/{number}/status", headers=guest(token)).status_code == 404
+
+
+def test_a_new_guest_cart_that_gets_a_deleted_carts_id_owns_none_of_its_orders(client, db, mug):
+    """SQLite gives a deleted cart's id to the next cart (forced here, so PostgreSQL runs it
+    too): the id alone must not make the new guest the owner of the old cart's orders."""
+    from app.cart.models import Cart
+
+    first = add_item(client, mug.id, 1).get_json()["cart_token"]
+    set_details(client, guest(first), email="first@example.com")
+    theirs = start_session(client, guest(first))
+    old_id = db.session.execute(sa.select(Cart.id).where(Cart.token == first)).scalar_one()
+    db.session.execute(sa.delete(Cart).where(Cart.id == old_id))  # purged, or merged
+    second = client.post("/api/v1/cart").get_json()["cart_token"]
+    db.session.execute(sa.update(Cart).where(Cart.token == second).values(id=old_id))
+    commit_unit_of_work()
+
+    number = theirs["order_number"]
+    assert client.get(f"/api/v1/orders/{number}/status", headers=guest(second)).status_code == 404
+    add_item(client, mug.id, 2, guest(second))
+    set_details(client, guest(second), email="second@example.com")
+    mine = start_session(client, guest(second))
+    assert mine["order_number"] != number and mine["reused"] is False
+    first_order, second_order = orders(db)
+    assert first_order.status == second_order.status == OrderStatus.PENDING_PAYMENT
+    # The first guest pays its open tab: the second guest's cart keeps its line.
+    pay_in_sandbox(client, theirs["checkout_url"])
+    cart = client.get("/api/v1/cart", headers=guest(second)).get_json()
+    assert [(ln["quantity"], ln["problem"]) for ln in cart["lines"]] == [(2, None)]
