@@ -22,6 +22,7 @@ from app.catalog.csv_import import (
     ProductGroup,
     VariantRow,
     category_paths,
+    description_changed,
     in_batches,
 )
 from app.catalog.models import (
@@ -43,7 +44,6 @@ from app.catalog.services import (
     set_product_status,
     set_variant_price,
 )
-from app.core.html import sanitize_html
 from app.extensions import db
 from app.store import low_stock_default
 
@@ -226,7 +226,7 @@ def _update_product(
     if "name" in values and values["name"] != product.name:
         product.name = values["name"]
         changed = True
-    if "description" in values and sanitize_html(values["description"]) != product.description_html:
+    if description_changed(product, values):
         set_description(product, values["description"])
         changed = True
     if "brand" in values and values["brand"] != product.brand:

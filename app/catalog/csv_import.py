@@ -570,10 +570,17 @@ def category_paths() -> dict[str, int]:
     return dict(db.session.execute(sa.select(Category.slug_path, Category.id)).all())
 
 
+def description_changed(product: Product, values: dict[str, str]) -> bool:
+    """Both sides cleaned: a stored "&" and an exported-then-cleaned "&amp;" are the same."""
+    if "description" not in values:
+        return False
+    return sanitize_html(values["description"]) != sanitize_html(product.description_html or "")
+
+
 def _product_changes(product: Product, values: dict[str, str], categories: dict[str, int]) -> bool:
     if "name" in values and values["name"] != product.name:
         return True
-    if "description" in values and sanitize_html(values["description"]) != product.description_html:
+    if description_changed(product, values):
         return True
     if "brand" in values and values["brand"] != product.brand:
         return True
