@@ -184,11 +184,32 @@ def _warn_low_stock(order: Order) -> None:
 
 
 def _clear_cart(order: Order) -> None:
+    """Take what was bought out of the cart it was bought from, and only that: the shopper
+    may have kept shopping (in the app, another tab) while an older session was being paid.
+    A line goes when the order covers its quantity, else it keeps the rest."""
     from app.orders.services import cart_of
 
     cart = cart_of(order)  # never another shopper's cart that got the same id
-    if cart is not None:
-        db.session.execute(sa.delete(CartLine).where(CartLine.cart_id == cart.id))
+    if cart is None:
+        return
+    bought: dict[int, int] = {}
+    for line in order.lines:
+        if line.variant_id is not None:
+            bought[line.variant_id] = bought.get(line.variant_id, 0) + line.quantity
+    for variant_id, quantity in sorted(bought.items()):
+        mine = sa.and_(CartLine.cart_id == cart.id, CartLine.variant_id == variant_id)
+        db.session.execute(
+            sa.delete(CartLine)
+            .where(mine, CartLine.quantity <= quantity)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            sa.update(CartLine)
+            .where(mine)
+            .values(quantity=CartLine.quantity - quantity)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.expire(cart, ["lines"])
 
 
 def _send_confirmation(order: Order) -> None:

@@ -428,3 +428,20 @@ def test_a_new_guest_cart_that_gets_a_deleted_carts_id_owns_none_of_its_orders(c
     pay_in_sandbox(client, theirs["checkout_url"])
     cart = client.get("/api/v1/cart", headers=guest(second)).get_json()
     assert [(ln["quantity"], ln["problem"]) for ln in cart["lines"]] == [(2, None)]
+
+
+def test_paying_an_older_session_takes_only_what_it_bought_out_of_the_cart(client, db, ada, mug):
+    towel = factories.product("Tea Towel", price=800, stock=5).variants[0]
+    commit_unit_of_work()
+    add_item(client, mug.id, 1, ada)
+    set_details(client, ada)
+    older = start_session(client, ada)
+    add_item(client, towel.id, 2, ada)  # never part of that session
+    add_item(client, mug.id, 1, ada)  # one more than it bought
+    pay_in_sandbox(client, older["checkout_url"])
+    status = client.get(f"/api/v1/orders/{older['order_number']}/status", headers=ada)
+    assert status.get_json()["paid"] is True and status.get_json()["total"] == 1995
+    cart = client.get("/api/v1/cart", headers=ada).get_json()
+    assert sorted((ln["sku"], ln["quantity"]) for ln in cart["lines"]) == sorted(
+        [(mug.sku, 1), (towel.sku, 2)]
+    )
