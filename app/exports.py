@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role, User
 from app.catalog.csv_import import COLUMN_NAMES, format_money, format_options
 from app.catalog.models import Category, Product, Variant
-from app.orders.models import Order, OrderLine
+from app.orders.models import Order, OrderLine, Payment
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -42,6 +42,7 @@ ORDER_COLUMNS = (
     "tax",
     "tax_inclusive",
     "total",
+    "refunded",
     "items",
     "shipping_method",
     "shipping_country",
@@ -143,6 +144,11 @@ def order_rows(session: Session) -> Iterator[list[Any]]:
         .where(OrderLine.order_id == Order.id)
         .scalar_subquery()
     )
+    refunded = (  # what the provider confirmed, as the dashboard counts it
+        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_refunded), 0))
+        .where(Payment.order_id == Order.id)
+        .scalar_subquery()
+    )
     stmt = sa.select(
         Order.number,
         Order.created_at,
@@ -156,6 +162,7 @@ def order_rows(session: Session) -> Iterator[list[Any]]:
         Order.tax,
         Order.tax_inclusive,
         Order.total,
+        refunded.label("refunded"),
         items.label("items"),
         Order.shipping_method,
         Order.shipping_address,
@@ -176,6 +183,7 @@ def order_rows(session: Session) -> Iterator[list[Any]]:
             format_money(r.tax, r.currency),
             r.tax_inclusive,
             format_money(r.total, r.currency),
+            format_money(r.refunded, r.currency),
             r.items,
             r.shipping_method,
             address.get("country", ""),

@@ -16,7 +16,7 @@ from app.catalog import csv_import
 from app.catalog.services import VariantInput
 from app.db import commit_unit_of_work, utcnow
 from app.extensions import db as _db
-from app.orders.models import Order, OrderLine
+from app.orders.models import Order, OrderLine, Payment
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import sign_in_staff
 from tests.catalog import factories
@@ -116,7 +116,13 @@ def test_formula_injection_is_neutralised(client, db):
 def test_orders_export_has_decimal_totals(client, db):
     customer = make_user("buyer@example.com")
     make_order("SS-1001", customer)
-    make_order("SS-1002", None, subtotal=1000, shipping=0, tax=0, discount=0, total=1000)
+    partly = make_order("SS-1002", None, subtotal=1000, shipping=0, tax=0, discount=0, total=1000)
+    partly.payments.append(
+        Payment(
+            provider="sandbox", session_id="cs_1002", amount=1000, amount_refunded=250,
+            currency="EUR", status="partially_refunded",
+        )
+    )  # fmt: skip
     commit_unit_of_work()
     sign_in_staff(client)
     response = client.get(PATHS["orders"])
@@ -136,8 +142,10 @@ def test_orders_export_has_decimal_totals(client, db):
         "9.17",
     )
     assert first["total"] == "49.93" and first["items"] == "2"
+    assert first["refunded"] == "0.00"
     assert first["shipping_country"] == "IE" and first["status"] == "paid"
     assert second["total"] == "10.00" and second["shipping"] == "0.00"
+    assert second["refunded"] == "2.50"
     assert second["customer_id"] == ""
 
 
