@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import sqlalchemy as sa
 from flask import Response, g, request
 
 from app.accounts.models import User
@@ -21,6 +22,7 @@ from app.accounts.services import (
 )
 from app.accounts.totp import looks_like_recovery_code, use_recovery_code, verify_user_code
 from app.api import bp
+from app.api.models import ApiToken
 from app.api.openapi import operation, validation_problem
 from app.api.schemas import LoginIn, Problem, RefreshIn, RegisterIn, TokenOut, UserOut
 from app.api.schemas_cart import LoginOut
@@ -29,6 +31,7 @@ from app.api.tokens import (
     TokenError,
     TokenPair,
     authenticate_access_token,
+    hash_token,
     issue_tokens,
     read_access_token,
     revoke_refresh_family,
@@ -36,10 +39,12 @@ from app.api.tokens import (
 )
 from app.core.errors import problem
 from app.db import commit_unit_of_work, utcnow
-from app.extensions import limiter
+from app.extensions import db, limiter
 from app.ratelimit import limiter_key
 
-AUTH_LIMIT = "10 per minute"
+AUTH_LIMIT = "10 per minute"  # login and register: per IP address
+REFRESH_LIMIT = "10 per minute"  # refresh and logout: per sign-in (see refresh_limit_key)
+_TOKEN_ENDPOINTS = frozenset({"api.refresh", "api.logout"})
 
 
 def bearer_token() -> str | None:
@@ -50,8 +55,37 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
+def refresh_limit_key() -> str:
+    """Refresh and logout are limited per sign-in: the family of the refresh token in the
+    body (the token's hash when it is unknown), never per IP address, because mobile
+    carriers put many phones behind one address and each phone refreshes on its own.
+    Guessing tokens gains nothing (256 random bits); the API's per-IP ceiling
+    (``API_RATELIMIT_PER_IP``) still caps any one address. A body without a token counts
+    per address."""
+    if "api_refresh_key" in g:
+        return g.api_refresh_key
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
+    raw = data.get("refresh_token") if isinstance(data, dict) else None
+    if isinstance(raw, str) and raw:
+        digest = hash_token(raw)
+        family = db.session.execute(
+            sa.select(ApiToken.family_id).where(ApiToken.token_hash == digest)
+        ).scalar_one_or_none()
+        key = f"api-refresh:{family or digest}"
+    else:
+        key = f"api-refresh-ip:{limiter_key()}"
+    g.api_refresh_key = key
+    return key
+
+
 def api_limit_key() -> str:
-    """Per user for valid access tokens (signature only, no query), per IP otherwise."""
+    """Per user for valid access tokens (signature only, no query), per sign-in for token
+    refresh and logout (:func:`refresh_limit_key`), per IP otherwise."""
+    if request.endpoint in _TOKEN_ENDPOINTS and not request.headers.get("Authorization"):
+        return refresh_limit_key()
     token = bearer_token()
     if token:
         try:
@@ -203,7 +237,7 @@ def _merge_guest_cart(user: User) -> list[str]:
     responses={200: TokenOut, 401: Problem},
     tags=["auth"],
 )
-@limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
+@limiter.limit(REFRESH_LIMIT, key_func=refresh_limit_key, override_defaults=False)
 def refresh(body: RefreshIn) -> TokenOut | Response:
     try:
         pair = rotate_refresh_token(body.refresh_token)
@@ -228,7 +262,7 @@ def refresh(body: RefreshIn) -> TokenOut | Response:
     responses={204: None},
     tags=["auth"],
 )
-@limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
+@limiter.limit(REFRESH_LIMIT, key_func=refresh_limit_key, override_defaults=False)
 def logout(body: RefreshIn) -> Response:
     revoke_refresh_family(body.refresh_token)
     return Response(status=204)

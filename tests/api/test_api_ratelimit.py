@@ -119,3 +119,54 @@ def test_headers_report_the_quota_closest_to_running_out(make_app, db):
     assert response.headers["RateLimit-Limit"] == "5"
     assert response.headers["RateLimit-Remaining"] == "2"
     assert response.headers["RateLimit-Policy"] == "50;w=60, 5;w=60"
+
+
+def test_refresh_is_limited_per_sign_in_not_per_address(client, db):
+    """Phones behind one carrier address each refresh; one sign-in cannot hammer refresh."""
+    from app.api.tokens import issue_tokens
+
+    carrier = {"REMOTE_ADDR": "100.64.0.1"}
+    pairs = [issue_tokens(make_user(f"phone{i}@example.com", name=f"Phone {i}")) for i in range(15)]
+    statuses = [
+        client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": p.refresh_token}, environ_base=carrier
+        ).status_code
+        for p in pairs
+    ]
+    assert statuses == [200] * 15
+    # Logging out is per sign-in too.
+    assert (
+        client.post(
+            "/api/v1/auth/logout",
+            json={"refresh_token": pairs[0].refresh_token},
+            environ_base=carrier,
+        ).status_code
+        == 204
+    )
+
+    # One sign-in refreshing over and over is stopped, whatever address it comes from.
+    token = issue_tokens(make_user("busy@example.com", name="Busy")).refresh_token
+    for i in range(10):
+        response = client.post(
+            "/api/v1/auth/refresh",
+            json={"refresh_token": token},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"},
+        )
+        assert response.status_code == 200, (i, response.get_json())
+        token = response.get_json()["refresh_token"]
+    response = client.post(
+        "/api/v1/auth/refresh",
+        json={"refresh_token": token},
+        environ_base={"REMOTE_ADDR": "1.2.3.4"},
+    )
+    assert response.status_code == 429 and response.get_json()["code"] == "too-many-requests"
+    # Sign-in stays strict per address.
+    statuses = [
+        client.post(
+            "/api/v1/auth/login",
+            json={"email": f"nobody{i}@example.com", "password": "not it"},
+            environ_base=carrier,
+        ).status_code
+        for i in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]
