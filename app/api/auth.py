@@ -7,11 +7,13 @@ The API never reads or sets the session cookie; a request is authenticated only 
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 
-from app.accounts.models import User
+from app.accounts.audit import audit
+from app.accounts.models import AuditEvent, User
 from app.accounts.services import (
     AccountError,
     AccountLocked,
@@ -45,6 +47,8 @@ from app.ratelimit import limiter_key
 AUTH_LIMIT = "10 per minute"  # login and register: per IP address
 REFRESH_LIMIT = "10 per minute"  # refresh and logout: per sign-in (see refresh_limit_key)
 _TOKEN_ENDPOINTS = frozenset({"api.refresh", "api.logout"})
+MAX_CODE_FAILURES = 5  # as app.accounts.two_factor.MAX_CODE_FAILURES
+_CODE_SUCCESSES = ("api.login", "login.2fa_success", "login.recovery_code_used")
 
 
 def bearer_token() -> str | None:
@@ -173,8 +177,10 @@ def register(body: RegisterIn) -> UserOut | Response:
         "Unknown emails and wrong passwords give the same 401 (invalid-credentials). After "
         "too many failures the address is locked for a while (429, account-locked, with "
         "Retry-After). Accounts with two-factor authentication must send `totp` (401 "
-        "totp-required without it). A guest cart named by the X-Cart-Token header merges "
-        "into the account's cart, as on the website (`cart_messages` says what happened); "
+        "totp-required without it, invalid-totp when wrong); after 5 wrong codes two-factor "
+        "sign-in to the account pauses (429 too-many-code-failures, with Retry-After). A "
+        "guest cart named by the X-Cart-Token header merges into the account's cart, as on "
+        "the website (`cart_messages` says what happened); "
         "orders placed with that cart become the account's, and items an unpaid one still "
         "holds are not added to the cart again."
     ),
@@ -203,17 +209,67 @@ def login(body: LoginIn) -> LoginOut | Response:
             return _unauthorized(
                 "totp-required", "Two-factor authentication is on: send the current code."
             )
+        failures = _recent_code_failures(user)
+        if len(failures) >= MAX_CODE_FAILURES:
+            audit("login.blocked", target_user_id=user.id, detail="too many wrong codes (api)")
+            commit_unit_of_work()  # the audit trail stays despite the error status
+            return _too_many_code_failures(failures[0])
         ok = (
             use_recovery_code(user, code) is not None
             if looks_like_recovery_code(code)
             else verify_user_code(user, code)
         )
         if not ok:
+            count = len(failures) + 1
+            audit("login.2fa_failure", target_user_id=user.id, detail=f"wrong code {count} (api)")
+            commit_unit_of_work()  # audited and counted although we answer 401
             return _unauthorized(
                 "invalid-totp", "That code is not correct, or it was already used."
             )
     pair = issue_tokens(user)
     return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
+
+
+def _recent_code_failures(user: User) -> list[datetime]:
+    """When the account's recent wrong two-factor codes were entered, oldest first: those of
+    the last ``LOCKOUT_MINUTES`` since its last successful two-factor sign-in, on the API or
+    the website (the audit trail is the counter, so every instance sees the same count).
+
+    The website sends the person back to the password after ``MAX_CODE_FAILURES`` wrong codes;
+    an API login sends the password every time, so here the same number of wrong codes
+    blocks two-factor sign-in to the account until the oldest of them is that old.
+    """
+    since = utcnow() - timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+    last_success = (
+        sa.select(sa.func.max(AuditEvent.created_at))
+        .where(AuditEvent.target_user_id == user.id, AuditEvent.action.in_(_CODE_SUCCESSES))
+        .scalar_subquery()
+    )
+    return list(
+        db.session.execute(
+            sa.select(AuditEvent.created_at)
+            .where(
+                AuditEvent.target_user_id == user.id,
+                AuditEvent.action == "login.2fa_failure",
+                AuditEvent.created_at > since,
+                AuditEvent.created_at > sa.func.coalesce(last_success, since),
+            )
+            .order_by(AuditEvent.created_at)
+        ).scalars()
+    )
+
+
+def _too_many_code_failures(oldest: datetime) -> Response:
+    window = timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+    seconds = max(1, math.ceil((oldest + window - utcnow()).total_seconds()))
+    response = problem(
+        429,
+        f"Too many wrong two-factor codes. Try again in {math.ceil(seconds / 60)} minutes.",
+        code="too-many-code-failures",
+        title="Too many wrong codes",
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _merge_guest_cart(user: User) -> list[str]:

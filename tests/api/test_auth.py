@@ -157,6 +157,55 @@ def test_totp_required_flow(client, db):
     assert replay.status_code == 401  # a code works once
 
 
+def test_wrong_totp_codes_are_audited_and_counted_per_account(client, db):
+    from app.accounts.models import AuditEvent
+
+    user = make_user()
+    secret = pyotp.random_base32()
+    user.totp_secret, user.totp_enabled_at = secret, utcnow()
+    db.session.flush()
+
+    def wrong_codes() -> list[str]:
+        db.session.expire_all()
+        return list(
+            db.session.execute(
+                sa.select(AuditEvent.detail)
+                .where(AuditEvent.action == "login.2fa_failure")
+                .where(AuditEvent.target_user_id == user.id)
+                .order_by(AuditEvent.id)
+            ).scalars()
+        )
+
+    wrong = f"{(int(pyotp.TOTP(secret).now()) + 1) % 1_000_000:06d}"
+    for i in range(5):
+        response = api_login(client, totp=wrong, environ_base={"REMOTE_ADDR": f"192.0.2.{i}"})
+        assert response.status_code == 401 and response.get_json()["code"] == "invalid-totp"
+        assert wrong_codes()[-1] == f"wrong code {i + 1} (api)"
+    # From any address, even the right code: two-factor sign-in to this account pauses.
+    paused = api_login(client, totp=pyotp.TOTP(secret).now())
+    assert paused.status_code == 429
+    assert paused.get_json()["code"] == "too-many-code-failures"
+    assert 29 * 60 < int(paused.headers["Retry-After"]) <= 30 * 60
+    assert len(wrong_codes()) == 5
+    blocked = db.session.execute(
+        sa.select(AuditEvent.detail).where(AuditEvent.action == "login.blocked")
+    ).scalar_one()
+    assert blocked == "too many wrong codes (api)"
+
+
+def test_a_successful_two_factor_sign_in_starts_the_count_again(client, db):
+    user = make_user()
+    secret = pyotp.random_base32()
+    user.totp_secret, user.totp_enabled_at = secret, utcnow()
+    db.session.flush()
+    wrong = f"{(int(pyotp.TOTP(secret).now()) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        assert api_login(client, totp=wrong).status_code == 401
+    assert api_login(client, totp=pyotp.TOTP(secret).now()).status_code == 200
+    for _ in range(4):
+        assert api_login(client, totp=wrong).status_code == 401
+
+
 def test_expired_access_token_is_rejected(client, db, monkeypatch):
     make_user()
     access = tokens(client)["access_token"]
