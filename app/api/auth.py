@@ -287,7 +287,11 @@ def _merge_guest_cart(user: User) -> list[str]:
     summary="Exchange a refresh token for a new token pair",
     description=(
         "Each refresh token works once. Presenting a used one again revokes every token of "
-        "that sign-in (401 token-reused)."
+        "that sign-in (401 token-reused), including the pair the first use returned. "
+        "Clients must therefore serialise refreshes: when several calls get token-expired "
+        "at once, make one refresh, let the others wait for its result, and retry them all "
+        "with the new access token. Two refreshes racing with the same token sign the "
+        "user out. Limited per sign-in (10 per minute), not per address."
     ),
     body=RefreshIn,
     responses={200: TokenOut, 401: Problem},

@@ -97,3 +97,10 @@ def test_whole_api_has_a_default_rate_limit(client, db):
     statuses = [client.get("/api/v1/").status_code for _ in range(121)]
     assert statuses[:120] == [200] * 120
     assert statuses[120] == 429
+
+
+def test_refresh_tells_clients_to_serialise_refreshes(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    description = doc["paths"]["/api/v1/auth/refresh"]["post"]["description"]
+    assert "must therefore serialise refreshes" in description
+    assert "token-reused" in description
