@@ -187,6 +187,7 @@ def register(body: RegisterIn) -> UserOut | Response:
     body=LoginIn,
     responses={200: LoginOut, 401: Problem, 429: Problem},
     tags=["auth"],
+    cart_token=True,
 )
 @limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
 def login(body: LoginIn) -> LoginOut | Response:

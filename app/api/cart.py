@@ -202,6 +202,8 @@ CART_RESPONSES = {200: CartOut, 401: Problem}
     description=_OWNER_HELP + " With neither, the answer is an empty cart.",
     responses=CART_RESPONSES,
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def get_cart() -> Response:
     owner = resolve_owner()
@@ -219,6 +221,8 @@ def get_cart() -> Response:
     + " Answers 201 with a new cart, or 200 with the cart the caller already has.",
     responses={200: CartOut, 201: CartOut, 401: Problem},
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def create_cart() -> Response:
     owner = resolve_owner()
@@ -236,6 +240,8 @@ def create_cart() -> Response:
     description=_OWNER_HELP,
     responses=CART_RESPONSES,
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def empty_cart() -> Response:
     owner = resolve_owner()
@@ -259,6 +265,8 @@ def empty_cart() -> Response:
     body=AddItemIn,
     responses={200: CartOut, 401: Problem, 409: Problem, 422: Problem},
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def add_cart_item(body: AddItemIn) -> Response:
     owner = resolve_owner()
@@ -310,6 +318,8 @@ def _item_operation(
     body=SetQuantityIn,
     responses={200: CartOut, 401: Problem, 404: Problem, 422: Problem},
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def update_cart_item(line_id: int, body: SetQuantityIn) -> Response:
     def apply(cart: Cart) -> list[str]:
@@ -329,6 +339,8 @@ def update_cart_item(line_id: int, body: SetQuantityIn) -> Response:
     description=_OWNER_HELP,
     responses={200: CartOut, 401: Problem, 404: Problem},
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def remove_cart_item(line_id: int) -> Response:
     def apply(cart: Cart) -> list[str]:
@@ -346,6 +358,8 @@ def remove_cart_item(line_id: int) -> Response:
     description=_OWNER_HELP,
     responses={200: CartOut, 401: Problem, 404: Problem},
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def save_cart_item(line_id: int) -> Response:
     def apply(cart: Cart) -> list[str]:
@@ -364,6 +378,8 @@ def save_cart_item(line_id: int) -> Response:
     "(cart-rejected) and stays saved.",
     responses={200: CartOut, 401: Problem, 404: Problem, 409: Problem},
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def move_saved_item(saved_id: int) -> Response:
     return _item_operation(
@@ -379,6 +395,8 @@ def move_saved_item(saved_id: int) -> Response:
     description=_OWNER_HELP,
     responses={200: CartOut, 401: Problem, 404: Problem},
     tags=["cart"],
+    cart_token=True,
+    optional_auth=True,
 )
 def delete_saved_item(saved_id: int) -> Response:
     def apply(cart: Cart) -> list[str]:

@@ -222,6 +222,8 @@ def _checkout_out(ready: Ready) -> CheckoutOut:
     query=ShippingMethodsQuery,
     responses={200: ShippingMethodsOut, 401: Problem, 422: Problem},
     tags=["checkout"],
+    cart_token=True,
+    optional_auth=True,
 )
 def shipping_methods(query: ShippingMethodsQuery) -> ShippingMethodsOut | Response:
     owner = resolve_owner()
@@ -261,6 +263,8 @@ def shipping_methods(query: ShippingMethodsQuery) -> ShippingMethodsOut | Respon
     body=CheckoutDetailsIn,
     responses={200: CheckoutOut, 401: Problem, 409: Problem, 422: Problem},
     tags=["checkout"],
+    cart_token=True,
+    optional_auth=True,
 )
 def set_details(body: CheckoutDetailsIn) -> CheckoutOut | Response:
     owner = resolve_owner()
@@ -320,6 +324,8 @@ def set_details(body: CheckoutDetailsIn) -> CheckoutOut | Response:
     "empty or needs attention, or the details are missing or no longer deliverable.",
     responses={200: CheckoutOut, 401: Problem, 409: Problem},
     tags=["checkout"],
+    cart_token=True,
+    optional_auth=True,
 )
 def summary() -> CheckoutOut | Response:
     owner = resolve_owner()
@@ -410,6 +416,8 @@ def _payments_unavailable(exc: Exception) -> Response:
         503: Problem,
     },
     tags=["checkout"],
+    cart_token=True,
+    optional_auth=True,
 )
 def create_session() -> tuple[CheckoutSessionOut, int] | Response:
     owner = resolve_owner()

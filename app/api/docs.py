@@ -53,7 +53,7 @@ def docs_page() -> str:
                     "path": path,
                     "summary": spec.get("summary", ""),
                     "description": spec.get("description", ""),
-                    "auth": "security" in spec,
+                    "auth": bool(spec.get("security")) and {} not in spec["security"],
                     "parameters": spec.get("parameters", []),
                     "body": _schema_name(body),
                     "responses": [

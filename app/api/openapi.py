@@ -64,6 +64,8 @@ class Operation:
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     auth: bool = False
     tags: list[str] = field(default_factory=list)
+    cart_token: bool = False  # reads the guest's X-Cart-Token header
+    optional_auth: bool = False  # a bearer token, when sent, makes it the user's
 
     @property
     def path(self) -> str:
@@ -86,6 +88,23 @@ class Operation:
 
 
 REGISTRY: list[Operation] = []
+
+CART_TOKEN_PARAMETER: dict[str, Any] = {
+    "name": "X-Cart-Token",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A guest's cart token, from `cart_token` (or this response header) of an earlier cart "
+        "response (16 to 64 characters of A-Z, a-z, 0-9, - and _). Ignored when an "
+        "Authorization header is sent; any other value, or an unknown or expired token, is "
+        "no cart."
+    ),
+    "schema": {"type": "string"},
+}
+CART_TOKEN_RESPONSE_HEADER: dict[str, Any] = {
+    "description": "The guest's cart token (guest carts only); send it back as X-Cart-Token.",
+    "schema": {"type": "string"},
+}
 
 
 def field_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -123,6 +142,8 @@ def operation(
     responses: dict[int, type[BaseModel] | None] | None = None,
     auth: bool = False,
     tags: list[str] | None = None,
+    cart_token: bool = False,
+    optional_auth: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         op = Operation(
@@ -136,6 +157,8 @@ def operation(
             responses=dict(responses or {200: None}),
             auth=auth,
             tags=list(tags or []),
+            cart_token=cart_token,
+            optional_auth=optional_auth,
         )
         REGISTRY.append(op)
 
@@ -226,6 +249,8 @@ def build_openapi(title: str, version: str) -> dict[str, Any]:
         ]
         if op.query is not None:
             parameters.extend(_query_parameters(op.query))
+        if op.cart_token:
+            parameters.append(CART_TOKEN_PARAMETER)
         responses: dict[str, Any] = {}
         for status, model in sorted(op.responses.items()):
             entry: dict[str, Any] = {"description": STATUS_TEXT.get(status, "Response")}
@@ -233,6 +258,8 @@ def build_openapi(title: str, version: str) -> dict[str, Any]:
                 mode = "serialization"
                 media = "application/problem+json" if model is Problem else "application/json"
                 entry["content"] = _json_content(refs[(model, mode)], media)
+                if op.cart_token and model.__name__ == "CartOut":
+                    entry["headers"] = {"X-Cart-Token": CART_TOKEN_RESPONSE_HEADER}
             responses[str(status)] = entry
         extra = {422: "Validation failed", 429: "Too many requests"}
         if op.body is not None:
@@ -263,6 +290,8 @@ def build_openapi(title: str, version: str) -> dict[str, Any]:
             }
         if op.auth:
             spec["security"] = [{"bearerAuth": []}]
+        elif op.optional_auth:
+            spec["security"] = [{"bearerAuth": []}, {}]  # the bearer when sent, else a guest
         paths.setdefault(op.path, {})[op.method.lower()] = spec
 
     return {

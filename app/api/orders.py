@@ -179,6 +179,8 @@ def order_detail(number: str) -> OrderOut | Response:
     ),
     responses={200: OrderStatusOut, 401: Problem, 404: Problem},
     tags=["orders"],
+    cart_token=True,
+    optional_auth=True,
 )
 def order_status(number: str) -> Response:
     owner = resolve_owner()

@@ -6,12 +6,16 @@ OpenAPI document says.
 
 from __future__ import annotations
 
-from flask import current_app
+from typing import Any
+
+from flask import current_app, has_app_context
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.api.openapi import MAX_ID
 from app.api.schemas import ImageOut, TokenOut
+
+DEFAULT_MAX_QUANTITY = 10  # CART_MAX_QUANTITY's default (app.config)
 
 
 def _quantity_in_range(value: int, *, allow_zero: bool) -> int:
@@ -27,13 +31,28 @@ def _quantity_in_range(value: int, *, allow_zero: bool) -> int:
 _QUANTITY_HELP = "Whole units, 1 to the shop's per-line limit (`max_quantity` in the cart, 10)."
 
 
+def _quantity_schema(minimum: int):
+    """``minimum``, and the shop's per-line limit as ``maximum`` (read when the OpenAPI
+    document is built, so it follows CART_MAX_QUANTITY)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema["minimum"] = minimum
+        schema["maximum"] = (
+            current_app.config["CART_MAX_QUANTITY"] if has_app_context() else DEFAULT_MAX_QUANTITY
+        )
+
+    return extra
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(strict=True, str_strip_whitespace=True)
 
 
 class AddItemIn(Strict):
     variant_id: int = Field(ge=1, le=MAX_ID, description="A variant id from the catalog.")
-    quantity: int = Field(default=1, description=_QUANTITY_HELP, json_schema_extra={"minimum": 1})
+    quantity: int = Field(
+        default=1, description=_QUANTITY_HELP, json_schema_extra=_quantity_schema(1)
+    )
 
     @field_validator("quantity")
     @classmethod
@@ -43,7 +62,7 @@ class AddItemIn(Strict):
 
 class SetQuantityIn(Strict):
     quantity: int = Field(
-        description=_QUANTITY_HELP + " 0 removes the line.", json_schema_extra={"minimum": 0}
+        description=_QUANTITY_HELP + " 0 removes the line.", json_schema_extra=_quantity_schema(0)
     )
 
     @field_validator("quantity")

@@ -104,3 +104,36 @@ def test_refresh_tells_clients_to_serialise_refreshes(client):
     description = doc["paths"]["/api/v1/auth/refresh"]["post"]["description"]
     assert "must therefore serialise refreshes" in description
     assert "token-reused" in description
+
+
+def test_cart_token_and_optional_bearer_are_declared(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    paths = doc["paths"]
+    for path, method in (
+        ("/api/v1/cart", "get"),
+        ("/api/v1/cart/items", "post"),
+        ("/api/v1/cart/items/{line_id}", "patch"),
+        ("/api/v1/checkout/details", "put"),
+        ("/api/v1/checkout/summary", "get"),
+        ("/api/v1/checkout/session", "post"),
+        ("/api/v1/orders/{number}/status", "get"),
+    ):
+        spec = paths[path][method]
+        headers = [p for p in spec["parameters"] if p["in"] == "header"]
+        assert [(p["name"], p["required"]) for p in headers] == [("X-Cart-Token", False)], path
+        assert spec["security"] == [{"bearerAuth": []}, {}], path
+    assert "X-Cart-Token" in paths["/api/v1/cart"]["get"]["responses"]["200"]["headers"]
+    login = paths["/api/v1/auth/login"]["post"]
+    assert [p["name"] for p in login["parameters"]] == ["X-Cart-Token"]
+    assert "security" not in login
+    assert paths["/api/v1/orders"]["get"]["security"] == [{"bearerAuth": []}]
+
+
+def test_quantities_declare_the_per_line_limit(client, make_app):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    add, change = schemas["AddItemIn"]["properties"], schemas["SetQuantityIn"]["properties"]
+    assert (add["quantity"]["minimum"], add["quantity"]["maximum"]) == (1, 10)
+    assert (change["quantity"]["minimum"], change["quantity"]["maximum"]) == (0, 10)
+    other = make_app(CART_MAX_QUANTITY=4).test_client()
+    schemas = other.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["AddItemIn"]["properties"]["quantity"]["maximum"] == 4
