@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, current_app, jsonify, request
@@ -194,6 +195,10 @@ def _cart_full(cart: Cart, variant_id: int) -> bool:
 CART_RESPONSES = {200: CartOut, 401: Problem}
 
 
+# Every cart operation: signed in (bearer) or a guest's cart by X-Cart-Token.
+CART_OPERATION: dict[str, Any] = {"tags": ["cart"], "cart_token": True, "optional_auth": True}
+
+
 @operation(
     bp,
     "GET",
@@ -201,9 +206,7 @@ CART_RESPONSES = {200: CartOut, 401: Problem}
     summary="The cart: lines at today's prices, saved items, totals",
     description=_OWNER_HELP + " With neither, the answer is an empty cart.",
     responses=CART_RESPONSES,
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def get_cart() -> Response:
     owner = resolve_owner()
@@ -220,9 +223,7 @@ def get_cart() -> Response:
     description=_OWNER_HELP
     + " Answers 201 with a new cart, or 200 with the cart the caller already has.",
     responses={200: CartOut, 201: CartOut, 401: Problem},
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def create_cart() -> Response:
     owner = resolve_owner()
@@ -239,9 +240,7 @@ def create_cart() -> Response:
     summary="Empty the cart (saved items stay)",
     description=_OWNER_HELP,
     responses=CART_RESPONSES,
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def empty_cart() -> Response:
     owner = resolve_owner()
@@ -264,9 +263,7 @@ def empty_cart() -> Response:
     "already holding the most different items is a 409 (cart-full).",
     body=AddItemIn,
     responses={200: CartOut, 401: Problem, 409: Problem, 422: Problem},
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def add_cart_item(body: AddItemIn) -> Response:
     owner = resolve_owner()
@@ -317,9 +314,7 @@ def _item_operation(
     "a sold-out line is a 422 (errors.quantity).",
     body=SetQuantityIn,
     responses={200: CartOut, 401: Problem, 404: Problem, 422: Problem},
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def update_cart_item(line_id: int, body: SetQuantityIn) -> Response:
     def apply(cart: Cart) -> list[str]:
@@ -338,9 +333,7 @@ def update_cart_item(line_id: int, body: SetQuantityIn) -> Response:
     summary="Remove a line",
     description=_OWNER_HELP,
     responses={200: CartOut, 401: Problem, 404: Problem},
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def remove_cart_item(line_id: int) -> Response:
     def apply(cart: Cart) -> list[str]:
@@ -357,9 +350,7 @@ def remove_cart_item(line_id: int) -> Response:
     summary="Move a line to the saved-for-later list",
     description=_OWNER_HELP,
     responses={200: CartOut, 401: Problem, 404: Problem},
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def save_cart_item(line_id: int) -> Response:
     def apply(cart: Cart) -> list[str]:
@@ -377,9 +368,7 @@ def save_cart_item(line_id: int) -> Response:
     description=_OWNER_HELP + " A saved item that cannot be bought now is a 409 "
     "(cart-rejected) and stays saved.",
     responses={200: CartOut, 401: Problem, 404: Problem, 409: Problem},
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def move_saved_item(saved_id: int) -> Response:
     return _item_operation(
@@ -394,9 +383,7 @@ def move_saved_item(saved_id: int) -> Response:
     summary="Delete a saved item",
     description=_OWNER_HELP,
     responses={200: CartOut, 401: Problem, 404: Problem},
-    tags=["cart"],
-    cart_token=True,
-    optional_auth=True,
+    **CART_OPERATION,
 )
 def delete_saved_item(saved_id: int) -> Response:
     def apply(cart: Cart) -> list[str]:
