@@ -94,7 +94,7 @@ class Order(TimestampMixin, Base):
     reservation_expires_at: Mapped[datetime | None] = mapped_column()
     reservation_released_at: Mapped[datetime | None] = mapped_column()
     stock_committed_at: Mapped[datetime | None] = mapped_column()
-    paid_at: Mapped[datetime | None] = mapped_column()
+    paid_at: Mapped[datetime | None] = mapped_column(index=True)  # the dashboard's windows
     needs_attention: Mapped[str] = mapped_column(sa.String(255), default="")
     cart_id: Mapped[int | None] = mapped_column()
     # A guest order's proof of ownership besides cart_id: SHA-256 of the guest cart's token
