@@ -100,7 +100,7 @@ def api_limit_key() -> str:
 
 
 def _unauthorized(code: str, detail: str) -> Response:
-    response = problem(401, detail, code=code, title="Not authenticated")
+    response = problem(401, detail, code=code)
     response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", code="{code}"'
     return response
 
