@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import re
 import secrets
 import threading
 import time
+from datetime import datetime, timedelta
 
 import pyotp
 import segno
@@ -27,7 +29,7 @@ from flask import current_app
 from markupsafe import Markup
 
 from app.accounts.audit import audit
-from app.accounts.models import RecoveryCode, User
+from app.accounts.models import AuditEvent, RecoveryCode, User
 from app.accounts.passwords import hash_password, verify_password
 from app.accounts.services import AccountError
 from app.db import utcnow
@@ -261,3 +263,44 @@ def disable(user: User, password: str, code: str) -> None:
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.session.flush()
     audit("2fa.disabled", actor_id=user.id, target_user_id=user.id)
+
+
+# -- wrong codes across sign-ins -------------------------------------------------------------
+
+MAX_CODE_FAILURES = 5
+_CODE_SUCCESSES = ("api.login", "login.2fa_success", "login.recovery_code_used")
+
+
+def recent_code_failures(user: User) -> list[datetime]:
+    """When the account's recent wrong two-factor codes were entered, oldest first: those of
+    the last ``LOCKOUT_MINUTES`` since its last successful two-factor sign-in, on the API or
+    the website (the audit trail is the counter, so every instance sees the same count).
+
+    ``MAX_CODE_FAILURES`` of them pause two-factor sign-in to the account, on the website and
+    the API alike, until the oldest is ``LOCKOUT_MINUTES`` old: knowing the password does not
+    buy unlimited guesses at the code, five per password entry.
+    """
+    since = utcnow() - timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+    last_success = (
+        sa.select(sa.func.max(AuditEvent.created_at))
+        .where(AuditEvent.target_user_id == user.id, AuditEvent.action.in_(_CODE_SUCCESSES))
+        .scalar_subquery()
+    )
+    return list(
+        db.session.execute(
+            sa.select(AuditEvent.created_at)
+            .where(
+                AuditEvent.target_user_id == user.id,
+                AuditEvent.action == "login.2fa_failure",
+                AuditEvent.created_at > since,
+                AuditEvent.created_at > sa.func.coalesce(last_success, since),
+            )
+            .order_by(AuditEvent.created_at)
+        ).scalars()
+    )
+
+
+def code_pause_seconds(oldest: datetime) -> int:
+    """Seconds until the oldest counted wrong code leaves the window."""
+    window = timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+    return max(1, math.ceil((oldest + window - utcnow()).total_seconds()))

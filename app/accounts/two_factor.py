@@ -7,6 +7,7 @@ render or redirect.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from typing import Any
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 SETUP_KEY = "totp_setup"  # {"user_id", "secret"}: the secret until the person confirms it
 PENDING_TTL_SECONDS = 5 * 60
-MAX_CODE_FAILURES = 5
+MAX_CODE_FAILURES = totp.MAX_CODE_FAILURES
 
 CODE_KW = {
     "autocomplete": "one-time-code",
@@ -232,6 +233,13 @@ def two_factor_challenge() -> str | Response:
     if _failures(pending) >= MAX_CODE_FAILURES:
         return _back_to_password(
             "Too many wrong codes. Please sign in again with your password.", "error"
+        )
+    recent = totp.recent_code_failures(user)  # across sign-ins, website and API
+    if len(recent) >= MAX_CODE_FAILURES:
+        audit("login.blocked", target_user_id=user.id, detail="too many wrong codes")
+        minutes = math.ceil(totp.code_pause_seconds(recent[0]) / 60)
+        return _back_to_password(
+            f"Too many wrong codes for this account. Try again in {minutes} minutes.", "error"
         )
 
     form = ChallengeForm()

@@ -7,13 +7,13 @@ The API never reads or sets the session cookie; a request is authenticated only 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 
 from app.accounts.audit import audit
-from app.accounts.models import AuditEvent, User
+from app.accounts.models import User
 from app.accounts.services import (
     AccountError,
     AccountLocked,
@@ -22,7 +22,14 @@ from app.accounts.services import (
     locked_until,
     register_user,
 )
-from app.accounts.totp import looks_like_recovery_code, use_recovery_code, verify_user_code
+from app.accounts.totp import (
+    MAX_CODE_FAILURES,
+    code_pause_seconds,
+    looks_like_recovery_code,
+    recent_code_failures,
+    use_recovery_code,
+    verify_user_code,
+)
 from app.api import bp
 from app.api.models import ApiToken
 from app.api.openapi import operation, validation_problem
@@ -47,8 +54,6 @@ from app.ratelimit import limiter_key
 AUTH_LIMIT = "10 per minute"  # login and register: per IP address
 REFRESH_LIMIT = "10 per minute"  # refresh and logout: per sign-in (see refresh_limit_key)
 _TOKEN_ENDPOINTS = frozenset({"api.refresh", "api.logout"})
-MAX_CODE_FAILURES = 5  # as app.accounts.two_factor.MAX_CODE_FAILURES
-_CODE_SUCCESSES = ("api.login", "login.2fa_success", "login.recovery_code_used")
 
 
 def bearer_token() -> str | None:
@@ -210,7 +215,7 @@ def login(body: LoginIn) -> LoginOut | Response:
             return _unauthorized(
                 "totp-required", "Two-factor authentication is on: send the current code."
             )
-        failures = _recent_code_failures(user)
+        failures = recent_code_failures(user)
         if len(failures) >= MAX_CODE_FAILURES:
             audit("login.blocked", target_user_id=user.id, detail="too many wrong codes (api)")
             commit_unit_of_work()  # the audit trail stays despite the error status
@@ -231,38 +236,8 @@ def login(body: LoginIn) -> LoginOut | Response:
     return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
 
 
-def _recent_code_failures(user: User) -> list[datetime]:
-    """When the account's recent wrong two-factor codes were entered, oldest first: those of
-    the last ``LOCKOUT_MINUTES`` since its last successful two-factor sign-in, on the API or
-    the website (the audit trail is the counter, so every instance sees the same count).
-
-    The website sends the person back to the password after ``MAX_CODE_FAILURES`` wrong codes;
-    an API login sends the password every time, so here the same number of wrong codes
-    blocks two-factor sign-in to the account until the oldest of them is that old.
-    """
-    since = utcnow() - timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
-    last_success = (
-        sa.select(sa.func.max(AuditEvent.created_at))
-        .where(AuditEvent.target_user_id == user.id, AuditEvent.action.in_(_CODE_SUCCESSES))
-        .scalar_subquery()
-    )
-    return list(
-        db.session.execute(
-            sa.select(AuditEvent.created_at)
-            .where(
-                AuditEvent.target_user_id == user.id,
-                AuditEvent.action == "login.2fa_failure",
-                AuditEvent.created_at > since,
-                AuditEvent.created_at > sa.func.coalesce(last_success, since),
-            )
-            .order_by(AuditEvent.created_at)
-        ).scalars()
-    )
-
-
 def _too_many_code_failures(oldest: datetime) -> Response:
-    window = timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
-    seconds = max(1, math.ceil((oldest + window - utcnow()).total_seconds()))
+    seconds = code_pause_seconds(oldest)
     response = problem(
         429,
         f"Too many wrong two-factor codes. Try again in {math.ceil(seconds / 60)} minutes.",

@@ -272,6 +272,21 @@ def test_five_wrong_codes_send_you_back_to_the_password(client, db):
     assert client.get("/account").status_code == 302
 
 
+def test_the_password_again_does_not_buy_five_more_guesses(client, db):
+    user = make_user()
+    secret = enable_directly(db, user)
+    login(client)
+    for _ in range(5):
+        submit_code(client, wrong_code(secret))
+    login(client)  # the password again (an attacker who has it)
+    blocked = submit_code(client, code_now(secret))  # even the right code
+    assert blocked.status_code == 302 and blocked.headers["Location"] == "/account/login"
+    page = client.get("/account/login").get_data(as_text=True)
+    assert "Too many wrong codes for this account. Try again in" in page
+    assert client.get("/account").status_code == 302
+    assert len(audits(db, "login.blocked")) == 1
+
+
 def test_replaying_an_older_cookie_does_not_reset_the_wrong_code_count(client, db):
     user = make_user()
     secret = enable_directly(db, user)
