@@ -326,6 +326,28 @@ def _not_deleted(user: User) -> None:
         raise AccountError("This account was deleted (anonymised); nothing can be changed.")
 
 
+def _keep_an_admin(user: User) -> None:
+    """Refuse to demote or deactivate the last active admin. The active admins' rows are
+    locked in id order first (PostgreSQL; SQLite writes one at a time anyway), so two admins
+    demoting each other at the same moment cannot both succeed."""
+    if user.role != Role.ADMIN or not user.is_active_account:
+        return
+    admins = db.session.execute(
+        sa.select(User.id)
+        .where(
+            User.role == Role.ADMIN,
+            User.is_active_account.is_(True),
+            User.deleted_at.is_(None),
+        )
+        .order_by(User.id)
+        .with_for_update()
+    ).scalars()
+    if not any(admin_id != user.id for admin_id in admins):
+        raise AccountError(
+            "This is the last active admin account; make someone else an admin first."
+        )
+
+
 def change_role(user: User, role: str, *, actor_id: int | None) -> bool:
     """Staff changing someone's role: never their own (an admin cannot lock themselves out),
     never a deleted account. ``set_role`` ends the person's sessions. False when unchanged."""
@@ -335,6 +357,8 @@ def change_role(user: User, role: str, *, actor_id: int | None) -> bool:
     _not_deleted(user)
     if user.role == role:
         return False
+    if role != Role.ADMIN:
+        _keep_an_admin(user)
     set_role(user, role, actor_id=actor_id)
     return True
 
@@ -345,6 +369,7 @@ def deactivate_account(user: User, *, actor_id: int | None) -> bool:
     _not_deleted(user)
     if not user.is_active_account:
         return False
+    _keep_an_admin(user)
     user.is_active_account = False
     db.session.flush()
     ended = revoke_all(user.id)

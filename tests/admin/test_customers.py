@@ -335,3 +335,44 @@ def test_detail_for_the_admin_themselves_offers_no_self_service_foot_guns(client
     admin = sign_in_staff(client, "admin")
     html = client.get(f"/admin/customers/{admin.id}").get_data(as_text=True)
     assert "This is your own account" in html and "Deactivate account" not in html
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app):
+    """Real commits and threads: whichever demotion runs second finds no other admin."""
+    from app.accounts.models import Role, User
+    from app.accounts.services import AccountError, change_role
+    from app.db import unit_of_work
+    from app.extensions import db as _db
+    from tests.concurrency import run_at_once
+
+    with app.app_context(), unit_of_work():
+        others = _db.session.execute(
+            sa.select(sa.func.count()).where(User.role == Role.ADMIN)
+        ).scalar_one()
+        assert others == 0  # the race only matters between the last two
+        a = make_user("race-admin-a@example.com", role="admin")
+        b = make_user("race-admin-b@example.com", role="admin")
+        ids = [a.id, b.id]
+    try:
+
+        def demote(index: int) -> str:
+            target, actor = ids[index], ids[1 - index]
+            try:
+                with unit_of_work():
+                    change_role(_db.session.get(User, target), "customer", actor_id=actor)
+            except AccountError:
+                return "refused"
+            return "demoted"
+
+        outcomes = run_at_once(app, 2, demote)
+        assert sorted(outcomes) == ["demoted", "refused"], outcomes
+        with app.app_context():
+            roles = _db.session.execute(sa.select(User.role).where(User.id.in_(ids))).scalars()
+            assert sorted(roles) == ["admin", "customer"]
+    finally:
+        with app.app_context(), unit_of_work():
+            from app.accounts.models import AuditEvent, UserSession
+
+            _db.session.execute(sa.delete(AuditEvent).where(AuditEvent.target_user_id.in_(ids)))
+            _db.session.execute(sa.delete(UserSession).where(UserSession.user_id.in_(ids)))
+            _db.session.execute(sa.delete(User).where(User.id.in_(ids)))
