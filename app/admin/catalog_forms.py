@@ -32,6 +32,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from app.catalog.services import sku_taken
+
 MAX_PRICE_MAJOR = 1_000_000  # a price above a million is a typo, whatever the currency
 MAX_STOCK = 1_000_000
 _PRICE = re.compile(r"\d{1,12}(?:[.,]\d{1,6})?")
@@ -169,10 +171,17 @@ class ProductDetailsForm(FlaskForm):
     featured = BooleanField("Featured on the home page")
 
 
+def free_sku(form: FlaskForm, field: StringField) -> None:
+    """A taken SKU is reported with the form's other errors (the database's unique index still
+    decides a race between two staff)."""
+    if field.data and sku_taken(field.data):
+        raise ValidationError(f"The SKU {field.data} is already used by another variant.")
+
+
 class NewProductForm(ProductDetailsForm):
     """A product is created with its first variant (a product always has one)."""
 
-    sku = StringField("SKU", validators=SKU_VALIDATORS)
+    sku = StringField("SKU", validators=[*SKU_VALIDATORS, free_sku])
     options = OptionsField("Options", validators=[Length(max=500)])
     price = PriceField("Price", validators=[DataRequired("Enter a price.")])
     stock = WholeNumberField(
@@ -183,7 +192,7 @@ class NewProductForm(ProductDetailsForm):
 
 
 class VariantAddForm(FlaskForm):
-    sku = StringField("SKU", validators=SKU_VALIDATORS)
+    sku = StringField("SKU", validators=[*SKU_VALIDATORS, free_sku])
     options = OptionsField("Options", validators=[Length(max=500)])
     price = PriceField("Price", validators=[DataRequired("Enter a price.")])
     stock = WholeNumberField(

@@ -12,6 +12,7 @@ from PIL import Image
 from app.accounts.models import AuditEvent
 from app.admin.catalog_forms import parse_options, parse_price, price_text
 from app.catalog.models import PriceChange, Product, ProductImage, Variant
+from app.catalog.services import VariantInput
 from app.db import commit_unit_of_work
 from app.orders.models import Order, OrderLine
 from tests.accounts.helpers import login, make_user
@@ -689,3 +690,17 @@ def test_bulk_form_returns_to_the_list_as_filtered_by_htmx(client, db):
         '<input type="hidden" name="next" form="bulk-form" value="/admin/products?status=draft">'
         in html
     )
+
+
+def test_a_taken_sku_is_reported_with_the_other_errors(staff, db):
+    factories.product("Existing", variants=[VariantInput(sku="TAKEN-1", price=100, options={})])
+    commit_unit_of_work()
+    page = "/admin/products/new"
+    response = staff.post(
+        page,
+        data={"name": "New", "sku": "TAKEN-1", "price": "abc", "csrf_token": csrf(staff, page)},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code in (400, 422)
+    assert "The SKU TAKEN-1 is already used by another variant." in html
+    assert "price" in html.lower() and 'aria-invalid="true"' in html
