@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app.catalog.cache import catalog_changed
 from app.catalog.models import (
     Category,
+    CategoryRedirect,
     PriceChange,
     Product,
     ProductStatus,
@@ -683,13 +684,44 @@ def update_category(
     category.parent = parent
     category.description = description.strip()
     category.slug_path, category.id_path, category.depth = new_slug_path, new_id_path, new_depth
+    moved = {category.id: old_slug_path} if new_slug_path != old_slug_path else {}
     for node in descendants:
+        if new_slug_path != old_slug_path:
+            moved[node.id] = node.slug_path
         node.id_path = new_id_path + node.id_path[len(old_id_path) :]
         node.slug_path = new_slug_path + node.slug_path[len(old_slug_path) :]
         node.depth = node.depth - old_depth + new_depth
     db.session.flush()
+    _remember_old_paths(moved)
     catalog_changed()
     return changed
+
+
+def _remember_old_paths(moved: dict[int, str]) -> None:
+    """Each moved category's former path now redirects to it (a path used before by another
+    category is re-pointed); a path that is live again is no redirect."""
+    if not moved:
+        return
+    old_paths = list(moved.values())
+    db.session.execute(sa.delete(CategoryRedirect).where(CategoryRedirect.old_path.in_(old_paths)))
+    db.session.add_all(
+        CategoryRedirect(old_path=path, category_id=category_id)
+        for category_id, path in moved.items()
+    )
+    live = sa.select(Category.slug_path)
+    db.session.execute(sa.delete(CategoryRedirect).where(CategoryRedirect.old_path.in_(live)))
+    db.session.flush()
+
+
+def category_redirect(path: str) -> str | None:
+    """Where a category that used to live at ``path`` lives now, if it moved."""
+    if len(path) > MAX_SLUG_PATH:
+        return None
+    return db.session.execute(
+        sa.select(Category.slug_path)
+        .join(CategoryRedirect, CategoryRedirect.category_id == Category.id)
+        .where(CategoryRedirect.old_path == path)
+    ).scalar_one_or_none()
 
 
 def move_category_position(category: Category, offset: int) -> bool:

@@ -11,6 +11,7 @@ from flask import (
     abort,
     current_app,
     make_response,
+    redirect,
     render_template,
     request,
     url_for,
@@ -29,6 +30,7 @@ from app.catalog.queries import (
     list_products,
     list_related_products,
 )
+from app.catalog.services import category_redirect
 from app.extensions import htmx
 
 CSRF_HOLE = "__CSRF_TOKEN_HOLE__"
@@ -128,7 +130,12 @@ def category(category_path: str) -> Response:
     tree = get_category_tree()
     node = tree.by_path(category_path.strip("/"))
     if node is None:
-        abort(404)
+        moved_to = category_redirect(category_path.strip("/"))
+        if moved_to is None:
+            abort(404)
+        query = request.query_string.decode()
+        target = url_for("catalog.category", category_path=moved_to)
+        return redirect(f"{target}?{query}" if query else target, 301)
     params = ListingParams.from_args(request.args, category=node.slug_path)
     return _listing_response(
         params,

@@ -136,7 +136,8 @@ def test_moving_rewrites_the_whole_subtree(staff, db, tree):
     )
     assert after["Women"][0] == "clothing/women"  # siblings untouched
     # The storefront follows at once: the old address is gone, the new one works.
-    assert staff.get("/c/clothing/men/shirts").status_code == 404
+    old = staff.get("/c/clothing/men/shirts")  # the old address sends people on
+    assert old.status_code == 301 and old.headers["Location"] == "/c/home/men/shirts"
     assert staff.get("/c/home/men/shirts").status_code == 200
 
     response = edit(staff, men, parent_id="0", slug="gents", name="Gents")
@@ -243,3 +244,22 @@ def test_staff_without_catalog_edit_get_403(staff, db, tree, monkeypatch):
     response = staff.post("/admin/categories/new", data={"csrf_token": token, "name": "Garden"})
     assert response.status_code == 403
     assert "Garden" not in paths(db)
+
+
+def test_old_category_addresses_redirect_after_a_rename_or_move(staff, db, tree):
+    assert edit(staff, tree["men"], slug="gents").status_code == 302
+    old = staff.get("/c/clothing/men/shirts?sort=price&page=2")
+    assert old.status_code == 301
+    assert old.headers["Location"] == "/c/clothing/gents/shirts?sort=price&page=2"
+    assert staff.get("/c/clothing/men").headers["Location"] == "/c/clothing/gents"
+    assert staff.get("/c/clothing/gents/shirts").status_code == 200
+    # Moved again: both earlier addresses lead to the newest one.
+    db.session.refresh(tree["men"])
+    assert edit(staff, tree["men"], parent_id=str(tree["home"].id)).status_code == 302
+    assert staff.get("/c/clothing/men").headers["Location"] == "/c/home/gents"
+    assert staff.get("/c/clothing/gents/shirts").headers["Location"] == "/c/home/gents/shirts"
+    # An address taken by a new category is that category's again, not a redirect.
+    factories.category("Men", tree["clothing"])
+    commit_unit_of_work()
+    assert staff.get("/c/clothing/men").status_code == 200
+    assert staff.get("/c/nowhere/at-all").status_code == 404

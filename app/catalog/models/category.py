@@ -45,3 +45,16 @@ class Category(TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"<Category {self.slug_path}>"
+
+
+class CategoryRedirect(Base):
+    """A category's former address (``clothing/men``) after a rename or move, so links and
+    search engines that still use it are sent on (301) to where the category is now."""
+
+    __tablename__ = "category_redirects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    old_path: Mapped[str] = mapped_column(sa.String(500), unique=True)
+    category_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("categories.id", ondelete="CASCADE"), index=True
+    )
