@@ -1,9 +1,9 @@
 """Invoice and packing slip PDFs (fpdf2, pure Python).
 
-Text goes through ``PdfText``: with a Unicode TrueType font found on the system (DejaVu Sans)
-any character the font has is kept; otherwise the PDF core font is used and text is folded to
-Latin-1 (accents kept where Latin-1 has them, others reduced to their base letter, the rest
-"?"). Either way a name in any script never breaks a document.
+Documents use DejaVu Sans, shipped with the app (app/admin/fonts, with its licence), so a
+server without system fonts prints the same invoice. Every character the font has is kept
+(Latin, Greek, Cyrillic, ...); one it lacks (CJK, emoji) is folded to a base letter where
+there is one, else "?". A name in any script never breaks a document.
 """
 
 from __future__ import annotations
@@ -23,58 +23,24 @@ from app.orders.pricing import tax_on, tax_rate_for
 from app.orders.states import LABELS
 from app.store import store_details
 
-FONT_CANDIDATES = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
-    "/usr/local/share/fonts/DejaVuSans.ttf",
-    "/opt/homebrew/share/fonts/DejaVuSans.ttf",
-]
-_FOLD = {
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2212": "-",
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201a": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u201e": '"',
-    "\u2026": "...",
-    "\u2022": "*",
-    "\u20ac": "EUR ",
-    "\u2122": "TM",
-    "\u00a0": " ",
-    "\u202f": " ",
-    "\u2009": " ",
-    "\u00d7": "x",
-}
+FONTS = Path(__file__).with_name("fonts")
 ADDRESS_KEYS = ("full_name", "line1", "line2", "city", "region", "postal_code", "country")
 
 
-def unicode_font() -> tuple[Path, Path | None] | None:
-    """DejaVu Sans (and its bold face when present), if installed."""
-    for candidate in FONT_CANDIDATES:
-        regular = Path(candidate)
-        if regular.is_file():
-            bold = regular.with_name("DejaVuSans-Bold.ttf")
-            return regular, (bold if bold.is_file() else None)
-    return None
-
-
-def fold_latin1(text: str) -> str:
+def printable(text: str, glyphs: set[int]) -> str:
+    """``text`` with every character the font lacks replaced by its base letters when the font
+    has them (a decomposed accent), else "?"; control characters become spaces."""
     out = []
     for char in unicodedata.normalize("NFC", text):
-        if char in _FOLD:
-            out.append(_FOLD[char])
-        elif ord(char) < 256:
-            out.append(char if char.isprintable() or char == "\n" else " ")
+        if char == "\n" or (char.isprintable() and ord(char) in glyphs):
+            out.append(char)
+        elif not char.isprintable():
+            out.append(" ")
         else:
             base = "".join(
                 c
                 for c in unicodedata.normalize("NFKD", char)
-                if ord(c) < 256 and not unicodedata.combining(c)
+                if ord(c) in glyphs and not unicodedata.combining(c)
             )
             out.append(base or "?")
     return "".join(out)
@@ -87,16 +53,10 @@ class Document(FPDF):
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(16, 16, 16)
-        font = unicode_font()
-        self.glyphs: set[int] | None = None
-        if font is not None:
-            regular, bold = font
-            self.add_font("Body", "", str(regular))
-            self.add_font("Body", "B", str(bold or regular))
-            self.family = "Body"
-            self.glyphs = set(self.fonts["body"].cmap)
-        else:
-            self.family = "helvetica"
+        self.add_font("Body", "", str(FONTS / "DejaVuSans.ttf"))
+        self.add_font("Body", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        self.family = "Body"
+        self.glyphs: set[int] = set(self.fonts["body"].cmap)
         self.set_title(self.safe(title))
         self.set_creator("ShopSphere")
         self.alias_nb_pages()
@@ -104,18 +64,7 @@ class Document(FPDF):
         self.set_font(self.family, size=10)
 
     def safe(self, value: Any) -> str:
-        text = "" if value is None else str(value)
-        if getattr(self, "glyphs", None) is None:
-            return fold_latin1(text)
-        glyphs = self.glyphs or set()
-        out = []
-        for char in text:
-            if char == "\n" or ord(char) in glyphs:
-                out.append(char)
-            else:
-                folded = fold_latin1(char)
-                out.append("".join(c if ord(c) in glyphs else "?" for c in folded))
-        return "".join(out)
+        return printable("" if value is None else str(value), self.glyphs)
 
     def footer(self) -> None:
         self.set_y(-12)
