@@ -19,7 +19,7 @@ def send_refund_task(refund_id: int) -> str | None:
     """Ask the provider for a refund (idempotent: the refund's own key). Not retried by Huey:
     the sweeper below sends unanswered refunds again. ``send_refund`` opens its own short
     units of work, so no transaction is held during the provider call."""
-    from app.orders.refunds import send_refund
+    from app.orders.refund_settlement import send_refund
     from tasks.queue import task_app
 
     with task_app().app_context():
@@ -29,7 +29,7 @@ def send_refund_task(refund_id: int) -> str | None:
 @huey.periodic_task(crontab(minute="*"))
 def sweep_payments() -> int:
     from app.db import unit_of_work
-    from app.orders.refunds import unsent_refunds
+    from app.orders.refund_settlement import unsent_refunds
     from app.payments.fulfilment import expire_stale_orders
     from app.payments.webhooks import sweep
     from tasks.queue import task_app

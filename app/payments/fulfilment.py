@@ -299,8 +299,8 @@ def record_payment_failed(session_id: str, reason: str) -> None:
 
 def record_refund(payment_intent: str, amount_refunded: int) -> None:
     """charge.refunded: the provider's running total; settles the shop's pending refunds it
-    covers (see app.orders.refunds) and never goes backwards."""
-    from app.orders.refunds import record_provider_total
+    covers (see app.orders.refund_settlement) and never goes backwards."""
+    from app.orders.refund_settlement import record_provider_total
 
     record_provider_total(payment_intent, amount_refunded)
 

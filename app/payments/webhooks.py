@@ -94,7 +94,7 @@ def handle_charge_refunded(event: dict[str, Any]) -> None:
 
 
 def handle_refund_event(event: dict[str, Any]) -> None:
-    from app.orders.refunds import record_provider_refund
+    from app.orders.refund_settlement import record_provider_refund
 
     record_provider_refund(_session_object(event))
 
