@@ -20,13 +20,9 @@ from app.admin.catalog_common import (
     get_or_404,
 )
 from app.admin.catalog_forms import CategoryEditForm, CategoryForm
+from app.catalog.categories import add_category, move_category_position, update_category
 from app.catalog.models import Category, Product
-from app.catalog.services import (
-    CatalogError,
-    add_category,
-    move_category_position,
-    update_category,
-)
+from app.catalog.services import CatalogError
 from app.extensions import db
 
 

@@ -19,8 +19,8 @@ from app.admin.catalog_common import get_or_404, is_partial
 from app.admin.catalog_forms import STOCK_REASONS, StockAdjustForm, ThresholdForm
 from app.admin.listing import paginate, render_listing, str_arg
 from app.catalog.models import Product, StockMovement, Variant
-from app.catalog.services import (
-    CatalogError,
+from app.catalog.services import CatalogError
+from app.catalog.stock import (
     InsufficientStock,
     adjust_stock,
     set_low_stock_threshold,

@@ -37,13 +37,13 @@ from app.catalog.services import (
     CatalogError,
     VariantInput,
     add_variant,
-    adjust_stock,
     create_product,
     refresh_product_summary,
     set_description,
     set_product_status,
     set_variant_price,
 )
+from app.catalog.stock import adjust_stock
 from app.extensions import db
 from app.store import low_stock_default
 

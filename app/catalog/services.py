@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from app.catalog.cache import catalog_changed
 from app.catalog.models import (
     Category,
-    CategoryRedirect,
     PriceChange,
     Product,
     ProductStatus,
@@ -29,10 +28,6 @@ from app.store import low_stock_default
 
 class CatalogError(ValueError):
     """A catalog rule was broken; the message is safe to show to staff."""
-
-
-class InsufficientStock(CatalogError):
-    pass
 
 
 def slugify(value: str, max_length: int = 200) -> str:
@@ -213,45 +208,6 @@ def set_variant_price(
     refresh_product_summary(variant.product_id)
 
 
-def adjust_stock(
-    variant_id: int,
-    delta: int,
-    *,
-    reason: str = StockReason.ADJUSTMENT,
-    note: str = "",
-    actor_id: int | None = None,
-) -> None:
-    """Add or remove units on hand with one conditional UPDATE (no read-modify-write).
-
-    A decrease that would leave fewer units than are reserved or below zero changes nothing
-    and raises, whatever other transactions are doing at the same moment.
-    """
-    if delta == 0:
-        return
-    result = db.session.execute(
-        sa.update(Variant)
-        .where(Variant.id == variant_id, Variant.stock_on_hand + delta >= Variant.reserved)
-        .values(stock_on_hand=Variant.stock_on_hand + delta)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise InsufficientStock("Not enough stock for that change.")
-    db.session.add(
-        StockMovement(
-            variant_id=variant_id,
-            on_hand_delta=delta,
-            reason=reason,
-            note=note[:250],
-            actor_id=actor_id,
-        )
-    )
-    db.session.flush()
-    product_id = db.session.execute(
-        sa.select(Variant.product_id).where(Variant.id == variant_id)
-    ).scalar_one()
-    refresh_product_summary(product_id)
-
-
 def set_product_status(product: Product, status: str) -> None:
     if status not in set(ProductStatus):
         raise CatalogError(f"Unknown status {status!r}.")
@@ -408,14 +364,6 @@ def update_variant(
     return changed
 
 
-def set_low_stock_threshold(variant: Variant, threshold: int) -> None:
-    if threshold < 0:
-        raise CatalogError("The low-stock threshold cannot be negative.")
-    variant.low_stock_threshold = threshold
-    db.session.flush()
-    catalog_changed()  # product pages show "Only n left" from the threshold
-
-
 def product_was_ordered(product_id: int) -> bool:
     """True when any order line points at one of the product's variants."""
     from app.orders.models import OrderLine
@@ -462,7 +410,7 @@ def delete_draft_product(product: Product) -> None:
     catalog_changed()
 
 
-def _move_in_list(items: list[Any], item: Any, offset: int) -> bool:
+def move_in_list(items: list[Any], item: Any, offset: int) -> bool:
     """Swap ``item`` with its neighbour and renumber ``position`` 0..n-1."""
     index = items.index(item)
     target = index + offset
@@ -488,7 +436,7 @@ def move_product_image(image: Any, offset: int) -> bool:
             .order_by(ProductImage.position, ProductImage.id)
         ).scalars()
     )
-    moved = _move_in_list(images, image, offset)
+    moved = move_in_list(images, image, offset)
     if moved:
         db.session.expire(image.product, ["images"])
     return moved
@@ -498,240 +446,3 @@ def set_image_alt_text(image: Any, alt_text: str) -> None:
     image.alt_text = alt_text.strip()[:250]
     db.session.flush()
     catalog_changed()
-
-
-def set_stock_count(
-    variant_id: int,
-    counted: int,
-    *,
-    reason: str = StockReason.COUNT_CORRECTION,
-    note: str = "",
-    actor_id: int | None = None,
-    attempts: int = 10,
-) -> int:
-    """Set units on hand to a physical count and return the change recorded in the ledger.
-
-    A compare-and-set on the value just read: a sale landing between the read and the write
-    makes the UPDATE miss, and it is retried against the new value, so the ledger's delta is
-    always the real difference.
-    """
-    if counted < 0:
-        raise CatalogError("A counted quantity cannot be negative.")
-    for _ in range(attempts):
-        row = db.session.execute(
-            sa.select(Variant.stock_on_hand, Variant.reserved, Variant.product_id).where(
-                Variant.id == variant_id
-            )
-        ).first()
-        if row is None:
-            raise CatalogError("That variant no longer exists.")
-        on_hand, reserved, product_id = row
-        if counted < reserved:
-            raise InsufficientStock(
-                f"{reserved} units are reserved for unpaid orders, so the count cannot be "
-                "lower than that."
-            )
-        delta = counted - on_hand
-        if delta == 0:
-            return 0
-        result = db.session.execute(
-            sa.update(Variant)
-            .where(
-                Variant.id == variant_id,
-                Variant.stock_on_hand == on_hand,
-                Variant.reserved <= counted,
-            )
-            .values(stock_on_hand=counted)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
-            db.session.add(
-                StockMovement(
-                    variant_id=variant_id,
-                    on_hand_delta=delta,
-                    reason=reason,
-                    note=note[:250],
-                    actor_id=actor_id,
-                )
-            )
-            db.session.flush()
-            refresh_product_summary(product_id)
-            return delta
-    raise CatalogError("The stock kept changing while saving the count. Please try again.")
-
-
-# --- Category tree editing ---
-
-MAX_SLUG_PATH = 500
-MAX_ID_PATH = 255
-
-
-def _siblings_filter(parent_id: int | None) -> sa.ColumnElement[bool]:
-    if parent_id is None:
-        return Category.parent_id.is_(None)
-    return Category.parent_id == parent_id
-
-
-def _lock_category_tree() -> None:
-    """Serialise tree edits: two concurrent moves could otherwise build a cycle between them.
-    PostgreSQL locks every category row (there are few); SQLite's write lock already
-    serialises writers. Rows loaded earlier are refreshed with what the lock protects."""
-    db.session.execute(
-        sa.select(Category)
-        .order_by(Category.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalars().all()
-
-
-def slug_path_for(name_or_slug: str, parent: Category | None) -> str:
-    slug = slugify(name_or_slug, 120)
-    return f"{parent.slug_path}/{slug}" if parent else slug
-
-
-def add_category(
-    name: str, parent: Category | None = None, *, slug: str | None = None, description: str = ""
-) -> Category:
-    """Create a category at the end of its siblings; refuses a name whose URL is taken."""
-    if not name.strip():
-        raise CatalogError("A category needs a name.")
-    _lock_category_tree()
-    slug_path = slug_path_for(slug or name, parent)
-    if len(slug_path) > MAX_SLUG_PATH or (parent and len(parent.id_path) + 12 > MAX_ID_PATH):
-        raise CatalogError("That category would be nested too deeply.")
-    if _slug_path_owner(slug_path) is not None:
-        raise CatalogError(f"There is already a category at /c/{slug_path}. Choose another name.")
-    parent_id = parent.id if parent else None
-    last = db.session.execute(
-        sa.select(sa.func.max(Category.position)).where(_siblings_filter(parent_id))
-    ).scalar()
-    return create_category(
-        name,
-        parent,
-        slug=slug,
-        position=0 if last is None else last + 1,
-        description=description.strip(),
-    )
-
-
-def _slug_path_owner(slug_path: str) -> int | None:
-    return db.session.execute(
-        sa.select(Category.id).where(Category.slug_path == slug_path)
-    ).scalar_one_or_none()
-
-
-def update_category(
-    category: Category,
-    *,
-    name: str,
-    slug: str | None = None,
-    parent: Category | None = None,
-    description: str = "",
-) -> list[str]:
-    """Rename and/or move a category; the id and slug paths of its whole subtree are
-    rewritten in the same transaction. Moving a category under itself or one of its own
-    descendants is refused. Returns the changed fields."""
-    if not name.strip():
-        raise CatalogError("A category needs a name.")
-    _lock_category_tree()
-    if parent is not None and (
-        parent.id == category.id or parent.id_path.startswith(category.id_path)
-    ):
-        raise CatalogError("A category cannot be moved under itself or one of its subcategories.")
-    new_slug = slugify(slug or category.slug, 120)
-    new_slug_path = f"{parent.slug_path}/{new_slug}" if parent else new_slug
-    new_id_path = f"{parent.id_path if parent else '/'}{category.id}/"
-    new_depth = parent.depth + 1 if parent else 0
-    owner = _slug_path_owner(new_slug_path)
-    if owner is not None and owner != category.id:
-        raise CatalogError(
-            f"There is already a category at /c/{new_slug_path}. Choose another name or place."
-        )
-
-    old_id_path, old_slug_path, old_depth = category.id_path, category.slug_path, category.depth
-    descendants = list(
-        db.session.execute(
-            sa.select(Category).where(
-                Category.id_path.like(f"{old_id_path}%"), Category.id != category.id
-            )
-        ).scalars()
-    )
-    longest_slug = max([len(d.slug_path) for d in descendants] + [len(old_slug_path)])
-    longest_id = max([len(d.id_path) for d in descendants] + [len(old_id_path)])
-    if (
-        longest_slug - len(old_slug_path) + len(new_slug_path) > MAX_SLUG_PATH
-        or longest_id - len(old_id_path) + len(new_id_path) > MAX_ID_PATH
-    ):
-        raise CatalogError("That move would nest categories too deeply.")
-
-    changed = []
-    new_parent_id = parent.id if parent else None
-    if name.strip() != category.name:
-        changed.append("name")
-    if new_slug != category.slug:
-        changed.append("slug")
-    if new_parent_id != category.parent_id:
-        changed.append("parent")
-        last = db.session.execute(
-            sa.select(sa.func.max(Category.position)).where(_siblings_filter(new_parent_id))
-        ).scalar()
-        category.position = 0 if last is None else last + 1
-    if description.strip() != category.description:
-        changed.append("description")
-
-    category.name = name.strip()
-    category.slug = new_slug
-    category.parent = parent
-    category.description = description.strip()
-    category.slug_path, category.id_path, category.depth = new_slug_path, new_id_path, new_depth
-    moved = {category.id: old_slug_path} if new_slug_path != old_slug_path else {}
-    for node in descendants:
-        if new_slug_path != old_slug_path:
-            moved[node.id] = node.slug_path
-        node.id_path = new_id_path + node.id_path[len(old_id_path) :]
-        node.slug_path = new_slug_path + node.slug_path[len(old_slug_path) :]
-        node.depth = node.depth - old_depth + new_depth
-    db.session.flush()
-    _remember_old_paths(moved)
-    catalog_changed()
-    return changed
-
-
-def _remember_old_paths(moved: dict[int, str]) -> None:
-    """Each moved category's former path now redirects to it (a path used before by another
-    category is re-pointed); a path that is live again is no redirect."""
-    if not moved:
-        return
-    old_paths = list(moved.values())
-    db.session.execute(sa.delete(CategoryRedirect).where(CategoryRedirect.old_path.in_(old_paths)))
-    db.session.add_all(
-        CategoryRedirect(old_path=path, category_id=category_id)
-        for category_id, path in moved.items()
-    )
-    live = sa.select(Category.slug_path)
-    db.session.execute(sa.delete(CategoryRedirect).where(CategoryRedirect.old_path.in_(live)))
-    db.session.flush()
-
-
-def category_redirect(path: str) -> str | None:
-    """Where a category that used to live at ``path`` lives now, if it moved."""
-    if len(path) > MAX_SLUG_PATH:
-        return None
-    return db.session.execute(
-        sa.select(Category.slug_path)
-        .join(CategoryRedirect, CategoryRedirect.category_id == Category.id)
-        .where(CategoryRedirect.old_path == path)
-    ).scalar_one_or_none()
-
-
-def move_category_position(category: Category, offset: int) -> bool:
-    """Move a category up (-1) or down (+1) among its siblings."""
-    _lock_category_tree()
-    siblings = list(
-        db.session.execute(
-            sa.select(Category)
-            .where(_siblings_filter(category.parent_id))
-            .order_by(Category.position, Category.name, Category.id)
-        ).scalars()
-    )
-    return _move_in_list(siblings, category, offset)

@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from app.catalog import bp
 from app.catalog.cache import cached_value, catalog_version
+from app.catalog.categories import category_redirect
 from app.catalog.listing import PER_PAGE_CHOICES, SORTS, ListingParams
 from app.catalog.queries import (
     get_category_tree,
@@ -30,7 +31,6 @@ from app.catalog.queries import (
     list_products,
     list_related_products,
 )
-from app.catalog.services import category_redirect
 from app.extensions import htmx
 
 CSRF_HOLE = "__CSRF_TOKEN_HOLE__"

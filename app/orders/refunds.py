@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 
 from app.catalog.models import StockReason, Variant
-from app.catalog.services import adjust_stock
+from app.catalog.stock import adjust_stock
 from app.db import after_commit
 from app.extensions import db
 from app.orders.models import (

@@ -6,8 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import AuditEvent
+from app.catalog.categories import update_category
 from app.catalog.models import Category
-from app.catalog.services import CatalogError, update_category
+from app.catalog.services import CatalogError
 from app.db import commit_unit_of_work
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import csrf, sign_in_staff

@@ -7,7 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.cart.models import Cart, CartLine, SavedItem
-from app.catalog.services import adjust_stock, set_variant_price
+from app.catalog.services import set_variant_price
+from app.catalog.stock import adjust_stock
 from app.db import commit_unit_of_work
 from tests.accounts.helpers import make_user
 from tests.api.helpers import CART_TOKEN, add_item, bearer, guest, tokens

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import Address
 from app.catalog.models import Variant
-from app.catalog.services import adjust_stock
+from app.catalog.stock import adjust_stock
 from app.db import commit_unit_of_work
 from app.orders.models import Order, OrderStatus, Payment
 from app.payments.models import SandboxSession

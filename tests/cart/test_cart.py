@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 from app.cart.models import Cart, CartLine, SavedItem
 from app.cart.services import purge_expired
-from app.catalog.services import VariantInput, adjust_stock, set_product_status, set_variant_price
+from app.catalog.services import VariantInput, set_product_status, set_variant_price
+from app.catalog.stock import adjust_stock
 from app.db import commit_unit_of_work, utcnow
 from app.extensions import db as _db
 from tests.accounts.helpers import login, make_user

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from app.catalog.models import Product, StockMovement, Variant
-from app.catalog.services import InsufficientStock, adjust_stock
+from app.catalog.stock import InsufficientStock, adjust_stock
 from app.db import unit_of_work
 from app.extensions import db
 from tests.catalog import factories
