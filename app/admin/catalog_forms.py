@@ -9,10 +9,8 @@ form errors.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from babel.numbers import get_currency_precision
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -33,6 +31,7 @@ from wtforms.validators import (
 )
 
 from app.catalog.services import sku_taken
+from app.core.money import minor_units
 
 MAX_PRICE_MAJOR = 1_000_000  # a price above a million is a typo, whatever the currency
 MAX_STOCK = 1_000_000
@@ -42,37 +41,8 @@ MAX_OPTIONS = 8
 
 
 def parse_price(text: str | None, currency: str = "EUR") -> int:
-    """``"19.99"`` → ``1999``: exact, in the currency's minor units. Raises ValueError with a
-    sentence for the form."""
-    raw = (text or "").strip().replace(" ", "")
-    exponent = get_currency_precision(currency)
-    example = "19.99" if exponent == 2 else "1999" if exponent == 0 else "19.999"
-    if not raw:
-        raise ValueError("Enter a price.")
-    if not _PRICE.fullmatch(raw):
-        raise ValueError(f"Enter the price as a number like {example}, without a currency sign.")
-    try:
-        value = Decimal(raw.replace(",", "."))
-    except InvalidOperation as exc:  # pragma: no cover - the pattern already rules this out
-        raise ValueError(f"Enter the price as a number like {example}.") from exc
-    minor = value.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        if exponent == 0:
-            raise ValueError(f"{currency} prices are whole numbers, like {example}.")
-        raise ValueError(f"Use at most {exponent} decimal places, like {example}.")
-    if minor <= 0:
-        raise ValueError("The price must be greater than zero.")
-    if value > MAX_PRICE_MAJOR:
-        raise ValueError(f"The price must be at most {MAX_PRICE_MAJOR:,}.")
-    return int(minor)
-
-
-def price_text(minor: int | None, currency: str = "EUR") -> str:
-    """Integer minor units as the text a staff member would type (``1999`` → ``"19.99"``)."""
-    if minor is None:
-        return ""
-    exponent = get_currency_precision(currency)
-    return str(Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent)))
+    """A catalog price: ``"19.99"`` → ``1999``, above zero, at most ``MAX_PRICE_MAJOR``."""
+    return minor_units(text, currency, what="price", positive=True, max_major=MAX_PRICE_MAJOR)
 
 
 def parse_options(text: str | None) -> dict[str, str]:

@@ -32,7 +32,6 @@ from app.admin.catalog_forms import (
     VariantAddForm,
     VariantEditForm,
     options_text,
-    price_text,
 )
 from app.admin.listing import int_arg, paginate, render_listing, str_arg
 from app.catalog.models import PriceChange, Product, ProductStatus, Variant
@@ -49,6 +48,7 @@ from app.catalog.services import (
     update_product,
     update_variant,
 )
+from app.core.money import decimal_text
 from app.extensions import db
 from app.store import low_stock_default
 
@@ -393,8 +393,8 @@ def products_variant_edit(product_id: int, variant_id: int) -> Any:
             formdata=None,
             sku=variant.sku,
             options=options_text(variant.options),
-            price=price_text(variant.price, variant.currency),
-            compare_at_price=price_text(variant.compare_at_price, variant.currency),
+            price=decimal_text(variant.price, variant.currency),
+            compare_at_price=decimal_text(variant.compare_at_price, variant.currency),
             track_inventory=variant.track_inventory,
         )
         return render_template(

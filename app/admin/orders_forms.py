@@ -3,37 +3,18 @@ with Decimal into minor units; anything else about money is decided by the servi
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
-from babel.numbers import get_currency_precision
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-MAX_MINOR = 10**13  # far above any order, far below a BIGINT
+from app.core.money import minor_units
+
+MAX_AMOUNT_MAJOR = 10**11  # far above any order, far below a BIGINT
 
 
 def parse_money(text: str, currency: str) -> int:
-    """'12.50' / '12,50' / '1 234.5' in ``currency`` units → minor units. ValueError if it is
-    not a plain non-negative amount with at most the currency's decimals."""
-    raw = (text or "").strip().replace(" ", "").replace("\u00a0", "")
-    if raw.count(",") == 1 and "." not in raw:
-        raw = raw.replace(",", ".")
-    if not raw or len(raw) > 20 or not all(c.isdigit() or c == "." for c in raw):
-        raise ValueError("not an amount")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation as exc:
-        raise ValueError("not an amount") from exc
-    if not value.is_finite() or value < 0:
-        raise ValueError("not an amount")
-    exponent = get_currency_precision(currency)
-    minor = value.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        raise ValueError("too many decimals")
-    if minor >= MAX_MINOR:
-        raise ValueError("too large")
-    return int(minor)
+    """A refund amount or a filter bound: '12.50' / '12,50' → minor units (zero allowed)."""
+    return minor_units(text, currency, max_major=MAX_AMOUNT_MAJOR)
 
 
 class ShipForm(FlaskForm):

@@ -19,9 +19,9 @@ from app.admin.settings_forms import (
     ShippingMethodForm,
     StoreSettingsForm,
     TaxRateForm,
-    format_amount,
     format_percent,
 )
+from app.core.money import decimal_text
 from app.extensions import db
 from app.orders.models import ShippingMethod, TaxRate
 from app.store import get_store_settings, store_details
@@ -108,8 +108,8 @@ def _fill_shipping_form(form: ShippingMethodForm, method: ShippingMethod) -> Non
     form.code.data = method.code
     form.name.data = method.name
     form.countries.data = ", ".join(method.countries or [])
-    form.price.data = format_amount(method.price, method.currency)
-    form.free_over.data = format_amount(method.free_over, method.currency)
+    form.price.data = decimal_text(method.price, method.currency)
+    form.free_over.data = decimal_text(method.free_over, method.currency)
     form.delivery_days.data = method.delivery_days
     form.position.data = method.position
     form.active.data = method.active
@@ -122,7 +122,7 @@ def settings_shipping() -> str:
     return render_template(
         "admin/settings/shipping_list.html",
         methods=methods,
-        format_amount=format_amount,
+        format_amount=decimal_text,
         any_active=any(m.active for m in methods),
     )
 

@@ -12,7 +12,6 @@ from functools import cache
 from zoneinfo import available_timezones
 
 import phonenumbers
-from babel.numbers import get_currency_precision
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import (
@@ -26,6 +25,7 @@ from wtforms.validators import (
 )
 
 from app.accounts.profile import countries, country_names, normalise_phone
+from app.core.money import minor_units
 from app.store import MAX_ADDRESS_LINES, MAX_LOW_STOCK
 
 MAX_AMOUNT_MAJOR = Decimal(1_000_000)  # a shipping price above a million is a typo
@@ -41,31 +41,8 @@ def _squash(value: str | None) -> str | None:
 
 
 def parse_amount(raw: str, currency: str) -> int:
-    """ "4.95" → 495 for EUR (0 decimals for JPY...). ValueError with a readable message."""
-    text = (raw or "").strip().replace(" ", "")
-    places = get_currency_precision(currency)
-    if "," in text:
-        raise ValueError("Use a dot for decimals and no thousands separators, like 1250.50.")
-    if not _NUMBER.match(text):
-        raise ValueError("Enter an amount like 4.95 (no currency sign, not negative).")
-    value = Decimal(text)
-    if value > MAX_AMOUNT_MAJOR:
-        raise ValueError(f"Enter an amount up to {MAX_AMOUNT_MAJOR:,}.")
-    if value.normalize().as_tuple().exponent < -places:  # type: ignore[operator]
-        raise ValueError(
-            f"{currency} amounts have {places} decimal places at most."
-            if places
-            else f"{currency} amounts are whole numbers."
-        )
-    return int(value.scaleb(places))
-
-
-def format_amount(minor: int | None, currency: str) -> str:
-    """The inverse of :func:`parse_amount`, to fill a form: 495 → "4.95"."""
-    if minor is None:
-        return ""
-    places = get_currency_precision(currency)
-    return f"{Decimal(minor).scaleb(-places):.{places}f}"
+    """A shipping price or threshold: "4.95" → 495 in ``currency`` (zero allowed)."""
+    return minor_units(raw, currency, max_major=MAX_AMOUNT_MAJOR)
 
 
 def parse_percent(raw: str) -> int:

@@ -26,22 +26,21 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from babel.numbers import get_currency_precision
 from flask import current_app
 
 from app.catalog.models import Category, Product, ProductStatus, Variant
 from app.core.html import sanitize_html
+from app.core.money import decimal_text, minor_units
 from app.extensions import db
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_STORED_ERRORS = 1_000
 IMPORT_REASON = "import"  # StockMovement.reason for every stock change an import makes
-MAX_PRICE_MINOR = 10**11  # a billion in major units: a typo, not a price
+MAX_PRICE_MAJOR = 10**9  # a billion: a typo, not a price
 MAX_QUANTITY = 2**31 - 1
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -238,22 +237,8 @@ def check_header(header: list[str]) -> list[RowError]:
 
 
 def parse_money(value: str, currency: str) -> int:
-    """'19.99' -> 1999 (minor units of ``currency``), exactly, through Decimal."""
-    exponent = get_currency_precision(currency)
-    if not _NUMBER.match(value):
-        raise ValueError(f'"{value[:40]}" is not a price; write a number with a dot, like 19.99.')
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f'"{value[:40]}" is not a price.') from None
-    minor = amount.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{currency} prices have at most {exponent} decimal places.")
-    if minor <= 0:
-        raise ValueError("The price must be greater than zero.")
-    if minor > MAX_PRICE_MINOR:
-        raise ValueError("The price is too large.")
-    return int(minor)
+    """A price cell: '19.99' -> 1999 (minor units of ``currency``), above zero."""
+    return minor_units(value, currency, what="price", positive=True, max_major=MAX_PRICE_MAJOR)
 
 
 def parse_count(value: str) -> int:
@@ -283,13 +268,6 @@ def parse_options(value: str) -> dict[str, str]:
 
 def format_options(options: dict[str, Any]) -> str:
     return ";".join(f"{k}={v}" for k, v in options.items())
-
-
-def format_money(minor: int | None, currency: str) -> str:
-    if minor is None:
-        return ""
-    exponent = get_currency_precision(currency)
-    return f"{Decimal(minor).scaleb(-exponent):.{exponent}f}"
 
 
 # --------------------------------------------------------------------------- validation
@@ -544,7 +522,7 @@ def _check_against_catalog(plan: Plan, shop_currency: str) -> None:
                         row.row,
                         "price",
                         "The variant's compare-at price "
-                        f"({format_money(compare_at, variant.currency)}) is not "
+                        f"({decimal_text(compare_at, variant.currency)}) is not "
                         "above this price; give a compare_at_price.",
                     )
                 )

@@ -111,7 +111,7 @@ def test_dry_run_reports_every_error_and_writes_nothing(client, db, shirts):
     before = counts(db)
     rows = [
         {"handle": "good-one", "name": "Fine", "sku": "G-1", "price": "10.00", "stock": "1"},
-        {"handle": "bad-price", "name": "Bad", "sku": "B-1", "price": "19,99"},
+        {"handle": "bad-price", "name": "Bad", "sku": "B-1", "price": "€19.99"},
         {"handle": "neg-stock", "name": "Neg", "sku": "B-2", "price": "5", "stock": "-3"},
         {"handle": "dup", "name": "Dup", "sku": "G-1", "price": "5"},
         {"handle": "nocat", "name": "No cat", "sku": "B-3", "price": "5",
@@ -133,7 +133,7 @@ def test_dry_run_reports_every_error_and_writes_nothing(client, db, shirts):
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     expected = [
-        (3, "price", "not a price"),
+        (3, "price", "as a number like 19.99, without a currency sign"),
         (4, "stock", "not a whole number"),
         (5, "sku", "also on row 2"),
         (6, "category", "No category has the path"),

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from PIL import Image
 
 from app.accounts.models import AuditEvent
-from app.admin.catalog_forms import parse_options, parse_price, price_text
+from app.admin.catalog_forms import parse_options, parse_price
 from app.catalog.models import PriceChange, Product, ProductImage, Variant
 from app.catalog.services import VariantInput
+from app.core.money import decimal_text
 from app.db import commit_unit_of_work
 from app.orders.models import Order, OrderLine
 from tests.accounts.helpers import login, make_user
@@ -229,14 +230,15 @@ def test_bad_prices_are_form_errors_and_nothing_is_created(staff, db, price, mes
 )
 def test_prices_are_parsed_exactly_into_cents(text, minor):
     assert parse_price(text) == minor
-    assert parse_price(price_text(minor)) == minor
+    assert parse_price(decimal_text(minor, "EUR")) == minor
 
 
 def test_prices_follow_the_currency_precision():
     assert parse_price("1999", "JPY") == 1999
     with pytest.raises(ValueError, match="whole numbers"):
         parse_price("19.99", "JPY")
-    assert price_text(1999) == "19.99" and price_text(2000) == "20.00"
+    assert decimal_text(1999, "EUR") == "19.99" and decimal_text(2000, "EUR") == "20.00"
+    assert decimal_text(1999, "JPY") == "1999" and decimal_text(1999, "BHD") == "1.999"
 
 
 def test_options_are_parsed_or_refused():

@@ -310,12 +310,12 @@ def test_a_deactivated_method_is_no_longer_offered(admin):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("price", "4,95", "Use a dot for decimals"),
-        ("price", "-1", "Enter an amount like 4.95"),
-        ("price", "4.955", "EUR amounts have 2 decimal places at most."),
-        ("price", "NaN", "Enter an amount like 4.95"),
-        ("price", "1e3", "Enter an amount like 4.95"),
-        ("price", "99999999", "Enter an amount up to 1,000,000."),
+        ("price", "1,234.50", "Enter the amount as a number like 19.99"),
+        ("price", "-1", "Enter the amount as a number like 19.99"),
+        ("price", "4.955", "Use at most 2 decimal places, like 19.99."),
+        ("price", "NaN", "Enter the amount as a number like 19.99"),
+        ("price", "1e3", "Enter the amount as a number like 19.99"),
+        ("price", "99999999", "The amount must be at most 1,000,000."),
         ("price", "", "Enter the price (0 for free)."),
         ("free_over", "0", "Enter an amount above zero, or leave it empty."),
         ("code", "Standard", "Another shipping method already uses the code standard."),
