@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
-from app.catalog.csv_import import COLUMN_NAMES, format_options
+from app.catalog.csv_format import COLUMN_NAMES, format_options
 from app.catalog.models import Category, Product, Variant
 from app.core.money import decimal_text as format_money
 from app.orders.models import Order, OrderLine, Payment

@@ -22,7 +22,7 @@ from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing
-from app.catalog import csv_import
+from app.catalog import csv_format, csv_import
 from app.catalog.import_jobs import ImportJob, JobStatus, create_job, start_job
 from app.catalog.models import Category
 from app.exports import safe_cell, stream_csv
@@ -53,8 +53,8 @@ def _index(form: ImportUploadForm, status: int = 200, **context: object) -> tupl
         "admin/imports/_jobs.html",
         form=form,
         page=page,
-        columns=csv_import.COLUMNS,
-        limits={"mb": csv_import.MAX_BYTES // 1024 // 1024, "rows": csv_import.MAX_ROWS},
+        columns=csv_format.COLUMNS,
+        limits={"mb": csv_format.MAX_BYTES // 1024 // 1024, "rows": csv_format.MAX_ROWS},
         max_errors=MAX_ERRORS_SHOWN,
         **context,
     )
@@ -79,7 +79,7 @@ def imports_dry_run() -> tuple[str, int] | BaseResponse:
     data = upload.stream.read()  # at most MAX_CONTENT_LENGTH (Flask refuses more with 413)
     try:
         text, plan = csv_import.validate_bytes(data)
-    except csv_import.FileError as exc:
+    except csv_format.FileError as exc:
         form.file.errors = [str(exc)]
         return _index(form, 422)
     if plan.errors:
@@ -116,7 +116,7 @@ def imports_template() -> Response:
         ["oak-board", "Oak Chopping Board", "", "Hearth", path, "published", currency,
          "OAK-BOARD", "", "24.50", "", "30", ""],
     ]  # fmt: skip
-    body = "".join(stream_csv(csv_import.COLUMN_NAMES, rows))
+    body = "".join(stream_csv(csv_format.COLUMN_NAMES, rows))
     return Response(
         body,
         mimetype="text/csv",

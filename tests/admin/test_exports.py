@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app import exports
 from app.accounts.models import AuditEvent
 from app.accounts.permissions import ROLE_PERMISSIONS
-from app.catalog import csv_import
+from app.catalog import csv_format
 from app.catalog.services import VariantInput
 from app.db import commit_unit_of_work, utcnow
 from app.extensions import db as _db
@@ -79,7 +79,7 @@ def test_products_export_is_the_import_format_streamed_and_dated(client, db):
     )
     assert response.headers["Cache-Control"] == "no-store"
     rows = read(response)
-    assert list(rows[0]) == list(csv_import.COLUMN_NAMES)
+    assert list(rows[0]) == list(csv_format.COLUMN_NAMES)
     assert [
         (r["sku"], r["price"], r["compare_at_price"], r["stock"], r["options"]) for r in rows
     ] == [

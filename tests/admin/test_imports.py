@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import AuditEvent
 from app.accounts.permissions import ROLE_PERMISSIONS
-from app.catalog import csv_apply, csv_import, import_jobs
+from app.catalog import csv_apply, csv_format, csv_import, import_jobs
 from app.catalog.import_jobs import ImportJob, JobStatus
 from app.catalog.models import PriceChange, Product, StockMovement, Variant
 from app.catalog.services import VariantInput
@@ -24,7 +24,7 @@ from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import csrf, sign_in_staff
 from tests.catalog import factories
 
-HEADER = list(csv_import.COLUMN_NAMES)
+HEADER = list(csv_format.COLUMN_NAMES)
 
 
 def csv_bytes(rows: list[dict], header: list[str] = HEADER, bom: bool = False) -> bytes:
@@ -263,7 +263,7 @@ def test_export_then_import_is_a_no_op(client, db, shirts):
 
 def test_too_large_and_not_utf8_get_clear_messages(client, db, monkeypatch):
     sign_in_staff(client)
-    monkeypatch.setattr(csv_import, "MAX_BYTES", 1024)
+    monkeypatch.setattr(csv_format, "MAX_BYTES", 1024)
     big = csv_bytes(  # about 2 KB
         [{"handle": f"p-{i}", "name": "P", "sku": f"S-{i}", "price": "1"} for i in range(60)]
     )
@@ -272,7 +272,7 @@ def test_too_large_and_not_utf8_get_clear_messages(client, db, monkeypatch):
     html = response.get_data(as_text=True)
     assert "The file is 2 KB; the limit is 1 KB and 20,000 rows. Split it into smaller" in html
 
-    monkeypatch.setattr(csv_import, "MAX_BYTES", 5 * 1024 * 1024)
+    monkeypatch.setattr(csv_format, "MAX_BYTES", 5 * 1024 * 1024)
     latin1 = "handle,name,sku,price\nkase,Käse,K-1,3.50\n".encode("latin-1")
     response = upload(client, latin1)
     assert response.status_code == 422
@@ -282,7 +282,7 @@ def test_too_large_and_not_utf8_get_clear_messages(client, db, monkeypatch):
 
 def test_too_many_rows_and_missing_columns(client, db, monkeypatch):
     sign_in_staff(client)
-    monkeypatch.setattr(csv_import, "MAX_ROWS", 3)
+    monkeypatch.setattr(csv_format, "MAX_ROWS", 3)
     rows = [{"handle": f"p-{i}", "name": "P", "sku": f"S-{i}", "price": "1"} for i in range(4)]
     html = upload(client, csv_bytes(rows)).get_data(as_text=True)
     assert "more than 3 rows" in html
