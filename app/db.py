@@ -9,6 +9,7 @@ registered with :func:`after_commit` and run after the commit succeeds.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ NAMING_CONVENTION = {
 }
 
 _AFTER_COMMIT = "shop_after_commit"
+# Set while a block that will write runs: its transactions begin as writers on SQLite.
+_WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writer", default=False)
 
 
 def utcnow() -> datetime:
@@ -122,6 +125,46 @@ def rollback_unit_of_work() -> None:
     session.info.pop(_AFTER_COMMIT, None)
 
 
+def commit_point(name: str) -> None:
+    """A named phase boundary inside one entry point: the work so far is committed (its
+    after-commit effects run) before the entry point goes on. Domain services own these,
+    e.g. checkout commits the order and its reservation before it calls the payment
+    provider, so no transaction (nor SQLite's write lock) is held during the network call.
+    """
+    log.debug("commit point %s", name)
+    commit_unit_of_work()
+
+
+@contextlib.contextmanager
+def write_phase(name: str) -> Iterator[Any]:
+    """A short writing transaction of its own inside a read-only entry point (a GET).
+
+    The read transaction so far is ended first (it must not hold changes), and the new one
+    begins as a writer (SQLite: ``BEGIN IMMEDIATE``, waiting its turn behind other writers
+    for up to the busy timeout), so it can never fail half-way with "database is locked"
+    after another writer committed; PostgreSQL is unaffected. Committed at the end, rolled
+    back on error.
+    """
+    session = _session()
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError(f"write phase {name!r} would commit unrelated pending changes")
+    rollback_unit_of_work()
+    with writer(), unit_of_work() as work:
+        yield work
+    log.debug("write phase %s committed", name)
+
+
+@contextlib.contextmanager
+def writer() -> Iterator[None]:
+    """Transactions begun inside are writers (SQLite ``BEGIN IMMEDIATE``) whatever request
+    may be around them: tasks run inline by an immediate-mode queue inside a GET, say."""
+    token = _WRITER.set(True)
+    try:
+        yield
+    finally:
+        _WRITER.reset(token)
+
+
 @contextlib.contextmanager
 def unit_of_work() -> Iterator[Any]:
     """One transaction: commit on success, roll back and re-raise on error."""
@@ -162,6 +205,8 @@ def _writes_expected() -> bool:
     another writer got in between; page views stay deferred so readers never queue."""
     from flask import has_request_context, request
 
+    if _WRITER.get():
+        return True
     if has_request_context():
         return request.method not in ("GET", "HEAD", "OPTIONS")
     return True

@@ -19,10 +19,11 @@ def send_refund_task(refund_id: int) -> str | None:
     """Ask the provider for a refund (idempotent: the refund's own key). Not retried by Huey:
     the sweeper below sends unanswered refunds again. ``send_refund`` opens its own short
     units of work, so no transaction is held during the provider call."""
+    from app.db import writer
     from app.orders.refund_settlement import send_refund
     from tasks.queue import task_app
 
-    with task_app().app_context():
+    with task_app().app_context(), writer():
         return send_refund(refund_id)
 
 

@@ -46,9 +46,9 @@ def shop_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
     def decorator(fn: Callable[..., Any]) -> Any:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            from app.db import unit_of_work
+            from app.db import unit_of_work, writer
 
-            with task_app().app_context(), unit_of_work():
+            with task_app().app_context(), writer(), unit_of_work():
                 return fn(*args, **kwargs)
 
         return huey.task(**task_kwargs)(run)

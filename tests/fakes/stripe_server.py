@@ -1,9 +1,23 @@
 """A small stateful Stripe API on loopback, so the real SDK is exercised end to end.
 
 It speaks the wire protocol the SDK uses (form-encoded bodies with bracket syntax, JSON
-answers, Stripe-style error objects, ``Idempotency-Key`` replay) for the few endpoints the
-shop calls: Checkout Sessions and Refunds. Tests steer it with Python methods
-(``complete``, ``fail_next``, ``delay_next``) rather than over HTTP.
+answers, Stripe-style error objects) for the few endpoints the shop calls: Checkout Sessions
+and Refunds. Tests steer it with Python methods (``complete``, ``fail_next``, ``delay_next``)
+rather than over HTTP.
+
+It enforces what Stripe's API reference documents, so code that passes here is not refused
+by the real thing:
+
+* Checkout Session ``expires_at`` "must be between 30 minutes and 24 hours" after the
+  session is created, checked when the request arrives (no slack).
+* Idempotency (docs.stripe.com/api/idempotent_requests): the first result of a key is saved
+  once the endpoint starts executing and replayed for every retry, errors included; a key
+  reused with different parameters, or on another endpoint, is an ``idempotency_error``
+  (400); a retry while the first request is still executing is a 409 conflict; requests
+  refused by validation are not saved.
+* Every request names its API version (``Stripe-Version``): the shop pins one instead of
+  taking the account's default, which changes when someone upgrades it in the dashboard.
+* Objects carry every field of Stripe's own fixtures (``stripe_shapes.json``).
 """
 
 from __future__ import annotations
@@ -11,6 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from pathlib import Path
 import secrets
 import threading
 import time
@@ -31,7 +46,16 @@ _KEY_PART = re.compile(r"\[([^\]]*)\]")
 # Stripe only accepts expires_at between 30 minutes and 24 hours after creation.
 _MIN_EXPIRY = 30 * 60
 _MAX_EXPIRY = 24 * 3600
-_CLOCK_SLACK = 60
+SHAPES: dict[str, list[str]] = json.loads(
+    (Path(__file__).with_name("stripe_shapes.json")).read_text()
+)
+
+
+def shaped(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """An object of ``kind`` with every field Stripe always sends (None unless given)."""
+    unknown = set(fields) - set(SHAPES[kind])
+    assert not unknown, f"not fields of a {kind}: {sorted(unknown)}"
+    return {name: fields.get(name) for name in SHAPES[kind]}
 
 
 @dataclass
@@ -61,10 +85,17 @@ class StripeApiError(Exception):
     """Raised inside handlers; becomes a Stripe-shaped error answer."""
 
     def __init__(
-        self, status: int, message: str, *, type_: str = "invalid_request_error", **extra: Any
+        self,
+        status: int,
+        message: str,
+        *,
+        type_: str = "invalid_request_error",
+        saved: bool = False,
+        **extra: Any,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.saved = saved  # raised after execution began: replayed for the key's retries
         self.error = {"type": type_, "message": message, **extra}
 
 
@@ -120,7 +151,9 @@ class FakeStripe:
         self.line_items: dict[str, list[dict[str, Any]]] = {}  # session id -> lines as sent
         self.requests: list[RecordedRequest] = []
         self._idempotent: dict[str, tuple[str, str, dict[str, Any], _Reply]] = {}
+        self._executing: set[str] = set()
         self._failures: list[int] = []
+        self.clock_skew = 0.0  # seconds Stripe's clock is ahead of ours
         self._delays: list[float] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -185,6 +218,20 @@ class FakeStripe:
         with self._lock:
             return [r for r in self.requests if r.method == method and r.path == path]
 
+    def open_sessions(self, reference: str | None = None) -> list[dict[str, Any]]:
+        """Sessions a customer could still pay (optionally of one ``client_reference_id``)."""
+        with self._lock:
+            return [
+                dict(s)
+                for s in self.sessions.values()
+                if s["status"] == "open"
+                and (reference is None or s["client_reference_id"] == reference)
+            ]
+
+    def now(self) -> float:
+        """Stripe's clock, to the sub-second: a deadline one second short is refused."""
+        return time.time() + self.clock_skew
+
     # -- request handling ------------------------------------------------------------------
 
     def _new_id(self, prefix: str) -> str:
@@ -193,12 +240,9 @@ class FakeStripe:
     def handle(
         self, method: str, path: str, headers: CaseInsensitiveDict[str], params: dict[str, Any]
     ) -> _Reply:
+        key = headers.get("Idempotency-Key") if method == "POST" else None
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, params))
-            delay = self._delays.pop(0) if self._delays else 0.0
-        if delay and self._stopping.wait(delay):
-            return _Reply(503, {"error": {"type": "api_error", "message": "Server stopping."}})
-        with self._lock:
             if path.startswith("/pay/"):
                 return self._pay_page(path)
             if not (headers.get("Authorization") or "").startswith("Bearer sk_"):
@@ -207,29 +251,63 @@ class FakeStripe:
                         401, "You did not provide an API key.", type_="invalid_request_error"
                     )
                 )
-            if self._failures:
+            if not headers.get("Stripe-Version"):
+                return _error_reply(
+                    StripeApiError(
+                        400,
+                        "This test server requires an explicit Stripe-Version header: an "
+                        "unpinned request gets the account's default version.",
+                    )
+                )
+            if self._failures:  # refused before reaching the endpoint: nothing saved
                 status = self._failures.pop(0)
                 return _error_reply(StripeApiError(status, "Injected failure.", type_="api_error"))
-            key = headers.get("Idempotency-Key") if method == "POST" else None
-            if key is not None and key in self._idempotent:
-                first_method, first_path, first_params, reply = self._idempotent[key]
-                if (first_method, first_path, first_params) != (method, path, params):
+            if key is not None:
+                if key in self._executing:
                     return _error_reply(
                         StripeApiError(
-                            400,
-                            "Keys for idempotent requests can only be used with the same "
-                            "parameters they were first used with.",
+                            409,
+                            "There is currently another in-progress request using this "
+                            f"Idempotency Key (that probably means you submitted twice, and "
+                            f"the other request is still going through): {key}. Please try "
+                            "again later.",
                             type_="idempotency_error",
                         )
                     )
-                return _Reply(reply.status, reply.body, {"Idempotent-Replayed": "true"})
-            try:
-                reply = _Reply(200, self._route(method, path, params))
-            except StripeApiError as exc:
-                reply = _error_reply(exc)
-            if key is not None and reply.status == 200:
-                self._idempotent[key] = (method, path, params, reply)
-            return reply
+                if key in self._idempotent:
+                    first_method, first_path, first_params, reply = self._idempotent[key]
+                    if (first_method, first_path, first_params) != (method, path, params):
+                        return _error_reply(
+                            StripeApiError(
+                                400,
+                                "Keys for idempotent requests can only be used with the same "
+                                "parameters they were first used with. Try using a key other "
+                                f"than '{key}' if you meant to execute a different request.",
+                                type_="idempotency_error",
+                            )
+                        )
+                    replayed = {"Idempotent-Replayed": "true", "Original-Request": "req_first"}
+                    if reply.status != 200:
+                        replayed["Stripe-Should-Retry"] = "false"
+                    return _Reply(reply.status, reply.body, replayed)
+                self._executing.add(key)
+            delay = self._delays.pop(0) if self._delays else 0.0
+        try:
+            if delay and self._stopping.wait(delay):
+                return _Reply(503, {"error": {"type": "api_error", "message": "Stopping."}})
+            with self._lock:
+                saved = True
+                try:
+                    reply = _Reply(200, self._route(method, path, params))
+                except StripeApiError as exc:
+                    reply, saved = _error_reply(exc), exc.saved
+                if key is not None and saved:
+                    self._idempotent[key] = (method, path, params, reply)
+                return reply
+        finally:
+            if key is not None:
+                with self._lock:
+                    self._executing.discard(key)
 
     def _route(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "POST" and path == "/v1/checkout/sessions":
@@ -281,13 +359,11 @@ class FakeStripe:
             if amount < 0 or quantity < 1:
                 raise StripeApiError(400, "Invalid amount or quantity.", param="line_items")
             total += amount * quantity
-        now = int(time.time())
+        now = self.now()
         expires_at = _int(params, "expires_at", required=False)
         if expires_at is None:
             expires_at = now + _MAX_EXPIRY
-        elif not (
-            now + _MIN_EXPIRY - _CLOCK_SLACK <= expires_at <= now + _MAX_EXPIRY + _CLOCK_SLACK
-        ):
+        elif not now + _MIN_EXPIRY <= expires_at <= now + _MAX_EXPIRY:
             raise StripeApiError(
                 400,
                 "The `expires_at` timestamp must be between 30 minutes and 24 hours from "
@@ -295,27 +371,35 @@ class FakeStripe:
                 param="expires_at",
             )
         session_id = self._new_id("cs_test")
-        session = {
-            "id": session_id,
-            "object": "checkout.session",
-            "url": f"{self.url}/pay/{session_id}",
-            "status": "open",
-            "payment_status": "unpaid",
-            "mode": "payment",
-            "livemode": False,
-            "created": now,
-            "expires_at": expires_at,
-            "amount_subtotal": total,
-            "amount_total": total,
-            "currency": currency,
-            "client_reference_id": params.get("client_reference_id"),
-            "customer_email": params.get("customer_email"),
-            "customer_details": None,
-            "metadata": params.get("metadata") or {},
-            "payment_intent": None,
-            "success_url": params["success_url"],
-            "cancel_url": params["cancel_url"],
-        }
+        session = shaped(
+            "checkout.session",
+            {
+                "id": session_id,
+                "object": "checkout.session",
+                "url": f"{self.url}/pay/{session_id}",
+                "status": "open",
+                "payment_status": "unpaid",
+                "mode": "payment",
+                "livemode": False,
+                "created": int(now),
+                "expires_at": expires_at,
+                "amount_subtotal": total,
+                "amount_total": total,
+                "currency": currency,
+                "client_reference_id": params.get("client_reference_id"),
+                "customer_email": params.get("customer_email"),
+                "customer_details": None,
+                "metadata": params.get("metadata") or {},
+                "payment_intent": None,
+                "payment_method_types": ["card"],
+                "success_url": params["success_url"],
+                "cancel_url": params["cancel_url"],
+                "custom_fields": [],
+                "shipping_options": [],
+                "payment_method_options": {},
+                "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+            },
+        )
         self.sessions[session_id] = session
         self.line_items[session_id] = items
         return dict(session)
@@ -367,18 +451,21 @@ class FakeStripe:
                 code="amount_too_large",
                 param="amount",
             )
-        refund = {
-            "id": self._new_id("re_test"),
-            "object": "refund",
-            "amount": amount,
-            "currency": session["currency"],
-            "payment_intent": intent,
-            "charge": "ch_test_" + intent.removeprefix("pi_test_"),
-            "status": "succeeded",
-            "reason": params.get("reason"),
-            "metadata": params.get("metadata") or {},
-            "created": int(time.time()),
-        }
+        refund = shaped(
+            "refund",
+            {
+                "id": self._new_id("re_test"),
+                "object": "refund",
+                "amount": amount,
+                "currency": session["currency"],
+                "payment_intent": intent,
+                "charge": "ch_test_" + intent.removeprefix("pi_test_"),
+                "status": "succeeded",
+                "reason": params.get("reason"),
+                "metadata": params.get("metadata") or {},
+                "created": int(self.now()),
+            },
+        )
         self.refunds[refund["id"]] = refund
         return dict(refund)
 
@@ -436,17 +523,20 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_event(type: str, obj: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - Stripe's name
     """A Stripe-shaped event wrapping ``obj`` (e.g. a session from ``FakeStripe.sessions``)."""
-    return {
-        "id": f"evt_test_{secrets.token_hex(12)}",
-        "object": "event",
-        "type": type,
-        "created": int(time.time()),
-        "data": {"object": obj},
-        "livemode": False,
-        "api_version": stripe.api_version,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-    }
+    return shaped(
+        "event",
+        {
+            "id": f"evt_test_{secrets.token_hex(12)}",
+            "object": "event",
+            "type": type,
+            "created": int(time.time()),
+            "data": {"object": obj},
+            "livemode": False,
+            "api_version": stripe.api_version,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+        },
+    )
 
 
 def signed_event(
