@@ -57,6 +57,22 @@ def _origins(raw: str) -> list[str]:
     return origins
 
 
+STRIPE_API_VERSION = "2026-10-28.endive"  # the version stripe-python 16.1 is generated for
+MIN_RESERVATION_MINUTES = 30  # Stripe: a Checkout Session lives 30 minutes to 24 hours
+MAX_RESERVATION_MINUTES = 24 * 60 - 15  # leaves room for the margin added at creation
+
+
+def _reservation_minutes(env: dict[str, str]) -> int:
+    minutes = _int(env, "RESERVATION_MINUTES", MIN_RESERVATION_MINUTES)
+    if not MIN_RESERVATION_MINUTES <= minutes <= MAX_RESERVATION_MINUTES:
+        raise ConfigError(
+            f"RESERVATION_MINUTES must be from {MIN_RESERVATION_MINUTES} to "
+            f"{MAX_RESERVATION_MINUTES}: it is how long a Stripe Checkout Session stays open, "
+            "which Stripe allows from 30 minutes to 24 hours"
+        )
+    return minutes
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the usual ``postgres://`` / ``postgresql://`` forms and use psycopg 3."""
     if url.startswith("postgres://"):
@@ -144,6 +160,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET")
         or (None if production else "whsec_sandbox_development_only"),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        # Every request names this API version instead of taking the account's default, which
+        # changes when someone upgrades it in the dashboard. Bump it with the SDK, on purpose.
+        "STRIPE_API_VERSION": env.get("STRIPE_API_VERSION") or STRIPE_API_VERSION,
         "MAIL_BACKEND": env.get("MAIL_BACKEND", "outbox"),
         "MAIL_FROM": env.get("MAIL_FROM", "ShopSphere <shop@localhost>"),
         "SMTP_HOST": env.get("SMTP_HOST", "localhost"),
@@ -181,7 +200,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "VERIFY_TOKEN_HOURS": 24,
         "RESET_TOKEN_MINUTES": 60,
         "SHOP_DEFAULT_REGION": (env.get("SHOP_DEFAULT_REGION") or "GB").upper(),
-        "RESERVATION_MINUTES": _int(env, "RESERVATION_MINUTES", 30),
+        # How long a shopper has to pay: the Checkout Session's life (Stripe allows 30 min to
+        # 24 h), and the stock reservation lasts a little longer.
+        "RESERVATION_MINUTES": _reservation_minutes(env),
         "WEBHOOK_MAX_ATTEMPTS": _int(env, "WEBHOOK_MAX_ATTEMPTS", 8),
         "STRIPE_TIMEOUT_SECONDS": float(env.get("STRIPE_TIMEOUT_SECONDS", "10")),
         # Cart

@@ -226,17 +226,6 @@ def orders_refund(order_id: int) -> Any:
         db.session.refresh(order)
         errors[exc.field or "form"] = str(exc)
         return again()
-    audit(
-        "orders.refund",
-        actor_id=_me(),
-        target=order.number,
-        detail=(
-            f"refund {refund.id}: {money(refund.amount, refund.currency)}"
-            + "".join(f"; line {rl.order_line_id} x{rl.quantity}" for rl in refund.lines)
-            + ("; restocked" if refund.restock else "")
-            + (f"; {refund.reason}" if refund.reason else "")
-        ),
-    )
     flash(
         f"Refund of {money(refund.amount, refund.currency)} sent to the payment provider; "
         "its status is under Refunds.",

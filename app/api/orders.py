@@ -31,13 +31,17 @@ from app.api.schemas_orders import (
 from app.core.errors import problem
 from app.core.templating import money
 from app.extensions import db
+from app.orders.customer import (
+    NotCancellable,
+    can_cancel,
+    cancel_by_customer,
+    cart_order,
+    own_order,
+)
 from app.orders.models import Order, OrderLine
-from app.orders.services import CANCELLABLE, cancel_paid, placed_from
-from app.orders.states import LABELS, PAID_STATES, InvalidTransition
+from app.orders.states import LABELS, PAID_STATES
 
 MAX_LIMIT = 100
-NUMBER_MAX_LENGTH = 20  # Order.number
-NOT_CANCELLABLE = "This order can no longer be cancelled. Contact us about a return."
 
 
 def encode_cursor(before_id: int, limit: int) -> str:
@@ -55,14 +59,6 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
 
 def _not_found() -> Response:
     return problem(404, "There is no such order in your account.", code="order-not-found")
-
-
-def _own_order(number: str, user_id: int) -> Order | None:
-    if not number or len(number) > NUMBER_MAX_LENGTH:
-        return None
-    return db.session.execute(
-        sa.select(Order).where(Order.number == number, Order.user_id == user_id)
-    ).scalar_one_or_none()
 
 
 def order_out(order: Order) -> OrderOut:
@@ -95,7 +91,7 @@ def order_out(order: Order) -> OrderOut:
             )
             for event in order.events
         ],
-        can_cancel=order.status in CANCELLABLE,
+        can_cancel=can_cancel(order),
     )
 
 
@@ -158,7 +154,7 @@ def list_orders(query: OrderListQuery) -> OrderPageOut | Response:
     tags=["orders"],
 )
 def order_detail(number: str) -> OrderOut | Response:
-    order = _own_order(number, current_api_user().id)
+    order = own_order(number, current_api_user().id)
     if order is None:
         return _not_found()
     return order_out(order)
@@ -188,13 +184,9 @@ def order_status(number: str) -> Response:
         return owner
     order = None
     if owner.user_id is not None:
-        order = _own_order(number, owner.user_id)
-    elif len(number) <= NUMBER_MAX_LENGTH and request.headers.get(CART_TOKEN_HEADER):
-        cart = owner_cart(owner)
-        if cart is not None:
-            order = db.session.execute(
-                sa.select(Order).where(Order.number == number, placed_from(cart))
-            ).scalar_one_or_none()
+        order = own_order(number, owner.user_id)
+    elif request.headers.get(CART_TOKEN_HEADER):
+        order = cart_order(number, owner_cart(owner))
     if order is None:
         return _not_found()
     latest = max(order.payments, key=lambda p: p.id, default=None)
@@ -228,15 +220,13 @@ def order_status(number: str) -> Response:
 )
 def cancel_order(number: str) -> CancelOut | Response:
     user = current_api_user()
-    order = _own_order(number, user.id)
+    order = own_order(number, user.id)
     if order is None:
         return _not_found()
-    if order.status not in CANCELLABLE:
-        return problem(409, NOT_CANCELLABLE, code="order-not-cancellable")
     try:
-        refund = cancel_paid(order, actor_id=user.id, note="cancelled by the customer")
-    except InvalidTransition:  # shipped, or cancelled by a racing request, since we read it
-        return problem(409, NOT_CANCELLABLE, code="order-not-cancellable")
+        refund = cancel_by_customer(order, actor_id=user.id)
+    except NotCancellable as exc:
+        return problem(409, str(exc), code=exc.code)
     db.session.refresh(order, ["events"])
     return CancelOut(
         order=order_out(order),

@@ -127,17 +127,22 @@ class CartOut(BaseModel):
 
 
 class CheckoutAddressIn(Strict):
-    """The website's checkout address fields and limits."""
+    """The address book's fields and rules, as on the website: the name, first line and town
+    must not be empty; the postcode is checked for the country (required except where
+    countries have none; the format for GB, US, CA, DE, FR, NL); US, CA and AU need the
+    state or province; the phone number, when given, must be valid for the country. Each
+    broken rule is a 422 naming the field (``shipping_address.postal_code``)."""
 
-    full_name: str = Field(min_length=1, max_length=120)
-    line1: str = Field(min_length=1, max_length=200)
+    full_name: str = Field(max_length=120)
+    line1: str = Field(max_length=200)
     line2: str = Field(default="", max_length=200)
-    city: str = Field(min_length=1, max_length=120)
+    city: str = Field(max_length=120)
     region: str = Field(default="", max_length=120)
     postal_code: str = Field(default="", max_length=20)
     country: str = Field(
-        min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. IE."
+        min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. GB."
     )
+    phone: str = Field(default="", max_length=40, description="For the courier; optional.")
 
 
 class CheckoutAddressOut(BaseModel):
@@ -148,6 +153,7 @@ class CheckoutAddressOut(BaseModel):
     region: str
     postal_code: str
     country: str
+    phone: str = Field(description="E.164, or empty.")
 
 
 class CheckoutDetailsIn(Strict):
@@ -187,8 +193,12 @@ class ShippingMethodsOut(BaseModel):
 
 
 class ShippingMethodsQuery(BaseModel):
-    country: str = Field(
-        default="IE", min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code."
+    country: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="ISO 3166-1 alpha-2 code. Default: the country of your default address "
+        "(signed in), else the shop's own (SHOP_DEFAULT_REGION).",
     )
 
 

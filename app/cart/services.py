@@ -188,7 +188,10 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
     db.session.execute(
         insert.on_conflict_do_update(
             index_elements=["cart_id", "variant_id"],
-            set_={"quantity": CartLine.quantity + insert.excluded.quantity},
+            set_={
+                "quantity": CartLine.quantity + insert.excluded.quantity,
+                "unit_price_snapshot": insert.excluded.unit_price_snapshot,
+            },
         )
     )
     wanted = db.session.execute(
@@ -230,6 +233,7 @@ def set_quantity(cart: Cart, line_id: int, quantity: int) -> CartChange:
     if final < 1:
         raise CartError(f"Sorry, {line.variant.product.name} is out of stock.")
     line.quantity = final
+    line.unit_price_snapshot = line.variant.price  # they saw the line's price as it is now
     touch(cart)
     db.session.flush()
     return CartChange(final, messages)
@@ -293,13 +297,14 @@ def remove_saved(cart: Cart, saved_id: int) -> None:
 def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     """On sign-in: quantities add up, then limits and stock apply; says what happened.
 
-    The guest's orders come along. Every order placed from the guest cart becomes the
-    account's, whatever email was typed at checkout: the cart token is what a guest proves
-    ownership with, and whoever signs in with it placed them. The app keeps polling an
-    order it is paying for with the new bearer token (the guest cart, its old handle, is
-    deleted here), and the account lists it. The orders leave the cart (``cart_id`` cleared):
-    their lines do not move into the account's cart (below), so they must neither count as
-    that cart's own reservation, nor be replaced by its next checkout, nor empty it when paid.
+    What the guest is paying for right now comes along: the guest cart's unpaid orders
+    (awaiting payment, or a payment that failed) become the account's, whatever email was
+    typed at checkout, so the app keeps polling the order it is paying for with its new
+    bearer token and the account lists it. They leave the cart (``cart_id`` cleared): their
+    lines do not move into the account's cart (below), so they must neither count as that
+    cart's own reservation, nor be replaced by its next checkout, nor empty it when paid.
+    Orders already paid (or cancelled) stay guest orders, reachable by their emailed link
+    only: on a shared computer, the next person to sign in must not get them.
 
     Units that an unpaid order of the guest cart still holds are not merged. They are being
     paid for, perhaps in a browser tab right now, and copying them would invite paying for
@@ -319,7 +324,7 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     )
     db.session.execute(
         sa.update(Order)
-        .where(placed_from(guest))
+        .where(placed_from(guest), holding_stock())
         .values(user_id=user_id, cart_id=None)
         .execution_options(synchronize_session=False)
     )
@@ -360,6 +365,23 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
             "signed in to your cart.",
         )
     return messages
+
+
+def acknowledge_prices(view: CartView) -> None:
+    """The shopper has seen today's prices (they changed the cart, or went on to pay): the
+    "was" notices end. Only changes made on purpose call this, never a page view."""
+    changed = [lv.line.id for lv in view.lines if lv.price_was is not None]
+    for line_id in changed:
+        db.session.execute(
+            sa.update(CartLine)
+            .where(CartLine.id == line_id)
+            .values(
+                unit_price_snapshot=sa.select(Variant.price)
+                .where(Variant.id == CartLine.variant_id)
+                .scalar_subquery()
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 def count_items(cart_id: int) -> int:
@@ -410,10 +432,11 @@ class CartView:
 
 def build_cart_view(cart: Cart | None) -> CartView:
     """Current catalog prices and stock for every line, in a constant number of queries.
+    Reading a cart never writes to it.
 
-    A price that changed since the line was added is shown once ("was X"), then the snapshot
-    follows the new price. Stock is what this cart can have, its own unpaid orders'
-    reservations included (:func:`own_reservations`, one query).
+    A price that changed since the shopper last acted on a line is shown as "was X" until
+    they act on the cart again (:func:`acknowledge_prices`). Stock is what this cart can
+    have, its own unpaid orders' reservations included (:func:`own_reservations`, one query).
     """
     currency = current_app.config["SHOP_CURRENCY"]
     if cart is None:
@@ -453,7 +476,6 @@ def build_cart_view(cart: Cart | None) -> CartView:
         price_was = None
         if line.unit_price_snapshot != variant.price:
             price_was = line.unit_price_snapshot
-            line.unit_price_snapshot = variant.price
         available = available_for(variant, own.get(variant.id, 0))
         problem = None
         if variant.product.status != ProductStatus.PUBLISHED:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("checkout", __name__)
 
-from app.checkout import views  # noqa: E402,F401
+from app.checkout import models, views  # noqa: E402,F401

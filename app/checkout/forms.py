@@ -1,51 +1,53 @@
-"""Checkout input: contact and addresses only. Prices and totals are never read from it."""
+"""Checkout input: contact, addresses and delivery option, as typed. Prices and totals are never
+read from it; the rules (required fields, postcodes per country, phone numbers, delivery to
+the country) are the checkout service's, the same for the API (app/checkout/details.py)."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms import EmailField, RadioField, SelectChoice, SelectField, StringField
+from wtforms.validators import Length
 
-REQUIRED = "This field is required."
+from app.accounts.addresses import ADDRESS_FIELDS
+
+LABELS = {
+    "full_name": "Full name",
+    "line1": "Address",
+    "line2": "Apartment, suite (optional)",
+    "city": "Town or city",
+    "region": "County, state or region (if any)",
+    "postal_code": "Postcode",
+    "country": "Country",
+    "phone": "Phone (optional, for the courier)",
+}
+AUTOCOMPLETE = {
+    "full_name": "name",
+    "line1": "address-line1",
+    "line2": "address-line2",
+    "city": "address-level2",
+    "region": "address-level1",
+    "postal_code": "postal-code",
+    "country": "country",
+    "phone": "tel",
+}
+LIMITS = {"full_name": 120, "line1": 200, "line2": 200, "city": 120, "region": 120}
 
 
-def _address(prefix: str, required: bool) -> dict:
-    check = [DataRequired(REQUIRED)] if required else [Optional()]
-    return {
-        f"{prefix}_full_name": StringField(
-            "Full name",
-            validators=[*check, Length(max=120)],
-            render_kw={"autocomplete": f"{prefix} name"},
-        ),
-        f"{prefix}_line1": StringField(
-            "Address",
-            validators=[*check, Length(max=200)],
-            render_kw={"autocomplete": f"{prefix} address-line1"},
-        ),
-        f"{prefix}_line2": StringField(
-            "Apartment, suite (optional)",
-            validators=[Optional(), Length(max=200)],
-            render_kw={"autocomplete": f"{prefix} address-line2"},
-        ),
-        f"{prefix}_city": StringField(
-            "Town or city",
-            validators=[*check, Length(max=120)],
-            render_kw={"autocomplete": f"{prefix} address-level2"},
-        ),
-        f"{prefix}_region": StringField(
-            "County, state or region (if any)",
-            validators=[Optional(), Length(max=120)],
-            render_kw={"autocomplete": f"{prefix} address-level1"},
-        ),
-        f"{prefix}_postal_code": StringField(
-            "Postcode",
-            validators=[Optional(), Length(max=20)],
-            render_kw={"autocomplete": f"{prefix} postal-code"},
-        ),
-        f"{prefix}_country": SelectField(
-            "Country", validators=[*check], render_kw={"autocomplete": f"{prefix} country"}
-        ),
-    }
+def _address(prefix: str) -> dict:
+    fields: dict = {}
+    for key in ADDRESS_FIELDS:
+        kw = {"autocomplete": f"{prefix} {AUTOCOMPLETE[key]}"}
+        if key == "country":
+            fields[f"{prefix}_{key}"] = SelectField(
+                LABELS[key], render_kw=kw, validate_choice=False
+            )
+        else:
+            if key == "phone":
+                kw["type"] = "tel"
+            fields[f"{prefix}_{key}"] = StringField(
+                LABELS[key], validators=[Length(max=LIMITS.get(key, 40))], render_kw=kw
+            )
+    return fields
 
 
 CheckoutForm = type(
@@ -54,19 +56,30 @@ CheckoutForm = type(
     {
         "email": EmailField(
             "Email for your receipt",
-            validators=[
-                DataRequired("Enter your email address."),
-                Length(max=320),
-                Email("Enter an email address like name@example.com.", check_deliverability=False),
-            ],
+            validators=[Length(max=320)],
             render_kw={"autocomplete": "email"},
         ),
-        **_address("shipping", True),
-        "billing_same": BooleanField("Billing address is the same as shipping", default=True),
-        **_address("billing", False),
-        "shipping_method": RadioField(
-            "Delivery", validators=[DataRequired("Choose a delivery option.")]
+        **_address("shipping"),
+        "billing": RadioField(
+            "Billing address",
+            choices=[
+                SelectChoice("same", "Same as the shipping address"),
+                SelectChoice("different", "A different billing address"),
+            ],
+            default="same",
+            validate_choice=False,
         ),
+        **_address("billing"),
+        "shipping_method": RadioField("Delivery", validate_choice=False),
     },
 )
-ADDRESS_KEYS = ("full_name", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+def form_field(api_field: str) -> str:
+    """The form's name for a field the checkout service names (``shipping_address.city``)."""
+    for name, prefix in (("shipping_address.", "shipping_"), ("billing_address.", "billing_")):
+        if api_field.startswith(name):
+            return prefix + api_field[len(name) :]
+    return {"shipping_address": "shipping_full_name", "billing_address": "billing"}.get(
+        api_field, api_field
+    )

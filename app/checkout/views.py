@@ -1,262 +1,178 @@
-"""Checkout: details → review (the server's totals) → pay (provider) → back to the shop."""
+"""Checkout pages: details → review (the server's totals) → pay (provider) → back to the shop.
+
+Each view parses the request, calls one checkout service and renders; the services decide,
+talk to the provider and own the transaction's phases (app/checkout/services.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from app.accounts.addresses import ADDRESS_FIELDS
 from app.accounts.profile import countries
-from app.cart.models import Cart
 from app.cart.services import build_cart_view
 from app.cart.views import current_cart
-from app.checkout import bp
-from app.checkout.forms import ADDRESS_KEYS, CheckoutForm
-from app.checkout.links import read_order_token
-from app.db import commit_unit_of_work
-from app.extensions import db, limiter
-from app.orders.models import Order, OrderStatus, Payment, ShippingMethod
-from app.orders.pricing import Quote, active_methods, build_quote, methods_for, shipping_cost
-from app.orders.services import CheckoutError, cancel_unpaid, place_order, placed_from
+from app.checkout import bp, errors
+from app.checkout.completion import complete_on_return
+from app.checkout.details import DetailsInput, check_cart, save_details, starting_details
+from app.checkout.errors import CheckoutError, DetailsInvalid
+from app.checkout.forms import CheckoutForm, form_field
+from app.checkout.services import ReturnUrls, ready_to_pay, start_payment
+from app.extensions import limiter
+from app.orders.customer import NotCancellable, can_cancel, cancel_by_customer, linked_order
+from app.orders.pricing import active_methods, shipping_cost
 from app.orders.states import LABELS
-from app.payments.fulfilment import fulfil_checkout_session, start_payment
-from app.payments.stripe_gateway import PaymentRejected, PaymentsUnavailable
 
-DETAILS = "checkout_details"
-PENDING = "checkout_order"
-
-
-def _cart_items() -> tuple[Any, list[dict]]:
-    view = build_cart_view(current_cart())
-    items = [
-        {
-            "variant_id": lv.line.variant_id,
-            "product_name": lv.line.variant.product.name,
-            "variant_options": lv.line.variant.options_label,
-            "sku": lv.line.variant.sku,
-            "unit_price": lv.unit_price,
-            "quantity": lv.line.quantity,
-        }
-        for lv in view.lines
-    ]
-    return view, items
+BILLING_TYPED_BUT_SAME = (
+    "You filled in a billing address but chose “Same as the shipping address”. Choose “A "
+    "different billing address” to use it, or clear it."
+)
 
 
-def _method(code: str | None, country: str) -> ShippingMethod | None:
-    return next((m for m in methods_for(country) if m.code == code), None)
+def _user() -> Any:
+    return current_user if current_user.is_authenticated else None
 
 
-def _quote(details: dict, items: list[dict]) -> Quote | None:
-    country = details["shipping"]["country"]
-    method = _method(details["shipping_method"], country)
-    if method is None:
-        return None
-    return build_quote(
-        items,
-        currency=build_cart_view(None).currency,
-        country=country,
-        region=details["shipping"].get("region", ""),
-        method=method,
-    )
+def _address_from(form: Any, prefix: str) -> dict[str, str]:
+    return {key: (form[f"{prefix}_{key}"].data or "").strip() for key in ADDRESS_FIELDS}
 
 
-def _prefill(form: Any) -> None:
-    saved = session.get(DETAILS)
-    if saved:
-        form.email.data = saved["email"]
-        for kind in ("shipping", "billing"):
-            for key in ADDRESS_KEYS:
-                getattr(form, f"{kind}_{key}").data = (saved.get(kind) or {}).get(key, "")
-        form.billing_same.data = saved["billing"] is None
-        form.shipping_method.data = saved["shipping_method"]
-        return
-    if current_user.is_authenticated:
-        form.email.data = current_user.email
-        default = next((a for a in current_user.addresses if a.is_default_shipping), None)
-        if default is not None:
-            for key in ADDRESS_KEYS:
-                getattr(form, f"shipping_{key}").data = getattr(default, key)
+def _fill(form: Any, start: dict[str, Any]) -> None:
+    form.email.data = start["email"]
+    for prefix in ("shipping", "billing"):
+        for key in ADDRESS_FIELDS:
+            form[f"{prefix}_{key}"].data = (start.get(prefix) or {}).get(key, "")
+    form.billing.data = "same" if start["billing_same"] else "different"
+    form.shipping_method.data = start["shipping_method"]
+
+
+def _cart_or_redirect() -> tuple[Any, Any] | Response:
+    cart = current_cart()
+    view = build_cart_view(cart)
+    try:
+        check_cart(view)
+    except CheckoutError as exc:
+        flash(str(exc), "info" if exc.code == errors.CART_EMPTY else "warning")
+        return redirect(url_for("cart.view_cart"), code=303)
+    return cart, view
 
 
 @bp.route("/checkout", methods=["GET", "POST"])
 def start() -> str | Response:
-    view, items = _cart_items()
-    if not view.lines:
-        flash("Your cart is empty.", "info")
-        return redirect(url_for("cart.view_cart"))
-    if not view.can_check_out:
-        flash("Some items in your cart need your attention first.", "warning")
-        return redirect(url_for("cart.view_cart"))
+    found = _cart_or_redirect()
+    if isinstance(found, Response):
+        return found
+    cart, view = found
     form = CheckoutForm()
-    country_choices = [("", "Choose a country"), *countries()]
-    form.shipping_country.choices = country_choices
-    form.billing_country.choices = country_choices
-    country = (form.shipping_country.data or "IE") if request.method == "POST" else "IE"
-    methods = methods_for(country or "IE")
+    choices = [("", "Choose a country"), *countries()]
+    form.shipping_country.choices = choices
+    form.billing_country.choices = choices
     form.shipping_method.choices = [
         (m.code, f"{m.name} ({m.delivery_days})") for m in active_methods()
-    ] or []
+    ]
     if request.method == "GET":
-        _prefill(form)
-        if not form.shipping_method.data and methods:
-            form.shipping_method.data = methods[0].code
+        _fill(form, starting_details(cart, _user()))
+    billing_conflict = False
     if form.validate_on_submit():
-        shipping = {k: (getattr(form, f"shipping_{k}").data or "").strip() for k in ADDRESS_KEYS}
-        billing = (
-            None
-            if form.billing_same.data
-            else {k: (getattr(form, f"billing_{k}").data or "").strip() for k in ADDRESS_KEYS}
+        different = form.billing.data == "different"
+        billing = _address_from(form, "billing")
+        billing_conflict = (
+            not different
+            and any(value for key, value in billing.items() if key != "country")
+            and billing != _address_from(form, "shipping")
         )
-        problems = False
-        if billing is not None and not all(
-            billing[k] for k in ("full_name", "line1", "city", "country")
-        ):
-            form.billing_full_name.errors.append(
-                "Enter the billing address, or tick “same as shipping”."
-            )
-            problems = True
-        if _method(form.shipping_method.data, shipping["country"]) is None:
-            form.shipping_method.errors.append("We do not deliver there with that option.")
-            problems = True
-        if not problems:
-            session[DETAILS] = {
-                "email": form.email.data.strip().lower(),
-                "shipping": shipping,
-                "billing": billing,
-                "shipping_method": form.shipping_method.data,
-            }
+        data = DetailsInput(
+            email=form.email.data or "",
+            shipping_method=form.shipping_method.data or "",
+            shipping=_address_from(form, "shipping"),
+            billing_same=not different,
+            billing=billing if different else None,
+        )
+        try:
+            if billing_conflict:
+                raise DetailsInvalid({"billing_address": [BILLING_TYPED_BUT_SAME]})
+            save_details(cart, _user(), data)
+        except DetailsInvalid as exc:
+            for name, messages in exc.errors.items():
+                target = form._fields.get(form_field(name), form.email)
+                target.errors = [*target.errors, *messages]
+        else:
             return redirect(url_for("checkout.review"), code=303)
     return render_template(
-        "checkout/details.html", form=form, view=view, methods=methods, shipping_cost=shipping_cost
+        "checkout/details.html",
+        form=form,
+        view=view,
+        methods=active_methods(),
+        shipping_cost=shipping_cost,
+        show_billing=form.billing.data == "different" or billing_conflict,
     )
 
 
 @bp.get("/checkout/review")
 def review() -> str | Response:
-    details = session.get(DETAILS)
-    view, items = _cart_items()
-    if not details or not view.lines:
+    cart = current_cart()
+    try:
+        ready = ready_to_pay(cart)
+    except CheckoutError as exc:
+        if exc.code in errors.FIX_IN_CART:
+            return redirect(url_for("cart.view_cart"))
         return redirect(url_for("checkout.start"))
-    quote = _quote(details, items)
-    if quote is None or not view.can_check_out:
-        return redirect(url_for("checkout.start"))
-    return render_template("checkout/review.html", details=details, quote=quote)
+    return render_template(
+        "checkout/review.html", details=ready.details, quote=ready.quote, view=ready.view
+    )
 
 
 @bp.post("/checkout/pay")
 @limiter.limit("20 per minute")
 def pay() -> Response:
-    details = session.get(DETAILS)
-    view, items = _cart_items()
-    if not details or not view.lines:
-        return redirect(url_for("checkout.start"), code=303)
-    if not view.can_check_out:
-        flash("Some items in your cart need your attention first.", "warning")
-        return redirect(url_for("cart.view_cart"), code=303)
-    quote = _quote(details, items)  # recomputed from the catalog: nothing from the request
-    if quote is None:
-        return redirect(url_for("checkout.start"), code=303)
-    _cancel_pending("replaced by a new payment attempt")
-    if view.cart is not None:
-        _cancel_cart_orders(view.cart, "replaced by a new payment attempt")
+    urls = ReturnUrls(
+        success=url_for("checkout.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}",
+        cancel=url_for("checkout.cancelled", _external=True),
+    )
     try:
-        order = place_order(
-            quote,
-            email=details["email"],
+        started = start_payment(
+            current_cart(),
             user_id=current_user.id if current_user.is_authenticated else None,
-            cart_id=view.cart.id if view.cart else None,
-            shipping_address=details["shipping"],
-            billing_address=details["billing"] or details["shipping"],
+            urls=urls,
         )
     except CheckoutError as exc:
         flash(str(exc), "error")
-        return redirect(url_for("cart.view_cart"), code=303)
-    commit_unit_of_work()  # the order and its reservation exist before we call the provider
-    session[PENDING] = order.number
-    try:
-        payment = start_payment(
-            order,
-            success_url=url_for("checkout.success", _external=True)
-            + "?session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=url_for("checkout.cancelled", order=order.number, _external=True),
-        )
-    except (PaymentsUnavailable, PaymentRejected) as exc:
-        flash(
-            str(exc)
-            or "Payments are unavailable right now. Your cart and order are kept; "
-            "please try again in a few minutes.",
-            "error",
-        )
+        if exc.code in errors.FIX_IN_CART:
+            return redirect(url_for("cart.view_cart"), code=303)
+        if exc.code in errors.FIX_IN_DETAILS:
+            return redirect(url_for("checkout.start"), code=303)
         return redirect(url_for("checkout.review"), code=303)
-    commit_unit_of_work()
-    from app.payments import provider
-
-    return redirect(provider.retrieve_checkout_session(payment.session_id).url, code=303)
-
-
-def _cancel_pending(note: str) -> None:
-    number = session.pop(PENDING, None)
-    if not number:
-        return
-    order = db.session.execute(sa.select(Order).where(Order.number == number)).scalar_one_or_none()
-    if order is not None and cancel_unpaid(order, note=note):  # a paid one is left alone
-        from app.payments.fulfilment import expire_open_sessions
-
-        expire_open_sessions(order)  # an old tab can no longer pay for it
-
-
-def _cancel_cart_orders(cart: Cart, note: str) -> None:
-    """The cart's other unpaid orders too (another tab or browser, or the app): the cart
-    counts their reservations as its own stock, so a new order must replace them, as the
-    API's POST /checkout/session does, instead of stacking a second reservation on them."""
-    from app.payments.fulfilment import expire_open_sessions
-
-    pending = db.session.execute(
-        sa.select(Order)
-        .where(
-            placed_from(cart),
-            Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
-        )
-        .order_by(Order.id)
-    ).scalars()
-    for order in pending:
-        if cancel_unpaid(order, note=note):
-            expire_open_sessions(order)
+    return redirect(started.url, code=303)
 
 
 @bp.get("/checkout/success")
-def success() -> str | tuple[str, int]:
-    session_id = request.args.get("session_id", "")[:255]
-    payment = (
-        db.session.execute(
-            sa.select(Payment).where(Payment.session_id == session_id)
-        ).scalar_one_or_none()
-        if session_id
-        else None
-    )
-    if payment is None:
+def success() -> str:
+    outcome = complete_on_return(request.args.get("session_id", "")[:255])
+    if outcome is None:
         abort(404)
-    order = fulfil_checkout_session(session_id)
-    assert order is not None
-    if order.status == OrderStatus.PAID or order.paid_at is not None:
-        session.pop(PENDING, None)
-        session.pop(DETAILS, None)
     return render_template(
-        "checkout/confirmation.html", order=order, labels=LABELS, processing=order.paid_at is None
+        "checkout/confirmation.html",
+        order=outcome.order,
+        labels=LABELS,
+        state=outcome.state,
+        pay_url=outcome.pay_url,
     )
 
 
 @bp.get("/checkout/cancelled")
 def cancelled() -> Response:
-    number = request.args.get("order", "")
-    if number and number == session.get(PENDING):
-        _cancel_pending("payment cancelled by the shopper")
+    """Back from the payment page without paying. Nothing changes: the order and its session
+    stay as they were until they expire, so paying again from the same cart takes the
+    shopper to the same session (one order number), and a changed cart replaces it."""
     if request.args.get("declined"):
         flash(
-            "Your card was declined, so nothing was charged. Your cart is as you left it.", "error"
+            "Your card was declined, so nothing was charged. Your cart is as you left it; "
+            "you can try again or use another card.",
+            "error",
         )
     else:
         flash("Payment cancelled. Your cart is as you left it.", "info")
@@ -266,30 +182,30 @@ def cancelled() -> Response:
 @bp.get("/orders/<token>")
 def order_status(token: str) -> str:
     """A guest's view of their order, from the signed link in their email."""
-    number = read_order_token(token)
-    if number is None:
-        abort(404)
-    order = db.session.execute(sa.select(Order).where(Order.number == number)).scalar_one_or_none()
+    order = linked_order(token)
     if order is None:
         abort(404)
     return render_template(
         "checkout/order.html",
         order=order,
         labels=LABELS,
+        can_cancel=can_cancel(order),
         cancel_url=url_for("checkout.cancel_guest_order", token=token),
     )
 
 
 @bp.post("/orders/<token>/cancel")
 def cancel_guest_order(token: str) -> Response:
-    from app.orders.views import _cancel
+    from app.orders.views import cancelled_message
 
-    number = read_order_token(token)
-    order = (
-        db.session.execute(sa.select(Order).where(Order.number == number)).scalar_one_or_none()
-        if number
-        else None
-    )
+    order = linked_order(token)
     if order is None:
         abort(404)
-    return _cancel(order, url_for("checkout.order_status", token=token))
+    back = url_for("checkout.order_status", token=token)
+    try:
+        refunded = cancel_by_customer(order, actor_id=None)
+    except NotCancellable as exc:
+        flash(str(exc), "error")
+        return redirect(back, code=303)
+    flash(cancelled_message(order, refunded), "success")
+    return redirect(back, code=303)

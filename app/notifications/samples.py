@@ -51,8 +51,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "subtotal": 11900,
         "shipping": 495,
         "tax": 2068,
+        "tax_inclusive": True,
         "total": 12395,
         "shipping_address": "Ada Lovelace\n12 Analytical Street\nLondon W1 1AA\nUnited Kingdom",
+        "billing_address": "",
     },
     "payment-failed": {
         **_ORDER,
@@ -76,6 +78,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "admin_url": "https://shop.example/admin/inventory/123",
     },
     "dead-letter-alert": {"dead_count": 3},
+    "payment-anomaly": {
+        "order_number": "SS-8K3J-Q2XF",
+        "problem": "Paid twice: another payment had already paid this order.",
+        "action": "The payment of €123.95 is being refunded automatically; check the order's "
+        "refunds, and contact the customer if they need the goods.",
+        "admin_url": "https://shop.example/admin/orders/42",
+    },
     "newsletter": {
         "name": "Ada",
         "headline": "New in: autumn knitwear",
@@ -87,6 +96,7 @@ SAMPLE_CATEGORY = {
     "newsletter": Category.MARKETING,
     "low-stock": Category.STAFF,
     "dead-letter-alert": Category.STAFF,
+    "payment-anomaly": Category.STAFF,
 }
 
 

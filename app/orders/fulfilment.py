@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from app.db import utcnow
 from app.extensions import db
 from app.notifications.services import notify
-from app.orders.models import Order, OrderEvent, OrderNote, OrderStatus, Refund
+from app.orders.models import CancelReason, Order, OrderEvent, OrderNote, OrderStatus, Refund
 from app.orders.refunds import first_name, issue_refund, refund_payment, restock_line
 from app.orders.states import LABELS, InvalidTransition, can_transition, transition
 
@@ -46,7 +46,7 @@ def lock_order(order_id: int) -> Order | None:
 
 
 def _order_url(order: Order) -> str:
-    from app.payments.fulfilment import order_link
+    from app.orders.links import order_link
 
     return order_link(order)
 
@@ -177,22 +177,30 @@ def can_cancel(order: Order) -> bool:
     return can_transition(order, OrderStatus.CANCELLED)
 
 
-def cancel_order(order: Order, *, actor_id: int | None, reason: str = "") -> int:
-    """Cancel before shipping. Unpaid: the reservation is released. Paid: every unit not yet
-    back on the shelf goes back, and what is left of the payment is refunded (a Refund like
-    any other, so it can never overlap one staff issued). Returns the amount refunded."""
+def cancel_order(
+    order: Order,
+    *,
+    actor_id: int | None,
+    reason: str = "",
+    by: CancelReason = CancelReason.STAFF,
+) -> int:
+    """Cancel before shipping. Unpaid: the reservation is released and the checkout closed.
+    Paid: every unit not yet back on the shelf goes back, and what is left of the payment is
+    refunded (a Refund like any other, so it can never overlap one staff issued). Returns
+    the amount refunded."""
+    from app.checkout.sessions import close_checkout
     from app.orders.services import cancel_unpaid
-    from app.payments.fulfilment import expire_open_sessions
 
     note = clean_text(reason, 200) or "cancelled by staff"
     lock_order(order.id)  # re-read: a cancellation racing this one finds it cancelled
     if not can_cancel(order):
         raise InvalidTransition(order, OrderStatus.CANCELLED)
     if order.status in UNPAID:
-        expire_open_sessions(order)
-        cancel_unpaid(order, note=note, actor_id=actor_id)
+        close_checkout(order)
+        cancel_unpaid(order, note=note, reason=by, actor_id=actor_id)
         return 0
     transition(order, OrderStatus.CANCELLED, actor_id=actor_id, note=note)
+    order.cancel_reason = by
     for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
         db.session.refresh(line)
         restock_line(
@@ -216,6 +224,7 @@ def cancel_order(order: Order, *, actor_id: int | None, reason: str = "") -> int
             reason=note,
             actor_id=actor_id,
             kind="cancel",
+            source="customer" if by == CancelReason.CUSTOMER else "staff",
         )
         refunded = refund.amount
     notify(

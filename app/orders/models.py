@@ -25,6 +25,15 @@ class OrderStatus(enum.StrEnum):
 _STATUSES = ", ".join(f"'{s}'" for s in OrderStatus)
 
 
+class CancelReason(enum.StrEnum):
+    """Why an order was cancelled; decides what a payment arriving afterwards does."""
+
+    EXPIRED = "expired"  # nobody paid in time (the provider says the session expired)
+    REPLACED = "replaced"  # the cart was paid for with a newer order
+    STAFF = "staff"
+    CUSTOMER = "customer"
+
+
 class ShippingMethod(TimestampMixin, Base):
     """A flat rate for a set of countries, free above a threshold (staff edit these)."""
 
@@ -105,6 +114,7 @@ class Order(TimestampMixin, Base):
     tracking_url: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     shipped_at: Mapped[datetime | None] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
+    cancel_reason: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
@@ -200,6 +210,9 @@ class Payment(TimestampMixin, Base):
     )
     provider: Mapped[str] = mapped_column(sa.String(16))
     session_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    # Where the shopper pays, as the create answer gave it (a retry sends them there again).
+    checkout_url: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column()  # when the provider closes it
     payment_intent: Mapped[str] = mapped_column(sa.String(255), default="")
     attempt: Mapped[int] = mapped_column(default=1)
     amount: Mapped[int] = mapped_column(sa.BigInteger)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.orders.models import ShippingMethod, TaxRate
+
+
+@dataclass(frozen=True)
+class QuoteItem:
+    """A line to price: what the catalog says now, never what a request said."""
+
+    variant_id: int
+    product_name: str
+    variant_options: str
+    sku: str
+    unit_price: int
+    quantity: int
 
 
 @dataclass(frozen=True)
@@ -84,18 +97,31 @@ def tax_rate_for(country: str, region: str = "") -> TaxRate | None:
 
 
 def build_quote(
-    items: list[dict], *, currency: str, country: str, region: str, method: ShippingMethod
+    items: Sequence[QuoteItem],
+    *,
+    currency: str,
+    country: str,
+    region: str,
+    method: ShippingMethod,
 ) -> Quote:
-    """``items``: dicts of variant_id, product_name, variant_options, sku, unit_price,
-    quantity — taken from the catalog by the caller, never from the request."""
+    """Totals for ``items`` (priced from the catalog by the caller) delivered to ``country``."""
     rate = tax_rate_for(country, region)
     rate_bp = rate.rate_bp if rate else 0
     inclusive = rate.inclusive if rate else True
     lines = []
     for item in items:
-        line_total = item["unit_price"] * item["quantity"]
+        line_total = item.unit_price * item.quantity
         lines.append(
-            QuoteLine(**item, line_total=line_total, tax=tax_on(line_total, rate_bp, inclusive))
+            QuoteLine(
+                variant_id=item.variant_id,
+                product_name=item.product_name,
+                variant_options=item.variant_options,
+                sku=item.sku,
+                unit_price=item.unit_price,
+                quantity=item.quantity,
+                line_total=line_total,
+                tax=tax_on(line_total, rate_bp, inclusive),
+            )
         )
     subtotal = sum(line.line_total for line in lines)
     shipping = shipping_cost(method, subtotal)

@@ -136,7 +136,7 @@ def confirm_refund(refund: Refund) -> bool:
     db.session.refresh(refund)
     _after_money_moved(order)
     if refund.kind != "cancel":
-        from app.payments.fulfilment import order_link
+        from app.orders.links import order_link
 
         notify(
             "refund-issued",
@@ -315,6 +315,17 @@ def record_provider_total(payment_intent: str, amount_refunded: int) -> None:
             confirm_refund(refund)
             db.session.refresh(payment)
     if amount_refunded > payment.amount_refunded:
+        elsewhere = min(amount_refunded, payment.amount) - payment.amount_refunded
         payment.amount_refunded = min(amount_refunded, payment.amount)
         db.session.flush()
+        if order is not None:
+            from app.accounts.audit import audit
+            from app.core.templating import money
+
+            audit(
+                "orders.refund",
+                target=order.number,
+                detail=f"{money(elsewhere, payment.currency)} refunded at the payment provider "
+                f"(provider) on payment {payment_intent}",
+            )
     _after_money_moved(order)

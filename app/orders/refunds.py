@@ -167,11 +167,15 @@ def issue_refund(
     reason: str = "",
     actor_id: int | None = None,
     kind: str | None = None,
+    payment: Payment | None = None,
+    source: str = "staff",
 ) -> Refund:
     """Refund some units of some lines (their amount computed here) or a plain amount.
 
     Everything is claimed in the caller's transaction or nothing is; the provider is asked
-    after the commit (``send_refund``).
+    after the commit (``send_refund``). ``payment``: the one to refund (default: the paid
+    one with the most left). Every refund is audited, with who asked for it (``source``:
+    staff, customer, or automatic when the shop gives back a payment it cannot keep).
     """
     wanted = {int(k): int(v) for k, v in (lines or {}).items() if v}
     if any(q < 0 for q in wanted.values()):
@@ -182,7 +186,7 @@ def issue_refund(
         raise RefundError("Choose the items to refund or enter an amount.")
     if amount is not None and amount < 0:
         raise RefundError("Enter an amount above zero.", field="amount")
-    payment = refund_payment(order)
+    payment = payment or refund_payment(order)
     if payment is None:
         raise RefundError("This order has no payment that can be refunded.")
     by_id = {line.id: line for line in order.lines}
@@ -235,9 +239,27 @@ def issue_refund(
         savepoint.rollback()
         raise
     savepoint.commit()
+    _audit_refund(order, refund, actor_id=actor_id, source=source)
     refund_id = refund.id
     after_commit(lambda: enqueue_send(refund_id))
     return refund
+
+
+def _audit_refund(order: Order, refund: Refund, *, actor_id: int | None, source: str) -> None:
+    from app.accounts.audit import audit
+    from app.core.templating import money
+
+    audit(
+        "orders.refund",
+        actor_id=actor_id,
+        target=order.number,
+        detail=(
+            f"refund {refund.id}: {money(refund.amount, refund.currency)} ({source})"
+            + "".join(f"; line {rl.order_line_id} x{rl.quantity}" for rl in refund.lines)
+            + ("; restocked" if refund.restock else "")
+            + (f"; {refund.reason}" if refund.reason else "")
+        ),
+    )
 
 
 def retry_refund(refund: Refund) -> bool:

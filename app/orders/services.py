@@ -21,7 +21,14 @@ from app.catalog.models import StockMovement, StockReason, Variant
 from app.catalog.services import refresh_product_summary
 from app.db import utcnow
 from app.extensions import db
-from app.orders.models import Order, OrderEvent, OrderLine, OrderStatus, ShippingMethod
+from app.orders.models import (
+    CancelReason,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    ShippingMethod,
+)
 from app.orders.pricing import Quote
 from app.orders.states import PAID_STATES, transition
 
@@ -33,7 +40,12 @@ NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 
 
 class CheckoutError(ValueError):
-    """Checkout cannot go on; the message names the line and what to do."""
+    """Checkout cannot go on. The message names the line and what to do, for people; ``code``
+    says why, for programs (the API's problem code; see app/checkout/errors.py)."""
+
+    def __init__(self, message: str, *, code: str = "insufficient-stock") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def cart_token_hash(token: str) -> str:
@@ -135,7 +147,7 @@ def place_order(
     from app.cart.models import Cart
 
     if not quote.lines:
-        raise CheckoutError("Your cart is empty.")
+        raise CheckoutError("Your cart is empty.", code="cart-empty")
     token = None
     if cart_id is not None and user_id is None:
         token = db.session.execute(
@@ -258,11 +270,14 @@ class PaidOutcome:
 def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
     """Payment confirmed: reserved units become sold, exactly once, and the order is paid.
 
-    If the reservation had already been released (the payment arrived after expiry), stock is
-    reserved again when it allows; otherwise the order is flagged for staff and a refund.
+    If the reservation had already been released (the order was cancelled because its checkout
+    expired, then a payment the provider had accepted arrived), stock is reserved again when it
+    allows and the order comes back as paid; otherwise it is flagged for staff and a refund.
     """
     if order.status in PAID_STATES or order.stock_committed_at is not None:
         return PaidOutcome(fulfilled=False)
+    if order.status == OrderStatus.CANCELLED and order.cancel_reason != CancelReason.EXPIRED:
+        return PaidOutcome(fulfilled=False, needs_refund=True)  # replaced, or cancelled on purpose
     claimed = db.session.execute(
         sa.update(Order)
         .where(Order.id == order.id, Order.stock_committed_at.is_(None))
@@ -310,17 +325,28 @@ def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
         _refresh(line.variant_id)
     if order.status == OrderStatus.PAYMENT_FAILED:
         transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
-    transition(order, OrderStatus.PAID, actor_id=actor_id, note="payment confirmed")
+    revived = order.status == OrderStatus.CANCELLED
+    transition(
+        order,
+        OrderStatus.PAID,
+        actor_id=actor_id,
+        note="payment confirmed after the checkout had expired" if revived else "payment confirmed",
+    )
+    order.cancel_reason = ""
     order.paid_at = utcnow()
     db.session.flush()
     return PaidOutcome(fulfilled=True)
 
 
-def cancel_unpaid(order: Order, *, note: str, actor_id: int | None = None) -> bool:
-    """Abandoned or expired before payment: cancel and release the reservation once."""
+def cancel_unpaid(
+    order: Order, *, note: str, reason: CancelReason, actor_id: int | None = None
+) -> bool:
+    """Expired, replaced or cancelled before payment: cancel and release the reservation
+    once. ``reason`` decides what a payment arriving later does (see :func:`commit_sale`)."""
     if order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED):
         return False
     transition(order, OrderStatus.CANCELLED, actor_id=actor_id, note=note)
+    order.cancel_reason = reason
     release_reservation(order, reason=note)
     return True
 
@@ -362,15 +388,3 @@ def default_shipping_methods() -> list[ShippingMethod]:
             position=1,
         ),
     ]
-
-
-CANCELLABLE = (OrderStatus.PAID, OrderStatus.PROCESSING)
-
-
-def cancel_paid(order: Order, *, actor_id: int | None, note: str) -> int:
-    """Cancel before shipping: units not yet back on the shelf go back and what is left of the
-    payment is refunded (after the commit, with an idempotency key). Returns the amount to
-    refund. The same verb staff use, so it never repeats a staff refund or restock."""
-    from app.orders.fulfilment import cancel_order
-
-    return cancel_order(order, actor_id=actor_id, reason=note)

@@ -15,7 +15,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
     S.DELIVERED: frozenset({S.RETURNED, S.REFUNDED}),
     S.RETURNED: frozenset({S.REFUNDED}),
-    S.CANCELLED: frozenset({S.REFUNDED}),
+    # Cancelled because nobody paid in time, then the provider's accepted payment arrived:
+    # paid after all when the stock is still there (app.orders.services.commit_sale).
+    S.CANCELLED: frozenset({S.PAID, S.REFUNDED}),
     S.REFUNDED: frozenset(),
 }
 # Once money was taken, an order never goes back to an unpaid state.

@@ -10,9 +10,9 @@ from werkzeug.wrappers import Response
 from app.core.templating import money
 from app.extensions import db
 from app.orders import bp
+from app.orders.customer import NotCancellable, can_cancel, cancel_by_customer, own_order
 from app.orders.models import Order, OrderStatus
-from app.orders.services import CANCELLABLE, cancel_paid
-from app.orders.states import LABELS, InvalidTransition
+from app.orders.states import LABELS
 
 PER_PAGE = 20
 
@@ -53,15 +53,14 @@ def list_orders() -> str:
 @bp.get("/account/orders/<number>")
 @login_required
 def order_detail(number: str) -> str:
-    order = db.session.execute(
-        sa.select(Order).where(Order.number == number, Order.user_id == current_user.id)
-    ).scalar_one_or_none()
+    order = own_order(number, current_user.id)
     if order is None:
         abort(404)
     return render_template(
         "checkout/order.html",
         order=order,
         labels=LABELS,
+        can_cancel=can_cancel(order),
         cancel_url=url_for("orders.cancel_order", number=number),
     )
 
@@ -69,35 +68,21 @@ def order_detail(number: str) -> str:
 @bp.post("/account/orders/<number>/cancel")
 @login_required
 def cancel_order(number: str) -> Response:
-    order = db.session.execute(
-        sa.select(Order).where(Order.number == number, Order.user_id == current_user.id)
-    ).scalar_one_or_none()
+    order = own_order(number, current_user.id)
     if order is None:
         abort(404)
-    return _cancel(order, url_for("orders.order_detail", number=number))
-
-
-def _cancel(order: Order, back: str) -> Response:
-    if order.status not in CANCELLABLE:
-        return _not_cancellable(back)
-    savepoint = db.session.begin_nested()
+    back = url_for("orders.order_detail", number=number)
     try:
-        refund = cancel_paid(
-            order,
-            actor_id=current_user.id if current_user.is_authenticated else None,
-            note="cancelled by the customer",
-        )
-    except InvalidTransition:  # shipped, or cancelled by a racing request, since we read it
-        savepoint.rollback()
-        return _not_cancellable(back)
-    savepoint.commit()
-    flash(
-        f"Order {order.number} is cancelled. We are refunding {money(refund, order.currency)}.",
-        "success",
-    )
+        refunded = cancel_by_customer(order, actor_id=current_user.id)
+    except NotCancellable as exc:
+        flash(str(exc), "error")
+        return redirect(back, code=303)
+    flash(cancelled_message(order, refunded), "success")
     return redirect(back, code=303)
 
 
-def _not_cancellable(back: str) -> Response:
-    flash("This order can no longer be cancelled. Contact us about a return.", "error")
-    return redirect(back, code=303)
+def cancelled_message(order: Order, refunded: int) -> str:
+    message = f"Order {order.number} is cancelled."
+    if refunded:
+        message += f" We are refunding {money(refunded, order.currency)}."
+    return message

@@ -1,8 +1,10 @@
 """Offline payment sandbox: a stand-in for Stripe Checkout for the embedded default.
 
 Sessions live in the database; the TEST MODE page offers Pay, Decline and Cancel and then
-delivers a correctly signed, Stripe-shaped event through the same webhook code path.
-It answers with the Stripe gateway's dataclasses and is refused in production by config.
+delivers a correctly signed event, shaped as Stripe's, through the same webhook code path.
+It answers with the Stripe gateway's dataclasses, keeps Stripe's documented rules (a session
+expires 30 minutes to 24 hours after it is created; an idempotency key replays its first
+answer and refuses other parameters), and is refused in production by config.
 """
 
 from __future__ import annotations
@@ -20,12 +22,40 @@ from app.notifications.rendering import external_url
 from app.payments.models import SandboxSession
 from app.payments.stripe_gateway import CheckoutSession, PaymentRejected, Refund
 
+MIN_EXPIRY, MAX_EXPIRY = 30 * 60, 24 * 3600  # Stripe's window for expires_at
+# Every field of Stripe's Checkout Session and Event objects (its OpenAPI fixtures), so code
+# written against the sandbox's events meets the real ones' shape.
+SESSION_FIELDS = (
+    "adaptive_pricing", "after_expiration", "allow_promotion_codes", "amount_subtotal",
+    "amount_total", "automatic_tax", "billing_address_collection", "cancel_url",
+    "client_reference_id", "client_secret", "collected_information", "consent",
+    "consent_collection", "created", "currency", "currency_conversion", "custom_fields",
+    "custom_text", "customer", "customer_account", "customer_creation", "customer_details",
+    "customer_email", "discounts", "expires_at", "id", "integration_identifier", "invoice",
+    "invoice_creation", "livemode", "locale", "managed_payments", "metadata", "mode", "object",
+    "origin_context", "payment_intent", "payment_link", "payment_method_collection",
+    "payment_method_configuration_details", "payment_method_options", "payment_method_types",
+    "payment_status", "permissions", "phone_number_collection", "recovered_from",
+    "saved_payment_method_options", "setup_intent", "shipping_address_collection",
+    "shipping_cost", "shipping_options", "status", "submit_type", "subscription",
+    "success_url", "total_details", "ui_mode", "url", "wallet_options",
+)  # fmt: skip
+
+
+def status_of(row: SandboxSession) -> str:
+    """Stripe closes an unpaid session at its expires_at by itself; so does the sandbox (as
+    read, without writing: reading a session never changes the shop's database)."""
+    if row.status == "open" and row.expires_at <= time.time():
+        return "expired"
+    return row.status
+
 
 def _as_dataclass(row: SandboxSession) -> CheckoutSession:
+    status = status_of(row)
     return CheckoutSession(
         id=row.id,
-        url=_page_url(row.id),
-        status=row.status,
+        url=_page_url(row.id) if status == "open" else None,
+        status=status,
         payment_status=row.payment_status,
         amount_total=row.amount_total,
         currency=row.currency,
@@ -44,7 +74,7 @@ def _page_url(session_id: str) -> str:
 
 
 def _get(session_id: str) -> SandboxSession | None:
-    return db.session.get(SandboxSession, session_id)
+    return db.session.get(SandboxSession, session_id[:64])
 
 
 def create_checkout_session(
@@ -59,30 +89,66 @@ def create_checkout_session(
     expires_at: int,
     idempotency_key: str,
 ) -> CheckoutSession:
+    sent = {
+        "line_items": line_items,
+        "currency": currency.lower(),
+        "customer_email": customer_email or "",
+        "client_reference_id": client_reference_id,
+        "metadata": dict(metadata),
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "expires_at": int(expires_at),
+    }
     existing = db.session.execute(
         sa.select(SandboxSession).where(SandboxSession.idempotency_key == idempotency_key)
     ).scalar_one_or_none()
     if existing is not None:
+        if _sent_with(existing) != sent:
+            raise PaymentRejected(
+                detail="Keys for idempotent requests can only be used with the same "
+                "parameters they were first used with.",
+                code="idempotency_error",
+            )
         return _as_dataclass(existing)
+    now = time.time()
+    if not now + MIN_EXPIRY <= expires_at <= now + MAX_EXPIRY:
+        raise PaymentRejected(
+            detail="The `expires_at` timestamp must be between 30 minutes and 24 hours from "
+            "Checkout Session creation.",
+            param="expires_at",
+        )
     row = SandboxSession(
         id="cs_sandbox_" + secrets.token_urlsafe(18),
         status="open",
         payment_status="unpaid",
         amount_total=sum(i["unit_amount"] * i["quantity"] for i in line_items),
-        currency=currency.lower(),
-        customer_email=customer_email or "",
+        currency=sent["currency"],
+        customer_email=sent["customer_email"],
         client_reference_id=client_reference_id,
-        metadata_=metadata,
+        metadata_=sent["metadata"],
         line_items=line_items,
         success_url=success_url,
         cancel_url=cancel_url,
         payment_intent="",
         idempotency_key=idempotency_key,
-        expires_at=expires_at,
+        expires_at=int(expires_at),
     )
     db.session.add(row)
     db.session.flush()
     return _as_dataclass(row)
+
+
+def _sent_with(row: SandboxSession) -> dict[str, Any]:
+    return {
+        "line_items": row.line_items,
+        "currency": row.currency,
+        "customer_email": row.customer_email,
+        "client_reference_id": row.client_reference_id,
+        "metadata": dict(row.metadata_ or {}),
+        "success_url": row.success_url,
+        "cancel_url": row.cancel_url,
+        "expires_at": row.expires_at,
+    }
 
 
 def retrieve_checkout_session(session_id: str) -> CheckoutSession:
@@ -96,7 +162,7 @@ def expire_checkout_session(session_id: str, *, idempotency_key: str) -> Checkou
     row = _get(session_id)
     if row is None:
         raise PaymentRejected("No such checkout session.")
-    if row.status == "open":
+    if status_of(row) == "open":
         row.status = "expired"
         db.session.flush()
     return _as_dataclass(row)
@@ -117,7 +183,7 @@ def create_refund(
 def act(session_id: str, action: str) -> tuple[SandboxSession, str | None]:
     """Pay, decline or cancel; returns the session and the event type to deliver, if any."""
     row = _get(session_id)
-    if row is None or row.status != "open":
+    if row is None or status_of(row) != "open":
         raise LookupError(session_id)
     if action == "pay":
         row.status, row.payment_status = "complete", "paid"
@@ -132,31 +198,70 @@ def act(session_id: str, action: str) -> tuple[SandboxSession, str | None]:
     return row, event
 
 
+def perform(session_id: str, action: str) -> str:
+    """The TEST MODE page's buttons: act, deliver the event like Stripe would, and give the
+    address the shopper goes back to. The sandbox stands in for Stripe's servers, so it
+    commits its own work before the shopper returns, as Stripe's would be done by then."""
+    from app.db import commit_point
+
+    row, event_type = act(session_id, action)
+    success_url = row.success_url.replace("{CHECKOUT_SESSION_ID}", row.id)
+    cancel_url = row.cancel_url
+    if event_type:
+        deliver(row, event_type)
+    commit_point("sandbox-event-delivered")  # stored (and processed) before the shopper is back
+    if action == "pay":
+        return success_url
+    separator = "&" if "?" in cancel_url else "?"
+    return cancel_url + (f"{separator}declined=1" if action == "decline" else "")
+
+
+def session_object(row: SandboxSession) -> dict[str, Any]:
+    """The session as Stripe's API shows it: every field, None where it does not apply."""
+    known: dict[str, Any] = {
+        "id": row.id,
+        "object": "checkout.session",
+        "amount_subtotal": row.amount_total,
+        "amount_total": row.amount_total,
+        "cancel_url": row.cancel_url,
+        "client_reference_id": row.client_reference_id,
+        "created": int(row.created_at.timestamp()) if row.created_at else int(time.time()),
+        "currency": row.currency,
+        "custom_fields": [],
+        "customer_details": {"email": row.customer_email} if row.status == "complete" else None,
+        "customer_email": row.customer_email or None,
+        "expires_at": row.expires_at,
+        "livemode": False,
+        "metadata": dict(row.metadata_ or {}),
+        "mode": "payment",
+        "payment_intent": row.payment_intent or None,
+        "payment_method_options": {},
+        "payment_method_types": ["card"],
+        "payment_status": row.payment_status,
+        "shipping_options": [],
+        "status": status_of(row),
+        "success_url": row.success_url,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "url": _page_url(row.id) if status_of(row) == "open" else None,
+    }
+    return {name: known.get(name) for name in SESSION_FIELDS}
+
+
 def deliver(row: SandboxSession, event_type: str) -> None:
-    """Sign a Stripe-shaped event like Stripe does and hand it to the webhook receiver."""
+    """Sign an event shaped as Stripe's and hand it to the webhook receiver."""
     from app.payments.stripe_gateway import sign_payload
     from app.payments.webhooks import receive
 
-    session = _as_dataclass(row)
     event = {
         "id": "evt_sandbox_" + secrets.token_urlsafe(12),
         "object": "event",
-        "type": event_type,
+        "api_version": current_app.config["STRIPE_API_VERSION"],
         "created": int(time.time()),
+        "data": {"object": session_object(row)},
         "livemode": False,
-        "data": {
-            "object": {
-                "id": session.id,
-                "object": "checkout.session",
-                "status": session.status,
-                "payment_status": session.payment_status,
-                "amount_total": session.amount_total,
-                "currency": session.currency,
-                "client_reference_id": session.client_reference_id,
-                "metadata": session.metadata,
-                "payment_intent": session.payment_intent,
-            }
-        },
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
     }
     payload = json.dumps(event).encode()
     receive(payload, sign_payload(payload, current_app.config["STRIPE_WEBHOOK_SECRET"]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,9 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 MAX_NETWORK_RETRIES = 2
 BREAKER_FAIL_MAX = 5
 BREAKER_RESET_SECONDS = 30
+# A retry that finds the first request with the same key still executing gets a 409; the SDK
+# retries those twice, then we wait a little longer before telling the shopper to try again.
+IN_PROGRESS_WAITS = (0.25, 0.5, 1.0, 1.5)
 
 UNAVAILABLE_MESSAGE = (
     "Payments are unavailable right now. Your cart and order are kept; "
@@ -74,8 +78,15 @@ class PaymentsUnavailable(PaymentError):
 class PaymentRejected(PaymentError):
     """Stripe answered and refused the request (card or parameter error, unknown id)."""
 
-    def __init__(self, message: str = REJECTED_MESSAGE, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str = REJECTED_MESSAGE, *, param: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
+        self.param = param  # the request parameter Stripe refused, e.g. "expires_at"
+
+
+class RequestInProgress(PaymentsUnavailable):
+    """Another request with the same idempotency key is still executing at Stripe (409)."""
 
 
 class InvalidWebhook(Exception):
@@ -124,6 +135,7 @@ class _Gateway:
         base = cfg.get("STRIPE_API_BASE")
         self.client = stripe.StripeClient(
             cfg.get("STRIPE_SECRET_KEY") or "",
+            stripe_version=cfg["STRIPE_API_VERSION"],
             base_addresses={"api": base} if base else None,
             http_client=self.http_client,
             max_network_retries=MAX_NETWORK_RETRIES,
@@ -204,12 +216,18 @@ def _translate(exc: stripe.StripeError) -> PaymentError:
     }
     if isinstance(exc, stripe.APIConnectionError) or status is None or status >= 500:
         return PaymentsUnavailable(outage=True, **kwargs)
-    if status in (401, 403, 409, 429):
+    if status == 409:  # the key's first request is still executing, or a lock timed out
+        return RequestInProgress(**kwargs)
+    if isinstance(exc, stripe.IdempotencyError):
+        # The same key with other parameters: a bug of ours, never the shopper's.
+        log.error("stripe idempotency error (request %s): %s", exc.request_id, exc.user_message)
+        return PaymentRejected(**kwargs)
+    if status in (401, 403, 429):
         # Bad keys, a lock conflict or throttling: Stripe is up but we cannot pay right now.
         return PaymentsUnavailable(**kwargs)
     if isinstance(exc, stripe.CardError) and exc.user_message:
         return PaymentRejected(exc.user_message, **kwargs)  # Stripe writes these for customers
-    return PaymentRejected(**kwargs)
+    return PaymentRejected(param=getattr(exc, "param", None), **kwargs)
 
 
 def _gateway() -> _Gateway:
@@ -314,14 +332,22 @@ def create_checkout_session(
     if customer_email:
         params["customer_email"] = customer_email
     gateway = _gateway()
-    obj = gateway.call(
-        "checkout.sessions.create",
-        lambda: gateway.client.v1.checkout.sessions.create(
-            params,  # type: ignore[arg-type]
-            {"idempotency_key": idempotency_key},
-        ),
-    )
-    return _session(obj)
+    for wait in (*IN_PROGRESS_WAITS, None):
+        try:
+            obj = gateway.call(
+                "checkout.sessions.create",
+                lambda: gateway.client.v1.checkout.sessions.create(
+                    params,  # type: ignore[arg-type]
+                    {"idempotency_key": idempotency_key},
+                ),
+            )
+        except RequestInProgress:
+            if wait is None:
+                raise
+            time.sleep(wait)  # the first request with this key is still being answered
+            continue
+        return _session(obj)
+    raise AssertionError("unreachable")
 
 
 def retrieve_checkout_session(session_id: str) -> CheckoutSession:

@@ -8,7 +8,6 @@ from flask import abort, current_app, jsonify, redirect, render_template, reques
 from werkzeug.wrappers import Response
 
 from app.core.errors import problem
-from app.db import commit_unit_of_work
 from app.extensions import csrf, limiter
 from app.payments import bp, sandbox
 from app.payments.stripe_gateway import InvalidWebhook
@@ -45,24 +44,16 @@ def sandbox_checkout(session_id: str) -> str:
     row = sandbox._get(session_id)
     if row is None:
         abort(404)
-    return render_template("payments/sandbox_checkout.html", session=row)
+    return render_template(
+        "payments/sandbox_checkout.html", session=row, status=sandbox.status_of(row)
+    )
 
 
 @bp.post("/sandbox/checkout/<session_id>/<any(pay, decline, cancel):action>")
 def sandbox_action(session_id: str, action: str) -> Response:
     _sandbox_only()
     try:
-        row, event_type = sandbox.act(session_id, action)
+        back = sandbox.perform(session_id, action)
     except LookupError:
         abort(404)
-    success_url = row.success_url.replace("{CHECKOUT_SESSION_ID}", row.id)
-    cancel_url = row.cancel_url
-    if event_type:
-        sandbox.deliver(row, event_type)
-    commit_unit_of_work()  # the event is stored (and processed) before the shopper returns
-    if action == "pay":
-        return redirect(success_url, code=303)
-    separator = "&" if "?" in cancel_url else "?"
-    return redirect(
-        cancel_url + (f"{separator}declined=1" if action == "decline" else ""), code=303
-    )
+    return redirect(back, code=303)

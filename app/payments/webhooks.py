@@ -65,32 +65,39 @@ def _session_object(event: dict[str, Any]) -> dict[str, Any]:
     return (event.get("data") or {}).get("object") or {}
 
 
-def handle_session_paid(event: dict[str, Any]) -> None:
-    from app.payments.fulfilment import fulfil_checkout_session
+# The handlers pass on the session's id only: app/checkout/completion.py retrieves the session
+# from the provider and trusts that, never the event's copy of it.
 
-    fulfil_checkout_session(str(_session_object(event).get("id", "")))
+
+def handle_session_paid(event: dict[str, Any]) -> None:
+    from app.checkout.completion import complete_session
+
+    complete_session(str(_session_object(event).get("id", "")))
 
 
 def handle_session_failed(event: dict[str, Any]) -> None:
-    from app.payments.fulfilment import record_payment_failed
+    from app.checkout.completion import record_payment_failed
 
     record_payment_failed(str(_session_object(event).get("id", "")), "the payment failed")
 
 
 def handle_session_expired(event: dict[str, Any]) -> None:
-    from app.payments.fulfilment import record_session_expired
+    from app.checkout.completion import record_session_expired
 
     record_session_expired(str(_session_object(event).get("id", "")))
 
 
 def handle_charge_refunded(event: dict[str, Any]) -> None:
-    from app.payments.fulfilment import record_refund
+    """charge.refunded: the provider's running total; settles the shop's pending refunds it
+    covers (see app.orders.refund_settlement) and never goes backwards."""
+    from app.orders.refund_settlement import record_provider_total
 
     charge = _session_object(event)
     intent = charge.get("payment_intent") or ""
     if isinstance(intent, dict):
         intent = intent.get("id", "")
-    record_refund(str(intent), int(charge.get("amount_refunded") or 0))
+    raw = charge.get("amount_refunded")
+    record_provider_total(str(intent), raw if isinstance(raw, int) and raw >= 0 else 0)
 
 
 def handle_refund_event(event: dict[str, Any]) -> None:

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from app.accounts.models import AuditEvent, Role
 from app.accounts.permissions import ROLE_PERMISSIONS
 from app.catalog.models import StockMovement, Variant
+from app.checkout.completion import complete_session as fulfil_checkout_session
 from app.db import commit_unit_of_work, utcnow
 from app.extensions import db
 from app.notifications.models import Notification
 from app.orders.models import Order, OrderStatus
-from app.payments.fulfilment import fulfil_checkout_session
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import csrf, sign_in_staff
 from tests.catalog import factories

@@ -70,11 +70,11 @@ def seed_shopping(user) -> None:
     generated requests (schemathesis) meet real objects and full responses."""
     import sqlalchemy as sa
 
-    from app.api.models_checkout import ApiCheckout
     from app.cart.services import add_item as add_to_cart
     from app.cart.services import get_or_create_cart
     from app.cart.services import save_for_later as save
     from app.catalog.models import Variant
+    from app.checkout.models import CheckoutDetails
     from app.extensions import db
     from app.orders.services import commit_sale
     from tests.orders.helpers import order_for
@@ -86,7 +86,7 @@ def seed_shopping(user) -> None:
     db.session.flush()
     save(cart, cart.lines[-1].id)
     db.session.add(
-        ApiCheckout(
+        CheckoutDetails(
             cart_id=cart.id,
             email=user.email,
             shipping_address={"line2": "", "region": "", **SHIPPING_ADDRESS},

@@ -8,12 +8,12 @@ import sqlalchemy as sa
 
 from app.accounts.models import AuditEvent, User
 from app.catalog.models import Product, StockMovement, Variant
+from app.checkout.completion import complete_session as fulfil_checkout_session
 from app.db import unit_of_work
 from app.extensions import db
 from app.notifications.models import Notification
 from app.orders import fulfilment
 from app.orders.models import Order, OrderStatus
-from app.payments.fulfilment import fulfil_checkout_session
 from app.payments.models import SandboxSession
 from tests.accounts.helpers import make_user
 from tests.api.helpers import bearer, tokens
@@ -62,7 +62,7 @@ def test_api_cancel_of_an_order_shipped_meanwhile_is_409(client, db, monkeypatch
 
 
 def test_website_cancel_of_an_order_cancelled_meanwhile_says_so(client, db, monkeypatch):
-    from app.checkout.links import order_token
+    from app.orders.links import order_token
 
     order = paid_order("guest@example.com")
     page = f"/orders/{order_token(order)}"
@@ -129,7 +129,7 @@ def test_concurrent_api_cancels_cancel_once_and_answer_409(app):
 
 
 def test_concurrent_website_cancels_cancel_once(app):
-    from app.checkout.links import order_token
+    from app.orders.links import order_token
 
     email = "race-web-cancel@example.com"
     with app.app_context(), unit_of_work():

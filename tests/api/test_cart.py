@@ -220,7 +220,11 @@ def test_price_changes_and_stock_problems_are_shown_on_the_lines(client, db, pro
     assert lamp["problem"] == "Only 1 left. Lower the quantity to check out."
     assert body["can_check_out"] is False and body["subtotal"] == 1800
     again = client.get("/api/v1/cart", headers=guest(token)).get_json()
-    assert again["lines"][0]["price_was"] is None  # shown once, as on the website
+    assert again["lines"][0]["price_was"] == 1500  # reading never writes: still shown
+    changed = client.patch(
+        f"/api/v1/cart/items/{mug['id']}", json={"quantity": 2}, headers=guest(token)
+    ).get_json()
+    assert changed["lines"][0]["price_was"] is None  # acted on: the notice ends
 
 
 @pytest.mark.parametrize("path_id", [0, 4676412878, 2**63, 10**30])

@@ -90,11 +90,11 @@ def test_shipping_methods_are_priced_for_the_cart(client, db, ada, mug):
         ({"shipping_address": None}, {"shipping_address": ["This field is required."]}),
         (
             {"shipping_address": {**SHIPPING_ADDRESS, "country": "XX"}},
-            {"shipping_address.country": ["Not a valid choice."]},
+            {"shipping_address.country": ["Choose a country from the list."]},
         ),
         (
             {"billing_same_as_shipping": False},
-            {"billing_address": ["Enter the billing address, or tick “same as shipping”."]},
+            {"billing_address": ["Enter the billing address, or choose “same as shipping”."]},
         ),
         (
             {"shipping_method": "teleport"},
@@ -119,11 +119,26 @@ def test_details_are_checked_as_on_the_website(client, db, ada, mug, overrides, 
     assert missing.status_code == 409 and missing.get_json()["code"] == "checkout-details-missing"
 
 
-def test_address_fields_have_the_forms_limits(client, db, ada, mug):
+def test_address_fields_have_the_address_books_limits_and_rules(client, db, ada, mug):
     add_item(client, mug.id, 1, ada)
-    long = {**SHIPPING_ADDRESS, "full_name": "x" * 121, "city": "  "}
+    long = {**SHIPPING_ADDRESS, "full_name": "x" * 121}
     errors = set_details(client, ada, shipping_address=long).get_json()["errors"]
-    assert set(errors) == {"shipping_address.full_name", "shipping_address.city"}
+    assert set(errors) == {"shipping_address.full_name"}  # the schema's limit
+    blank = {**SHIPPING_ADDRESS, "city": "  ", "country": "GB", "postal_code": "12345"}
+    errors = set_details(client, ada, shipping_address=blank).get_json()["errors"]
+    assert errors == {
+        "shipping_address.city": ["Enter the town or city."],
+        "shipping_address.postal_code": [
+            "Enter a valid postcode for United Kingdom, for example SW1A 1AA."
+        ],
+    }
+    us = {**SHIPPING_ADDRESS, "country": "US", "postal_code": "94105"}
+    errors = set_details(client, ada, shipping_address=us).get_json()["errors"]
+    assert errors == {"shipping_address.region": ["Enter the state."]}
+    gb = {**SHIPPING_ADDRESS, "country": "GB", "postal_code": "sw1a1aa", "phone": "07400 123456"}
+    body = set_details(client, ada, shipping_address=gb).get_json()
+    assert body["shipping_address"]["postal_code"] == "SW1A 1AA"  # as the address book stores it
+    assert body["shipping_address"]["phone"] == "+447400123456"
 
 
 def test_an_address_from_the_address_book(client, db, ada, mug):

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.catalog.models import Variant
+from app.checkout.completion import complete_session as fulfil_checkout_session
 from app.extensions import db
 from app.notifications.models import Notification
 from app.orders.models import Order, OrderStatus
-from app.payments.fulfilment import fulfil_checkout_session
 from tests.accounts.helpers import make_user
 from tests.api.helpers import bearer, tokens
 from tests.catalog import factories

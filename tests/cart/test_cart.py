@@ -144,14 +144,28 @@ def test_quantity_steps_remove_save_for_later_and_back(client, db, products):
     assert lines(db) == set()
 
 
-def test_price_change_is_shown_once_and_the_new_price_used(client, db, products):
+def test_a_price_change_is_shown_until_the_shopper_acts_and_viewing_writes_nothing(
+    client, db, products, count_queries
+):
     add(client, products["mug"].id)
     set_variant_price(products["mug"], 1200)
     commit_unit_of_work()
+    count_queries.statements.clear()
     first = client.get("/cart").get_data(as_text=True)
     assert "Price changed from €15.00 to €12.00" in first
+    writes = [
+        s
+        for s in count_queries.statements
+        if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert writes == []  # a page view never writes
     second = client.get("/cart").get_data(as_text=True)
-    assert "Price changed" not in second and "€12.00" in second
+    assert "Price changed from €15.00 to €12.00" in second and "€12.00" in second
+    line_id = db.session.execute(sa.select(CartLine.id)).scalar_one()
+    t = token(client)
+    client.post(f"/cart/lines/{line_id}/quantity", data={"quantity": "2", "csrf_token": t})
+    third = client.get("/cart").get_data(as_text=True)
+    assert "Price changed" not in third and "€24.00" in third
 
 
 def test_lines_that_went_out_of_stock_block_checkout(client, db, products):

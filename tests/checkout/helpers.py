@@ -17,7 +17,7 @@ DETAILS = {
     "shipping_city": "Dublin",
     "shipping_postal_code": "D02 X285",
     "shipping_country": "IE",
-    "billing_same": "y",
+    "billing": "same",
     "shipping_method": "standard",
 }
 

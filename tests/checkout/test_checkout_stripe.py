@@ -3,10 +3,10 @@
 import pytest
 import stripe
 
+from app.checkout.completion import release_expired_checkouts
 from app.db import commit_unit_of_work, utcnow
 from app.orders.models import OrderStatus
 from app.payments import stripe_gateway
-from app.payments.fulfilment import expire_stale_orders
 from tests.catalog import factories
 from tests.checkout.helpers import add_to_cart, latest_order, pay, submit_details
 from tests.fakes.stripe_server import FakeStripe, make_event, signed_event
@@ -84,10 +84,20 @@ def test_stripe_down_keeps_cart_and_order_with_a_clear_message(client, db, fake_
     assert "Linen Shirt" in client.get("/cart").get_data(as_text=True)
 
 
-def test_a_new_attempt_replaces_the_old_order_and_session(client, db, fake_stripe):
+def test_pay_again_with_the_same_cart_gets_the_same_session(client, db, fake_stripe):
+    start_checkout(client)
+    first = pay(client).headers["Location"]
+    again = pay(client).headers["Location"]
+    assert again == first
+    assert len(fake_stripe.requests_to("POST", "/v1/checkout/sessions")) == 1
+    assert len(fake_stripe.open_sessions()) == 1
+
+
+def test_a_changed_cart_replaces_the_old_order_and_expires_its_session(client, db, fake_stripe):
     variant = start_checkout(client)
     pay(client)
     first = latest_order()
+    add_to_cart(client, variant.id, 1)
     pay(client)
     second = latest_order()
     assert second.id != first.id
@@ -96,7 +106,9 @@ def test_a_new_attempt_replaces_the_old_order_and_session(client, db, fake_strip
 
     _db.session.expire_all()
     assert _db.session.get(type(first), first.id).status == OrderStatus.CANCELLED
-    assert _db.session.get(Variant, variant.id).reserved == 2  # only the new order holds stock
+    assert _db.session.get(Variant, variant.id).reserved == 3  # only the new order holds stock
+    [still_open] = fake_stripe.open_sessions()
+    assert still_open["client_reference_id"] == second.number
 
 
 def test_abandoned_checkouts_are_released_by_the_sweeper(client, db, fake_stripe):
@@ -105,7 +117,7 @@ def test_abandoned_checkouts_are_released_by_the_sweeper(client, db, fake_stripe
     order = latest_order()
     order.reservation_expires_at = utcnow().replace(year=2020)
     commit_unit_of_work()
-    assert expire_stale_orders() == 1
+    assert release_expired_checkouts() == 1
     commit_unit_of_work()
     order = latest_order()
     assert order.status == OrderStatus.CANCELLED

@@ -128,13 +128,40 @@ def test_expired_after_paid_never_unpays(client, db, pending_session):
     assert latest_order().status == OrderStatus.PAID
 
 
+def _provider_says(session_id, status, payment_status):
+    from app.extensions import db as _db
+    from app.payments.models import SandboxSession
+
+    row = _db.session.get(SandboxSession, session_id)
+    row.status, row.payment_status = status, payment_status
+    commit_unit_of_work()
+
+
 def test_expired_session_cancels_and_releases(client, db, pending_session):
     from app.catalog.models import Variant
 
+    _provider_says(pending_session, "expired", "unpaid")
     post(client, *completed(pending_session, "evt_exp", "checkout.session.expired"))
-    assert latest_order().status == OrderStatus.CANCELLED
+    order = latest_order()
+    assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "expired")
     db.session.expire_all()
     assert db.session.execute(sa.select(Variant.reserved)).scalar_one() == 0
+
+
+def test_an_expired_event_for_a_session_the_provider_reports_paid_pays_the_order(
+    client, db, pending_session
+):
+    """The handler trusts the session it retrieves, not the event: the shopper paid."""
+    post(client, *completed(pending_session, "evt_exp", "checkout.session.expired"))
+    assert latest_order().status == OrderStatus.PAID
+
+
+def test_an_expired_event_for_a_session_still_open_changes_nothing(client, db, pending_session):
+    _provider_says(pending_session, "open", "unpaid")
+    post(client, *completed(pending_session, "evt_exp", "checkout.session.expired"))
+    order = latest_order()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert order.payments[0].status == "pending"
 
 
 def test_failing_processing_is_kept_retried_and_dead_lettered(
@@ -164,17 +191,36 @@ def test_failing_processing_is_kept_retried_and_dead_lettered(
     assert latest_order().status == OrderStatus.PAID
 
 
-def test_amount_mismatch_is_flagged_and_never_fulfilled(client, db, pending_session):
+def test_amount_mismatch_is_flagged_and_never_fulfilled(
+    client, db, pending_session, app, monkeypatch
+):
     from app.extensions import db as _db
     from app.payments.models import SandboxSession
 
     row = _db.session.get(SandboxSession, pending_session)
     row.amount_total = 1  # the provider says something else was paid
     commit_unit_of_work()
+    monkeypatch.setitem(app.config, "STAFF_ALERT_EMAILS", ["ops@example.com"])
     post(client, *completed(pending_session))
+    post(
+        client, *completed(pending_session, "evt_again", "checkout.session.async_payment_succeeded")
+    )
     order = latest_order()
     assert order.status == OrderStatus.PENDING_PAYMENT
-    assert "does not match the order total" in order.needs_attention
+    assert order.needs_attention == "Paid €0.01, but the order total is €34.95."
+    from app.accounts.models import AuditEvent
+    from app.notifications.models import Notification
+
+    [audit] = db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.action == "payment.amount_mismatch")
+    ).scalars()
+    assert audit.target == order.number
+    [alert] = db.session.execute(  # once, however many events repeat it
+        sa.select(Notification).where(Notification.template == "payment-anomaly")
+    ).scalars()
+    assert alert.to_address == "ops@example.com"
+    assert alert.variables["order_number"] == order.number
+    assert "Stripe dashboard" in alert.variables["action"]
 
 
 def test_a_signed_but_deeply_nested_payload_is_refused_not_a_500(client, db):

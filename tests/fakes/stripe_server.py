@@ -25,12 +25,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from pathlib import Path
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.orders.models import ShippingMethod
-from app.orders.pricing import build_quote
+from app.orders.pricing import QuoteItem, build_quote
 from app.orders.services import place_order
 
 ADDRESS = {
@@ -22,16 +22,16 @@ def standard() -> ShippingMethod:
     ).scalar_one()
 
 
-def items_for(variants_and_quantities) -> list[dict]:
+def items_for(variants_and_quantities) -> list[QuoteItem]:
     return [
-        {
-            "variant_id": v.id,
-            "product_name": v.product.name,
-            "variant_options": "",
-            "sku": v.sku,
-            "unit_price": v.price,
-            "quantity": q,
-        }
+        QuoteItem(
+            variant_id=v.id,
+            product_name=v.product.name,
+            variant_options="",
+            sku=v.sku,
+            unit_price=v.price,
+            quantity=q,
+        )
         for v, q in variants_and_quantities
     ]
 

@@ -3,7 +3,7 @@ import sqlalchemy as sa
 
 from app.catalog.models import StockMovement, Variant
 from app.db import utcnow
-from app.orders.models import OrderStatus
+from app.orders.models import CancelReason, OrderStatus
 from app.orders.services import (
     CheckoutError,
     cancel_unpaid,
@@ -71,11 +71,11 @@ def test_payment_turns_the_reservation_into_a_sale_once(db):
 def test_cancelling_releases_the_reservation_exactly_once(db):
     mug = factories.product("Mug", price=1500, stock=5).variants[0]
     order = order_for([(mug, 3)])
-    assert cancel_unpaid(order, note="abandoned") is True
-    assert order.status == OrderStatus.CANCELLED
+    assert cancel_unpaid(order, note="abandoned", reason=CancelReason.EXPIRED) is True
+    assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "expired")
     assert stock(db, mug) == (5, 0)
     assert release_reservation(order) is False
-    assert cancel_unpaid(order, note="again") is False
+    assert cancel_unpaid(order, note="again", reason=CancelReason.EXPIRED) is False
     assert stock(db, mug) == (5, 0)
 
 
@@ -83,7 +83,7 @@ def test_a_paid_order_never_goes_back(db):
     mug = factories.product("Mug", price=1500, stock=5).variants[0]
     order = order_for([(mug, 1)])
     commit_sale(order)
-    assert cancel_unpaid(order, note="late expiry") is False
+    assert cancel_unpaid(order, note="late expiry", reason=CancelReason.EXPIRED) is False
     with pytest.raises(InvalidTransition):
         transition(order, OrderStatus.PENDING_PAYMENT)
     assert release_reservation(order) is False
@@ -93,23 +93,36 @@ def test_a_paid_order_never_goes_back(db):
 def test_payment_after_expiry_reserves_again_when_stock_allows(db):
     mug = factories.product("Mug", price=1500, stock=5).variants[0]
     order = order_for([(mug, 2)])
-    cancel_unpaid(order, note="expired")
-    order.status = OrderStatus.PENDING_PAYMENT  # the late payment is for this order
-    outcome = commit_sale(order)
+    cancel_unpaid(order, note="checkout expired", reason=CancelReason.EXPIRED)
+    assert stock(db, mug) == (5, 0)
+    outcome = commit_sale(order)  # the provider had accepted the payment after all
     assert outcome.fulfilled and not outcome.needs_refund
+    assert (order.status, order.cancel_reason) == (OrderStatus.PAID, "")
+    assert order.events[-1].note == "payment confirmed after the checkout had expired"
     assert stock(db, mug) == (3, 0)
 
 
 def test_payment_after_expiry_without_stock_is_flagged_for_refund(db):
     lamp = factories.product("Lamp", price=9000, stock=1).variants[0]
     first = order_for([(lamp, 1)])
-    cancel_unpaid(first, note="expired")
+    cancel_unpaid(first, note="checkout expired", reason=CancelReason.EXPIRED)
     order_for([(lamp, 1)], email="bob@example.com")  # someone else took the last one
-    first.status = OrderStatus.PENDING_PAYMENT
     outcome = commit_sale(first)
     assert outcome.needs_refund and not outcome.fulfilled
+    assert first.status == OrderStatus.CANCELLED
     assert first.needs_attention.startswith("Paid after its reservation expired")
     assert stock(db, lamp) == (1, 1)  # never oversold
+
+
+@pytest.mark.parametrize("reason", [CancelReason.REPLACED, CancelReason.STAFF])
+def test_payment_for_an_order_cancelled_on_purpose_is_never_kept(db, reason):
+    mug = factories.product("Mug", price=1500, stock=5).variants[0]
+    order = order_for([(mug, 2)])
+    cancel_unpaid(order, note="replaced or cancelled", reason=reason)
+    outcome = commit_sale(order)
+    assert outcome.needs_refund and not outcome.fulfilled
+    assert order.status == OrderStatus.CANCELLED
+    assert stock(db, mug) == (5, 0)
 
 
 def test_expired_reservations_are_found(db):

@@ -25,6 +25,7 @@ EXPECTED = {
     ("delivered", "returned"),
     ("delivered", "refunded"),
     ("returned", "refunded"),
+    ("cancelled", "paid"),
     ("cancelled", "refunded"),
 }
 

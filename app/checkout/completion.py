@@ -1,0 +1,465 @@
+"""A Checkout Session's outcome becomes its order's: paid, failed or expired.
+
+The success page, the webhook task and the reservation sweeper call these functions, any
+number of times and at the same moment. Each trusts only the session as the provider reports
+it when retrieved, never the browser nor an event's body, and each is idempotent: an order
+is paid, its stock sold, its cart cleared and its confirmation sent exactly once; a payment
+the shop cannot keep is refunded exactly once, and staff are told.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import OperationalError
+
+from app.accounts.audit import audit
+from app.cart.models import CartLine
+from app.checkout.details import forget_details
+from app.checkout.models import CheckoutAttempt
+from app.checkout.sessions import (
+    UNPAID,
+    attempts_of,
+    expire_quietly,
+    is_current,
+    payment_for_session,
+    record,
+    settle_attempt,
+)
+from app.core.templating import money
+from app.db import unit_of_work, utcnow, write_phase
+from app.extensions import db
+from app.notifications.models import Category
+from app.notifications.rendering import external_url
+from app.notifications.services import notify
+from app.orders.fulfilment import lock_order
+from app.orders.links import order_link
+from app.orders.models import CancelReason, Order, OrderStatus, Payment
+from app.orders.refunds import first_name, issue_refund
+from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
+from app.orders.states import PAID_STATES, transition
+from app.payments import provider
+from app.payments.stripe_gateway import CheckoutSession, PaymentError
+
+log = logging.getLogger(__name__)
+
+ASYNC_WAIT = timedelta(days=1)  # a bank transfer or debit still clearing: look again then
+
+
+# -- paid ---------------------------------------------------------------------------------
+
+
+def complete_session(session_id: str, *, session: CheckoutSession | None = None) -> Order | None:
+    """The provider says the session is paid: the order becomes paid (once), or the payment
+    is given back when the shop cannot keep it. ``session``: already retrieved by the caller."""
+    payment = payment_for_session(session_id, lock=True)
+    if payment is None:
+        session = session or provider.retrieve_checkout_session(session_id)
+        payment = _adopt(session)
+        if payment is None:
+            log.warning("payment for unknown checkout session %s", session_id[:80])
+            return None
+    order = lock_order(payment.order_id)
+    assert order is not None
+    if payment.fulfilled_at is not None:
+        return order
+    session = session or provider.retrieve_checkout_session(session_id)
+    if session.payment_status != "paid":
+        return order  # still processing (or unpaid): nothing to do yet
+    if session.amount_total != order.total or (session.currency or "").upper() != order.currency:
+        _amount_mismatch(order, payment, session)
+        return order
+    payment.payment_intent = session.payment_intent or ""
+    payment.status, payment.fulfilled_at = "succeeded", utcnow()
+    db.session.flush()
+    if order.status in PAID_STATES:  # another session of this order was paid first
+        _give_back(order, payment, "Paid twice: another payment had already paid this order.")
+        return order
+    outcome = commit_sale(order)
+    if outcome.needs_refund:
+        _give_back(
+            order,
+            payment,
+            order.needs_attention
+            or "Paid after the order was cancelled (it had been replaced or cancelled on purpose).",
+        )
+        return order
+    if outcome.fulfilled:
+        audit(
+            "payment.received",
+            target=order.number,
+            detail=f"{money(payment.amount, order.currency)} by {payment.provider} session "
+            f"{payment.session_id} (payment {payment.payment_intent})",
+        )
+        _clear_cart(order)
+        _send_confirmation(order)
+        _warn_low_stock(order)
+    return order
+
+
+def _adopt(session: CheckoutSession) -> Payment | None:
+    """A session the shop asked for but never heard back about (the answer was lost): find its
+    attempt by the order number and attempt it carries, and record it."""
+    number = session.client_reference_id or session.metadata.get("order_number", "")
+    raw = session.metadata.get("attempt", "")
+    if not number or not raw.isdigit() or len(raw) > 6:
+        return None
+    attempt = db.session.execute(
+        sa.select(CheckoutAttempt)
+        .join(Order, Order.id == CheckoutAttempt.order_id)
+        .where(Order.number == number[:20], CheckoutAttempt.number == int(raw))
+    ).scalar_one_or_none()
+    return record(attempt, session) if attempt is not None else None
+
+
+def _amount_mismatch(order: Order, payment: Payment, session: CheckoutSession) -> None:
+    if payment.failure_reason == "amount mismatch":
+        return  # flagged and told already
+    paid = (
+        money(session.amount_total, (session.currency or "").upper())
+        if session.amount_total is not None
+        else "an unknown amount"
+    )
+    order.needs_attention = (
+        f"Paid {paid}, but the order total is {money(order.total, order.currency)}."
+    )
+    payment.failure_reason = "amount mismatch"
+    log.error("amount mismatch on %s: %s", order.number, order.needs_attention)
+    audit("payment.amount_mismatch", target=order.number, detail=order.needs_attention)
+    alert_staff(
+        order,
+        problem=order.needs_attention,
+        action="The order was not marked paid. Compare the payment in the Stripe dashboard "
+        "with the order, then refund the payment there or contact the customer.",
+    )
+
+
+def _give_back(order: Order, payment: Payment, reason: str) -> None:
+    """A payment the shop cannot keep: refunded in full through the refund path (audited,
+    sent with its own idempotency key, settled by the provider), and staff are told."""
+    order.needs_attention = reason[:255]
+    issue_refund(
+        order,
+        amount=payment.amount,
+        payment=payment,
+        reason=reason,
+        source="automatic",
+    )
+    alert_staff(
+        order,
+        problem=reason,
+        action=f"The payment of {money(payment.amount, order.currency)} is being refunded "
+        "automatically; check the order's refunds, and contact the customer if they need "
+        "the goods.",
+    )
+
+
+# -- the shopper comes back from paying ---------------------------------------------------
+
+
+@dataclass
+class Return:
+    order: Order
+    state: str  # "paid" | "processing" | "unpaid" (still open) | "closed" (expired, not paid)
+    pay_url: str = ""
+
+
+def complete_on_return(session_id: str) -> Return | None:
+    """The success page: the order as the provider's session says, completing the payment
+    here when the webhook has not yet (Stripe's advice), in a short writing transaction of
+    its own. Racing the webhook task is safe: the loser waits for the winner's lock and finds
+    the order paid; should the wait run out, the page says "processing" and looks again.
+    None: not a session of this shop."""
+    payment = payment_for_session(session_id)
+    if payment is None:
+        return _return_for_unrecorded(session_id)
+    order_id = payment.order_id
+    if payment.order.paid_at is not None:
+        return Return(payment.order, "paid")
+    try:
+        session = provider.retrieve_checkout_session(session_id)
+    except PaymentError:
+        return Return(payment.order, "processing")
+    if session.payment_status != "paid":
+        state = {"open": "unpaid", "expired": "closed"}.get(session.status, "processing")
+        return Return(payment.order, state, pay_url=session.url or "")
+    try:
+        with write_phase("payment-completed-on-return"):
+            complete_session(session_id, session=session)
+    except OperationalError:
+        log.warning("success page gave way to a concurrent fulfilment of %s", session_id[:80])
+    order = db.session.get(Order, order_id, populate_existing=True)
+    assert order is not None
+    return Return(order, "paid" if order.paid_at is not None else "processing")
+
+
+def _return_for_unrecorded(session_id: str) -> Return | None:
+    if not session_id.startswith("cs_") or len(session_id) > 255:
+        return None
+    try:
+        session = provider.retrieve_checkout_session(session_id)
+    except PaymentError:
+        return None
+    number = session.client_reference_id or ""
+    if not number or not session.metadata.get("attempt"):
+        return None
+    with write_phase("session-adopted-on-return"):
+        payment = _adopt(session)
+        if payment is not None and session.payment_status == "paid":
+            complete_session(session_id, session=session)
+    if payment is None:
+        return None
+    return complete_on_return(session_id)
+
+
+# -- failed and expired -------------------------------------------------------------------
+
+
+def record_payment_failed(session_id: str, reason: str) -> None:
+    """An asynchronous payment failed: the order waits for another try (same order)."""
+    payment = payment_for_session(session_id, lock=True)
+    if payment is None or payment.status != "pending":
+        return
+    session = provider.retrieve_checkout_session(session_id)
+    if session.payment_status == "paid":  # the event is older than what happened since
+        complete_session(session_id, session=session)
+        return
+    payment.status, payment.failure_reason = "failed", reason[:255]
+    order = lock_order(payment.order_id)
+    assert order is not None
+    if order.status == OrderStatus.PENDING_PAYMENT and is_current(order, payment):
+        transition(order, OrderStatus.PAYMENT_FAILED, note=reason)
+        notify(
+            "payment-failed",
+            to=order.email,
+            user_id=order.user_id,
+            variables={
+                "name": first_name(order),
+                "order_number": order.number,
+                "currency": order.currency,
+                "order_url": order_link(order),
+                "reason": reason,
+                "retry_url": external_url("cart.view_cart"),
+            },
+        )
+
+
+def record_session_expired(session_id: str) -> None:
+    """The provider closed a session unpaid. The order is cancelled (stock released) when no
+    other session or request of it is still going, and only once the retrieved session
+    confirms it: an event can be older than a payment made since."""
+    payment = payment_for_session(session_id, lock=True)
+    if payment is None:
+        return
+    session = provider.retrieve_checkout_session(session_id)
+    if session.payment_status == "paid":
+        complete_session(session_id, session=session)
+        return
+    if session.status != "expired":
+        return
+    if payment.status == "pending":
+        payment.status = "expired"
+    order = lock_order(payment.order_id)
+    assert order is not None
+    if order.status in UNPAID and not _still_open(order):
+        cancel_unpaid(order, note="checkout session expired", reason=CancelReason.EXPIRED)
+
+
+def _still_open(order: Order) -> bool:
+    return any(p.status == "pending" for p in order.payments) or any(
+        a.resolved_at is None for a in attempts_of(order)
+    )
+
+
+def release_expired_checkouts(limit: int = 50) -> int:
+    """The sweeper: unpaid orders whose hold ran out are settled by what the provider says of
+    each of their sessions — paid ones are completed, open ones expired, ones still clearing
+    wait — and only an order with nothing left that could pay it is cancelled. The provider
+    is asked with no transaction open; an order it cannot be asked about waits for the next
+    run. Returns how many orders were cancelled."""
+    with unit_of_work():
+        ids = [order.id for order in list_expired_reservations(limit)]
+    cancelled = 0
+    for order_id in ids:
+        try:
+            cancelled += _release(order_id)
+        except PaymentError as exc:
+            log.warning("checkout of order %s not settled yet: %s", order_id, exc.detail or exc)
+    return cancelled
+
+
+def _release(order_id: int) -> int:
+    with unit_of_work():
+        order = db.session.get(Order, order_id)
+        if order is None or order.status not in UNPAID:
+            return 0
+        unanswered = [a.id for a in attempts_of(order) if a.resolved_at is None]
+    for attempt_id in unanswered:
+        settle_attempt(attempt_id)
+    with unit_of_work():
+        sessions = list(
+            db.session.execute(
+                sa.select(Payment.session_id).where(
+                    Payment.order_id == order_id, Payment.status == "pending"
+                )
+            ).scalars()
+        )
+    seen: dict[str, CheckoutSession] = {}
+    for session_id in sessions:
+        session = provider.retrieve_checkout_session(session_id)
+        if session.status == "open":
+            session = expire_quietly(session_id) or session
+        seen[session_id] = session
+    with unit_of_work():
+        order = lock_order(order_id)
+        if order is None or order.status not in UNPAID:
+            return 0
+        clearing = unclosed = False
+        for session_id, session in seen.items():
+            if session.payment_status == "paid":
+                complete_session(session_id, session=session)
+                return 0
+            payment = payment_for_session(session_id, lock=True)
+            if session.status == "expired":
+                if payment is not None and payment.status == "pending":
+                    payment.status = "expired"
+            elif session.status == "complete":
+                clearing = True  # paid by a method that takes days to clear
+            else:
+                unclosed = True  # could not be expired just now
+        if clearing or unclosed or any(a.resolved_at is None for a in attempts_of(order)):
+            order.reservation_expires_at = utcnow() + (
+                ASYNC_WAIT if clearing else timedelta(minutes=5)
+            )
+            return 0
+        cancel_unpaid(order, note="checkout expired unpaid", reason=CancelReason.EXPIRED)
+        return 1
+
+
+# -- after a payment ----------------------------------------------------------------------
+
+
+def _clear_cart(order: Order) -> None:
+    """Take what was bought out of the cart it was bought from, and only that: the shopper
+    may have kept shopping (in the app, another tab) while an older session was being paid.
+    A line goes when the order covers its quantity, else it keeps the rest. A guest cart's
+    checkout details go too: the next person at a shared computer must not find them (an
+    account keeps its own, as its address book does)."""
+    cart = cart_of(order)  # never another shopper's cart that got the same id
+    if cart is None:
+        return
+    bought: dict[int, int] = {}
+    for line in order.lines:
+        if line.variant_id is not None:
+            bought[line.variant_id] = bought.get(line.variant_id, 0) + line.quantity
+    for variant_id, quantity in sorted(bought.items()):
+        mine = sa.and_(CartLine.cart_id == cart.id, CartLine.variant_id == variant_id)
+        db.session.execute(
+            sa.delete(CartLine)
+            .where(mine, CartLine.quantity <= quantity)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            sa.update(CartLine)
+            .where(mine)
+            .values(quantity=CartLine.quantity - quantity)
+            .execution_options(synchronize_session=False)
+        )
+    if cart.user_id is None:
+        forget_details(cart.id)
+    db.session.expire(cart, ["lines"])
+
+
+def _send_confirmation(order: Order) -> None:
+    notify(
+        "order-confirmation",
+        to=order.email,
+        user_id=order.user_id,
+        variables={
+            "name": first_name(order),
+            "order_number": order.number,
+            "currency": order.currency,
+            "order_url": order_link(order),
+            "lines": [
+                {
+                    "name": ln.product_name,
+                    "options": ln.variant_options,
+                    "quantity": ln.quantity,
+                    "unit_price": ln.unit_price,
+                    "line_total": ln.line_total,
+                }
+                for ln in order.lines
+            ],
+            "subtotal": order.subtotal,
+            "shipping": order.shipping,
+            "tax": order.tax,
+            "tax_inclusive": order.tax_inclusive,
+            "total": order.total,
+            "shipping_address": _address_text(order.shipping_address),
+            "billing_address": _address_text(order.billing_address)
+            if order.billing_address and order.billing_address != order.shipping_address
+            else "",
+        },
+    )
+
+
+def _address_text(address: dict | None) -> str:
+    from app.accounts.profile import country_name
+
+    address = address or {}
+    parts = [
+        address.get(k, "") for k in ("full_name", "line1", "line2", "city", "postal_code", "region")
+    ]
+    parts.append(country_name(address.get("country", "")) if address.get("country") else "")
+    return "\n".join(p for p in parts if p)
+
+
+def _warn_low_stock(order: Order) -> None:
+    from app.catalog.models import Variant
+
+    ids = [line.variant_id for line in order.lines if line.variant_id is not None]
+    low = (
+        db.session.execute(
+            sa.select(Variant).where(
+                Variant.id.in_(ids),
+                Variant.track_inventory.is_(True),
+                Variant.stock_on_hand - Variant.reserved <= Variant.low_stock_threshold,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for variant in low:
+        for address in current_app.config["STAFF_ALERT_EMAILS"]:
+            notify(
+                "low-stock",
+                to=address,
+                category=Category.STAFF,
+                variables={
+                    "sku": variant.sku,
+                    "product_name": variant.product.name,
+                    "available": variant.stock_on_hand - variant.reserved,
+                    "threshold": variant.low_stock_threshold,
+                    "admin_url": external_url("admin.dashboard"),
+                },
+            )
+
+
+def alert_staff(order: Order, *, problem: str, action: str) -> None:
+    """Tell staff about money that needs a person: which order, what happened, what to do."""
+    for address in current_app.config["STAFF_ALERT_EMAILS"]:
+        notify(
+            "payment-anomaly",
+            to=address,
+            category=Category.STAFF,
+            variables={
+                "order_number": order.number,
+                "problem": problem,
+                "action": action,
+                "admin_url": external_url("admin.orders_detail", order_id=order.id),
+            },
+        )

@@ -1,0 +1,49 @@
+"""Why checkout cannot go on, with a code for programs and words for people.
+
+The API answers ``problem(409, str(exc), code=exc.code)`` (503 for payments-unavailable);
+the website shows the message and sends the shopper where ``code`` says they can fix it.
+"""
+
+from __future__ import annotations
+
+from app.orders.services import CheckoutError
+
+CART_EMPTY = "cart-empty"
+CART_NEEDS_ATTENTION = "cart-needs-attention"
+DETAILS_MISSING = "checkout-details-missing"
+METHOD_UNAVAILABLE = "shipping-method-unavailable"
+INSUFFICIENT_STOCK = "insufficient-stock"
+CHANGED = "checkout-changed"
+PAYMENTS_UNAVAILABLE = "payments-unavailable"
+
+# Where a shopper fixes each one on the website.
+FIX_IN_CART = frozenset({CART_EMPTY, CART_NEEDS_ATTENTION, INSUFFICIENT_STOCK})
+FIX_IN_DETAILS = frozenset({DETAILS_MISSING, METHOD_UNAVAILABLE})
+
+
+class DetailsInvalid(ValueError):
+    """The checkout details have problems: ``errors`` maps each field to its messages.
+
+    Field names are the API's: ``email``, ``shipping_method``, ``shipping_address.<field>``,
+    ``shipping_address_id``, ``billing_address.<field>``, ``billing_address_id``,
+    ``billing_address`` (the website maps them onto its form).
+    """
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+__all__ = [
+    "CART_EMPTY",
+    "CART_NEEDS_ATTENTION",
+    "CHANGED",
+    "DETAILS_MISSING",
+    "FIX_IN_CART",
+    "FIX_IN_DETAILS",
+    "INSUFFICIENT_STOCK",
+    "METHOD_UNAVAILABLE",
+    "PAYMENTS_UNAVAILABLE",
+    "CheckoutError",
+    "DetailsInvalid",
+]

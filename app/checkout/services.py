@@ -1,0 +1,301 @@
+"""Checkout as one service for both doors: the website's views and the API's handlers parse
+their input, call these, and render; neither calls the payment provider nor commits.
+
+``start_payment`` is the one way from a cart to a Checkout Session:
+
+1. With the cart locked: check the cart and its details, price them, and find the order to
+   pay. An unpaid order of this cart that matches exactly (lines, prices, totals, addresses,
+   email, delivery) is paid again — a double press, a retry, a payment retried after a
+   decline all keep one order number — and any other is replaced (cancelled, stock
+   released, its sessions closed). Then the request to the provider is fixed as an attempt
+   (app/checkout/sessions.py) or an attempt still in flight is taken over.
+2. Commit point: the order, its reservation and the attempt exist before the network call.
+3. The provider call, with no transaction open.
+4. The session is recorded on the order, unless the order was replaced meanwhile, in which
+   case the session is expired at once and the shopper is told the cart changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.cart.models import Cart
+from app.cart.services import CartView, acknowledge_prices, build_cart_view
+from app.checkout import errors
+from app.checkout.details import check_cart, details_for, method_for
+from app.checkout.errors import CheckoutError
+from app.checkout.models import CheckoutAttempt, CheckoutDetails
+from app.checkout.sessions import (
+    UNPAID,
+    Send,
+    attempts_of,
+    close_checkout,
+    enqueue_settle,
+    expire_quietly,
+    is_current,
+    live_payment,
+    new_attempt,
+    payment_for_session,
+    record,
+    replayable,
+    send,
+    send_of,
+)
+from app.db import after_commit, commit_point, utcnow
+from app.extensions import db
+from app.orders.fulfilment import lock_order
+from app.orders.models import CancelReason, Order, OrderStatus, Payment
+from app.orders.pricing import Quote, QuoteItem, build_quote
+from app.orders.services import cancel_unpaid, place_order, placed_from
+from app.orders.states import transition
+from app.payments import provider
+from app.payments.stripe_gateway import CheckoutSession, PaymentError, PaymentRejected
+
+CHANGED_MESSAGE = (
+    "Your cart changed while the payment was being prepared. Please check it and pay again."
+)
+UNAVAILABLE_MESSAGE = (
+    "Payments are unavailable right now. Your cart and order are kept; "
+    "please try again in a few minutes."
+)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A cart that can be paid for: its view, its details and the server's quote."""
+
+    cart: Cart
+    view: CartView
+    details: CheckoutDetails
+    quote: Quote
+
+
+@dataclass(frozen=True)
+class ReturnUrls:
+    """Where the provider sends the shopper back; ``success`` carries the session id."""
+
+    success: str
+    cancel: str
+
+
+@dataclass(frozen=True)
+class PaymentStart:
+    order_number: str
+    url: str  # where the shopper pays (or, already paid, the success page)
+    reused: bool  # an earlier request's order and session came back
+
+
+@dataclass(frozen=True)
+class _Reuse:
+    session_id: str
+    url: str
+    success_url: str
+
+
+def quote_items(view: CartView) -> list[QuoteItem]:
+    """The cart's lines at today's catalog prices."""
+    return [
+        QuoteItem(
+            variant_id=lv.line.variant_id,
+            product_name=lv.line.variant.product.name,
+            variant_options=lv.line.variant.options_label,
+            sku=lv.line.variant.sku,
+            unit_price=lv.unit_price,
+            quantity=lv.line.quantity,
+        )
+        for lv in view.lines
+    ]
+
+
+def quote_for(view: CartView, details: CheckoutDetails) -> Quote:
+    """The server's totals for the cart as it is, delivered as the details say."""
+    country = details.shipping_address["country"]
+    method = method_for(details.shipping_method, country)
+    if method is None:
+        raise CheckoutError(
+            "We do not deliver there with that option any more; choose another.",
+            code=errors.METHOD_UNAVAILABLE,
+        )
+    return build_quote(
+        quote_items(view),
+        currency=view.currency,
+        country=country,
+        region=details.shipping_address.get("region", ""),
+        method=method,
+    )
+
+
+def ready_to_pay(cart: Cart | None) -> Ready:
+    """The cart, its details and its quote, or the first reason it cannot be paid for."""
+    view = build_cart_view(cart)
+    check_cart(view)
+    assert cart is not None
+    details = details_for(cart)
+    if details is None:
+        raise CheckoutError("Enter your delivery details first.", code=errors.DETAILS_MISSING)
+    return Ready(cart, view, details, quote_for(view, details))
+
+
+def lock_cart(cart: Cart) -> None:
+    """Serialise checkouts of one cart (PostgreSQL row lock; SQLite's form posts already
+    hold the database's write lock from their first statement)."""
+    db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update())
+
+
+def start_payment(cart: Cart | None, *, user_id: int | None, urls: ReturnUrls) -> PaymentStart:
+    """Place (or find again) the cart's order and give back where the shopper pays."""
+    if cart is None:
+        raise CheckoutError("Your cart is empty.", code=errors.CART_EMPTY)
+    for _ in range(3):  # a reused session may turn out closed: then once more, anew
+        plan, number, reused = _prepare(cart, user_id=user_id, urls=urls)
+        commit_point("checkout-prepared")  # order, reservation and attempt exist first
+        if isinstance(plan, _Reuse):
+            try:
+                session = provider.retrieve_checkout_session(plan.session_id)
+            except PaymentError as exc:
+                raise _unavailable(exc) from exc
+            if session.status == "open":
+                return PaymentStart(number, session.url or plan.url, reused=True)
+            if session.status == "complete":  # paid just now; the event is on its way
+                return PaymentStart(number, plan.success_url, reused=True)
+            _forget(plan.session_id)
+            continue
+        try:
+            session = send(plan)
+        except PaymentRejected as exc:
+            _resolved_without_session(plan.attempt_id)
+            raise _unavailable(exc) from exc
+        except PaymentError as exc:  # kept: a retry sends the same request again
+            raise _unavailable(exc) from exc
+        return _record_sent(plan, session, number, reused=reused)
+    raise CheckoutError(CHANGED_MESSAGE, code=errors.CHANGED)
+
+
+def _prepare(
+    cart: Cart, *, user_id: int | None, urls: ReturnUrls
+) -> tuple[Send | _Reuse, str, bool]:
+    """Phase 1, with the cart locked: the order to pay and what to ask the provider."""
+    lock_cart(cart)
+    db.session.expire(cart)
+    ready = ready_to_pay(cart)
+    acknowledge_prices(ready.view)  # the shopper has seen these prices on the way here
+    order: Order | None = None
+    for pending in _unpaid_orders(cart):
+        if order is None and _matches(pending, ready):
+            order = pending
+            continue
+        lock_order(pending.id)
+        close_checkout(pending)
+        cancel_unpaid(
+            pending, note="replaced by a new payment attempt", reason=CancelReason.REPLACED
+        )
+    if order is None:
+        try:
+            order = place_order(
+                ready.quote,
+                email=ready.details.email,
+                user_id=user_id,
+                cart_id=cart.id,
+                shipping_address=ready.details.shipping_address,
+                billing_address=ready.details.billing,
+            )
+        except CheckoutError:
+            commit_point("stale-orders-replaced")  # what was replaced stays replaced
+            raise
+    elif order.status == OrderStatus.PAYMENT_FAILED:
+        transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
+    live = live_payment(order)
+    if live is not None:
+        attempt = next((a for a in attempts_of(order) if a.number == live.attempt), None)
+        success = attempt.request["success_url"] if attempt else urls.success
+        reuse = _Reuse(
+            live.session_id,
+            live.checkout_url,
+            success.replace("{CHECKOUT_SESSION_ID}", live.session_id),
+        )
+        return reuse, order.number, True
+    attempt = _newest_unanswered(order)
+    if attempt is not None and replayable(attempt):
+        return send_of(attempt), order.number, True  # a double press: the same request again
+    if attempt is not None:  # unanswered too long to send again: find out, then close it
+        after_commit(lambda a=attempt.id: enqueue_settle(a))
+    attempt = new_attempt(order, success_url=urls.success, cancel_url=urls.cancel)
+    return send_of(attempt), order.number, False
+
+
+def _record_sent(
+    plan: Send, session: CheckoutSession, number: str, *, reused: bool
+) -> PaymentStart:
+    """Phase 4: keep the session, unless its order stopped waiting for it meanwhile."""
+    attempt = db.session.get(CheckoutAttempt, plan.attempt_id)
+    assert attempt is not None
+    order = lock_order(attempt.order_id)  # serialises with a press replacing this order
+    assert order is not None
+    reused = reused and payment_for_session(session.id) is not None  # known before this call
+    payment = record(attempt, session)
+    if payment.status != "pending" or not is_current(order, payment):
+        if payment.status == "pending":
+            payment.status = "expired"
+            after_commit(lambda sid=session.id: expire_quietly(sid))
+        commit_point("stale-session-closed")
+        raise CheckoutError(CHANGED_MESSAGE, code=errors.CHANGED)
+    return PaymentStart(number, session.url or payment.checkout_url, reused=reused)
+
+
+def _unpaid_orders(cart: Cart) -> list[Order]:
+    return list(
+        db.session.execute(
+            sa.select(Order)
+            .where(placed_from(cart), Order.status.in_(UNPAID))
+            .order_by(Order.id.desc())
+        ).scalars()
+    )
+
+
+def _matches(order: Order, ready: Ready) -> bool:
+    """Exactly the order a new one would be, its stock still held."""
+    details, quote = ready.details, ready.quote
+    return (
+        order.status in UNPAID
+        and order.reservation_released_at is None
+        and order.stock_committed_at is None
+        and order.email == details.email
+        and order.currency == quote.currency
+        and (order.subtotal, order.shipping, order.tax, order.discount, order.total)
+        == (quote.subtotal, quote.shipping, quote.tax, quote.discount, quote.total)
+        and order.tax_inclusive == quote.tax_inclusive
+        and order.shipping_method == quote.shipping_method
+        and order.shipping_address == details.shipping_address
+        and order.billing_address == details.billing
+        and sorted((ln.variant_id, ln.quantity, ln.unit_price) for ln in order.lines)
+        == sorted((ln.variant_id, ln.quantity, ln.unit_price) for ln in quote.lines)
+    )
+
+
+def _newest_unanswered(order: Order) -> CheckoutAttempt | None:
+    attempts = attempts_of(order)
+    newest = attempts[-1] if attempts else None
+    return newest if newest is not None and newest.resolved_at is None else None
+
+
+def _forget(session_id: str) -> None:
+    """A session we were about to hand out again turned out closed: a new one next time."""
+    payment = db.session.execute(
+        sa.select(Payment).where(Payment.session_id == session_id).with_for_update()
+    ).scalar_one_or_none()
+    if payment is not None and payment.status == "pending":
+        payment.status = "expired"
+    commit_point("closed-session-forgotten")
+
+
+def _resolved_without_session(attempt_id: int) -> None:
+    attempt = db.session.get(CheckoutAttempt, attempt_id)
+    if attempt is not None and attempt.resolved_at is None:
+        attempt.resolved_at = utcnow()
+    commit_point("refused-attempt-resolved")
+
+
+def _unavailable(exc: PaymentError) -> CheckoutError:
+    return CheckoutError(str(exc) or UNAVAILABLE_MESSAGE, code=errors.PAYMENTS_UNAVAILABLE)

@@ -1,0 +1,298 @@
+"""Checkout Sessions at the payment provider, made through write-ahead attempts.
+
+Stripe's documented rules, kept here (and enforced by tests/fakes/stripe_server.py):
+
+* ``expires_at`` must be 30 minutes to 24 hours after Stripe *receives* the create request.
+  An attempt fixes it once, ``RESERVATION_MINUTES`` plus :data:`SESSION_MARGIN` ahead, and
+  is sent again only within :data:`REPLAY_WINDOW` of being made, so even a request that
+  first reaches Stripe at the end of the window still gives the shopper the full time.
+* An idempotency key is bound to the parameters it was first used with. Each attempt stores
+  its exact request (:class:`CheckoutAttempt`) and every send of it sends exactly that, so a
+  double press, an API retry and the sweeper all get the *same* session back.
+* A session of an order that was replaced or cancelled never stays payable: open ones are
+  expired; one whose create answer never arrived is found out by sending the request again
+  (:func:`settle_attempt`) and then expired.
+
+The stock reservation outlives the session by :data:`RESERVATION_GRACE`, and nothing is
+released before the provider says the session is over (app/checkout/completion.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.checkout.models import CheckoutAttempt
+from app.db import after_commit, unit_of_work, utcnow
+from app.extensions import db
+from app.orders.models import Order, OrderStatus, Payment
+from app.payments import provider
+from app.payments.stripe_gateway import (
+    CheckoutSession,
+    PaymentError,
+    PaymentRejected,
+    PaymentsUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+SESSION_MARGIN = timedelta(minutes=5)  # on top of the shopper's time, for the way to Stripe
+REPLAY_WINDOW = timedelta(minutes=4)  # an attempt is sent again only this soon after it was made
+RESERVATION_GRACE = timedelta(minutes=5)  # stock stays held this long after the session closes
+REUSE_MIN_LEFT = timedelta(minutes=10)  # a session closing sooner is not handed out again
+UNPAID = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
+
+
+@dataclass(frozen=True)
+class Send:
+    """What sending an attempt needs, read before the transaction ends (the provider is
+    called with no transaction open, so no ORM object may be touched then)."""
+
+    attempt_id: int
+    idempotency_key: str
+    request: dict[str, Any]
+
+
+def session_request(
+    order: Order, *, attempt: int, success_url: str, cancel_url: str, expires_at: int
+) -> dict[str, Any]:
+    """The Checkout Session for ``order``: its lines at the order's prices, delivery, and tax
+    when prices exclude it; the provider charges exactly the order's total."""
+    items = [
+        {
+            "name": line.product_name
+            + (f" ({line.variant_options})" if line.variant_options else ""),
+            "unit_amount": line.unit_price,
+            "quantity": line.quantity,
+        }
+        for line in order.lines
+    ]
+    if order.shipping:
+        items.append(
+            {
+                "name": f"Shipping: {order.shipping_method}",
+                "unit_amount": order.shipping,
+                "quantity": 1,
+            }
+        )
+    if order.tax and not order.tax_inclusive:
+        items.append({"name": "Tax", "unit_amount": order.tax, "quantity": 1})
+    return {
+        "line_items": items,
+        "currency": order.currency.lower(),
+        "customer_email": order.email,
+        "client_reference_id": order.number,
+        "metadata": {"order_number": order.number, "attempt": str(attempt)},
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "expires_at": expires_at,
+    }
+
+
+def request_total(request: dict[str, Any]) -> int:
+    return sum(int(i["unit_amount"]) * int(i["quantity"]) for i in request["line_items"])
+
+
+def attempts_of(order: Order) -> list[CheckoutAttempt]:
+    return list(
+        db.session.execute(
+            sa.select(CheckoutAttempt)
+            .where(CheckoutAttempt.order_id == order.id)
+            .order_by(CheckoutAttempt.number)
+        ).scalars()
+    )
+
+
+def new_attempt(order: Order, *, success_url: str, cancel_url: str) -> CheckoutAttempt:
+    """Fix the next request for ``order`` (number, key, parameters, expiry) before sending it,
+    and hold the stock until a little after that session closes."""
+    numbers = [a.number for a in attempts_of(order)] + [p.attempt for p in order.payments]
+    number = max(numbers, default=0) + 1
+    minutes = current_app.config["RESERVATION_MINUTES"]
+    expires = (utcnow() + timedelta(minutes=minutes) + SESSION_MARGIN).replace(microsecond=0)
+    attempt = CheckoutAttempt(
+        order_id=order.id,
+        number=number,
+        idempotency_key=f"checkout-{order.number}-{number}",
+        request=session_request(
+            order,
+            attempt=number,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            expires_at=int(expires.timestamp()),
+        ),
+        expires_at=expires,
+        created_at=utcnow(),
+    )
+    db.session.add(attempt)
+    held_until = expires + RESERVATION_GRACE
+    if order.reservation_expires_at is None or order.reservation_expires_at < held_until:
+        order.reservation_expires_at = held_until
+    db.session.flush()
+    return attempt
+
+
+def replayable(attempt: CheckoutAttempt) -> bool:
+    """Unanswered, and recent enough that sending it again still meets Stripe's expiry rule."""
+    return attempt.resolved_at is None and utcnow() - attempt.created_at < REPLAY_WINDOW
+
+
+def send_of(attempt: CheckoutAttempt) -> Send:
+    return Send(attempt.id, attempt.idempotency_key, dict(attempt.request))
+
+
+def send(snapshot: Send) -> CheckoutSession:
+    """Create (or, for the same key, get back) the attempt's session. No transaction may be
+    open: this waits on the network."""
+    return provider.create_checkout_session(
+        **snapshot.request, idempotency_key=snapshot.idempotency_key
+    )
+
+
+def lock_attempt(attempt_id: int) -> CheckoutAttempt | None:
+    return db.session.execute(
+        sa.select(CheckoutAttempt)
+        .where(CheckoutAttempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def payment_for_session(session_id: str, *, lock: bool = False) -> Payment | None:
+    query = sa.select(Payment).where(Payment.session_id == session_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
+    """Store the session an attempt made, once, whoever learns of it first (the press that
+    sent it, a second press that sent it again, the settling task, a webhook)."""
+    payment = payment_for_session(session.id)
+    if payment is None:
+        payment = Payment(
+            order_id=attempt.order_id,
+            provider=provider.provider_name(),
+            session_id=session.id,
+            checkout_url=session.url or "",
+            expires_at=attempt.expires_at,
+            attempt=attempt.number,
+            amount=request_total(attempt.request),
+            currency=str(attempt.request["currency"]).upper(),
+            status="pending",
+            failure_reason="",
+            payment_intent="",
+        )
+        db.session.add(payment)
+    if attempt.resolved_at is None:
+        attempt.resolved_at = utcnow()
+    db.session.flush()
+    return payment
+
+
+def is_current(order: Order, payment: Payment) -> bool:
+    """The session the order is waiting on: the order is unpaid and this is its newest try."""
+    newest = max((a.number for a in attempts_of(order)), default=payment.attempt)
+    return order.status in UNPAID and payment.attempt >= newest
+
+
+def live_payment(order: Order) -> Payment | None:
+    """The order's newest session while it has comfortably long left, else None."""
+    pending = [p for p in order.payments if p.status == "pending" and p.session_id]
+    newest = max(pending, key=lambda p: p.attempt, default=None)
+    if newest is None or not is_current(order, newest):
+        return None
+    if newest.expires_at is None or newest.expires_at - utcnow() < REUSE_MIN_LEFT:
+        return None
+    return newest
+
+
+def close_checkout(order: Order) -> None:
+    """Make sure no session of ``order`` stays payable: open ones are expired after the commit,
+    and requests whose answer never came are settled by a task (found out, then expired)."""
+    for payment in order.payments:
+        if payment.status == "pending":
+            payment.status = "expired"
+            sid = payment.session_id
+            after_commit(lambda s=sid: expire_quietly(s))
+    for attempt in attempts_of(order):
+        if attempt.resolved_at is None:
+            attempt_id = attempt.id
+            after_commit(lambda a=attempt_id: enqueue_settle(a))
+    db.session.flush()
+
+
+def expire_quietly(session_id: str) -> CheckoutSession | None:
+    """Expire at the provider; the session's own expiry and the sweeper cover a failure."""
+    try:
+        return provider.expire_checkout_session(session_id, idempotency_key=f"expire-{session_id}")
+    except PaymentError:
+        log.warning("could not expire checkout session %s", session_id, exc_info=True)
+        return None
+
+
+def enqueue_settle(attempt_id: int) -> None:
+    from tasks.payments import settle_checkout_attempt
+
+    settle_checkout_attempt(attempt_id)
+
+
+def unresolved_attempts(*, older_than: timedelta = REPLAY_WINDOW, limit: int = 100) -> list[int]:
+    """Requests whose answer was never recorded (a worker died mid-request, say)."""
+    return list(
+        db.session.execute(
+            sa.select(CheckoutAttempt.id)
+            .where(
+                CheckoutAttempt.resolved_at.is_(None),
+                CheckoutAttempt.created_at < utcnow() - older_than,
+            )
+            .order_by(CheckoutAttempt.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def settle_attempt(attempt_id: int) -> str:
+    """Find out what became of a request whose answer never arrived by sending it again: same
+    key and parameters, so Stripe replays the first answer, or creates the session now if the
+    first request never got there. A session that is not the one its order waits on is
+    expired at once. Runs its own short transactions around the provider calls.
+
+    Returns "recorded", "none" (no session was ever made), "unknown" (the provider is down;
+    the sweeper tries again) or "done" (already settled).
+    """
+    with unit_of_work():
+        attempt = db.session.get(CheckoutAttempt, attempt_id)
+        if attempt is None or attempt.resolved_at is not None:
+            return "done"
+        snapshot = send_of(attempt)
+    try:
+        session = send(snapshot)
+    except PaymentRejected as exc:
+        # Had the first request made a session, the same key would have answered with it.
+        log.info("checkout attempt %s made no session: %s", attempt_id, exc.detail or exc)
+        with unit_of_work():
+            attempt = lock_attempt(attempt_id)
+            if attempt is not None and attempt.resolved_at is None:
+                attempt.resolved_at = utcnow()
+        return "none"
+    except PaymentsUnavailable:
+        return "unknown"
+    stale: str | None = None
+    with unit_of_work():
+        attempt = lock_attempt(attempt_id)
+        if attempt is None:
+            return "done"
+        payment = record(attempt, session)
+        order = db.session.get(Order, attempt.order_id)
+        if payment.status == "pending" and (order is None or not is_current(order, payment)):
+            payment.status = "expired"
+            stale = payment.session_id
+    if stale is not None:
+        expire_quietly(stale)
+    return "recorded"
