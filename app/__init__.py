@@ -10,7 +10,12 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import BASE_DIR, load_config
-from app.db import commit_unit_of_work, configure_sqlite, rollback_unit_of_work
+from app.db import (
+    commit_unit_of_work,
+    configure_sqlite,
+    kept_on_refusal,
+    rollback_unit_of_work,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +24,10 @@ class ShopFlask(Flask):
     """Flask with one unit of work per request, committed at the edge.
 
     The view's return value is turned into a response; a success (< 400) commits and then
-    runs after-commit side effects, anything else rolls back. Exceptions roll back and go
-    to the error handlers. Commit failures become a 500, before anything reaches the user.
+    runs after-commit side effects, anything else rolls back — unless a service recorded
+    facts that must stand despite the refusal (``keep_on_refusal``: a failed sign-in, a
+    revoked token). Exceptions roll back and go to the error handlers. Commit failures
+    become a 500, before anything reaches the user.
     """
 
     def dispatch_request(self) -> Any:
@@ -30,7 +37,7 @@ class ShopFlask(Flask):
         except BaseException:
             rollback_unit_of_work()
             raise
-        if response.status_code < 400:
+        if response.status_code < 400 or kept_on_refusal():
             commit_unit_of_work()
         else:
             rollback_unit_of_work()

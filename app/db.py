@@ -31,6 +31,7 @@ NAMING_CONVENTION = {
 }
 
 _AFTER_COMMIT = "shop_after_commit"
+_KEEP = "shop_keep_on_refusal"
 # Set while a block that will write runs: its transactions begin as writers on SQLite.
 _WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writer", default=False)
 
@@ -105,6 +106,7 @@ def commit_unit_of_work() -> None:
         return  # nothing touched the database (e.g. a page served from the cache)
     session = _session()
     session.commit()
+    session.info.pop(_KEEP, None)
     callbacks = session.info.pop(_AFTER_COMMIT, {}).values()
     for fn in callbacks:
         try:
@@ -123,6 +125,24 @@ def rollback_unit_of_work() -> None:
     session = _session()
     session.rollback()
     session.info.pop(_AFTER_COMMIT, None)
+    session.info.pop(_KEEP, None)
+
+
+def keep_on_refusal(reason: str) -> None:
+    """What this unit of work wrote so far stands even when its entry point answers with an
+    error: a failed sign-in counts toward the lockout, a reused refresh token stays revoked,
+    the audit trail says so. The edge then commits instead of rolling back. Services that
+    record such facts call it; entry points never commit themselves."""
+    from app.extensions import db
+
+    if db.session.registry.has():
+        _session().info[_KEEP] = reason
+
+
+def kept_on_refusal() -> bool:
+    from app.extensions import db
+
+    return db.session.registry.has() and bool(_session().info.get(_KEEP))
 
 
 def commit_point(name: str) -> None:

@@ -28,7 +28,7 @@ from app.accounts.tokens import (
     read_verify_token,
     reset_token_matches,
 )
-from app.db import utcnow
+from app.db import keep_on_refusal, utcnow
 from app.extensions import db
 from app.notifications.rendering import external_url
 from app.notifications.services import notify
@@ -203,6 +203,7 @@ def authenticate(email: str, password: str) -> User:
     if locked_until(email):
         burn_verify_time(password)
         audit("login.blocked", target=email, detail="locked")
+        keep_on_refusal("sign-in refused: audited")
         raise AccountLocked(
             f"Too many failed sign-in attempts. Try again in {minutes} minutes, "
             "or reset your password to unlock your account now."
@@ -216,6 +217,7 @@ def authenticate(email: str, password: str) -> User:
     if not ok:
         failures = _record_failure(email)
         audit("login.failure", target_user_id=user.id if user else None, target=email)
+        keep_on_refusal("failed sign-in counts toward the lockout")
         if failures >= cfg["LOCKOUT_THRESHOLD"]:
             db.session.execute(
                 sa.update(LoginThrottle)

@@ -47,7 +47,7 @@ from app.api.tokens import (
     rotate_refresh_token,
 )
 from app.core.errors import problem
-from app.db import commit_unit_of_work, utcnow
+from app.db import keep_on_refusal, utcnow
 from app.extensions import db, limiter
 from app.ratelimit import limiter_key
 
@@ -199,7 +199,6 @@ def login(body: LoginIn) -> LoginOut | Response:
     try:
         user = authenticate(body.email, body.password)
     except AccountLocked as exc:
-        commit_unit_of_work()  # keep the lock and the audit trail despite the error status
         response = problem(429, str(exc), code="account-locked", title="Account locked")
         until = locked_until(body.email)
         if until is not None:
@@ -207,7 +206,6 @@ def login(body: LoginIn) -> LoginOut | Response:
             response.headers["Retry-After"] = str(seconds)
         return response
     except AccountError as exc:
-        commit_unit_of_work()  # the failure counts towards the lockout
         return _unauthorized("invalid-credentials", str(exc))
     if user.totp_enabled:
         code = (body.totp or "").strip()
@@ -218,7 +216,7 @@ def login(body: LoginIn) -> LoginOut | Response:
         failures = recent_code_failures(user)
         if len(failures) >= MAX_CODE_FAILURES:
             audit("login.blocked", target_user_id=user.id, detail="too many wrong codes (api)")
-            commit_unit_of_work()  # the audit trail stays despite the error status
+            keep_on_refusal("the audit trail stays")
             return _too_many_code_failures(failures[0])
         ok = (
             use_recovery_code(user, code) is not None
@@ -228,7 +226,7 @@ def login(body: LoginIn) -> LoginOut | Response:
         if not ok:
             count = len(failures) + 1
             audit("login.2fa_failure", target_user_id=user.id, detail=f"wrong code {count} (api)")
-            commit_unit_of_work()  # audited and counted although we answer 401
+            keep_on_refusal("a wrong code counts toward the pause")
             return _unauthorized(
                 "invalid-totp", "That code is not correct, or it was already used."
             )
@@ -278,8 +276,6 @@ def refresh(body: RefreshIn) -> TokenOut | Response:
     try:
         pair = rotate_refresh_token(body.refresh_token)
     except TokenError as exc:
-        if exc.code == "token-reused":
-            commit_unit_of_work()  # the revocation must stick although we answer 401
         return _unauthorized(exc.code, str(exc))
     return _token_out(pair)
 

@@ -27,7 +27,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from app.accounts.audit import audit
 from app.accounts.models import User
 from app.api.models import ApiToken
-from app.db import utcnow
+from app.db import keep_on_refusal, utcnow
 from app.extensions import db
 
 ACCESS_SALT = "api.access"
@@ -162,6 +162,7 @@ def rotate_refresh_token(raw: str) -> TokenPair:
     if spent != 1:
         revoke_family(row.family_id)
         audit("api.token_reused", target_user_id=row.user_id, detail=row.family_id)
+        keep_on_refusal("a reused refresh token revokes its sign-in")
         raise TokenError(
             "token-reused", "This refresh token was already used; please sign in again."
         )

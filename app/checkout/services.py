@@ -32,7 +32,6 @@ from app.checkout.sessions import (
     Send,
     attempts_of,
     close_checkout,
-    enqueue_settle,
     expire_quietly,
     is_current,
     live_payment,
@@ -219,8 +218,9 @@ def _prepare(
     attempt = _newest_unanswered(order)
     if attempt is not None and replayable(attempt):
         return send_of(attempt), order.number, True  # a double press: the same request again
-    if attempt is not None:  # unanswered too long to send again: find out, then close it
-        after_commit(lambda a=attempt.id: enqueue_settle(a))
+    # A new session for this order: the older ones close (one payable session per order),
+    # and a request unanswered for too long to send again is found out, then closed.
+    close_checkout(order)
     attempt = new_attempt(order, success_url=urls.success, cancel_url=urls.cancel)
     return send_of(attempt), order.number, False
 

@@ -1,30 +1,11 @@
 """The same checkout with PAYMENT_PROVIDER=stripe: the real SDK talks to a local fake Stripe."""
 
-import pytest
-import stripe
-
 from app.checkout.completion import release_expired_checkouts
 from app.db import commit_unit_of_work, utcnow
 from app.orders.models import OrderStatus
-from app.payments import stripe_gateway
 from tests.catalog import factories
 from tests.checkout.helpers import add_to_cart, latest_order, pay, submit_details
-from tests.fakes.stripe_server import FakeStripe, make_event, signed_event
-
-
-@pytest.fixture
-def fake_stripe(app, monkeypatch):
-    fake = FakeStripe().start()
-    monkeypatch.setitem(app.config, "PAYMENT_PROVIDER", "stripe")
-    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_shop")
-    monkeypatch.setitem(app.config, "STRIPE_API_BASE", fake.url)
-    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", "whsec_test_shop")
-    monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.01)
-    monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.02)
-    stripe_gateway.reset(app)
-    yield fake
-    stripe_gateway.reset(app)
-    fake.stop()
+from tests.fakes.stripe_server import make_event, signed_event
 
 
 def start_checkout(client, price=2500, quantity=2):
