@@ -207,11 +207,11 @@ def invoice_pdf(order: Order) -> bytes:
     totals.append((shipping_name, money(order.shipping, currency)))
     if order.discount:
         totals.append(("Discount", "-" + money(order.discount, currency)))
-    if order.tax_inclusive:
-        totals.append((f"{tax_head} included", money(order.tax, currency)))
-    else:
+    if not order.tax_inclusive:
         totals.append((tax_head, money(order.tax, currency)))
     totals.append(("Total", money(order.total, currency)))
+    if order.tax_inclusive:  # under the total, as on the shop's pages and emails
+        totals.append((f"Includes {tax_head}", money(order.tax, currency)))
     for name, value in totals:
         bold = name == "Total"
         pdf.set_font(pdf.family, "B" if bold else "", 10)

@@ -85,7 +85,11 @@ def test_refunding_one_line_restocks_it_and_records_the_refund(client, db):
     [mail] = mails("refund-issued")
     assert mail.variables["amount"] == 1500 and mail.variables["order_number"] == order.number
     [event] = (
-        db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "orders.refund"))
+        db.session.execute(
+            sa.select(AuditEvent).where(
+                AuditEvent.action == "orders.refund", AuditEvent.target == order.number
+            )
+        )
         .scalars()
         .all()
     )
@@ -530,6 +534,7 @@ def _cleanup(order_id: int, product_ids: list[int]) -> None:
         db.session.execute(
             sa.delete(SandboxSession).where(SandboxSession.client_reference_id == order.number)
         )
+        db.session.execute(sa.delete(AuditEvent).where(AuditEvent.target == order.number))
         db.session.execute(sa.delete(Order).where(Order.id == order_id))
         variant_ids = sa.select(Variant.id).where(Variant.product_id.in_(product_ids))
         db.session.execute(

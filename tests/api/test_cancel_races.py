@@ -90,7 +90,11 @@ def _cleanup(order_id: int, email: str) -> None:
         user_ids = sa.select(User.id).where(User.email == email)
         db.session.execute(
             sa.delete(AuditEvent).where(
-                sa.or_(AuditEvent.actor_id.in_(user_ids), AuditEvent.target_user_id.in_(user_ids))
+                sa.or_(
+                    AuditEvent.actor_id.in_(user_ids),
+                    AuditEvent.target_user_id.in_(user_ids),
+                    AuditEvent.target == order.number,
+                )
             )
         )
         db.session.execute(sa.delete(User).where(User.email == email))

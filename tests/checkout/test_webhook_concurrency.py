@@ -3,6 +3,7 @@ one fulfilment, one email, one stock decrement (real threads and commits)."""
 
 import sqlalchemy as sa
 
+from app.accounts.models import AuditEvent
 from app.catalog.models import Product, StockMovement, Variant
 from app.db import unit_of_work
 from app.extensions import db
@@ -82,6 +83,7 @@ def test_concurrent_duplicate_deliveries_fulfil_once(app):
                 sa.delete(Notification).where(Notification.to_address == "race@example.com")
             )
             db.session.execute(sa.delete(SandboxSession).where(SandboxSession.id == session_id))
+            db.session.execute(sa.delete(AuditEvent).where(AuditEvent.target == number))
             db.session.execute(sa.delete(Order).where(Order.id == order_id))
             db.session.execute(
                 sa.delete(StockMovement).where(StockMovement.variant_id == variant_id)

@@ -6,6 +6,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import PageProblems
 from tests.plugins.live_server import LIVE_PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -91,3 +92,63 @@ def test_signed_in_customer_sees_the_paid_order_in_the_account(page, live_server
     row.get_by_role("link", name=number).click()
     expect(page.get_by_role("heading", name=f"Order {number}")).to_be_visible()
     problems.assert_clean()
+
+
+def test_a_phone_shopper_bills_elsewhere_presses_pay_twice_and_comes_back(
+    browser, live_server, tmp_path
+):
+    """At 390 px: the billing fields appear only when asked for, the review shows both
+    addresses and the VAT as included, a double press on Pay leads to one payment page, and
+    the Back button after paying finds the order paid, not a second payment."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    problems = PageProblems(page)
+    base = live_server.url
+    add_mug(page, base)
+    page.goto(base + "/checkout")
+    billing_name = page.locator("#billing_full_name")
+    expect(billing_name).to_be_hidden()  # "Same as the shipping address" is chosen
+    expect(page.get_by_label("Country").first).to_have_value("GB")  # the shop's country
+    page.get_by_label("Email for your receipt").fill("phone@example.com")
+    page.locator("#shipping_full_name").fill("Ada Lovelace")
+    page.locator("#shipping_line1").fill("12 Analytical Street")
+    page.locator("#shipping_city").fill("London")
+    page.locator("#shipping_postal_code").fill("sw1a 1aa")
+    page.get_by_label("A different billing address").check()
+    expect(billing_name).to_be_visible()
+    billing_name.fill("Lovelace Accounts Ltd")
+    page.locator("#billing_line1").fill("1 Engine Row")
+    page.locator("#billing_city").fill("London")
+    page.locator("#billing_postal_code").fill("EC1A 1BB")
+    page.locator("#billing_country").select_option("GB")
+    page.screenshot(path=str(tmp_path / "details-390.png"), full_page=True)
+    page.get_by_role("button", name="Review your order").click()
+    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
+    expect(page.get_by_role("heading", name="Billing address")).to_be_visible()
+    expect(page.get_by_text("Lovelace Accounts Ltd")).to_be_visible()
+    expect(page.get_by_text("SW1A 1AA")).to_be_visible()
+    expect(page.get_by_text("Includes VAT")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    page.screenshot(path=str(tmp_path / "review-390.png"), full_page=True)
+    page.get_by_role("button", name=re.compile(r"^Pay £|^Pay €")).dblclick()
+    expect(page.get_by_text("TEST MODE")).to_be_visible()
+    page.get_by_role("button", name="Pay (test)").click()
+    expect(page.get_by_role("heading", name="Thank you for your order!")).to_be_visible()
+    number = re.search(r"SS-[0-9A-Z]{4}-[0-9A-Z]{4}", page.content()).group(0)
+    page.go_back()  # the payment page: already paid, nothing to press
+    expect(page.get_by_text("This test payment is complete.")).to_be_visible()
+    page.go_back()  # the review page, loaded afresh: the cart was paid, so to the cart
+    expect(page.get_by_role("heading", name="Your cart")).to_be_visible()
+    with live_server.app.app_context():
+        import sqlalchemy as sa
+
+        from app.extensions import db
+        from app.orders.models import Order
+
+        orders = db.session.execute(
+            sa.select(Order.number, Order.status).where(Order.email == "phone@example.com")
+        ).all()
+    assert [tuple(o) for o in orders] == [(number, "paid")]
+    problems.assert_clean()
+    context.close()
