@@ -42,7 +42,7 @@ DETAILS = {
     "shipping_city": "Dublin",
     "shipping_postal_code": "D01",
     "shipping_country": "IE",
-    "billing_same": "y",
+    "billing": "same",
     "shipping_method": "standard",
 }
 

@@ -413,6 +413,24 @@ def test_charge_refunded_confirms_pending_refunds_it_covers(db, monkeypatch):
     assert reload(order).status == OrderStatus.PAID
 
 
+def test_a_refund_made_in_the_stripe_dashboard_is_recorded_and_audited(db, monkeypatch):
+    _pending_answers(monkeypatch)
+    order = paid_order((("Merino Jumper", 2500, 2),))
+    commit_unit_of_work()
+    intent = reload(order).payments[0].payment_intent
+    charge = {"object": "charge", "payment_intent": intent, "amount_refunded": 1200}
+    assert deliver("charge.refunded", charge, "evt_dashboard") == "processed"
+    order = reload(order)
+    assert order.payments[0].amount_refunded == 1200
+    [audit] = db.session.execute(
+        sa.select(AuditEvent).where(
+            AuditEvent.action == "orders.refund", AuditEvent.target == order.number
+        )
+    ).scalars()
+    assert "€12.00 refunded at the payment provider (provider)" in audit.detail
+    assert audit.actor_id is None
+
+
 def test_refund_failed_webhook_releases_the_refund(db, monkeypatch):
     _pending_answers(monkeypatch)
     order = paid_order((("Merino Jumper", 2500, 2),))

@@ -146,18 +146,8 @@ def test_a_request_too_old_to_resend_is_settled_and_a_new_one_made(
     """The answer to the first request was lost (the worker died, say) and the shopper comes
     back after the replay window: the old request is found out by sending it once more with
     its own key and parameters, its session expired, and a new attempt pays."""
-    from app.checkout import services
-
     start_checkout(client)
-    real_send = services.send
-
-    def lost_answer(snapshot):
-        real_send(snapshot)  # Stripe made the session...
-        raise stripe_gateway.PaymentsUnavailable(outage=True)  # ...but we never heard
-
-    monkeypatch.setattr(services, "send", lost_answer)
-    assert pay(client).headers["Location"] == "/checkout/review"
-    monkeypatch.setattr(services, "send", real_send)
+    _lost_answer(client, monkeypatch)
     attempt = _db.session.execute(sa.select(CheckoutAttempt)).scalar_one()
     attempt.created_at -= timedelta(minutes=5)
     commit_unit_of_work()
@@ -286,3 +276,52 @@ def test_the_sandbox_keeps_stripes_rules_too(db):
     with pytest.raises(stripe_gateway.PaymentRejected) as other:
         sandbox.create_checkout_session(**args, expires_at=expires + 1, idempotency_key="b")
     assert other.value.code == "idempotency_error"
+
+
+def _lost_answer(client, monkeypatch):
+    """Pay is pressed, Stripe makes the session, and the answer never reaches the shop."""
+    from app.checkout import services
+
+    real_send = services.send
+    made = []
+
+    def lost(snapshot):
+        made.append(real_send(snapshot))
+        raise stripe_gateway.PaymentsUnavailable(outage=True)
+
+    monkeypatch.setattr(services, "send", lost)
+    assert pay(client).headers["Location"] == "/checkout/review"
+    monkeypatch.setattr(services, "send", real_send)
+    return made[0]
+
+
+def test_a_paid_session_whose_create_answer_was_lost_is_still_found_by_its_webhook(
+    client, db, fake_stripe, monkeypatch
+):
+    from tests.fakes.stripe_server import make_event, signed_event
+
+    start_checkout(client)
+    session = _lost_answer(client, monkeypatch)
+    assert _db.session.execute(sa.select(Payment)).scalars().all() == []
+    fake_stripe.complete(session.id, paid=True)
+    event = make_event("checkout.session.completed", {"id": session.id})
+    payload, header = signed_event(event, "whsec_test_shop")
+    response = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": header})
+    assert response.status_code == 200
+    order = latest_order()
+    assert order.status == OrderStatus.PAID
+    [payment] = order.payments
+    assert (payment.session_id, payment.attempt, payment.status) == (session.id, 1, "succeeded")
+
+
+def test_the_success_page_finds_a_session_whose_create_answer_was_lost(
+    client, db, fake_stripe, monkeypatch
+):
+    start_checkout(client)
+    session = _lost_answer(client, monkeypatch)
+    fake_stripe.complete(session.id, paid=True)
+    page = client.get(f"/checkout/success?session_id={session.id}")
+    assert page.status_code == 200
+    assert "Thank you for your order!" in page.get_data(as_text=True)
+    assert latest_order().status == OrderStatus.PAID
+    assert client.get("/checkout/success?session_id=cs_test_unknown").status_code == 404
