@@ -37,9 +37,9 @@ from app.notifications.models import Category
 from app.notifications.rendering import external_url
 from app.notifications.services import notify
 from app.orders.fulfilment import lock_order
-from app.orders.links import order_link
+from app.orders.links import notify_customer
 from app.orders.models import CancelReason, Order, OrderStatus, Payment
-from app.orders.refunds import first_name, issue_refund
+from app.orders.refunds import issue_refund
 from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
 from app.orders.states import PAID_STATES, transition
 from app.payments import provider
@@ -233,18 +233,8 @@ def record_payment_failed(session_id: str, reason: str) -> None:
     assert order is not None
     if order.status == OrderStatus.PENDING_PAYMENT and is_current(order, payment):
         transition(order, OrderStatus.PAYMENT_FAILED, note=reason)
-        notify(
-            "payment-failed",
-            to=order.email,
-            user_id=order.user_id,
-            variables={
-                "name": first_name(order),
-                "order_number": order.number,
-                "currency": order.currency,
-                "order_url": order_link(order),
-                "reason": reason,
-                "retry_url": external_url("cart.view_cart"),
-            },
+        notify_customer(
+            order, "payment-failed", reason=reason, retry_url=external_url("cart.view_cart")
         )
 
 
@@ -375,35 +365,28 @@ def _clear_cart(order: Order) -> None:
 
 
 def _send_confirmation(order: Order) -> None:
-    notify(
+    notify_customer(
+        order,
         "order-confirmation",
-        to=order.email,
-        user_id=order.user_id,
-        variables={
-            "name": first_name(order),
-            "order_number": order.number,
-            "currency": order.currency,
-            "order_url": order_link(order),
-            "lines": [
-                {
-                    "name": ln.product_name,
-                    "options": ln.variant_options,
-                    "quantity": ln.quantity,
-                    "unit_price": ln.unit_price,
-                    "line_total": ln.line_total,
-                }
-                for ln in order.lines
-            ],
-            "subtotal": order.subtotal,
-            "shipping": order.shipping,
-            "tax": order.tax,
-            "tax_inclusive": order.tax_inclusive,
-            "total": order.total,
-            "shipping_address": _address_text(order.shipping_address),
-            "billing_address": _address_text(order.billing_address)
-            if order.billing_address and order.billing_address != order.shipping_address
-            else "",
-        },
+        lines=[
+            {
+                "name": ln.product_name,
+                "options": ln.variant_options,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+                "line_total": ln.line_total,
+            }
+            for ln in order.lines
+        ],
+        subtotal=order.subtotal,
+        shipping=order.shipping,
+        tax=order.tax,
+        tax_inclusive=order.tax_inclusive,
+        total=order.total,
+        shipping_address=_address_text(order.shipping_address),
+        billing_address=_address_text(order.billing_address)
+        if order.billing_address and order.billing_address != order.shipping_address
+        else "",
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
@@ -83,3 +83,14 @@ def _origin(url: str | None) -> str | None:
 
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def never_stored(bp: Blueprint) -> None:
+    """Every page of ``bp`` shows someone's own data (their checkout, their orders): never
+    kept by a shared cache, nor shown again from the browser's history as it was (Back after
+    paying must not offer to pay again)."""
+
+    @bp.after_request
+    def _no_store(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,17 +1,11 @@
-"""Orders: pricing, stock reservation, the order state machine and payment fulfilment."""
+"""Orders: pricing, stock reservation, the order state machine, staff fulfilment, refunds and
+a customer's own orders."""
 
-from flask import Blueprint, Response
+from flask import Blueprint
+
+from app.core.security import never_stored
 
 bp = Blueprint("orders", __name__)
-
-
-@bp.after_request
-def _never_stored(response: Response) -> Response:
-    """A customer's own orders: never kept by a
-    shared cache, nor shown again from the browser's history as they were (Back after
-    paying must not offer to pay again)."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
+never_stored(bp)
 
 from app.orders import models, views  # noqa: E402,F401

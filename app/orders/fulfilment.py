@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from app.db import utcnow
 from app.extensions import db
-from app.notifications.services import notify
+from app.orders.links import notify_customer, order_link
 from app.orders.models import CancelReason, Order, OrderEvent, OrderNote, OrderStatus, Refund
-from app.orders.refunds import first_name, issue_refund, refund_payment, restock_line
+from app.orders.refunds import issue_refund, refund_payment, restock_line
 from app.orders.states import LABELS, InvalidTransition, can_transition, transition
 
 NOTE_MAX = 2000
@@ -43,12 +43,6 @@ def lock_order(order_id: int) -> Order | None:
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
-
-
-def _order_url(order: Order) -> str:
-    from app.orders.links import order_link
-
-    return order_link(order)
 
 
 def _move(order: Order, to: str, *, actor_id: int | None, note: str = "") -> None:
@@ -117,21 +111,13 @@ def mark_shipped(
     )
     order.shipped_at = utcnow()
     db.session.flush()
-    order_url = _order_url(order)
-    notify(
+    notify_customer(
+        order,
         "order-shipped",
-        to=order.email,
-        user_id=order.user_id,
-        variables={
-            "name": first_name(order),
-            "order_number": order.number,
-            "order_url": order_url,
-            "currency": order.currency,
-            "carrier": carrier,
-            "tracking_number": tracking_number,
-            # The email always offers a link; without the carrier's, the order page shows it.
-            "tracking_url": tracking_url or order_url,
-        },
+        carrier=carrier,
+        tracking_number=tracking_number,
+        # The email always offers a link; without the carrier's, the order page shows it.
+        tracking_url=tracking_url or order_link(order),
     )
 
 
@@ -139,17 +125,7 @@ def mark_delivered(order: Order, *, actor_id: int | None) -> None:
     _move(order, OrderStatus.DELIVERED, actor_id=actor_id, note="delivered")
     order.delivered_at = utcnow()
     db.session.flush()
-    notify(
-        "order-delivered",
-        to=order.email,
-        user_id=order.user_id,
-        variables={
-            "name": first_name(order),
-            "order_number": order.number,
-            "order_url": _order_url(order),
-            "currency": order.currency,
-        },
-    )
+    notify_customer(order, "order-delivered")
 
 
 def add_note(order: Order, *, body: str, author_id: int | None, author_email: str) -> OrderNote:
@@ -227,18 +203,7 @@ def cancel_order(
             source="customer" if by == CancelReason.CUSTOMER else "staff",
         )
         refunded = refund.amount
-    notify(
-        "order-cancelled",
-        to=order.email,
-        user_id=order.user_id,
-        variables={
-            "name": first_name(order),
-            "order_number": order.number,
-            "currency": order.currency,
-            "refund_total": refunded,
-            "order_url": _order_url(order),
-        },
-    )
+    notify_customer(order, "order-cancelled", refund_total=refunded)
     return refunded
 
 

@@ -1,7 +1,9 @@
-"""Links to an order for its customer: signed-in customers see it in their account; guests
-get a signed link (in their emails) that needs no sign-in."""
+"""Reaching an order's customer: the signed link to their order (guests need no sign-in),
+and the emails about it, each with what every order email shows."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -27,3 +29,27 @@ def order_link(order: Order) -> str:
     from app.notifications.rendering import external_url
 
     return external_url("checkout.order_status", token=order_token(order))
+
+
+def first_name(order: Order) -> str:
+    parts = str((order.shipping_address or {}).get("full_name") or "").split()
+    return parts[0] if parts else "there"
+
+
+def notify_customer(order: Order, template: str, **variables: Any) -> None:
+    """Email ``template`` about ``order`` to its customer (queued after the commit), with the
+    greeting, number, currency and link every order email carries."""
+    from app.notifications.services import notify
+
+    notify(
+        template,
+        to=order.email,
+        user_id=order.user_id,
+        variables={
+            "name": first_name(order),
+            "order_number": order.number,
+            "currency": order.currency,
+            "order_url": order_link(order),
+            **variables,
+        },
+    )

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from app.db import unit_of_work, utcnow
 from app.extensions import db
-from app.notifications.services import notify
+from app.orders.links import notify_customer
 from app.orders.models import (
     Order,
     OrderLine,
@@ -28,7 +28,7 @@ from app.orders.models import (
     Refund,
     RefundStatus,
 )
-from app.orders.refunds import MAX_ID, REFUNDABLE_PAYMENTS, first_name
+from app.orders.refunds import MAX_ID, REFUNDABLE_PAYMENTS
 from app.orders.states import can_transition, transition
 
 log = logging.getLogger(__name__)
@@ -136,20 +136,7 @@ def confirm_refund(refund: Refund) -> bool:
     db.session.refresh(refund)
     _after_money_moved(order)
     if refund.kind != "cancel":
-        from app.orders.links import order_link
-
-        notify(
-            "refund-issued",
-            to=order.email,
-            user_id=order.user_id,
-            variables={
-                "name": first_name(order),
-                "order_number": order.number,
-                "order_url": order_link(order),
-                "currency": order.currency,
-                "amount": refund.amount,
-            },
-        )
+        notify_customer(order, "refund-issued", amount=refund.amount)
     return True
 
 

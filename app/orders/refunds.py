@@ -49,11 +49,6 @@ class RefundError(ValueError):
         self.field = field
 
 
-def first_name(order: Order) -> str:
-    parts = str((order.shipping_address or {}).get("full_name") or "").split()
-    return parts[0] if parts else "there"
-
-
 def refund_payment(order: Order) -> Payment | None:
     """The payment refunds are taken from: the paid one with the most left on it."""
     paid = [p for p in order.payments if p.status in REFUNDABLE_PAYMENTS and p.payment_intent]
