@@ -10,6 +10,7 @@ the shop cannot keep is refunded exactly once, and staff are told.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -197,9 +198,12 @@ def complete_on_return(session_id: str) -> Return | None:
     return Return(order, "paid" if order.paid_at is not None else "processing")
 
 
+SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{8,250}")
+
+
 def _return_for_unrecorded(session_id: str) -> Return | None:
-    if not session_id.startswith("cs_") or len(session_id) > 255:
-        return None
+    if not SESSION_ID.fullmatch(session_id):
+        return None  # not an id the provider gives out: no call made
     try:
         session = provider.retrieve_checkout_session(session_id)
     except PaymentError:

@@ -150,6 +150,7 @@ def pay() -> Response:
 
 
 @bp.get("/checkout/success")
+@limiter.limit("60 per minute")  # may ask the provider about the session: not for scanning
 def success() -> str:
     outcome = complete_on_return(request.args.get("session_id", "")[:255])
     if outcome is None:

@@ -325,3 +325,47 @@ def test_the_success_page_finds_a_session_whose_create_answer_was_lost(
     assert "Thank you for your order!" in page.get_data(as_text=True)
     assert latest_order().status == OrderStatus.PAID
     assert client.get("/checkout/success?session_id=cs_test_unknown").status_code == 404
+
+
+def test_hostile_session_ids_on_the_success_page_are_404s_without_asking_stripe(
+    client, db, fake_stripe
+):
+    for junk in ("", "x" * 300, "cs_\x00abc", "cs_é" * 5, "cs_test_../../v1/refunds", "9" * 25):
+        response = client.get("/checkout/success", query_string={"session_id": junk})
+        assert response.status_code == (400 if "\x00" in junk else 404), junk
+    assert fake_stripe.requests == []
+
+
+@pytest.mark.parametrize("door", ["web guest", "web signed in", "api guest", "api signed in"])
+def test_each_door_makes_one_session_per_attempt_that_stripe_accepts(
+    app, client, db, fake_stripe, door
+):
+    from tests.accounts.helpers import login, make_user
+    from tests.api.helpers import add_item, bearer, guest, set_details, tokens
+
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    make_user()
+    commit_unit_of_work()
+    if door.startswith("web"):
+        if door.endswith("signed in"):
+            login(client)
+        add_to_cart(client, variant.id, 2)
+        submit_details(client)
+        url = pay(client).headers["Location"]
+        again = pay(client).headers["Location"]
+    else:
+        if door.endswith("signed in"):
+            headers = bearer(tokens(client)["access_token"])
+            add_item(client, variant.id, 2, headers)
+        else:
+            headers = guest(add_item(client, variant.id, 2).get_json()["cart_token"])
+        assert set_details(client, headers, email="ada@example.com").status_code == 200
+        url = client.post("/api/v1/checkout/session", headers=headers).get_json()["checkout_url"]
+        again = client.post("/api/v1/checkout/session", headers=headers).get_json()["checkout_url"]
+    assert url == again and url.startswith(fake_stripe.url + "/pay/")
+    [create] = creates(fake_stripe)  # the retry got the live session back, not a new one
+    assert create.params["line_items"][0]["price_data"]["unit_amount"] == "2500"
+    assert [s["status"] for s in fake_stripe.sessions.values()] == ["open"]
+    order = latest_order()
+    assert (order.user_id is not None) == door.endswith("signed in")
+    assert create.params["client_reference_id"] == order.number
