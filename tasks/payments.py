@@ -1,17 +1,26 @@
-"""Webhook processing (retried, swept, dead-lettered) and abandoned-checkout clean-up."""
+"""Payments in the background: webhook processing (retried, swept, dead-lettered), refunds
+sent to the provider, unanswered session requests settled, and expired checkouts settled."""
 
 from __future__ import annotations
 
+import logging
+
 from huey import crontab
 
-from tasks.queue import huey, shop_task
+from tasks.queue import huey
+
+log = logging.getLogger(__name__)
 
 
-@shop_task(retries=0)
+@huey.task(retries=0)
 def process_webhook_event(webhook_event_id: int) -> str | None:
-    from app.payments.webhooks import process
+    """Not retried by Huey: a failure is recorded on the event, which the sweeper re-drives."""
+    from app.db import writer
+    from app.payments.webhooks import run
+    from tasks.queue import task_app
 
-    return process(webhook_event_id)
+    with task_app().app_context(), writer():
+        return run(webhook_event_id)
 
 
 @huey.task(retries=0)
@@ -43,7 +52,8 @@ def settle_checkout_attempt(attempt_id: int) -> str:
 @huey.periodic_task(crontab(minute="*"))
 def sweep_payments() -> int:
     """Every minute: re-drive stored webhooks, settle unanswered session requests, settle
-    checkouts whose hold ran out (asking the provider first), re-send unanswered refunds."""
+    checkouts whose hold ran out (asking the provider first), re-send unanswered refunds.
+    Each step runs on its own: one that fails is logged and the others still run."""
     from app.checkout.completion import release_expired_checkouts
     from app.checkout.sessions import settle_attempt, unresolved_attempts
     from app.db import unit_of_work, writer
@@ -51,16 +61,29 @@ def sweep_payments() -> int:
     from app.payments.webhooks import sweep
     from tasks.queue import task_app
 
-    with task_app().app_context(), writer():
+    def swept_webhooks() -> int:
         with unit_of_work():
-            swept = sweep()
+            return sweep()
+
+    def settled_attempts() -> int:
         with unit_of_work():
             unanswered = unresolved_attempts()
         for attempt_id in unanswered:
             settle_attempt(attempt_id)
-        released = release_expired_checkouts()
+        return len(unanswered)
+
+    def resent_refunds() -> int:
         with unit_of_work():
             refunds = unsent_refunds()
         for refund_id in refunds:
             send_refund_task(refund_id)
-        return swept + len(unanswered) + released + len(refunds)
+        return len(refunds)
+
+    done = 0
+    with task_app().app_context(), writer():
+        for step in (swept_webhooks, settled_attempts, release_expired_checkouts, resent_refunds):
+            try:
+                done += step()
+            except Exception:
+                log.exception("payments sweep: %s failed", step.__name__)
+    return done

@@ -54,21 +54,36 @@ ASYNC_WAIT = timedelta(days=1)  # a bank transfer or debit still clearing: look 
 # -- paid ---------------------------------------------------------------------------------
 
 
+def _locked(session_id: str) -> tuple[Payment, Order] | tuple[None, None]:
+    """The session's payment and its order, locked order first, then payment — the order
+    every path that changes both keeps (checkout, the sweeper, refunds, staff cancels)."""
+    found = payment_for_session(session_id)
+    if found is None:
+        return None, None
+    order = lock_order(found.order_id)
+    payment = payment_for_session(session_id, lock=True)
+    assert order is not None and payment is not None
+    return payment, order
+
+
 def complete_session(session_id: str, *, session: CheckoutSession | None = None) -> Order | None:
     """The provider says the session is paid: the order becomes paid (once), or the payment
-    is given back when the shop cannot keep it. ``session``: already retrieved by the caller."""
-    payment = payment_for_session(session_id, lock=True)
+    is given back when the shop cannot keep it. ``session``: as retrieved from the provider
+    (the webhook task and the success page fetch it before any row is locked)."""
+    known = payment_for_session(session_id)
+    if known is not None and known.fulfilled_at is not None:
+        return known.order  # a duplicate delivery: nothing to ask the provider
+    session = session or provider.retrieve_checkout_session(session_id)
+    payment, order = _locked(session_id)
     if payment is None:
-        session = session or provider.retrieve_checkout_session(session_id)
-        payment = _adopt(session)
-        if payment is None:
-            log.warning("payment for unknown checkout session %s", session_id[:80])
+        adopted = _adopt(session)
+        if adopted is None:
+            log.error("payment for a checkout session this shop does not know: %s", session_id[:80])
             return None
-    order = lock_order(payment.order_id)
-    assert order is not None
+        payment, order = _locked(session_id)
+    assert payment is not None and order is not None
     if payment.fulfilled_at is not None:
         return order
-    session = session or provider.retrieve_checkout_session(session_id)
     if session.payment_status != "paid":
         return order  # still processing (or unpaid): nothing to do yet
     if session.amount_total != order.total or (session.currency or "").upper() != order.currency:
@@ -223,18 +238,20 @@ def _return_for_unrecorded(session_id: str) -> Return | None:
 # -- failed and expired -------------------------------------------------------------------
 
 
-def record_payment_failed(session_id: str, reason: str) -> None:
+def record_payment_failed(
+    session_id: str, reason: str, *, session: CheckoutSession | None = None
+) -> None:
     """An asynchronous payment failed: the order waits for another try (same order)."""
-    payment = payment_for_session(session_id, lock=True)
-    if payment is None or payment.status != "pending":
+    if payment_for_session(session_id) is None:
         return
-    session = provider.retrieve_checkout_session(session_id)
+    session = session or provider.retrieve_checkout_session(session_id)
     if session.payment_status == "paid":  # the event is older than what happened since
         complete_session(session_id, session=session)
         return
+    payment, order = _locked(session_id)
+    if payment is None or order is None or payment.status != "pending":
+        return
     payment.status, payment.failure_reason = "failed", reason[:255]
-    order = lock_order(payment.order_id)
-    assert order is not None
     if order.status == OrderStatus.PENDING_PAYMENT and is_current(order, payment):
         transition(order, OrderStatus.PAYMENT_FAILED, note=reason)
         notify_customer(
@@ -242,23 +259,23 @@ def record_payment_failed(session_id: str, reason: str) -> None:
         )
 
 
-def record_session_expired(session_id: str) -> None:
+def record_session_expired(session_id: str, *, session: CheckoutSession | None = None) -> None:
     """The provider closed a session unpaid. The order is cancelled (stock released) when no
     other session or request of it is still going, and only once the retrieved session
     confirms it: an event can be older than a payment made since."""
-    payment = payment_for_session(session_id, lock=True)
-    if payment is None:
+    if payment_for_session(session_id) is None:
         return
-    session = provider.retrieve_checkout_session(session_id)
+    session = session or provider.retrieve_checkout_session(session_id)
     if session.payment_status == "paid":
         complete_session(session_id, session=session)
         return
     if session.status != "expired":
         return
+    payment, order = _locked(session_id)
+    if payment is None or order is None:
+        return
     if payment.status == "pending":
         payment.status = "expired"
-    order = lock_order(payment.order_id)
-    assert order is not None
     if order.status in UNPAID and not _still_open(order):
         cancel_unpaid(order, note="checkout session expired", reason=CancelReason.EXPIRED)
 
@@ -283,6 +300,8 @@ def release_expired_checkouts(limit: int = 50) -> int:
             cancelled += _release(order_id)
         except PaymentError as exc:
             log.warning("checkout of order %s not settled yet: %s", order_id, exc.detail or exc)
+        except Exception:  # one order that cannot be settled must not stop the others
+            log.exception("checkout of order %s could not be settled", order_id)
     return cancelled
 
 
@@ -312,6 +331,10 @@ def _release(order_id: int) -> int:
         order = lock_order(order_id)
         if order is None or order.status not in UNPAID:
             return 0
+        if order.reservation_expires_at is not None and order.reservation_expires_at > utcnow():
+            return 0  # the shopper pressed Pay again meanwhile: a new session holds it
+        if {p.session_id for p in order.payments if p.status == "pending"} - set(seen):
+            return 0  # a session handed out while the provider was asked: next run
         clearing = unclosed = False
         for session_id, session in seen.items():
             if session.payment_status == "paid":

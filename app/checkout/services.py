@@ -32,7 +32,7 @@ from app.checkout.sessions import (
     Send,
     attempts_of,
     close_checkout,
-    expire_quietly,
+    expire_after_commit,
     is_current,
     live_payment,
     new_attempt,
@@ -42,15 +42,20 @@ from app.checkout.sessions import (
     send,
     send_of,
 )
-from app.db import after_commit, commit_point, utcnow
+from app.db import commit_point, utcnow
 from app.extensions import db
 from app.orders.fulfilment import lock_order
 from app.orders.models import CancelReason, Order, OrderStatus, Payment
 from app.orders.pricing import Quote, QuoteItem, build_quote
-from app.orders.services import cancel_unpaid, place_order, placed_from
+from app.orders.services import cancel_unpaid, lock_stock, place_order, placed_from
 from app.orders.states import transition
 from app.payments import provider
-from app.payments.stripe_gateway import CheckoutSession, PaymentError, PaymentRejected
+from app.payments.stripe_gateway import (
+    CheckoutSession,
+    PaymentError,
+    PaymentRejected,
+    PaymentsUnavailable,
+)
 
 CHANGED_MESSAGE = (
     "Your cart changed while the payment was being prepared. Please check it and pay again."
@@ -166,8 +171,11 @@ def start_payment(cart: Cart | None, *, user_id: int | None, urls: ReturnUrls) -
         except PaymentRejected as exc:
             _resolved_without_session(plan.attempt_id)
             raise _unavailable(exc) from exc
-        except PaymentError as exc:  # kept: a retry sends the same request again
-            raise _unavailable(exc) from exc
+        except PaymentsUnavailable as exc:
+            if exc.replayed:  # Stripe saved an error for this request: only a new one helps
+                _resolved_without_session(plan.attempt_id)
+                continue
+            raise _unavailable(exc) from exc  # kept: a retry sends the same request again
         return _record_sent(plan, session, number, reused=reused)
     raise CheckoutError(CHANGED_MESSAGE, code=errors.CHANGED)
 
@@ -180,12 +188,17 @@ def _prepare(
     db.session.expire(cart)
     ready = ready_to_pay(cart)
     acknowledge_prices(ready.view)  # the shopper has seen these prices on the way here
+    unpaid = _unpaid_orders(cart)  # locked: the sweeper or a webhook may be settling them
+    # Replacing an order releases its stock and placing one reserves: lock all of it first.
+    lock_stock(
+        [line.variant_id for o in unpaid for line in o.lines]
+        + [line.variant_id for line in ready.quote.lines]
+    )
     order: Order | None = None
-    for pending in _unpaid_orders(cart):
+    for pending in unpaid:
         if order is None and _matches(pending, ready):
             order = pending
             continue
-        lock_order(pending.id)
         close_checkout(pending)
         cancel_unpaid(
             pending, note="replaced by a new payment attempt", reason=CancelReason.REPLACED
@@ -238,18 +251,22 @@ def _record_sent(
     if payment.status != "pending" or not is_current(order, payment):
         if payment.status == "pending":
             payment.status = "expired"
-            after_commit(lambda sid=session.id: expire_quietly(sid))
+            expire_after_commit(session.id)
         commit_point("stale-session-closed")
         raise CheckoutError(CHANGED_MESSAGE, code=errors.CHANGED)
     return PaymentStart(number, session.url or payment.checkout_url, reused=reused)
 
 
 def _unpaid_orders(cart: Cart) -> list[Order]:
+    """The cart's unpaid orders, newest first, locked and re-read: one the sweeper cancelled
+    a moment ago is not among them."""
     return list(
         db.session.execute(
             sa.select(Order)
             .where(placed_from(cart), Order.status.in_(UNPAID))
             .order_by(Order.id.desc())
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
         ).scalars()
     )
 

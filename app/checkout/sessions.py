@@ -20,12 +20,15 @@ released before the provider says the session is over (app/checkout/completion.p
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.checkout.models import CheckoutAttempt
 from app.db import after_commit, unit_of_work, utcnow
@@ -173,9 +176,11 @@ def payment_for_session(session_id: str, *, lock: bool = False) -> Payment | Non
 def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
     """Store the session an attempt made, once, whoever learns of it first (the press that
     sent it, a second press that sent it again, the settling task, a webhook)."""
-    payment = payment_for_session(session.id)
-    if payment is None:
-        payment = Payment(
+    now = utcnow()
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(  # two of them at once: one row, and neither fails
+        insert(Payment)
+        .values(
             order_id=attempt.order_id,
             provider=provider.provider_name(),
             session_id=session.id,
@@ -183,15 +188,22 @@ def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
             expires_at=attempt.expires_at,
             attempt=attempt.number,
             amount=request_total(attempt.request),
+            amount_refunded=0,
+            amount_refund_pending=0,
             currency=str(attempt.request["currency"]).upper(),
             status="pending",
             failure_reason="",
             payment_intent="",
+            created_at=now,
+            updated_at=now,
         )
-        db.session.add(payment)
+        .on_conflict_do_nothing(index_elements=["session_id"])
+    )
     if attempt.resolved_at is None:
-        attempt.resolved_at = utcnow()
+        attempt.resolved_at = now
     db.session.flush()
+    payment = payment_for_session(session.id)
+    assert payment is not None
     return payment
 
 
@@ -219,7 +231,7 @@ def close_checkout(order: Order) -> None:
         if payment.status == "pending":
             payment.status = "expired"
             sid = payment.session_id
-            after_commit(lambda s=sid: expire_quietly(s))
+            expire_after_commit(sid)
     for attempt in attempts_of(order):
         if attempt.resolved_at is None:
             attempt_id = attempt.id
@@ -227,10 +239,34 @@ def close_checkout(order: Order) -> None:
     db.session.flush()
 
 
+def expire_after_commit(session_id: str) -> None:
+    """Close the session once this unit of work has committed, in a unit of its own (the
+    offline sandbox keeps its sessions in the shop's database)."""
+
+    def expire() -> None:
+        with unit_of_work():
+            expire_quietly(session_id)
+
+    after_commit(expire, key=f"expire:{session_id}")
+
+
+def _resolve(attempt_id: int) -> None:
+    with unit_of_work():
+        attempt = lock_attempt(attempt_id)
+        if attempt is not None and attempt.resolved_at is None:
+            attempt.resolved_at = utcnow()
+
+
 def expire_quietly(session_id: str) -> CheckoutSession | None:
-    """Expire at the provider; the session's own expiry and the sweeper cover a failure."""
+    """Expire at the provider; the session's own expiry and the sweeper cover a failure.
+
+    A fresh idempotency key each time (the SDK's own retries reuse it): expiring is safe to
+    repeat — an expired session stays expired — whereas a fixed key would replay a 500
+    that Stripe saved for it for a day, leaving the session payable."""
     try:
-        return provider.expire_checkout_session(session_id, idempotency_key=f"expire-{session_id}")
+        return provider.expire_checkout_session(
+            session_id, idempotency_key=f"expire-{session_id}-{secrets.token_hex(6)}"
+        )
     except PaymentError:
         log.warning("could not expire checkout session %s", session_id, exc_info=True)
         return None
@@ -271,17 +307,23 @@ def settle_attempt(attempt_id: int) -> str:
         if attempt is None or attempt.resolved_at is not None:
             return "done"
         snapshot = send_of(attempt)
+        closed_by_now = attempt.expires_at <= utcnow()
     try:
         session = send(snapshot)
     except PaymentRejected as exc:
         # Had the first request made a session, the same key would have answered with it.
         log.info("checkout attempt %s made no session: %s", attempt_id, exc.detail or exc)
-        with unit_of_work():
-            attempt = lock_attempt(attempt_id)
-            if attempt is not None and attempt.resolved_at is None:
-                attempt.resolved_at = utcnow()
+        _resolve(attempt_id)
         return "none"
-    except PaymentsUnavailable:
+    except PaymentsUnavailable as exc:
+        if exc.replayed or closed_by_now:
+            # Stripe answers with an error it saved for this key (it will for a day), or the
+            # session the request may have made has expired by now: nothing more can be
+            # learned, and nobody was given its address. A payment made in it anyway still
+            # arrives by webhook and is found by the attempt it names.
+            log.warning("checkout attempt %s given up: its outcome cannot be learned", attempt_id)
+            _resolve(attempt_id)
+            return "none"
         return "unknown"
     stale: str | None = None
     with unit_of_work():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import current_app
 
-from app.catalog.models import StockMovement, StockReason, Variant
+from app.catalog.models import Product, StockMovement, StockReason, Variant
 from app.catalog.services import refresh_product_summary
 from app.db import utcnow
 from app.extensions import db
@@ -206,17 +207,40 @@ def place_order(
             created_at=utcnow(),
         )
     )
-    for line in quote.lines:
-        _refresh(line.variant_id)
+    refresh_products([line.variant_id for line in quote.lines])
     db.session.flush()
     return order
 
 
-def _refresh(variant_id: int) -> None:
-    product_id = db.session.execute(
-        sa.select(Variant.product_id).where(Variant.id == variant_id)
-    ).scalar_one_or_none()
-    if product_id is not None:
+def lock_stock(variant_ids: Iterable[int | None]) -> None:
+    """Lock the variants, then their products, each in id order (PostgreSQL; SQLite's writers
+    are serial). Every stock change takes its rows in this order — variants before products,
+    ids ascending — so two checkouts can never wait on each other in a circle; a transaction
+    that will release one order's stock and reserve another's locks both sets up front."""
+    ids = sorted({i for i in variant_ids if i is not None})
+    if not ids or db.engine.dialect.name != "postgresql":
+        return
+    db.session.execute(
+        sa.select(Variant.id).where(Variant.id.in_(ids)).order_by(Variant.id).with_for_update()
+    ).all()
+    db.session.execute(
+        sa.select(Product.id)
+        .where(Product.id.in_(sa.select(Variant.product_id).where(Variant.id.in_(ids))))
+        .order_by(Product.id)
+        .with_for_update()
+    ).all()
+
+
+def refresh_products(variant_ids: Iterable[int | None]) -> None:
+    """The listing summaries of the variants' products, in product-id order, after every
+    variant row of the change was written (see :func:`lock_stock`)."""
+    ids = sorted({i for i in variant_ids if i is not None})
+    if not ids:
+        return
+    product_ids = db.session.execute(
+        sa.select(Variant.product_id).where(Variant.id.in_(ids)).distinct()
+    ).scalars()
+    for product_id in sorted(product_ids):
         refresh_product_summary(product_id)
 
 
@@ -256,7 +280,7 @@ def release_reservation(order: Order, *, reason: str = "released") -> bool:
                 note=reason,
             )
         )
-        _refresh(line.variant_id)
+    refresh_products(line.variant_id for line in order.lines)
     db.session.refresh(order)
     return True
 
@@ -322,7 +346,7 @@ def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
                 actor_id=actor_id,
             )
         )
-        _refresh(line.variant_id)
+    refresh_products(line.variant_id for line in order.lines)
     if order.status == OrderStatus.PAYMENT_FAILED:
         transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
     revived = order.status == OrderStatus.CANCELLED
@@ -358,6 +382,8 @@ def list_expired_reservations(limit: int = 200) -> list[Order]:
             .where(
                 Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
                 Order.reservation_expires_at < utcnow(),
+                # Flagged for staff (say, paid a different amount): a person settles it.
+                Order.needs_attention == "",
             )
             .order_by(Order.id)
             .limit(limit)

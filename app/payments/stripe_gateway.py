@@ -69,10 +69,18 @@ class PaymentsUnavailable(PaymentError):
     """Stripe is unreachable, failing (5xx), too slow, throttling us, or the circuit is open."""
 
     def __init__(
-        self, message: str = UNAVAILABLE_MESSAGE, *, outage: bool = False, **kwargs: Any
+        self,
+        message: str = UNAVAILABLE_MESSAGE,
+        *,
+        outage: bool = False,
+        replayed: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.outage = outage  # a connection failure, timeout or 5xx: counts toward the breaker
+        # Stripe answered with an error it saved for this idempotency key: sending the same
+        # request again gets the same error for as long as Stripe keeps the key (a day).
+        self.replayed = replayed
 
 
 class PaymentRejected(PaymentError):
@@ -215,7 +223,7 @@ def _translate(exc: stripe.StripeError) -> PaymentError:
         "request_id": exc.request_id,
     }
     if isinstance(exc, stripe.APIConnectionError) or status is None or status >= 500:
-        return PaymentsUnavailable(outage=True, **kwargs)
+        return PaymentsUnavailable(outage=True, replayed=_replayed(exc), **kwargs)
     if status == 409:  # the key's first request is still executing, or a lock timed out
         return RequestInProgress(**kwargs)
     if isinstance(exc, stripe.IdempotencyError):
@@ -228,6 +236,11 @@ def _translate(exc: stripe.StripeError) -> PaymentError:
     if isinstance(exc, stripe.CardError) and exc.user_message:
         return PaymentRejected(exc.user_message, **kwargs)  # Stripe writes these for customers
     return PaymentRejected(param=getattr(exc, "param", None), **kwargs)
+
+
+def _replayed(exc: stripe.StripeError) -> bool:
+    headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+    return headers.get("idempotent-replayed") == "true"
 
 
 def _gateway() -> _Gateway:

@@ -69,25 +69,42 @@ def _session_object(event: dict[str, Any]) -> dict[str, Any]:
 # from the provider and trusts that, never the event's copy of it.
 
 
-def handle_session_paid(event: dict[str, Any]) -> None:
+def _session_id(event: dict[str, Any]) -> str:
+    return str(_session_object(event).get("id", ""))[:255]
+
+
+def fetch_session(event: dict[str, Any]) -> Any:
+    """The event's session as the provider reports it now, fetched before the transaction
+    that handles the event (no row is locked while waiting on the network); None when the
+    provider cannot say (the handler asks again, and fails into a retry if it still cannot)."""
+    from app.payments import provider
+    from app.payments.stripe_gateway import PaymentError
+
+    try:
+        return provider.retrieve_checkout_session(_session_id(event))
+    except PaymentError:
+        return None
+
+
+def handle_session_paid(event: dict[str, Any], session: Any = None) -> None:
     from app.checkout.completion import complete_session
 
-    complete_session(str(_session_object(event).get("id", "")))
+    complete_session(_session_id(event), session=session)
 
 
-def handle_session_failed(event: dict[str, Any]) -> None:
+def handle_session_failed(event: dict[str, Any], session: Any = None) -> None:
     from app.checkout.completion import record_payment_failed
 
-    record_payment_failed(str(_session_object(event).get("id", "")), "the payment failed")
+    record_payment_failed(_session_id(event), "the payment failed", session=session)
 
 
-def handle_session_expired(event: dict[str, Any]) -> None:
+def handle_session_expired(event: dict[str, Any], session: Any = None) -> None:
     from app.checkout.completion import record_session_expired
 
-    record_session_expired(str(_session_object(event).get("id", "")))
+    record_session_expired(_session_id(event), session=session)
 
 
-def handle_charge_refunded(event: dict[str, Any]) -> None:
+def handle_charge_refunded(event: dict[str, Any], prepared: Any = None) -> None:
     """charge.refunded: the provider's running total; settles the shop's pending refunds it
     covers (see app.orders.refund_settlement) and never goes backwards."""
     from app.orders.refund_settlement import record_provider_total
@@ -100,13 +117,13 @@ def handle_charge_refunded(event: dict[str, Any]) -> None:
     record_provider_total(str(intent), raw if isinstance(raw, int) and raw >= 0 else 0)
 
 
-def handle_refund_event(event: dict[str, Any]) -> None:
+def handle_refund_event(event: dict[str, Any], prepared: Any = None) -> None:
     from app.orders.refund_settlement import record_provider_refund
 
     record_provider_refund(_session_object(event))
 
 
-HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
+HANDLERS: dict[str, Callable[[dict[str, Any], Any], None]] = {
     "charge.refunded": handle_charge_refunded,
     "refund.created": handle_refund_event,
     "refund.updated": handle_refund_event,
@@ -118,8 +135,34 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
-def process(webhook_event_id: int) -> str | None:
-    """Claim and handle one stored event. Returns its new status (None: not claimable)."""
+# What a handler needs from the provider, fetched with no transaction open (see ``run``).
+PREPARE: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "checkout.session.completed": fetch_session,
+    "checkout.session.async_payment_succeeded": fetch_session,
+    "checkout.session.async_payment_failed": fetch_session,
+    "checkout.session.expired": fetch_session,
+}
+
+
+def run(webhook_event_id: int) -> str | None:
+    """The task's way to process an event: read it, fetch what its handler needs from the
+    provider with no transaction open, then claim and handle it in one short transaction."""
+    from app.db import unit_of_work
+
+    with unit_of_work():
+        row = db.session.get(WebhookEvent, webhook_event_id)
+        if row is None or row.status not in ("received", "failed"):
+            return None
+        kind, payload = row.type, dict(row.payload)
+    prepare = PREPARE.get(kind)
+    prepared = prepare(payload) if prepare is not None else None
+    with unit_of_work():
+        return process(webhook_event_id, prepared=prepared)
+
+
+def process(webhook_event_id: int, *, prepared: Any = None) -> str | None:
+    """Claim and handle one stored event. Returns its new status (None: not claimable).
+    ``prepared``: what :data:`PREPARE` fetched for it (else the handler fetches it)."""
     now = utcnow()
     claimed = db.session.execute(
         sa.update(WebhookEvent)
@@ -137,7 +180,7 @@ def process(webhook_event_id: int) -> str | None:
         return row.status
     savepoint = db.session.begin_nested()
     try:
-        handler(row.payload)
+        handler(row.payload, prepared)
     except Exception as exc:  # kept, retried, dead-lettered: never lost
         savepoint.rollback()
         max_attempts = current_app.config["WEBHOOK_MAX_ATTEMPTS"]

@@ -169,7 +169,7 @@ def test_replaying_a_failed_event_processes_it_now(client, db, paid_but_unfulfil
 def test_a_replay_that_fails_again_is_kept_for_later(client, db, monkeypatch, app):
     from app.payments import webhooks
 
-    def boom(event):
+    def boom(event, prepared=None):
         raise RuntimeError("still broken")
 
     row = stored()

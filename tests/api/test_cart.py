@@ -207,7 +207,9 @@ def test_moving_a_sold_out_saved_item_is_refused_and_it_stays_saved(client, db, 
     assert db.session.execute(sa.select(sa.func.count()).select_from(SavedItem)).scalar() == 1
 
 
-def test_price_changes_and_stock_problems_are_shown_on_the_lines(client, db, products):
+def test_price_changes_and_stock_problems_are_shown_on_the_lines(
+    client, db, products, count_queries
+):
     token = new_guest_cart(client)
     add_item(client, products["mug"].id, 1, guest(token))
     add_item(client, products["lamp"].id, 3, guest(token))
@@ -219,8 +221,12 @@ def test_price_changes_and_stock_problems_are_shown_on_the_lines(client, db, pro
     assert (mug["unit_price"], mug["price_was"], mug["line_total"]) == (1800, 1500, 1800)
     assert lamp["problem"] == "Only 1 left. Lower the quantity to check out."
     assert body["can_check_out"] is False and body["subtotal"] == 1800
+    count_queries.statements.clear()
     again = client.get("/api/v1/cart", headers=guest(token)).get_json()
     assert again["lines"][0]["price_was"] == 1500  # reading never writes: still shown
+    assert not [
+        s for s in count_queries.statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))
+    ]
     changed = client.patch(
         f"/api/v1/cart/items/{mug['id']}", json={"quantity": 2}, headers=guest(token)
     ).get_json()

@@ -133,7 +133,7 @@ def test_a_signed_in_customer_starts_from_their_default_address(app, client, db)
     assert re.search(r'<option selected value="FR">France</option>', html)
 
 
-def test_reading_the_cart_review_and_api_cart_writes_nothing(client, db, count_queries):
+def test_reading_the_cart_the_form_and_the_review_writes_nothing(client, db, count_queries):
     from app.catalog.services import set_variant_price
 
     variant = cart_with_mug(client)

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.orders.models import Order, OrderStatus
 from app.payments import sandbox
-from app.payments.models import SandboxSession
+from app.payments.models import SandboxSession, WebhookEvent
 from tests.api.helpers import add_item, guest, set_details
 from tests.catalog import factories
 from tests.checkout.conftest import point_at
@@ -97,7 +97,17 @@ def test_ten_payers_at_once_every_success_page_answers_200(own_app):
                 Notification.to_address.like("payer%@example.com"),
             )
         ).scalar_one()
+        events = (
+            db.session.execute(
+                sa.select(WebhookEvent.status).where(
+                    WebhookEvent.payload["data"]["object"]["id"].as_string().in_(sessions)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(statuses) == [OrderStatus.PAID] * PAYERS
+    assert events == ["processed"] * PAYERS  # the task's half never failed either
     assert tuple(stock) == (0, 0)  # all ten sold, none twice
     assert mails == PAYERS
     for client, session_id in zip(shoppers, sessions, strict=True):
@@ -226,3 +236,68 @@ def test_paying_then_coming_back_shows_the_order(own_app):
     assert "Thank you for your order!" in client.get(path_of(success)).get_data(as_text=True)
     assert client.get("/checkout/review").headers["Location"].endswith("/cart")
     assert "Thank you for your order!" in client.get(path_of(success)).get_data(as_text=True)
+
+
+def test_two_shoppers_buying_other_sizes_of_the_same_products_in_either_order(own_app):
+    """Shirt S + hat S against hat L + shirt L, pressed at once: the stock rows are locked in
+    one order (variants, then products, by id), so neither waits on the other in a circle."""
+    from app.catalog.services import VariantInput
+
+    app = own_app
+    with app.app_context(), unit_of_work():
+        sizes = []
+        for name in ("Shirt", "Hat"):
+            tag = uuid.uuid4().hex[:6]
+            product = factories.product(
+                f"{name} {tag}",
+                variants=[
+                    VariantInput(sku=f"{tag}-S", price=1000, options={"size": "S"}, stock=5),
+                    VariantInput(sku=f"{tag}-L", price=1000, options={"size": "L"}, stock=5),
+                ],
+            )
+            sizes.append([v.id for v in product.variants])
+    (shirt_s, shirt_l), (hat_s, hat_l) = sizes
+    shoppers = []
+    for i, lines in enumerate([(hat_s, shirt_s), (shirt_l, hat_l)]):
+        client = app.test_client()
+        for variant_id in lines:
+            client.post(
+                "/cart/add",
+                data={
+                    "variant_id": variant_id,
+                    "quantity": 1,
+                    "csrf_token": token(client, "/cart"),
+                },
+            )
+        client.post(
+            "/checkout",
+            data={
+                **DETAILS,
+                "email": f"sizes{i}@example.com",
+                "csrf_token": token(client, "/checkout"),
+            },
+        )
+        shoppers.append((client, token(client, "/checkout/review")))
+
+    def press(index: int) -> int:
+        client, csrf = shoppers[index]
+        return client.post("/checkout/pay", data={"csrf_token": csrf}).status_code
+
+    for _ in range(3):
+        assert run_at_once(app, 2, press) == [303, 303]
+
+
+def test_a_staff_cancel_closes_the_sandbox_session_too(own_app):
+    from app.orders.fulfilment import cancel_order
+
+    app = own_app
+    variant_id = _product(app, stock=3)
+    client = _shopper(app, variant_id, "closed@example.com")
+    session_id = _press_pay(client).headers["Location"].rsplit("/", 1)[1]
+    with app.app_context(), unit_of_work():
+        order = db.session.execute(
+            sa.select(Order).where(Order.email == "closed@example.com")
+        ).scalar_one()
+        cancel_order(order, actor_id=None, reason="out of the blue")
+    with app.app_context():
+        assert db.session.get(SandboxSession, session_id).status == "expired"

@@ -369,3 +369,93 @@ def test_each_door_makes_one_session_per_attempt_that_stripe_accepts(
     order = latest_order()
     assert (order.user_id is not None) == door.endswith("signed in")
     assert create.params["client_reference_id"] == order.number
+
+
+def test_the_sweeper_leaves_an_order_alone_whose_shopper_pays_again_meanwhile(
+    client, db, fake_stripe, monkeypatch
+):
+    """The hold ran out and the sweeper asks Stripe about the old session; meanwhile the
+    shopper presses Pay and gets a new session for the same order. That order must not be
+    cancelled under them, nor their new session expired."""
+    from app.checkout import completion
+    from app.payments import provider
+
+    start_checkout(client, quantity=1)
+    first = pay(client).headers["Location"].rsplit("/", 1)[1]
+    fake_stripe.sessions[first]["status"] = "expired"  # Stripe closed it; the event is late
+    order = latest_order()
+    order.reservation_expires_at = order.reservation_expires_at.replace(year=2020)
+    order.payments[0].expires_at = order.payments[0].expires_at.replace(year=2020)
+    commit_unit_of_work()
+    real = provider.retrieve_checkout_session
+    pressed: dict[str, str] = {}
+
+    def retrieve(session_id):
+        if not pressed:
+            pressed["url"] = pay(client).headers["Location"]
+        return real(session_id)
+
+    monkeypatch.setattr(completion.provider, "retrieve_checkout_session", retrieve)
+    assert completion.release_expired_checkouts() == 0
+    order = latest_order()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert sorted((p.attempt, p.status) for p in order.payments) == [(1, "expired"), (2, "pending")]
+    [still_open] = fake_stripe.open_sessions(order.number)
+    assert pressed["url"] == still_open["url"]
+
+
+def test_one_order_that_cannot_be_settled_does_not_stop_the_sweeper(
+    app, db, fake_stripe, monkeypatch, caplog
+):
+    from app.checkout import completion
+
+    first, second = app.test_client(), app.test_client()
+    for client in (first, second):
+        start_checkout(client, quantity=1)
+        pay(client)
+    orders = _db.session.execute(sa.select(Order).order_by(Order.id)).scalars().all()
+    for order in orders:
+        order.reservation_expires_at = order.reservation_expires_at.replace(year=2020)
+    commit_unit_of_work()
+    real = completion._release
+
+    def release(order_id: int) -> int:
+        if order_id == orders[0].id:
+            raise RuntimeError("a row that breaks a constraint")
+        return real(order_id)
+
+    monkeypatch.setattr(completion, "_release", release)
+    assert completion.release_expired_checkouts() == 1  # the other order is settled all the same
+    statuses = _db.session.execute(sa.select(Order.status).order_by(Order.id)).scalars().all()
+    assert statuses == [OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED]
+    assert "could not be settled" in caplog.text
+
+
+def test_an_error_stripe_saved_for_a_key_is_not_sent_again_a_new_attempt_pays(
+    client, db, fake_stripe
+):
+    """Stripe made the session but answered 500, and keeps that answer for the key: sending
+    the same request again would fail for a day, so the press makes a new attempt at once."""
+    start_checkout(client)
+    fake_stripe.fail_after_executing_next()
+    url = pay(client).headers["Location"]
+    assert url.startswith(fake_stripe.url + "/pay/")
+    order = latest_order()
+    keys = [r.idempotency_key for r in creates(fake_stripe)]
+    assert keys[-1] == f"checkout-{order.number}-2" and set(keys[:-1]) == {
+        f"checkout-{order.number}-1"
+    }
+    [payment] = order.payments
+    assert (payment.attempt, payment.checkout_url) == (2, url)
+    attempts = _db.session.execute(sa.select(CheckoutAttempt)).scalars().all()
+    assert all(a.resolved_at is not None for a in attempts)
+
+
+def test_the_fake_closes_sessions_at_their_expiry_and_refuses_to_pay_them(fake_stripe, sdk):
+    import time
+
+    session = sdk.v1.checkout.sessions.create(_params(int(time.time() + 1800 + 5)))
+    fake_stripe.clock_skew = 1806  # half an hour later
+    assert sdk.v1.checkout.sessions.retrieve(session.id).status == "expired"
+    with pytest.raises(ValueError, match="expired session cannot be paid"):
+        fake_stripe.complete(session.id)

@@ -169,7 +169,7 @@ def test_failing_processing_is_kept_retried_and_dead_lettered(
 ):
     from app.payments import webhooks
 
-    def boom(event):
+    def boom(event, prepared=None):
         raise RuntimeError("database hiccup")
 
     monkeypatch.setitem(webhooks.HANDLERS, "checkout.session.completed", boom)

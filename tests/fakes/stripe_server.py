@@ -153,6 +153,7 @@ class FakeStripe:
         self._idempotent: dict[str, tuple[str, str, dict[str, Any], _Reply]] = {}
         self._executing: set[str] = set()
         self._failures: list[int] = []
+        self._saved_failures: list[int] = []
         self.clock_skew = 0.0  # seconds Stripe's clock is ahead of ours
         self._delays: list[float] = []
         self._lock = threading.RLock()
@@ -197,6 +198,9 @@ class FakeStripe:
         """The customer finished Checkout (``paid=False``: an async method still pending)."""
         with self._lock:
             session = self.sessions[session_id]
+            self._expire_if_due(session)
+            if session["status"] != "open":
+                raise ValueError(f"a {session['status']} session cannot be paid")
             session["status"] = "complete"
             session["payment_status"] = "paid" if paid else "unpaid"
             session["payment_intent"] = session["payment_intent"] or self._new_id("pi_test")
@@ -208,6 +212,13 @@ class FakeStripe:
         """The next ``n`` API calls answer ``status`` with an error body, changing nothing."""
         with self._lock:
             self._failures.extend([status] * n)
+
+    def fail_after_executing_next(self, n: int = 1, status: int = 500) -> None:
+        """The next ``n`` POSTs do their work (a session is made) but answer ``status``, and
+        Stripe saves that answer for the idempotency key: every retry gets it again, with
+        ``Stripe-Should-Retry: false``, for as long as the key is kept (24 hours)."""
+        with self._lock:
+            self._saved_failures.extend([status] * n)
 
     def delay_next(self, seconds: float, n: int = 1) -> None:
         """The next ``n`` API calls wait ``seconds`` before being handled (slow network)."""
@@ -221,6 +232,8 @@ class FakeStripe:
     def open_sessions(self, reference: str | None = None) -> list[dict[str, Any]]:
         """Sessions a customer could still pay (optionally of one ``client_reference_id``)."""
         with self._lock:
+            for session in self.sessions.values():
+                self._expire_if_due(session)
             return [
                 dict(s)
                 for s in self.sessions.values()
@@ -301,6 +314,11 @@ class FakeStripe:
                     reply = _Reply(200, self._route(method, path, params))
                 except StripeApiError as exc:
                     reply, saved = _error_reply(exc), exc.saved
+                if method == "POST" and reply.status == 200 and self._saved_failures:
+                    status = self._saved_failures.pop(0)
+                    reply = _error_reply(
+                        StripeApiError(status, "Internal error.", type_="api_error")
+                    )
                 if key is not None and saved:
                     self._idempotent[key] = (method, path, params, reply)
                 return reply
@@ -329,7 +347,13 @@ class FakeStripe:
         session = self.sessions.get(session_id)
         if session is None:
             raise _missing("checkout.session", session_id)
+        self._expire_if_due(session)
         return session
+
+    def _expire_if_due(self, session: dict[str, Any]) -> None:
+        """Stripe closes an open session at its expires_at by itself."""
+        if session["status"] == "open" and session["expires_at"] <= self.now():
+            session["status"], session["url"] = "expired", None
 
     def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("mode") != "payment":
