@@ -69,7 +69,10 @@ def sweep_payments() -> int:
         with unit_of_work():
             unanswered = unresolved_attempts()
         for attempt_id in unanswered:
-            settle_attempt(attempt_id)
+            try:
+                settle_attempt(attempt_id)
+            except Exception:  # one that fails must not keep the others waiting
+                log.exception("payments sweep: checkout attempt %s not settled", attempt_id)
         return len(unanswered)
 
     def resent_refunds() -> int:

@@ -79,17 +79,19 @@ def chunk_groups(groups: Iterable[ProductGroup], rows: int) -> Iterator[list[Pro
 def apply_chunk(groups: list[ProductGroup], context: ApplyContext) -> dict[str, int]:
     """Apply validated products in the caller's transaction; CatalogError if a rule now fails.
 
-    Existing variants are locked in id order first (the order checkout uses), so the stock
-    read for each difference cannot change before the movement is written.
+    Existing variants and their products are locked in id order first (the order checkout
+    uses), so the stock read for each difference cannot change before the movement is
+    written, and a shopper paying meanwhile never waits on the import in a circle.
     """
+    from app.orders.services import lock_stock
+
     skus = [row.sku for group in groups for row in group.rows]
+    existing: list[int] = []
     for batch in in_batches(skus):
-        db.session.execute(
-            sa.select(Variant.id)
-            .where(Variant.sku.in_(batch))
-            .order_by(Variant.id)
-            .with_for_update()
-        ).all()
+        existing += db.session.execute(
+            sa.select(Variant.id).where(Variant.sku.in_(batch))
+        ).scalars()
+    lock_stock(existing)  # variants, then their products, by id: the order checkout locks in
     counts: dict[str, int] = {}
     for group in groups:
         for key, value in apply_group(group, context).items():

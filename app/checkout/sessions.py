@@ -176,6 +176,12 @@ def payment_for_session(session_id: str, *, lock: bool = False) -> Payment | Non
 def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
     """Store the session an attempt made, once, whoever learns of it first (the press that
     sent it, a second press that sent it again, the settling task, a webhook)."""
+    from app.orders.fulfilment import lock_order
+
+    # Order, then attempt, then payment: the order every learner of a session keeps (the
+    # press that sent it locked the order already; the settling task and a webhook have not).
+    lock_order(attempt.order_id)
+    lock_attempt(attempt.id)
     now = utcnow()
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     db.session.execute(  # two of them at once: one row, and neither fails
@@ -327,10 +333,10 @@ def settle_attempt(attempt_id: int) -> str:
         return "unknown"
     stale: str | None = None
     with unit_of_work():
-        attempt = lock_attempt(attempt_id)
+        attempt = db.session.get(CheckoutAttempt, attempt_id)
         if attempt is None:
             return "done"
-        payment = record(attempt, session)
+        payment = record(attempt, session)  # locks the order, then the attempt
         order = db.session.get(Order, attempt.order_id)
         if payment.status == "pending" and (order is None or not is_current(order, payment)):
             payment.status = "expired"

@@ -165,7 +165,7 @@ def cancel_order(
     refunded (a Refund like any other, so it can never overlap one staff issued). Returns
     the amount refunded."""
     from app.checkout.sessions import close_checkout
-    from app.orders.services import cancel_unpaid
+    from app.orders.services import cancel_unpaid, lock_stock
 
     note = clean_text(reason, 200) or "cancelled by staff"
     lock_order(order.id)  # re-read: a cancellation racing this one finds it cancelled
@@ -177,6 +177,7 @@ def cancel_order(
         return 0
     transition(order, OrderStatus.CANCELLED, actor_id=actor_id, note=note)
     order.cancel_reason = by
+    lock_stock(line.variant_id for line in order.lines)  # all of them first, as checkout does
     for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
         db.session.refresh(line)
         restock_line(

@@ -221,6 +221,9 @@ def issue_refund(
         db.session.flush()
         refund.idempotency_key = f"refund-{refund.id}-{order.number}"
         if restock:
+            from app.orders.services import lock_stock
+
+            lock_stock(rl.order_line.variant_id for rl in refund.lines)  # as checkout does
             for refund_line in sorted(refund.lines, key=lambda rl: rl.order_line.variant_id or 0):
                 refund_line.restocked = restock_line(
                     order,

@@ -220,14 +220,20 @@ def lock_stock(variant_ids: Iterable[int | None]) -> None:
     ids = sorted({i for i in variant_ids if i is not None})
     if not ids or db.engine.dialect.name != "postgresql":
         return
+    # FOR NO KEY UPDATE: the lock the UPDATEs that follow take anyway. A plain FOR UPDATE
+    # would also wait for (and block) rows being inserted that point at these ones — a cart
+    # line added during a sign-in merge — and deadlock with it.
     db.session.execute(
-        sa.select(Variant.id).where(Variant.id.in_(ids)).order_by(Variant.id).with_for_update()
+        sa.select(Variant.id)
+        .where(Variant.id.in_(ids))
+        .order_by(Variant.id)
+        .with_for_update(key_share=True)
     ).all()
     db.session.execute(
         sa.select(Product.id)
         .where(Product.id.in_(sa.select(Variant.product_id).where(Variant.id.in_(ids))))
         .order_by(Product.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
 
 

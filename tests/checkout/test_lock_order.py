@@ -1,0 +1,202 @@
+"""One lock order for every path that touches stock, orders and sessions (cart → orders →
+variants → products; order → attempt → payment), shown by forcing the interleavings that
+deadlocked on PostgreSQL before: each pauses one side right after its first lock, lets the
+other side run into it, and expects both to finish. (On SQLite writers are serial; the same
+tests check that nothing breaks.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import sqlalchemy as sa
+
+import app.cart.services as cart_services
+import app.orders.fulfilment as fulfilment
+from app.cart.models import Cart
+from app.catalog.services import VariantInput
+from app.checkout.completion import complete_session
+from app.checkout.models import CheckoutAttempt
+from app.checkout.sessions import settle_attempt
+from app.db import unit_of_work
+from app.extensions import db
+from app.orders.models import Order, OrderStatus, Payment
+from app.payments import sandbox
+from tests.accounts.helpers import make_user
+from tests.catalog import factories
+from tests.checkout.conftest import point_at
+from tests.checkout.helpers import DETAILS, token
+from tests.fakes.stripe_server import FakeStripe
+
+HOLD = 1.0  # how long the paused side keeps its lock while the other runs into it
+
+
+def _shirt(app) -> tuple[int, int]:
+    tag = uuid.uuid4().hex[:6]
+    with app.app_context(), unit_of_work():
+        product = factories.product(
+            f"Shirt {tag}",
+            variants=[
+                VariantInput(sku=f"{tag}-S", price=1000, options={"size": "S"}, stock=5),
+                VariantInput(sku=f"{tag}-L", price=1000, options={"size": "L"}, stock=5),
+            ],
+        )
+        small, large = sorted(v.id for v in product.variants)
+    return small, large
+
+
+def _ready(app, variant_ids, email: str):
+    client = app.test_client()
+    for variant_id in variant_ids:
+        client.post(
+            "/cart/add",
+            data={"variant_id": variant_id, "quantity": 1, "csrf_token": token(client, "/cart")},
+        )
+    client.post(
+        "/checkout", data={**DETAILS, "email": email, "csrf_token": token(client, "/checkout")}
+    )
+    return client, token(client, "/checkout/review")
+
+
+def _both(first, second) -> None:
+    threads = [threading.Thread(target=first, name="first"), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+
+def test_pay_and_a_sign_in_merging_the_same_variants_in_the_other_order(own_app, monkeypatch):
+    """A sign-in merge inserts cart lines L then S (each insert share-locks its variant);
+    Pay locks S then L. Pay's locks must not block those inserts' share locks."""
+    app = own_app
+    small, large = _shirt(app)
+    with app.app_context(), unit_of_work():
+        user_id = make_user(f"merge-{uuid.uuid4().hex[:6]}@example.com").id
+        guest = cart_services.get_or_create_cart(
+            user_id=None, token=cart_services.new_guest_token()
+        )
+        cart_services.add_item(guest, large, 1)
+        cart_services.add_item(guest, small, 1)
+        guest_id = guest.id
+    client, csrf = _ready(app, (small, large), "payer@example.com")
+    merged_one, pay_go = threading.Event(), threading.Event()
+    real_add = cart_services.add_item
+
+    def add_then_hold(cart, variant_id, quantity):
+        change = real_add(cart, variant_id, quantity)
+        if threading.current_thread().name == "first" and not merged_one.is_set():
+            merged_one.set()
+            pay_go.wait(5)
+            time.sleep(HOLD)
+        return change
+
+    monkeypatch.setattr(cart_services, "add_item", add_then_hold)
+    outcome: dict[str, object] = {}
+
+    def merge() -> None:
+        with app.app_context(), unit_of_work():
+            cart_services.merge_guest_cart(db.session.get(Cart, guest_id), user_id)
+        outcome["merge"] = "ok"
+
+    def press() -> None:
+        merged_one.wait(5)
+        pay_go.set()
+        outcome["pay"] = client.post("/checkout/pay", data={"csrf_token": csrf}).status_code
+
+    _both(merge, press)
+    assert outcome == {"merge": "ok", "pay": 303}
+
+
+def test_pay_and_a_staff_cancel_restocking_the_same_product(own_app, monkeypatch):
+    """Staff cancel a paid order of shirts S and L (restock S, its product, then L) while a
+    shopper pays for a shirt L: both lock all their stock rows up front, in one order."""
+    app = own_app
+    small, large = _shirt(app)
+    first, csrf = _ready(app, (small, large), "paid@example.com")
+    url = first.post("/checkout/pay", data={"csrf_token": csrf}).headers["Location"]
+    session_id = url.rsplit("/", 1)[1]
+    with app.app_context(), unit_of_work():
+        sandbox.act(session_id, "pay")
+    with app.app_context(), unit_of_work():
+        order = complete_session(session_id)
+        assert order is not None and order.status == OrderStatus.PAID
+        order_id = order.id
+    buyer, buyer_csrf = _ready(app, (large,), "buyer@example.com")
+    restocked_one, pay_go = threading.Event(), threading.Event()
+    real_restock = fulfilment.restock_line
+
+    def restock_then_hold(order, line, quantity, **kwargs):
+        done = real_restock(order, line, quantity, **kwargs)
+        if threading.current_thread().name == "first" and not restocked_one.is_set():
+            restocked_one.set()
+            pay_go.wait(5)
+            time.sleep(HOLD)
+        return done
+
+    monkeypatch.setattr(fulfilment, "restock_line", restock_then_hold)
+    outcome: dict[str, object] = {}
+
+    def staff() -> None:
+        with app.app_context(), unit_of_work():
+            fulfilment.cancel_order(db.session.get(Order, order_id), actor_id=None, reason="x")
+        outcome["staff"] = "ok"
+
+    def press() -> None:
+        restocked_one.wait(5)
+        pay_go.set()
+        outcome["pay"] = buyer.post("/checkout/pay", data={"csrf_token": buyer_csrf}).status_code
+
+    _both(staff, press)
+    assert outcome == {"staff": "ok", "pay": 303}
+
+
+def test_the_press_and_the_settling_task_learning_one_session_at_once(own_app, monkeypatch):
+    """The press records its session (order, then attempt, then payment) while the task that
+    settles the same attempt records it too: one payment row, neither fails."""
+    app = own_app
+    with FakeStripe() as fake:
+        point_at(app, fake, monkeypatch)
+        small, _ = _shirt(app)
+        client, csrf = _ready(app, (small,), "learners@example.com")
+        inserted, settle_go = threading.Event(), threading.Event()
+        with app.app_context():
+            engine = db.engine
+
+        def hold_after_insert(conn, cursor, statement, params, context, executemany):
+            if threading.current_thread().name == "first" and statement.startswith(
+                "INSERT INTO payments"
+            ):
+                inserted.set()
+                settle_go.wait(5)
+                time.sleep(HOLD)
+
+        sa.event.listen(engine, "after_cursor_execute", hold_after_insert)
+        outcome: dict[str, object] = {}
+
+        def press() -> None:
+            outcome["press"] = client.post("/checkout/pay", data={"csrf_token": csrf}).status_code
+
+        def settle() -> None:
+            inserted.wait(10)
+            with app.app_context():
+                with unit_of_work():
+                    attempt_id = db.session.execute(
+                        sa.select(sa.func.max(CheckoutAttempt.id))
+                    ).scalar_one()
+                settle_go.set()
+                outcome["settle"] = settle_attempt(attempt_id)
+
+        try:
+            _both(press, settle)
+        finally:
+            sa.event.remove(engine, "after_cursor_execute", hold_after_insert)
+        # PostgreSQL: both record it; SQLite: the task waits its turn and finds it recorded.
+        assert outcome["press"] == 303 and outcome["settle"] in ("recorded", "done")
+        [session_id] = fake.sessions
+        with app.app_context():
+            rows = db.session.execute(
+                sa.select(sa.func.count()).where(Payment.session_id == session_id)
+            ).scalar_one()
+        assert rows == 1
