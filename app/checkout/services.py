@@ -153,7 +153,7 @@ def start_payment(cart: Cart | None, *, user_id: int | None, urls: ReturnUrls) -
     if cart is None:
         raise CheckoutError("Your cart is empty.", code=errors.CART_EMPTY)
     for _ in range(3):  # a reused session may turn out closed: then once more, anew
-        plan, number, reused = _prepare(cart, user_id=user_id, urls=urls)
+        plan, number = _prepare(cart, user_id=user_id, urls=urls)
         commit_point("checkout-prepared")  # order, reservation and attempt exist first
         if isinstance(plan, _Reuse):
             try:
@@ -176,13 +176,11 @@ def start_payment(cart: Cart | None, *, user_id: int | None, urls: ReturnUrls) -
                 _resolved_without_session(plan.attempt_id)
                 continue
             raise _unavailable(exc) from exc  # kept: a retry sends the same request again
-        return _record_sent(plan, session, number, reused=reused)
+        return _record_sent(plan, session, number)
     raise CheckoutError(CHANGED_MESSAGE, code=errors.CHANGED)
 
 
-def _prepare(
-    cart: Cart, *, user_id: int | None, urls: ReturnUrls
-) -> tuple[Send | _Reuse, str, bool]:
+def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send | _Reuse, str]:
     """Phase 1, with the cart locked: the order to pay and what to ask the provider."""
     lock_cart(cart)
     db.session.expire(cart)
@@ -227,26 +225,24 @@ def _prepare(
             live.checkout_url,
             success.replace("{CHECKOUT_SESSION_ID}", live.session_id),
         )
-        return reuse, order.number, True
+        return reuse, order.number
     attempt = _newest_unanswered(order)
     if attempt is not None and replayable(attempt):
-        return send_of(attempt), order.number, True  # a double press: the same request again
+        return send_of(attempt), order.number  # a double press: the same request again
     # A new session for this order: the older ones close (one payable session per order),
     # and a request unanswered for too long to send again is found out, then closed.
     close_checkout(order)
     attempt = new_attempt(order, success_url=urls.success, cancel_url=urls.cancel)
-    return send_of(attempt), order.number, False
+    return send_of(attempt), order.number
 
 
-def _record_sent(
-    plan: Send, session: CheckoutSession, number: str, *, reused: bool
-) -> PaymentStart:
+def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentStart:
     """Phase 4: keep the session, unless its order stopped waiting for it meanwhile."""
     attempt = db.session.get(CheckoutAttempt, plan.attempt_id)
     assert attempt is not None
     order = lock_order(attempt.order_id)  # serialises with a press replacing this order
     assert order is not None
-    reused = reused and payment_for_session(session.id) is not None  # known before this call
+    reused = payment_for_session(session.id) is not None  # another call recorded it first
     payment = record(attempt, session)
     if payment.status != "pending" or not is_current(order, payment):
         if payment.status == "pending":
