@@ -113,6 +113,17 @@ ADDRESS_FIELDS = (
 _LIMITS = {"full_name": 120, "line1": 200, "line2": 200, "city": 120, "region": 120}
 
 
+def address_lines(address: Mapping[str, object] | None) -> list[str]:
+    """A postal address as printed (emails, invoices): its filled lines, the country by
+    name last. Pages use the ``postal_address`` macro, which shows the same."""
+    address = address or {}
+    keys = ("full_name", "line1", "line2", "city", "region", "postal_code")
+    lines = [str(address.get(key) or "").strip() for key in keys]
+    code = str(address.get("country") or "")
+    lines.append(country_name(code) if code else "")
+    return [line for line in lines if line]
+
+
 def clean_address(data: Mapping[str, str | None]) -> dict[str, str]:
     """Check and normalise address fields for their country; FieldErrors lists every problem."""
     values = {key: " ".join((data.get(key) or "").split()) for key in ADDRESS_FIELDS}

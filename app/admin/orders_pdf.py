@@ -13,10 +13,10 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableCellFillMode
 
+from app.accounts.addresses import address_lines
 from app.core.templating import money
 from app.orders.models import Order, OrderStatus, RefundStatus
 from app.orders.pricing import tax_on, tax_rate_for
@@ -24,7 +24,6 @@ from app.orders.states import LABELS
 from app.store import store_details
 
 FONTS = Path(__file__).with_name("fonts")
-ADDRESS_KEYS = ("full_name", "line1", "line2", "city", "region", "postal_code", "country")
 
 
 def printable(text: str, glyphs: set[int]) -> str:
@@ -83,19 +82,6 @@ class Document(FPDF):
         for line in lines:
             self.multi_cell(w, 5, self.safe(line), new_x="LEFT", new_y="NEXT")
         return self.get_y()
-
-
-def _country(code: str) -> str:
-    if not code:
-        return ""
-    return Locale("en").territories.get(code.upper(), code)
-
-
-def address_lines(address: dict[str, Any] | None) -> list[str]:
-    address = address or {}
-    lines = [str(address.get(k) or "").strip() for k in ADDRESS_KEYS[:-1]]
-    lines.append(_country(str(address.get("country") or "")))
-    return [line for line in lines if line]
 
 
 def _local(moment: datetime | None, zone: tzinfo) -> str:

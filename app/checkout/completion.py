@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
+from app.accounts.addresses import address_lines
 from app.accounts.audit import audit
 from app.cart.models import CartLine
 from app.checkout.details import forget_details
 from app.checkout.models import CheckoutAttempt
 from app.checkout.sessions import (
-    UNPAID,
     attempts_of,
     expire_quietly,
     is_current,
@@ -42,7 +42,7 @@ from app.orders.links import notify_customer
 from app.orders.models import CancelReason, Order, OrderStatus, Payment
 from app.orders.refunds import issue_refund
 from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
-from app.orders.states import PAID_STATES, transition
+from app.orders.states import PAID_STATES, UNPAID, transition
 from app.payments import provider
 from app.payments.stripe_gateway import CheckoutSession, PaymentError
 
@@ -226,11 +226,13 @@ def _return_for_unrecorded(session_id: str) -> Return | None:
     number = session.client_reference_id or ""
     if not number or not session.metadata.get("attempt"):
         return None
-    with write_phase("session-adopted-on-return"):
-        payment = _adopt(session)
-        if payment is not None and session.payment_status == "paid":
-            complete_session(session_id, session=session)
-    if payment is None:
+    try:
+        with write_phase("session-adopted-on-return"):
+            if _adopt(session) is not None and session.payment_status == "paid":
+                complete_session(session_id, session=session)
+    except OperationalError:
+        log.warning("success page gave way to a concurrent adoption of %s", session_id[:80])
+    if payment_for_session(session_id) is None:
         return None
     return complete_on_return(session_id)
 
@@ -242,11 +244,7 @@ def record_payment_failed(
     session_id: str, reason: str, *, session: CheckoutSession | None = None
 ) -> None:
     """An asynchronous payment failed: the order waits for another try (same order)."""
-    if payment_for_session(session_id) is None:
-        return
-    session = session or provider.retrieve_checkout_session(session_id)
-    if session.payment_status == "paid":  # the event is older than what happened since
-        complete_session(session_id, session=session)
+    if _paid_after_all(session_id, session) is None:
         return
     payment, order = _locked(session_id)
     if payment is None or order is None or payment.status != "pending":
@@ -263,13 +261,8 @@ def record_session_expired(session_id: str, *, session: CheckoutSession | None =
     """The provider closed a session unpaid. The order is cancelled (stock released) when no
     other session or request of it is still going, and only once the retrieved session
     confirms it: an event can be older than a payment made since."""
-    if payment_for_session(session_id) is None:
-        return
-    session = session or provider.retrieve_checkout_session(session_id)
-    if session.payment_status == "paid":
-        complete_session(session_id, session=session)
-        return
-    if session.status != "expired":
+    session = _paid_after_all(session_id, session)
+    if session is None or session.status != "expired":
         return
     payment, order = _locked(session_id)
     if payment is None or order is None:
@@ -278,6 +271,19 @@ def record_session_expired(session_id: str, *, session: CheckoutSession | None =
         payment.status = "expired"
     if order.status in UNPAID and not _still_open(order):
         cancel_unpaid(order, note="checkout session expired", reason=CancelReason.EXPIRED)
+
+
+def _paid_after_all(session_id: str, session: CheckoutSession | None) -> CheckoutSession | None:
+    """The session as the provider reports it, for an event saying it failed or expired —
+    or None when there is nothing more to do: not a session of this shop, or paid after all
+    (an event can be older than what happened since), and then completed here."""
+    if payment_for_session(session_id) is None:
+        return None
+    session = session or provider.retrieve_checkout_session(session_id)
+    if session.payment_status == "paid":
+        complete_session(session_id, session=session)
+        return None
+    return session
 
 
 def _still_open(order: Order) -> bool:
@@ -410,22 +416,11 @@ def _send_confirmation(order: Order) -> None:
         tax=order.tax,
         tax_inclusive=order.tax_inclusive,
         total=order.total,
-        shipping_address=_address_text(order.shipping_address),
-        billing_address=_address_text(order.billing_address)
+        shipping_address="\n".join(address_lines(order.shipping_address)),
+        billing_address="\n".join(address_lines(order.billing_address))
         if order.billing_address and order.billing_address != order.shipping_address
         else "",
     )
-
-
-def _address_text(address: dict | None) -> str:
-    from app.accounts.profile import country_name
-
-    address = address or {}
-    parts = [
-        address.get(k, "") for k in ("full_name", "line1", "line2", "city", "postal_code", "region")
-    ]
-    parts.append(country_name(address.get("country", "")) if address.get("country") else "")
-    return "\n".join(p for p in parts if p)
 
 
 def _warn_low_stock(order: Order) -> None:

@@ -28,7 +28,6 @@ from app.checkout.details import check_cart, details_for, method_for
 from app.checkout.errors import CheckoutError
 from app.checkout.models import CheckoutAttempt, CheckoutDetails
 from app.checkout.sessions import (
-    UNPAID,
     Send,
     attempts_of,
     close_checkout,
@@ -39,18 +38,20 @@ from app.checkout.sessions import (
     payment_for_session,
     record,
     replayable,
+    resolve_attempt,
     send,
     send_of,
 )
-from app.db import commit_point, utcnow
+from app.db import commit_point
 from app.extensions import db
 from app.orders.fulfilment import lock_order
-from app.orders.models import CancelReason, Order, OrderStatus, Payment
+from app.orders.models import CancelReason, Order, OrderStatus
 from app.orders.pricing import Quote, QuoteItem, build_quote
 from app.orders.services import cancel_unpaid, lock_stock, place_order, placed_from
-from app.orders.states import transition
+from app.orders.states import UNPAID, transition
 from app.payments import provider
 from app.payments.stripe_gateway import (
+    UNAVAILABLE_MESSAGE,
     CheckoutSession,
     PaymentError,
     PaymentRejected,
@@ -59,10 +60,6 @@ from app.payments.stripe_gateway import (
 
 CHANGED_MESSAGE = (
     "Your cart changed while the payment was being prepared. Please check it and pay again."
-)
-UNAVAILABLE_MESSAGE = (
-    "Payments are unavailable right now. Your cart and order are kept; "
-    "please try again in a few minutes."
 )
 
 
@@ -169,11 +166,11 @@ def start_payment(cart: Cart | None, *, user_id: int | None, urls: ReturnUrls) -
         try:
             session = send(plan)
         except PaymentRejected as exc:
-            _resolved_without_session(plan.attempt_id)
+            resolve_attempt(plan.attempt_id)
             raise _unavailable(exc) from exc
         except PaymentsUnavailable as exc:
             if exc.replayed:  # Stripe saved an error for this request: only a new one helps
-                _resolved_without_session(plan.attempt_id)
+                resolve_attempt(plan.attempt_id)
                 continue
             raise _unavailable(exc) from exc  # kept: a retry sends the same request again
         return _record_sent(plan, session, number)
@@ -295,19 +292,10 @@ def _newest_unanswered(order: Order) -> CheckoutAttempt | None:
 
 def _forget(session_id: str) -> None:
     """A session we were about to hand out again turned out closed: a new one next time."""
-    payment = db.session.execute(
-        sa.select(Payment).where(Payment.session_id == session_id).with_for_update()
-    ).scalar_one_or_none()
+    payment = payment_for_session(session_id, lock=True)
     if payment is not None and payment.status == "pending":
         payment.status = "expired"
     commit_point("closed-session-forgotten")
-
-
-def _resolved_without_session(attempt_id: int) -> None:
-    attempt = db.session.get(CheckoutAttempt, attempt_id)
-    if attempt is not None and attempt.resolved_at is None:
-        attempt.resolved_at = utcnow()
-    commit_point("refused-attempt-resolved")
 
 
 def _unavailable(exc: PaymentError) -> CheckoutError:

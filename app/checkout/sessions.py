@@ -33,7 +33,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.checkout.models import CheckoutAttempt
 from app.db import after_commit, unit_of_work, utcnow
 from app.extensions import db
-from app.orders.models import Order, OrderStatus, Payment
+from app.orders.models import Order, Payment
+from app.orders.states import UNPAID
 from app.payments import provider
 from app.payments.stripe_gateway import (
     CheckoutSession,
@@ -48,7 +49,6 @@ SESSION_MARGIN = timedelta(minutes=5)  # on top of the shopper's time, for the w
 REPLAY_WINDOW = timedelta(minutes=4)  # an attempt is sent again only this soon after it was made
 RESERVATION_GRACE = timedelta(minutes=5)  # stock stays held this long after the session closes
 REUSE_MIN_LEFT = timedelta(minutes=10)  # a session closing sooner is not handed out again
-UNPAID = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,8 @@ def lock_attempt(attempt_id: int) -> CheckoutAttempt | None:
 def payment_for_session(session_id: str, *, lock: bool = False) -> Payment | None:
     query = sa.select(Payment).where(Payment.session_id == session_id)
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
+        # FOR NO KEY UPDATE: a refund being inserted for this payment must not deadlock it.
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
     return db.session.execute(query).scalar_one_or_none()
 
 
@@ -236,8 +237,7 @@ def close_checkout(order: Order) -> None:
     for payment in order.payments:
         if payment.status == "pending":
             payment.status = "expired"
-            sid = payment.session_id
-            expire_after_commit(sid)
+            expire_after_commit(payment.session_id)
     for attempt in attempts_of(order):
         if attempt.resolved_at is None:
             attempt_id = attempt.id
@@ -256,7 +256,9 @@ def expire_after_commit(session_id: str) -> None:
     after_commit(expire, key=f"expire:{session_id}")
 
 
-def _resolve(attempt_id: int) -> None:
+def resolve_attempt(attempt_id: int) -> None:
+    """The attempt's outcome is settled (recorded, or known to be none): in a unit of its
+    own, so it stands whatever the caller does next."""
     with unit_of_work():
         attempt = lock_attempt(attempt_id)
         if attempt is not None and attempt.resolved_at is None:
@@ -319,7 +321,7 @@ def settle_attempt(attempt_id: int) -> str:
     except PaymentRejected as exc:
         # Had the first request made a session, the same key would have answered with it.
         log.info("checkout attempt %s made no session: %s", attempt_id, exc.detail or exc)
-        _resolve(attempt_id)
+        resolve_attempt(attempt_id)
         return "none"
     except PaymentsUnavailable as exc:
         if exc.replayed or closed_by_now:
@@ -328,7 +330,7 @@ def settle_attempt(attempt_id: int) -> str:
             # learned, and nobody was given its address. A payment made in it anyway still
             # arrives by webhook and is found by the attempt it names.
             log.warning("checkout attempt %s given up: its outcome cannot be learned", attempt_id)
-            _resolve(attempt_id)
+            resolve_attempt(attempt_id)
             return "none"
         return "unknown"
     stale: str | None = None

@@ -71,9 +71,8 @@ def start() -> str | Response:
     choices = [("", "Choose a country"), *countries()]
     form.shipping_country.choices = choices
     form.billing_country.choices = choices
-    form.shipping_method.choices = [
-        (m.code, f"{m.name} ({m.delivery_days})") for m in active_methods()
-    ]
+    methods = active_methods()
+    form.shipping_method.choices = [(m.code, f"{m.name} ({m.delivery_days})") for m in methods]
     if request.method == "GET":
         _fill(form, starting_details(cart, _user()))
     billing_conflict = False
@@ -100,13 +99,16 @@ def start() -> str | Response:
             for name, messages in exc.errors.items():
                 target = form._fields.get(form_field(name), form.email)
                 target.errors = [*target.errors, *messages]
+        except CheckoutError as exc:  # the cart changed in another tab meanwhile
+            flash(str(exc), "warning")
+            return redirect(url_for("cart.view_cart"), code=303)
         else:
             return redirect(url_for("checkout.review"), code=303)
     return render_template(
         "checkout/details.html",
         form=form,
         view=view,
-        methods=active_methods(),
+        methods=methods,
         shipping_cost=shipping_cost,
         show_billing=form.billing.data == "different" or billing_conflict,
     )

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.orders.links import notify_customer, order_link
 from app.orders.models import CancelReason, Order, OrderEvent, OrderNote, OrderStatus, Refund
 from app.orders.refunds import issue_refund, refund_payment, restock_line
-from app.orders.states import LABELS, InvalidTransition, can_transition, transition
+from app.orders.states import LABELS, UNPAID, InvalidTransition, can_transition, transition
 
 NOTE_MAX = 2000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -144,9 +144,6 @@ def add_note(order: Order, *, body: str, author_id: int | None, author_email: st
     db.session.add(note)
     db.session.flush()
     return note
-
-
-UNPAID = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
 
 
 def can_cancel(order: Order) -> bool:

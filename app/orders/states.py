@@ -20,6 +20,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CANCELLED: frozenset({S.PAID, S.REFUNDED}),
     S.REFUNDED: frozenset(),
 }
+# Waiting for a payment: its stock may be held and a session may still be paid.
+UNPAID = frozenset({S.PENDING_PAYMENT, S.PAYMENT_FAILED})
 # Once money was taken, an order never goes back to an unpaid state.
 PAID_STATES = frozenset({S.PAID, S.PROCESSING, S.SHIPPED, S.DELIVERED, S.RETURNED, S.REFUNDED})
 LABELS = {

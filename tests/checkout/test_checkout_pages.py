@@ -295,3 +295,32 @@ def test_totals_say_vat_is_included_rather_than_adding_it(client, db):
     assert tax == 654  # 23 % Irish VAT inside €34.95 (goods and delivery)
     assert "Total: €34.95\n(includes VAT €6.54)" in text
     assert "Tax:" not in text
+
+
+def test_checkout_and_order_pages_are_never_stored(client, db):
+    cart_with_mug(client)
+    assert client.get("/checkout").headers["Cache-Control"] == "no-store"
+    submit_details(client)
+    assert client.get("/checkout/review").headers["Cache-Control"] == "no-store"
+    session_url = pay(client).headers["Location"]
+    assert client.get(path_of(session_url)).headers["Cache-Control"] == "no-store"
+    back = sandbox_action(client, session_url, "pay").headers["Location"]
+    assert client.get(path_of(back)).headers["Cache-Control"] == "no-store"
+
+
+def test_a_cart_emptied_in_another_tab_while_the_form_is_sent_goes_back_to_the_cart(
+    client, db, monkeypatch
+):
+    from app.checkout import details
+    from app.checkout.errors import CheckoutError
+
+    cart_with_mug(client)
+    form = client.get("/checkout")
+    assert form.status_code == 200
+
+    def emptied(view):
+        raise CheckoutError("Your cart is empty.", code="cart-empty")
+
+    monkeypatch.setattr(details, "check_cart", emptied)
+    response = submit_details(client)
+    assert (response.status_code, response.headers["Location"]) == (303, "/cart")
