@@ -56,6 +56,11 @@ def create_app(config: dict[str, Any] | None = None) -> ShopFlask:
         app.config.update(config)
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
 
+    from app.core.numbers import IdConverter
+
+    # Before any route is added: <int:...> everywhere means a real id, ASCII digits only.
+    app.url_map.converters["int"] = IdConverter
+
     if app.config["TRUSTED_PROXY_COUNT"]:
         hops = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

@@ -38,8 +38,8 @@ POSTCODE_OPTIONAL = frozenset(
 )  # fmt: skip
 
 _UK = (
-    r"^(GIR0AA|[A-PR-UWYZ](\d{1,2}|[A-HK-Y]\d{1,2}|\d[A-HJKPSTUW]|[A-HK-Y]\d[ABEHMNPRVWXY])"
-    r"\d[ABD-HJLNP-UW-Z]{2})$"
+    r"^(GIR0AA|[A-PR-UWYZ]([0-9]{1,2}|[A-HK-Y][0-9]{1,2}|[0-9][A-HJKPSTUW]|[A-HK-Y][0-9][ABEHMNPRVWXY])"
+    r"[0-9][ABD-HJLNP-UW-Z]{2})$"
 )
 
 
@@ -51,12 +51,12 @@ class PostcodeRule:
 
 
 POSTCODE_RULES = {
-    "US": PostcodeRule(re.compile(r"^\d{5}(-\d{4})?$"), "12345 or 12345-6789"),
+    "US": PostcodeRule(re.compile(r"^[0-9]{5}(-[0-9]{4})?$"), "12345 or 12345-6789"),
     "GB": PostcodeRule(re.compile(_UK), "SW1A 1AA", compact=True),
-    "DE": PostcodeRule(re.compile(r"^\d{5}$"), "10115"),
-    "FR": PostcodeRule(re.compile(r"^\d{5}$"), "75001"),
-    "NL": PostcodeRule(re.compile(r"^\d{4}\s?[A-Z]{2}$"), "1012 AB"),
-    "CA": PostcodeRule(re.compile(r"^[A-Z]\d[A-Z]\s?\d[A-Z]\d$"), "K1A 0B1"),
+    "DE": PostcodeRule(re.compile(r"^[0-9]{5}$"), "10115"),
+    "FR": PostcodeRule(re.compile(r"^[0-9]{5}$"), "75001"),
+    "NL": PostcodeRule(re.compile(r"^[0-9]{4}\s?[A-Z]{2}$"), "1012 AB"),
+    "CA": PostcodeRule(re.compile(r"^[A-Z][0-9][A-Z]\s?[0-9][A-Z][0-9]$"), "K1A 0B1"),
 }
 POSTCODE_NAMES = {"US": "ZIP code", "GB": "postcode", "IE": "Eircode"}
 

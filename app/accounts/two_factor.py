@@ -21,8 +21,8 @@ from wtforms.validators import DataRequired, Length
 from app.accounts import bp, totp
 from app.accounts.audit import audit
 from app.accounts.models import User
-from app.accounts.redirects import safe_next
 from app.accounts.views import PENDING_2FA, sign_in
+from app.core.redirects import safe_next
 from app.extensions import cache, db, limiter
 
 log = logging.getLogger(__name__)

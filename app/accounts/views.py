@@ -19,7 +19,6 @@ from app.accounts.forms import (
     ResetPasswordForm,
     SignupForm,
 )
-from app.accounts.redirects import safe_next
 from app.accounts.services import (
     AccountError,
     AccountLocked,
@@ -35,6 +34,7 @@ from app.accounts.services import (
 )
 from app.accounts.sessions import list_active_sessions, revoke, revoke_all, start_session
 from app.accounts.tokens import TokenInvalid
+from app.core.redirects import safe_next
 from app.extensions import limiter
 
 PENDING_2FA = "pending_2fa"

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort, request
+from flask import abort
 from wtforms import SelectChoice
 
 from app.admin.listing import RESULTS_ID
 from app.catalog.models import Category
+from app.core.numbers import MAX_ID
 from app.extensions import db, htmx
 
-MAX_ID = 2**31 - 1
 T = TypeVar("T")
 
 
@@ -29,15 +29,6 @@ def get_or_404(model: type[T], ident: int) -> T:
 def is_partial() -> bool:
     """True when the listing answers an HTMX request with just its results."""
     return bool(htmx and htmx.target == RESULTS_ID and not htmx.history_restore_request)
-
-
-def local_return(default: str, prefix: str) -> str:
-    """The ``next`` form value when it is one of our own pages under ``prefix``, else the
-    default (never an open redirect)."""
-    target = (request.form.get("next") or "").strip()
-    if target.startswith(prefix) and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
 
 
 def category_rows() -> list[Category]:

@@ -35,7 +35,7 @@ from app.core.money import minor_units
 
 MAX_PRICE_MAJOR = 1_000_000  # a price above a million is a typo, whatever the currency
 MAX_STOCK = 1_000_000
-_PRICE = re.compile(r"\d{1,12}(?:[.,]\d{1,6})?")
+_PRICE = re.compile(r"[0-9]{1,12}(?:[.,][0-9]{1,6})?")
 _SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 MAX_OPTIONS = 8
 
@@ -84,7 +84,7 @@ class WholeNumberField(IntegerField):
             self.data = None
             return
         raw = str(valuelist[0]).strip()
-        if not re.fullmatch(r"[+-]?\d{1,9}", raw):
+        if not re.fullmatch(r"[+-]?[0-9]{1,9}", raw):
             self.data = None
             raise ValueError("Enter a whole number, like 10.")
         self.data = int(raw)

@@ -17,13 +17,11 @@ from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.catalog_common import (
-    MAX_ID,
     category_choices,
     category_from_choice,
     category_options,
     get_or_404,
     is_partial,
-    local_return,
 )
 from app.admin.catalog_forms import (
     ImageUploadForm,
@@ -34,6 +32,7 @@ from app.admin.catalog_forms import (
     options_text,
 )
 from app.admin.listing import int_arg, paginate, render_listing, str_arg
+from app.admin.people import selected_ids
 from app.catalog.models import PriceChange, Product, ProductStatus, Variant
 from app.catalog.services import (
     CatalogError,
@@ -49,6 +48,7 @@ from app.catalog.services import (
     update_variant,
 )
 from app.core.money import decimal_text
+from app.core.redirects import local_url
 from app.extensions import db
 from app.store import low_stock_default
 
@@ -122,10 +122,10 @@ def products() -> str:
 def products_bulk() -> Response:
     action = request.form.get("action", "")
     target = {"publish": ProductStatus.PUBLISHED, "archive": ProductStatus.ARCHIVED}.get(action)
-    back = local_return(url_for("admin.products"), "/admin/products")
-    ids = sorted(
-        {int(v) for v in request.form.getlist("ids") if v.isdigit() and 0 < int(v) <= MAX_ID}
-    )[:MAX_BULK]
+    back = local_url(request.form.get("next"), prefix="/admin/products") or url_for(
+        "admin.products"
+    )
+    ids = sorted(set(selected_ids()))[:MAX_BULK]
     if target is None or not ids:
         flash("Choose products and an action.", "error")
         return redirect(back)
@@ -299,7 +299,9 @@ def products_edit(product_id: int) -> Any:
 def products_status(product_id: int) -> Response:
     product = get_product(product_id)
     target = request.form.get("status", "")
-    back = local_return(url_for("admin.products_edit", product_id=product.id), "/admin/products")
+    back = local_url(request.form.get("next"), prefix="/admin/products") or url_for(
+        "admin.products_edit", product_id=product.id
+    )
     before = product.status
     try:
         transition_product_status(product, target)

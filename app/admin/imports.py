@@ -25,12 +25,12 @@ from app.admin.listing import paginate, render_listing
 from app.catalog import csv_format, csv_import
 from app.catalog.import_jobs import ImportJob, JobStatus, create_job, start_job
 from app.catalog.models import Category
+from app.core.numbers import MAX_ID
 from app.exports import safe_cell, stream_csv
 from app.extensions import db, htmx
 
 MAX_ERRORS_SHOWN = 1_000
 PROGRESS_ID = "import-progress"
-MAX_ID = 2**31 - 1
 
 
 class ImportUploadForm(FlaskForm):

@@ -23,23 +23,18 @@ from typing import Any
 import sqlalchemy as sa
 from flask import render_template, request, url_for
 
+from app.core.numbers import MAX_ID, page_number, parse_int
 from app.extensions import db, htmx
 
 RESULTS_ID = "admin-results"
 PER_PAGE_CHOICES = (25, 50, 100)
-MAX_PAGE = 10_000
 
 
-def int_arg(
-    name: str, default: int | None = None, *, lo: int = 1, hi: int = 2**31 - 1
-) -> int | None:
+def int_arg(name: str, default: int | None = None, *, lo: int = 1, hi: int = MAX_ID) -> int | None:
     """An integer query argument within [lo, hi]; anything else (text, huge numbers) is the
     default, so a hand-edited URL shows the unfiltered page instead of an error."""
-    raw = request.args.get(name, "").strip()
-    if not raw or not raw.lstrip("-").isdigit() or len(raw) > 12:
-        return default
-    value = int(raw)
-    return value if lo <= value <= hi else default
+    value = parse_int(request.args.get(name), minimum=lo, maximum=hi, signed=lo < 0)
+    return default if value is None else value
 
 
 def str_arg(name: str, *, limit: int = 200, choices: Sequence[str] | None = None) -> str:
@@ -130,7 +125,7 @@ def paginate(
         sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
     ).scalar_one()
     pages = max(1, math.ceil(total / per_page))
-    page = min(int_arg("page", 1, hi=MAX_PAGE) or 1, pages)
+    page = min(page_number(request.args.get("page")), pages)
     result = db.session.execute(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page))
     items = list(result.scalars().unique() if scalars else result.all())
     return Page(items, page, per_page, total, sort, tuple(sorts))

@@ -14,13 +14,13 @@ from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
 from app.admin.orders_forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
+from app.core.numbers import MAX_ID
 from app.extensions import db, htmx
 from app.orders.fulfilment import can_cancel, timeline
 from app.orders.models import Order, OrderLine, OrderStatus, Refund
 from app.orders.refunds import refund_payment
 from app.orders.states import LABELS, PAID_STATES, can_transition
 
-MAX_ID = 2**31 - 1
 INVALID = 422
 
 

@@ -12,10 +12,11 @@ from typing import TypeVar
 from flask import abort, request
 from flask_login import current_user
 
+from app.core.numbers import MAX_ID, parse_id
 from app.extensions import db
 
 T = TypeVar("T")
-MAX_ID = 2**31 - 1
+
 INVALID = 422  # a re-rendered form with errors; the request rolls back
 
 
@@ -60,9 +61,9 @@ def selected_ids(name: str = "ids", limit: int = 1000) -> list[int]:
     """Checked row ids from a posted form; anything that is not a plausible id is dropped."""
     ids: list[int] = []
     for raw in request.form.getlist(name)[:limit]:
-        raw = raw.strip()
-        if raw.isdigit() and len(raw) <= 10 and 1 <= int(raw) <= MAX_ID:
-            ids.append(int(raw))
+        ident = parse_id(raw)
+        if ident is not None:
+            ids.append(ident)
     return ids
 
 

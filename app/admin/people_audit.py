@@ -11,7 +11,8 @@ from app.accounts.models import AuditEvent, User
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people import MAX_ID, date_arg, like_pattern
+from app.admin.people import date_arg, like_pattern
+from app.core.numbers import parse_id
 
 
 @bp.get("/audit")
@@ -35,9 +36,8 @@ def audit_log() -> tuple[str, int]:
     if actor_email:
         stmt = stmt.where(actor.email.ilike(like_pattern(actor_email.lower()), escape="\\"))
     if target_arg:
-        if target_arg.isdigit():
-            user_id = int(target_arg) if len(target_arg) <= 10 else 0
-            stmt = stmt.where(AuditEvent.target_user_id == (user_id if user_id <= MAX_ID else 0))
+        if target_arg.isascii() and target_arg.isdigit():
+            stmt = stmt.where(AuditEvent.target_user_id == (parse_id(target_arg) or 0))
         else:
             pattern = like_pattern(target_arg.lower())
             stmt = stmt.where(

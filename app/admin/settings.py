@@ -22,12 +22,13 @@ from app.admin.settings_forms import (
     format_percent,
 )
 from app.core.money import decimal_text
+from app.core.numbers import MAX_ID
 from app.extensions import db
 from app.orders.models import ShippingMethod, TaxRate
 from app.store import get_store_settings, store_details
 
 T = TypeVar("T")
-MAX_ID = 2**31 - 1
+
 INVALID = 422
 
 

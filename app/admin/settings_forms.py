@@ -29,7 +29,7 @@ from app.core.money import minor_units
 from app.store import MAX_ADDRESS_LINES, MAX_LOW_STOCK
 
 MAX_AMOUNT_MAJOR = Decimal(1_000_000)  # a shipping price above a million is a typo
-_NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")
+_NUMBER = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 
 
 def _strip(value: str | None) -> str | None:

@@ -29,7 +29,7 @@ from app.api.schemas import (
 )
 from app.catalog.cache import cached_value
 from app.catalog.images import FORMATS, SIZES
-from app.catalog.listing import MAX_PAGE, ListingParams
+from app.catalog.listing import ListingParams
 from app.catalog.media import image_url
 from app.catalog.models import Product, ProductImage
 from app.catalog.queries import (
@@ -39,6 +39,7 @@ from app.catalog.queries import (
     list_products,
 )
 from app.core.errors import problem
+from app.core.numbers import MAX_PAGE
 
 MAX_LIMIT = 100
 
@@ -140,13 +141,15 @@ def products(query: ProductListQuery) -> Response:
     params = replace(params, per_page=limit, page=offset // limit + 1)
     # A page of cards is the same for every client until the catalog changes (the version in
     # the key moves after each catalog commit), so it is built once and shared.
-    key = "api:products:" + hashlib.sha256(repr((params, offset, limit)).encode()).hexdigest()
-    return conditional_json(cached_value(key, lambda: _product_page(params, offset, limit)))
+    key = "api:products:" + hashlib.sha256(params.cache_key().encode()).hexdigest()
+    page = cached_value(key, lambda: _product_page(params, offset, limit))
+    # Notices about this request's own filters are added outside the shared cache.
+    return conditional_json({**page, "notices": [*params.messages, *page["notices"]]})
 
 
 def _product_page(params: ListingParams, offset: int, limit: int) -> dict[str, Any]:
     page = list_products(params, get_category_tree())
-    notices = list(params.messages)
+    notices = []
     if page.search_ignored:
         notices.append("The search words could not be used, so they were ignored.")
     end = offset + limit

@@ -27,12 +27,12 @@ from pydantic.json_schema import models_json_schema
 
 from app.api.schemas import Problem
 from app.core.errors import problem
+from app.core.numbers import MAX_ID
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 API_PREFIX = "/api/v1"
 _PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
-# Integer ids are 32-bit columns: larger path ids must be a 404, never a database error.
-MAX_ID = 2**31 - 1
+# Integer ids are 32-bit columns: larger path ids are a 404 (app.core.numbers.IdConverter).
 _CONVERTER_TYPES = {
     "int": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "path": {"type": "string"},

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from app.cart.models import Cart, CartLine, SavedItem
 from app.catalog.models import Product, ProductStatus, Variant
+from app.core.numbers import parse_int
 from app.db import utcnow
 from app.extensions import db
 
@@ -89,11 +90,8 @@ def touch(cart: Cart) -> None:
 def parse_quantity(raw: object) -> int:
     """Whole numbers from 1 to the per-line limit; anything else is refused with a message."""
     limit = current_app.config["CART_MAX_QUANTITY"]
-    text = str(raw if raw is not None else "").strip()
-    if not text.isdigit():
-        raise CartError(f"Quantity must be a whole number from 1 to {limit}.")
-    value = int(text)
-    if not 1 <= value <= limit:
+    value = parse_int(raw, minimum=1, maximum=limit)
+    if value is None:
         raise CartError(f"Quantity must be a whole number from 1 to {limit}.")
     return value
 

@@ -4,8 +4,6 @@ messages."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     abort,
     flash,
@@ -38,6 +36,8 @@ from app.cart.services import (
     save_for_later,
     set_quantity,
 )
+from app.core.numbers import parse_id
+from app.core.redirects import back_url
 from app.extensions import htmx
 
 GUEST_KEY = "guest_cart"
@@ -77,12 +77,7 @@ def _mini_cart() -> dict[str, object]:
 
 
 def _back() -> str:
-    target = request.form.get("next") or request.referrer or ""
-    parts = urlsplit(target)
-    if parts.netloc and parts.netloc != request.host:
-        return url_for("cart.view_cart")
-    path = parts.path or url_for("cart.view_cart")
-    return path + (f"?{parts.query}" if parts.query else "")
+    return back_url(url_for("cart.view_cart"))
 
 
 def _respond(default_redirect: str | None = None) -> Response | str:
@@ -108,9 +103,8 @@ def view_cart() -> str:
 
 @bp.post("/add", endpoint="add_item")
 def add_item_view() -> Response | str:
-    try:
-        variant_id = int(request.form.get("variant_id", ""))
-    except ValueError:
+    variant_id = parse_id(request.form.get("variant_id"))
+    if variant_id is None:
         flash("Choose a product option first.", "error")
         return _respond(_back())
     try:

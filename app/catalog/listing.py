@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from app.catalog.search import MAX_QUERY_LENGTH
+from app.core.money import decimal_text, minor_units
+from app.core.numbers import clamp_int, page_number
 
 SORTS = {
     "relevance": "Best match",
@@ -20,7 +22,6 @@ SORTS = {
 DEFAULT_PER_PAGE = 24
 PER_PAGE_CHOICES = (24, 48, 96)
 MAX_PER_PAGE = 96
-MAX_PAGE = 10_000
 MAX_PRICE_MINOR = 10**11
 
 
@@ -51,9 +52,8 @@ class ListingParams:
             sort = "relevance" if q else "newest"
         if sort == "relevance" and not q:
             sort = "newest"
-        per_page = _int(args.get("per_page"), DEFAULT_PER_PAGE)
-        per_page = min(max(per_page, 1), MAX_PER_PAGE)
-        page = min(max(_int(args.get("page"), 1), 1), MAX_PAGE)
+        per_page = clamp_int(args.get("per_page"), DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+        page = page_number(args.get("page"))
         return cls(
             q=q,
             category=category or args.get("category", "").strip("/ ")[:500],
@@ -97,29 +97,24 @@ class ListingParams:
         )
 
 
-def _int(raw: str | None, default: int) -> int:
-    try:
-        return int(str(raw).strip())
-    except (TypeError, ValueError):
-        return default
-
-
 def _price(raw: str | None, label: str, messages: list[str]) -> int | None:
+    """A price filter in the shop's currency. The message never repeats what was typed: it
+    is shown beside results anyone may be served, so it must not carry a visitor's text."""
     if raw is None or not raw.strip():
         return None
     try:
-        value = Decimal(raw.strip().replace(",", "."))
-    except InvalidOperation:
-        messages.append(f"{label} “{raw[:20]}” is not a number, so it was ignored.")
+        return min(minor_units(raw, _currency(), what=label.lower()), MAX_PRICE_MINOR)
+    except ValueError:
+        messages.append(f"{label} is not an amount like 25 or 12.50, so it was ignored.")
         return None
-    if not value.is_finite() or value < 0:
-        messages.append(f"{label} must be zero or more, so it was ignored.")
-        return None
-    return min(int(value * 100), MAX_PRICE_MINOR)
+
+
+def _currency() -> str:
+    return current_app.config["SHOP_CURRENCY"]
 
 
 def _major(minor: int | None) -> str:
     if minor is None:
         return ""
-    whole, cents = divmod(minor, 100)
-    return f"{whole}" if cents == 0 else f"{whole}.{cents:02d}"
+    text = decimal_text(minor, _currency())
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -31,14 +31,22 @@ from app.catalog.queries import (
     list_products,
     list_related_products,
 )
+from app.core.numbers import parse_id
 from app.extensions import htmx
 
 CSRF_HOLE = "__CSRF_TOKEN_HOLE__"
+NOTICES_HOLE = "<!--listing-notices-->"
 
 
-def _fill_holes(html: str) -> Markup:
-    """Per-request values punched into shared fragments (nothing personal is ever cached)."""
-    return Markup(html.replace(CSRF_HOLE, generate_csrf()))  # noqa: S704 - our own rendered HTML
+def _fill_holes(html: str, notices: tuple[str, ...] = ()) -> Markup:
+    """Per-request values punched into shared fragments (nothing personal is ever cached):
+    the visitor's CSRF token, and notices about the filters this request sent (a notice is
+    about one visitor's URL, while the fragment is shared by every URL that means the same)."""
+    html = html.replace(CSRF_HOLE, generate_csrf())
+    if NOTICES_HOLE in html:
+        rendered = "".join(f'<p class="flash flash-warning">{escape(n)}</p>' for n in notices)
+        html = html.replace(NOTICES_HOLE, rendered, 1)
+    return Markup(html)  # noqa: S704 - our own rendered HTML, notices escaped
 
 
 def _conditional(body: str, *, partial: bool = False) -> Response:
@@ -84,7 +92,8 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
 
     results_key = "listing:" + params.cache_key()
     if htmx and htmx.target == "results" and not htmx.history_restore_request:
-        return _conditional(_fill_holes(cached_value(results_key, render)), partial=True)
+        results = cached_value(results_key, render)
+        return _conditional(_fill_holes(results, params.messages), partial=True)
 
     def render_content() -> str:
         results = cached_value(results_key, render)
@@ -100,7 +109,8 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
 
     # The whole content (filters and results) is shared; only the shell is per request.
     content = cached_value(f"content:{template}:{params.cache_key()}", render_content)
-    body = render_template(template, params=params, content=_fill_holes(content), **page_context)
+    content = _fill_holes(content, params.messages)
+    body = render_template(template, params=params, content=content, **page_context)
     return _conditional(body)
 
 
@@ -150,7 +160,7 @@ def category(category_path: str) -> Response:
 
 @bp.get("/products/<slug>")
 def product_detail(slug: str) -> Response:
-    variant_id = request.args.get("variant", type=int)
+    variant_id = parse_id(request.args.get("variant"))
     partial = bool(htmx and htmx.target == "variant-panel")
 
     def render() -> dict[str, str]:

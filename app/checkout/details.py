@@ -23,12 +23,12 @@ from app.cart.services import CartView, build_cart_view
 from app.checkout import errors
 from app.checkout.errors import CheckoutError, DetailsInvalid
 from app.checkout.models import CheckoutDetails
+from app.core.numbers import MAX_ID
 from app.db import utcnow
 from app.extensions import db
 from app.orders.models import ShippingMethod
 from app.orders.pricing import methods_for
 
-MAX_ID = 2**31 - 1
 EMAIL_REQUIRED = "Enter your email address."
 EMAIL_INVALID = "Enter an email address like name@example.com."
 BILLING_REQUIRED = "Enter the billing address, or choose “same as shipping”."

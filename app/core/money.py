@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from babel.numbers import get_currency_precision
 
-_NUMBER = re.compile(r"\d{1,13}(?:\.\d{1,6})?")
+_NUMBER = re.compile(r"[0-9]{1,13}(?:\.[0-9]{1,6})?")  # ASCII only: int("٣") is 3
 
 
 def _example(places: int) -> str:

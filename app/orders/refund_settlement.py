@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.core.numbers import parse_id
 from app.db import unit_of_work, utcnow
 from app.extensions import db
 from app.orders.links import notify_customer
@@ -28,7 +29,7 @@ from app.orders.models import (
     Refund,
     RefundStatus,
 )
-from app.orders.refunds import MAX_ID, REFUNDABLE_PAYMENTS
+from app.orders.refunds import REFUNDABLE_PAYMENTS
 from app.orders.states import can_transition, transition
 
 log = logging.getLogger(__name__)
@@ -244,9 +245,10 @@ def _find(data: Mapping[str, Any]) -> Refund | None:
         if found is not None:
             return found
     raw = str((data.get("metadata") or {}).get("refund_id") or "")
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+    refund_id = parse_id(raw)
+    if refund_id is None:
         return None
-    found = db.session.get(Refund, int(raw))
+    found = db.session.get(Refund, refund_id)
     intent = data.get("payment_intent")
     if isinstance(intent, Mapping):
         intent = intent.get("id")

@@ -38,7 +38,6 @@ from app.orders.models import (
 log = logging.getLogger(__name__)
 
 REFUNDABLE_PAYMENTS = ("succeeded", "partially_refunded")
-MAX_ID = 2**31 - 1
 
 
 class RefundError(ValueError):

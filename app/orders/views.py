@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from app.core.numbers import page_number
 from app.core.templating import money
 from app.extensions import db
 from app.orders import bp
@@ -21,7 +22,7 @@ PER_PAGE = 20
 @login_required
 def list_orders() -> str:
     status = request.args.get("status", "")
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args.get("page"))
     query = sa.select(Order).where(Order.user_id == current_user.id)
     if status in set(OrderStatus):
         query = query.where(Order.status == status)

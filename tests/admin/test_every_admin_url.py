@@ -23,7 +23,7 @@ def url_for_rule(app, rule, ids: dict[str, int]) -> str:
     """The rule with every argument filled: the given ids by name, 1 or "x" otherwise."""
     values = {}
     for name in rule.arguments:
-        is_int = type(rule._converters[name]).__name__ == "IntegerConverter"
+        is_int = type(rule._converters[name]).__name__ == "IdConverter"
         values[name] = ids.get(name, 1) if is_int else "x"
     with app.test_request_context():
         return url_for(rule.endpoint, **values)

@@ -122,7 +122,9 @@ def test_bad_filters_are_ignored_or_clamped(client, catalog, query):
 def test_ignored_filters_are_explained(client, catalog):
     body = client.get("/api/v1/products?min_price=abc").get_json()
     assert body["total"] == 8
-    assert body["notices"] and "not a number" in body["notices"][0]
+    assert body["notices"] and "not an amount" in body["notices"][0]
+    second = client.get("/api/v1/products").get_json()
+    assert second["total"] == 8 and second["notices"] == []  # a notice is never shared
 
 
 def test_product_detail(client, catalog):

@@ -1,4 +1,5 @@
 import re
+import time
 
 import pytest
 
@@ -170,8 +171,30 @@ def test_bad_parameters_give_a_normal_page(client, catalog, query):
 
 def test_bad_numbers_are_explained(client, catalog):
     html = client.get("/products?min_price=abc&sort=evil").get_data(as_text=True)
-    assert "Minimum price “abc” is not a number, so it was ignored." in html
+    assert "Minimum price is not an amount like 25 or 12.50, so it was ignored." in html
     assert "That sort order is not available" in html
+
+
+@pytest.mark.parametrize("value", ["1e999997", "1e999999999", "٣", "²", "9" * 30, "NaN"])
+def test_exponents_and_foreign_digits_are_ignored_at_once(client, catalog, value):
+    started = time.perf_counter()
+    for url in (f"/products?min_price={value}", f"/c/clothing?max_price={value}&page={value}"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "price is not an amount like 25 or 12.50" in response.get_data(as_text=True)
+    assert time.perf_counter() - started < 1
+
+
+def test_a_visitors_bad_filter_text_never_reaches_other_visitors(app, client, catalog):
+    """The results are cached per normalised filters; a notice belongs to one request."""
+    first = client.get("/products?min_price=Visit+evil.example").get_data(as_text=True)
+    assert "evil.example" not in first
+    assert "Minimum price is not an amount" in first
+    for other in (app.test_client(), client):
+        html = other.get("/products").get_data(as_text=True)
+        assert "Minimum price" not in html
+        htmx = other.get("/products", headers={"HX-Request": "true", "HX-Target": "results"})
+        assert "Minimum price" not in htmx.get_data(as_text=True)
 
 
 def test_pagination(client, db):

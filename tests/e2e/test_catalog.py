@@ -82,6 +82,6 @@ def test_bad_query_parameters_in_the_browser(page, live_server, problems):
     )
     assert response.status == 200
     expect(
-        page.get_by_text("Minimum price “abc” is not a number, so it was ignored.")
+        page.get_by_text("Minimum price is not an amount like 25 or 12.50, so it was ignored.")
     ).to_be_visible()
     problems.assert_clean()
