@@ -29,25 +29,47 @@ def content_security_policy(form_actions: list[str], image_origins: list[str] | 
     return "; ".join(f"{k} {v}" for k, v in directives.items())
 
 
+def contains_nul(value: object) -> bool:
+    """Whether any text in ``value`` (strings, and the keys and items of dicts, lists and
+    tuples, however deeply nested) holds a NUL character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
 def register_input_guard(app: Flask) -> None:
     """NUL characters are never legitimate text, and PostgreSQL refuses to store or compare
-    them; refuse them at the edge with a clear 400 instead of failing deep in a query."""
+    them; refuse them at the edge with a clear 400 instead of failing deep in a query.
+
+    Decoded values are checked, not raw bytes: ``%00`` in a query string or form is a NUL,
+    but a password ``100%00`` arrives form-encoded as ``100%2500`` and is plain text, and a
+    JSON ``"\\u0000"`` is a NUL while the text ``%00`` inside a signed webhook is not."""
 
     @app.before_request
     def _refuse_nul() -> None:
-        query = request.query_string.decode("latin-1").lower()
-        if "%00" in query or "\x00" in query or "\x00" in request.path:
+        if "\x00" in request.path or contains_nul(list(request.args.items(multi=True))):
             abort(400, "Text may not contain NUL characters.")
-        if request.method not in ("POST", "PUT", "PATCH"):
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
             return
-        if request.mimetype == "multipart/form-data":  # files may be binary; their text may not
-            texts = request.form.values()
-            if any("\x00" in value for value in texts):
+        if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            if contains_nul(list(request.form.items(multi=True))):  # files may be binary
                 abort(400, "Text may not contain NUL characters.")
-            return
-        body = request.get_data(cache=True)
-        if b"\x00" in body or b"%00" in body or b"\\u0000" in body.lower():
-            abort(400, "Text may not contain NUL characters.")
+        elif request.is_json:
+            try:
+                body = request.get_json(silent=True)
+            except RecursionError:  # nested deeper than any client means: the view says 400
+                return
+            if contains_nul(body):
+                abort(400, "Text may not contain NUL characters.")
 
 
 def register_security_headers(app: Flask) -> None:

@@ -232,3 +232,19 @@ def test_a_signed_but_deeply_nested_payload_is_refused_not_a_500(client, db):
     assert response.status_code == 400
     assert response.get_json()["code"] == "invalid-webhook"
     assert db.session.execute(sa.select(sa.func.count()).select_from(WebhookEvent)).scalar() == 0
+
+
+def test_a_signed_event_whose_text_holds_percent_zero_zero_is_processed(
+    client, db, pending_session
+):
+    """A customer's name or address may contain "%00"; it is text, not a NUL byte."""
+    event = make_event(
+        "checkout.session.completed",
+        {"id": pending_session, "object": "checkout.session", "client_reference_id": "100%00"},
+    )
+    event["id"] = "evt_percent"
+    payload, header = signed_event(event, SECRET)
+    assert b"%00" in payload
+    response = post(client, payload, header)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert latest_order().status == OrderStatus.PAID

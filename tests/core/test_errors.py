@@ -83,3 +83,39 @@ def test_nul_characters_are_refused_with_400_not_a_database_error(client, method
     # A web form post without its CSRF token is refused by that check first.
     text = response.get_data(as_text=True)
     assert "NUL characters" in text or "security token" in text
+
+
+def test_the_text_percent_zero_zero_is_not_a_nul(client, db):
+    """Only decoded NULs are refused: a password or a search containing "%00" is text."""
+    from tests.accounts.helpers import csrf_token, make_user
+
+    make_user("percent@example.com", password="battery staple 100%00")
+    assert client.get("/products?q=100%2500").status_code == 200
+    response = client.post(
+        "/account/login",
+        data={
+            "email": "percent@example.com",
+            "password": "battery staple 100%00",
+            "csrf_token": csrf_token(client),
+        },
+    )
+    assert response.status_code == 302
+    api = client.post(
+        "/api/v1/auth/login",
+        json={"email": "percent@example.com", "password": "battery staple 100%00"},
+    )
+    assert api.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs"),
+    [
+        ("/products?q%00=a", {}),
+        ("/__test/upload", {"data": {"name": "a\x00b"}, "content_type": "multipart/form-data"}),
+        ("/api/v1/auth/login", {"json": {"email": ["x", {"deep": "a\x00b"}], "password": "x"}}),
+        ("/api/v1/auth/login", {"json": {"a\x00b": 1}}),
+    ],
+)
+def test_nul_in_keys_and_nested_values_is_refused(client, path, kwargs):
+    method = client.get if "?" in path else client.post
+    assert method(path, **kwargs).status_code == 400
