@@ -32,6 +32,7 @@ from wtforms.validators import (
 
 from app.catalog.services import sku_taken
 from app.core.money import minor_units
+from app.core.numbers import parse_int
 
 MAX_PRICE_MAJOR = 1_000_000  # a price above a million is a typo, whatever the currency
 MAX_STOCK = 1_000_000
@@ -83,11 +84,10 @@ class WholeNumberField(IntegerField):
         if not valuelist or str(valuelist[0]).strip() == "":
             self.data = None
             return
-        raw = str(valuelist[0]).strip()
-        if not re.fullmatch(r"[+-]?[0-9]{1,9}", raw):
-            self.data = None
+        raw = str(valuelist[0]).strip().removeprefix("+")
+        self.data = parse_int(raw, signed=True, minimum=-999_999_999, maximum=999_999_999)
+        if self.data is None:
             raise ValueError("Enter a whole number, like 10.")
-        self.data = int(raw)
 
 
 class PriceField(StringField):

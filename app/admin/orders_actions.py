@@ -18,6 +18,7 @@ from app.accounts.permissions import has_permission, permission_required
 from app.admin import bp
 from app.admin.orders import INVALID, get_order_or_404, render_detail
 from app.admin.orders_forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
+from app.core.numbers import parse_int
 from app.core.templating import money
 from app.extensions import db
 from app.orders.fulfilment import (
@@ -168,14 +169,15 @@ def _quantities(order: Order, errors: dict[str, str]) -> dict[int, int]:
         raw = request.form.get(f"line-{line.id}", "").strip()
         if not raw or raw == "0":
             continue
-        if not raw.isdigit() or len(raw) > 7 or int(raw) > MAX_QUANTITY:
+        quantity = parse_int(raw, maximum=MAX_QUANTITY)
+        if quantity is None:
             errors[f"line-{line.id}"] = "Enter a whole number of items."
             continue
         left = line.quantity - line.quantity_refunded
-        if int(raw) > left:
+        if quantity > left:
             errors[f"line-{line.id}"] = f"At most {left} can be refunded."
             continue
-        wanted[line.id] = int(raw)
+        wanted[line.id] = quantity
     return wanted
 
 

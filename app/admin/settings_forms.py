@@ -13,7 +13,7 @@ from zoneinfo import available_timezones
 
 import phonenumbers
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -25,6 +25,7 @@ from wtforms.validators import (
 )
 
 from app.accounts.profile import countries, country_names, normalise_phone
+from app.admin.catalog_forms import WholeNumberField
 from app.core.money import minor_units
 from app.store import MAX_ADDRESS_LINES, MAX_LOW_STOCK
 
@@ -112,7 +113,7 @@ class StoreSettingsForm(FlaskForm):
         "VAT number", filters=[_strip], validators=[Optional(), Length(max=32)]
     )
     timezone = SelectField("Timezone", choices=[])
-    low_stock_default = IntegerField(
+    low_stock_default = WholeNumberField(
         "Low-stock threshold for new variants",
         validators=[
             InputRequired("Enter a whole number."),
@@ -174,7 +175,7 @@ class ShippingMethodForm(FlaskForm):
     delivery_days = StringField(
         "Delivery time", filters=[_squash], validators=[Optional(), Length(max=32)]
     )
-    position = IntegerField(
+    position = WholeNumberField(
         "Position",
         default=0,
         validators=[

@@ -31,6 +31,7 @@ from app.checkout.sessions import (
     record,
     settle_attempt,
 )
+from app.core.numbers import parse_int
 from app.core.templating import money
 from app.db import unit_of_work, utcnow, write_phase
 from app.extensions import db
@@ -121,13 +122,13 @@ def _adopt(session: CheckoutSession) -> Payment | None:
     """A session the shop asked for but never heard back about (the answer was lost): find its
     attempt by the order number and attempt it carries, and record it."""
     number = session.client_reference_id or session.metadata.get("order_number", "")
-    raw = session.metadata.get("attempt", "")
-    if not number or not raw.isdigit() or len(raw) > 6:
+    attempt_number = parse_int(session.metadata.get("attempt"), minimum=1, maximum=999_999)
+    if not number or attempt_number is None:
         return None
     attempt = db.session.execute(
         sa.select(CheckoutAttempt)
         .join(Order, Order.id == CheckoutAttempt.order_id)
-        .where(Order.number == number[:20], CheckoutAttempt.number == int(raw))
+        .where(Order.number == number[:20], CheckoutAttempt.number == attempt_number)
     ).scalar_one_or_none()
     return record(attempt, session) if attempt is not None else None
 

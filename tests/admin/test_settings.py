@@ -199,7 +199,7 @@ def test_saving_store_details_is_what_emails_show_and_is_audited(admin):
         ("vat_number", "IE-12!", "Enter the VAT number with letters and digits"),
         ("timezone", "Mars/Olympus_Mons", "Not a valid choice"),
         ("low_stock_default", "-1", "Enter a whole number from 0 to 100,000."),
-        ("low_stock_default", "lots", "Not a valid integer value"),
+        ("low_stock_default", "lots", "Enter a whole number, like 10."),
         ("low_stock_default", "99999999999999999999", "Enter a whole number from 0 to 100,000."),
         ("address", "\n".join(f"line {i}" for i in range(7)), "Use 6 lines at most."),
     ],
@@ -322,7 +322,7 @@ def test_a_deactivated_method_is_no_longer_offered(admin):
         ("code", "no spaces", "Use lowercase letters, digits, - and _"),
         ("countries", "IE, XX, Ireland", "Not ISO country codes: IRELAND, XX."),
         ("name", "", "Enter a name."),
-        ("position", "first", "Not a valid integer value"),
+        ("position", "first", "Enter a whole number, like 10."),
     ],
 )
 def test_a_shipping_method_with_a_mistake_is_shown_again(admin, field, value, message):

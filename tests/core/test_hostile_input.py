@@ -125,6 +125,7 @@ class Walk:
     api_headers: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     sent: int = 0
+    fields: set[str] = field(default_factory=set)  # "rule name" pairs that were fed the corpus
     slowest: tuple[float, str] = (0.0, "")
 
     def send(self, method: str, url: str, **kwargs):
@@ -230,6 +231,7 @@ def _walk_html_rule(walk: Walk, rule, world: dict[str, str]) -> None:
         url = _fill(rule, world)
         names = _learn_fields(walk, method, url, token)
         for name in names:
+            walk.fields.add(f"{method} {rule.rule} {name}")
             for value in CORPUS:
                 if method == "GET":
                     walk.send("GET", f"{url}?{quote(name)}={quote(value)}")
@@ -267,7 +269,7 @@ def _walk_api_rule(walk: Walk, rule, world: dict[str, str], spec: dict) -> None:
     try:
         openapi_path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            op = _api_operations(spec).get((method, openapi_path.removeprefix("/api/v1")), {})
+            op = _api_operations(spec).get((method, openapi_path), {})
             for name in _path_args(rule):
                 for value in PATH_VALUES:
                     walk.send(method, _fill(rule, {**world, name: value}), json={})
@@ -275,6 +277,7 @@ def _walk_api_rule(walk: Walk, rule, world: dict[str, str], spec: dict) -> None:
             for param in op.get("parameters", []):
                 if param["in"] != "query":
                     continue
+                walk.fields.add(f"{method} {rule.rule} ?{param['name']}")
                 for value in CORPUS:
                     walk.send(method, f"{url}?{quote(param['name'])}={quote(value)}")
                 walk.send(method, f"{url}?{quote(param['name'])}={INVALID_UTF8}")
@@ -283,6 +286,7 @@ def _walk_api_rule(walk: Walk, rule, world: dict[str, str], spec: dict) -> None:
                 continue
             names = _schema_fields(spec, body["schema"])
             for name in names:
+                walk.fields.add(f"{method} {rule.rule} json:{name}")
                 for value in JSON_VALUES:
                     walk.send(method, url, json={name: value})
             for value in JSON_VALUES:
@@ -318,5 +322,14 @@ def test_no_route_answers_500_or_stalls_on_hostile_input(make_app, db, world, ro
             _walk_html_rule(walk, rule, world)
     db.session.rollback()
     print(f"{role}: {walk.sent} requests, slowest {walk.slowest[0]:.3f}s {walk.slowest[1]}")
-    assert walk.sent > 1000
+    # The walk really reached the views' inputs (a broken discovery would pass vacuously).
+    html_fields = {f for f in walk.fields if " /api/" not in f}
+    api_fields = {f for f in walk.fields if " /api/" in f}
+    assert len(html_fields) > {"visitor": 30, "customer": 50, "staff": 150}[role], html_fields
+    if role != "staff":
+        assert len(api_fields) > 50, api_fields
+        assert "POST /api/v1/cart/items json:variant_id" in api_fields
+        assert "GET /api/v1/products ?min_price" in api_fields
+    assert "POST /cart/add variant_id" in html_fields
+    assert "GET /products min_price" in html_fields
     assert not walk.failures, f"{len(walk.failures)} failures:\n" + "\n".join(walk.failures[:60])
