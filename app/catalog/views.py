@@ -63,6 +63,12 @@ def _conditional(body: str, *, partial: bool = False) -> Response:
     return response.make_conditional(request)
 
 
+def _public(response: Response) -> Response:
+    """Robots and sitemaps are the same for everyone: any cache may keep them an hour."""
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
 def _version_time() -> datetime:
     try:
         return datetime.fromtimestamp(float(catalog_version()), UTC)
@@ -215,7 +221,7 @@ def robots_txt() -> Response:
         f"Sitemap: {url_for('catalog.sitemap_index', _external=True)}",
         "",
     ]
-    return Response("\n".join(lines), mimetype="text/plain")
+    return _public(Response("\n".join(lines), mimetype="text/plain"))
 
 
 SITEMAP_PAGE_SIZE = 20_000
@@ -231,14 +237,14 @@ def sitemap_index() -> Response:
         pages=pages,
         now=format_datetime(datetime.now(UTC), usegmt=True),
     )
-    return Response(body, mimetype="application/xml")
+    return _public(Response(body, mimetype="application/xml"))
 
 
 @bp.get("/sitemap-categories.xml")
 def sitemap_categories() -> Response:
     tree = get_category_tree()
     body = render_template("catalog/sitemap_categories.xml", categories=tree.flattened())
-    return Response(body, mimetype="application/xml")
+    return _public(Response(body, mimetype="application/xml"))
 
 
 @bp.get("/sitemap-products-<int:page>.xml")

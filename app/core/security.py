@@ -95,6 +95,11 @@ def register_security_headers(app: Flask) -> None:
             response.vary.add("HX-Request")
             if request.headers.get("HX-Request") == "true":
                 headers["Cache-Control"] = "no-store"
+        if "Cache-Control" not in headers:
+            # Stored nowhere unless the view chose a policy: account, cart, order, checkout,
+            # admin pages and bearer links (unsubscribe, guest orders) are someone's own, and
+            # a page added later is safe by default. Public pages say so themselves.
+            headers["Cache-Control"] = "no-store"
         return response
 
 

@@ -213,9 +213,26 @@ def _csrf(walk: Walk) -> str:
     raise AssertionError("no page with a CSRF token")
 
 
-def _learn_fields(walk: Walk, method: str, url: str, data: dict | None) -> list[str]:
+# Pages the same for everyone, or private to the browser (catalog pages carry the mini-cart):
+# every other response is someone's own and must never be stored.
+CACHEABLE = ("static", "catalog.", "api.categories", "api.products", "api.product_detail")
+
+
+def _check_not_stored(walk: Walk, rule, url: str, response) -> None:
+    cache_control = response.headers.get("Cache-Control", "")
+    if (
+        response.status_code < 400
+        and not rule.endpoint.startswith(CACHEABLE)
+        and "no-store" not in cache_control
+    ):
+        walk.failures.append(f"stored: {walk.role} GET {url} Cache-Control: {cache_control!r}")
+
+
+def _learn_fields(walk: Walk, method: str, url: str, data: dict | None, rule) -> list[str]:
     RecordingArgs.seen = []
-    walk.send(method, url, data=data)
+    response = walk.send(method, url, data=data)
+    if method == "GET":
+        _check_not_stored(walk, rule, url, response)
     names = [n for n in dict.fromkeys(RecordingArgs.seen) if n != "csrf_token"]
     RecordingArgs.seen = []
     return names
@@ -229,7 +246,7 @@ def _walk_html_rule(walk: Walk, rule, world: dict[str, str]) -> None:
             for value in PATH_VALUES:
                 walk.send(method, _fill(rule, {**world, name: value}), data=token)
         url = _fill(rule, world)
-        names = _learn_fields(walk, method, url, token)
+        names = _learn_fields(walk, method, url, token, rule)
         for name in names:
             walk.fields.add(f"{method} {rule.rule} {name}")
             for value in CORPUS:
@@ -274,6 +291,8 @@ def _walk_api_rule(walk: Walk, rule, world: dict[str, str], spec: dict) -> None:
                 for value in PATH_VALUES:
                     walk.send(method, _fill(rule, {**world, name: value}), json={})
             url = _fill(rule, world)
+            if method == "GET":
+                _check_not_stored(walk, rule, url, walk.send("GET", url))
             for param in op.get("parameters", []):
                 if param["in"] != "query":
                     continue
