@@ -74,7 +74,18 @@ def create_app(config: dict[str, Any] | None = None) -> ShopFlask:
     register_errors(app)
     register_templates(app)
     register_cli(app)
+    _say_who_reads_metrics(app)
     return app
+
+
+def _say_who_reads_metrics(app: Flask) -> None:
+    from app.core.views import metrics_open_to
+
+    with app.app_context():
+        readers = metrics_open_to()
+    level = logging.WARNING if readers.startswith(("nobody", "anyone")) else logging.INFO
+    if app.config["SHOP_ENV"] != "testing":
+        log.log(level, "/metrics is open to %s", readers)
 
 
 def register_extensions(app: Flask) -> None:

@@ -10,6 +10,7 @@ One place reads ``os.environ``. ``SHOP_ENV`` picks the profile:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -55,6 +56,20 @@ def _origins(raw: str) -> list[str]:
                 "(no paths, no wildcards)"
             )
     return origins
+
+
+def _networks(raw: str) -> list[str]:
+    """``METRICS_ALLOWED_IPS``: comma-separated addresses or CIDR networks, checked now so a
+    typo stops the start instead of failing every scrape."""
+    networks = [p.strip() for p in raw.split(",") if p.strip()]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"METRICS_ALLOWED_IPS: {network!r} is not an address or network like 10.0.0.0/8"
+            ) from exc
+    return networks
 
 
 STRIPE_API_VERSION = "2026-10-28.endive"  # the version stripe-python 16.1 is generated for
@@ -150,9 +165,10 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
         "METRICS_ENABLED": _bool(env.get("METRICS_ENABLED"), True),
-        "METRICS_ALLOWED_IPS": [
-            p.strip() for p in env.get("METRICS_ALLOWED_IPS", "").split(",") if p.strip()
-        ],
+        # Scrapers: addresses/networks and/or a bearer token. In production /metrics answers
+        # nobody (404) until one of them is set; elsewhere anyone may read it.
+        "METRICS_ALLOWED_IPS": _networks(env.get("METRICS_ALLOWED_IPS", "")),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         # Integrations (used by later domains; validated here so production fails fast)
         "PAYMENT_PROVIDER": env.get("PAYMENT_PROVIDER", "stripe" if production else "sandbox"),
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or None,

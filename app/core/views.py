@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 
@@ -43,10 +44,32 @@ def readyz() -> tuple[Response, int]:
     return jsonify(status="ok" if ready else "unavailable", checks=checks), status
 
 
+def metrics_open_to() -> str:
+    """Who may read /metrics, in words (said once at start, see app.core.observability)."""
+    cfg = current_app.config
+    if not cfg.get("METRICS_ENABLED"):
+        return "nobody (METRICS_ENABLED is off)"
+    ways = []
+    if cfg.get("METRICS_ALLOWED_IPS"):
+        ways.append("clients from " + ", ".join(cfg["METRICS_ALLOWED_IPS"]))
+    if cfg.get("METRICS_TOKEN"):
+        ways.append("scrapers sending the METRICS_TOKEN bearer token")
+    if ways:
+        return " and ".join(ways)
+    if cfg.get("SHOP_ENV") == "production":
+        return "nobody: set METRICS_ALLOWED_IPS or METRICS_TOKEN to let a scraper read it"
+    return "anyone (development): set METRICS_ALLOWED_IPS or METRICS_TOKEN to restrict it"
+
+
 def _metrics_allowed() -> bool:
-    allowed = current_app.config.get("METRICS_ALLOWED_IPS") or []
-    if not allowed:
-        return True
+    cfg = current_app.config
+    allowed, token = cfg.get("METRICS_ALLOWED_IPS") or [], cfg.get("METRICS_TOKEN")
+    if not allowed and not token:
+        return cfg.get("SHOP_ENV") != "production"
+    if token:
+        sent = request.headers.get("Authorization", "")
+        if hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            return True
     try:
         client = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:

@@ -2,6 +2,8 @@ import json
 import logging
 import re
 
+import pytest
+
 from app.core.observability import RequestIdFilter
 
 
@@ -98,3 +100,36 @@ def test_probes_and_metrics_are_not_rate_limited(app, client):
     for _ in range(10):
         assert client.get("/healthz").status_code == 200
         assert client.get("/metrics").status_code == 200
+
+
+def test_production_serves_metrics_to_nobody_until_told_whom(make_app):
+    """/metrics tells anyone who can reach it the shop's traffic and errors: in production it
+    is closed until METRICS_ALLOWED_IPS or METRICS_TOKEN names the scraper, and the start
+    says so."""
+    from app.core.views import metrics_open_to
+
+    closed = make_app(SHOP_ENV="production", METRICS_ALLOWED_IPS=[], METRICS_TOKEN=None)
+    client = closed.test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+    with closed.app_context():
+        assert metrics_open_to().startswith("nobody: set METRICS_ALLOWED_IPS or METRICS_TOKEN")
+
+    by_token = make_app(SHOP_ENV="production", METRICS_TOKEN="s3cret-scraper-token")
+    client = by_token.test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
+    ok = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scraper-token"})
+    assert ok.status_code == 200 and "shop_http_requests" in ok.get_data(as_text=True)
+
+    by_ip = make_app(SHOP_ENV="production", METRICS_ALLOWED_IPS=["10.0.0.0/8"])
+    client = by_ip.test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.9.9.9"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "11.0.0.1"}).status_code == 404
+
+
+def test_a_mistyped_metrics_network_stops_the_start():
+    from app.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="METRICS_ALLOWED_IPS: '10.0.0.0/33'"):
+        load_config({"SHOP_ENV": "development", "METRICS_ALLOWED_IPS": "10.0.0.0/8, 10.0.0.0/33"})
