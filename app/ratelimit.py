@@ -14,6 +14,22 @@ def limiter_key() -> str:
     return request.remote_addr or "unknown"
 
 
+# Anything that checks the account's password (changing it, the email address, deleting the
+# account) shares one budget per account across the website and the API, so a stolen session
+# or token cannot be used to guess the password, whichever door it comes through.
+ACCOUNT_SECRETS_LIMIT = "10 per hour"
+ACCOUNT_SECRETS_SCOPE = "account-secrets"
+
+
+def account_key() -> str:
+    """The signed-in account on the website; the client address for anyone else."""
+    from flask_login import current_user
+
+    if current_user.is_authenticated:
+        return f"account:{current_user.id}"
+    return limiter_key()
+
+
 def exempt_from_limits() -> bool:
     """Probes, metrics scrapes and static files are never throttled."""
     endpoint = request.endpoint or ""

@@ -46,6 +46,7 @@ from app.accounts.profile_forms import (
 from app.accounts.services import AccountError
 from app.extensions import limiter
 from app.notifications.services import LOCKED
+from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, account_key
 
 INVALID = 422  # a re-rendered form with errors: nothing is stored (the request rolls back)
 
@@ -99,7 +100,7 @@ def profile() -> tuple[str, int] | Response:
 
 @bp.post("/profile/email", endpoint="change_email")
 @login_required
-@limiter.limit("10 per hour")
+@limiter.shared_limit(ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, key_func=account_key)
 def change_email() -> tuple[str, int] | Response:
     user = _me()
     form = ChangeEmailForm()
@@ -273,7 +274,9 @@ def preferences() -> tuple[str, int] | Response:
 
 @bp.route("/delete", methods=["GET", "POST"], endpoint="delete_account")
 @login_required
-@limiter.limit("10 per hour", methods=["POST"])
+@limiter.shared_limit(
+    ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, key_func=account_key, methods=["POST"]
+)
 def delete_account_view() -> tuple[str, int] | Response:
     user = _me()
     form = DeleteAccountForm()

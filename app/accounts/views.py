@@ -36,6 +36,7 @@ from app.accounts.sessions import list_active_sessions, revoke, revoke_all, star
 from app.accounts.tokens import TokenInvalid
 from app.core.redirects import safe_next
 from app.extensions import limiter
+from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, account_key
 
 PENDING_2FA = "pending_2fa"
 
@@ -223,6 +224,9 @@ def overview() -> str:
 
 @bp.route("/security", methods=["GET", "POST"])
 @login_required
+@limiter.shared_limit(
+    ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, key_func=account_key, methods=["POST"]
+)
 def security() -> str | Response:
     form = ChangePasswordForm()
     if form.validate_on_submit():

@@ -104,6 +104,18 @@ def api_limit_key() -> str:
     return f"api-ip:{limiter_key()}"
 
 
+def api_account_key() -> str:
+    """The account of a valid access token, keyed as the website keys it
+    (:func:`app.ratelimit.account_key`), so both doors share one budget."""
+    token = bearer_token()
+    if token:
+        try:
+            return f"account:{read_access_token(token).user_id}"
+        except TokenError:
+            pass
+    return f"api-ip:{limiter_key()}"
+
+
 def _unauthorized(code: str, detail: str) -> Response:
     response = problem(401, detail, code=code)
     response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", code="{code}"'

@@ -27,7 +27,6 @@ from app.ratelimit import limiter_key
 
 DEFAULT_USER_LIMIT = "120 per minute"
 DEFAULT_IP_LIMIT = "600 per minute"
-SENSITIVE_LIMIT = "10 per hour"  # password change and account deletion, per user
 _LIMITER_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 

@@ -31,8 +31,7 @@ from app.accounts.profile import (
 )
 from app.accounts.services import AccountError, InvalidCredentials, WeakPassword, change_password
 from app.api import bp
-from app.api.auth import api_limit_key, current_api_user
-from app.api.limits import SENSITIVE_LIMIT
+from app.api.auth import api_account_key, current_api_user
 from app.api.openapi import operation, validation_problem
 from app.api.schemas import Problem, TokenOut
 from app.api.schemas_profile import (
@@ -52,6 +51,7 @@ from app.api.tokens import issue_tokens
 from app.core.errors import problem
 from app.extensions import limiter
 from app.notifications.services import LOCKED
+from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE
 
 TAGS = ["account"]
 
@@ -319,7 +319,12 @@ def preferences_put(body: PreferencesIn) -> PreferencesOut | Response:
     auth=True,
     tags=TAGS,
 )
-@limiter.limit(SENSITIVE_LIMIT, key_func=api_limit_key, override_defaults=False)
+@limiter.shared_limit(
+    ACCOUNT_SECRETS_LIMIT,
+    ACCOUNT_SECRETS_SCOPE,
+    key_func=api_account_key,
+    override_defaults=False,
+)
 def password_change(body: PasswordChangeIn) -> TokenOut | Response:
     user = current_api_user()
     try:
@@ -354,7 +359,12 @@ def password_change(body: PasswordChangeIn) -> TokenOut | Response:
     auth=True,
     tags=TAGS,
 )
-@limiter.limit(SENSITIVE_LIMIT, key_func=api_limit_key, override_defaults=False)
+@limiter.shared_limit(
+    ACCOUNT_SECRETS_LIMIT,
+    ACCOUNT_SECRETS_SCOPE,
+    key_func=api_account_key,
+    override_defaults=False,
+)
 def account_delete(body: AccountDeleteIn) -> Response:
     try:
         delete_account(current_api_user(), password=body.password)

@@ -372,3 +372,56 @@ def test_staff_cannot_delete_themselves(client, db):
     assert response.status_code == 422
     assert "Ask another admin" in response.get_data(as_text=True)
     assert fresh(staff).deleted_at is None
+
+
+def test_password_guesses_are_limited_per_account_on_both_doors(app, client, db):
+    """A stolen session (or token) cannot be used to guess the password: changing it, the
+    email address or deleting the account share ten tries an hour per account, whichever
+    door and whichever address they come from; other accounts are not affected."""
+    from tests.api.helpers import bearer, tokens
+
+    user = signed_in(client)
+    token = csrf_token(client, "/account/security")
+
+    def web_guess(i: int, remote: str = "127.0.0.1") -> int:
+        data = {"current_password": f"guess {i}", "new_password": "a brand new passphrase 9"}
+        return client.post(
+            "/account/security",
+            data={**data, "csrf_token": token},
+            environ_base={"REMOTE_ADDR": remote},
+        ).status_code
+
+    statuses = [web_guess(i, remote=f"10.0.0.{i}") for i in range(6)]
+    email = client.post(
+        "/account/profile/email",
+        data={"current_password": "guess", "new_email": "x@example.com", "csrf_token": token},
+    )
+    statuses.append(email.status_code)
+    auth = bearer(tokens(client, user.email)["access_token"])
+    for i in range(3):
+        statuses.append(
+            client.post(
+                "/api/v1/me/password",
+                json={"current_password": f"api {i}", "new_password": "a brand new passphrase 9"},
+                headers=auth,
+            ).status_code
+        )
+    assert 429 not in statuses, statuses
+    assert web_guess(11, remote="10.9.9.9") == 429
+    assert client.get("/account/security").status_code == 200  # reading is not limited
+    api = client.post(
+        "/api/v1/me/password",
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase 9"},
+        headers=auth,
+    )
+    assert api.status_code == 429  # even the right password waits: nothing is learnt
+    assert tokens(app.test_client(), user.email)  # the password is unchanged
+
+    other = app.test_client()
+    make_user("grace@example.com")
+    login(other, "grace@example.com")
+    data = {"current_password": "guess", "new_password": "another passphrase 9"}
+    response = other.post(
+        "/account/security", data={**data, "csrf_token": csrf_token(other, "/account/security")}
+    )
+    assert response.status_code != 429
