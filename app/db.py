@@ -230,3 +230,16 @@ def _writes_expected() -> bool:
     if has_request_context():
         return request.method not in ("GET", "HEAD", "OPTIONS")
     return True
+
+
+def upsert(entity: Any) -> Any:
+    """An INSERT that can say ``on_conflict_do_nothing``/``on_conflict_do_update``, in the
+    running database's dialect: rows that concurrent requests may both create (a line, an
+    event, a suppression) are written in one statement that cannot collide."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from app.extensions import db
+
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    return insert(entity)

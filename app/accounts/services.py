@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts.audit import audit
 from app.accounts.models import LoginThrottle, Role, User
@@ -28,10 +27,14 @@ from app.accounts.tokens import (
     read_verify_token,
     reset_token_matches,
 )
-from app.db import keep_on_refusal, utcnow
+from app.db import keep_on_refusal, upsert, utcnow
 from app.extensions import db
 from app.notifications.rendering import external_url
 from app.notifications.services import notify
+
+ACCOUNT_EXISTS = (
+    "An account with this email already exists. Sign in, or reset your password if you forgot it."
+)
 
 
 class AccountError(ValueError):
@@ -79,10 +82,7 @@ def register_user(
     email = normalise_email(email)
     name = " ".join(name.split())
     if get_user_by_email(email) is not None:
-        raise AccountError(
-            "An account with this email already exists. Sign in, or reset "
-            "your password if you forgot it."
-        )
+        raise AccountError(ACCOUNT_EXISTS)
     check_password_policy(password, email=email, name=name)
     user = User(
         name=name,
@@ -92,8 +92,13 @@ def register_user(
         email_verified_at=utcnow() if verified else None,
         password_changed_at=utcnow(),
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        # Two sign-ups for one address at the same moment both pass the check above; the
+        # unique index decides, and the later one gets the same answer as if it had come later.
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:
+        raise AccountError(ACCOUNT_EXISTS) from None
     audit("account.created", actor_id=user.id, target_user_id=user.id, detail=f"role={role}")
     if not verified:
         send_verification(user)
@@ -169,9 +174,8 @@ def _throttle_row(email: str) -> LoginThrottle | None:
 
 def _record_failure(email: str) -> int:
     """Count a failure atomically (concurrent attempts cannot lose counts)."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     db.session.execute(
-        insert(LoginThrottle)
+        upsert(LoginThrottle)
         .values(email=email, failures=0, updated_at=utcnow())
         .on_conflict_do_nothing(index_elements=["email"])
     )

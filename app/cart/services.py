@@ -8,14 +8,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
 from app.cart.models import Cart, CartLine, SavedItem
 from app.catalog.models import Product, ProductStatus, Variant
 from app.core.numbers import parse_int
-from app.db import utcnow
+from app.db import upsert, utcnow
 from app.extensions import db
 
 
@@ -27,10 +25,6 @@ class CartError(ValueError):
 class CartChange:
     quantity: int
     messages: list[str] = field(default_factory=list)
-
-
-def _insert():
-    return pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
 
 
 def _lifetime(user_id: int | None) -> timedelta:
@@ -71,7 +65,7 @@ def get_or_create_cart(*, user_id: int | None, token: str | None) -> Cart:
         "updated_at": utcnow(),
     }
     # Two tabs creating the cart at once end up with one cart.
-    db.session.execute(_insert()(Cart).values(**values).on_conflict_do_nothing())
+    db.session.execute(upsert(Cart).values(**values).on_conflict_do_nothing())
     cart = find_cart(user_id=user_id, token=token)
     if cart is None:  # an expired cart held the key: renew it
         key = Cart.user_id == user_id if user_id else Cart.token == token
@@ -158,8 +152,19 @@ def _cap(cart: Cart, variant: Variant, wanted: int) -> tuple[int, list[str]]:
     return quantity, messages
 
 
+def lock_cart(cart: Cart) -> None:
+    """Serialise changes to one cart's set of lines: concurrent adds (two tabs, a burst of
+    API calls) each count the lines after the previous one committed, so the line limit
+    holds. FOR NO KEY UPDATE, the first lock in the shop's order (cart → order → stock): it
+    does not block inserts of lines referencing the cart (their foreign key takes KEY SHARE).
+    SQLite takes its write lock at BEGIN for posts, which serialises the same way."""
+    db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update(key_share=True))
+
+
 def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
-    """Add (or add to) a line. Concurrent adds of the same variant update one line."""
+    """Add (or add to) a line. Concurrent adds of the same variant update one line, and
+    concurrent adds of different variants never take the cart past its line limit."""
+    lock_cart(cart)
     variant = _buyable_variant(variant_id)
     existing = db.session.execute(
         sa.select(CartLine.quantity).where(
@@ -170,13 +175,14 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
         lines = db.session.execute(
             sa.select(sa.func.count()).where(CartLine.cart_id == cart.id)
         ).scalar_one()
-        if lines >= current_app.config["CART_MAX_LINES"]:
+        limit = current_app.config["CART_MAX_LINES"]
+        if lines >= limit:
             raise CartError(
-                f"Your cart can hold {lines} different items at most. Remove one "
+                f"Your cart can hold {limit} different items at most. Remove one "
                 "or save it for later first."
             )
     # One statement adds to the line or creates it, so concurrent adds cannot lose counts.
-    insert = _insert()(CartLine).values(
+    insert = upsert(CartLine).values(
         cart_id=cart.id,
         variant_id=variant_id,
         quantity=quantity,
@@ -257,7 +263,7 @@ def save_for_later(cart: Cart, line_id: int) -> str:
     owner = {"user_id": cart.user_id} if cart.user_id else {"cart_id": cart.id}
     key = ["user_id", "variant_id"] if cart.user_id else ["cart_id", "variant_id"]
     db.session.execute(
-        _insert()(SavedItem)
+        upsert(SavedItem)
         .values(variant_id=line.variant_id, created_at=utcnow(), **owner)
         .on_conflict_do_nothing(index_elements=key)
     )
@@ -344,7 +350,7 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     saved = db.session.execute(sa.select(SavedItem).where(SavedItem.cart_id == guest.id)).scalars()
     for item in saved:
         db.session.execute(
-            _insert()(SavedItem)
+            upsert(SavedItem)
             .values(user_id=user_id, variant_id=item.variant_id, created_at=item.created_at)
             .on_conflict_do_nothing(index_elements=["user_id", "variant_id"])
         )

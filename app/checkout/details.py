@@ -19,7 +19,7 @@ from app.accounts.addresses import ADDRESS_FIELDS, clean_address
 from app.accounts.models import Address, User
 from app.accounts.profile import FieldErrors, default_region
 from app.cart.models import Cart
-from app.cart.services import CartView, build_cart_view
+from app.cart.services import CartView, build_cart_view, lock_cart
 from app.checkout import errors
 from app.checkout.errors import CheckoutError, DetailsInvalid
 from app.checkout.models import CheckoutDetails
@@ -134,6 +134,7 @@ def save_details(cart: Cart | None, user: User | None, data: DetailsInput) -> Ch
         raise DetailsInvalid(problems)
     check_cart(build_cart_view(cart))
     assert shipping is not None and cart is not None
+    lock_cart(cart)  # concurrent saves for one cart: the later one updates the first one's row
     details = details_for(cart)
     if details is None:
         details = CheckoutDetails(cart_id=cart.id)

@@ -27,11 +27,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.checkout.models import CheckoutAttempt
-from app.db import after_commit, unit_of_work, utcnow
+from app.db import after_commit, unit_of_work, upsert, utcnow
 from app.extensions import db
 from app.orders.models import Order, Payment
 from app.orders.states import UNPAID
@@ -184,9 +182,8 @@ def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
     lock_order(attempt.order_id)
     lock_attempt(attempt.id)
     now = utcnow()
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     db.session.execute(  # two of them at once: one row, and neither fails
-        insert(Payment)
+        upsert(Payment)
         .values(
             order_id=attempt.order_id,
             provider=provider.provider_name(),

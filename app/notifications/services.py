@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from app.db import after_commit, commit_unit_of_work, utcnow
+from app.db import after_commit, commit_unit_of_work, upsert, utcnow
 from app.extensions import db
 from app.notifications.channels import DeliveryError, get_backend
 from app.notifications.models import (
@@ -138,16 +138,13 @@ def unsubscribe(address: str, category: str) -> bool:
     address = address.strip().lower()
     if category not in {Category.MARKETING}:
         return False
-    exists = db.session.execute(
-        sa.select(Suppression.id).where(
-            Suppression.address == address, Suppression.category == category
-        )
-    ).first()
-    if exists:
-        return False
-    db.session.add(Suppression(address=address, category=category, reason="unsubscribe"))
-    db.session.flush()
-    return True
+    # One statement: a mail client's one-click POST and the person's own click may race.
+    inserted = db.session.execute(
+        upsert(Suppression)
+        .values(address=address, category=category, reason="unsubscribe", created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["address", "category"])
+    ).rowcount
+    return bool(inserted)
 
 
 def claim(notification_id: int) -> bool:

@@ -13,10 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.db import after_commit, utcnow
+from app.db import after_commit, upsert, utcnow
 from app.extensions import db
 from app.payments.models import WebhookEvent
 
@@ -25,9 +23,8 @@ log = logging.getLogger("app.security.webhooks")
 
 def store_event(event: dict[str, Any]) -> WebhookEvent | None:
     """Record a verified event; ``None`` when this event id was seen before."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     row_id = db.session.execute(
-        insert(WebhookEvent)
+        upsert(WebhookEvent)
         .values(
             event_id=str(event["id"])[:255],
             type=str(event.get("type", ""))[:100],
