@@ -88,11 +88,27 @@ def _say_who_reads_metrics(app: Flask) -> None:
         log.log(level, "/metrics is open to %s", readers)
 
 
+def _short_redis_timeouts(app: Flask) -> None:
+    """The limiter's storage and the cache talk to Redis with REDIS_TIMEOUT_SECONDS (see
+    app.core.redis); options set explicitly in the config win."""
+    from app.core.redis import timeouts
+
+    limits = timeouts(app.config["REDIS_TIMEOUT_SECONDS"])
+    if str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith(("redis", "rediss")):
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+            **limits,
+            **(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}),
+        }
+    if app.config.get("CACHE_TYPE") == "RedisCache":
+        app.config["CACHE_OPTIONS"] = {**limits, **(app.config.get("CACHE_OPTIONS") or {})}
+
+
 def register_extensions(app: Flask) -> None:
     from app.api.limits import register_rate_limit_headers
     from app.extensions import cache, cors, csrf, db, htmx, limiter, login_manager, migrate
     from app.ratelimit import exempt_from_limits
 
+    _short_redis_timeouts(app)
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -43,6 +43,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if not 0 < value <= 60:
+        raise ConfigError(f"{name} must be more than 0 and at most 60 seconds, got {raw!r}")
+    return value
+
+
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -125,6 +138,10 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_RECORD_QUERIES": False,
         # Redis: limiter storage, Huey queue, cache
         "REDIS_URL": redis_url,
+        # Every Redis call answers within this, so a hung Redis fails fast like a dead one;
+        # after a failure the cache skips Redis for REDIS_RETRY_SECONDS.
+        "REDIS_TIMEOUT_SECONDS": _float(env, "REDIS_TIMEOUT_SECONDS", 0.25),
+        "REDIS_RETRY_SECONDS": _float(env, "REDIS_RETRY_SECONDS", 5.0),
         # Requests and cookies
         # Static URLs carry a content hash (asset_url), so browsers may keep them a year.
         "SEND_FILE_MAX_AGE_DEFAULT": 0 if shop_env == "development" else 31536000,

@@ -7,18 +7,53 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey
+from huey.storage import RedisStorage
 
 from app.config import load_config
+from app.core.redis import timeouts
 
 _app: Flask | None = None
+
+
+class ShortTimeoutRedisStorage(RedisStorage):
+    """Huey's Redis storage whose commands (enqueue, schedule, results) answer within
+    REDIS_TIMEOUT_SECONDS, so a web request never waits on a hung Redis for longer; only the
+    consumer's blocking pop has a connection that waits past its own ``read_timeout``."""
+
+    def __init__(self, name: str, *, url: str, timeout: float, **kwargs: Any) -> None:
+        pool = redis.ConnectionPool.from_url(url, **timeouts(timeout))
+        super().__init__(name, connection_pool=pool, **kwargs)
+        self._popper = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=self.read_timeout + 2
+        )
+
+    def dequeue(self) -> bytes | None:
+        if not self.blocking:
+            return super().dequeue()
+        try:
+            popped = self._popper.brpop([self.queue_key], timeout=self.read_timeout)
+        except redis.TimeoutError:
+            return None  # empty; a ConnectionError propagates so the consumer backs off
+        return popped[1] if popped else None
+
+
+class ShopRedisHuey(RedisHuey):
+    storage_class = ShortTimeoutRedisStorage
 
 
 def make_huey(cfg: dict[str, Any]) -> Huey:
     immediate = bool(cfg["HUEY_IMMEDIATE"])
     if cfg["REDIS_URL"]:
-        return RedisHuey(cfg["HUEY_NAME"], url=cfg["REDIS_URL"], immediate=immediate, utc=True)
+        return ShopRedisHuey(
+            cfg["HUEY_NAME"],
+            url=cfg["REDIS_URL"],
+            timeout=cfg["REDIS_TIMEOUT_SECONDS"],
+            immediate=immediate,
+            utc=True,
+        )
     Path(cfg["HUEY_SQLITE_PATH"]).parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(
         cfg["HUEY_NAME"], filename=cfg["HUEY_SQLITE_PATH"], immediate=immediate, utc=True

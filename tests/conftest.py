@@ -21,6 +21,7 @@ import pytest  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.catalog.cache import breaker as cache_breaker  # noqa: E402
 from app.extensions import cache, limiter  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
 from tests.databases import temporary_database  # noqa: E402
@@ -105,6 +106,7 @@ def _reset_rate_limits(app):
     yield
     limiter.init_app(app)
     limiter._storage_dead = False
+    cache_breaker.reset()
     with app.app_context():
         limiter.reset()
 

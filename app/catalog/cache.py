@@ -8,6 +8,10 @@ each process keeps its own small cache (then another process may serve a fragmen
 
 Only catalog fragments are cached, never a whole page: the header, mini-cart, flash messages
 and CSRF token are rendered for each request, so nothing personal is ever shared.
+
+A cache outage never takes the shop down: pages are rendered instead, and after one failure
+the breaker skips Redis for ``REDIS_RETRY_SECONDS`` so a hung Redis costs one timeout, not
+one per fragment (see app.core.redis).
 """
 
 from __future__ import annotations
@@ -20,21 +24,41 @@ from typing import Any, TypeVar
 
 from flask import current_app, g
 
+from app.core.redis import Breaker
 from app.db import after_commit
 from app.extensions import cache
 
 log = logging.getLogger(__name__)
 VERSION_KEY = "catalog:version"
 T = TypeVar("T")
+breaker = Breaker("the catalog cache")
+
+
+def _get(key: str) -> Any:
+    if not breaker.allows():
+        return None
+    try:
+        value = cache.get(key)
+    except Exception as exc:  # a cache outage must not take the shop down
+        _failed(exc)
+        return None
+    if breaker.succeeded():
+        # Back after an outage: changes made meanwhile could not bump the version, so
+        # whatever was cached before is stale. Start afresh.
+        _safe_set(VERSION_KEY, f"{time.time():.6f}", timeout=0)
+        return None
+    return value
+
+
+def _failed(exc: Exception) -> None:
+    breaker.retry_after = current_app.config["REDIS_RETRY_SECONDS"]
+    log.warning("cache unavailable: %s", type(exc).__name__)
+    breaker.failed()
 
 
 def catalog_version() -> str:
     if "catalog_version" not in g:
-        try:
-            version = cache.get(VERSION_KEY)
-        except Exception:  # a cache outage must not take the shop down
-            log.warning("cache unavailable reading the catalog version", exc_info=True)
-            version = None
+        version = _get(VERSION_KEY)
         if version is None:
             version = f"{time.time():.6f}"
             _safe_set(VERSION_KEY, version, timeout=0)
@@ -60,11 +84,7 @@ def _versioned_key(key: str) -> str:
 def cached_value(key: str, load: Callable[[], T]) -> T:
     """A catalog value from the shared cache, loaded and stored on a miss."""
     full_key = _versioned_key(key)
-    try:
-        hit = cache.get(full_key)
-    except Exception:
-        log.warning("cache unavailable reading %s", key, exc_info=True)
-        hit = None
+    hit = _get(full_key)
     if hit is not None:
         return hit
     value = load()
@@ -73,7 +93,9 @@ def cached_value(key: str, load: Callable[[], T]) -> T:
 
 
 def _safe_set(key: str, value: Any, timeout: int) -> None:
+    if not breaker.allows():
+        return
     try:
         cache.set(key, value, timeout=timeout)
-    except Exception:
-        log.warning("cache unavailable writing %s", key.split(":")[0], exc_info=True)
+    except Exception as exc:
+        _failed(exc)

@@ -34,14 +34,33 @@ def readyz() -> tuple[Response, int]:
         checks["database"] = "fail"
     finally:
         db.session.rollback()
-    redis_url = current_app.config.get("REDIS_URL")
-    if redis_url:
-        from app.core.redis import redis_ping
-
-        checks["redis"] = "ok" if redis_ping(redis_url) else "fail"
+    checks.update(_shared_store_checks())
     ready = all(v == "ok" for v in checks.values())
     status = 200 if ready else 503
     return jsonify(status="ok" if ready else "unavailable", checks=checks), status
+
+
+def _shared_store_checks() -> dict[str, str]:
+    """Each Redis-backed store by its job (they may be different servers): the rate limits,
+    the fragment cache and the task queue. Every check answers within the Redis timeout."""
+    from app.core.redis import redis_ping
+    from app.extensions import limiter
+
+    cfg = current_app.config
+    checks: dict[str, str] = {}
+    if str(cfg.get("RATELIMIT_STORAGE_URI", "")).startswith(("redis", "rediss")):
+        try:
+            alive = bool(limiter.storage.check())
+        except Exception:  # noqa: BLE001 - a probe reports, it never raises
+            alive = False
+        checks["rate_limits"] = "ok" if alive else "fail"
+    if cfg.get("CACHE_TYPE") == "RedisCache" and cfg.get("CACHE_REDIS_URL"):
+        timeout = cfg["REDIS_TIMEOUT_SECONDS"]
+        checks["cache"] = "ok" if redis_ping(cfg["CACHE_REDIS_URL"], timeout) else "fail"
+    if cfg.get("REDIS_URL"):
+        timeout = cfg["REDIS_TIMEOUT_SECONDS"]
+        checks["queue"] = "ok" if redis_ping(cfg["REDIS_URL"], timeout) else "fail"
+    return checks
 
 
 def metrics_open_to() -> str:

@@ -143,8 +143,9 @@ def unsubscribe(address: str, category: str) -> bool:
         upsert(Suppression)
         .values(address=address, category=category, reason="unsubscribe", created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["address", "category"])
-    ).rowcount
-    return bool(inserted)
+        .returning(Suppression.id)
+    ).first()
+    return inserted is not None
 
 
 def claim(notification_id: int) -> bool:

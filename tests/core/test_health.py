@@ -23,8 +23,29 @@ def test_readyz_is_503_naming_the_database_when_it_is_unreachable(make_app, tmp_
     assert app.test_client().get("/healthz").status_code == 200
 
 
-def test_readyz_names_redis_when_it_is_configured_and_down(make_app):
-    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", RATELIMIT_STORAGE_URI="memory://")
+DOWN = "redis://127.0.0.1:1/0"
+
+
+def test_readyz_names_each_redis_store_that_is_down(make_app):
+    app = make_app(
+        REDIS_URL=DOWN,
+        RATELIMIT_STORAGE_URI=DOWN,
+        RATELIMIT_STORAGE_OPTIONS={},
+        CACHE_TYPE="RedisCache",
+        CACHE_REDIS_URL=DOWN,
+    )
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["checks"] == {"database": "ok", "redis": "fail"}
+    assert response.get_json()["checks"] == {
+        "database": "ok",
+        "rate_limits": "fail",
+        "cache": "fail",
+        "queue": "fail",
+    }
+
+
+def test_readyz_names_only_the_store_that_fails(make_app):
+    app = make_app(REDIS_URL=DOWN, RATELIMIT_STORAGE_URI="memory://", CACHE_TYPE="SimpleCache")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {"database": "ok", "queue": "fail"}
