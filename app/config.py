@@ -181,6 +181,8 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # Observability
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
+        # Identical warnings/errors are written once per this many seconds, with a count.
+        "LOG_REPEAT_SECONDS": _int(env, "LOG_REPEAT_SECONDS", 60),
         "METRICS_ENABLED": _bool(env.get("METRICS_ENABLED"), True),
         # Scrapers: addresses/networks and/or a bearer token. In production /metrics answers
         # nobody (404) until one of them is set; elsewhere anyone may read it.

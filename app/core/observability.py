@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 
@@ -38,6 +39,42 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Identical warnings and errors (same logger, same message, same exception type) are
+    written once per ``interval`` seconds: a dead Redis or SMTP server fails on every request,
+    and one traceback per page would fill the disk and bury everything else. The next line
+    written after a quiet spell says how many were left out.
+
+    Only the shop's own handler carries it (test and other handlers see every record)."""
+
+    MAX_KEYS = 1000
+
+    def __init__(self, interval: float = 60.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._seen: dict[tuple[str, int, str, str], list[float]] = {}  # key → [since, count]
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or self.interval <= 0:
+            return True
+        exc = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        key = (record.name, record.levelno, record.getMessage()[:500], exc)
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] < self.interval:
+                seen[1] += 1
+                return False
+            if len(self._seen) >= self.MAX_KEYS:
+                self._seen.clear()
+            self._seen[key] = [now, 0]
+        if seen is not None and seen[1]:
+            left_out = int(seen[1])
+            record.msg = f"{record.msg} (and {left_out} more like it in {self.interval:.0f} s)"
+        return True
+
+
 class SafeTextFormatter(logging.Formatter):
     """Human-readable lines; CR/LF in messages are escaped so logs cannot be forged."""
 
@@ -50,6 +87,7 @@ class SafeTextFormatter(logging.Formatter):
 def configure_logging(app: Flask) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RepeatFilter(app.config["LOG_REPEAT_SECONDS"]))
     if app.config["LOG_FORMAT"] == "json":
         handler.setFormatter(
             JsonFormatter(

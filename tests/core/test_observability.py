@@ -133,3 +133,24 @@ def test_a_mistyped_metrics_network_stops_the_start():
 
     with pytest.raises(ConfigError, match="METRICS_ALLOWED_IPS: '10.0.0.0/33'"):
         load_config({"SHOP_ENV": "development", "METRICS_ALLOWED_IPS": "10.0.0.0/8, 10.0.0.0/33"})
+
+
+def test_identical_errors_are_written_once_per_interval_with_a_count():
+    from app.core.observability import RepeatFilter
+
+    repeat = RepeatFilter(interval=60)
+    logger = logging.getLogger("app.test.repeat")
+
+    def record(msg: str, level: int = logging.WARNING, exc: BaseException | None = None):
+        exc_info = (type(exc), exc, None) if exc else None
+        return logger.makeRecord(logger.name, level, __file__, 1, msg, (), exc_info)
+
+    written = [repeat.filter(record("redis down", exc=ConnectionError())) for _ in range(500)]
+    assert written.count(True) == 1
+    assert repeat.filter(record("redis down", exc=TimeoutError()))  # another failure: written
+    assert repeat.filter(record("smtp down"))
+    assert all(repeat.filter(record("page served", logging.INFO)) for _ in range(3))
+    repeat._seen[("app.test.repeat", logging.WARNING, "redis down", "ConnectionError")][0] -= 61
+    later = record("redis down", exc=ConnectionError())
+    assert repeat.filter(later)
+    assert later.getMessage() == "redis down (and 499 more like it in 60 s)"
