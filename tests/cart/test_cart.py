@@ -322,3 +322,37 @@ def test_revalidated_page_shows_new_messages_and_count_not_a_stale_304(client, d
     assert again.status_code == 200
     html = again.get_data(as_text=True)
     assert "Added to your cart." in html and '<span class="badge badge-count">1</span>' in html
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://localhost//evil.example",
+        "http://localhost///evil.example/path",
+        "//evil.example/x",
+        "/\\evil.example",
+        "/\tevil.example",
+        "https://evil.example/products/x",
+        "javascript:alert(1)",
+        "http://localhost.evil.example/products/x",
+    ],
+)
+def test_the_next_field_and_referer_never_send_the_shopper_off_site(client, db, products, target):
+    by_field = add(client, products["mug"].id, next=target)
+    by_referer = client.post(
+        "/cart/add",
+        data={"variant_id": products["mug"].id, "quantity": "1", "csrf_token": token(client)},
+        headers={"Referer": target},
+    )
+    # A refused next falls back to the (local) Referer; a refused Referer to the cart.
+    assert by_field.status_code == by_referer.status_code == 303
+    assert by_field.headers["Location"] == "/products/x"
+    assert by_referer.headers["Location"] == "/cart"
+
+
+def test_a_local_next_with_its_query_is_honoured(client, db, products):
+    response = add(client, products["mug"].id, next="http://localhost/c/mugs?sort=price&page=2")
+    assert response.headers["Location"] == "/c/mugs?sort=price&page=2"
+    assert add(client, products["mug"].id, next="/products?q=mug").headers["Location"] == (
+        "/products?q=mug"
+    )
