@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.numbers import parse_int
+
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_QUANTITY = 2**31 - 1
@@ -167,9 +169,11 @@ def check_header(header: list[str]) -> list[RowError]:
 
 
 def parse_count(value: str) -> int:
-    if not value.isdigit() or not value.isascii():
+    number = parse_int(value)
+    if number is None:
+        if value.isascii() and value.isdigit():
+            raise ValueError("The number is too large.")
         raise ValueError(f'"{value[:40]}" is not a whole number of 0 or more.')
-    number = int(value)
     if number > MAX_QUANTITY:
         raise ValueError("The number is too large.")
     return number

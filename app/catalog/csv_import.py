@@ -51,7 +51,6 @@ MAX_STORED_ERRORS = 1_000
 IMPORT_REASON = "import"  # StockMovement.reason for every stock change an import makes
 MAX_PRICE_MAJOR = 10**9  # a billion: a typo, not a price
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 _BATCH = 500
 
 
