@@ -25,6 +25,7 @@ class CartError(ValueError):
 class CartChange:
     quantity: int
     messages: list[str] = field(default_factory=list)
+    item: str = ""  # what the line is, as a shopper names it: "Jacket, size: M"
 
 
 def _lifetime(user_id: int | None) -> timedelta:
@@ -217,7 +218,10 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
         )
     touch(cart)
     db.session.expire(cart, ["lines"])
-    return CartChange(final, messages)
+    item = variant.product.name
+    if variant.options:
+        item += f", {variant.options_label}"
+    return CartChange(final, messages, item)
 
 
 def _own_line(cart: Cart, line_id: int) -> CartLine:

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from app.cart import bp
@@ -116,7 +117,10 @@ def add_item_view() -> Response | str:
         return _respond(_back())
     for message in change.messages:
         flash(message, "warning")
-    flash("Added to your cart.", "success")
+    # Markup.format escapes the product's name; the sentence around it is ours.
+    added = Markup('Added {item} — {count} in your cart. <a href="{url}">View cart</a>')  # noqa: S704
+    cart_url = url_for("cart.view_cart")
+    flash(added.format(item=change.item, count=change.quantity, url=cart_url), "success")
     return _respond(_back())
 
 

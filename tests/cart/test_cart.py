@@ -55,7 +55,8 @@ def test_add_without_javascript_redirects_back_with_a_message(client, db, produc
     response = add(client, products["mug"].id, "2")
     assert response.status_code == 303 and response.headers["Location"] == "/products/x"
     page = client.get("/cart").get_data(as_text=True)
-    assert "Added to your cart." in page
+    assert "Added Stoneware Mug — 2 in your cart." in page
+    assert '<a href="/cart">View cart</a>' in page
     assert "Stoneware Mug" in page and "€30.00" in page
     assert re.search(r'Cart <span class="badge badge-count">2</span>', page)
     assert lines(db) == {(products["mug"].sku, 2)}
@@ -67,7 +68,7 @@ def test_add_with_htmx_updates_the_mini_cart_and_messages(client, db, products):
     assert response.status_code == 200
     assert '<span class="badge badge-count">1</span>' in html
     assert 'id="flash-messages"' in html and 'hx-swap-oob="true"' in html
-    assert "Added to your cart." in html
+    assert "Added Stoneware Mug — 1 in your cart." in html
 
 
 @pytest.mark.parametrize("quantity", ["-1", "0", "0.5", "1e12", "abc", "", "11", "999999999999"])
@@ -321,7 +322,7 @@ def test_revalidated_page_shows_new_messages_and_count_not_a_stale_304(client, d
     again = client.get("/products", headers={"If-None-Match": etag})
     assert again.status_code == 200
     html = again.get_data(as_text=True)
-    assert "Added to your cart." in html and '<span class="badge badge-count">1</span>' in html
+    assert "in your cart." in html and '<span class="badge badge-count">1</span>' in html
 
 
 @pytest.mark.parametrize(
@@ -356,3 +357,11 @@ def test_a_local_next_with_its_query_is_honoured(client, db, products):
     assert add(client, products["mug"].id, next="/products?q=mug").headers["Location"] == (
         "/products?q=mug"
     )
+
+
+def test_the_add_confirmation_escapes_the_product_name(client, db):
+    variant = factories.product("<b>Bold</b> & Co Mug", stock=3).variants[0]
+    commit_unit_of_work()
+    add(client, variant.id)
+    page = client.get("/cart").get_data(as_text=True)
+    assert "Added &lt;b&gt;Bold&lt;/b&gt; &amp; Co Mug — 1 in your cart." in page

@@ -34,9 +34,16 @@ def journey(page, base, *, js: bool):
     empty_account_cart(page, base)
     # From a listing card (single-variant product).
     page.goto(base + "/products?q=speckled")
-    page.get_by_role("button", name=re.compile(r"^Add to cart\s*: Speckled Stoneware Mug$")).click()
+    add_button = page.get_by_role(
+        "button", name=re.compile(r"^Add to cart\s*: Speckled Stoneware Mug$")
+    )
+    add_button.focus()
+    page.keyboard.press("Enter")
     expect(mini_cart(page)).to_have_text("1")
-    expect(page.get_by_text("Added to your cart.")).to_be_visible()
+    expect(page.get_by_text("Added Speckled Stoneware Mug — 1 in your cart.")).to_be_visible()
+    expect(page.get_by_role("link", name="View cart")).to_be_visible()
+    if js:  # the add button was disabled during the request; the keyboard stays on it
+        expect(add_button).to_be_focused()
     # From the product page, a chosen variant, over the stock cap (2 left of M).
     page.goto(base + "/products/merino-wool-jumper")
     page.get_by_label("Quantity").fill("5")
@@ -49,10 +56,26 @@ def journey(page, base, *, js: bool):
     page.goto(base + "/cart")
     mug_qty = page.get_by_label("Quantity of Speckled Stoneware Mug")
     expect(mug_qty).to_have_value("1")
-    page.get_by_role("button", name="One more Speckled Stoneware Mug").click()
+    more = page.get_by_role("button", name="One more Speckled Stoneware Mug")
+    more.focus()
+    page.keyboard.press("Enter")
     expect(mug_qty).to_have_value("2")
+    if js:  # the swap kept the keyboard where it was
+        expect(page.get_by_role("button", name="One more Speckled Stoneware Mug")).to_be_focused()
+    # Typing a quantity and pressing Enter sends that quantity (not the "−" button).
+    mug_qty.fill("4")
+    mug_qty.press("Enter")
+    expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_have_value("4")
+    if js:
+        expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_be_focused()
+        expect(page.get_by_role("button", name="Update")).to_have_count(0)  # no-JS only
+    mug_qty = page.get_by_label("Quantity of Speckled Stoneware Mug")
+    mug_qty.fill("2")
+    mug_qty.press("Enter")
+    expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_have_value("2")
+    mug_qty = page.get_by_label("Quantity of Speckled Stoneware Mug")
     mug_qty.fill("12")
-    page.get_by_role("row").filter(has_text="Speckled").get_by_role("button", name="Update").click()
+    mug_qty.press("Enter")
     expect(page.get_by_text("Quantity must be a whole number from 1 to 10.")).to_be_visible()
     expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_have_value("2")
     page.get_by_role("button", name=re.compile(r"^Save for later\s*: Merino Wool Jumper$")).click()

@@ -1,0 +1,64 @@
+// Storefront behaviour that needs JavaScript; every page works without it.
+//
+// 1. <html class="js">: controls that only make sense with JavaScript (or only without it)
+//    are shown or hidden by CSS (.js-only / .nojs-only), before the first paint.
+// 2. Keyboard focus is kept on purpose across htmx requests: a button that htmx disables
+//    while its request runs (hx-disabled-elt) loses focus to <body>; it gets it back. An
+//    element that the swap replaced is found again by id (htmx does this) or by its
+//    data-focus-key; failing that, the swapped region's [data-focus-fallback] takes it
+//    (a removed cart line hands focus to the cart, not to <body>).
+document.documentElement.classList.add("js");
+
+(function () {
+  var remembered = null;
+
+  function keyOf(element) {
+    return element && element.getAttribute && element.getAttribute("data-focus-key");
+  }
+
+  document.addEventListener("htmx:beforeRequest", function () {
+    var active = document.activeElement;
+    remembered = active && active !== document.body ? active : null;
+    if (remembered) {
+      remembered.__focusKey = keyOf(remembered);
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    restore(event.detail && event.detail.target);
+  });
+  document.addEventListener("htmx:afterRequest", function () {
+    // No swap (or a swap elsewhere, like the mini-cart): the disabled button is back.
+    window.setTimeout(function () {
+      restore(null);
+    }, 0);
+  });
+
+  function restore(region) {
+    if (!remembered) {
+      return;
+    }
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== remembered) {
+      remembered = null; // htmx (or the user) already moved focus somewhere meaningful
+      return;
+    }
+    var target = null;
+    if (document.body.contains(remembered)) {
+      target = remembered;
+    } else if (remembered.__focusKey) {
+      target = document.querySelector(
+        '[data-focus-key="' + CSS.escape(remembered.__focusKey) + '"]'
+      );
+    }
+    if (!target && region) {
+      // The swapped region (or, when it replaced itself, its successor in the document).
+      var scope = document.body.contains(region) ? region : document;
+      target = scope.querySelector("[data-focus-fallback]");
+    }
+    if (target && !target.disabled) {
+      target.focus({ preventScroll: true });
+      remembered = null;
+    }
+  }
+})();
