@@ -22,7 +22,7 @@ from app.accounts import bp, totp
 from app.accounts.audit import audit
 from app.accounts.models import User
 from app.accounts.views import PENDING_2FA, sign_in
-from app.core.redirects import safe_next
+from app.core.redirects import after_sign_in
 from app.extensions import cache, db, limiter
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ def two_factor_challenge() -> str | Response:
     form = ChallengeForm()
     if form.validate_on_submit():
         remember = bool(pending.get("remember"))
-        next_url = safe_next(pending.get("next"))
+        next_url = after_sign_in(pending.get("next"), staff=user.is_staff)
         if totp.verify_user_code(user, form.code.data):
             _set_failures(pending, MAX_CODE_FAILURES)  # this pending login is spent
             sign_in(

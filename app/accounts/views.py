@@ -34,7 +34,7 @@ from app.accounts.services import (
 )
 from app.accounts.sessions import list_active_sessions, revoke, revoke_all, start_session
 from app.accounts.tokens import TokenInvalid
-from app.core.redirects import safe_next
+from app.core.redirects import after_sign_in, local_url, safe_next
 from app.extensions import limiter
 from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, account_key
 
@@ -85,7 +85,7 @@ def signup() -> str | Response:
 @limiter.limit("20 per minute", methods=["POST"])
 def login() -> str | Response:
     if current_user.is_authenticated and current_user.current_session.second_factor_at:
-        return redirect(safe_next(request.args.get("next")))
+        return redirect(after_sign_in(request.args.get("next"), staff=current_user.is_staff))
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -102,7 +102,7 @@ def login() -> str | Response:
             session[PENDING_2FA] = {
                 "user_id": user.id,
                 "remember": bool(form.remember.data),
-                "next": safe_next(request.args.get("next")),
+                "next": local_url(request.args.get("next")),
                 "guest_cart": guest_cart,
                 "started_at": time.time(),
                 "nonce": secrets.token_urlsafe(16),
@@ -115,7 +115,7 @@ def login() -> str | Response:
             )
             return redirect(url_for("accounts.two_factor_setup"))
         flash(f"Welcome back, {user.name}.", "success")
-        return redirect(safe_next(request.args.get("next")))
+        return redirect(after_sign_in(request.args.get("next"), staff=user.is_staff))
     return render_template("accounts/login.html", form=form, locked=False)
 
 

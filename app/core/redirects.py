@@ -39,6 +39,24 @@ def safe_next(target: str | None, default_endpoint: str = "accounts.overview") -
     return local_url(target) or url_for(default_endpoint)
 
 
+def after_sign_in(target: str | None, *, staff: bool) -> str:
+    """Where a person lands after signing in: the page they came from (``next``, checked),
+    else their own start page — the dashboard for staff, the account for customers."""
+    return local_url(target) or url_for("admin.dashboard" if staff else "accounts.overview")
+
+
+_NOT_A_RETURN = ("accounts.login", "accounts.signup", "accounts.logout", "accounts.two_factor")
+
+
+def here_for_next() -> str | None:
+    """This page as a ``next`` value for "Sign in" links: pages read with GET only, never
+    the sign-in pages themselves."""
+    if request.method != "GET" or (request.endpoint or "").startswith(_NOT_A_RETURN):
+        return None
+    path = request.full_path.rstrip("?")
+    return local_url(path)
+
+
 def back_url(default: str, *, prefix: str = "/") -> str:
     """Where a form came from: its ``next`` field, else the Referer, else ``default``."""
     return (

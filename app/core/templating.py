@@ -61,12 +61,14 @@ def shop_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def register_template_helpers(app: Flask) -> None:
     from app.accounts.profile import country_name
+    from app.core.redirects import here_for_next
 
     app.jinja_env.filters["money"] = money
     app.jinja_env.globals["country_name"] = country_name
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["shop_time"] = shop_time
     app.jinja_env.globals["asset_url"] = asset_url
+    app.jinja_env.globals["here_for_next"] = here_for_next
     app.jinja_env.globals["htmx_version"] = HTMX_VERSION
     app.jinja_env.globals["pico_version"] = PICO_VERSION
 

@@ -1,5 +1,6 @@
 """Sign-up, verification, sign-in, lockout, reset and sessions, as a browser would do them."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -378,3 +379,44 @@ def test_create_admin_command(app, db):
     assert result.exit_code == 0, result.output
     admin = db.session.execute(sa.select(User).where(User.email == "boss@example.com")).scalar_one()
     assert admin.role == "admin" and admin.is_verified
+
+
+def test_the_sign_in_link_brings_the_shopper_back_to_the_page_they_were_on(client, db):
+    make_user()
+    page = client.get("/products?q=wool&sort=price").get_data(as_text=True)
+    link = re.search(r'href="(/account/login[^"]*)">Sign in</a>', page).group(1)
+    assert link == "/account/login?next=/products?q%3Dwool%26sort%3Dprice"
+    token = csrf_token(client, link)
+    response = client.post(
+        link, data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.headers["Location"] == "/products?q=wool&sort=price"
+    # The sign-in page itself is never a place to come back to.
+    client.post("/account/logout", data={"csrf_token": csrf_token(client, "/account")})
+    login_page = client.get("/account/login").get_data(as_text=True)
+    assert 'href="/account/login">Sign in</a>' in login_page
+
+
+def test_staff_land_on_the_dashboard_unless_they_came_from_somewhere(client, db):
+    from tests.admin.helpers import enrolled, sign_in_with_code
+
+    user = enrolled("desk@example.com", "staff")
+    assert sign_in_with_code(client, user).headers["Location"] == "/admin/"
+    client.post("/account/logout", data={"csrf_token": csrf_token(client, "/account")})
+    login(client, user.email)
+    # A pending two-factor sign-in keeps where the person was going.
+    other = client.application.test_client()
+    token = csrf_token(other, "/account/login?next=/admin/orders")
+    other.post(
+        "/account/login?next=/admin/orders",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+    )
+    import pyotp
+
+    from tests.admin.helpers import csrf_from
+
+    page = "/account/login/two-factor"
+    challenge = csrf_from(other.get(page).get_data(as_text=True))
+    code = pyotp.TOTP(user.totp_secret).at(int(__import__("time").time()) + 30)
+    response = other.post(page, data={"code": code, "csrf_token": challenge})
+    assert response.headers["Location"] == "/admin/orders"
