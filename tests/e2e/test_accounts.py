@@ -29,6 +29,9 @@ def test_signup_verify_lockout_and_reset(page, live_server, problems):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(base + "/")  # back where the shopper started
+    expect(page.get_by_text(f"We sent a link to {email}")).to_be_visible()
+    page.goto(base + "/account")
     expect(page.get_by_text("Please confirm your email address")).to_be_visible()
 
     link = open_latest_email(page, base, email, "verify-email")
