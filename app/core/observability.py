@@ -107,6 +107,11 @@ def configure_logging(app: Flask) -> None:
     handler._shop_handler = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
+    # huey_consumer gives the "huey" logger a handler of its own; its records also reach ours
+    # through the root, which would write every task line twice.
+    huey_logger = logging.getLogger("huey")
+    for existing in list(huey_logger.handlers):
+        huey_logger.removeHandler(existing)
     app.logger.handlers.clear()
     app.logger.propagate = True
 
