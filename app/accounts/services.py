@@ -230,6 +230,18 @@ def authenticate(email: str, password: str) -> User:
                 .execution_options(synchronize_session=False)
             )
             audit("account.locked", target_user_id=user.id if user else None, target=email)
+            if user is not None:
+                notify(
+                    "account-locked",
+                    to=user.email,
+                    user_id=user.id,
+                    variables={
+                        "name": user.name,
+                        "attempts": cfg["LOCKOUT_THRESHOLD"],
+                        "minutes": minutes,
+                        "reset_url": external_url("accounts.forgot_password"),
+                    },
+                )
             raise AccountLocked(
                 f"Too many failed sign-in attempts. Try again in {minutes} "
                 "minutes, or reset your password to unlock your account now."
@@ -290,6 +302,7 @@ def reset_password(token: str, new_password: str) -> User:
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the link proved they read this inbox
     audit("password.reset", actor_id=user.id, target_user_id=user.id)
+    _tell_password_changed(user)
     return user
 
 
@@ -299,6 +312,22 @@ def change_password(user: User, current: str, new_password: str) -> None:
     _set_password(user, new_password)
     revoke_all(user.id, except_id=user.current_session.id if user.current_session else None)
     audit("password.changed", actor_id=user.id, target_user_id=user.id)
+    _tell_password_changed(user)
+
+
+def _tell_password_changed(user: User) -> None:
+    """The owner hears of every password change, so a stolen session that changed it is
+    noticed: the email names the moment and the way back in."""
+    notify(
+        "password-changed",
+        to=user.email,
+        user_id=user.id,
+        variables={
+            "name": user.name,
+            "changed_at": f"{utcnow():%d %B %Y at %H:%M} UTC",
+            "reset_url": external_url("accounts.forgot_password"),
+        },
+    )
 
 
 def _set_password(user: User, new_password: str) -> None:

@@ -25,6 +25,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "reset_url": "https://shop.example/account/reset/abc",
         "expires_minutes": 60,
     },
+    "password-changed": {
+        "name": "Ada",
+        "changed_at": "4 December 2026 at 21:40 UTC",
+        "reset_url": "https://shop.example/account/forgot",
+    },
+    "account-locked": {
+        "name": "Ada",
+        "attempts": 5,
+        "minutes": 15,
+        "reset_url": "https://shop.example/account/forgot",
+    },
     "email-changed": {
         "name": "Ada",
         "old_email": "ada@example.com",

@@ -125,6 +125,14 @@ def test_five_failures_lock_the_address_with_a_clear_message(client, db, app):
     assert "Too many failed" in last.get_data(as_text=True)
     actions = set(db.session.execute(sa.select(AuditEvent.action)).scalars())
     assert {"login.failure", "account.locked", "login.blocked"} <= actions
+    # The owner is told once, with the way back in; an address without an account is not.
+    sent = db.session.execute(
+        sa.select(Notification.to_address, Notification.variables).where(
+            Notification.template == "account-locked"
+        )
+    ).all()
+    assert [(to, v["minutes"]) for to, v in sent] == [("ada@example.com", 30)]
+    assert sent[0][1]["reset_url"].endswith("/account/forgot")
 
 
 def test_lockout_ends_by_itself(client, db):
@@ -420,3 +428,20 @@ def test_staff_land_on_the_dashboard_unless_they_came_from_somewhere(client, db)
     code = pyotp.TOTP(user.totp_secret).at(int(__import__("time").time()) + 30)
     response = other.post(page, data={"code": code, "csrf_token": challenge})
     assert response.headers["Location"] == "/admin/orders"
+
+
+def test_the_owner_is_told_of_every_password_change(client, db):
+    make_user()
+    login(client)
+    token = csrf_token(client, "/account/security")
+    new = "a whole new passphrase 42"
+    response = client.post(
+        "/account/security",
+        data={"current_password": PASSWORD, "new_password": new, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    mail = db.session.execute(
+        sa.select(Notification).where(Notification.template == "password-changed")
+    ).scalar_one()
+    assert mail.to_address == "ada@example.com"
+    assert "UTC" in mail.variables["changed_at"]
