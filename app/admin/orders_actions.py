@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -31,7 +31,13 @@ from app.orders.fulfilment import (
     start_processing,
 )
 from app.orders.models import Order, Refund
-from app.orders.refunds import RefundError, issue_refund, refundable_amount, retry_refund
+from app.orders.refunds import (
+    RefundError,
+    issue_refund,
+    preview_refund,
+    refundable_amount,
+    retry_refund,
+)
 from app.orders.states import InvalidTransition
 
 CONFLICT = 409
@@ -214,6 +220,22 @@ def orders_refund(order_id: int) -> Any:
         )
     if errors:
         return again()
+    if request.form.get("confirmed") != "1":
+        # Money leaves the shop: show exactly what will be refunded and ask once more.
+        try:
+            preview = preview_refund(order, lines=wanted, amount=amount)
+        except RefundError as exc:
+            errors[exc.field or "form"] = str(exc)
+            return again()
+        return render_template(
+            "admin/orders/refund_confirm.html",
+            order=order,
+            preview=preview,
+            restock=bool(form.restock.data) and bool(wanted),
+            reason=form.reason.data or "",
+            posted={k: v for k, v in quantities.items() if v.strip() not in ("", "0")},
+            amount_text=(form.amount.data or "").strip(),
+        )
     try:
         refund = issue_refund(
             order,

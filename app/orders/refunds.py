@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -66,6 +67,57 @@ def line_refund_amount(line: OrderLine, already: int, quantity: int) -> int:
     """
     gross, sold = line.gross, line.quantity
     return gross * (already + quantity) // sold - gross * already // sold
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    """What a refund would give back, for staff to confirm before anything is sent."""
+
+    total: int
+    currency: str
+    lines: list[tuple[OrderLine, int, int]]  # (line, quantity, amount)
+    amount_only: bool
+
+
+def preview_refund(
+    order: Order, *, lines: Mapping[int, int] | None = None, amount: int | None = None
+) -> RefundPreview:
+    """The refund :func:`issue_refund` would make now, computed the same way (per-line
+    amounts with cumulative rounding, capped by what the payment has left), writing nothing.
+    Raises RefundError for what issue_refund would refuse."""
+    from app.core.templating import money
+
+    wanted = {int(k): int(v) for k, v in (lines or {}).items() if v}
+    if wanted and amount:
+        raise RefundError("Refund either items or an amount, not both.", field="amount")
+    if not wanted and not amount:
+        raise RefundError("Choose the items to refund or enter an amount.")
+    payment = refund_payment(order)
+    if payment is None:
+        raise RefundError("This order has no payment that can be refunded.")
+    by_id = {line.id: line for line in order.lines}
+    chosen = []
+    for line_id in sorted(wanted):
+        line = by_id.get(line_id)
+        if line is None:
+            raise RefundError("That line is not part of this order.")
+        if line.quantity_refunded + wanted[line_id] > line.quantity:
+            raise RefundError(
+                f"At most {line.quantity - line.quantity_refunded} can be refunded.",
+                field=f"line-{line_id}",
+            )
+        value = line_refund_amount(line, line.quantity_refunded, wanted[line_id])
+        chosen.append((line, wanted[line_id], value))
+    total = amount if amount else sum(value for _, _, value in chosen)
+    left = payment.amount - payment.amount_refunded - payment.amount_refund_pending
+    if total <= 0:
+        raise RefundError("There is nothing to refund for those items.")
+    if total > left:
+        raise RefundError(
+            f"Only {money(max(left, 0), order.currency)} can still be refunded on this order.",
+            field="amount",
+        )
+    return RefundPreview(total, order.currency, chosen, amount_only=not wanted)
 
 
 def _claim_line(line: OrderLine, quantity: int) -> int:

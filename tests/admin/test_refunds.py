@@ -28,9 +28,13 @@ from tests.concurrency import run_at_once
 from tests.fakes.stripe_server import FakeStripe, make_event
 
 
-def refund_post(client, order: Order, data: dict):
+def refund_post(client, order: Order, data: dict, *, confirmed: bool = True):
+    """Staff post the refund form; ``confirmed`` also answers the confirmation page."""
     page = f"/admin/orders/{order.id}"
-    return client.post(f"{page}/refunds", data={**data, "csrf_token": csrf(client, page)})
+    data = {**data, "csrf_token": csrf(client, page)}
+    if confirmed:
+        data["confirmed"] = "1"
+    return client.post(f"{page}/refunds", data=data)
 
 
 def stock_of(variant_id: int) -> int:
@@ -655,3 +659,32 @@ def test_restock_with_an_amount_only_refund_is_explained_not_ignored(client, db)
     assert response.status_code == 422
     assert "Putting items back in stock needs items" in response.get_data(as_text=True)
     assert reload(order).refunds == []
+
+
+def test_a_refund_is_confirmed_with_its_amount_and_lines_before_anything_is_sent(client, db):
+    order = paid_order((("Merino Jumper", 2500, 2), ("Wool Hat", 1200, 1)))
+    sign_in_staff(client, "admin")
+    jumper = order.lines[0]
+    asked = refund_post(
+        client,
+        order,
+        {f"line-{jumper.id}": "1", "restock": "y", "reason": "Too small"},
+        confirmed=False,
+    )
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200
+    assert "Refund €25.00 to ada@example.com?" in html
+    assert "The items go back in stock." in html and "Reason: Too small" in html
+    assert 'name="confirmed" value="1"' in html and f'name="line-{jumper.id}" value="1"' in html
+    assert reload(order).refunds == []  # nothing claimed, nothing sent
+    done = refund_post(client, order, {f"line-{jumper.id}": "1", "restock": "y"})
+    assert done.status_code == 303
+    assert [r.amount for r in reload(order).refunds] == [2500]
+
+
+def test_an_impossible_refund_is_refused_before_the_confirmation(client, db):
+    order = paid_order()
+    sign_in_staff(client, "admin")
+    too_much = refund_post(client, order, {"amount": "999"}, confirmed=False)
+    assert too_much.status_code == 422
+    assert "can still be refunded on this order" in too_much.get_data(as_text=True)

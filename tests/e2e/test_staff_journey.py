@@ -147,6 +147,10 @@ def test_staff_journey_from_new_product_to_refund(page, browser, live_server, pr
     page.get_by_label(re.compile(rf"^{name} \(Size: S\)")).fill("1")
     page.get_by_label(re.compile("Put .* back in stock|restock", re.I)).check()
     page.get_by_role("button", name="Refund", exact=True).click()
+    # Money leaving the shop is confirmed first, with the amount and the item.
+    expect(page.get_by_role("heading", name=re.compile(r"^Refund €24\.50 to "))).to_be_visible()
+    expect(page.get_by_role("table", name="Items refunded")).to_contain_text(name)
+    page.get_by_role("button", name="Refund €24.50").click()
     refunds = page.get_by_role("table", name=re.compile("^Refunds of order"))
     expect(refunds).to_contain_text("€24.50")
     expect(page.get_by_label(re.compile(rf"^{name} \(Size: S\)"))).to_be_disabled()
