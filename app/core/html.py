@@ -36,14 +36,32 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}, "td": {"colspan", "rowspan"}}
 _WHITESPACE = re.compile(r"\s+")
+_BLOCK = re.compile(r"<\s*(p|br|ul|ol|li|h[1-6]|table|blockquote|pre|hr|div)\b", re.IGNORECASE)
+_BLANK_LINES = re.compile(r"\n[ \t]*\n+")
+
+
+def paragraphs(value: str) -> str:
+    """Text typed with blank lines between paragraphs (and no block markup of its own) as
+    paragraphs, single line breaks kept; HTML is left as written."""
+    if _BLOCK.search(value):
+        return value
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if "\n" not in text:
+        return text
+    return "".join(
+        "<p>" + "<br>".join(line.strip() for line in block.split("\n")) + "</p>"
+        for block in _BLANK_LINES.split(text)
+        if block.strip()
+    )
 
 
 def sanitize_html(value: str | None) -> str:
-    """Keep formatting, drop scripts, styles, event handlers and javascript: links."""
+    """Keep formatting, drop scripts, styles, event handlers and javascript: links. Plain
+    text keeps its paragraphs and line breaks (:func:`paragraphs`)."""
     if not value:
         return ""
     return nh3.clean(
-        value,
+        paragraphs(value),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},

@@ -188,7 +188,8 @@ def test_exponents_and_foreign_digits_are_ignored_at_once(client, catalog, value
 def test_a_visitors_bad_filter_text_never_reaches_other_visitors(app, client, catalog):
     """The results are cached per normalised filters; a notice belongs to one request."""
     first = client.get("/products?min_price=Visit+evil.example").get_data(as_text=True)
-    assert "evil.example" not in first
+    results = first[first.index('<section id="results"') :]
+    assert "evil.example" not in results
     assert "Minimum price is not an amount" in first
     for other in (app.test_client(), client):
         html = other.get("/products").get_data(as_text=True)
