@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, redirect, url_for
 from flask_login import current_user
 
 from app.accounts.models import Role
@@ -56,11 +56,7 @@ def permission_required(permission: str) -> Callable[[Callable[..., Any]], Calla
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated or not current_user.is_staff:
                 abort(404)
-            if not current_user.totp_enabled:
-                flash(
-                    "Staff accounts need two-factor authentication. Set it up to continue.",
-                    "warning",
-                )
+            if not current_user.totp_enabled:  # the setup page says why, once
                 return redirect(url_for("accounts.two_factor_setup"))
             session_row = current_user.current_session
             if session_row is None or session_row.second_factor_at is None:

@@ -109,10 +109,7 @@ def login() -> str | Response:
             }
             return redirect(url_for("accounts.two_factor_challenge"))
         sign_in(user, remember=bool(form.remember.data), second_factor=False)
-        if user.is_staff:
-            flash(
-                "Staff accounts need two-factor authentication. Set it up to continue.", "warning"
-            )
+        if user.is_staff:  # the setup page says why, once
             return redirect(url_for("accounts.two_factor_setup"))
         flash(f"Welcome back, {user.name}.", "success")
         return redirect(after_sign_in(request.args.get("next"), staff=user.is_staff))
