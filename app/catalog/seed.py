@@ -27,7 +27,7 @@ TREE: dict[str, dict[str, list[str]]] = {
         "Men": ["Shirts", "Trousers", "Jackets"],
         "Women": ["Dresses", "Tops", "Knitwear"],
     },
-    "Home": {"Kitchen": ["Cookware", "Tableware"], "Decor": ["Lighting", "Textiles"]},
+    "Homeware": {"Kitchen": ["Cookware", "Tableware"], "Decor": ["Lighting", "Textiles"]},
     "Outdoors": {"Camping": ["Tents", "Sleeping bags"], "Cycling": ["Bike lights", "Bags"]},
     "Books & Stationery": {"Notebooks": [], "Pens": []},
 }
@@ -99,7 +99,7 @@ COLOURS = ["Navy", "Sand", "Forest", "Charcoal", "Rust", "Ivory"]
 CLOTHING = {"Shirts", "Trousers", "Jackets", "Dresses", "Tops", "Knitwear"}
 PRICE_RANGES = {
     "Clothing": (1500, 18000),
-    "Home": (900, 25000),
+    "Homeware": (900, 25000),
     "Outdoors": (1200, 45000),
     "Books & Stationery": (300, 6000),
 }
