@@ -24,6 +24,7 @@ from app.checkout.forms import CheckoutForm, form_field
 from app.checkout.services import ReturnUrls, ready_to_pay, start_payment
 from app.extensions import limiter
 from app.orders.customer import NotCancellable, can_cancel, cancel_by_customer, linked_order
+from app.orders.documents import has_invoice, invoice_pdf, pdf_response
 from app.orders.pricing import active_methods, shipping_cost
 from app.orders.states import LABELS
 
@@ -194,7 +195,17 @@ def order_status(token: str) -> str:
         labels=LABELS,
         can_cancel=can_cancel(order),
         cancel_url=url_for("checkout.cancel_guest_order", token=token),
+        invoice_url=url_for("checkout.guest_invoice", token=token) if has_invoice(order) else None,
     )
+
+
+@bp.get("/orders/<token>/invoice.pdf")
+def guest_invoice(token: str) -> Response:
+    """The invoice of a guest's order, from the signed link in their email."""
+    order = linked_order(token)
+    if order is None or not has_invoice(order):
+        abort(404)
+    return pdf_response(invoice_pdf(order), f"invoice-{order.number}.pdf")
 
 
 @bp.post("/orders/<token>/cancel")

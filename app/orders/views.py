@@ -12,6 +12,7 @@ from app.core.templating import money
 from app.extensions import db
 from app.orders import bp
 from app.orders.customer import NotCancellable, can_cancel, cancel_by_customer, own_order
+from app.orders.documents import has_invoice, invoice_pdf, pdf_response
 from app.orders.models import Order, OrderStatus
 from app.orders.states import LABELS
 
@@ -63,7 +64,17 @@ def order_detail(number: str) -> str:
         labels=LABELS,
         can_cancel=can_cancel(order),
         cancel_url=url_for("orders.cancel_order", number=number),
+        invoice_url=url_for("orders.invoice", number=number) if has_invoice(order) else None,
     )
+
+
+@bp.get("/account/orders/<number>/invoice.pdf")
+@login_required
+def invoice(number: str) -> Response:
+    order = own_order(number, current_user.id)
+    if order is None or not has_invoice(order):
+        abort(404)
+    return pdf_response(invoice_pdf(order), f"invoice-{order.number}.pdf")
 
 
 @bp.post("/account/orders/<number>/cancel")

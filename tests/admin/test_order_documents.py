@@ -7,8 +7,8 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from app.admin import orders_pdf
 from app.db import commit_unit_of_work
+from app.orders import documents as orders_pdf
 from app.orders.refunds import issue_refund
 from app.store import StoreDetails
 from tests.accounts.helpers import login, make_user

@@ -1,6 +1,6 @@
 """Invoice and packing slip PDFs (fpdf2, pure Python).
 
-Documents use DejaVu Sans, shipped with the app (app/admin/fonts, with its licence), so a
+Documents use DejaVu Sans, shipped with the app (app/orders/fonts, with its licence), so a
 server without system fonts prints the same invoice. Every character the font has is kept
 (Latin, Greek, Cyrillic, ...); one it lacks (CJK, emoji) is folded to a base letter where
 there is one, else "?". A name in any script never breaks a document.
@@ -15,6 +15,7 @@ from typing import Any
 
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableCellFillMode
+from werkzeug.wrappers import Response
 
 from app.accounts.addresses import address_lines
 from app.core.templating import money
@@ -24,6 +25,21 @@ from app.orders.states import LABELS
 from app.store import store_details
 
 FONTS = Path(__file__).with_name("fonts")
+
+
+def has_invoice(order: Order) -> bool:
+    """Paid orders have an invoice (an unpaid one has nothing to invoice yet)."""
+    from app.orders.states import PAID_STATES
+
+    return order.status in PAID_STATES or order.paid_at is not None
+
+
+def pdf_response(body: bytes, filename: str) -> Response:
+    """A PDF shown in the browser (and saved under ``filename``), never stored by caches."""
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def printable(text: str, glyphs: set[int]) -> str:
