@@ -19,7 +19,8 @@ OVERFLOW = """() => {
     let box = t.parentElement;
     while (box && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
     const scrolls = box && ['auto', 'scroll'].includes(getComputedStyle(box).overflowX);
-    return !scrolls && t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 1;
+    const right = t.parentElement.getBoundingClientRect().right;
+    return !scrolls && t.getBoundingClientRect().right > right + 1;
   }).map(t => (t.caption && t.caption.textContent.trim()) || t.className || 'table');
   return {page, tables};
 }"""
