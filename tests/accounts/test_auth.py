@@ -445,3 +445,19 @@ def test_the_owner_is_told_of_every_password_change(client, db):
     ).scalar_one()
     assert mail.to_address == "ada@example.com"
     assert "UTC" in mail.variables["changed_at"]
+
+
+def test_a_failed_form_starts_with_a_summary_linking_to_each_field(client, db):
+    make_user()
+    login(client)
+    token = csrf_token(client, "/account/security")
+    html = client.post(
+        "/account/security", data={"current_password": "", "new_password": "", "csrf_token": token}
+    ).get_data(as_text=True)
+    summary = html[html.index('<div class="error-summary"') :]
+    assert 'role="alert" tabindex="-1" autofocus' in summary[:200]
+    assert (
+        '<a href="#current_password">Current password: Enter your current password.</a>' in summary
+    )
+    assert '<a href="#new_password">New password: Choose a password.</a>' in summary
+    assert html.index("error-summary") < html.index('id="current_password"')

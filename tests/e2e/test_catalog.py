@@ -38,6 +38,8 @@ def test_search_filter_page_and_open_a_product(page, live_server, problems):
 
     # Picking another size updates price, stock and SKU in place.
     picker = page.get_by_label("Choose an option")
+    # With JavaScript the choice applies itself: the no-JS button steps aside.
+    expect(page.get_by_role("button", name="Show this option")).to_be_hidden()
     picker.select_option(picker.locator("option", has_text="size: L").get_attribute("value"))
     expect(page.get_by_text("SKU: MWJ-L")).to_be_visible()
     expect(page.locator("#variant-panel .price")).to_have_text("€94.00")
