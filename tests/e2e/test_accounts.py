@@ -70,6 +70,13 @@ def test_weak_password_is_explained_in_the_form(page, live_server, problems):
     page.get_by_label("Email").fill(f"t-{uuid.uuid4().hex[:6]}@example.com")
     page.get_by_label("Password").fill("password1")
     page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_text("This password is too easy to guess.")).to_be_visible()
+    expect(
+        page.locator(".field-error", has_text="This password is too easy to guess.")
+    ).to_be_visible()
+    # The error summary at the top has the focus and links to the field.
+    summary_link = page.get_by_role("link", name="Password: This password is too easy to guess.")
+    expect(page.locator(".error-summary")).to_be_focused()
+    summary_link.click()
+    expect(page.get_by_label("Password")).to_be_focused()
     expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
     problems.assert_clean()

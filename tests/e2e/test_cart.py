@@ -62,20 +62,25 @@ def journey(page, base, *, js: bool):
     expect(mug_qty).to_have_value("2")
     if js:  # the swap kept the keyboard where it was
         expect(page.get_by_role("button", name="One more Speckled Stoneware Mug")).to_be_focused()
+
     # Typing a quantity and pressing Enter sends that quantity (not the "−" button).
-    mug_qty.fill("4")
-    mug_qty.press("Enter")
+    def type_quantity(value: str) -> None:
+        field = page.get_by_label("Quantity of Speckled Stoneware Mug")
+        field.fill(value)
+        if js:  # wait for the answer, so the next step acts on the swapped-in cart
+            with page.expect_response(lambda r: r.url.endswith("/quantity")):
+                field.press("Enter")
+        else:
+            field.press("Enter")
+
+    type_quantity("4")
     expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_have_value("4")
     if js:
         expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_be_focused()
         expect(page.get_by_role("button", name="Update")).to_have_count(0)  # no-JS only
-    mug_qty = page.get_by_label("Quantity of Speckled Stoneware Mug")
-    mug_qty.fill("2")
-    mug_qty.press("Enter")
+    type_quantity("2")
     expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_have_value("2")
-    mug_qty = page.get_by_label("Quantity of Speckled Stoneware Mug")
-    mug_qty.fill("12")
-    mug_qty.press("Enter")
+    type_quantity("12")
     expect(page.get_by_text("Quantity must be a whole number from 1 to 10.")).to_be_visible()
     expect(page.get_by_label("Quantity of Speckled Stoneware Mug")).to_have_value("2")
     page.get_by_role("button", name=re.compile(r"^Save for later\s*: Merino Wool Jumper$")).click()
