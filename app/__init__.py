@@ -173,6 +173,7 @@ def register_blueprints(app: Flask) -> None:
     from app.core import bp as core_bp
     from app.notifications import bp as notifications_bp
     from app.orders import bp as orders_bp
+    from app.pages import bp as pages_bp
     from app.payments import bp as payments_bp
 
     app.register_blueprint(core_bp)
@@ -184,6 +185,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(checkout_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

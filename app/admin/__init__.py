@@ -54,5 +54,6 @@ from app.admin import (  # noqa: E402,F401
     orders,
     people,
     settings,
+    settings_pages,
     views,
 )

@@ -59,6 +59,14 @@ def shop_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return f"{text} {local.tzname()}" if "%H" in fmt else text
 
 
+def footer_pages() -> list[tuple[str, str]]:
+    """The shop's own pages for the footer, by their standard titles (no query per page:
+    the footer is on every page, and a renamed page keeps its address)."""
+    from app.pages.services import PAGES
+
+    return [(slug, title) for slug, (title, _) in PAGES.items()]
+
+
 def register_template_helpers(app: Flask) -> None:
     from app.accounts.profile import country_name
     from app.core.redirects import here_for_next
@@ -69,6 +77,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["shop_time"] = shop_time
     app.jinja_env.globals["asset_url"] = asset_url
     app.jinja_env.globals["here_for_next"] = here_for_next
+    app.jinja_env.globals["footer_pages"] = footer_pages
     app.jinja_env.globals["htmx_version"] = HTMX_VERSION
     app.jinja_env.globals["pico_version"] = PICO_VERSION
 

@@ -1,0 +1,10 @@
+"""The shop's own pages: terms, privacy, returns and withdrawal, shipping, contact. Staff edit
+them in the admin area; the storefront footer and the checkout link to them."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("pages", __name__)
+
+from app.pages import views  # noqa: E402,F401
