@@ -113,7 +113,7 @@ class PreferencesIn(BaseModel):
     """Every choice (PUT replaces them all). SMS and WhatsApp need a phone number on the
     profile (422 otherwise). ``email_transactional`` is always on; it may be omitted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0, 1 and "yes" are not booleans
 
     email_transactional: Literal[True] = True
     email_marketing: bool

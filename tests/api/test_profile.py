@@ -470,3 +470,16 @@ def test_staff_cannot_delete_their_account_through_the_api(client, db):
     assert response.status_code == 403
     assert response.get_json()["code"] == "staff-account"
     assert client.get("/api/v1/me", headers=auth).status_code == 200
+
+
+def test_preferences_take_json_booleans_only(client, ada, auth):
+    body = {
+        "email_marketing": 0,
+        "sms_transactional": False,
+        "sms_marketing": False,
+        "whatsapp_transactional": False,
+        "whatsapp_marketing": "yes",
+    }
+    response = client.put("/api/v1/me/preferences", json=body, headers=auth)
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) >= {"email_marketing", "whatsapp_marketing"}
