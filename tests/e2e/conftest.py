@@ -46,3 +46,17 @@ def no_js_page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def admin_storage(browser, live_server):
+    """One signed-in admin (password and TOTP) shared by the tests that only look at admin
+    pages: every sign-in spends a TOTP code, and codes are single-use."""
+    from tests.e2e.test_staff_journey import sign_in_admin
+
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in_admin(page, live_server.url)
+    state = context.storage_state()
+    context.close()
+    return state

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_layout import ADMIN_LISTS, storefront_paths
-from tests.e2e.test_staff_journey import sign_in_admin
 
 pytestmark = pytest.mark.e2e
 
@@ -47,10 +46,11 @@ def test_storefront_pages_have_no_serious_wcag_violations(browser, live_server, 
     assert not found, "\n".join(found)
 
 
-def test_admin_pages_have_no_serious_wcag_violations(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+def test_admin_pages_have_no_serious_wcag_violations(browser, live_server, admin_storage):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, bypass_csp=True, storage_state=admin_storage
+    )
     page = context.new_page()
-    sign_in_admin(page, live_server.url)
     found = []
     for path in ADMIN_LISTS:
         found += violations(page, live_server.url, path)

@@ -9,8 +9,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_staff_journey import sign_in_admin
-
 pytestmark = pytest.mark.e2e
 
 OVERFLOW = """() => {
@@ -85,11 +83,12 @@ ADMIN_LISTS = [
 ]
 
 
-def test_admin_lists_fit_laptop_and_desktop_windows(browser, live_server, tmp_path):
+def test_admin_lists_fit_laptop_and_desktop_windows(browser, live_server, admin_storage, tmp_path):
     failures: list[str] = []
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, storage_state=admin_storage
+    )
     page = context.new_page()
-    sign_in_admin(page, live_server.url)
     for width in (1280, 1920):
         page.set_viewport_size({"width": width, "height": 900})
         for path in ADMIN_LISTS:
