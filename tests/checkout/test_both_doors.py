@@ -76,7 +76,8 @@ def _session_fields(order: Order) -> dict:
         "amount_total": row.amount_total,
         "currency": row.currency,
         "customer_email": row.customer_email,
-        "lifetime": row.expires_at - int(row.created_at.timestamp()),
+        # In minutes: the two clocks read (creation, expiry) may straddle a second boundary.
+        "lifetime_minutes": round((row.expires_at - row.created_at.timestamp()) / 60),
     }
 
 
