@@ -33,10 +33,10 @@ from app.api.schemas_cart import (
     SetQuantityIn,
 )
 from app.cart.models import Cart, CartLine
+from app.cart.queries import build_cart_view
 from app.cart.services import (
     CartError,
     add_item,
-    build_cart_view,
     clear_cart,
     find_cart,
     get_or_create_cart,

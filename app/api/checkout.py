@@ -33,7 +33,7 @@ from app.api.schemas_cart import (
     ShippingMethodsQuery,
     SummaryLineOut,
 )
-from app.cart.services import build_cart_view
+from app.cart.queries import build_cart_view
 from app.checkout import errors
 from app.checkout.details import DetailsInput, default_country, save_details
 from app.checkout.errors import CheckoutError, DetailsInvalid

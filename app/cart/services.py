@@ -1,4 +1,5 @@
-"""Cart rules, shared by the pages and (later) the API. Prices always come from the catalog."""
+"""Cart verbs, shared by the pages and the API. Prices always come from the catalog; what a
+cart looks like now (prices, stock, problems) is read in :mod:`app.cart.queries`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from app.cart.models import Cart, CartLine, SavedItem
-from app.catalog.models import Product, ProductStatus, Variant
+from app.cart.queries import (
+    CartView,
+    available_for,
+    own_reservations,
+    saved_filter,
+)
+from app.catalog.models import ProductStatus, Variant
 from app.core.numbers import parse_int
 from app.db import upsert, utcnow
 from app.extensions import db
@@ -100,39 +107,6 @@ def _buyable_variant(variant_id: int) -> Variant:
     if not variant.is_available:
         raise CartError(f"Sorry, {variant.product.name} is out of stock.")
     return variant
-
-
-def own_reservations(cart: Cart) -> dict[int, int]:
-    """Units that this cart's own unpaid orders still hold, per variant id.
-
-    Starting a payment reserves the cart's lines. Until that order is paid, cancelled or
-    expires, the cart must not count its own reservation as stock that is gone. Otherwise a
-    retry (a double tap, the back button, the API's safe retry) is told "Only N left" about
-    the units it already holds, and the line is blocked as soon as the cart holds more than
-    half of what is left. Counting them as available for this cart never oversells: a new
-    payment attempt cancels these orders (releasing the units) before it reserves again, and
-    the reservation itself is a conditional update on the shelf's real numbers.
-
-    "Own" is :func:`app.orders.services.placed_from`, as for the checkout's reuse of a
-    pending order.
-    """
-    from app.orders.models import Order, OrderLine
-    from app.orders.services import holding_stock, placed_from
-
-    rows = db.session.execute(
-        sa.select(OrderLine.variant_id, sa.func.sum(OrderLine.quantity))
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(placed_from(cart), holding_stock(), OrderLine.variant_id.is_not(None))
-        .group_by(OrderLine.variant_id)
-    ).all()
-    return {variant_id: int(quantity) for variant_id, quantity in rows}
-
-
-def available_for(variant: Variant, own: int) -> int | None:
-    """Units this cart can have: what is left on the shelf plus what it reserved itself."""
-    if not variant.track_inventory:
-        return None
-    return max(variant.stock_on_hand - variant.reserved + own, 0)
 
 
 def _cap(cart: Cart, variant: Variant, wanted: int) -> tuple[int, list[str]]:
@@ -278,13 +252,9 @@ def save_for_later(cart: Cart, line_id: int) -> str:
     return name
 
 
-def _saved_filter(cart: Cart):
-    return SavedItem.user_id == cart.user_id if cart.user_id else SavedItem.cart_id == cart.id
-
-
 def move_to_cart(cart: Cart, saved_id: int) -> CartChange:
     saved = db.session.execute(
-        sa.select(SavedItem).where(SavedItem.id == saved_id, _saved_filter(cart))
+        sa.select(SavedItem).where(SavedItem.id == saved_id, saved_filter(cart))
     ).scalar_one_or_none()
     if saved is None:
         raise LookupError("no such saved item")
@@ -296,7 +266,7 @@ def move_to_cart(cart: Cart, saved_id: int) -> CartChange:
 
 def remove_saved(cart: Cart, saved_id: int) -> None:
     deleted = db.session.execute(
-        sa.delete(SavedItem).where(SavedItem.id == saved_id, _saved_filter(cart))
+        sa.delete(SavedItem).where(SavedItem.id == saved_id, saved_filter(cart))
     ).rowcount
     if not deleted:
         raise LookupError("no such saved item")
@@ -392,14 +362,6 @@ def acknowledge_prices(view: CartView) -> None:
         )
 
 
-def count_items(cart_id: int) -> int:
-    return db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(CartLine.quantity), 0)).where(
-            CartLine.cart_id == cart_id
-        )
-    ).scalar_one()
-
-
 def purge_expired(batch_size: int = 500) -> int:
     """Delete expired carts in batches (their lines and saved items cascade)."""
     ids = list(
@@ -412,96 +374,3 @@ def purge_expired(batch_size: int = 500) -> int:
         db.session.execute(sa.delete(CartLine).where(CartLine.cart_id.in_(ids)))
         db.session.execute(sa.delete(Cart).where(Cart.id.in_(ids)))
     return len(ids)
-
-
-@dataclass
-class LineView:
-    line: CartLine
-    unit_price: int
-    line_total: int
-    price_was: int | None
-    problem: str | None  # why it cannot be checked out now
-    available: int | None = None  # units this cart can have (None: not tracked)
-
-
-@dataclass
-class CartView:
-    cart: Cart | None
-    lines: list[LineView]
-    saved: list[SavedItem]
-    subtotal: int
-    item_count: int
-    currency: str
-
-    @property
-    def can_check_out(self) -> bool:
-        return bool(self.lines) and all(lv.problem is None for lv in self.lines)
-
-
-def build_cart_view(cart: Cart | None) -> CartView:
-    """Current catalog prices and stock for every line, in a constant number of queries.
-    Reading a cart never writes to it.
-
-    A price that changed since the shopper last acted on a line is shown as "was X" until
-    they act on the cart again (:func:`acknowledge_prices`). Stock is what this cart can
-    have, its own unpaid orders' reservations included (:func:`own_reservations`, one query).
-    """
-    currency = current_app.config["SHOP_CURRENCY"]
-    if cart is None:
-        return CartView(None, [], [], 0, 0, currency)
-    lines = list(
-        db.session.execute(
-            sa.select(CartLine)
-            .where(CartLine.cart_id == cart.id)
-            .order_by(CartLine.id)
-            .options(
-                joinedload(CartLine.variant)
-                .joinedload(Variant.product)
-                .selectinload(Product.images)
-            )
-        )
-        .unique()
-        .scalars()
-    )
-    saved = list(
-        db.session.execute(
-            sa.select(SavedItem)
-            .where(_saved_filter(cart))
-            .order_by(SavedItem.id.desc())
-            .options(
-                joinedload(SavedItem.variant)
-                .joinedload(Variant.product)
-                .selectinload(Product.images)
-            )
-        )
-        .unique()
-        .scalars()
-    )
-    views = []
-    own = own_reservations(cart) if any(ln.variant.track_inventory for ln in lines) else {}
-    for line in lines:
-        variant = line.variant
-        price_was = None
-        if line.unit_price_snapshot != variant.price:
-            price_was = line.unit_price_snapshot
-        available = available_for(variant, own.get(variant.id, 0))
-        problem = None
-        if variant.product.status != ProductStatus.PUBLISHED:
-            problem = "This product is no longer sold. Remove it to check out."
-        elif available == 0:
-            problem = "Out of stock. Remove it or save it for later to check out."
-        elif available is not None and line.quantity > available:
-            problem = f"Only {available} left. Lower the quantity to check out."
-        views.append(
-            LineView(
-                line,
-                variant.price,
-                variant.price * line.quantity,
-                price_was,
-                problem,
-                available,
-            )
-        )
-    subtotal = sum(v.line_total for v in views if v.problem is None)
-    count = sum(v.line.quantity for v in views)
-    return CartView(cart, views, saved, subtotal, count, currency)

@@ -21,12 +21,11 @@ from werkzeug.wrappers import Response
 
 from app.cart import bp
 from app.cart.models import Cart
+from app.cart.queries import build_cart_view, count_items
 from app.cart.services import (
     CartError,
     add_item,
-    build_cart_view,
     clear_cart,
-    count_items,
     find_cart,
     get_or_create_cart,
     move_to_cart,

@@ -19,7 +19,8 @@ from app.accounts.addresses import ADDRESS_FIELDS, clean_address
 from app.accounts.models import Address, User
 from app.accounts.profile import FieldErrors, default_region
 from app.cart.models import Cart
-from app.cart.services import CartView, build_cart_view, lock_cart
+from app.cart.queries import CartView, build_cart_view
+from app.cart.services import lock_cart
 from app.checkout import errors
 from app.checkout.errors import CheckoutError, DetailsInvalid
 from app.checkout.models import CheckoutDetails

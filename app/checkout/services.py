@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.cart.models import Cart
-from app.cart.services import CartView, acknowledge_prices, build_cart_view
+from app.cart.queries import CartView, build_cart_view
+from app.cart.services import acknowledge_prices
 from app.checkout import errors
 from app.checkout.details import check_cart, details_for, method_for
 from app.checkout.errors import CheckoutError

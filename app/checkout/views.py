@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from app.accounts.addresses import ADDRESS_FIELDS
 from app.accounts.profile import countries
-from app.cart.services import build_cart_view
+from app.cart.queries import build_cart_view
 from app.cart.views import current_cart
 from app.checkout import bp, errors
 from app.checkout.completion import complete_on_return
