@@ -262,7 +262,7 @@ def orders_refund(order_id: int) -> Any:
 @permission_required("refunds.issue")
 def orders_refund_retry(order_id: int, refund_id: int) -> Any:
     order = get_order_or_404(order_id)
-    refund = db.session.get(Refund, refund_id) if 1 <= refund_id <= 2**31 - 1 else None
+    refund = db.session.get(Refund, refund_id)
     if refund is None or refund.order_id != order.id:
         return render_detail(order, 404, action_error="There is no such refund on this order.")
     if not retry_refund(refund):

@@ -12,7 +12,7 @@ from typing import TypeVar
 from flask import abort, request
 from flask_login import current_user
 
-from app.core.numbers import MAX_ID, parse_id
+from app.core.numbers import parse_id
 from app.extensions import db
 
 T = TypeVar("T")
@@ -21,9 +21,7 @@ INVALID = 422  # a re-rendered form with errors; the request rolls back
 
 
 def get_or_404(model: type[T], row_id: int) -> T:
-    """A row by a path id; ids outside the column's range are 404 (not an overflow 500)."""
-    if not 1 <= row_id <= MAX_ID:
-        abort(404)
+    """A row by a path id (in range by the route's converter), or 404."""
     row = db.session.get(model, row_id)
     if row is None:
         abort(404)

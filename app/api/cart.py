@@ -23,7 +23,7 @@ from app.accounts.models import User
 from app.api import bp
 from app.api.auth import authenticate_request, current_api_user
 from app.api.catalog import image_out
-from app.api.openapi import MAX_ID, operation, validation_problem
+from app.api.openapi import operation, validation_problem
 from app.api.schemas import Problem
 from app.api.schemas_cart import (
     AddItemIn,
@@ -106,10 +106,6 @@ def owner_cart_for_change(owner: Owner) -> tuple[Cart, bool]:
         return cart, False
     # Never a token the client chose: a fresh random one, returned in the response.
     return get_or_create_cart(user_id=None, token=new_guest_token()), True
-
-
-def in_id_range(value: int) -> bool:
-    return 1 <= value <= MAX_ID
 
 
 def cart_out(cart: Cart | None, messages: list[str] | None = None) -> CartOut:
@@ -292,7 +288,7 @@ def _item_operation(
     if isinstance(owner, Response):
         return owner
     cart = owner_cart(owner)
-    if cart is None or not in_id_range(item_id):
+    if cart is None:
         return _not_found(what)
     try:
         messages = action(cart)

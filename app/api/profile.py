@@ -35,7 +35,6 @@ from app.api.auth import api_account_key, current_api_user
 from app.api.openapi import operation, validation_problem
 from app.api.schemas import Problem, TokenOut
 from app.api.schemas_profile import (
-    MAX_DB_ID,
     AccountDeleteIn,
     AddressIn,
     AddressListOut,
@@ -123,10 +122,8 @@ def _address_out(address: Address) -> AddressOut:
 
 
 def _own_address(address_id: int) -> Address | None:
-    """The signed-in user's address, or None for anyone else's and for ids that cannot
-    exist (checked before querying: PostgreSQL refuses integers beyond its column type)."""
-    if not 1 <= address_id <= MAX_DB_ID:
-        return None
+    """The signed-in user's address, or None for anyone else's (path ids are in range:
+    app.core.numbers.IdConverter)."""
     try:
         return get_address_for_user_or_404(current_api_user().id, address_id)
     except NotFound:

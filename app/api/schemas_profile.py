@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas import UserOut
 
-MAX_DB_ID = 2**31 - 1  # INTEGER primary keys; larger path ids are answered 404 before querying
-
 _PHONE = "Mobile number, national or international (+ and country code); empty to remove."
 
 

@@ -69,6 +69,30 @@ def line_refund_amount(line: OrderLine, already: int, quantity: int) -> int:
     return gross * (already + quantity) // sold - gross * already // sold
 
 
+def _requested(
+    order: Order,
+    lines: Mapping[int, int] | None,
+    amount: int | None,
+    *,
+    both_allowed: bool = False,
+) -> dict[int, int]:
+    """The units asked for per line of ``order``, after the rules every refund request
+    follows (the preview and the refund itself alike)."""
+    wanted = {int(k): int(v) for k, v in (lines or {}).items() if v}
+    if any(q < 0 for q in wanted.values()):
+        raise RefundError("Quantities cannot be negative.")
+    if wanted and amount and not both_allowed:
+        raise RefundError("Refund either items or an amount, not both.", field="amount")
+    if not wanted and not amount:
+        raise RefundError("Choose the items to refund or enter an amount.")
+    if amount is not None and amount < 0:
+        raise RefundError("Enter an amount above zero.", field="amount")
+    line_ids = {line.id for line in order.lines}
+    if any(line_id not in line_ids for line_id in wanted):
+        raise RefundError("That line is not part of this order.")
+    return wanted
+
+
 @dataclass(frozen=True)
 class RefundPreview:
     """What a refund would give back, for staff to confirm before anything is sent."""
@@ -87,20 +111,14 @@ def preview_refund(
     Raises RefundError for what issue_refund would refuse."""
     from app.core.templating import money
 
-    wanted = {int(k): int(v) for k, v in (lines or {}).items() if v}
-    if wanted and amount:
-        raise RefundError("Refund either items or an amount, not both.", field="amount")
-    if not wanted and not amount:
-        raise RefundError("Choose the items to refund or enter an amount.")
+    wanted = _requested(order, lines, amount)
     payment = refund_payment(order)
     if payment is None:
         raise RefundError("This order has no payment that can be refunded.")
     by_id = {line.id: line for line in order.lines}
     chosen = []
     for line_id in sorted(wanted):
-        line = by_id.get(line_id)
-        if line is None:
-            raise RefundError("That line is not part of this order.")
+        line = by_id[line_id]
         if line.quantity_refunded + wanted[line_id] > line.quantity:
             raise RefundError(
                 f"At most {line.quantity - line.quantity_refunded} can be refunded.",
@@ -223,21 +241,11 @@ def issue_refund(
     one with the most left). Every refund is audited, with who asked for it (``source``:
     staff, customer, or automatic when the shop gives back a payment it cannot keep).
     """
-    wanted = {int(k): int(v) for k, v in (lines or {}).items() if v}
-    if any(q < 0 for q in wanted.values()):
-        raise RefundError("Quantities cannot be negative.")
-    if wanted and amount and kind != "cancel":
-        raise RefundError("Refund either items or an amount, not both.", field="amount")
-    if not wanted and not amount:
-        raise RefundError("Choose the items to refund or enter an amount.")
-    if amount is not None and amount < 0:
-        raise RefundError("Enter an amount above zero.", field="amount")
+    wanted = _requested(order, lines, amount, both_allowed=kind == "cancel")
     payment = payment or refund_payment(order)
     if payment is None:
         raise RefundError("This order has no payment that can be refunded.")
     by_id = {line.id: line for line in order.lines}
-    if any(line_id not in by_id for line_id in wanted):
-        raise RefundError("That line is not part of this order.")
     restock = restock and bool(wanted)
     savepoint = db.session.begin_nested()
     try:
