@@ -80,7 +80,7 @@ def checkout(buyer: Buyer, variant_id: int, barrier: threading.Barrier) -> tuple
     token = buyer.token("/checkout/review")
     barrier.wait()  # everyone presses Pay at the same moment
     started = time.perf_counter()
-    url, html = buyer.post("/checkout/pay", {"csrf_token": token})
+    url, html = buyer.post("/checkout/pay", {"csrf_token": token, "accept_terms": "y"})
     if "/sandbox/checkout/" not in url:
         return "refused", time.perf_counter() - started
     pay_url = url.rstrip("/") + "/pay"

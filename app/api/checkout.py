@@ -27,6 +27,7 @@ from app.api.schemas_cart import (
     CheckoutAddressOut,
     CheckoutDetailsIn,
     CheckoutOut,
+    CheckoutSessionIn,
     CheckoutSessionOut,
     ShippingMethodOut,
     ShippingMethodsOut,
@@ -79,6 +80,9 @@ def _checkout_out(ready: Ready) -> CheckoutOut:
         tax_name=quote.tax_name,
         discount=quote.discount,
         total=quote.total,
+        terms_url=url_for("pages.show", slug="terms", _external=True),
+        returns_url=url_for("pages.show", slug="returns", _external=True),
+        privacy_url=url_for("pages.show", slug="privacy", _external=True),
     )
 
 
@@ -191,26 +195,36 @@ def summary() -> CheckoutOut | Response:
     "after any change to the cart or details the older unpaid order is cancelled and a new "
     "one placed (201). A payment that failed is retried on the same order when nothing "
     "changed. Then poll GET /api/v1/orders/{number}/status. 409 when the cart or details "
-    "are not ready, stock ran out or the cart changed meanwhile (`checkout-changed`); 503 "
+    "are not ready, stock ran out or the cart changed meanwhile (`checkout-changed`); 422 "
+    "without `accept_terms: true` (the shopper accepts the terms at terms_url first); 503 "
     "(Retry-After) when the payment provider is unavailable (the order is kept and a retry "
     "reuses it).",
+    body=CheckoutSessionIn,
     responses={
         200: CheckoutSessionOut,
         201: CheckoutSessionOut,
         401: Problem,
         409: Problem,
+        422: Problem,
         503: Problem,
     },
     tags=["checkout"],
     cart_token=True,
     optional_auth=True,
 )
-def create_session() -> tuple[CheckoutSessionOut, int] | Response:
+def create_session(body: CheckoutSessionIn) -> tuple[CheckoutSessionOut, int] | Response:
     owner = resolve_owner()
     if isinstance(owner, Response):
         return owner
     try:
-        started = start_payment(owner_cart(owner), user_id=owner.user_id, urls=_return_urls())
+        started = start_payment(
+            owner_cart(owner),
+            user_id=owner.user_id,
+            urls=_return_urls(),
+            accepted_terms=body.accept_terms,
+        )
+    except DetailsInvalid as exc:
+        return validation_problem(exc.errors)
     except CheckoutError as exc:
         return checkout_problem(exc)
     body = CheckoutSessionOut(

@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from app.api.openapi import MAX_ID
 from app.api.schemas import ImageOut, TokenOut
+from app.checkout.errors import TERMS_REQUIRED
 
 DEFAULT_MAX_QUANTITY = 10  # CART_MAX_QUANTITY's default (app.config)
 
@@ -230,6 +231,29 @@ class CheckoutOut(BaseModel):
     tax_name: str
     discount: int
     total: int = Field(description="What the Checkout Session will charge.")
+    terms_url: str = Field(
+        description="The shop's terms and conditions, to link beside the acceptance the "
+        "shopper gives before paying (POST /checkout/session accept_terms)."
+    )
+    returns_url: str = Field(description="Returns and the right of withdrawal.")
+    privacy_url: str = Field(description="How the shop uses the shopper's details.")
+
+
+class CheckoutSessionIn(Strict):
+    accept_terms: bool = Field(
+        description="True once the shopper accepted the shop's terms and conditions "
+        "(terms_url in the checkout summary) in the app; the order records when. false is "
+        "refused (422, a field error for accept_terms), as the website refuses Pay without "
+        "its checkbox.",
+        json_schema_extra={"const": True},
+    )
+
+    @field_validator("accept_terms")
+    @classmethod
+    def _accepted(cls, value: bool) -> bool:
+        if value is not True:  # the checkout service's rule and words
+            raise PydanticCustomError("terms_required", TERMS_REQUIRED)
+        return value
 
 
 class CheckoutSessionOut(BaseModel):

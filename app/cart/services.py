@@ -192,10 +192,14 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
         )
     touch(cart)
     db.session.expire(cart, ["lines"])
-    item = variant.product.name
+    return CartChange(final, messages, item_name(variant))
+
+
+def item_name(variant: Variant) -> str:
+    """A line as a shopper names it: "Urban Hemp Jacket, size: M"."""
     if variant.options:
-        item += f", {variant.options_label}"
-    return CartChange(final, messages, item)
+        return f"{variant.product.name}, {variant.options_label}"
+    return variant.product.name
 
 
 def _own_line(cart: Cart, line_id: int) -> CartLine:
@@ -218,12 +222,12 @@ def set_quantity(cart: Cart, line_id: int, quantity: int) -> CartChange:
     line.unit_price_snapshot = line.variant.price  # they saw the line's price as it is now
     touch(cart)
     db.session.flush()
-    return CartChange(final, messages)
+    return CartChange(final, messages, item_name(line.variant))
 
 
 def remove_line(cart: Cart, line_id: int) -> str:
     line = _own_line(cart, line_id)
-    name = line.variant.product.name
+    name = item_name(line.variant)
     db.session.delete(line)
     touch(cart)
     db.session.flush()
@@ -245,7 +249,7 @@ def save_for_later(cart: Cart, line_id: int) -> str:
         .values(variant_id=line.variant_id, created_at=utcnow(), **owner)
         .on_conflict_do_nothing(index_elements=key)
     )
-    name = line.variant.product.name
+    name = item_name(line.variant)
     db.session.delete(line)
     touch(cart)
     db.session.flush()

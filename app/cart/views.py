@@ -101,6 +101,15 @@ def view_cart() -> str:
     return render_template("cart/cart.html", view=view)
 
 
+@bp.get("/mini", endpoint="mini_panel")
+def mini_panel() -> Response | str:
+    """The header cart's panel (htmx, when it opens): lines and subtotal."""
+    if not htmx:
+        return redirect(url_for("cart.view_cart"))
+    view = build_cart_view(current_cart())
+    return render_template("cart/partials/mini_cart_panel.html", view=view)
+
+
 @bp.post("/add", endpoint="add_item")
 def add_item_view() -> Response | str:
     variant_id = parse_id(request.form.get("variant_id"))
@@ -148,6 +157,7 @@ def update_quantity(line_id: int) -> Response | str:
         change = set_quantity(cart, line_id, parse_quantity(raw))
         for message in change.messages:
             flash(message, "warning")
+        flash(f"Updated {change.item}: {change.quantity} in your cart.", "success")
 
     return _line_action(apply, line_id)
 

@@ -31,6 +31,15 @@ from app.catalog.queries import (
     list_products,
     list_related_products,
 )
+from app.catalog.variants import (
+    chosen_options,
+    names_options,
+    option_groups,
+    options_phrase,
+    resolve,
+    stock_level,
+    stock_text,
+)
 from app.core.numbers import parse_id
 from app.extensions import htmx
 
@@ -168,13 +177,24 @@ def category(category_path: str) -> Response:
 def product_detail(slug: str) -> Response:
     variant_id = parse_id(request.args.get("variant"))
     partial = bool(htmx and htmx.target == "variant-panel")
+    shown_at = None
+    if names_options(request.args):
+        # Option values chosen in the picker: the variant they mean has one address, so
+        # pages (and their cache entries) stay keyed by variant id.
+        product = get_published_product_or_404(slug)
+        current = get_variant_for_product(product, variant_id)
+        chosen = resolve(product.variants, current, chosen_options(product.variants, request.args))
+        variant_id = chosen.id if chosen else None
+        shown_at = url_for("catalog.product_detail", slug=product.slug, variant=variant_id)
+        if not partial:
+            return redirect(shown_at, 303)
 
     def render() -> dict[str, str]:
         product = get_published_product_or_404(slug)
         variant = get_variant_for_product(product, variant_id)
         if partial:
             body = render_template(
-                "catalog/partials/variant_panel.html",
+                "catalog/partials/variant_response.html",
                 product=product,
                 variant=variant,
                 csrf_hole=CSRF_HOLE,
@@ -204,7 +224,10 @@ def product_detail(slug: str) -> Response:
     page = cached_value(key, render)
     body = _fill_holes(page["body"])
     if partial:
-        return _conditional(body, partial=True)
+        response = _conditional(body, partial=True)
+        if shown_at:
+            response.headers["HX-Push-Url"] = shown_at
+        return response
     return _conditional(render_template("catalog/product.html", page=page, body=body))
 
 
@@ -263,6 +286,12 @@ def sitemap_products(page: int) -> Response:
         parts.append(f"<url><loc>{loc}</loc><lastmod>{updated_at:%Y-%m-%d}</lastmod></url>\n")
     parts.append("</urlset>\n")
     return Response("".join(parts), mimetype="application/xml")
+
+
+bp.add_app_template_global(option_groups, "variant_option_groups")
+bp.add_app_template_global(options_phrase, "variant_options_phrase")
+bp.add_app_template_global(stock_level, "stock_level")
+bp.add_app_template_global(stock_text, "stock_text")
 
 
 @bp.app_template_global("listing_url")

@@ -16,6 +16,8 @@ INSUFFICIENT_STOCK = "insufficient-stock"
 CHANGED = "checkout-changed"
 PAYMENTS_UNAVAILABLE = "payments-unavailable"
 
+TERMS_REQUIRED = "Accept the terms and conditions to pay."  # a field error (accept_terms)
+
 # Where a shopper fixes each one on the website.
 FIX_IN_CART = frozenset({CART_EMPTY, CART_NEEDS_ATTENTION, INSUFFICIENT_STOCK})
 FIX_IN_DETAILS = frozenset({DETAILS_MISSING, METHOD_UNAVAILABLE})
@@ -44,6 +46,7 @@ __all__ = [
     "INSUFFICIENT_STOCK",
     "METHOD_UNAVAILABLE",
     "PAYMENTS_UNAVAILABLE",
+    "TERMS_REQUIRED",
     "CheckoutError",
     "DetailsInvalid",
 ]

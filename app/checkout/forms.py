@@ -5,7 +5,7 @@ the country) are the checkout service's, the same for the API (app/checkout/deta
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
 from app.accounts.addresses import ADDRESS_FIELDS
@@ -83,3 +83,10 @@ def form_field(api_field: str) -> str:
     return {"shipping_address": "shipping_full_name", "billing_address": "billing"}.get(
         api_field, api_field
     )
+
+
+class PayForm(FlaskForm):
+    """The review page's Pay button, with the terms to accept (the checkout service refuses to
+    start a payment without them, for the API too)."""
+
+    accept_terms = BooleanField("I have read and accept the terms and conditions")

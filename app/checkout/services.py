@@ -26,7 +26,7 @@ from app.cart.queries import CartView, build_cart_view
 from app.cart.services import acknowledge_prices
 from app.checkout import errors
 from app.checkout.details import check_cart, details_for, method_for
-from app.checkout.errors import CheckoutError
+from app.checkout.errors import CheckoutError, DetailsInvalid
 from app.checkout.models import CheckoutAttempt, CheckoutDetails
 from app.checkout.sessions import (
     Send,
@@ -43,7 +43,7 @@ from app.checkout.sessions import (
     send,
     send_of,
 )
-from app.db import commit_point
+from app.db import commit_point, utcnow
 from app.extensions import db
 from app.orders.fulfilment import lock_order
 from app.orders.models import CancelReason, Order, OrderStatus
@@ -146,10 +146,17 @@ def lock_cart(cart: Cart) -> None:
     db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update())
 
 
-def start_payment(cart: Cart | None, *, user_id: int | None, urls: ReturnUrls) -> PaymentStart:
-    """Place (or find again) the cart's order and give back where the shopper pays."""
+def start_payment(
+    cart: Cart | None, *, user_id: int | None, urls: ReturnUrls, accepted_terms: bool
+) -> PaymentStart:
+    """Place (or find again) the cart's order and give back where the shopper pays.
+
+    Only a shopper who accepted the shop's terms (website checkbox, API ``accept_terms``)
+    gets this far; the order records when (``terms_accepted_at``)."""
     if cart is None:
         raise CheckoutError("Your cart is empty.", code=errors.CART_EMPTY)
+    if accepted_terms is not True:
+        raise DetailsInvalid({"accept_terms": [errors.TERMS_REQUIRED]})
     for _ in range(3):  # a reused session may turn out closed: then once more, anew
         plan, number = _prepare(cart, user_id=user_id, urls=urls)
         commit_point("checkout-prepared")  # order, reservation and attempt exist first
@@ -214,6 +221,7 @@ def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
             raise
     elif order.status == OrderStatus.PAYMENT_FAILED:
         transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
+    order.terms_accepted_at = utcnow()
     live = live_payment(order)
     if live is not None:
         attempt = next((a for a in attempts_of(order) if a.number == live.attempt), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -20,7 +20,7 @@ from app.checkout import bp, errors
 from app.checkout.completion import complete_on_return
 from app.checkout.details import DetailsInput, check_cart, save_details, starting_details
 from app.checkout.errors import CheckoutError, DetailsInvalid
-from app.checkout.forms import CheckoutForm, form_field
+from app.checkout.forms import CheckoutForm, PayForm, form_field
 from app.checkout.services import ReturnUrls, ready_to_pay, start_payment
 from app.extensions import limiter
 from app.orders.customer import NotCancellable, can_cancel, cancel_by_customer, linked_order
@@ -117,6 +117,10 @@ def start() -> str | Response:
 
 @bp.get("/checkout/review")
 def review() -> str | Response:
+    return _review_page(PayForm())
+
+
+def _review_page(form: PayForm, status: int = 200) -> Response:
     cart = current_cart()
     try:
         ready = ready_to_pay(cart)
@@ -124,14 +128,22 @@ def review() -> str | Response:
         if exc.code in errors.FIX_IN_CART:
             return redirect(url_for("cart.view_cart"))
         return redirect(url_for("checkout.start"))
-    return render_template(
-        "checkout/review.html", details=ready.details, quote=ready.quote, view=ready.view
+    page = render_template(
+        "checkout/review.html",
+        details=ready.details,
+        quote=ready.quote,
+        view=ready.view,
+        form=form,
     )
+    return make_response(page, status)
 
 
 @bp.post("/checkout/pay")
 @limiter.limit("20 per minute")
 def pay() -> Response:
+    form = PayForm()
+    if not form.validate_on_submit():  # the CSRF token; the terms are the service's rule
+        return _review_page(form, 400)
     urls = ReturnUrls(
         success=url_for("checkout.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}",
         cancel=url_for("checkout.cancelled", _external=True),
@@ -141,7 +153,11 @@ def pay() -> Response:
             current_cart(),
             user_id=current_user.id if current_user.is_authenticated else None,
             urls=urls,
+            accepted_terms=form.accept_terms.data,
         )
+    except DetailsInvalid as exc:
+        form.accept_terms.errors = exc.errors.get("accept_terms", [str(exc)])
+        return _review_page(form, 422)
     except CheckoutError as exc:
         flash(str(exc), "error")
         if exc.code in errors.FIX_IN_CART:

@@ -115,6 +115,8 @@ class Order(TimestampMixin, Base):
     shipped_at: Mapped[datetime | None] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
     cancel_reason: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
+    # When the shopper last accepted the shop's terms for this order (the press of Pay).
+    terms_accepted_at: Mapped[datetime | None] = mapped_column()
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"

@@ -7,6 +7,8 @@
 //    element that the swap replaced is found again by id (htmx does this) or by its
 //    data-focus-key; failing that, the swapped region's [data-focus-fallback] takes it
 //    (a removed cart line hands focus to the cart, not to <body>).
+// 3. The header cart is a <details>: opening it fetches its panel (lines and subtotal) afresh;
+//    Escape or a click elsewhere closes it, and Escape hands focus back to its summary.
 document.documentElement.classList.add("js");
 
 (function () {
@@ -61,4 +63,38 @@ document.documentElement.classList.add("js");
       remembered = null;
     }
   }
+})();
+
+(function () {
+  function openCart() {
+    return document.querySelector("details.mini-cart[open]");
+  }
+
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      var details = event.target;
+      if (details.matches && details.matches("details.mini-cart") && details.open && window.htmx) {
+        window.htmx.trigger(details, "shop:open");
+      }
+    },
+    true // toggle does not bubble
+  );
+  document.addEventListener("keydown", function (event) {
+    var details = openCart();
+    if (event.key !== "Escape" || !details) {
+      return;
+    }
+    var inside = details.contains(document.activeElement);
+    details.open = false;
+    if (inside) {
+      details.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var details = openCart();
+    if (details && !details.contains(event.target)) {
+      details.open = false;
+    }
+  });
 })();

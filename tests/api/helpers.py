@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tests.accounts.helpers import PASSWORD
 
+TERMS = {"accept_terms": True}  # the shopper accepted the terms in the app
+
 
 def api_login(client, email: str = "ada@example.com", password: str = PASSWORD, **extra):
     return client.post("/api/v1/auth/login", json={"email": email, "password": password, **extra})
@@ -50,7 +52,7 @@ def set_details(client, headers: dict, **overrides):
 
 def start_session(client, headers: dict) -> dict:
     """Checkout Session for the cart whose details are set; {order_number, checkout_url, ...}."""
-    response = client.post("/api/v1/checkout/session", headers=headers)
+    response = client.post("/api/v1/checkout/session", json={"accept_terms": True}, headers=headers)
     assert response.status_code in (200, 201), response.get_json()
     return response.get_json()
 

@@ -16,6 +16,7 @@ from app.payments.stripe_gateway import PaymentsUnavailable
 from tests.accounts.helpers import PASSWORD, make_user
 from tests.api.helpers import (
     SHIPPING_ADDRESS,
+    TERMS,
     add_item,
     bearer,
     guest,
@@ -185,12 +186,15 @@ def test_guests_check_out_with_an_email(client, db, mug):
 def test_empty_or_blocked_carts_cannot_check_out(client, db, ada, mug):
     empty = set_details(client, ada)
     assert empty.status_code == 409 and empty.get_json()["code"] == "cart-empty"
-    assert client.post("/api/v1/checkout/session", headers=ada).get_json()["code"] == "cart-empty"
+    assert (
+        client.post("/api/v1/checkout/session", json=TERMS, headers=ada).get_json()["code"]
+        == "cart-empty"
+    )
     add_item(client, mug.id, 3, ada)
     assert set_details(client, ada).status_code == 200
     adjust_stock(mug.id, -4)
     commit_unit_of_work()
-    blocked = client.post("/api/v1/checkout/session", headers=ada)
+    blocked = client.post("/api/v1/checkout/session", json=TERMS, headers=ada)
     assert blocked.status_code == 409 and blocked.get_json()["code"] == "cart-needs-attention"
     assert orders(db) == []
 
@@ -198,14 +202,14 @@ def test_empty_or_blocked_carts_cannot_check_out(client, db, ada, mug):
 def test_session_places_the_order_and_a_retry_gets_the_same_one(client, db, ada, mug):
     add_item(client, mug.id, 2, ada)
     set_details(client, ada)
-    first = client.post("/api/v1/checkout/session", headers=ada)
+    first = client.post("/api/v1/checkout/session", json=TERMS, headers=ada)
     assert first.status_code == 201
     body = first.get_json()
     assert body["status"] == "pending_payment" and body["reused"] is False
     assert "/sandbox/checkout/cs_sandbox_" in body["checkout_url"]
     assert stock(db, mug.id) == (5, 2)
 
-    retry = client.post("/api/v1/checkout/session", headers=ada)
+    retry = client.post("/api/v1/checkout/session", json=TERMS, headers=ada)
     assert retry.status_code == 200
     assert retry.get_json() == {**body, "reused": True}
     [order] = orders(db)
@@ -243,7 +247,7 @@ def test_provider_outage_keeps_the_order_and_a_retry_reuses_it(client, db, ada, 
         raise PaymentsUnavailable()
 
     monkeypatch.setattr(sandbox, "create_checkout_session", down)
-    response = client.post("/api/v1/checkout/session", headers=ada)
+    response = client.post("/api/v1/checkout/session", json=TERMS, headers=ada)
     assert response.status_code == 503
     assert response.get_json()["code"] == "payments-unavailable"
     assert response.headers["Retry-After"]
@@ -251,7 +255,7 @@ def test_provider_outage_keeps_the_order_and_a_retry_reuses_it(client, db, ada, 
     assert order.status == OrderStatus.PENDING_PAYMENT and order.payments == []
 
     monkeypatch.setattr(sandbox, "create_checkout_session", real)
-    retry = client.post("/api/v1/checkout/session", headers=ada)
+    retry = client.post("/api/v1/checkout/session", json=TERMS, headers=ada)
     assert retry.status_code == 201
     assert retry.get_json()["order_number"] == order.number
     assert len(orders(db)) == 1 and stock(db, mug.id) == (5, 1)
@@ -276,7 +280,7 @@ def test_pay_and_poll_until_paid(client, db, ada, mug):
     cart = client.get("/api/v1/cart", headers=ada).get_json()
     assert cart["lines"] == []  # cleared by fulfilment
     # A paid order is never handed out again; the emptied cart cannot start another.
-    assert client.post("/api/v1/checkout/session", headers=ada).status_code == 409
+    assert client.post("/api/v1/checkout/session", json=TERMS, headers=ada).status_code == 409
     payments = db.session.execute(sa.select(Payment)).scalars().all()
     assert [p.status for p in payments] == ["succeeded"]
 
@@ -298,7 +302,9 @@ def test_a_double_tap_places_one_order_with_one_session(app):
         assert set_details(client, guest(token), email="tap@example.com").status_code == 200
 
         def tap(_: int) -> tuple[int, dict]:
-            response = app.test_client().post("/api/v1/checkout/session", headers=guest(token))
+            response = app.test_client().post(
+                "/api/v1/checkout/session", json=TERMS, headers=guest(token)
+            )
             return response.status_code, response.get_json()
 
         results = run_at_once(app, 4, tap)
@@ -341,7 +347,7 @@ def test_a_retry_holding_most_of_the_stock_gets_the_same_order(client, db, ada, 
     assert cart["can_check_out"] is True and cart["subtotal"] == 4500
     summary = client.get("/api/v1/checkout/summary", headers=ada)
     assert summary.status_code == 200 and summary.get_json()["total"] == 4995
-    retry = client.post("/api/v1/checkout/session", headers=ada)
+    retry = client.post("/api/v1/checkout/session", json=TERMS, headers=ada)
     assert retry.status_code == 200, retry.get_json()
     assert retry.get_json() == {**first, "reused": True}
     assert len(orders(db)) == 1 and stock(db, mug.id) == (5, 3)
@@ -367,7 +373,7 @@ def test_guest_retry_holding_most_of_the_stock_gets_the_same_order(client, db, m
     token = add_item(client, mug.id, 4).get_json()["cart_token"]
     set_details(client, guest(token), email="guest@example.com")
     first = start_session(client, guest(token))
-    retry = client.post("/api/v1/checkout/session", headers=guest(token))
+    retry = client.post("/api/v1/checkout/session", json=TERMS, headers=guest(token))
     assert retry.status_code == 200 and retry.get_json()["order_number"] == first["order_number"]
 
 

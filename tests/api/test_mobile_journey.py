@@ -13,7 +13,7 @@ from app.db import commit_unit_of_work
 from app.notifications.models import Notification
 from app.payments.models import WebhookEvent
 from tests.accounts.helpers import PASSWORD, latest_link
-from tests.api.helpers import CART_TOKEN, SHIPPING_ADDRESS, bearer, guest, pay_in_sandbox
+from tests.api.helpers import CART_TOKEN, SHIPPING_ADDRESS, TERMS, bearer, guest, pay_in_sandbox
 from tests.catalog import factories
 from tests.checkout.helpers import path_of
 
@@ -75,7 +75,7 @@ def test_register_to_paid_order_then_token_rotation_and_reuse(client, db):
     summary = client.get("/api/v1/checkout/summary", headers=auth).get_json()
     assert (summary["subtotal"], summary["shipping"], summary["total"]) == (9000, 0, 9000)
     assert summary["email"] == EMAIL
-    session = client.post("/api/v1/checkout/session", headers=auth)
+    session = client.post("/api/v1/checkout/session", json=TERMS, headers=auth)
     assert session.status_code == 201
     checkout = session.get_json()
     number = checkout["order_number"]

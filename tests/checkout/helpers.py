@@ -41,7 +41,8 @@ def submit_details(client, **overrides) -> object:
 
 def pay(client, **extra) -> object:
     return client.post(
-        "/checkout/pay", data={"csrf_token": token(client, "/checkout/review"), **extra}
+        "/checkout/pay",
+        data={"csrf_token": token(client, "/checkout/review"), "accept_terms": "y", **extra},
     )
 
 

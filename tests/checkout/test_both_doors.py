@@ -12,7 +12,7 @@ from app.db import commit_unit_of_work
 from app.extensions import db as _db
 from app.orders.models import Order
 from app.payments.models import SandboxSession
-from tests.api.helpers import add_item, guest
+from tests.api.helpers import TERMS, add_item, guest
 from tests.catalog import factories
 from tests.checkout.helpers import DETAILS, add_to_cart, submit_details, token
 
@@ -91,7 +91,9 @@ def test_web_and_api_place_identical_orders_for_identical_carts(app, db):
     add_to_cart(web, lamp.id, 1)
     form = {f"billing_{k}": v for k, v in BILLING.items()}
     assert submit_details(web, billing="different", **form).status_code == 303
-    web.post("/checkout/pay", data={"csrf_token": token(web, "/checkout/review")})
+    web.post(
+        "/checkout/pay", data={"csrf_token": token(web, "/checkout/review"), "accept_terms": "y"}
+    )
 
     api = app.test_client()
     cart = add_item(api, mug.id, 2).get_json()["cart_token"]
@@ -104,7 +106,7 @@ def test_web_and_api_place_identical_orders_for_identical_carts(app, db):
         "shipping_method": "standard",
     }
     assert api.put("/api/v1/checkout/details", json=body, headers=guest(cart)).status_code == 200
-    assert api.post("/api/v1/checkout/session", headers=guest(cart)).status_code == 201
+    assert api.post("/api/v1/checkout/session", json=TERMS, headers=guest(cart)).status_code == 201
 
     _db.session.expire_all()
     from_web, from_api = _db.session.execute(sa.select(Order).order_by(Order.id)).scalars().all()

@@ -11,6 +11,7 @@ from app.notifications.models import Notification
 from app.orders.models import Order, OrderStatus, Payment
 from app.payments.models import WebhookEvent
 from tests.accounts.helpers import login, make_user
+from tests.api.helpers import TERMS
 from tests.catalog import factories
 from tests.checkout.helpers import (
     add_to_cart,
@@ -264,7 +265,7 @@ def test_an_order_started_in_the_app_is_paid_on_the_website(app, client, db):
     api = bearer(tokens(app.test_client())["access_token"])
     details = {"shipping_address": SHIPPING_ADDRESS, "shipping_method": "standard"}
     assert client.put("/api/v1/checkout/details", json=details, headers=api).status_code == 200
-    started = client.post("/api/v1/checkout/session", headers=api).get_json()
+    started = client.post("/api/v1/checkout/session", json=TERMS, headers=api).get_json()
     assert client.get("/checkout/review").status_code == 200  # the app's details, shared
     response = pay(client)
     assert response.headers["Location"] == started["checkout_url"]

@@ -18,7 +18,7 @@ from app.notifications.models import Notification
 from app.orders.models import Order, OrderStatus
 from app.payments import sandbox
 from app.payments.models import SandboxSession, WebhookEvent
-from tests.api.helpers import add_item, guest, set_details
+from tests.api.helpers import TERMS, add_item, guest, set_details
 from tests.catalog import factories
 from tests.checkout.conftest import point_at
 from tests.checkout.helpers import DETAILS, path_of, token
@@ -50,7 +50,9 @@ def _shopper(app, variant_id: int, email: str):
 
 
 def _press_pay(client):
-    return client.post("/checkout/pay", data={"csrf_token": token(client, "/checkout/review")})
+    return client.post(
+        "/checkout/pay", data={"csrf_token": token(client, "/checkout/review"), "accept_terms": "y"}
+    )
 
 
 def test_ten_payers_at_once_every_success_page_answers_200(own_app):
@@ -213,7 +215,9 @@ def test_an_app_retrying_while_its_first_call_waits_gets_the_same_order_and_sess
         fake.delay_next(1.0)
 
         def call(_: int):
-            response = app.test_client().post("/api/v1/checkout/session", headers=guest(cart))
+            response = app.test_client().post(
+                "/api/v1/checkout/session", json=TERMS, headers=guest(cart)
+            )
             return response.status_code, response.get_json()
 
         results = run_at_once(app, 3, call)
@@ -281,7 +285,9 @@ def test_two_shoppers_buying_other_sizes_of_the_same_products_in_either_order(ow
 
     def press(index: int) -> int:
         client, csrf = shoppers[index]
-        return client.post("/checkout/pay", data={"csrf_token": csrf}).status_code
+        return client.post(
+            "/checkout/pay", data={"csrf_token": csrf, "accept_terms": "y"}
+        ).status_code
 
     for _ in range(3):
         assert run_at_once(app, 2, press) == [303, 303]

@@ -103,7 +103,9 @@ def test_pay_and_a_sign_in_merging_the_same_variants_in_the_other_order(own_app,
     def press() -> None:
         merged_one.wait(5)
         pay_go.set()
-        outcome["pay"] = client.post("/checkout/pay", data={"csrf_token": csrf}).status_code
+        outcome["pay"] = client.post(
+            "/checkout/pay", data={"csrf_token": csrf, "accept_terms": "y"}
+        ).status_code
 
     _both(merge, press)
     assert outcome == {"merge": "ok", "pay": 303}
@@ -115,7 +117,9 @@ def test_pay_and_a_staff_cancel_restocking_the_same_product(own_app, monkeypatch
     app = own_app
     small, large = _shirt(app)
     first, csrf = _ready(app, (small, large), "paid@example.com")
-    url = first.post("/checkout/pay", data={"csrf_token": csrf}).headers["Location"]
+    url = first.post("/checkout/pay", data={"csrf_token": csrf, "accept_terms": "y"}).headers[
+        "Location"
+    ]
     session_id = url.rsplit("/", 1)[1]
     with app.app_context(), unit_of_work():
         sandbox.act(session_id, "pay")
@@ -146,7 +150,9 @@ def test_pay_and_a_staff_cancel_restocking_the_same_product(own_app, monkeypatch
     def press() -> None:
         restocked_one.wait(5)
         pay_go.set()
-        outcome["pay"] = buyer.post("/checkout/pay", data={"csrf_token": buyer_csrf}).status_code
+        outcome["pay"] = buyer.post(
+            "/checkout/pay", data={"csrf_token": buyer_csrf, "accept_terms": "y"}
+        ).status_code
 
     _both(staff, press)
     assert outcome == {"staff": "ok", "pay": 303}
@@ -176,7 +182,9 @@ def test_the_press_and_the_settling_task_learning_one_session_at_once(own_app, m
         outcome: dict[str, object] = {}
 
         def press() -> None:
-            outcome["press"] = client.post("/checkout/pay", data={"csrf_token": csrf}).status_code
+            outcome["press"] = client.post(
+                "/checkout/pay", data={"csrf_token": csrf, "accept_terms": "y"}
+            ).status_code
 
         def settle() -> None:
             inserted.wait(10)

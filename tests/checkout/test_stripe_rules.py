@@ -17,6 +17,7 @@ from app.db import commit_unit_of_work
 from app.extensions import db as _db
 from app.orders.models import Order, OrderStatus, Payment
 from app.payments import stripe_gateway
+from tests.api.helpers import TERMS
 from tests.catalog import factories
 from tests.checkout.helpers import add_to_cart, latest_order, pay, submit_details
 from tests.fakes.stripe_server import SHAPES
@@ -360,8 +361,12 @@ def test_each_door_makes_one_session_per_attempt_that_stripe_accepts(
         else:
             headers = guest(add_item(client, variant.id, 2).get_json()["cart_token"])
         assert set_details(client, headers, email="ada@example.com").status_code == 200
-        url = client.post("/api/v1/checkout/session", headers=headers).get_json()["checkout_url"]
-        again = client.post("/api/v1/checkout/session", headers=headers).get_json()["checkout_url"]
+        url = client.post("/api/v1/checkout/session", json=TERMS, headers=headers).get_json()[
+            "checkout_url"
+        ]
+        again = client.post("/api/v1/checkout/session", json=TERMS, headers=headers).get_json()[
+            "checkout_url"
+        ]
     assert url == again and url.startswith(fake_stripe.url + "/pay/")
     [create] = creates(fake_stripe)  # the retry got the live session back, not a new one
     assert create.params["line_items"][0]["price_data"]["unit_amount"] == "2500"

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.e2e
 RECORD_CSP_VIOLATIONS = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (e) => {
-  window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
+  window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '') + ' ' + (e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 200) : ''));
 });
 """
 
@@ -24,14 +24,14 @@ class PageProblems:
 
     def _on_console(self, message) -> None:
         if message.type == "error":
-            self.console_errors.append(message.text)
+            self.console_errors.append(f"{message.text} @ {self.page.url} {message.location}")
 
     def csp_violations(self) -> list[str]:
         return self.page.evaluate("window.__cspViolations || []")
 
     def assert_clean(self) -> None:
-        assert self.console_errors == [], self.console_errors
         assert self.csp_violations() == []
+        assert self.console_errors == [], self.console_errors
 
 
 @pytest.fixture

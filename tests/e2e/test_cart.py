@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 
 def mini_cart(page):
-    return page.locator("#mini-cart .badge-count")
+    return page.locator("#mini-cart .badge-count >> visible=true")
 
 
 def sign_in(page, base):

@@ -37,11 +37,13 @@ def test_search_filter_page_and_open_a_product(page, live_server, problems):
     expect(page.get_by_text("SKU: MWJ-M")).to_be_visible()
 
     # Picking another size updates price, stock and SKU in place.
-    picker = page.get_by_label("Choose an option")
+    sizes = page.get_by_role("group", name=re.compile("^Size"))
+    expect(sizes.get_by_role("radio", name="S sold out")).to_be_visible()
     # With JavaScript the choice applies itself: the no-JS button steps aside.
     expect(page.get_by_role("button", name="Show this option")).to_be_hidden()
-    picker.select_option(picker.locator("option", has_text="size: L").get_attribute("value"))
+    sizes.get_by_text("L", exact=True).click()
     expect(page.get_by_text("SKU: MWJ-L")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/products/merino-wool-jumper\?variant=\d+$"))
     expect(page.locator("#variant-panel .price")).to_have_text("€94.00")
     assert page.evaluate("window.__sameDocument") is None  # a new document since goto
     problems.assert_clean()
@@ -71,8 +73,7 @@ def test_the_same_journey_without_javascript(no_js_page, live_server):
     expect(page).to_have_url(re.compile(r"q=merino.*in_stock=1"))
     page.get_by_role("link", name="Merino Wool Jumper", exact=True).click()
     expect(page.get_by_text("SKU: MWJ-M")).to_be_visible()
-    picker = page.get_by_label("Choose an option")
-    picker.select_option(picker.locator("option", has_text="size: L").get_attribute("value"))
+    page.get_by_role("group", name=re.compile("^Size")).get_by_text("L", exact=True).click()
     page.get_by_role("button", name="Show this option").click()
     expect(page).to_have_url(re.compile(r"variant=\d+"))
     expect(page.get_by_text("SKU: MWJ-L")).to_be_visible()
@@ -86,4 +87,42 @@ def test_bad_query_parameters_in_the_browser(page, live_server, problems):
     expect(
         page.get_by_text("Minimum price is not an amount like 25 or 12.50, so it was ignored.")
     ).to_be_visible()
+    problems.assert_clean()
+
+
+def test_options_by_keyboard_keep_focus_and_announce_the_choice(page, live_server, problems):
+    """Size and colour are radio groups: arrow keys choose, the panel updates in place, the
+    focus stays on the chosen value and the change is said in the status region."""
+    page.goto(live_server.url + "/products/waxed-field-jacket")
+    expect(page.get_by_text("SKU: WFJ-OS")).to_be_visible()
+    colours = page.get_by_role("group", name=re.compile("^Colour"))
+    sizes = page.get_by_role("group", name=re.compile("^Size"))
+    expect(sizes.get_by_role("radio", name="M sold out", exact=True)).to_be_visible()
+    # Navy comes in M and L only: from S it is marked, and choosing it moves the size.
+    expect(
+        colours.get_by_role("radio", name="Navy (not with the other choices)", exact=True)
+    ).to_be_visible()
+
+    sizes.get_by_role("radio", name="S", exact=True).focus()
+    page.keyboard.press("ArrowRight")  # M: sold out in Olive
+    expect(page.get_by_text("SKU: WFJ-OM")).to_be_visible()
+    expect(page.locator("#variant-panel")).to_contain_text("Out of stock")
+    expect(
+        page.locator("#variant-panel").get_by_role("button", name="Add to cart")
+    ).to_be_disabled()
+    expect(sizes.get_by_role("radio", name="M sold out", exact=True)).to_be_focused()
+    page.keyboard.press("ArrowRight")  # L
+    expect(page.get_by_text("SKU: WFJ-OL")).to_be_visible()
+    expect(sizes.get_by_role("radio", name="L", exact=True)).to_be_focused()
+    expect(page.locator("#variant-status")).to_have_text(
+        "Size L, colour Olive: €134.00, only 5 left."
+    )
+
+    page.keyboard.press("Tab")  # into the colour group
+    expect(colours.get_by_role("radio", name="Olive", exact=True)).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_text("SKU: WFJ-NL")).to_be_visible()
+    expect(page.locator("#variant-panel .price")).to_have_text("€139.00")
+    expect(colours.get_by_role("radio", name="Navy", exact=True)).to_be_focused()
+    expect(page).to_have_url(re.compile(r"variant=\d+$"))
     problems.assert_clean()

@@ -58,6 +58,30 @@ def seed_live_catalog() -> None:
             ],
         )
         create_product(
+            "Waxed Field Jacket",
+            category=clothing,
+            status="published",
+            brand="Northwind",
+            description_html="<p>Waxed cotton, two colours.</p>",
+            variants=[
+                VariantInput(
+                    sku="WFJ-OS", price=12900, options={"size": "S", "colour": "Olive"}, stock=3
+                ),
+                VariantInput(
+                    sku="WFJ-OM", price=12900, options={"size": "M", "colour": "Olive"}, stock=0
+                ),
+                VariantInput(
+                    sku="WFJ-OL", price=13400, options={"size": "L", "colour": "Olive"}, stock=5
+                ),
+                VariantInput(
+                    sku="WFJ-NM", price=13900, options={"size": "M", "colour": "Navy"}, stock=4
+                ),
+                VariantInput(
+                    sku="WFJ-NL", price=13900, options={"size": "L", "colour": "Navy"}, stock=2
+                ),
+            ],
+        )
+        create_product(
             "Speckled Stoneware Mug",
             category=clothing,
             status="published",
