@@ -110,26 +110,36 @@ def mini_panel() -> Response | str:
     return render_template("cart/partials/mini_cart_panel.html", view=view)
 
 
+def _added() -> Response | str:
+    """After an add: with htmx, the messages beside the form's button (where the shopper is
+    looking, also far down a phone screen) and the header cart out of band; without
+    JavaScript, back to the page with the messages flashed."""
+    if htmx:
+        messages = get_flashed_messages(with_categories=True)
+        return render_template("cart/partials/add_response.html", messages=messages)
+    return _respond(_back())
+
+
 @bp.post("/add", endpoint="add_item")
 def add_item_view() -> Response | str:
     variant_id = parse_id(request.form.get("variant_id"))
     if variant_id is None:
         flash("Choose a product option first.", "error")
-        return _respond(_back())
+        return _added()
     try:
         quantity = parse_quantity(request.form.get("quantity", "1"))
         cart = current_cart(create=True)
         change = add_item(cart, variant_id, quantity)
     except CartError as exc:
         flash(str(exc), "error")
-        return _respond(_back())
+        return _added()
     for message in change.messages:
         flash(message, "warning")
     # Markup.format escapes the product's name; the sentence around it is ours.
     added = Markup('Added {item} — {count} in your cart. <a href="{url}">View cart</a>')  # noqa: S704
     cart_url = url_for("cart.view_cart")
     flash(added.format(item=change.item, count=change.quantity, url=cart_url), "success")
-    return _respond(_back())
+    return _added()
 
 
 def _line_action(action, line_id: int) -> Response | str:

@@ -157,7 +157,7 @@ def pay() -> Response:
         )
     except DetailsInvalid as exc:
         form.accept_terms.errors = exc.errors.get("accept_terms", [str(exc)])
-        return _review_page(form, 422)
+        return _review_page(form)  # like every form of the site: the page again, with errors
     except CheckoutError as exc:
         flash(str(exc), "error")
         if exc.code in errors.FIX_IN_CART:

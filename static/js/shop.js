@@ -7,7 +7,8 @@
 //    element that the swap replaced is found again by id (htmx does this) or by its
 //    data-focus-key; failing that, the swapped region's [data-focus-fallback] takes it
 //    (a removed cart line hands focus to the cart, not to <body>).
-// 3. The header cart is a <details>: opening it fetches its panel (lines and subtotal) afresh;
+// 3. The header cart is a <details>: opening it fetches its panel (lines and subtotal) once
+//    (a cart change re-renders the whole header cart, so it is fetched again after one);
 //    Escape or a click elsewhere closes it, and Escape hands focus back to its summary.
 document.documentElement.classList.add("js");
 
@@ -28,6 +29,17 @@ document.documentElement.classList.add("js");
 
   document.addEventListener("htmx:afterSettle", function (event) {
     restore(event.detail && event.detail.target);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    // A boosted form that led to a new page (checkout details → review): like a page load,
+    // the keyboard starts at the top of the new content, not on <body>.
+    var active = document.activeElement;
+    if (event.detail && event.detail.boosted && (!active || active === document.body)) {
+      var main = document.getElementById("main");
+      if (main) {
+        main.focus({ preventScroll: true });
+      }
+    }
   });
   document.addEventListener("htmx:afterRequest", function () {
     // No swap (or a swap elsewhere, like the mini-cart): the disabled button is back.

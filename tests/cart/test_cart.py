@@ -66,9 +66,10 @@ def test_add_with_htmx_updates_the_mini_cart_and_messages(client, db, products):
     response = add(client, products["mug"].id, htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
+    # The message goes beside the button (the form's status region), the header cart out of band.
+    assert html.startswith('<p class="flash flash-success">Added Stoneware Mug — 1 in your cart.')
+    assert '<li id="mini-cart" hx-swap-oob="true">' in html
     assert '<span class="badge badge-count">1</span>' in html
-    assert 'id="flash-messages" hx-swap-oob="innerHTML"' in html
-    assert "Added Stoneware Mug — 1 in your cart." in html
 
 
 @pytest.mark.parametrize("quantity", ["-1", "0", "0.5", "1e12", "abc", "", "11", "999999999999"])
@@ -367,3 +368,21 @@ def test_the_add_confirmation_escapes_the_product_name(client, db):
     add(client, variant.id)
     page = client.get("/cart").get_data(as_text=True)
     assert "Added &lt;b&gt;Bold&lt;/b&gt; &amp; Co Mug — 1 in your cart." in page
+
+
+def test_the_header_cart_panel_lists_lines_and_subtotal(client, db, products, count_queries):
+    hx = {"HX-Request": "true", "HX-Target": "mini-cart-panel"}
+    assert "Your cart is empty." in client.get("/cart/mini", headers=hx).get_data(as_text=True)
+    add(client, products["mug"].id, "2")
+    page = client.get("/products").get_data(as_text=True)
+    # The page itself carries only the count; the lines are fetched when the panel opens.
+    assert 'hx-get="/cart/mini" hx-trigger="shop:open once"' in page and "Subtotal" not in page
+    count_queries.statements.clear()
+    html = client.get("/cart/mini", headers=hx).get_data(as_text=True)
+    assert len(count_queries.statements) <= 6
+    assert "Your cart · 2 items" in html and "Stoneware Mug" in html
+    assert "2 × €15.00" in html and "<strong>€30.00</strong>" in html
+    assert 'href="/cart"' in html and 'href="/checkout"' in html
+    response = client.get("/cart/mini")  # without htmx: the cart page
+    assert response.status_code == 302 and response.headers["Location"] == "/cart"
+    assert "no-store" in client.get("/cart/mini", headers=hx).headers["Cache-Control"]

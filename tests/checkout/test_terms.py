@@ -51,7 +51,7 @@ def test_pay_without_the_terms_stays_on_the_review_with_the_error(client, mug):
     add_to_cart(client, mug.id)
     submit_details(client)
     response = client.post("/checkout/pay", data={"csrf_token": token(client, "/checkout/review")})
-    assert response.status_code == 422
+    assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<title>Error: Review your order" in html
     summary = html.split('class="error-summary"')[1].split("</div>")[0]

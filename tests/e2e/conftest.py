@@ -9,7 +9,8 @@ pytestmark = pytest.mark.e2e
 RECORD_CSP_VIOLATIONS = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (e) => {
-  window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '') + ' ' + (e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 200) : ''));
+  window.__cspViolations.push([e.violatedDirective, e.blockedURI, e.sample,
+    e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 200) : ''].join(' '));
 });
 """
 

@@ -114,8 +114,8 @@ def test_options_by_keyboard_keep_focus_and_announce_the_choice(page, live_serve
     page.keyboard.press("ArrowRight")  # L
     expect(page.get_by_text("SKU: WFJ-OL")).to_be_visible()
     expect(sizes.get_by_role("radio", name="L", exact=True)).to_be_focused()
-    expect(page.locator("#variant-status")).to_have_text(
-        "Size L, colour Olive: €134.00, only 5 left."
+    expect(page.locator("#variant-status")).to_have_text(  # other journeys buy some
+        re.compile(r"^Size L, colour Olive: €134\.00, only \d left\.$")
     )
 
     page.keyboard.press("Tab")  # into the colour group

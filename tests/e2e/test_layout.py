@@ -36,6 +36,7 @@ def storefront_paths(page, base) -> list[str]:
         "/products?q=wool&min_price=abc",
         category,
         product,
+        "/products/waxed-field-jacket",  # two option groups
         "/cart",
         "/checkout",
         "/account/login",
