@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, make_response, render_template
 from werkzeug.wrappers import Response
 
 from app.pages import bp
@@ -14,6 +14,6 @@ def show(slug: str) -> Response:
     page = get_page(slug)
     if page is None:
         abort(404)
-    response = Response(render_template("pages/page.html", page=page))
+    response = make_response(render_template("pages/page.html", page=page))
     response.headers["Cache-Control"] = "private, no-cache"  # carries the visitor's mini-cart
     return response

@@ -142,6 +142,8 @@ class Walk:
             self.failures.append(f"{response.status_code} {label}")
         elif took > SLOW:
             self.failures.append(f"{took:.2f}s {label}")
+        elif response.mimetype != "text/html" and response.data[:15].lower() == b"<!doctype html>":
+            self.failures.append(f"HTML served as {response.mimetype}: {label}")
         return response
 
 

@@ -42,6 +42,7 @@ def storefront_paths(page, base) -> list[str]:
         "/account/login",
         "/account/signup",
         "/account/forgot",
+        "/pages/terms",
     ]
 
 
@@ -54,7 +55,7 @@ def check(page, base, path, label, failures, shots):
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
-@pytest.mark.parametrize("width", [320, 390, 1280])
+@pytest.mark.parametrize("width", [320, 390, 1280, 1920])
 def test_storefront_pages_never_scroll_sideways(browser, live_server, width, tmp_path):
     failures: list[str] = []
     for js in (True, False):

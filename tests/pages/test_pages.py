@@ -17,6 +17,7 @@ def test_every_page_is_linked_from_the_footer_and_has_a_default_text(client, db)
         assert f'<a href="/pages/{slug}">{title}</a>' in footer
         page = client.get(f"/pages/{slug}")
         assert page.status_code == 200
+        assert page.mimetype == "text/html"  # served as text/plain, browsers showed the source
         assert f"<h1>{title}</h1>" in page.get_data(as_text=True)
     assert client.get("/pages/admin").status_code == 404
     assert client.get("/pages/" + "x" * 500).status_code == 404
