@@ -36,6 +36,7 @@ from app.cart.services import (
     save_for_later,
     set_quantity,
 )
+from app.catalog.variants import variant_meant
 from app.core.numbers import parse_id
 from app.core.redirects import back_url
 from app.extensions import htmx
@@ -126,6 +127,7 @@ def add_item_view() -> Response | str:
     if variant_id is None:
         flash("Choose a product option first.", "error")
         return _added()
+    variant_id = variant_meant(variant_id, request.form)
     try:
         quantity = parse_quantity(request.form.get("quantity", "1"))
         cart = current_cart(create=True)

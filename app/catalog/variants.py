@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.catalog.models import Variant
+from app.extensions import db
 
 MAX_OPTIONS = 10  # option groups read from a request; a product rarely has more than three
 State = Literal["available", "sold_out", "unavailable"]
@@ -160,3 +161,16 @@ def options_phrase(variant: Variant) -> str:
     """How a choice is said aloud: "Size L, colour Olive"."""
     phrase = ", ".join(f"{name} {value}" for name, value in (variant.options or {}).items())
     return phrase[:1].upper() + phrase[1:]
+
+
+def variant_meant(variant_id: int, form: Mapping[str, str]) -> int:
+    """The variant an add-to-cart form means: the one it showed, or the one its ticked
+    options name (without JavaScript the page is not updated between ticking and adding)."""
+    if not names_options(form):
+        return variant_id
+    shown = db.session.get(Variant, variant_id)
+    if shown is None:
+        return variant_id
+    variants = shown.product.variants
+    chosen = resolve(variants, shown, chosen_options(variants, form))
+    return chosen.id if chosen else variant_id

@@ -231,6 +231,19 @@ def product_detail(slug: str) -> Response:
     return _conditional(render_template("catalog/product.html", page=page, body=body))
 
 
+@bp.post("/products/<slug>/choose")
+def choose_variant(slug: str) -> Response:
+    """Without JavaScript: "Show this option" sends the ticked options; the page of the
+    variant they mean answers (POST, because the form also carries the CSRF token)."""
+    product = get_published_product_or_404(slug)
+    current = get_variant_for_product(product, parse_id(request.form.get("variant_id")))
+    chosen = resolve(product.variants, current, chosen_options(product.variants, request.form))
+    target = url_for(
+        "catalog.product_detail", slug=product.slug, variant=chosen.id if chosen else None
+    )
+    return redirect(target, 303)
+
+
 @bp.get("/robots.txt")
 def robots_txt() -> Response:
     lines = [

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from app.catalog.services import VariantInput
 from app.catalog.variants import option_groups, resolve
@@ -149,3 +150,53 @@ def test_single_value_options_are_text_and_optionless_variants_are_chosen_by_sku
     response = client.get(f"/products/gift-card?variant={first}&option1=GIFT-50")
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "SKU: GIFT-50" in html
+
+
+def _csrf(client, path):
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+
+
+def test_without_javascript_show_this_option_posts_the_ticked_options(client, jacket):
+    os_, nl = _by_sku(jacket, "FJ-OS"), _by_sku(jacket, "FJ-NL")
+    html = client.get("/products/field-jacket").get_data(as_text=True)
+    assert 'formaction="/products/field-jacket/choose"' in html
+    data = {"csrf_token": _csrf(client, "/products/field-jacket"), "variant_id": os_.id}
+    response = client.post(
+        "/products/field-jacket/choose", data={**data, "option1": "L", "option2": "Navy"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/products/field-jacket?variant={nl.id}"
+    assert (
+        client.post("/products/field-jacket/choose", data={"variant_id": os_.id}).status_code == 400
+    )
+
+
+def test_add_to_cart_adds_the_ticked_options_not_the_variant_shown(client, jacket):
+    """Without JavaScript the page is not updated between ticking L and pressing Add."""
+    from app.cart.models import CartLine
+    from app.extensions import db
+
+    os_, ol = _by_sku(jacket, "FJ-OS"), _by_sku(jacket, "FJ-OL")
+    data = {
+        "csrf_token": _csrf(client, "/products/field-jacket"),
+        "variant_id": os_.id,
+        "option1": "L",
+        "option2": "Olive",
+        "quantity": "1",
+    }
+    response = client.post("/cart/add", data=data)
+    assert response.status_code == 303
+    assert db.session.execute(sa.select(CartLine.variant_id)).scalars().all() == [ol.id]
+    page = client.get("/cart").get_data(as_text=True)
+    assert "Added Field Jacket, size: L, colour: Olive — 1 in your cart." in page
+
+
+def test_the_options_request_carries_only_the_options(client, jacket):
+    """htmx sends the option group's own inputs (hx-include="this"): never the CSRF token or
+    the quantity in a GET URL."""
+    html = client.get("/products/field-jacket").get_data(as_text=True)
+    options = html.split('<div class="variant-options"')[1].split("</div>\n    <button")[0]
+    assert 'hx-include="this"' in options and 'hx-trigger="change"' in options
+    assert "csrf_token" not in options and 'name="quantity"' not in options
+    assert 'name="variant"' in options

@@ -78,6 +78,18 @@ def test_the_same_journey_without_javascript(no_js_page, live_server):
     expect(page).to_have_url(re.compile(r"variant=\d+"))
     expect(page.get_by_text("SKU: MWJ-L")).to_be_visible()
 
+    # Ticking options and pressing Add at once adds what was ticked, not what was shown.
+    page.goto(live_server.url + "/products/waxed-field-jacket")
+    expect(page.get_by_text("SKU: WFJ-OS")).to_be_visible()
+    page.get_by_role("group", name=re.compile("^Colour")).get_by_role(
+        "radio", name=re.compile("^Navy")
+    ).check()
+    page.get_by_role("group", name=re.compile("^Size")).get_by_text("L", exact=True).click()
+    page.get_by_role("button", name="Add to cart", exact=True).click()
+    expect(
+        page.get_by_text("Added Waxed Field Jacket, size: L, colour: Navy — 1 in your cart.")
+    ).to_be_visible()
+
 
 def test_bad_query_parameters_in_the_browser(page, live_server, problems):
     response = page.goto(
