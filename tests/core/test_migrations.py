@@ -1,4 +1,8 @@
-"""Models and migrations agree, and migrations run both ways, on SQLite and PostgreSQL."""
+"""Models and migrations agree, migrations run both ways, on SQLite and PostgreSQL, and a
+migration that has landed is never edited again."""
+
+import hashlib
+from pathlib import Path
 
 import flask_migrate
 import sqlalchemy as sa
@@ -38,4 +42,38 @@ def test_upgrade_downgrade_upgrade(tmp_root, make_app):
             assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
             flask_migrate.upgrade()
             assert set(sa.inspect(db.engine).get_table_names()) == head_tables
+            db.engine.dispose()
+
+
+VERSIONS = Path(__file__).parents[2] / "migrations" / "versions"
+LANDED = Path(__file__).parent / "landed_migrations.txt"
+
+
+def test_landed_migrations_are_never_edited():
+    """A database already past a revision never runs it again: an edit reaches nobody who
+    upgraded before it. Change the schema in a new revision; a new revision is added to
+    landed_migrations.txt (sha256sum *.py) in the commit that lands it."""
+    landed = dict(reversed(line.split()) for line in LANDED.read_text().splitlines() if line)
+    files = {path.name: path for path in VERSIONS.glob("*.py")}
+    assert sorted(files) == sorted(landed), "list a new revision in landed_migrations.txt"
+    edited = [
+        name
+        for name, path in files.items()
+        if hashlib.sha256(path.read_bytes()).hexdigest() != landed[name]
+    ]
+    assert edited == [], f"landed migrations edited: {edited}"
+
+
+def test_a_database_upgraded_before_the_paid_at_index_gets_it(tmp_root, make_app):
+    with temporary_database(tmp_root, "paid-at") as url:
+        app = make_app(url)
+        with app.app_context():
+            flask_migrate.upgrade(revision="0019_terms_accepted")
+            with db.engine.begin() as conn:  # 0015 as it first landed, without the index
+                conn.execute(sa.text("DROP INDEX ix_orders_paid_at"))
+            flask_migrate.upgrade()
+            indexes = {i["name"] for i in sa.inspect(db.engine).get_indexes("orders")}
+            assert "ix_orders_paid_at" in indexes
+            flask_migrate.downgrade(revision="0019_terms_accepted")
+            flask_migrate.upgrade()  # and once more: created only when missing
             db.engine.dispose()
