@@ -17,7 +17,6 @@ from app.admin.catalog_common import (
     category_choices,
     category_from_choice,
     category_rows,
-    get_or_404,
 )
 from app.admin.catalog_forms import CategoryEditForm, CategoryForm
 from app.catalog.categories import add_category, move_category_position, update_category
@@ -90,7 +89,7 @@ def _edit_form_choices(form: CategoryEditForm, category: Category) -> None:
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
 @permission_required("catalog.edit")
 def categories_edit(category_id: int) -> Any:
-    category = get_or_404(Category, category_id)
+    category = db.get_or_404(Category, category_id)
     if request.method == "GET":
         form = CategoryEditForm(
             formdata=None,
@@ -139,7 +138,7 @@ def categories_edit(category_id: int) -> Any:
 @bp.post("/categories/<int:category_id>/reorder")
 @permission_required("catalog.edit")
 def categories_reorder(category_id: int) -> Response:
-    category = get_or_404(Category, category_id)
+    category = db.get_or_404(Category, category_id)
     direction = request.form.get("direction", "")
     offset = {"up": -1, "down": 1}.get(direction, 0)
     if move_category_position(category, offset):

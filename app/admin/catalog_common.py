@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import abort
 from wtforms import SelectChoice
 
 from app.admin.listing import RESULTS_ID
@@ -13,14 +12,6 @@ from app.catalog.models import Category
 from app.extensions import db, htmx
 
 T = TypeVar("T")
-
-
-def get_or_404(model: type[T], ident: int) -> T:
-    """A row by primary key, or 404 (path ids are in range: app.core.numbers.IdConverter)."""
-    row = db.session.get(model, ident)
-    if row is None:
-        abort(404)
-    return row
 
 
 def is_partial() -> bool:

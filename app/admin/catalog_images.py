@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response
 from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.admin.catalog_common import get_or_404
 from app.admin.catalog_forms import ImageAltForm, ImageUploadForm
 from app.admin.catalog_products import _edit_page, get_product
 from app.catalog.images import (
@@ -23,11 +22,12 @@ from app.catalog.images import (
 )
 from app.catalog.models import Product, ProductImage
 from app.catalog.services import move_product_image, set_image_alt_text
+from app.extensions import db
 from app.storage import StorageError
 
 
 def _image_of(product: Product, image_id: int) -> ProductImage:
-    image = get_or_404(ProductImage, image_id)
+    image = db.get_or_404(ProductImage, image_id)
     if image.product_id != product.id:
         abort(404)
     return image

@@ -15,7 +15,7 @@ from app.accounts.audit import audit
 from app.accounts.models import User
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.admin.catalog_common import get_or_404, is_partial
+from app.admin.catalog_common import is_partial
 from app.admin.catalog_forms import STOCK_REASONS, StockAdjustForm, ThresholdForm
 from app.admin.listing import paginate, render_listing, str_arg
 from app.catalog.models import Product, StockMovement, Variant
@@ -136,7 +136,7 @@ def _not_below_zero(variant_id: int) -> str:
 @bp.route("/inventory/<int:variant_id>", methods=["GET", "POST"])
 @permission_required("stock.adjust")
 def inventory_variant(variant_id: int) -> Any:
-    variant = get_or_404(Variant, variant_id)
+    variant = db.get_or_404(Variant, variant_id)
     if request.method == "GET":
         return _variant_page(variant)
     form = StockAdjustForm()
@@ -178,7 +178,7 @@ def inventory_variant(variant_id: int) -> Any:
 @bp.post("/inventory/<int:variant_id>/threshold")
 @permission_required("stock.adjust")
 def inventory_threshold(variant_id: int) -> Any:
-    variant = get_or_404(Variant, variant_id)
+    variant = db.get_or_404(Variant, variant_id)
     form = ThresholdForm()
     if not form.validate():
         return _variant_page(variant, threshold_form=form, status=422)

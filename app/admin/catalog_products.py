@@ -20,7 +20,6 @@ from app.admin.catalog_common import (
     category_choices,
     category_from_choice,
     category_options,
-    get_or_404,
     is_partial,
 )
 from app.admin.catalog_forms import (
@@ -262,7 +261,7 @@ def _edit_page(
 
 
 def get_product(product_id: int) -> Product:
-    return get_or_404(Product, product_id)
+    return db.get_or_404(Product, product_id)
 
 
 @bp.route("/products/<int:product_id>", methods=["GET", "POST"])
@@ -379,7 +378,7 @@ def products_variant_add(product_id: int) -> Any:
 
 
 def _variant_of(product: Product, variant_id: int) -> Variant:
-    variant = get_or_404(Variant, variant_id)
+    variant = db.get_or_404(Variant, variant_id)
     if variant.product_id != product.id:
         abort(404)
     return variant

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Response, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -123,17 +123,10 @@ def imports_template() -> Response:
     )
 
 
-def _job_or_404(job_id: int) -> ImportJob:
-    job = db.session.get(ImportJob, job_id)
-    if job is None:
-        abort(404)
-    return job
-
-
 @bp.get("/imports/<int:job_id>")
 @permission_required("catalog.edit")
 def imports_detail(job_id: int) -> str:
-    job = _job_or_404(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     if htmx and htmx.target == PROGRESS_ID and not htmx.history_restore_request:
         return render_template("admin/imports/_progress.html", job=job)
     return render_template("admin/imports/job.html", job=job, JobStatus=JobStatus)
@@ -142,7 +135,7 @@ def imports_detail(job_id: int) -> str:
 @bp.post("/imports/<int:job_id>/start")
 @permission_required("catalog.edit")
 def imports_start(job_id: int) -> BaseResponse:
-    job = _job_or_404(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     resuming = job.status == JobStatus.FAILED
     if start_job(job.id):
         audit(

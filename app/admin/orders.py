@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, current_app, render_template, request
+from flask import current_app, render_template, request
 from sqlalchemy.orm import selectinload
 
 from app.accounts.permissions import permission_required
@@ -16,19 +16,11 @@ from app.admin.listing import paginate, render_listing, str_arg
 from app.admin.orders_forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
 from app.extensions import db, htmx
 from app.orders.fulfilment import can_cancel, timeline
-from app.orders.models import Order, OrderLine, OrderStatus, Refund
+from app.orders.models import Order, OrderStatus, Refund
 from app.orders.refunds import refund_payment
 from app.orders.states import LABELS, PAID_STATES, can_transition
 
 INVALID = 422
-
-
-def get_order_or_404(order_id: int) -> Order:
-    """A path id (in range by the route's converter), or 404."""
-    order = db.session.get(Order, order_id)
-    if order is None:
-        abort(404)
-    return order
 
 
 def like_pattern(text: str) -> str:
@@ -161,12 +153,8 @@ def render_detail(order: Order, status: int = 200, **forms: Any) -> tuple[str, i
 @bp.get("/orders/<int:order_id>")
 @permission_required("orders.view")
 def orders_detail(order_id: int) -> Any:
-    order = get_order_or_404(order_id)
+    order = db.get_or_404(Order, order_id)
     return render_detail(order)
-
-
-def refundable_lines(order: Order) -> list[OrderLine]:
-    return [line for line in order.lines if line.quantity_refunded < line.quantity]
 
 
 from app.admin import orders_actions, orders_documents  # noqa: E402,F401

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from app.accounts.audit import audit
 from app.accounts.permissions import has_permission, permission_required
 from app.admin import bp
-from app.admin.orders import INVALID, get_order_or_404, render_detail
+from app.admin.orders import INVALID, render_detail
 from app.admin.orders_forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
 from app.core.numbers import parse_int
 from app.core.templating import money
@@ -45,7 +45,7 @@ MAX_QUANTITY = 1_000_000
 
 
 def _locked(order_id: int) -> Order:
-    get_order_or_404(order_id)
+    db.get_or_404(Order, order_id)
     order = lock_order(order_id)
     assert order is not None
     return order
@@ -124,7 +124,7 @@ def orders_deliver(order_id: int) -> Any:
 @bp.post("/orders/<int:order_id>/notes")
 @permission_required("orders.manage")
 def orders_note(order_id: int) -> Any:
-    order = get_order_or_404(order_id)
+    order = db.get_or_404(Order, order_id)
     form = NoteForm()
     if not form.validate():
         return render_detail(order, INVALID, note_form=form)
@@ -190,7 +190,7 @@ def _quantities(order: Order, errors: dict[str, str]) -> dict[int, int]:
 @bp.post("/orders/<int:order_id>/refunds")
 @permission_required("refunds.issue")
 def orders_refund(order_id: int) -> Any:
-    order = get_order_or_404(order_id)
+    order = db.get_or_404(Order, order_id)
     form = RefundForm()
     errors: dict[str, str] = {}
     quantities = {k: v[:7] for k, v in request.form.items() if k.startswith("line-")}
@@ -261,7 +261,7 @@ def orders_refund(order_id: int) -> Any:
 @bp.post("/orders/<int:order_id>/refunds/<int:refund_id>/retry")
 @permission_required("refunds.issue")
 def orders_refund_retry(order_id: int, refund_id: int) -> Any:
-    order = get_order_or_404(order_id)
+    order = db.get_or_404(Order, order_id)
     refund = db.session.get(Refund, refund_id)
     if refund is None or refund.order_id != order.id:
         return render_detail(order, 404, action_error="There is no such refund on this order.")

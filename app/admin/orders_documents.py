@@ -7,13 +7,13 @@ from werkzeug.wrappers import Response
 
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.admin.orders import get_order_or_404
+from app.extensions import db
 from app.orders.documents import has_invoice, invoice_pdf, packing_slip_pdf, pdf_response
 from app.orders.models import Order
 
 
 def _documented(order_id: int) -> Order:
-    order = get_order_or_404(order_id)
+    order = db.get_or_404(Order, order_id)
     if not has_invoice(order):
         abort(404)
     return order

@@ -9,23 +9,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
-from flask import abort, request
+from flask import request
 from flask_login import current_user
 
 from app.core.numbers import parse_id
-from app.extensions import db
 
 T = TypeVar("T")
 
 INVALID = 422  # a re-rendered form with errors; the request rolls back
-
-
-def get_or_404(model: type[T], row_id: int) -> T:
-    """A row by a path id (in range by the route's converter), or 404."""
-    row = db.session.get(model, row_id)
-    if row is None:
-        abort(404)
-    return row
 
 
 def me_id() -> int:

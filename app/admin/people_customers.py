@@ -30,7 +30,7 @@ from app.accounts.sessions import list_active_sessions
 from app.accounts.totp import remaining_recovery_codes
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people import INVALID, get_or_404, like_pattern, me_id
+from app.admin.people import INVALID, like_pattern, me_id
 from app.db import utcnow
 from app.extensions import db
 from app.orders.models import Order
@@ -193,7 +193,7 @@ def _detail_page(
 @bp.get("/customers/<int:user_id>")
 @permission_required("customers.view")
 def customers_detail(user_id: int) -> tuple[str, int]:
-    return _detail_page(get_or_404(User, user_id))
+    return _detail_page(db.get_or_404(User, user_id))
 
 
 def _done(user: User, message: str) -> Response:
@@ -204,7 +204,7 @@ def _done(user: User, message: str) -> Response:
 @bp.post("/customers/<int:user_id>/role")
 @permission_required("users.manage")
 def customers_role(user_id: int) -> Response | tuple[str, int]:
-    user = get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     form = RoleForm()
     if not form.validate():
         return _detail_page(user, status=INVALID, role_form=form)
@@ -222,7 +222,7 @@ def customers_role(user_id: int) -> Response | tuple[str, int]:
 
 
 def _account_action(user_id: int, action: Callable[[User], str]) -> Response | tuple[str, int]:
-    user = get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     try:
         message = action(user)
     except AccountError as exc:
@@ -279,7 +279,7 @@ def customers_reset_two_factor(user_id: int) -> Response | tuple[str, int]:
 @bp.post("/customers/<int:user_id>/anonymise")
 @permission_required("users.manage")
 def customers_anonymise(user_id: int) -> Response | tuple[str, int]:
-    user = get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     form = AnonymiseForm()
     if not form.validate():
         return _detail_page(user, status=INVALID, anonymise_form=form)

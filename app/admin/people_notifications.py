@@ -20,7 +20,7 @@ from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people import get_or_404, me_id, selected_ids
+from app.admin.people import me_id, selected_ids
 from app.extensions import db
 from app.notifications.channels import Message
 from app.notifications.models import Channel, Notification, Status
@@ -108,7 +108,7 @@ def notifications() -> str:
 @bp.get("/notifications/<int:notification_id>")
 @permission_required("notifications.manage")
 def notifications_detail(notification_id: int) -> tuple[str, int]:
-    return _detail_page(get_or_404(Notification, notification_id))
+    return _detail_page(db.get_or_404(Notification, notification_id))
 
 
 def _detail_page(
@@ -139,7 +139,7 @@ def _detail_page(
 def notifications_html(notification_id: int) -> Response:
     """The HTML part alone, for the preview frame: a CSP sandbox (no scripts, forms, plugins
     or same-origin access) and inline styles only, framable only by our own pages."""
-    notification = get_or_404(Notification, notification_id)
+    notification = db.get_or_404(Notification, notification_id)
     try:
         html = render_for_staff(notification).html
     except TemplateError:
@@ -168,7 +168,7 @@ def _audit_retry(ids: list[int], how: str) -> None:
 @bp.post("/notifications/<int:notification_id>/retry")
 @permission_required("notifications.manage")
 def notifications_retry(notification_id: int) -> Response | tuple[str, int]:
-    notification = get_or_404(Notification, notification_id)
+    notification = db.get_or_404(Notification, notification_id)
     if not retry_dead([notification.id]):
         return _detail_page(
             notification,

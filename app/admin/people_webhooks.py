@@ -13,7 +13,7 @@ from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people import get_or_404, me_id
+from app.admin.people import me_id
 from app.extensions import db
 from app.payments.models import WebhookEvent
 from app.payments.webhooks import replay_now
@@ -80,13 +80,13 @@ def _detail_page(event: WebhookEvent, *, status: int = 200, error: str = "") -> 
 @bp.get("/webhook-events/<int:event_id>")
 @permission_required("orders.manage")
 def webhook_events_detail(event_id: int) -> tuple[str, int]:
-    return _detail_page(get_or_404(WebhookEvent, event_id))
+    return _detail_page(db.get_or_404(WebhookEvent, event_id))
 
 
 @bp.post("/webhook-events/<int:event_id>/replay")
 @permission_required("orders.manage")
 def webhook_events_replay(event_id: int) -> Response | tuple[str, int]:
-    event = get_or_404(WebhookEvent, event_id)
+    event = db.get_or_404(WebhookEvent, event_id)
     previous = event.status
     if not replay_now(event.id):
         return _detail_page(

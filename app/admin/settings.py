@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -29,13 +29,6 @@ from app.store import get_store_settings, store_details
 T = TypeVar("T")
 
 INVALID = 422
-
-
-def _get_or_404(model: type[T], ident: int) -> T:
-    row = db.session.get(model, ident)
-    if row is None:
-        abort(404)
-    return row
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
@@ -152,7 +145,7 @@ def settings_shipping_new() -> Any:
 @bp.route("/settings/shipping/<int:method_id>", methods=["GET", "POST"])
 @permission_required("settings.edit")
 def settings_shipping_edit(method_id: int) -> Any:
-    method = _get_or_404(ShippingMethod, method_id)
+    method = db.get_or_404(ShippingMethod, method_id)
     form = ShippingMethodForm(currency=method.currency)
     if request.method == "GET":
         _fill_shipping_form(form, method)
@@ -179,7 +172,7 @@ def settings_shipping_edit(method_id: int) -> Any:
 @bp.post("/settings/shipping/<int:method_id>/delete")
 @permission_required("settings.edit")
 def settings_shipping_delete(method_id: int) -> Any:
-    method = _get_or_404(ShippingMethod, method_id)
+    method = db.get_or_404(ShippingMethod, method_id)
     try:
         services.delete_shipping_method(method, actor_id=current_user.id)
     except services.SettingsError as exc:
@@ -244,7 +237,7 @@ def settings_tax_new() -> Any:
 @bp.route("/settings/tax/<int:rate_id>", methods=["GET", "POST"])
 @permission_required("settings.edit")
 def settings_tax_edit(rate_id: int) -> Any:
-    rate = _get_or_404(TaxRate, rate_id)
+    rate = db.get_or_404(TaxRate, rate_id)
     form = TaxRateForm()
     if request.method == "GET":
         form.country.data = rate.country
@@ -271,7 +264,7 @@ def settings_tax_edit(rate_id: int) -> Any:
 @bp.post("/settings/tax/<int:rate_id>/delete")
 @permission_required("settings.edit")
 def settings_tax_delete(rate_id: int) -> Response:
-    rate = _get_or_404(TaxRate, rate_id)
+    rate = db.get_or_404(TaxRate, rate_id)
     label = f"{rate.name} for {rate.country}{' / ' + rate.region if rate.region else ''}"
     services.delete_tax_rate(rate, actor_id=current_user.id)
     flash(f"{label} deleted.", "success")

@@ -122,7 +122,3 @@ def _render_html(env: Environment, name: str, variables: dict[str, Any]) -> str:
 @cache
 def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
-
-
-def template_exists(name: str) -> bool:
-    return (TEMPLATE_ROOT / name).is_dir() and not name.startswith(("_", "."))

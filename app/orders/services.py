@@ -28,7 +28,6 @@ from app.orders.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
-    ShippingMethod,
 )
 from app.orders.pricing import Quote
 from app.orders.states import PAID_STATES, transition
@@ -395,28 +394,3 @@ def list_expired_reservations(limit: int = 200) -> list[Order]:
             .limit(limit)
         ).scalars()
     )
-
-
-def default_shipping_methods() -> list[ShippingMethod]:
-    return [
-        ShippingMethod(
-            code="standard",
-            name="Standard delivery",
-            countries=[],
-            price=495,
-            free_over=5000,
-            currency="EUR",
-            delivery_days="3–5 working days",
-            position=0,
-        ),
-        ShippingMethod(
-            code="express",
-            name="Express delivery",
-            countries=[],
-            price=1295,
-            free_over=None,
-            currency="EUR",
-            delivery_days="1–2 working days",
-            position=1,
-        ),
-    ]
