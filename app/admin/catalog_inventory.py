@@ -20,13 +20,13 @@ from app.admin.catalog_forms import STOCK_REASONS, StockAdjustForm, ThresholdFor
 from app.admin.listing import paginate, render_listing, str_arg
 from app.catalog.models import Product, StockMovement, Variant
 from app.catalog.services import CatalogError
-from app.catalog.stock import (
+from app.extensions import db
+from app.inventory.services import (
     InsufficientStock,
     adjust_stock,
     set_low_stock_threshold,
     set_stock_count,
 )
-from app.extensions import db
 
 AVAILABLE = Variant.stock_on_hand - Variant.reserved
 REASON_LABELS = {

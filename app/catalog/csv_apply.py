@@ -43,8 +43,8 @@ from app.catalog.services import (
     set_product_status,
     set_variant_price,
 )
-from app.catalog.stock import adjust_stock
 from app.extensions import db
+from app.inventory.services import adjust_stock
 from app.store import low_stock_default
 
 __all__ = ["ApplyContext", "CatalogError", "apply_chunk", "apply_group", "chunk_groups"]
@@ -83,7 +83,7 @@ def apply_chunk(groups: list[ProductGroup], context: ApplyContext) -> dict[str, 
     uses), so the stock read for each difference cannot change before the movement is
     written, and a shopper paying meanwhile never waits on the import in a circle.
     """
-    from app.orders.services import lock_stock
+    from app.inventory.services import lock_stock
 
     skus = [row.sku for group in groups for row in group.rows]
     existing: list[int] = []

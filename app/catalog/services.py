@@ -11,23 +11,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.catalog.cache import catalog_changed
+from app.catalog.errors import CatalogError
 from app.catalog.models import (
     Category,
     PriceChange,
     Product,
     ProductStatus,
-    StockMovement,
     StockReason,
     Variant,
 )
+from app.catalog.summary import refresh_product_summary
 from app.core.html import html_to_text, sanitize_html
 from app.db import utcnow
 from app.extensions import db
+from app.inventory.services import adjust_stock
 from app.store import low_stock_default
-
-
-class CatalogError(ValueError):
-    """A catalog rule was broken; the message is safe to show to staff."""
 
 
 def slugify(value: str, max_length: int = 200) -> str:
@@ -132,7 +130,7 @@ def add_variant(
         price=spec.price,
         compare_at_price=spec.compare_at_price,
         currency=product.currency or "EUR",
-        stock_on_hand=spec.stock,
+        stock_on_hand=0,  # received below, through the inventory's ledger
         reserved=0,
         track_inventory=spec.track_inventory,
         low_stock_threshold=low_stock_default(),
@@ -150,14 +148,10 @@ def add_variant(
         )
     )
     if spec.stock:
-        db.session.add(
-            StockMovement(
-                variant_id=variant.id,
-                on_hand_delta=spec.stock,
-                reason=StockReason.INITIAL,
-                actor_id=actor_id,
-            )
+        adjust_stock(
+            variant.id, spec.stock, reason=StockReason.INITIAL, actor_id=actor_id, refresh=False
         )
+        db.session.expire(variant, ["stock_on_hand"])
     catalog_changed()
     return variant
 
@@ -215,36 +209,6 @@ def set_product_status(product: Product, status: str) -> None:
     if status == ProductStatus.PUBLISHED and product.published_at is None:
         product.published_at = utcnow()
     db.session.flush()
-    catalog_changed()
-
-
-def refresh_product_summary(product_id: int) -> None:
-    """Recompute the listing summary (price range, in stock) from the variants, in SQL."""
-    variants = sa.select(Variant).where(Variant.product_id == product_id).subquery()
-    available = (
-        sa.select(sa.func.count())
-        .select_from(variants)
-        .where(
-            sa.or_(
-                variants.c.track_inventory.is_(False),
-                variants.c.stock_on_hand - variants.c.reserved > 0,
-            )
-        )
-    )
-    db.session.execute(
-        sa.update(Product)
-        .where(Product.id == product_id)
-        .values(
-            price_min=sa.select(sa.func.min(variants.c.price)).scalar_subquery(),
-            price_max=sa.select(sa.func.max(variants.c.price)).scalar_subquery(),
-            in_stock=available.scalar_subquery() > 0,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    product = db.session.identity_map.get(db.session.identity_key(Product, product_id))
-    if product is not None:
-        db.session.refresh(product, ["price_min", "price_max", "in_stock", "updated_at"])
     catalog_changed()
 
 

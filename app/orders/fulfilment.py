@@ -162,7 +162,8 @@ def cancel_order(
     refunded (a Refund like any other, so it can never overlap one staff issued). Returns
     the amount refunded."""
     from app.checkout.sessions import close_checkout
-    from app.orders.services import cancel_unpaid, lock_stock
+    from app.inventory.services import lock_stock
+    from app.orders.services import cancel_unpaid
 
     note = clean_text(reason, 200) or "cancelled by staff"
     lock_order(order.id)  # re-read: a cancellation racing this one finds it cancelled

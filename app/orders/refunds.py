@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.catalog.models import StockReason, Variant
-from app.catalog.stock import adjust_stock
 from app.db import after_commit
 from app.extensions import db
+from app.inventory.services import adjust_stock
 from app.orders.models import (
     Order,
     OrderLine,
@@ -280,7 +280,7 @@ def issue_refund(
         db.session.flush()
         refund.idempotency_key = f"refund-{refund.id}-{order.number}"
         if restock:
-            from app.orders.services import lock_stock
+            from app.inventory.services import lock_stock
 
             lock_stock(rl.order_line.variant_id for rl in refund.lines)  # as checkout does
             for refund_line in sorted(refund.lines, key=lambda rl: rl.order_line.variant_id or 0):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,10 +17,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import current_app
 
-from app.catalog.models import Product, StockMovement, StockReason, Variant
-from app.catalog.services import refresh_product_summary
 from app.db import utcnow
 from app.extensions import db
+from app.inventory.services import (
+    InsufficientStock,
+    refresh_products,
+    release,
+    reserve,
+    sell,
+)
 from app.orders.models import (
     CancelReason,
     Order,
@@ -101,36 +105,13 @@ def new_order_number() -> str:
 
 
 def _reserve(variant_id: int, quantity: int, order_number: str, name: str) -> None:
-    result = db.session.execute(
-        sa.update(Variant)
-        .where(
-            Variant.id == variant_id,
-            sa.or_(
-                Variant.track_inventory.is_(False),
-                Variant.stock_on_hand - Variant.reserved >= quantity,
-            ),
-        )
-        .values(
-            reserved=sa.case(
-                (Variant.track_inventory.is_(True), Variant.reserved + quantity),
-                else_=Variant.reserved,
-            )
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    try:
+        reserve(variant_id, quantity, reference=order_number)
+    except InsufficientStock:
         raise CheckoutError(
             f"Sorry, there is not enough {name} left for your order. Lower the "
             "quantity or remove it from your cart."
-        )
-    db.session.add(
-        StockMovement(
-            variant_id=variant_id,
-            reserved_delta=quantity,
-            reason=StockReason.RESERVATION,
-            reference=order_number,
-        )
-    )
+        ) from None
 
 
 def place_order(
@@ -211,44 +192,6 @@ def place_order(
     return order
 
 
-def lock_stock(variant_ids: Iterable[int | None]) -> None:
-    """Lock the variants, then their products, each in id order (PostgreSQL; SQLite's writers
-    are serial). Every stock change takes its rows in this order — variants before products,
-    ids ascending — so two checkouts can never wait on each other in a circle; a transaction
-    that will release one order's stock and reserve another's locks both sets up front."""
-    ids = sorted({i for i in variant_ids if i is not None})
-    if not ids or db.engine.dialect.name != "postgresql":
-        return
-    # FOR NO KEY UPDATE: the lock the UPDATEs that follow take anyway. A plain FOR UPDATE
-    # would also wait for (and block) rows being inserted that point at these ones — a cart
-    # line added during a sign-in merge — and deadlock with it.
-    db.session.execute(
-        sa.select(Variant.id)
-        .where(Variant.id.in_(ids))
-        .order_by(Variant.id)
-        .with_for_update(key_share=True)
-    ).all()
-    db.session.execute(
-        sa.select(Product.id)
-        .where(Product.id.in_(sa.select(Variant.product_id).where(Variant.id.in_(ids))))
-        .order_by(Product.id)
-        .with_for_update(key_share=True)
-    ).all()
-
-
-def refresh_products(variant_ids: Iterable[int | None]) -> None:
-    """The listing summaries of the variants' products, in product-id order, after every
-    variant row of the change was written (see :func:`lock_stock`)."""
-    ids = sorted({i for i in variant_ids if i is not None})
-    if not ids:
-        return
-    product_ids = db.session.execute(
-        sa.select(Variant.product_id).where(Variant.id.in_(ids)).distinct()
-    ).scalars()
-    for product_id in sorted(product_ids):
-        refresh_product_summary(product_id)
-
-
 def release_reservation(order: Order, *, reason: str = "released") -> bool:
     """Give reserved units back, exactly once per order. Returns whether it did anything."""
     claimed = db.session.execute(
@@ -263,29 +206,9 @@ def release_reservation(order: Order, *, reason: str = "released") -> bool:
     ).rowcount
     if not claimed:
         return False
-    for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
-        if line.variant_id is None:
-            continue
-        db.session.execute(
-            sa.update(Variant)
-            .where(
-                Variant.id == line.variant_id,
-                Variant.track_inventory.is_(True),
-                Variant.reserved >= line.quantity,
-            )
-            .values(reserved=Variant.reserved - line.quantity)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.add(
-            StockMovement(
-                variant_id=line.variant_id,
-                reserved_delta=-line.quantity,
-                reason=StockReason.RELEASE,
-                reference=order.number,
-                note=reason,
-            )
-        )
-    refresh_products(line.variant_id for line in order.lines)
+    release(
+        [(ln.variant_id, ln.quantity) for ln in order.lines], reference=order.number, note=reason
+    )
     db.session.refresh(order)
     return True
 
@@ -329,29 +252,11 @@ def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
             db.session.flush()
             return PaidOutcome(fulfilled=False, needs_refund=True)
         savepoint.commit()
-    for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
-        if line.variant_id is None:
-            continue
-        db.session.execute(
-            sa.update(Variant)
-            .where(Variant.id == line.variant_id, Variant.track_inventory.is_(True))
-            .values(
-                stock_on_hand=Variant.stock_on_hand - line.quantity,
-                reserved=Variant.reserved - line.quantity,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        db.session.add(
-            StockMovement(
-                variant_id=line.variant_id,
-                on_hand_delta=-line.quantity,
-                reserved_delta=-line.quantity,
-                reason=StockReason.SALE,
-                reference=order.number,
-                actor_id=actor_id,
-            )
-        )
-    refresh_products(line.variant_id for line in order.lines)
+    sell(
+        [(ln.variant_id, ln.quantity) for ln in order.lines],
+        reference=order.number,
+        actor_id=actor_id,
+    )
     if order.status == OrderStatus.PAYMENT_FAILED:
         transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
     revived = order.status == OrderStatus.CANCELLED

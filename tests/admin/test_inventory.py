@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from app.accounts.models import AuditEvent
 from app.catalog.models import Product, StockMovement, Variant
-from app.catalog.stock import InsufficientStock, set_stock_count
 from app.db import commit_unit_of_work, unit_of_work
 from app.extensions import db as _db
+from app.inventory.services import InsufficientStock, set_stock_count
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import csrf, sign_in_staff
 from tests.catalog import factories
@@ -254,7 +254,7 @@ def test_concurrent_adjustments_never_take_stock_below_zero(app):
         product_id, variant_id = product.id, product.variants[0].id
 
     def remove(index: int) -> str:
-        from app.catalog.stock import adjust_stock
+        from app.inventory.services import adjust_stock
 
         try:
             with unit_of_work():

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from app.cart.models import Cart, CartLine, SavedItem
 from app.catalog.services import set_variant_price
-from app.catalog.stock import adjust_stock
 from app.db import commit_unit_of_work
+from app.inventory.services import adjust_stock
 from tests.accounts.helpers import make_user
 from tests.api.helpers import CART_TOKEN, add_item, bearer, guest, tokens
 from tests.catalog import factories

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from app.accounts.models import Address
 from app.catalog.models import Variant
-from app.catalog.stock import adjust_stock
 from app.db import commit_unit_of_work
+from app.inventory.services import adjust_stock
 from app.orders.models import Order, OrderStatus, Payment
 from app.payments.models import SandboxSession
 from app.payments.stripe_gateway import PaymentsUnavailable

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from app.cart.models import Cart, CartLine, SavedItem
 from app.cart.services import purge_expired
 from app.catalog.services import VariantInput, set_product_status, set_variant_price
-from app.catalog.stock import adjust_stock
 from app.db import commit_unit_of_work, utcnow
 from app.extensions import db as _db
+from app.inventory.services import adjust_stock
 from tests.accounts.helpers import login, make_user
 from tests.catalog import factories
 

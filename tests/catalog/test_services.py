@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from app.catalog.models import PriceChange, StockMovement, Variant
 from app.catalog.queries import descendant_ids_subquery, get_category_tree
 from app.catalog.services import CatalogError, VariantInput, create_product, set_variant_price
-from app.catalog.stock import InsufficientStock, adjust_stock
+from app.inventory.services import InsufficientStock, adjust_stock
 from tests.catalog import factories
 
 

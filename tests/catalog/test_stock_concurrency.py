@@ -3,9 +3,9 @@
 import sqlalchemy as sa
 
 from app.catalog.models import Product, StockMovement, Variant
-from app.catalog.stock import InsufficientStock, adjust_stock
 from app.db import unit_of_work
 from app.extensions import db
+from app.inventory.services import InsufficientStock, adjust_stock
 from tests.catalog import factories
 from tests.concurrency import run_at_once
 

@@ -1,0 +1,265 @@
+"""The one owner of stock: receive, adjust, count, reserve, release, sell — and the lock order.
+
+Nothing else writes ``variants.stock_on_hand``, ``variants.reserved`` or a ``StockMovement``
+(tests/core/test_architecture.py checks it). Each change is one guarded UPDATE whose row count
+is checked (never below zero, never fewer on hand than reserved, on SQLite and PostgreSQL
+alike, whatever other transactions do meanwhile) plus its line in the ledger. A transaction
+that touches several variants takes their rows in one order — variants, then their products,
+ids ascending (:func:`lock_stock`) — and refreshes the products' listing summaries after all
+its variant writes (:func:`refresh_products`), so two of them never wait on each other in a
+circle. Callers own the transaction (one per entry point) and the words shown to people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from app.catalog.cache import catalog_changed
+from app.catalog.errors import CatalogError
+from app.catalog.models import Product, StockMovement, StockReason, Variant
+from app.catalog.summary import refresh_product_summary
+from app.extensions import db
+
+
+class InsufficientStock(CatalogError):
+    """Not enough units for the change; nothing was written."""
+
+
+# --- Lock order -----------------------------------------------------------------------------
+
+
+def lock_stock(variant_ids: Iterable[int | None]) -> None:
+    """Lock the variants, then their products, each in id order (PostgreSQL; SQLite's writers
+    are serial). Every stock change takes its rows in this order — variants before products,
+    ids ascending — so two checkouts can never wait on each other in a circle; a transaction
+    that will release one order's stock and reserve another's locks both sets up front."""
+    ids = sorted({i for i in variant_ids if i is not None})
+    if not ids or db.engine.dialect.name != "postgresql":
+        return
+    # FOR NO KEY UPDATE: the lock the UPDATEs that follow take anyway. A plain FOR UPDATE
+    # would also wait for (and block) rows being inserted that point at these ones — a cart
+    # line added during a sign-in merge — and deadlock with it.
+    db.session.execute(
+        sa.select(Variant.id)
+        .where(Variant.id.in_(ids))
+        .order_by(Variant.id)
+        .with_for_update(key_share=True)
+    ).all()
+    db.session.execute(
+        sa.select(Product.id)
+        .where(Product.id.in_(sa.select(Variant.product_id).where(Variant.id.in_(ids))))
+        .order_by(Product.id)
+        .with_for_update(key_share=True)
+    ).all()
+
+
+def refresh_products(variant_ids: Iterable[int | None]) -> None:
+    """The listing summaries of the variants' products, in product-id order, after every
+    variant row of the change was written (see :func:`lock_stock`)."""
+    ids = sorted({i for i in variant_ids if i is not None})
+    if not ids:
+        return
+    product_ids = db.session.execute(
+        sa.select(Variant.product_id).where(Variant.id.in_(ids)).distinct()
+    ).scalars()
+    for product_id in sorted(product_ids):
+        refresh_product_summary(product_id)
+
+
+def _moved(
+    variant_id: int,
+    *,
+    reason: str,
+    on_hand: int = 0,
+    reserved: int = 0,
+    reference: str = "",
+    note: str = "",
+    actor_id: int | None = None,
+) -> None:
+    db.session.add(
+        StockMovement(
+            variant_id=variant_id,
+            on_hand_delta=on_hand,
+            reserved_delta=reserved,
+            reason=reason,
+            reference=reference,
+            note=note[:250],
+            actor_id=actor_id,
+        )
+    )
+
+
+# --- Units on hand (staff, imports, returns, new variants) ----------------------------------
+
+
+def adjust_stock(
+    variant_id: int,
+    delta: int,
+    *,
+    reason: str = StockReason.ADJUSTMENT,
+    note: str = "",
+    actor_id: int | None = None,
+    refresh: bool = True,
+) -> None:
+    """Add or remove units on hand with one conditional UPDATE (no read-modify-write).
+
+    A decrease that would leave fewer units than are reserved or below zero changes nothing
+    and raises, whatever other transactions are doing at the same moment. ``refresh=False``
+    leaves the product's listing summary to the caller (a new product refreshes it once).
+    """
+    if delta == 0:
+        return
+    result = db.session.execute(
+        sa.update(Variant)
+        .where(Variant.id == variant_id, Variant.stock_on_hand + delta >= Variant.reserved)
+        .values(stock_on_hand=Variant.stock_on_hand + delta)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise InsufficientStock("Not enough stock for that change.")
+    _moved(variant_id, reason=reason, on_hand=delta, note=note, actor_id=actor_id)
+    db.session.flush()
+    if refresh:
+        refresh_products([variant_id])
+
+
+def set_stock_count(
+    variant_id: int,
+    counted: int,
+    *,
+    reason: str = StockReason.COUNT_CORRECTION,
+    note: str = "",
+    actor_id: int | None = None,
+    attempts: int = 10,
+) -> int:
+    """Set units on hand to a physical count and return the change recorded in the ledger.
+
+    A compare-and-set on the value just read: a sale landing between the read and the write
+    makes the UPDATE miss, and it is retried against the new value, so the ledger's delta is
+    always the real difference.
+    """
+    if counted < 0:
+        raise CatalogError("A counted quantity cannot be negative.")
+    for _ in range(attempts):
+        row = db.session.execute(
+            sa.select(Variant.stock_on_hand, Variant.reserved, Variant.product_id).where(
+                Variant.id == variant_id
+            )
+        ).first()
+        if row is None:
+            raise CatalogError("That variant no longer exists.")
+        on_hand, reserved, product_id = row
+        if counted < reserved:
+            raise InsufficientStock(
+                f"{reserved} units are reserved for unpaid orders, so the count cannot be "
+                "lower than that."
+            )
+        delta = counted - on_hand
+        if delta == 0:
+            return 0
+        result = db.session.execute(
+            sa.update(Variant)
+            .where(
+                Variant.id == variant_id,
+                Variant.stock_on_hand == on_hand,
+                Variant.reserved <= counted,
+            )
+            .values(stock_on_hand=counted)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            _moved(variant_id, reason=reason, on_hand=delta, note=note, actor_id=actor_id)
+            db.session.flush()
+            refresh_product_summary(product_id)
+            return delta
+    raise CatalogError("The stock kept changing while saving the count. Please try again.")
+
+
+def set_low_stock_threshold(variant: Variant, threshold: int) -> None:
+    if threshold < 0:
+        raise CatalogError("The low-stock threshold cannot be negative.")
+    variant.low_stock_threshold = threshold
+    db.session.flush()
+    catalog_changed()  # product pages show "Only n left" from the threshold
+
+
+# --- Orders: reserve at checkout, release when unpaid, sell when paid -----------------------
+
+
+def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
+    """Hold ``quantity`` units for an unpaid order (``reference``: its number). A variant
+    whose stock is not tracked always has them. Raises InsufficientStock, writing nothing."""
+    result = db.session.execute(
+        sa.update(Variant)
+        .where(
+            Variant.id == variant_id,
+            sa.or_(
+                Variant.track_inventory.is_(False),
+                Variant.stock_on_hand - Variant.reserved >= quantity,
+            ),
+        )
+        .values(
+            reserved=sa.case(
+                (Variant.track_inventory.is_(True), Variant.reserved + quantity),
+                else_=Variant.reserved,
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise InsufficientStock("Not enough stock left to reserve.")
+    _moved(variant_id, reason=StockReason.RESERVATION, reserved=quantity, reference=reference)
+
+
+def release(lines: Iterable[tuple[int | None, int]], *, reference: str, note: str = "") -> None:
+    """Give an unpaid order's held units back (``lines``: variant id and quantity); the
+    caller has claimed the release once for the order."""
+    held = sorted((v, q) for v, q in lines if v is not None)
+    for variant_id, quantity in held:
+        db.session.execute(
+            sa.update(Variant)
+            .where(
+                Variant.id == variant_id,
+                Variant.track_inventory.is_(True),
+                Variant.reserved >= quantity,
+            )
+            .values(reserved=Variant.reserved - quantity)
+            .execution_options(synchronize_session=False)
+        )
+        _moved(
+            variant_id,
+            reason=StockReason.RELEASE,
+            reserved=-quantity,
+            reference=reference,
+            note=note,
+        )
+    refresh_products(v for v, _ in held)
+
+
+def sell(
+    lines: Iterable[tuple[int | None, int]], *, reference: str, actor_id: int | None = None
+) -> None:
+    """A paid order's held units leave the shop: on hand and reserved both go down; the
+    caller has claimed the sale once for the order."""
+    sold = sorted((v, q) for v, q in lines if v is not None)
+    for variant_id, quantity in sold:
+        db.session.execute(
+            sa.update(Variant)
+            .where(Variant.id == variant_id, Variant.track_inventory.is_(True))
+            .values(
+                stock_on_hand=Variant.stock_on_hand - quantity,
+                reserved=Variant.reserved - quantity,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        _moved(
+            variant_id,
+            reason=StockReason.SALE,
+            on_hand=-quantity,
+            reserved=-quantity,
+            reference=reference,
+            actor_id=actor_id,
+        )
+    refresh_products(v for v, _ in sold)

@@ -1,0 +1,58 @@
+"""Rules of the code's shape that a review would otherwise have to remember."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+APP = Path(__file__).parents[2] / "app"
+STOCK_COLUMNS = {"stock_on_hand", "reserved"}
+# The demo loader writes its generated rows (variants with stock, their ledger lines) in bulk.
+STOCK_EXEMPT = {APP / "catalog" / "seed.py"}
+
+
+def _stock_writes(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        where = f"{path.name}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name == "StockMovement":
+                found.append(f"{where} builds a StockMovement")
+            for keyword in node.keywords:
+                zero = isinstance(keyword.value, ast.Constant) and keyword.value.value == 0
+                if keyword.arg in STOCK_COLUMNS and not zero:
+                    found.append(f"{where} writes {keyword.arg}")
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Attribute) and target.attr in STOCK_COLUMNS:
+                found.append(f"{where} assigns .{target.attr}")
+    return found
+
+
+def test_only_the_inventory_module_writes_stock():
+    """Stock on hand, reservations and the stock ledger change in app/inventory only, so the
+    guards, the lock order and the ledger cannot be bypassed by a new caller."""
+    writes = []
+    for path in sorted(APP.rglob("*.py")):
+        if path.is_relative_to(APP / "inventory") or path in STOCK_EXEMPT:
+            continue
+        writes += _stock_writes(path)
+    assert writes == []
+
+
+def test_the_check_sees_a_stock_write(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def f(v, db):\n"
+        "    v.reserved = 3\n"
+        "    v.stock_on_hand += 1\n"
+        "    db.add(StockMovement(variant_id=1))\n"
+        "    sa.update(Variant).values(stock_on_hand=Variant.stock_on_hand - 1)\n"
+    )
+    found = _stock_writes(sample)
+    assert len(found) == 4, found
