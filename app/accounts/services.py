@@ -27,6 +27,7 @@ from app.accounts.tokens import (
     read_verify_token,
     reset_token_matches,
 )
+from app.core.shop_errors import ShopError
 from app.db import keep_on_refusal, upsert, utcnow
 from app.extensions import db
 from app.notifications.rendering import external_url
@@ -37,8 +38,10 @@ ACCOUNT_EXISTS = (
 )
 
 
-class AccountError(ValueError):
+class AccountError(ShopError):
     """A rule was broken; the message is safe and useful to show."""
+
+    code = "account-rejected"
 
 
 class InvalidCredentials(AccountError):

@@ -19,6 +19,7 @@ from app.admin import bp
 from app.admin.orders import INVALID, render_detail
 from app.admin.orders_forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
 from app.core.numbers import parse_int
+from app.core.shop_errors import show_on_form
 from app.core.templating import money
 from app.extensions import db
 from app.orders.fulfilment import (
@@ -94,7 +95,7 @@ def orders_ship(order_id: int) -> Any:
             actor_id=_me(),
         )
     except FulfilmentError as exc:
-        getattr(form, exc.field or "carrier").errors = [str(exc)]
+        show_on_form(form, exc, default="carrier")
         return render_detail(order, INVALID, ship_form=form)
     except InvalidTransition as exc:
         return _refused(order, exc)

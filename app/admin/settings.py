@@ -22,6 +22,7 @@ from app.admin.settings_forms import (
     format_percent,
 )
 from app.core.money import decimal_text
+from app.core.shop_errors import show_on_form
 from app.extensions import db
 from app.orders.models import ShippingMethod, TaxRate
 from app.store import get_store_settings, store_details
@@ -129,7 +130,7 @@ def settings_shipping_new() -> Any:
                 _shipping_input(form), currency=currency, actor_id=current_user.id
             )
         except services.SettingsError as exc:
-            getattr(form, exc.field).errors.append(str(exc))
+            show_on_form(form, exc)
         else:
             flash(f"Shipping method {method.name} added.", "success")
             return redirect(url_for("admin.settings_shipping"), code=303)
@@ -155,7 +156,7 @@ def settings_shipping_edit(method_id: int) -> Any:
                 method, _shipping_input(form), actor_id=current_user.id
             )
         except services.SettingsError as exc:
-            getattr(form, exc.field).errors.append(str(exc))
+            show_on_form(form, exc)
         else:
             flash(f"{method.name} saved." if changed else "Nothing changed.", "success")
             return redirect(url_for("admin.settings_shipping"), code=303)
@@ -222,7 +223,7 @@ def settings_tax_new() -> Any:
         try:
             rate = services.create_tax_rate(_tax_input(form), actor_id=current_user.id)
         except services.SettingsError as exc:
-            getattr(form, exc.field).errors.append(str(exc))
+            show_on_form(form, exc)
         else:
             flash(f"{rate.name} for {rate.country} added.", "success")
             return redirect(url_for("admin.settings_tax"), code=303)
@@ -249,7 +250,7 @@ def settings_tax_edit(rate_id: int) -> Any:
         try:
             changed = services.update_tax_rate(rate, _tax_input(form), actor_id=current_user.id)
         except services.SettingsError as exc:
-            getattr(form, exc.field).errors.append(str(exc))
+            show_on_form(form, exc)
         else:
             flash("Tax rate saved." if changed else "Nothing changed.", "success")
             return redirect(url_for("admin.settings_tax"), code=303)

@@ -12,6 +12,7 @@ from wtforms import StringField, TextAreaField
 
 from app.accounts.permissions import permission_required
 from app.admin import bp
+from app.core.shop_errors import show_on_form
 from app.pages.services import PageError, get_page, list_pages, save_page
 
 INVALID = 422
@@ -43,7 +44,7 @@ def settings_pages_edit(slug: str) -> Any:
                 slug, form.title.data or "", form.body.data or "", actor_id=current_user.id
             )
         except PageError as exc:
-            getattr(form, exc.field).errors = [str(exc)]
+            show_on_form(form, exc)
         else:
             flash(f"Saved the page “{saved.title}”.", "success")
             return redirect(url_for("admin.settings_pages"), code=303)

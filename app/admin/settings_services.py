@@ -18,17 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.models import Variant
+from app.core.shop_errors import ShopError
 from app.extensions import db
 from app.orders.models import Order, ShippingMethod, TaxRate
 from app.store import update_store_settings
 
 
-class SettingsError(ValueError):
+class SettingsError(ShopError):
     """Input that is well formed but clashes with what is stored; ``field`` gets the message."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+    code = "settings-rejected"
 
 
 def _describe(changes: dict[str, tuple[Any, Any]]) -> str:
@@ -107,7 +106,7 @@ def _flush_unique(field: str, message: str, new: object | None = None) -> None:
     except IntegrityError:
         if new is not None and new in db.session:
             db.session.expunge(new)
-        raise SettingsError(field, message) from None
+        raise SettingsError(message, field=field) from None
 
 
 def _code_taken(code: str, exclude_id: int | None) -> bool:
@@ -119,7 +118,9 @@ def _code_taken(code: str, exclude_id: int | None) -> bool:
 
 def create_shipping_method(data: ShippingInput, *, currency: str, actor_id: int) -> ShippingMethod:
     if _code_taken(data.code, None):
-        raise SettingsError("code", f"Another shipping method already uses the code {data.code}.")
+        raise SettingsError(
+            f"Another shipping method already uses the code {data.code}.", field="code"
+        )
     method = ShippingMethod(currency=currency, **{f: getattr(data, f) for f in SHIPPING_FIELDS})
     db.session.add(method)
     _flush_unique("code", f"Another shipping method already uses the code {data.code}.", method)
@@ -136,7 +137,9 @@ def update_shipping_method(
     method: ShippingMethod, data: ShippingInput, *, actor_id: int
 ) -> list[str]:
     if data.code != method.code and _code_taken(data.code, method.id):
-        raise SettingsError("code", f"Another shipping method already uses the code {data.code}.")
+        raise SettingsError(
+            f"Another shipping method already uses the code {data.code}.", field="code"
+        )
     changes = {}
     for f in SHIPPING_FIELDS:
         old, new = getattr(method, f), getattr(data, f)
@@ -165,9 +168,9 @@ def delete_shipping_method(method: ShippingMethod, *, actor_id: int) -> None:
     used = orders_using(method)
     if used:
         raise SettingsError(
-            "delete",
             f"{used} order(s) used {method.name}, so it is kept for the record. "
             "Untick “Offered at checkout” to stop offering it.",
+            field="delete",
         )
     audit(
         "settings.shipping_deleted",
@@ -212,7 +215,7 @@ def _duplicate_rate(data: TaxInput) -> str:
 
 def create_tax_rate(data: TaxInput, *, actor_id: int) -> TaxRate:
     if _rate_taken(data.country, data.region, None):
-        raise SettingsError("region" if data.region else "country", _duplicate_rate(data))
+        raise SettingsError(_duplicate_rate(data), field="region" if data.region else "country")
     rate = TaxRate(**{f: getattr(data, f) for f in TAX_FIELDS})
     db.session.add(rate)
     _flush_unique("region" if data.region else "country", _duplicate_rate(data), rate)
@@ -228,7 +231,7 @@ def create_tax_rate(data: TaxInput, *, actor_id: int) -> TaxRate:
 def update_tax_rate(rate: TaxRate, data: TaxInput, *, actor_id: int) -> list[str]:
     moved = (data.country, data.region) != (rate.country, rate.region)
     if moved and _rate_taken(data.country, data.region, rate.id):
-        raise SettingsError("region" if data.region else "country", _duplicate_rate(data))
+        raise SettingsError(_duplicate_rate(data), field="region" if data.region else "country")
     changes = {}
     for f in TAX_FIELDS:
         old, new = getattr(rate, f), getattr(data, f)

@@ -16,14 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, current_app, jsonify, request
 
 from app.accounts.models import User
 from app.api import bp
 from app.api.auth import authenticate_request, current_api_user
 from app.api.catalog import image_out
-from app.api.openapi import operation, validation_problem
+from app.api.openapi import operation, shop_problem
 from app.api.schemas import Problem
 from app.api.schemas_cart import (
     AddItemIn,
@@ -32,7 +31,7 @@ from app.api.schemas_cart import (
     SavedItemOut,
     SetQuantityIn,
 )
-from app.cart.models import Cart, CartLine
+from app.cart.models import Cart
 from app.cart.queries import build_cart_view
 from app.cart.services import (
     CartError,
@@ -48,7 +47,6 @@ from app.cart.services import (
     set_quantity,
 )
 from app.core.errors import problem
-from app.extensions import db
 
 CART_TOKEN_HEADER = "X-Cart-Token"  # noqa: S105 - a header name, not a secret
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -180,14 +178,6 @@ def _not_found(what: str) -> Response:
     return problem(404, f"There is no such {_NOT_FOUND[what]}.", code=f"{what}-not-found")
 
 
-def _cart_full(cart: Cart, variant_id: int) -> bool:
-    lines = db.session.execute(
-        sa.select(CartLine.variant_id).where(CartLine.cart_id == cart.id)
-    ).scalars()
-    lines = list(lines)
-    return variant_id not in lines and len(lines) >= current_app.config["CART_MAX_LINES"]
-
-
 CART_RESPONSES = {200: CartOut, 401: Problem}
 
 
@@ -269,9 +259,7 @@ def add_cart_item(body: AddItemIn) -> Response:
     try:
         change = add_item(cart, body.variant_id, body.quantity)
     except CartError as exc:
-        if _cart_full(cart, body.variant_id):
-            return problem(409, str(exc), code="cart-full")
-        return validation_problem({"variant_id": [str(exc)]}, str(exc))
+        return shop_problem(exc)
     return cart_response(cart, change.messages)
 
 
@@ -294,10 +282,10 @@ def _item_operation(
         messages = action(cart)
     except LookupError:
         return _not_found(what)
-    except CartError as exc:
-        if field is not None:
-            return validation_problem({field: [str(exc)]}, str(exc))
-        return problem(409, str(exc), code="cart-rejected")
+    except CartError as exc:  # the service's field names an input of this request only via `field`
+        if field is None:
+            return problem(exc.status, str(exc), code=exc.code)
+        return shop_problem(exc, field=field)
     return cart_response(cart, messages)
 
 
@@ -361,8 +349,8 @@ def save_cart_item(line_id: int) -> Response:
     "POST",
     "/cart/saved/<int:saved_id>/move-to-cart",
     summary="Move a saved item back into the cart (one unit)",
-    description=_OWNER_HELP + " A saved item that cannot be bought now is a 409 "
-    "(cart-rejected) and stays saved.",
+    description=_OWNER_HELP + " A saved item that cannot be bought now is a 409 and stays "
+    "saved: `out-of-stock`, `variant-unavailable` (no longer sold) or `cart-full`.",
     responses={200: CartOut, 401: Problem, 404: Problem, 409: Problem},
     **CART_OPERATION,
 )

@@ -28,6 +28,7 @@ from pydantic.json_schema import models_json_schema
 from app.api.schemas import Problem
 from app.core.errors import problem
 from app.core.numbers import MAX_ID
+from app.core.shop_errors import ShopError
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 API_PREFIX = "/api/v1"
@@ -122,6 +123,15 @@ def validation_problem(errors: dict[str, list[str]], detail: str | None = None) 
         code="validation-failed",
         errors=errors,
     )
+
+
+def shop_problem(exc: ShopError, *, field: str | None = None) -> Response:
+    """A service's refusal as problem+json: a field error (422) when an input is to blame,
+    else the error's status with its code."""
+    blamed = field or exc.field
+    if blamed:
+        return problem(422, str(exc), code="validation-failed", errors={blamed: [str(exc)]})
+    return problem(exc.status, str(exc), code=exc.code)
 
 
 def _dump(model: BaseModel, status: int) -> Response:

@@ -20,12 +20,21 @@ from app.cart.queries import (
 )
 from app.catalog.models import ProductStatus, Variant
 from app.core.numbers import parse_int
+from app.core.shop_errors import ShopError
 from app.db import upsert, utcnow
 from app.extensions import db
 
 
-class CartError(ValueError):
+class CartError(ShopError):
     """The change was refused; the message says why and nothing was changed."""
+
+    code = "cart-rejected"
+
+
+QUANTITY_INVALID = "quantity-invalid"
+VARIANT_UNAVAILABLE = "variant-unavailable"
+OUT_OF_STOCK = "out-of-stock"
+CART_FULL = "cart-full"
 
 
 @dataclass
@@ -94,7 +103,11 @@ def parse_quantity(raw: object) -> int:
     limit = current_app.config["CART_MAX_QUANTITY"]
     value = parse_int(raw, minimum=1, maximum=limit)
     if value is None:
-        raise CartError(f"Quantity must be a whole number from 1 to {limit}.")
+        raise CartError(
+            f"Quantity must be a whole number from 1 to {limit}.",
+            code=QUANTITY_INVALID,
+            field="quantity",
+        )
     return value
 
 
@@ -103,9 +116,13 @@ def _buyable_variant(variant_id: int) -> Variant:
         sa.select(Variant).where(Variant.id == variant_id).options(joinedload(Variant.product))
     ).scalar_one_or_none()
     if variant is None or variant.product.status != ProductStatus.PUBLISHED:
-        raise CartError("That product is not available.")
+        raise CartError(
+            "That product is not available.", code=VARIANT_UNAVAILABLE, field="variant_id"
+        )
     if not variant.is_available:
-        raise CartError(f"Sorry, {variant.product.name} is out of stock.")
+        raise CartError(
+            f"Sorry, {variant.product.name} is out of stock.", code=OUT_OF_STOCK, field="variant_id"
+        )
     return variant
 
 
@@ -154,7 +171,8 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
         if lines >= limit:
             raise CartError(
                 f"Your cart can hold {limit} different items at most. Remove one "
-                "or save it for later first."
+                "or save it for later first.",
+                code=CART_FULL,
             )
     # One statement adds to the line or creates it, so concurrent adds cannot lose counts.
     insert = upsert(CartLine).values(
@@ -217,7 +235,7 @@ def set_quantity(cart: Cart, line_id: int, quantity: int) -> CartChange:
     line = _own_line(cart, line_id)
     final, messages = _cap(cart, line.variant, quantity)
     if final < 1:
-        raise CartError(f"Sorry, {line.variant.product.name} is out of stock.")
+        raise CartError(f"Sorry, {line.variant.product.name} is out of stock.", code=OUT_OF_STOCK)
     line.quantity = final
     line.unit_price_snapshot = line.variant.price  # they saw the line's price as it is now
     touch(cart)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from app.core.shop_errors import ShopError
 
-class CatalogError(ValueError):
+
+class CatalogError(ShopError):
     """A catalog rule was broken; the message is safe to show to staff."""
+
+    code = "catalog-rejected"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.cart.models import Cart
+from app.core.shop_errors import ShopError
 from app.extensions import db
 from app.orders.fulfilment import cancel_order, lock_order
 from app.orders.links import read_order_token
@@ -20,7 +21,7 @@ CANCELLABLE = (OrderStatus.PAID, OrderStatus.PROCESSING)
 NOT_CANCELLABLE = "This order can no longer be cancelled. Contact us about a return."
 
 
-class NotCancellable(ValueError):
+class NotCancellable(ShopError):
     code = "order-not-cancellable"
 
     def __init__(self) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from app.core.shop_errors import ShopError
 from app.db import utcnow
 from app.extensions import db
 from app.orders.links import notify_customer, order_link
@@ -26,12 +27,10 @@ NOTE_MAX = 2000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class FulfilmentError(ValueError):
+class FulfilmentError(ShopError):
     """The change cannot be made; the message tells staff why. ``field`` names the input."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+    code = "fulfilment-rejected"
 
 
 def lock_order(order_id: int) -> Order | None:

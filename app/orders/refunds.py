@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.catalog.models import StockReason, Variant
+from app.core.shop_errors import ShopError
 from app.db import after_commit
 from app.extensions import db
 from app.inventory.services import adjust_stock
@@ -41,12 +42,10 @@ log = logging.getLogger(__name__)
 REFUNDABLE_PAYMENTS = ("succeeded", "partially_refunded")
 
 
-class RefundError(ValueError):
+class RefundError(ShopError):
     """The refund cannot be made; the message tells staff why. ``field`` names the input."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+    code = "refund-rejected"
 
 
 def refund_payment(order: Order) -> Payment | None:

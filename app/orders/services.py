@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import current_app
 
+from app.core.shop_errors import ShopError
 from app.db import utcnow
 from app.extensions import db
 from app.inventory.services import (
@@ -43,13 +44,11 @@ log = logging.getLogger(__name__)
 NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 
 
-class CheckoutError(ValueError):
+class CheckoutError(ShopError):
     """Checkout cannot go on. The message names the line and what to do, for people; ``code``
-    says why, for programs (the API's problem code; see app/checkout/errors.py)."""
+    says why, for programs (the API's problem code; the codes are in app/checkout/errors.py)."""
 
-    def __init__(self, message: str, *, code: str = "insufficient-stock") -> None:
-        super().__init__(message)
-        self.code = code
+    code = "checkout-rejected"
 
 
 def cart_token_hash(token: str) -> str:
@@ -110,7 +109,8 @@ def _reserve(variant_id: int, quantity: int, order_number: str, name: str) -> No
     except InsufficientStock:
         raise CheckoutError(
             f"Sorry, there is not enough {name} left for your order. Lower the "
-            "quantity or remove it from your cart."
+            "quantity or remove it from your cart.",
+            code="insufficient-stock",
         ) from None
 
 

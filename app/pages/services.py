@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from app.accounts.audit import audit
 from app.core.html import sanitize_html
+from app.core.shop_errors import ShopError
 from app.db import utcnow
 from app.extensions import db
 from app.pages.models import ContentPage
@@ -57,10 +58,8 @@ PAGES: dict[str, tuple[str, str]] = {
 }
 
 
-class PageError(ValueError):
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+class PageError(ShopError):
+    code = "page-rejected"
 
 
 def get_page(slug: str) -> PageText | None:
@@ -86,14 +85,14 @@ def save_page(slug: str, title: str, body: str, *, actor_id: int | None) -> Page
         raise LookupError(slug)
     title = " ".join((title or "").split())
     if not title:
-        raise PageError("Enter a title.", "title")
+        raise PageError("Enter a title.", field="title")
     if len(title) > 120:
-        raise PageError("Keep the title to 120 characters.", "title")
+        raise PageError("Keep the title to 120 characters.", field="title")
     if len(body or "") > MAX_BODY:
-        raise PageError(f"Keep the text under {MAX_BODY:,} characters.", "body")
+        raise PageError(f"Keep the text under {MAX_BODY:,} characters.", field="body")
     clean = sanitize_html(body)
     if not clean.strip():
-        raise PageError("Write the page's text.", "body")
+        raise PageError("Write the page's text.", field="body")
     row = db.session.execute(
         sa.select(ContentPage).where(ContentPage.slug == slug).with_for_update()
     ).scalar_one_or_none()
