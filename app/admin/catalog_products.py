@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
@@ -48,6 +47,7 @@ from app.catalog.services import (
 )
 from app.core.money import decimal_text
 from app.core.redirects import local_url
+from app.core.shop_errors import show_on_form
 from app.extensions import db
 from app.store import low_stock_default
 
@@ -173,28 +173,24 @@ def products_new() -> Any:
             form.sku.errors.append(f"The SKU {sku} is already used by another variant.")
         else:
             try:
-                with db.session.begin_nested():
-                    product = create_product(
-                        form.name.data,
-                        [
-                            VariantInput(
-                                sku=sku,
-                                price=form.price.minor or 0,
-                                options=form.options.options,
-                                stock=form.stock.data or 0,
-                            )
-                        ],
-                        category=category_from_choice(form.category_id.data),
-                        description_html=form.description.data or "",
-                        brand=form.brand.data or "",
-                        featured=form.featured.data,
-                        actor_id=_actor(),
-                    )
-                    product.variants[0].low_stock_threshold = low_stock_default()
-            except IntegrityError:
-                form.sku.errors.append(f"The SKU {sku} is already used by another variant.")
+                product = create_product(
+                    form.name.data,
+                    [
+                        VariantInput(
+                            sku=sku,
+                            price=form.price.minor or 0,
+                            options=form.options.options,
+                            stock=form.stock.data or 0,
+                        )
+                    ],
+                    category=category_from_choice(form.category_id.data),
+                    description_html=form.description.data or "",
+                    brand=form.brand.data or "",
+                    featured=form.featured.data,
+                    actor_id=_actor(),
+                )
             except CatalogError as exc:
-                form.form_errors.append(str(exc))
+                show_on_form(form, exc)
             else:
                 audit(
                     "catalog.product_create",
@@ -348,22 +344,19 @@ def products_variant_add(product_id: int) -> Any:
     form.price.currency = product.currency
     if form.validate():
         try:
-            with db.session.begin_nested():
-                variant = create_variant(
-                    product,
-                    VariantInput(
-                        sku=form.sku.data,
-                        price=form.price.minor or 0,
-                        options=form.options.options,
-                        stock=form.stock.data or 0,
-                    ),
-                    low_stock_threshold=low_stock_default(),
-                    actor_id=_actor(),
-                )
-        except IntegrityError:
-            form.sku.errors.append(f"The SKU {form.sku.data} is already used by another variant.")
+            variant = create_variant(
+                product,
+                VariantInput(
+                    sku=form.sku.data,
+                    price=form.price.minor or 0,
+                    options=form.options.options,
+                    stock=form.stock.data or 0,
+                ),
+                low_stock_threshold=low_stock_default(),
+                actor_id=_actor(),
+            )
         except CatalogError as exc:
-            form.sku.errors.append(str(exc))
+            show_on_form(form, exc, default="sku")
         else:
             audit(
                 "catalog.variant_add",
@@ -406,20 +399,17 @@ def products_variant_edit(product_id: int, variant_id: int) -> Any:
     if form.validate():
         old_price = variant.price
         try:
-            with db.session.begin_nested():
-                changed = update_variant(
-                    variant,
-                    sku=form.sku.data,
-                    options=form.options.options,
-                    price=form.price.minor or 0,
-                    compare_at_price=form.compare_at_price.minor,
-                    track_inventory=form.track_inventory.data,
-                    actor_id=_actor(),
-                )
-        except IntegrityError:
-            form.sku.errors.append(f"The SKU {form.sku.data} is already used by another variant.")
+            changed = update_variant(
+                variant,
+                sku=form.sku.data,
+                options=form.options.options,
+                price=form.price.minor or 0,
+                compare_at_price=form.compare_at_price.minor,
+                track_inventory=form.track_inventory.data,
+                actor_id=_actor(),
+            )
         except CatalogError as exc:
-            (form.sku if "SKU" in str(exc) else form.price).errors.append(str(exc))
+            show_on_form(form, exc, default="price")
         else:
             if changed:
                 detail = "changed " + ", ".join(changed)

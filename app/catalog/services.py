@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from app.catalog.cache import catalog_changed
 from app.catalog.errors import CatalogError
@@ -90,22 +92,23 @@ def create_product(
         raise CatalogError("A product needs at least one variant.")
     if status not in set(ProductStatus):
         raise CatalogError(f"Unknown status {status!r}.")
-    product = Product(
-        name=name.strip(),
-        slug=unique_product_slug(slug or name),
-        category=category,
-        brand=brand.strip(),
-        attributes=attributes or {},
-        status=status,
-        currency=currency,
-        featured=featured,
-        published_at=utcnow() if status == ProductStatus.PUBLISHED else None,
-    )
-    set_description(product, description_html)
-    db.session.add(product)
-    for position, spec in enumerate(variants):
-        add_variant(product, spec, position=position, actor_id=actor_id)
-    db.session.flush()
+    with _unique_skus(", ".join(spec.sku.strip() for spec in variants)):
+        product = Product(
+            name=name.strip(),
+            slug=unique_product_slug(slug or name),
+            category=category,
+            brand=brand.strip(),
+            attributes=attributes or {},
+            status=status,
+            currency=currency,
+            featured=featured,
+            published_at=utcnow() if status == ProductStatus.PUBLISHED else None,
+        )
+        set_description(product, description_html)
+        db.session.add(product)
+        for position, spec in enumerate(variants):
+            add_variant(product, spec, position=position, actor_id=actor_id)
+        db.session.flush()
     refresh_product_summary(product.id)
     return product
 
@@ -267,6 +270,28 @@ def update_product(
     return [key for key in before if before[key] != after[key]]
 
 
+SKU_TAKEN = "sku-taken"
+
+
+def _sku_taken_error(sku: str) -> CatalogError:
+    return CatalogError(
+        f"The SKU {sku} is already used by another variant.", code=SKU_TAKEN, field="sku"
+    )
+
+
+@contextmanager
+def _unique_skus(sku: str) -> Iterator[None]:
+    """Two staff saving the same new SKU at once: the unique index decides, the loser's change
+    is undone (a savepoint) and refused like a SKU that was already taken."""
+    try:
+        with db.session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        if "sku" not in str(exc.orig).lower():
+            raise
+        raise _sku_taken_error(sku) from None
+
+
 def sku_taken(sku: str, *, exclude_variant_id: int | None = None) -> bool:
     query = sa.select(Variant.id).where(Variant.sku == sku.strip())
     if exclude_variant_id is not None:
@@ -283,16 +308,17 @@ def create_variant(
 ) -> Variant:
     """Add a variant after the product's others (the SKU must be free; see :func:`sku_taken`)."""
     if sku_taken(spec.sku):
-        raise CatalogError(f"The SKU {spec.sku.strip()} is already used by another variant.")
+        raise _sku_taken_error(spec.sku.strip())
     last = db.session.execute(
         sa.select(sa.func.max(Variant.position)).where(Variant.product_id == product.id)
     ).scalar()
-    variant = add_variant(
-        product, spec, position=0 if last is None else last + 1, actor_id=actor_id
-    )
-    if low_stock_threshold is not None:
-        variant.low_stock_threshold = low_stock_threshold
-    db.session.flush()
+    with _unique_skus(spec.sku.strip()):
+        variant = add_variant(
+            product, spec, position=0 if last is None else last + 1, actor_id=actor_id
+        )
+        if low_stock_threshold is not None:
+            variant.low_stock_threshold = low_stock_threshold
+        db.session.flush()
     refresh_product_summary(product.id)
     return variant
 
@@ -311,7 +337,7 @@ def update_variant(
     Stock is never edited here: it changes only through :func:`adjust_stock` and friends."""
     sku = sku.strip()
     if sku != variant.sku and sku_taken(sku, exclude_variant_id=variant.id):
-        raise CatalogError(f"The SKU {sku} is already used by another variant.")
+        raise _sku_taken_error(sku)
     changed = []
     if sku != variant.sku:
         changed.append("sku")
@@ -321,10 +347,12 @@ def update_variant(
         changed.append("price")
     if track_inventory != variant.track_inventory:
         changed.append("track_inventory")
-    variant.sku = sku
-    variant.options = dict(options)
-    variant.track_inventory = track_inventory
-    set_variant_price(variant, price, compare_at_price=compare_at_price, actor_id=actor_id)
+    with _unique_skus(sku):
+        variant.sku = sku
+        variant.options = dict(options)
+        variant.track_inventory = track_inventory
+        set_variant_price(variant, price, compare_at_price=compare_at_price, actor_id=actor_id)
+        db.session.flush()
     return changed
 
 

@@ -103,3 +103,17 @@ def test_category_descendants_in_one_statement(db, count_queries):
         "Men",
         "Shirts",
     ]
+
+
+def test_a_sku_lost_to_the_unique_index_is_a_field_error_and_nothing_is_half_written(db):
+    """The index decides a SKU race (no pre-check in create_product): the service undoes its
+    own writes (a savepoint) and refuses with the sku field, so a view needs no savepoint."""
+    from app.catalog.models import Product
+
+    factories.product("Oak Lamp", variants=[VariantInput(sku="LAMP-1", price=100, options={})])
+    with pytest.raises(CatalogError) as refused:
+        factories.product("Copy Lamp", variants=[VariantInput(sku="LAMP-1", price=100, options={})])
+    assert refused.value.field == "sku" and refused.value.code == "sku-taken"
+    assert "LAMP-1 is already used" in str(refused.value)
+    names = db.session.execute(sa.select(Product.name)).scalars().all()
+    assert names == ["Oak Lamp"]  # the session goes on; the copy left nothing behind
