@@ -32,7 +32,7 @@ from app.accounts.audit import audit
 from app.accounts.models import AuditEvent, RecoveryCode, User
 from app.accounts.passwords import hash_password, verify_password
 from app.accounts.services import AccountError
-from app.db import utcnow
+from app.db import keep_on_refusal, utcnow
 from app.extensions import cache, db
 
 log = logging.getLogger(__name__)
@@ -268,7 +268,10 @@ def disable(user: User, password: str, code: str) -> None:
 # -- wrong codes across sign-ins -------------------------------------------------------------
 
 MAX_CODE_FAILURES = 5
-_CODE_SUCCESSES = ("api.login", "login.2fa_success", "login.recovery_code_used")
+# Only a proven second factor ends a run of wrong codes: the website and the API both write
+# these (verify_second_factor), nothing else does — a token pair issued for another reason
+# (a password change, a refresh) is not a sign-in with a code.
+_CODE_SUCCESSES = ("login.2fa_success", "login.recovery_code_used")
 
 
 def recent_code_failures(user: User) -> list[datetime]:
@@ -304,3 +307,54 @@ def code_pause_seconds(oldest: datetime) -> int:
     """Seconds until the oldest counted wrong code leaves the window."""
     window = timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
     return max(1, math.ceil((oldest + window - utcnow()).total_seconds()))
+
+
+class SecondFactorPaused(TwoFactorError):
+    code = "too-many-code-failures"
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            f"Too many wrong codes for this account. Try again in {math.ceil(seconds / 60)} "
+            "minutes."
+        )
+        self.seconds = seconds
+
+
+class WrongSecondFactor(TwoFactorError):
+    code = "invalid-totp"
+
+    def __init__(self, count: int) -> None:
+        super().__init__("That code is not correct, or it was already used.")
+        self.count = count  # wrong codes in the current window, this one included
+
+
+def verify_second_factor(user: User, code: str, *, channel: str) -> int | None:
+    """The second step of a sign-in, the same for the website and the API (``channel`` is
+    written in the audit trail): a current authenticator code or an unused recovery code.
+
+    Returns the recovery codes left when one was spent, else None. Refuses with
+    SecondFactorPaused after MAX_CODE_FAILURES recent wrong codes (across channels), and with
+    WrongSecondFactor otherwise; the audit rows it writes are the counter, and they stand even
+    though the request is refused.
+    """
+    failures = recent_code_failures(user)
+    if len(failures) >= MAX_CODE_FAILURES:
+        audit("login.blocked", target_user_id=user.id, detail=f"too many wrong codes ({channel})")
+        keep_on_refusal("the audit trail stays")
+        raise SecondFactorPaused(code_pause_seconds(failures[0]))
+    if verify_user_code(user, code):
+        audit("login.2fa_success", actor_id=user.id, target_user_id=user.id, detail=channel)
+        return None
+    remaining = use_recovery_code(user, code)
+    if remaining is not None:
+        audit(
+            "login.recovery_code_used",
+            actor_id=user.id,
+            target_user_id=user.id,
+            detail=f"{remaining} left ({channel})",
+        )
+        return remaining
+    count = len(failures) + 1
+    audit("login.2fa_failure", target_user_id=user.id, detail=f"wrong code {count} ({channel})")
+    keep_on_refusal("a wrong code counts toward the pause")
+    raise WrongSecondFactor(count)

@@ -7,7 +7,6 @@ render or redirect.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from typing import Any
 
@@ -19,7 +18,6 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts import bp, totp
-from app.accounts.audit import audit
 from app.accounts.models import User
 from app.accounts.views import PENDING_2FA, sign_in
 from app.core.redirects import after_sign_in
@@ -234,51 +232,35 @@ def two_factor_challenge() -> str | Response:
         return _back_to_password(
             "Too many wrong codes. Please sign in again with your password.", "error"
         )
-    recent = totp.recent_code_failures(user)  # across sign-ins, website and API
-    if len(recent) >= MAX_CODE_FAILURES:
-        audit("login.blocked", target_user_id=user.id, detail="too many wrong codes")
-        minutes = math.ceil(totp.code_pause_seconds(recent[0]) / 60)
-        return _back_to_password(
-            f"Too many wrong codes for this account. Try again in {minutes} minutes.", "error"
-        )
-
     form = ChallengeForm()
     if form.validate_on_submit():
         remember = bool(pending.get("remember"))
         next_url = after_sign_in(pending.get("next"), staff=user.is_staff)
-        if totp.verify_user_code(user, form.code.data):
+        try:
+            remaining = totp.verify_second_factor(user, form.code.data, channel="web")
+        except totp.SecondFactorPaused as exc:
+            return _back_to_password(str(exc), "error")
+        except totp.WrongSecondFactor:
+            failures = _failures(pending) + 1
+            _set_failures(pending, failures)
+            if failures >= MAX_CODE_FAILURES:
+                return _back_to_password(
+                    "Too many wrong codes. Please sign in again with your password.", "error"
+                )
+            form.code.errors.append(
+                "That code is not correct, or it was already used. Enter the current code "
+                "from your authenticator app, or one of your recovery codes."
+            )
+        else:
             _set_failures(pending, MAX_CODE_FAILURES)  # this pending login is spent
             sign_in(
                 user, remember=remember, second_factor=True, guest_cart=pending.get("guest_cart")
             )  # clears the session
-            audit("login.2fa_success", actor_id=user.id, target_user_id=user.id)
-            flash(f"Welcome back, {user.name}.", "success")
+            if remaining is None:
+                flash(f"Welcome back, {user.name}.", "success")
+            else:
+                _flash_remaining(remaining)
             return redirect(next_url)
-        remaining = totp.use_recovery_code(user, form.code.data)
-        if remaining is not None:
-            _set_failures(pending, MAX_CODE_FAILURES)
-            sign_in(
-                user, remember=remember, second_factor=True, guest_cart=pending.get("guest_cart")
-            )
-            audit(
-                "login.recovery_code_used",
-                actor_id=user.id,
-                target_user_id=user.id,
-                detail=f"{remaining} left",
-            )
-            _flash_remaining(remaining)
-            return redirect(next_url)
-        failures = _failures(pending) + 1
-        _set_failures(pending, failures)
-        audit("login.2fa_failure", target_user_id=user.id, detail=f"wrong code {failures}")
-        if failures >= MAX_CODE_FAILURES:
-            return _back_to_password(
-                "Too many wrong codes. Please sign in again with your password.", "error"
-            )
-        form.code.errors.append(
-            "That code is not correct, or it was already used. Enter the current code from "
-            "your authenticator app, or one of your recovery codes."
-        )
     return render_template("accounts/two_factor_challenge.html", form=form)
 
 

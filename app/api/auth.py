@@ -7,12 +7,10 @@ The API never reads or sets the session cookie; a request is authenticated only 
 from __future__ import annotations
 
 import math
-from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Response, g, request
 
-from app.accounts.audit import audit
 from app.accounts.models import User
 from app.accounts.services import (
     AccountError,
@@ -22,14 +20,7 @@ from app.accounts.services import (
     locked_until,
     register_user,
 )
-from app.accounts.totp import (
-    MAX_CODE_FAILURES,
-    code_pause_seconds,
-    looks_like_recovery_code,
-    recent_code_failures,
-    use_recovery_code,
-    verify_user_code,
-)
+from app.accounts.totp import SecondFactorPaused, WrongSecondFactor, verify_second_factor
 from app.api import bp
 from app.api.models import ApiToken
 from app.api.openapi import operation, validation_problem
@@ -47,7 +38,7 @@ from app.api.tokens import (
     rotate_refresh_token,
 )
 from app.core.errors import problem
-from app.db import keep_on_refusal, utcnow
+from app.db import utcnow
 from app.extensions import db, limiter
 from app.ratelimit import limiter_key
 
@@ -225,37 +216,16 @@ def login(body: LoginIn) -> LoginOut | Response:
             return _unauthorized(
                 "totp-required", "Two-factor authentication is on: send the current code."
             )
-        failures = recent_code_failures(user)
-        if len(failures) >= MAX_CODE_FAILURES:
-            audit("login.blocked", target_user_id=user.id, detail="too many wrong codes (api)")
-            keep_on_refusal("the audit trail stays")
-            return _too_many_code_failures(failures[0])
-        ok = (
-            use_recovery_code(user, code) is not None
-            if looks_like_recovery_code(code)
-            else verify_user_code(user, code)
-        )
-        if not ok:
-            count = len(failures) + 1
-            audit("login.2fa_failure", target_user_id=user.id, detail=f"wrong code {count} (api)")
-            keep_on_refusal("a wrong code counts toward the pause")
-            return _unauthorized(
-                "invalid-totp", "That code is not correct, or it was already used."
-            )
+        try:
+            verify_second_factor(user, code, channel="api")
+        except SecondFactorPaused as exc:
+            response = problem(429, str(exc), code=exc.code, title="Too many wrong codes")
+            response.headers["Retry-After"] = str(exc.seconds)
+            return response
+        except WrongSecondFactor as exc:
+            return _unauthorized(exc.code, str(exc))
     pair = issue_tokens(user)
     return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
-
-
-def _too_many_code_failures(oldest: datetime) -> Response:
-    seconds = code_pause_seconds(oldest)
-    response = problem(
-        429,
-        f"Too many wrong two-factor codes. Try again in {math.ceil(seconds / 60)} minutes.",
-        code="too-many-code-failures",
-        title="Too many wrong codes",
-    )
-    response.headers["Retry-After"] = str(seconds)
-    return response
 
 
 def _merge_guest_cart(user: User) -> list[str]:

@@ -193,6 +193,29 @@ def test_wrong_totp_codes_are_audited_and_counted_per_account(client, db):
     assert blocked == "too many wrong codes (api)"
 
 
+def test_tokens_issued_without_a_code_do_not_reset_the_wrong_code_count(client, db):
+    """Only a proven second factor ends a run of wrong codes: a token pair issued for another
+    reason (a password change on another device, a refresh) used to be audited as api.login
+    and counted as a successful two-factor sign-in."""
+    from app.api.tokens import issue_tokens
+
+    user = make_user()
+    secret = pyotp.random_base32()
+    user.totp_secret, user.totp_enabled_at = secret, utcnow()
+    db.session.flush()
+    wrong = f"{(int(pyotp.TOTP(secret).now()) + 1) % 1_000_000:06d}"
+    for i in range(4):
+        assert (
+            api_login(client, totp=wrong, environ_base={"REMOTE_ADDR": f"192.0.2.{i}"}).status_code
+            == 401
+        )
+    issue_tokens(user)  # what a password change answers with
+    db.session.flush()
+    assert api_login(client, totp=wrong).status_code == 401  # the fifth wrong code
+    paused = api_login(client, totp=pyotp.TOTP(secret).now())
+    assert paused.status_code == 429 and paused.get_json()["code"] == "too-many-code-failures"
+
+
 def test_a_successful_two_factor_sign_in_starts_the_count_again(client, db):
     user = make_user()
     secret = pyotp.random_base32()
