@@ -39,8 +39,10 @@ worker: install                      ## a Huey consumer, as production runs it
 test: install-dev browser            ## the whole suite (SQLite; DATABASE_URL/REDIS_URL for PostgreSQL+Redis)
 	$(BIN)/pytest
 
-lint: install-dev
+lint: install-dev                    ## ruff (style, complexity <= 15) and mypy on app/ and tasks/
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: install-dev
 	$(BIN)/python -m bench.catalog

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app.accounts.models import Role, User
 from app.catalog.csv_format import COLUMN_NAMES, format_options
@@ -88,14 +88,16 @@ def stream_csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator
     yield buffer.getvalue()
 
 
-def _stream(session: Session, stmt: sa.Select[Any]) -> Iterator[Any]:
+def _stream(
+    session: Session | scoped_session[Any], stmt: sa.Select[*tuple[Any, ...]]
+) -> Iterator[Any]:
     """Rows in batches: a server-side cursor on PostgreSQL, partitions on SQLite."""
     result = session.execute(stmt.execution_options(yield_per=YIELD_PER))
     for partition in result.partitions():
         yield from partition
 
 
-def product_rows(session: Session) -> Iterator[list[Any]]:
+def product_rows(session: Session | scoped_session[Any]) -> Iterator[list[Any]]:
     """One row per variant in the import format (``COLUMN_NAMES``)."""
     stmt = (
         sa.select(
@@ -138,7 +140,7 @@ def product_rows(session: Session) -> Iterator[list[Any]]:
 PRODUCT_COLUMNS = COLUMN_NAMES
 
 
-def order_rows(session: Session) -> Iterator[list[Any]]:
+def order_rows(session: Session | scoped_session[Any]) -> Iterator[list[Any]]:
     """Totals in decimal currency units (19.99), one row per order, oldest first."""
     items = (
         sa.select(sa.func.coalesce(sa.func.sum(OrderLine.quantity), 0))
@@ -192,7 +194,7 @@ def order_rows(session: Session) -> Iterator[list[Any]]:
         ]
 
 
-def customer_rows(session: Session) -> Iterator[list[Any]]:
+def customer_rows(session: Session | scoped_session[Any]) -> Iterator[list[Any]]:
     """Customer accounts (not staff, not erased), with contact details only: never password
     hashes, two-factor secrets, sessions or addresses."""
     orders = sa.select(sa.func.count(Order.id)).where(Order.user_id == User.id).scalar_subquery()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 from flask import Flask, current_app, has_app_context
@@ -34,7 +34,11 @@ class ShortTimeoutRedisStorage(RedisStorage):
         if not self.blocking:
             return super().dequeue()
         try:
-            popped = self._popper.brpop([self.queue_key], timeout=self.read_timeout)
+            # A synchronous client: the (key, value) pair or None, never an awaitable.
+            popped = cast(
+                "tuple[bytes, bytes] | None",
+                self._popper.brpop([self.queue_key], timeout=self.read_timeout),
+            )
         except redis.TimeoutError:
             return None  # empty; a ConnectionError propagates so the consumer backs off
         return popped[1] if popped else None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -42,7 +42,12 @@ class User(TimestampMixin, Base):
 
     # Flask-Login: the id in the session is a per-login session token (see auth.sessions),
     # so revoking a UserSession row logs that browser out at once.
-    current_session: ClassVar[Any] = None  # set per request on the loaded instance
+    # Set per request on the loaded instance. A ClassVar at runtime, so the declarative
+    # mapper leaves it alone; type checkers see the instance attribute it really is.
+    if TYPE_CHECKING:
+        current_session: UserSession | None
+    else:
+        current_session: ClassVar[Any] = None
 
     @property
     def is_authenticated(self) -> bool:

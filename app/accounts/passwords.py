@@ -3,6 +3,8 @@ never composition rules, never truncation."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
@@ -12,12 +14,14 @@ from zxcvbn import zxcvbn
 def _hasher() -> PasswordHasher:
     cfg = current_app.config
     key = ("argon2", cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"])
-    hasher = current_app.extensions.get(key)
+    # Flask types extensions as dict[str, Any]; this cache keys it by a tuple.
+    extensions = cast(dict[Any, Any], current_app.extensions)
+    hasher: PasswordHasher | None = extensions.get(key)
     if hasher is None:
         hasher = PasswordHasher(
             time_cost=cfg["ARGON2_TIME_COST"], memory_cost=cfg["ARGON2_MEMORY_COST"], parallelism=1
         )
-        current_app.extensions[key] = hasher
+        extensions[key] = hasher
     return hasher
 
 

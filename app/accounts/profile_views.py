@@ -52,7 +52,7 @@ INVALID = 422  # a re-rendered form with errors: nothing is stored (the request 
 
 
 def _me() -> User:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
+    return current_user._get_current_object()
 
 
 def _attach(form: FlaskForm, exc: AccountError) -> None:
@@ -240,7 +240,7 @@ def preferences() -> tuple[str, int] | Response:
     form = PreferencesForm()
     status = 200
     if form.validate_on_submit():
-        choices = {
+        choices: dict[tuple[str, str], bool] = {
             (channel, category): bool(form[f"{channel}_{category}"].data)
             for channel in CHANNEL_LABELS
             for category in CATEGORY_LABELS

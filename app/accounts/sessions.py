@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
+from sqlalchemy.engine import CursorResult
 
 from app.accounts.models import User, UserSession
 from app.db import utcnow
@@ -79,8 +81,11 @@ def revoke_all(user_id: int, *, except_id: int | None = None) -> int:
     )
     if except_id is not None:
         query = query.where(UserSession.id != except_id)
-    result = db.session.execute(
-        query.values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            query.values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+        ),
     )
     from app.api.tokens import revoke_all_for_user
 

@@ -21,12 +21,14 @@ import secrets
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pyotp
 import segno
 import sqlalchemy as sa
 from flask import current_app
 from markupsafe import Markup
+from sqlalchemy.engine import CursorResult
 
 from app.accounts.audit import audit
 from app.accounts.models import AuditEvent, RecoveryCode, User
@@ -58,6 +60,8 @@ class TwoFactorError(AccountError):
 
     ``field`` names the form field the message belongs to (``code`` or ``password``).
     """
+
+    field: str  # always set here, unlike ShopError's optional one
 
     def __init__(self, message: str, *, field: str = "code") -> None:
         super().__init__(message)
@@ -202,11 +206,14 @@ def use_recovery_code(user: User, raw: str) -> int | None:
     for row_id, code_hash in rows:
         if verify_password(code_hash, code):
             # Conditional, so two requests racing with one code cannot both spend it.
-            spent = db.session.execute(
-                sa.update(RecoveryCode)
-                .where(RecoveryCode.id == row_id, RecoveryCode.used_at.is_(None))
-                .values(used_at=utcnow())
-                .execution_options(synchronize_session=False)
+            spent = cast(
+                CursorResult[Any],
+                db.session.execute(
+                    sa.update(RecoveryCode)
+                    .where(RecoveryCode.id == row_id, RecoveryCode.used_at.is_(None))
+                    .values(used_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                ),
             ).rowcount
             if spent != 1:
                 return None

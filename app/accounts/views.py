@@ -132,7 +132,7 @@ def logout() -> Response:
 
 
 @bp.get("/verify/<token>", endpoint="verify_email")
-def verify_email_view(token: str) -> str | Response:
+def verify_email_view(token: str) -> str | tuple[str, int] | Response:
     try:
         outcome = verify_email(token)
     except TokenInvalid as exc:

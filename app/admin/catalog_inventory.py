@@ -145,11 +145,13 @@ def inventory_variant(variant_id: int) -> Any:
     reason, note = form.reason.data, (form.note.data or "").strip()
     try:
         if reason == "count_correction":
-            delta = set_stock_count(
-                variant.id, form.counted.data, note=note, actor_id=current_user.id
-            )
+            counted = form.counted.data
+            assert counted is not None  # StockAdjustForm.validate requires a count
+            delta = set_stock_count(variant.id, counted, note=note, actor_id=current_user.id)
         else:
-            delta = form.change.data
+            change = form.change.data
+            assert change is not None  # StockAdjustForm.validate requires a non-zero change
+            delta = change
             adjust_stock(variant.id, delta, reason=reason, note=note, actor_id=current_user.id)
     except InsufficientStock as exc:
         message = str(exc) if reason == "count_correction" else _not_below_zero(variant.id)
@@ -182,8 +184,10 @@ def inventory_threshold(variant_id: int) -> Any:
     form = ThresholdForm()
     if not form.validate():
         return _variant_page(variant, threshold_form=form, status=422)
+    threshold = form.threshold.data
+    assert threshold is not None  # validated: InputRequired, NumberRange
     before = variant.low_stock_threshold
-    set_low_stock_threshold(variant, form.threshold.data)
+    set_low_stock_threshold(variant, threshold)
     if before != variant.low_stock_threshold:
         audit(
             "stock.threshold",

@@ -4,6 +4,7 @@ catalog_images.py. Every view needs ``catalog.edit`` and calls the catalog servi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -229,7 +230,7 @@ def _edit_page(
     variant_form = variant_form or VariantAddForm(formdata=None)
     image_form = image_form or ImageUploadForm(formdata=None)
     variant_ids = [v.id for v in product.variants]
-    history = []
+    history: Sequence[sa.Row[PriceChange, str, str]] = []
     if variant_ids:
         from app.accounts.models import User
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask_login import current_user
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app import exports
 from app.accounts.audit import audit
@@ -22,7 +22,9 @@ from app.extensions import db
 
 
 def _download(
-    name: str, header: Iterable[str], rows: Callable[[Session], Iterator[Any]]
+    name: str,
+    header: Iterable[str],
+    rows: Callable[[Session | scoped_session[Any]], Iterator[Any]],
 ) -> Response:
     """The body streams after the request's unit of work has committed (with the audit row):
     the request context stays open while it streams (``stream_with_context``), so the rows are

@@ -97,7 +97,7 @@ class Page:
 
 
 def paginate(
-    stmt: sa.Select[Any],
+    stmt: sa.Select[*tuple[Any, ...]],
     *,
     sorts: Mapping[str, Any],
     default: str,

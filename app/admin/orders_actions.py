@@ -61,8 +61,7 @@ def _me() -> int:
 
 
 def _refused(order: Order, exc: Exception) -> Any:
-    db.session.rollback()
-    db.session.refresh(order)
+    """The services refuse before they change anything; the 409 rolls the request back."""
     return render_detail(order, CONFLICT, action_error=str(exc))
 
 
@@ -246,8 +245,7 @@ def orders_refund(order_id: int) -> Any:
             reason=form.reason.data or "",
             actor_id=_me(),
         )
-    except RefundError as exc:
-        db.session.rollback()
+    except RefundError as exc:  # issue_refund undid its own writes (a savepoint)
         db.session.refresh(order)
         errors[exc.field or "form"] = str(exc)
         return again()

@@ -186,7 +186,7 @@ def notifications_retry_bulk() -> Response | tuple[str, int]:
     """Retry the ticked rows, one row (its own button), or every dead message matching the
     filters the list shows (``scope=filtered``). Only dead ones are touched."""
     filters = {name: (request.form.get(name) or "").strip() for name in FILTERS}
-    back = {k: v for k, v in filters.items() if v}
+    back: dict[str, Any] = {k: v for k, v in filters.items() if v}  # url_for arguments
     if request.form.get("one"):
         ids, how = selected_ids("one", 1), "one"
     elif request.form.get("scope") == "filtered":

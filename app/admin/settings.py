@@ -84,6 +84,8 @@ def settings() -> Any:
 
 
 def _shipping_input(form: ShippingMethodForm) -> services.ShippingInput:
+    position = form.position.data
+    assert position is not None  # only called on a validated form (InputRequired, NumberRange)
     return services.ShippingInput(
         code=form.code.data,
         name=form.name.data,
@@ -92,7 +94,7 @@ def _shipping_input(form: ShippingMethodForm) -> services.ShippingInput:
         free_over=form.free_over_minor,
         delivery_days=form.delivery_days.data or "",
         active=bool(form.active.data),
-        position=form.position.data,
+        position=position,
     )
 
 

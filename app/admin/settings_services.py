@@ -10,9 +10,10 @@ instead) so its code and history stay recognisable; one nobody used (a mistake) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.audit import audit
@@ -59,11 +60,14 @@ def save_store_settings(
     changed = list(changes)
     if apply_low_stock_to_all:
         threshold = values["low_stock_default"]
-        result = db.session.execute(
-            sa.update(Variant)
-            .where(Variant.low_stock_threshold != threshold)
-            .values(low_stock_threshold=threshold)
-            .execution_options(synchronize_session=False)
+        result = cast(
+            CursorResult[Any],
+            db.session.execute(
+                sa.update(Variant)
+                .where(Variant.low_stock_threshold != threshold)
+                .values(low_stock_threshold=threshold)
+                .execution_options(synchronize_session=False)
+            ),
         )
         count = result.rowcount or 0
         if count:

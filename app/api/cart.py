@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
+from pydantic import BaseModel
 
 from app.accounts.models import User
 from app.api import bp
@@ -178,7 +179,7 @@ def _not_found(what: str) -> Response:
     return problem(404, f"There is no such {_NOT_FOUND[what]}.", code=f"{what}-not-found")
 
 
-CART_RESPONSES = {200: CartOut, 401: Problem}
+CART_RESPONSES: dict[int, type[BaseModel] | None] = {200: CartOut, 401: Problem}
 
 
 # Every cart operation: signed in (bearer) or a guest's cart by X-Cart-Token.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, jsonify, request
 from pydantic import BaseModel
@@ -63,7 +63,7 @@ def conditional_json(model: BaseModel | dict[str, Any]) -> Response:
     response = jsonify(model if isinstance(model, dict) else model.model_dump(mode="json"))
     response.add_etag()
     response.headers["Cache-Control"] = "public, no-cache"
-    return response.make_conditional(request)
+    return cast(Response, response.make_conditional(request))  # it returns the response itself
 
 
 def image_out(image: ProductImage) -> ImageOut:

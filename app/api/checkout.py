@@ -227,13 +227,13 @@ def create_session(body: CheckoutSessionIn) -> tuple[CheckoutSessionOut, int] | 
         return validation_problem(exc.errors)
     except CheckoutError as exc:
         return checkout_problem(exc)
-    body = CheckoutSessionOut(
+    out = CheckoutSessionOut(
         order_number=started.order_number,
         checkout_url=started.url,
         status="pending_payment",
         reused=started.reused,
     )
-    return body, (200 if started.reused else 201)
+    return out, (200 if started.reused else 201)
 
 
 def _return_urls() -> ReturnUrls:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from typing import cast
 
 
 class CursorError(ValueError):
@@ -29,4 +30,4 @@ def decode(cursor: str, *names: str) -> tuple[int, ...]:
     values = tuple(data.get(name) for name in names)
     if any(type(value) is not int for value in values):
         raise CursorError("malformed")
-    return values
+    return cast(tuple[int, ...], values)  # every value was just checked to be an int

@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app.api.schemas import Problem
 from app.core.errors import problem
@@ -34,7 +34,7 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 API_PREFIX = "/api/v1"
 _PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 # Integer ids are 32-bit columns: larger path ids are a 404 (app.core.numbers.IdConverter).
-_CONVERTER_TYPES = {
+_CONVERTER_TYPES: dict[str, dict[str, Any]] = {
     "int": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "path": {"type": "string"},
 }
@@ -77,7 +77,7 @@ class Operation:
         return self.endpoint
 
     def path_params(self) -> list[tuple[str, dict[str, Any]]]:
-        out = []
+        out: list[tuple[str, dict[str, Any]]] = []
         for match in re.finditer(r"<(?:([a-z_]+):)?([a-zA-Z_][a-zA-Z0-9_]*)>", self.rule):
             converter, name = match.group(1) or "string", match.group(2)
             out.append((name, _CONVERTER_TYPES.get(converter, {"type": "string"})))
@@ -242,7 +242,7 @@ def _json_content(ref: dict[str, Any], media_type: str = "application/json") -> 
 
 def build_openapi(title: str, version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every registered operation."""
-    models: list[tuple[type[BaseModel], str]] = [(Problem, "serialization")]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(Problem, "serialization")]
     for op in REGISTRY:
         if op.body is not None:
             models.append((op.body, "validation"))
@@ -253,56 +253,7 @@ def build_openapi(title: str, version: str) -> dict[str, Any]:
 
     paths: dict[str, dict[str, Any]] = {}
     for op in sorted(REGISTRY, key=lambda o: (o.path, o.method)):
-        parameters: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True, "schema": schema}
-            for name, schema in op.path_params()
-        ]
-        if op.query is not None:
-            parameters.extend(_query_parameters(op.query))
-        if op.cart_token:
-            parameters.append(CART_TOKEN_PARAMETER)
-        responses: dict[str, Any] = {}
-        for status, model in sorted(op.responses.items()):
-            entry: dict[str, Any] = {"description": STATUS_TEXT.get(status, "Response")}
-            if model is not None:
-                mode = "serialization"
-                media = "application/problem+json" if model is Problem else "application/json"
-                entry["content"] = _json_content(refs[(model, mode)], media)
-                if op.cart_token and model.__name__ == "CartOut":
-                    entry["headers"] = {"X-Cart-Token": CART_TOKEN_RESPONSE_HEADER}
-            responses[str(status)] = entry
-        extra = {422: "Validation failed", 429: "Too many requests"}
-        if op.body is not None:
-            extra[400] = "Malformed JSON"
-        if op.auth:
-            extra[401] = "Missing, expired or revoked access token"
-        for status, text in extra.items():
-            if str(status) not in responses and (status != 422 or op.body or op.query):
-                responses[str(status)] = {
-                    "description": text,
-                    "content": _json_content(problem_ref, "application/problem+json"),
-                }
-        spec: dict[str, Any] = {
-            "operationId": op.operation_id,
-            "summary": op.summary,
-            "responses": dict(sorted(responses.items())),
-        }
-        if op.description:
-            spec["description"] = op.description
-        if op.tags:
-            spec["tags"] = op.tags
-        if parameters:
-            spec["parameters"] = parameters
-        if op.body is not None:
-            spec["requestBody"] = {
-                "required": True,
-                "content": _json_content(refs[(op.body, "validation")]),
-            }
-        if op.auth:
-            spec["security"] = [{"bearerAuth": []}]
-        elif op.optional_auth:
-            spec["security"] = [{"bearerAuth": []}, {}]  # the bearer when sent, else a guest
-        paths.setdefault(op.path, {})[op.method.lower()] = spec
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation_spec(op, refs, problem_ref)
 
     return {
         "openapi": "3.1.0",
@@ -319,3 +270,59 @@ def build_openapi(title: str, version: str) -> dict[str, Any]:
             },
         },
     }
+
+
+def _operation_spec(op: Operation, refs: dict[Any, Any], problem_ref: Any) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        for name, schema in op.path_params()
+    ]
+    if op.query is not None:
+        parameters.extend(_query_parameters(op.query))
+    if op.cart_token:
+        parameters.append(CART_TOKEN_PARAMETER)
+    spec: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "responses": _responses(op, refs, problem_ref),
+    }
+    if op.description:
+        spec["description"] = op.description
+    if op.tags:
+        spec["tags"] = op.tags
+    if parameters:
+        spec["parameters"] = parameters
+    if op.body is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": _json_content(refs[(op.body, "validation")]),
+        }
+    if op.auth:
+        spec["security"] = [{"bearerAuth": []}]
+    elif op.optional_auth:
+        spec["security"] = [{"bearerAuth": []}, {}]  # the bearer when sent, else a guest
+    return spec
+
+
+def _responses(op: Operation, refs: dict[Any, Any], problem_ref: Any) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, model in sorted(op.responses.items()):
+        entry: dict[str, Any] = {"description": STATUS_TEXT.get(status, "Response")}
+        if model is not None:
+            media = "application/problem+json" if model is Problem else "application/json"
+            entry["content"] = _json_content(refs[(model, "serialization")], media)
+            if op.cart_token and model.__name__ == "CartOut":
+                entry["headers"] = {"X-Cart-Token": CART_TOKEN_RESPONSE_HEADER}
+        responses[str(status)] = entry
+    extra = {422: "Validation failed", 429: "Too many requests"}
+    if op.body is not None:
+        extra[400] = "Malformed JSON"
+    if op.auth:
+        extra[401] = "Missing, expired or revoked access token"
+    for status, text in extra.items():
+        if str(status) not in responses and (status != 422 or op.body or op.query):
+            responses[str(status)] = {
+                "description": text,
+                "content": _json_content(problem_ref, "application/problem+json"),
+            }
+    return dict(sorted(responses.items()))

@@ -18,11 +18,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy.engine import CursorResult
 
 from app.accounts.audit import audit
 from app.accounts.models import User
@@ -153,11 +154,14 @@ def rotate_refresh_token(raw: str) -> TokenPair:
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise TokenError("invalid-token", "The refresh token is not valid.")
     # Conditional, so two requests racing with one token cannot both rotate it.
-    spent = db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.id == row.id, ApiToken.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
+    spent = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.id == row.id, ApiToken.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if spent != 1:
         revoke_family(row.family_id)
@@ -176,11 +180,14 @@ def rotate_refresh_token(raw: str) -> TokenPair:
 
 
 def revoke_family(family_id: str) -> int:
-    return db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.family_id == family_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    return cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.family_id == family_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
 
 
@@ -195,11 +202,14 @@ def revoke_refresh_family(raw: str) -> int:
 def revoke_all_for_user(user_id: int) -> int:
     """End every API sign-in of a user at once (password change or reset, deactivation,
     role change). Flushes only; the caller's unit of work commits."""
-    return db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    return cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
 
 

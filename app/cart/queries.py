@@ -38,7 +38,7 @@ def own_reservations(cart: Cart) -> dict[int, int]:
         .where(placed_from(cart), holding_stock(), OrderLine.variant_id.is_not(None))
         .group_by(OrderLine.variant_id)
     ).all()
-    return {variant_id: int(quantity) for variant_id, quantity in rows}
+    return {variant_id: int(quantity) for variant_id, quantity in rows if variant_id is not None}
 
 
 def available_for(variant: Variant, own: int) -> int | None:

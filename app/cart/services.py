@@ -6,9 +6,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import joinedload
 
 from app.cart.models import Cart, CartLine, SavedItem
@@ -287,8 +289,11 @@ def move_to_cart(cart: Cart, saved_id: int) -> CartChange:
 
 
 def remove_saved(cart: Cart, saved_id: int) -> None:
-    deleted = db.session.execute(
-        sa.delete(SavedItem).where(SavedItem.id == saved_id, saved_filter(cart))
+    deleted = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.delete(SavedItem).where(SavedItem.id == saved_id, saved_filter(cart))
+        ),
     ).rowcount
     if not deleted:
         raise LookupError("no such saved item")

@@ -4,6 +4,8 @@ messages."""
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 from flask import (
     abort,
     flash,
@@ -50,10 +52,19 @@ def _owner() -> tuple[int | None, str | None]:
     return None, session.get(GUEST_KEY)
 
 
+@overload
+def current_cart(*, create: Literal[True]) -> Cart: ...
+
+
+@overload
+def current_cart(*, create: bool = False) -> Cart | None: ...
+
+
 def current_cart(*, create: bool = False) -> Cart | None:
     if "cart" in g and (g.cart is not None or not create):
         return g.cart
     user_id, token = _owner()
+    cart: Cart | None
     if create:
         if user_id is None and not token:
             token = session[GUEST_KEY] = new_guest_token()

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.engine import CursorResult
 
 from app.catalog.cache import catalog_changed
 from app.catalog.csv_import import (
@@ -132,8 +134,8 @@ def apply_group(group: ProductGroup, context: ApplyContext) -> dict[str, int]:
         by_sku = {v.sku: v for v in product.variants}
         default_threshold = low_stock_default()
         for row in group.rows:
-            variant = by_sku[row.sku]
-            variant.low_stock_threshold = (
+            new_variant = by_sku[row.sku]
+            new_variant.low_stock_threshold = (
                 row.low_stock if row.low_stock is not None else default_threshold
             )
         counts["stock_movements"] = _label_initial_stock(list(by_sku.values()), context)
@@ -199,14 +201,17 @@ def _label_initial_stock(variants: list[Variant], context: ApplyContext) -> int:
     """New variants get their stock from the catalog service as an "initial" movement; in an
     import it is recorded as an import movement, with the job in the note."""
     db.session.flush()
-    result = db.session.execute(
-        sa.update(StockMovement)
-        .where(
-            StockMovement.variant_id.in_([v.id for v in variants]),
-            StockMovement.reason == StockReason.INITIAL,
-        )
-        .values(reason=IMPORT_REASON, note=context.note[:250])
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(StockMovement)
+            .where(
+                StockMovement.variant_id.in_([v.id for v in variants]),
+                StockMovement.reason == StockReason.INITIAL,
+            )
+            .values(reason=IMPORT_REASON, note=context.note[:250])
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount
 

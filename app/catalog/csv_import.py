@@ -23,7 +23,7 @@ file keeps that field everywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +124,9 @@ def validate_text(text: str) -> Plan:
     return plan
 
 
+Report = Callable[[str, str], None]  # (column, message): one row's error
+
+
 def _check_row(
     number: int,
     cells: dict[str, str],
@@ -132,62 +135,74 @@ def _check_row(
     errors: list[RowError],
     shop_currency: str,
 ) -> None:
-    bad: set[str] = set()
+    bad: set[str] = set()  # columns with an error; a row with any is not imported
 
     def error(column: str, message: str) -> None:
         errors.append(RowError(number, column, message))
         bad.add(column)
 
-    ok = True
+    _check_cells(cells, error)
+    handle = _check_identity(number, cells, skus, shop_currency, error)
+    variant = _variant_row(number, cells, shop_currency, error)
+    if handle is None:
+        return
+    group = groups.get(handle)
+    if group is None:
+        group = groups[handle] = ProductGroup(handle, number)
+    group.flagged |= bad
+    _merge_product_fields(group, number, cells, bad, error)
+    if not bad:
+        group.rows.append(variant)
+
+
+def _check_cells(cells: dict[str, str], error: Report) -> None:
     for name, value in cells.items():
         column = COLUMNS_BY_NAME.get(name)
         if column and len(value) > column.max_length:
             error(name, f"Longer than {column.max_length:,} characters ({len(value):,}).")
-            ok = False
         elif CONTROL_CHARS.search(value) or (
             name != "description" and ("\n" in value or "\r" in value)
         ):
             error(name, "Contains line breaks or control characters.")
-            ok = False
+
+
+def _check_identity(
+    number: int, cells: dict[str, str], skus: dict[str, int], shop_currency: str, error: Report
+) -> str | None:
+    """Handle, SKU (unique in the file), status and currency; the handle when it is usable."""
     handle = cells.get("handle", "")
     if not handle:
         error("handle", "Required.")
-        ok = False
     elif not _SLUG.match(handle):
         error("handle", "Use lower-case letters, digits and single hyphens, like linen-shirt.")
-        ok = False
     sku = cells.get("sku", "")
     if not sku:
         error("sku", "Required.")
-        ok = False
     elif sku in skus:
         error("sku", f"The SKU {sku} is also on row {skus[sku]}.")
-        ok = False
     else:
         skus[sku] = number
     status = cells.get("status", "").lower()
     if status and status not in set(ProductStatus):
         error("status", "Use draft, published or archived.")
-        ok = False
     currency = cells.get("currency", "").upper()
     if currency and currency != shop_currency:
         error("currency", f"This shop sells in {shop_currency}.")
-        ok = False
-    currency = shop_currency
+    return handle if handle and _SLUG.match(handle) else None
 
-    variant = VariantRow(number, sku, 0)
+
+def _variant_row(number: int, cells: dict[str, str], currency: str, error: Report) -> VariantRow:
+    variant = VariantRow(number, cells.get("sku", ""), 0)
     try:
         variant.price = parse_money(cells.get("price", ""), currency)
     except ValueError as exc:
         error("price", "Required." if not cells.get("price") else str(exc))
-        ok = False
     if "compare_at_price" in cells:
         raw = cells["compare_at_price"]
         try:
             variant.compare_at = parse_money(raw, currency) if raw else None
         except ValueError as exc:
             error("compare_at_price", str(exc))
-            ok = False
         else:
             if (
                 variant.compare_at is not None
@@ -195,29 +210,26 @@ def _check_row(
                 and (variant.compare_at <= variant.price)
             ):
                 error("compare_at_price", "Must be above the price.")
-                ok = False
     if cells.get("options"):
         try:
             variant.options = parse_options(cells["options"])
         except ValueError as exc:
             error("options", str(exc))
-            ok = False
     for name in ("stock", "low_stock_threshold"):
         if cells.get(name):
             try:
                 parsed = parse_count(cells[name])
             except ValueError as exc:
                 error(name, str(exc))
-                ok = False
             else:
                 setattr(variant, "stock" if name == "stock" else "low_stock", parsed)
+    return variant
 
-    if not handle or not _SLUG.match(handle):
-        return
-    group = groups.get(handle)
-    if group is None:
-        group = groups[handle] = ProductGroup(handle, number)
-    group.flagged |= bad
+
+def _merge_product_fields(
+    group: ProductGroup, number: int, cells: dict[str, str], bad: set[str], error: Report
+) -> None:
+    """The product's own columns must say the same on every row of its handle."""
     for name in PRODUCT_FIELDS:
         value = "" if name in bad else cells.get(name, "")
         if name == "status":
@@ -230,12 +242,9 @@ def _check_row(
             continue
         if name in group.values and group.values[name] != value:
             error(name, f"Differs from row {group.sources[name]} of the same handle.")
-            ok = False
         elif name not in group.values:
             group.values[name] = value
             group.sources[name] = number
-    if ok:
-        group.rows.append(variant)
 
 
 def in_batches(values: list[Any]) -> Iterator[list[Any]]:
@@ -245,7 +254,36 @@ def in_batches(values: list[Any]) -> Iterator[list[Any]]:
 
 def _check_against_catalog(plan: Plan, shop_currency: str) -> None:
     """Existing products, SKUs and categories; counts what the import would change."""
-    errors = plan.errors
+    existing = _existing(plan)
+    categories = category_paths()
+    counts = dict.fromkeys(
+        (
+            "products_created",
+            "products_updated",
+            "products_unchanged",
+            "variants_created",
+            "variants_updated",
+            "variants_unchanged",
+            "price_changes",
+            "stock_movements",
+        ),
+        0,
+    )
+    for group in plan.groups:
+        product = existing.products.get(group.handle)
+        _check_product(group, product, categories, plan.errors, counts)
+        _check_variants(group, product, existing, plan.errors, counts)
+    plan.summary = counts
+
+
+@dataclass
+class _Existing:
+    products: dict[str, Product]  # by handle
+    variants: dict[str, Variant]  # by SKU
+    owners: dict[int, str]  # handles of other products owning a SKU in the file
+
+
+def _existing(plan: Plan) -> _Existing:
     handles = [g.handle for g in plan.groups]
     products: dict[str, Product] = {}
     for batch in in_batches(handles):
@@ -268,107 +306,106 @@ def _check_against_catalog(plan: Plan, shop_currency: str) -> None:
                 sa.select(Product.id, Product.slug).where(Product.id.in_(batch))
             ).all()
         )
-    categories = category_paths()
-    counts = dict.fromkeys(
-        (
-            "products_created",
-            "products_updated",
-            "products_unchanged",
-            "variants_created",
-            "variants_updated",
-            "variants_unchanged",
-            "price_changes",
-            "stock_movements",
-        ),
-        0,
-    )
-    for group in plan.groups:
-        product = products.get(group.handle)
-        values = group.values
-        path = values.get("category")
-        if path and path not in categories:
+    return _Existing(products, variants, owners)
+
+
+def _check_product(
+    group: ProductGroup,
+    product: Product | None,
+    categories: dict[str, int],
+    errors: list[RowError],
+    counts: dict[str, int],
+) -> None:
+    values = group.values
+    path = values.get("category")
+    if path and path not in categories:
+        errors.append(
+            RowError(group.sources["category"], "category", f'No category has the path "{path}".')
+        )
+    if product is None:
+        if not values.get("name") and "name" not in group.flagged:
+            errors.append(RowError(group.first_row, "name", "Required for a new product."))
+        counts["products_created"] += 1
+    else:
+        if values.get("currency") and values["currency"] != product.currency:
             errors.append(
                 RowError(
-                    group.sources["category"], "category", f'No category has the path "{path}".'
+                    group.sources["currency"],
+                    "currency",
+                    f"The product is priced in {product.currency}.",
                 )
             )
-        if product is None:
-            if not values.get("name") and "name" not in group.flagged:
-                errors.append(RowError(group.first_row, "name", "Required for a new product."))
-            counts["products_created"] += 1
-        else:
-            if values.get("currency") and values["currency"] != product.currency:
-                errors.append(
-                    RowError(
-                        group.sources["currency"],
-                        "currency",
-                        f"The product is priced in {product.currency}.",
-                    )
+        if values.get("status") == ProductStatus.DRAFT and product.is_published:
+            errors.append(
+                RowError(
+                    group.sources["status"],
+                    "status",
+                    "A published product cannot go back to draft; archive it instead.",
                 )
-            if values.get("status") == ProductStatus.DRAFT and product.is_published:
-                errors.append(
-                    RowError(
-                        group.sources["status"],
-                        "status",
-                        "A published product cannot go back to draft; archive it instead.",
-                    )
-                )
-            changed = _product_changes(product, values, categories)
-            counts["products_updated" if changed else "products_unchanged"] += 1
-        options_seen: dict[tuple[tuple[str, str], ...], int] = {}
-        for row in group.rows:
-            if row.options is not None:
-                key = tuple(sorted(row.options.items()))
-                if key in options_seen:
-                    errors.append(
-                        RowError(row.row, "options", f"Same options as row {options_seen[key]}.")
-                    )
-                options_seen[key] = row.row
-            variant = variants.get(row.sku)
-            if variant is None:
-                counts["variants_created"] += 1
-                counts["stock_movements"] += bool(row.stock)
-                continue
-            if product is None or variant.product_id != product.id:
-                owner = owners.get(variant.product_id) or next(
-                    (p.slug for p in products.values() if p.id == variant.product_id), "?"
-                )
-                errors.append(
-                    RowError(
-                        row.row,
-                        "sku",
-                        f"The SKU {row.sku} belongs to the "
-                        f'product "{owner}"; moving variants is not supported.',
-                    )
-                )
-                continue
-            compare_at = variant.compare_at_price if row.compare_at is KEEP else row.compare_at
-            if compare_at is not None and compare_at <= row.price:
-                errors.append(
-                    RowError(
-                        row.row,
-                        "price",
-                        "The variant's compare-at price "
-                        f"({decimal_text(compare_at, variant.currency)}) is not "
-                        "above this price; give a compare_at_price.",
-                    )
-                )
-            if row.stock is not None and row.stock < variant.reserved:
-                errors.append(
-                    RowError(
-                        row.row,
-                        "stock",
-                        f"{variant.reserved} units are "
-                        "reserved by unpaid orders; stock cannot go below that.",
-                    )
-                )
-            changed = _variant_changes(variant, row)
-            counts["variants_updated" if changed else "variants_unchanged"] += 1
-            counts["price_changes"] += row.price != variant.price
-            counts["stock_movements"] += (
-                row.stock is not None and row.stock != variant.stock_on_hand
             )
-    plan.summary = counts
+        changed = _product_changes(product, values, categories)
+        counts["products_updated" if changed else "products_unchanged"] += 1
+
+
+def _check_variants(
+    group: ProductGroup,
+    product: Product | None,
+    existing: _Existing,
+    errors: list[RowError],
+    counts: dict[str, int],
+) -> None:
+    products, variants, owners = existing.products, existing.variants, existing.owners
+    options_seen: dict[tuple[tuple[str, str], ...], int] = {}
+    for row in group.rows:
+        if row.options is not None:
+            key = tuple(sorted(row.options.items()))
+            if key in options_seen:
+                errors.append(
+                    RowError(row.row, "options", f"Same options as row {options_seen[key]}.")
+                )
+            options_seen[key] = row.row
+        variant = variants.get(row.sku)
+        if variant is None:
+            counts["variants_created"] += 1
+            counts["stock_movements"] += bool(row.stock)
+            continue
+        if product is None or variant.product_id != product.id:
+            owner = owners.get(variant.product_id) or next(
+                (p.slug for p in products.values() if p.id == variant.product_id), "?"
+            )
+            errors.append(
+                RowError(
+                    row.row,
+                    "sku",
+                    f"The SKU {row.sku} belongs to the "
+                    f'product "{owner}"; moving variants is not supported.',
+                )
+            )
+            continue
+        compare_at = variant.compare_at_price if row.compare_at is KEEP else row.compare_at
+        if compare_at is not None and compare_at <= row.price:
+            errors.append(
+                RowError(
+                    row.row,
+                    "price",
+                    "The variant's compare-at price "
+                    f"({decimal_text(compare_at, variant.currency)}) is not "
+                    "above this price; give a compare_at_price.",
+                )
+            )
+        if row.stock is not None and row.stock < variant.reserved:
+            errors.append(
+                RowError(
+                    row.row,
+                    "stock",
+                    f"{variant.reserved} units are "
+                    "reserved by unpaid orders; stock cannot go below that.",
+                )
+            )
+        changed = _variant_changes(variant, row)
+        counts["variants_updated" if changed else "variants_unchanged"] += 1
+        counts["price_changes"] += row.price != variant.price
+        counts["stock_movements"] += row.stock is not None and row.stock != variant.stock_on_hand
 
 
 def category_paths() -> dict[str, int]:

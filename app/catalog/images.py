@@ -108,7 +108,7 @@ def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImag
 
 def _decode(data: bytes) -> Image.Image:
     """Open (header only), check the declared size, then decode into a clean RGB image."""
-    image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    image: Image.Image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     if image.format not in _ACCEPTED_REPORTED:
         raise ImageRejected(NOT_AN_IMAGE)
     width, height = image.size

@@ -29,9 +29,11 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import (
@@ -148,19 +150,22 @@ def start_job(job_id: int) -> bool:
     A conditional UPDATE, so a double click or two staff members queue it once.
     """
     now = utcnow()
-    result = db.session.execute(
-        sa.update(ImportJob)
-        .where(
-            ImportJob.id == job_id,
-            ImportJob.status.in_([JobStatus.VALIDATED, JobStatus.FAILED]),
-            ImportJob.content_sha256 != "",
-        )
-        .values(status=JobStatus.QUEUED, message="", errors=[], attempts=0, updated_at=now)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(ImportJob)
+            .where(
+                ImportJob.id == job_id,
+                ImportJob.status.in_([JobStatus.VALIDATED, JobStatus.FAILED]),
+                ImportJob.content_sha256 != "",
+            )
+            .values(status=JobStatus.QUEUED, message="", errors=[], attempts=0, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount != 1:
         return False
-    after_commit(lambda: enqueue(job_id))
+    after_commit(partial(enqueue, job_id))
     return True
 
 
@@ -174,24 +179,29 @@ def claim(job_id: int) -> str | None:
     """Take a queued job, or a running one whose worker's lease ran out. Returns the token."""
     now = utcnow()
     token = secrets.token_hex(16)
-    result = db.session.execute(
-        sa.update(ImportJob)
-        .where(
-            ImportJob.id == job_id,
-            sa.or_(
-                ImportJob.status == JobStatus.QUEUED,
-                sa.and_(ImportJob.status == JobStatus.RUNNING, ImportJob.lease_expires_at < now),
-            ),
-        )
-        .values(
-            status=JobStatus.RUNNING,
-            claim_token=token,
-            lease_expires_at=now + LEASE,
-            attempts=ImportJob.attempts + 1,
-            started_at=sa.func.coalesce(ImportJob.started_at, now),
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(ImportJob)
+            .where(
+                ImportJob.id == job_id,
+                sa.or_(
+                    ImportJob.status == JobStatus.QUEUED,
+                    sa.and_(
+                        ImportJob.status == JobStatus.RUNNING, ImportJob.lease_expires_at < now
+                    ),
+                ),
+            )
+            .values(
+                status=JobStatus.RUNNING,
+                claim_token=token,
+                lease_expires_at=now + LEASE,
+                attempts=ImportJob.attempts + 1,
+                started_at=sa.func.coalesce(ImportJob.started_at, now),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     return token if result.rowcount == 1 else None
 
@@ -201,39 +211,45 @@ def _hold(job_id: int, token: str, processed: int) -> bool:
     the expected position. On PostgreSQL it also locks the job row until the chunk commits,
     so a rival claim waits and then sees the fresh lease."""
     now = utcnow()
-    result = db.session.execute(
-        sa.update(ImportJob)
-        .where(
-            ImportJob.id == job_id,
-            ImportJob.status == JobStatus.RUNNING,
-            ImportJob.claim_token == token,
-            ImportJob.processed_rows == processed,
-        )
-        .values(lease_expires_at=now + LEASE, updated_at=now)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(ImportJob)
+            .where(
+                ImportJob.id == job_id,
+                ImportJob.status == JobStatus.RUNNING,
+                ImportJob.claim_token == token,
+                ImportJob.processed_rows == processed,
+            )
+            .values(lease_expires_at=now + LEASE, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount == 1
 
 
 def _finish(job_id: int, token: str, status: str, message: str = "", **values: Any) -> bool:
     now = utcnow()
-    result = db.session.execute(
-        sa.update(ImportJob)
-        .where(
-            ImportJob.id == job_id,
-            ImportJob.status == JobStatus.RUNNING,
-            ImportJob.claim_token == token,
-        )
-        .values(
-            status=status,
-            message=message[:500],
-            claim_token="",
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-            **values,
-        )
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(ImportJob)
+            .where(
+                ImportJob.id == job_id,
+                ImportJob.status == JobStatus.RUNNING,
+                ImportJob.claim_token == token,
+            )
+            .values(
+                status=status,
+                message=message[:500],
+                claim_token="",
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
+                **values,
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount == 1
 
@@ -347,22 +363,25 @@ def sweep(limit: int = 100) -> list[int]:
     (their next claim resumes after the last committed chunk); give up on a job whose worker
     died MAX_ATTEMPTS times; drop unstarted dry runs and the files of old finished jobs."""
     now = utcnow()
-    dead = db.session.execute(
-        sa.update(ImportJob)
-        .where(
-            ImportJob.status == JobStatus.RUNNING,
-            ImportJob.lease_expires_at < now,
-            ImportJob.attempts >= MAX_ATTEMPTS,
-        )
-        .values(
-            status=JobStatus.FAILED,
-            message=f"The import stopped {MAX_ATTEMPTS} times without finishing (worker lost).",
-            claim_token="",
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    dead = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(ImportJob)
+            .where(
+                ImportJob.status == JobStatus.RUNNING,
+                ImportJob.lease_expires_at < now,
+                ImportJob.attempts >= MAX_ATTEMPTS,
+            )
+            .values(
+                status=JobStatus.FAILED,
+                message=f"The import stopped {MAX_ATTEMPTS} times without finishing (worker lost).",
+                claim_token="",
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     if dead.rowcount:
         log.error("%s import job(s) failed after %s lost workers", dead.rowcount, MAX_ATTEMPTS)
@@ -385,7 +404,7 @@ def sweep(limit: int = 100) -> list[int]:
         ).scalars()
     )
     for job_id in due:
-        after_commit(lambda jid=job_id: enqueue(jid))
+        after_commit(partial(enqueue, job_id))
     db.session.execute(
         sa.delete(ImportJob).where(
             ImportJob.status == JobStatus.VALIDATED,

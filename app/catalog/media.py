@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, abort, request
 
@@ -40,7 +40,7 @@ def media(key: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = CACHE_CONTROL_IMMUTABLE
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])
-    return response.make_conditional(request)
+    return cast(Response, response.make_conditional(request))  # it returns the response itself
 
 
 def _normalise(size: str, ext: str) -> tuple[str, str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import abort, g
@@ -85,7 +87,7 @@ def _load_category_nodes() -> dict[int, CategoryNode]:
     return {r.id: CategoryNode(*r) for r in rows}
 
 
-def descendant_ids_subquery(node: CategoryNode) -> sa.Select[tuple[int]]:
+def descendant_ids_subquery(node: CategoryNode) -> sa.Select[int]:
     """This category and every descendant, as one indexed prefix match on the id path."""
     return sa.select(Category.id).where(Category.id_path.like(f"{node.id_path}%"))
 
@@ -125,7 +127,7 @@ def list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
         elif params.sort == "relevance":
             ranked_search = search_clause(dialect, params.q, ranked=True)
 
-    def scoped_query(clause: SearchClause | None) -> sa.Select[tuple[int]]:
+    def scoped_query(clause: SearchClause | None) -> sa.Select[int]:
         query = base
         if clause is not None:
             query = query.join(clause.subquery, clause.subquery.c.product_id == Product.id)
@@ -173,7 +175,7 @@ def _order_by(
 
 
 def _summary(
-    scoped: sa.Select[tuple[int]], tree: CategoryTree, category: CategoryNode | None
+    scoped: sa.Select[int], tree: CategoryTree, category: CategoryNode | None
 ) -> tuple[int, list[tuple[int, int]]]:
     """One grouped query gives both the total and the per-category counts."""
     query = scoped.with_only_columns(Product.category_id, sa.func.count()).group_by(
@@ -194,7 +196,7 @@ def _summary(
     return total, facets
 
 
-def _load_cards(ids: list[int]) -> list[Product]:
+def _load_cards(ids: Sequence[int]) -> list[Product]:
     if not ids:
         return []
     products = (
@@ -259,7 +261,7 @@ def get_variant_for_product(product: Product, variant_id: int | None) -> Variant
     return next((v for v in product.variants if v.is_available), product.variants[0])
 
 
-def iter_published_product_slugs(offset: int, limit: int) -> sa.Result[tuple[str, object]]:
+def iter_published_product_slugs(offset: int, limit: int) -> sa.Result[str, datetime]:
     return db.session.execute(
         sa.select(Product.slug, Product.updated_at)
         .where(Product.status == ProductStatus.PUBLISHED)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -61,12 +62,12 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
         if match is None:
             return None
         fts = sa.table("product_search", sa.column("rowid"))
-        rank = (
+        rank: ColumnElement[float] = (
             sa.func.bm25(sa.literal_column("product_search"), 10.0, 4.0, 1.0)
             if ranked
             else sa.literal(0.0)
         )
-        sub = (
+        sub: sa.Subquery | sa.CTE = (
             sa.select(fts.c.rowid.label("product_id"), rank.label("rank"))
             .select_from(fts)
             .where(sa.literal_column("product_search").op("MATCH")(match))
@@ -81,7 +82,7 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
     if expression is None:
         return None
     tsquery = sa.func.to_tsquery("english", expression)
-    vector = sa.literal_column("products.search_vector")
+    vector: ColumnElement[Any] = sa.literal_column("products.search_vector")
     rank = -sa.func.ts_rank_cd(vector, tsquery) if ranked else sa.literal(0.0)
     sub = (
         sa.select(Product.id.label("product_id"), rank.label("rank"))

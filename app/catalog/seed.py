@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -143,7 +144,11 @@ def seed_demo_catalog(
     image_keys = _demo_images(images) if images else []
     table_ids = {t: _next_id(t) for t in (Product, Variant, ProductImage)}
     now = utcnow()
-    product_rows, variant_rows, image_rows, price_rows, stock_rows = [], [], [], [], []
+    product_rows: list[dict[str, Any]] = []
+    variant_rows: list[dict[str, Any]] = []
+    image_rows: list[dict[str, Any]] = []
+    price_rows: list[dict[str, Any]] = []
+    stock_rows: list[dict[str, Any]] = []
     made_variants = 0
     pid, vid, iid = table_ids[Product], table_ids[Variant], table_ids[ProductImage]
     existing_slugs = set(db.session.execute(sa.select(Product.slug)).scalars())
@@ -303,9 +308,9 @@ def _ensure_categories() -> list[tuple[Category, str]]:
             top = create_category(
                 top_name, position=position, description=f"Everything in {top_name.lower()}."
             )
-            for mid_position, (mid_name, leaves) in enumerate(middle.items()):
+            for mid_position, (mid_name, leaf_names) in enumerate(middle.items()):
                 mid = create_category(mid_name, top, position=mid_position)
-                for leaf_position, leaf_name in enumerate(leaves):
+                for leaf_position, leaf_name in enumerate(leaf_names):
                     create_category(leaf_name, mid, position=leaf_position)
         db.session.flush()
         existing = db.session.execute(sa.select(Category)).scalars().all()
@@ -313,11 +318,11 @@ def _ensure_categories() -> list[tuple[Category, str]]:
     parents = {c.parent_id for c in existing}
     leaves = [c for c in existing if c.id not in parents]
 
-    def top_name(category: Category) -> str:
+    def top_name_of(category: Category) -> str:
         top_id = int(category.id_path.strip("/").split("/")[0])
         return by_id[top_id].name
 
-    return [(leaf, top_name(leaf)) for leaf in leaves if top_name(leaf) in PRICE_RANGES] or [
+    return [(leaf, top_name_of(leaf)) for leaf in leaves if top_name_of(leaf) in PRICE_RANGES] or [
         (leaf, next(iter(PRICE_RANGES))) for leaf in leaves
     ]
 
@@ -355,7 +360,7 @@ def _text(html: str) -> str:
     return html_to_text(html)
 
 
-def _next_id(model: type) -> int:
+def _next_id(model: type[Product | Variant | ProductImage]) -> int:
     return (db.session.execute(sa.select(sa.func.max(model.id))).scalar() or 0) + 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 from flask import (
     Response,
@@ -18,12 +19,14 @@ from flask import (
 )
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.catalog import bp
 from app.catalog.cache import cached_value, catalog_version
 from app.catalog.categories import category_redirect
 from app.catalog.listing import PER_PAGE_CHOICES, SORTS, ListingParams
 from app.catalog.queries import (
+    CategoryNode,
     get_category_tree,
     get_published_product_or_404,
     get_variant_for_product,
@@ -58,7 +61,7 @@ def _fill_holes(html: str, notices: tuple[str, ...] = ()) -> Markup:
     return Markup(html)  # noqa: S704 - our own rendered HTML, notices escaped
 
 
-def _conditional(body: str, *, partial: bool = False) -> Response:
+def _conditional(body: str, *, partial: bool = False) -> BaseResponse:
     """A page response revalidated by ETag. The tag hashes the whole rendered page — catalog
     fragment, header, mini-cart, flash messages, the visitor's CSRF token — so a 304 can never
     hide a change that matters to this visitor. Pages are private to the browser; the shared
@@ -85,7 +88,7 @@ def _version_time() -> datetime:
         return datetime.now(UTC)
 
 
-def _listing_response(params: ListingParams, template: str, **page_context: object) -> Response:
+def _listing_response(params: ListingParams, template: str, **page_context: object) -> BaseResponse:
     tree = get_category_tree()
     if (
         params.category
@@ -130,7 +133,7 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
 
 
 @bp.get("/")
-def home() -> Response:
+def home() -> BaseResponse:
     def render() -> str:
         tree = get_category_tree()
         return render_template(
@@ -145,13 +148,13 @@ def home() -> Response:
 
 
 @bp.get("/products", endpoint="list_products")
-def listing() -> Response:
+def listing() -> BaseResponse:
     params = ListingParams.from_args(request.args)
     return _listing_response(params, "catalog/list.html")
 
 
 @bp.get("/c/<path:category_path>")
-def category(category_path: str) -> Response:
+def category(category_path: str) -> BaseResponse:
     tree = get_category_tree()
     node = tree.by_path(category_path.strip("/"))
     if node is None:
@@ -174,7 +177,7 @@ def category(category_path: str) -> Response:
 
 
 @bp.get("/products/<slug>")
-def product_detail(slug: str) -> Response:
+def product_detail(slug: str) -> BaseResponse:
     variant_id = parse_id(request.args.get("variant"))
     partial = bool(htmx and htmx.target == "variant-panel")
     shown_at = None
@@ -232,7 +235,7 @@ def product_detail(slug: str) -> Response:
 
 
 @bp.post("/products/<slug>/choose")
-def choose_variant(slug: str) -> Response:
+def choose_variant(slug: str) -> BaseResponse:
     """Without JavaScript: "Show this option" sends the ticked options; the page of the
     variant they mean answers (POST, because the form also carries the CSRF token)."""
     product = get_published_product_or_404(slug)
@@ -309,7 +312,7 @@ bp.add_app_template_global(stock_text, "stock_text")
 
 @bp.app_template_global("listing_url")
 def listing_url(
-    endpoint: str, base_args: dict[str, object], params: ListingParams, **overrides: object
+    endpoint: str, base_args: dict[str, Any], params: ListingParams, **overrides: Any
 ) -> str:
     include_category = endpoint == "catalog.list_products"
     return url_for(
@@ -319,7 +322,7 @@ def listing_url(
 
 @bp.app_context_processor
 def _catalog_nav() -> dict[str, object]:
-    def nav_categories() -> list[object]:
+    def nav_categories() -> list[CategoryNode]:
         try:
             return get_category_tree().roots[:8]
         except Exception:  # the header must render even when the database is down

@@ -23,6 +23,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -238,7 +239,7 @@ def close_checkout(order: Order) -> None:
     for attempt in attempts_of(order):
         if attempt.resolved_at is None:
             attempt_id = attempt.id
-            after_commit(lambda a=attempt_id: enqueue_settle(a))
+            after_commit(partial(enqueue_settle, attempt_id))
     db.session.flush()
 
 

@@ -23,7 +23,7 @@ def minor_units(
     *,
     what: str = "amount",
     positive: bool = False,
-    max_major: int = 1_000_000_000,
+    max_major: int | Decimal = 1_000_000_000,
 ) -> int:
     """``"19.99"`` → ``1999`` in ``currency``. Spaces are ignored and one comma may stand for
     the decimal point (``"12,50"``); signs, exponents, thousands separators and currency

@@ -13,8 +13,10 @@ circle. Callers own the transaction (one per entry point) and the words shown to
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 
 from app.catalog.cache import catalog_changed
 from app.catalog.errors import CatalogError
@@ -111,11 +113,14 @@ def adjust_stock(
     """
     if delta == 0:
         return
-    result = db.session.execute(
-        sa.update(Variant)
-        .where(Variant.id == variant_id, Variant.stock_on_hand + delta >= Variant.reserved)
-        .values(stock_on_hand=Variant.stock_on_hand + delta)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(Variant)
+            .where(Variant.id == variant_id, Variant.stock_on_hand + delta >= Variant.reserved)
+            .values(stock_on_hand=Variant.stock_on_hand + delta)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount != 1:
         raise InsufficientStock("Not enough stock for that change.")
@@ -159,15 +164,18 @@ def set_stock_count(
         delta = counted - on_hand
         if delta == 0:
             return 0
-        result = db.session.execute(
-            sa.update(Variant)
-            .where(
-                Variant.id == variant_id,
-                Variant.stock_on_hand == on_hand,
-                Variant.reserved <= counted,
-            )
-            .values(stock_on_hand=counted)
-            .execution_options(synchronize_session=False)
+        result = cast(
+            CursorResult[Any],
+            db.session.execute(
+                sa.update(Variant)
+                .where(
+                    Variant.id == variant_id,
+                    Variant.stock_on_hand == on_hand,
+                    Variant.reserved <= counted,
+                )
+                .values(stock_on_hand=counted)
+                .execution_options(synchronize_session=False)
+            ),
         )
         if result.rowcount == 1:
             _moved(variant_id, reason=reason, on_hand=delta, note=note, actor_id=actor_id)
@@ -191,22 +199,25 @@ def set_low_stock_threshold(variant: Variant, threshold: int) -> None:
 def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
     """Hold ``quantity`` units for an unpaid order (``reference``: its number). A variant
     whose stock is not tracked always has them. Raises InsufficientStock, writing nothing."""
-    result = db.session.execute(
-        sa.update(Variant)
-        .where(
-            Variant.id == variant_id,
-            sa.or_(
-                Variant.track_inventory.is_(False),
-                Variant.stock_on_hand - Variant.reserved >= quantity,
-            ),
-        )
-        .values(
-            reserved=sa.case(
-                (Variant.track_inventory.is_(True), Variant.reserved + quantity),
-                else_=Variant.reserved,
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(Variant)
+            .where(
+                Variant.id == variant_id,
+                sa.or_(
+                    Variant.track_inventory.is_(False),
+                    Variant.stock_on_hand - Variant.reserved >= quantity,
+                ),
             )
-        )
-        .execution_options(synchronize_session=False)
+            .values(
+                reserved=sa.case(
+                    (Variant.track_inventory.is_(True), Variant.reserved + quantity),
+                    else_=Variant.reserved,
+                )
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount != 1:
         raise InsufficientStock("Not enough stock left to reserve.")

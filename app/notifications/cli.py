@@ -19,7 +19,11 @@ def retry_command(notification_id: int | None, all_dead: bool) -> None:
     if bool(notification_id) == all_dead:
         raise click.UsageError("Give a notification ID or --all-dead (not both).")
     with unit_of_work():
-        ids = list_dead_ids() if all_dead else [notification_id]
+        if all_dead:
+            ids = list_dead_ids()
+        else:
+            assert notification_id is not None  # an ID is required without --all-dead (above)
+            ids = [notification_id]
         count = retry(ids)
     click.echo(f"Queued {count} notification(s) again.")
 

@@ -46,7 +46,7 @@ def template_names() -> list[str]:
 
 def template_channels(name: str) -> set[str]:
     folder = TEMPLATE_ROOT / name
-    channels = set()
+    channels: set[str] = set()
     if (folder / "subject.txt").exists() and (folder / "body.txt").exists():
         channels.add(Channel.EMAIL)
     if (folder / "sms.txt").exists():

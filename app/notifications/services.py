@@ -11,10 +11,12 @@ import logging
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.engine import CursorResult
 
 from app.db import after_commit, commit_unit_of_work, upsert, utcnow
 from app.extensions import db
@@ -34,7 +36,7 @@ DEAD_LETTER_ALERT_TEMPLATE = "dead-letter-alert"
 ALERT_INTERVAL = timedelta(minutes=15)
 
 # What applies when a user has not chosen: transactional email always; everything else opt-in.
-DEFAULTS = {
+DEFAULTS: dict[tuple[str, str], bool] = {  # StrEnum members, so plain strings match
     (Channel.EMAIL, Category.TRANSACTIONAL): True,
     (Channel.EMAIL, Category.MARKETING): False,
     (Channel.SMS, Category.TRANSACTIONAL): False,
@@ -42,7 +44,7 @@ DEFAULTS = {
     (Channel.WHATSAPP, Category.TRANSACTIONAL): False,
     (Channel.WHATSAPP, Category.MARKETING): False,
 }
-LOCKED = {(Channel.EMAIL, Category.TRANSACTIONAL)}  # cannot be switched off
+LOCKED: set[tuple[str, str]] = {(Channel.EMAIL, Category.TRANSACTIONAL)}  # always on
 
 
 def notify(
@@ -151,21 +153,24 @@ def unsubscribe(address: str, category: str) -> bool:
 def claim(notification_id: int) -> bool:
     """Take a row for sending. Only one worker can win, whatever the enqueues were."""
     now = utcnow()
-    result = db.session.execute(
-        sa.update(Notification)
-        .where(
-            Notification.id == notification_id,
-            Notification.status.in_([Status.QUEUED, Status.FAILED]),
-            sa.or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
-            sa.or_(Notification.scheduled_for.is_(None), Notification.scheduled_for <= now),
-        )
-        .values(
-            status=Status.SENDING,
-            claimed_at=now,
-            attempts=Notification.attempts + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.status.in_([Status.QUEUED, Status.FAILED]),
+                sa.or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+                sa.or_(Notification.scheduled_for.is_(None), Notification.scheduled_for <= now),
+            )
+            .values(
+                status=Status.SENDING,
+                claimed_at=now,
+                attempts=Notification.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount == 1
 
@@ -300,7 +305,7 @@ def sweep(limit: int = 500) -> int:
         ).scalars()
     )
     for notification_id in due:
-        after_commit(lambda nid=notification_id: enqueue(nid))
+        after_commit(partial(enqueue, notification_id))
     return len(due)
 
 
@@ -310,16 +315,23 @@ def retry(notification_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     now = utcnow()
-    result = db.session.execute(
-        sa.update(Notification)
-        .where(Notification.id.in_(ids), Notification.status == Status.DEAD)
-        .values(
-            status=Status.QUEUED, attempts=0, next_attempt_at=None, last_error="", updated_at=now
-        )
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(Notification)
+            .where(Notification.id.in_(ids), Notification.status == Status.DEAD)
+            .values(
+                status=Status.QUEUED,
+                attempts=0,
+                next_attempt_at=None,
+                last_error="",
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     for notification_id in ids:
-        after_commit(lambda nid=notification_id: enqueue(nid))
+        after_commit(partial(enqueue, notification_id))
     return result.rowcount
 
 
@@ -371,5 +383,5 @@ def retry_dead(notification_ids: Iterable[int]) -> list[int]:
         ).scalars()
     )
     for notification_id in requeued:
-        after_commit(lambda nid=notification_id: enqueue(nid))
+        after_commit(partial(enqueue, notification_id))
     return requeued

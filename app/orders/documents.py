@@ -11,10 +11,11 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableCellFillMode
+from fpdf.fonts import TTFFont
 from werkzeug.wrappers import Response
 
 from app.accounts.addresses import address_lines
@@ -71,7 +72,8 @@ class Document(FPDF):
         self.add_font("Body", "", str(FONTS / "DejaVuSans.ttf"))
         self.add_font("Body", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
         self.family = "Body"
-        self.glyphs: set[int] = set(self.fonts["body"].cmap)
+        font = cast(TTFFont, self.fonts["body"])  # added just above from a .ttf file
+        self.glyphs: set[int] = set(font.cmap)
         self.set_title(self.safe(title))
         self.set_creator("ShopSphere")
         self.alias_nb_pages()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 
 from app.core.numbers import parse_id
 from app.db import unit_of_work, utcnow
@@ -125,11 +126,14 @@ def confirm_refund(refund: Refund) -> bool:
     the customer, and mark the order refunded when nothing paid is left."""
     order = _lock(Order, refund.order_id)
     _lock(Payment, refund.payment_id)
-    won = db.session.execute(
-        sa.update(Refund)
-        .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
-        .values(status=RefundStatus.SUCCEEDED, settled_at=utcnow(), failure_reason="")
-        .execution_options(synchronize_session=False)
+    won = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(Refund)
+            .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
+            .values(status=RefundStatus.SUCCEEDED, settled_at=utcnow(), failure_reason="")
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not won:
         return False
@@ -175,11 +179,14 @@ def fail_refund(refund: Refund, reason: str) -> bool:
             .with_for_update(key_share=True)
         ).all()
     _lock(Payment, refund.payment_id)
-    won = db.session.execute(
-        sa.update(Refund)
-        .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
-        .values(status=RefundStatus.FAILED, settled_at=utcnow(), failure_reason=reason[:255])
-        .execution_options(synchronize_session=False)
+    won = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(Refund)
+            .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
+            .values(status=RefundStatus.FAILED, settled_at=utcnow(), failure_reason=reason[:255])
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not won:
         return False

@@ -20,8 +20,10 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 
 from app.catalog.models import StockReason, Variant
 from app.core.shop_errors import ShopError
@@ -164,15 +166,18 @@ def _claim_line(line: OrderLine, quantity: int) -> int:
 
 
 def _claim_amount(payment: Payment, amount: int, currency: str) -> None:
-    claimed = db.session.execute(
-        sa.update(Payment)
-        .where(
-            Payment.id == payment.id,
-            Payment.status.in_(REFUNDABLE_PAYMENTS),
-            Payment.amount_refund_pending + amount <= Payment.amount - Payment.amount_refunded,
-        )
-        .values(amount_refund_pending=Payment.amount_refund_pending + amount)
-        .execution_options(synchronize_session=False)
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(Payment)
+            .where(
+                Payment.id == payment.id,
+                Payment.status.in_(REFUNDABLE_PAYMENTS),
+                Payment.amount_refund_pending + amount <= Payment.amount - Payment.amount_refunded,
+            )
+            .values(amount_refund_pending=Payment.amount_refund_pending + amount)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if claimed != 1:
         from app.core.templating import money
@@ -200,14 +205,17 @@ def restock_line(
     ).scalar_one_or_none()
     if not tracked:
         return 0
-    claimed = db.session.execute(
-        sa.update(OrderLine)
-        .where(
-            OrderLine.id == line.id,
-            OrderLine.quantity_restocked + quantity <= OrderLine.quantity,
-        )
-        .values(quantity_restocked=OrderLine.quantity_restocked + quantity)
-        .execution_options(synchronize_session=False)
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(OrderLine)
+            .where(
+                OrderLine.id == line.id,
+                OrderLine.quantity_restocked + quantity <= OrderLine.quantity,
+            )
+            .values(quantity_restocked=OrderLine.quantity_restocked + quantity)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if claimed != 1:
         return 0

@@ -24,7 +24,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 UNPAID = frozenset({S.PENDING_PAYMENT, S.PAYMENT_FAILED})
 # Once money was taken, an order never goes back to an unpaid state.
 PAID_STATES = frozenset({S.PAID, S.PROCESSING, S.SHIPPED, S.DELIVERED, S.RETURNED, S.REFUNDED})
-LABELS = {
+LABELS: dict[str, str] = {
     S.PENDING_PAYMENT: "Awaiting payment",
     S.PAYMENT_FAILED: "Payment failed",
     S.PAID: "Paid",

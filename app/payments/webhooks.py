@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.engine import CursorResult
 
 from app.db import after_commit, upsert, utcnow
 from app.extensions import db
@@ -161,11 +163,16 @@ def process(webhook_event_id: int, *, prepared: Any = None) -> str | None:
     """Claim and handle one stored event. Returns its new status (None: not claimable).
     ``prepared``: what :data:`PREPARE` fetched for it (else the handler fetches it)."""
     now = utcnow()
-    claimed = db.session.execute(
-        sa.update(WebhookEvent)
-        .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status.in_(["received", "failed"]))
-        .values(status="processing", claimed_at=now, attempts=WebhookEvent.attempts + 1)
-        .execution_options(synchronize_session=False)
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            sa.update(WebhookEvent)
+            .where(
+                WebhookEvent.id == webhook_event_id, WebhookEvent.status.in_(["received", "failed"])
+            )
+            .values(status="processing", claimed_at=now, attempts=WebhookEvent.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not claimed:
         return None
@@ -214,18 +221,21 @@ def sweep(limit: int = 200) -> int:
         ).scalars()
     )
     for event_id in ids:
-        after_commit(lambda eid=event_id: enqueue(eid))
+        after_commit(partial(enqueue, event_id))
     return len(ids)
 
 
 def replay(webhook_event_id: int) -> bool:
     """Staff replay of a dead event."""
     return (
-        db.session.execute(
-            sa.update(WebhookEvent)
-            .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status == "dead")
-            .values(status="failed", attempts=0)
-            .execution_options(synchronize_session=False)
+        cast(
+            CursorResult[Any],
+            db.session.execute(
+                sa.update(WebhookEvent)
+                .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status == "dead")
+                .values(status="failed", attempts=0)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         == 1
     )

@@ -56,3 +56,36 @@ def test_the_check_sees_a_stock_write(tmp_path):
     )
     found = _stock_writes(sample)
     assert len(found) == 4, found
+
+
+TRANSACTION_CONTROL = {
+    "commit",
+    "rollback",
+    "begin_nested",
+    "commit_unit_of_work",
+    "rollback_unit_of_work",
+    "commit_point",
+}
+ENTRY_DECORATORS = ("@bp.", "@operation(", "@huey.", "@periodic", ".route(")
+
+
+def _transaction_calls(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name in TRANSACTION_CONTROL:
+                found.append(f"{path.relative_to(APP.parent)}:{node.lineno} {name}()")
+    return found
+
+
+def test_no_view_api_handler_or_task_controls_the_transaction():
+    """One transaction per entry point, begun and ended at the edge (app.ShopFlask for
+    requests, the task wrapper for Huey); a service that must commit part-way names a commit
+    point. A module that registers routes or tasks never commits, rolls back or opens a
+    savepoint itself."""
+    modules = [*APP.rglob("*.py"), *(APP.parent / "tasks").glob("*.py")]
+    entry_points = [p for p in modules if any(d in p.read_text() for d in ENTRY_DECORATORS)]
+    assert len(entry_points) > 20  # the check looks at the real entry points
+    found = [call for path in entry_points for call in _transaction_calls(path)]
+    assert found == []
