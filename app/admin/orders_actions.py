@@ -13,7 +13,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.accounts.audit import audit
 from app.accounts.permissions import has_permission, permission_required
 from app.admin import bp
 from app.admin.orders import INVALID, render_detail
@@ -73,7 +72,6 @@ def orders_process(order_id: int) -> Any:
         start_processing(order, actor_id=_me())
     except InvalidTransition as exc:
         return _refused(order, exc)
-    audit("orders.process", actor_id=_me(), target=order.number)
     flash(f"Order {order.number} is being prepared.", "success")
     return _back(order)
 
@@ -98,12 +96,6 @@ def orders_ship(order_id: int) -> Any:
         return render_detail(order, INVALID, ship_form=form)
     except InvalidTransition as exc:
         return _refused(order, exc)
-    audit(
-        "orders.ship",
-        actor_id=_me(),
-        target=order.number,
-        detail=f"{order.carrier} {order.tracking_number}",
-    )
     flash(f"Order {order.number} is marked as shipped; the customer has been emailed.", "success")
     return _back(order)
 
@@ -116,7 +108,6 @@ def orders_deliver(order_id: int) -> Any:
         mark_delivered(order, actor_id=_me())
     except InvalidTransition as exc:
         return _refused(order, exc)
-    audit("orders.deliver", actor_id=_me(), target=order.number)
     flash(f"Order {order.number} is marked as delivered.", "success")
     return _back(order)
 
@@ -129,13 +120,10 @@ def orders_note(order_id: int) -> Any:
     if not form.validate():
         return render_detail(order, INVALID, note_form=form)
     try:
-        note = add_note(
-            order, body=form.body.data or "", author_id=_me(), author_email=current_user.email
-        )
+        add_note(order, body=form.body.data or "", author_id=_me(), author_email=current_user.email)
     except FulfilmentError as exc:
         form.body.errors = [str(exc)]
         return render_detail(order, INVALID, note_form=form)
-    audit("orders.note", actor_id=_me(), target=order.number, detail=f"note {note.id}")
     flash("Note added.", "success")
     return _back(order)
 
@@ -153,15 +141,6 @@ def orders_cancel(order_id: int) -> Any:
         refunded = cancel_order(order, actor_id=_me(), reason=form.reason.data or "")
     except InvalidTransition as exc:
         return _refused(order, exc)
-    audit(
-        "orders.cancel",
-        actor_id=_me(),
-        target=order.number,
-        detail=(
-            (f"refund {money(refunded, order.currency)}" if refunded else "nothing to refund")
-            + (f"; {form.reason.data}" if form.reason.data else "")
-        ),
-    )
     message = f"Order {order.number} is cancelled."
     if refunded:
         message += f" {money(refunded, order.currency)} is being refunded."
@@ -264,8 +243,7 @@ def orders_refund_retry(order_id: int, refund_id: int) -> Any:
     refund = db.session.get(Refund, refund_id)
     if refund is None or refund.order_id != order.id:
         return render_detail(order, 404, action_error="There is no such refund on this order.")
-    if not retry_refund(refund):
+    if not retry_refund(refund, actor_id=_me()):
         return render_detail(order, CONFLICT, action_error="That refund is already settled.")
-    audit("orders.refund_retry", actor_id=_me(), target=order.number, detail=f"refund {refund.id}")
     flash("The refund was sent to the payment provider again.", "success")
     return _back(order)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from app.accounts.audit import audit
 from app.core.shop_errors import ShopError
 from app.db import utcnow
 from app.extensions import db
@@ -52,6 +53,7 @@ def _move(order: Order, to: str, *, actor_id: int | None, note: str = "") -> Non
 
 def start_processing(order: Order, *, actor_id: int | None) -> None:
     _move(order, OrderStatus.PROCESSING, actor_id=actor_id, note="processing started")
+    audit("orders.process", actor_id=actor_id, target=order.number)
 
 
 def clean_text(value: str, limit: int) -> str:
@@ -118,6 +120,12 @@ def mark_shipped(
         # The email always offers a link; without the carrier's, the order page shows it.
         tracking_url=tracking_url or order_link(order),
     )
+    audit(
+        "orders.ship",
+        actor_id=actor_id,
+        target=order.number,
+        detail=f"{order.carrier} {order.tracking_number}",
+    )
 
 
 def mark_delivered(order: Order, *, actor_id: int | None) -> None:
@@ -125,6 +133,7 @@ def mark_delivered(order: Order, *, actor_id: int | None) -> None:
     order.delivered_at = utcnow()
     db.session.flush()
     notify_customer(order, "order-delivered")
+    audit("orders.deliver", actor_id=actor_id, target=order.number)
 
 
 def add_note(order: Order, *, body: str, author_id: int | None, author_email: str) -> OrderNote:
@@ -142,6 +151,7 @@ def add_note(order: Order, *, body: str, author_id: int | None, author_email: st
     )
     db.session.add(note)
     db.session.flush()
+    audit("orders.note", actor_id=author_id, target=order.number, detail=f"note {note.id}")
     return note
 
 
@@ -159,7 +169,26 @@ def cancel_order(
     """Cancel before shipping. Unpaid: the reservation is released and the checkout closed.
     Paid: every unit not yet back on the shelf goes back, and what is left of the payment is
     refunded (a Refund like any other, so it can never overlap one staff issued). Returns
-    the amount refunded."""
+    the amount refunded. Staff cancellations are audited here; a customer's by
+    :func:`app.orders.customer.cancel_by_customer`."""
+    from app.core.templating import money
+
+    refunded = _cancel(order, actor_id=actor_id, reason=reason, by=by)
+    if by == CancelReason.STAFF:
+        said = clean_text(reason, 200)
+        audit(
+            "orders.cancel",
+            actor_id=actor_id,
+            target=order.number,
+            detail=(
+                f"refund {money(refunded, order.currency)}" if refunded else "nothing to refund"
+            )
+            + (f"; {said}" if said else ""),
+        )
+    return refunded
+
+
+def _cancel(order: Order, *, actor_id: int | None, reason: str, by: CancelReason) -> int:
     from app.checkout.sessions import close_checkout
     from app.inventory.services import lock_stock
     from app.orders.services import cancel_unpaid

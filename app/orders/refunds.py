@@ -326,12 +326,20 @@ def _audit_refund(order: Order, refund: Refund, *, actor_id: int | None, source:
     )
 
 
-def retry_refund(refund: Refund) -> bool:
+def retry_refund(refund: Refund, *, actor_id: int | None = None) -> bool:
     """Ask the provider again for a refund still pending (same idempotency key: never twice)."""
+    from app.accounts.audit import audit
+
     if refund.status != RefundStatus.PENDING:
         return False
     refund_id = refund.id
     after_commit(lambda: enqueue_send(refund_id))
+    audit(
+        "orders.refund_retry",
+        actor_id=actor_id,
+        target=refund.order.number,
+        detail=f"refund {refund.id}",
+    )
     return True
 
 
