@@ -13,7 +13,7 @@ import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -243,3 +243,12 @@ def upsert(entity: Any) -> Any:
 
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     return insert(entity)
+
+
+def affected(statement: sa.Executable) -> int:
+    """Run a guarded UPDATE or DELETE in the current session and return how many rows it
+    changed: the row-count check every conditional write in the shop relies on."""
+    from app.extensions import db
+
+    result = cast("sa.CursorResult[Any]", db.session.execute(statement))
+    return result.rowcount

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
-from sqlalchemy.engine import CursorResult
 
 from app.accounts.models import User, UserSession
-from app.db import utcnow
+from app.db import affected, utcnow
 from app.extensions import db
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)  # avoid a write on every request
@@ -81,16 +79,13 @@ def revoke_all(user_id: int, *, except_id: int | None = None) -> int:
     )
     if except_id is not None:
         query = query.where(UserSession.id != except_id)
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            query.values(revoked_at=utcnow()).execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        query.values(revoked_at=utcnow()).execution_options(synchronize_session=False)
     )
     from app.api.tokens import revoke_all_for_user
 
     revoke_all_for_user(user_id)  # the mobile app's tokens are sessions too
-    return result.rowcount
+    return result
 
 
 def list_active_sessions(user_id: int) -> list[UserSession]:

@@ -21,20 +21,18 @@ import secrets
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 import pyotp
 import segno
 import sqlalchemy as sa
 from flask import current_app
 from markupsafe import Markup
-from sqlalchemy.engine import CursorResult
 
 from app.accounts.audit import audit
 from app.accounts.models import AuditEvent, RecoveryCode, User
 from app.accounts.passwords import hash_password, verify_password
 from app.accounts.services import AccountError
-from app.db import keep_on_refusal, utcnow
+from app.db import affected, keep_on_refusal, utcnow
 from app.extensions import cache, db
 
 log = logging.getLogger(__name__)
@@ -206,15 +204,12 @@ def use_recovery_code(user: User, raw: str) -> int | None:
     for row_id, code_hash in rows:
         if verify_password(code_hash, code):
             # Conditional, so two requests racing with one code cannot both spend it.
-            spent = cast(
-                CursorResult[Any],
-                db.session.execute(
-                    sa.update(RecoveryCode)
-                    .where(RecoveryCode.id == row_id, RecoveryCode.used_at.is_(None))
-                    .values(used_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                ),
-            ).rowcount
+            spent = affected(
+                sa.update(RecoveryCode)
+                .where(RecoveryCode.id == row_id, RecoveryCode.used_at.is_(None))
+                .values(used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
             if spent != 1:
                 return None
             return remaining_recovery_codes(user.id)

@@ -10,16 +10,16 @@ instead) so its code and history stay recognisable; one nobody used (a mistake) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.models import Variant
 from app.core.shop_errors import ShopError
+from app.db import affected
 from app.extensions import db
 from app.orders.models import Order, ShippingMethod, TaxRate
 from app.store import update_store_settings
@@ -60,16 +60,13 @@ def save_store_settings(
     changed = list(changes)
     if apply_low_stock_to_all:
         threshold = values["low_stock_default"]
-        result = cast(
-            CursorResult[Any],
-            db.session.execute(
-                sa.update(Variant)
-                .where(Variant.low_stock_threshold != threshold)
-                .values(low_stock_threshold=threshold)
-                .execution_options(synchronize_session=False)
-            ),
+        result = affected(
+            sa.update(Variant)
+            .where(Variant.low_stock_threshold != threshold)
+            .values(low_stock_threshold=threshold)
+            .execution_options(synchronize_session=False)
         )
-        count = result.rowcount or 0
+        count = result or 0
         if count:
             audit(
                 "settings.low_stock_applied",

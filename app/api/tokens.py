@@ -18,17 +18,16 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy.engine import CursorResult
 
 from app.accounts.audit import audit
 from app.accounts.models import User
 from app.api.models import ApiToken
-from app.db import keep_on_refusal, utcnow
+from app.db import affected, keep_on_refusal, utcnow
 from app.extensions import db
 
 ACCESS_SALT = "api.access"
@@ -154,15 +153,12 @@ def rotate_refresh_token(raw: str) -> TokenPair:
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise TokenError("invalid-token", "The refresh token is not valid.")
     # Conditional, so two requests racing with one token cannot both rotate it.
-    spent = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(ApiToken)
-            .where(ApiToken.id == row.id, ApiToken.used_at.is_(None))
-            .values(used_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    spent = affected(
+        sa.update(ApiToken)
+        .where(ApiToken.id == row.id, ApiToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     if spent != 1:
         revoke_family(row.family_id)
         audit("api.token_reused", target_user_id=row.user_id, detail=row.family_id)
@@ -180,15 +176,12 @@ def rotate_refresh_token(raw: str) -> TokenPair:
 
 
 def revoke_family(family_id: str) -> int:
-    return cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(ApiToken)
-            .where(ApiToken.family_id == family_id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    return affected(
+        sa.update(ApiToken)
+        .where(ApiToken.family_id == family_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def revoke_refresh_family(raw: str) -> int:
@@ -202,15 +195,12 @@ def revoke_refresh_family(raw: str) -> int:
 def revoke_all_for_user(user_id: int) -> int:
     """End every API sign-in of a user at once (password change or reset, deactivation,
     role change). Flushes only; the caller's unit of work commits."""
-    return cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(ApiToken)
-            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    return affected(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def delete_stale_refresh_tokens(retention_days: int, batch_size: int = 1000) -> int:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import joinedload
 
 from app.cart.models import Cart, CartLine, SavedItem
@@ -23,7 +21,7 @@ from app.cart.queries import (
 from app.catalog.models import ProductStatus, Variant
 from app.core.numbers import parse_int
 from app.core.shop_errors import ShopError
-from app.db import upsert, utcnow
+from app.db import affected, upsert, utcnow
 from app.extensions import db
 
 
@@ -289,12 +287,7 @@ def move_to_cart(cart: Cart, saved_id: int) -> CartChange:
 
 
 def remove_saved(cart: Cart, saved_id: int) -> None:
-    deleted = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.delete(SavedItem).where(SavedItem.id == saved_id, saved_filter(cart))
-        ),
-    ).rowcount
+    deleted = affected(sa.delete(SavedItem).where(SavedItem.id == saved_id, saved_filter(cart)))
     if not deleted:
         raise LookupError("no such saved item")
 

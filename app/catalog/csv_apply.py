@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import CursorResult
 
 from app.catalog.cache import catalog_changed
 from app.catalog.csv_import import (
@@ -45,6 +43,7 @@ from app.catalog.services import (
     set_product_status,
     set_variant_price,
 )
+from app.db import affected
 from app.extensions import db
 from app.inventory.services import adjust_stock
 from app.store import low_stock_default
@@ -201,19 +200,16 @@ def _label_initial_stock(variants: list[Variant], context: ApplyContext) -> int:
     """New variants get their stock from the catalog service as an "initial" movement; in an
     import it is recorded as an import movement, with the job in the note."""
     db.session.flush()
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(StockMovement)
-            .where(
-                StockMovement.variant_id.in_([v.id for v in variants]),
-                StockMovement.reason == StockReason.INITIAL,
-            )
-            .values(reason=IMPORT_REASON, note=context.note[:250])
-            .execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        sa.update(StockMovement)
+        .where(
+            StockMovement.variant_id.in_([v.id for v in variants]),
+            StockMovement.reason == StockReason.INITIAL,
+        )
+        .values(reason=IMPORT_REASON, note=context.note[:250])
+        .execution_options(synchronize_session=False)
     )
-    return result.rowcount
+    return result
 
 
 def _category(path: str | None, context: ApplyContext) -> Category | None:

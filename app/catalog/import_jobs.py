@@ -30,15 +30,15 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import (
     Base,
     TimestampMixin,
+    affected,
     after_commit,
     commit_unit_of_work,
     rollback_unit_of_work,
@@ -150,20 +150,17 @@ def start_job(job_id: int) -> bool:
     A conditional UPDATE, so a double click or two staff members queue it once.
     """
     now = utcnow()
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(ImportJob)
-            .where(
-                ImportJob.id == job_id,
-                ImportJob.status.in_([JobStatus.VALIDATED, JobStatus.FAILED]),
-                ImportJob.content_sha256 != "",
-            )
-            .values(status=JobStatus.QUEUED, message="", errors=[], attempts=0, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.status.in_([JobStatus.VALIDATED, JobStatus.FAILED]),
+            ImportJob.content_sha256 != "",
+        )
+        .values(status=JobStatus.QUEUED, message="", errors=[], attempts=0, updated_at=now)
+        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if result != 1:
         return False
     after_commit(partial(enqueue, job_id))
     return True
@@ -179,31 +176,26 @@ def claim(job_id: int) -> str | None:
     """Take a queued job, or a running one whose worker's lease ran out. Returns the token."""
     now = utcnow()
     token = secrets.token_hex(16)
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(ImportJob)
-            .where(
-                ImportJob.id == job_id,
-                sa.or_(
-                    ImportJob.status == JobStatus.QUEUED,
-                    sa.and_(
-                        ImportJob.status == JobStatus.RUNNING, ImportJob.lease_expires_at < now
-                    ),
-                ),
-            )
-            .values(
-                status=JobStatus.RUNNING,
-                claim_token=token,
-                lease_expires_at=now + LEASE,
-                attempts=ImportJob.attempts + 1,
-                started_at=sa.func.coalesce(ImportJob.started_at, now),
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            sa.or_(
+                ImportJob.status == JobStatus.QUEUED,
+                sa.and_(ImportJob.status == JobStatus.RUNNING, ImportJob.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=JobStatus.RUNNING,
+            claim_token=token,
+            lease_expires_at=now + LEASE,
+            attempts=ImportJob.attempts + 1,
+            started_at=sa.func.coalesce(ImportJob.started_at, now),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
     )
-    return token if result.rowcount == 1 else None
+    return token if result == 1 else None
 
 
 def _hold(job_id: int, token: str, processed: int) -> bool:
@@ -211,47 +203,41 @@ def _hold(job_id: int, token: str, processed: int) -> bool:
     the expected position. On PostgreSQL it also locks the job row until the chunk commits,
     so a rival claim waits and then sees the fresh lease."""
     now = utcnow()
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(ImportJob)
-            .where(
-                ImportJob.id == job_id,
-                ImportJob.status == JobStatus.RUNNING,
-                ImportJob.claim_token == token,
-                ImportJob.processed_rows == processed,
-            )
-            .values(lease_expires_at=now + LEASE, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.status == JobStatus.RUNNING,
+            ImportJob.claim_token == token,
+            ImportJob.processed_rows == processed,
+        )
+        .values(lease_expires_at=now + LEASE, updated_at=now)
+        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 def _finish(job_id: int, token: str, status: str, message: str = "", **values: Any) -> bool:
     now = utcnow()
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(ImportJob)
-            .where(
-                ImportJob.id == job_id,
-                ImportJob.status == JobStatus.RUNNING,
-                ImportJob.claim_token == token,
-            )
-            .values(
-                status=status,
-                message=message[:500],
-                claim_token="",
-                lease_expires_at=None,
-                finished_at=now,
-                updated_at=now,
-                **values,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.status == JobStatus.RUNNING,
+            ImportJob.claim_token == token,
+        )
+        .values(
+            status=status,
+            message=message[:500],
+            claim_token="",
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+            **values,
+        )
+        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 def run_job(job_id: int) -> str | None:
@@ -363,28 +349,25 @@ def sweep(limit: int = 100) -> list[int]:
     (their next claim resumes after the last committed chunk); give up on a job whose worker
     died MAX_ATTEMPTS times; drop unstarted dry runs and the files of old finished jobs."""
     now = utcnow()
-    dead = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(ImportJob)
-            .where(
-                ImportJob.status == JobStatus.RUNNING,
-                ImportJob.lease_expires_at < now,
-                ImportJob.attempts >= MAX_ATTEMPTS,
-            )
-            .values(
-                status=JobStatus.FAILED,
-                message=f"The import stopped {MAX_ATTEMPTS} times without finishing (worker lost).",
-                claim_token="",
-                lease_expires_at=None,
-                finished_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    dead = affected(
+        sa.update(ImportJob)
+        .where(
+            ImportJob.status == JobStatus.RUNNING,
+            ImportJob.lease_expires_at < now,
+            ImportJob.attempts >= MAX_ATTEMPTS,
+        )
+        .values(
+            status=JobStatus.FAILED,
+            message=f"The import stopped {MAX_ATTEMPTS} times without finishing (worker lost).",
+            claim_token="",
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
     )
-    if dead.rowcount:
-        log.error("%s import job(s) failed after %s lost workers", dead.rowcount, MAX_ATTEMPTS)
+    if dead:
+        log.error("%s import job(s) failed after %s lost workers", dead, MAX_ATTEMPTS)
     due = list(
         db.session.execute(
             sa.select(ImportJob.id)

@@ -13,15 +13,14 @@ circle. Callers own the transaction (one per entry point) and the words shown to
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 
 from app.catalog.cache import catalog_changed
 from app.catalog.errors import CatalogError
 from app.catalog.models import Product, StockMovement, StockReason, Variant
 from app.catalog.summary import refresh_product_summary
+from app.db import affected
 from app.extensions import db
 
 
@@ -113,16 +112,13 @@ def adjust_stock(
     """
     if delta == 0:
         return
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Variant)
-            .where(Variant.id == variant_id, Variant.stock_on_hand + delta >= Variant.reserved)
-            .values(stock_on_hand=Variant.stock_on_hand + delta)
-            .execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        sa.update(Variant)
+        .where(Variant.id == variant_id, Variant.stock_on_hand + delta >= Variant.reserved)
+        .values(stock_on_hand=Variant.stock_on_hand + delta)
+        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if result != 1:
         raise InsufficientStock("Not enough stock for that change.")
     _moved(variant_id, reason=reason, on_hand=delta, note=note, actor_id=actor_id)
     db.session.flush()
@@ -164,20 +160,17 @@ def set_stock_count(
         delta = counted - on_hand
         if delta == 0:
             return 0
-        result = cast(
-            CursorResult[Any],
-            db.session.execute(
-                sa.update(Variant)
-                .where(
-                    Variant.id == variant_id,
-                    Variant.stock_on_hand == on_hand,
-                    Variant.reserved <= counted,
-                )
-                .values(stock_on_hand=counted)
-                .execution_options(synchronize_session=False)
-            ),
+        result = affected(
+            sa.update(Variant)
+            .where(
+                Variant.id == variant_id,
+                Variant.stock_on_hand == on_hand,
+                Variant.reserved <= counted,
+            )
+            .values(stock_on_hand=counted)
+            .execution_options(synchronize_session=False)
         )
-        if result.rowcount == 1:
+        if result == 1:
             _moved(variant_id, reason=reason, on_hand=delta, note=note, actor_id=actor_id)
             db.session.flush()
             refresh_product_summary(product_id)
@@ -199,27 +192,24 @@ def set_low_stock_threshold(variant: Variant, threshold: int) -> None:
 def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
     """Hold ``quantity`` units for an unpaid order (``reference``: its number). A variant
     whose stock is not tracked always has them. Raises InsufficientStock, writing nothing."""
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Variant)
-            .where(
-                Variant.id == variant_id,
-                sa.or_(
-                    Variant.track_inventory.is_(False),
-                    Variant.stock_on_hand - Variant.reserved >= quantity,
-                ),
+    result = affected(
+        sa.update(Variant)
+        .where(
+            Variant.id == variant_id,
+            sa.or_(
+                Variant.track_inventory.is_(False),
+                Variant.stock_on_hand - Variant.reserved >= quantity,
+            ),
+        )
+        .values(
+            reserved=sa.case(
+                (Variant.track_inventory.is_(True), Variant.reserved + quantity),
+                else_=Variant.reserved,
             )
-            .values(
-                reserved=sa.case(
-                    (Variant.track_inventory.is_(True), Variant.reserved + quantity),
-                    else_=Variant.reserved,
-                )
-            )
-            .execution_options(synchronize_session=False)
-        ),
+        )
+        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if result != 1:
         raise InsufficientStock("Not enough stock left to reserve.")
     _moved(variant_id, reason=StockReason.RESERVATION, reserved=quantity, reference=reference)
 

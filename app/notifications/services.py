@@ -12,13 +12,12 @@ import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import CursorResult
 
-from app.db import after_commit, commit_unit_of_work, upsert, utcnow
+from app.db import affected, after_commit, commit_unit_of_work, upsert, utcnow
 from app.extensions import db
 from app.notifications.channels import DeliveryError, get_backend
 from app.notifications.models import (
@@ -153,26 +152,23 @@ def unsubscribe(address: str, category: str) -> bool:
 def claim(notification_id: int) -> bool:
     """Take a row for sending. Only one worker can win, whatever the enqueues were."""
     now = utcnow()
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Notification)
-            .where(
-                Notification.id == notification_id,
-                Notification.status.in_([Status.QUEUED, Status.FAILED]),
-                sa.or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
-                sa.or_(Notification.scheduled_for.is_(None), Notification.scheduled_for <= now),
-            )
-            .values(
-                status=Status.SENDING,
-                claimed_at=now,
-                attempts=Notification.attempts + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        sa.update(Notification)
+        .where(
+            Notification.id == notification_id,
+            Notification.status.in_([Status.QUEUED, Status.FAILED]),
+            sa.or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+            sa.or_(Notification.scheduled_for.is_(None), Notification.scheduled_for <= now),
+        )
+        .values(
+            status=Status.SENDING,
+            claimed_at=now,
+            attempts=Notification.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return result == 1
 
 
 def deliver(notification_id: int) -> str | None:
@@ -315,24 +311,21 @@ def retry(notification_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     now = utcnow()
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Notification)
-            .where(Notification.id.in_(ids), Notification.status == Status.DEAD)
-            .values(
-                status=Status.QUEUED,
-                attempts=0,
-                next_attempt_at=None,
-                last_error="",
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    result = affected(
+        sa.update(Notification)
+        .where(Notification.id.in_(ids), Notification.status == Status.DEAD)
+        .values(
+            status=Status.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            last_error="",
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
     )
     for notification_id in ids:
         after_commit(partial(enqueue, notification_id))
-    return result.rowcount
+    return result
 
 
 def list_dead_ids() -> list[int]:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 
 from app.core.numbers import parse_id
-from app.db import unit_of_work, utcnow
+from app.db import affected, unit_of_work, utcnow
 from app.extensions import db
 from app.orders.links import notify_customer
 from app.orders.models import (
@@ -126,15 +125,12 @@ def confirm_refund(refund: Refund) -> bool:
     the customer, and mark the order refunded when nothing paid is left."""
     order = _lock(Order, refund.order_id)
     _lock(Payment, refund.payment_id)
-    won = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Refund)
-            .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
-            .values(status=RefundStatus.SUCCEEDED, settled_at=utcnow(), failure_reason="")
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    won = affected(
+        sa.update(Refund)
+        .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
+        .values(status=RefundStatus.SUCCEEDED, settled_at=utcnow(), failure_reason="")
+        .execution_options(synchronize_session=False)
+    )
     if not won:
         return False
     _move_pending(refund.payment_id, refund.amount)
@@ -179,15 +175,12 @@ def fail_refund(refund: Refund, reason: str) -> bool:
             .with_for_update(key_share=True)
         ).all()
     _lock(Payment, refund.payment_id)
-    won = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Refund)
-            .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
-            .values(status=RefundStatus.FAILED, settled_at=utcnow(), failure_reason=reason[:255])
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    won = affected(
+        sa.update(Refund)
+        .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
+        .values(status=RefundStatus.FAILED, settled_at=utcnow(), failure_reason=reason[:255])
+        .execution_options(synchronize_session=False)
+    )
     if not won:
         return False
     db.session.execute(

@@ -20,14 +20,12 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 
 from app.catalog.models import StockReason, Variant
 from app.core.shop_errors import ShopError
-from app.db import after_commit
+from app.db import affected, after_commit
 from app.extensions import db
 from app.inventory.services import adjust_stock
 from app.orders.models import (
@@ -166,19 +164,16 @@ def _claim_line(line: OrderLine, quantity: int) -> int:
 
 
 def _claim_amount(payment: Payment, amount: int, currency: str) -> None:
-    claimed = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Payment)
-            .where(
-                Payment.id == payment.id,
-                Payment.status.in_(REFUNDABLE_PAYMENTS),
-                Payment.amount_refund_pending + amount <= Payment.amount - Payment.amount_refunded,
-            )
-            .values(amount_refund_pending=Payment.amount_refund_pending + amount)
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    claimed = affected(
+        sa.update(Payment)
+        .where(
+            Payment.id == payment.id,
+            Payment.status.in_(REFUNDABLE_PAYMENTS),
+            Payment.amount_refund_pending + amount <= Payment.amount - Payment.amount_refunded,
+        )
+        .values(amount_refund_pending=Payment.amount_refund_pending + amount)
+        .execution_options(synchronize_session=False)
+    )
     if claimed != 1:
         from app.core.templating import money
 
@@ -205,18 +200,15 @@ def restock_line(
     ).scalar_one_or_none()
     if not tracked:
         return 0
-    claimed = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(OrderLine)
-            .where(
-                OrderLine.id == line.id,
-                OrderLine.quantity_restocked + quantity <= OrderLine.quantity,
-            )
-            .values(quantity_restocked=OrderLine.quantity_restocked + quantity)
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    claimed = affected(
+        sa.update(OrderLine)
+        .where(
+            OrderLine.id == line.id,
+            OrderLine.quantity_restocked + quantity <= OrderLine.quantity,
+        )
+        .values(quantity_restocked=OrderLine.quantity_restocked + quantity)
+        .execution_options(synchronize_session=False)
+    )
     if claimed != 1:
         return 0
     adjust_stock(

@@ -12,14 +12,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import CursorResult
 
 from app.core.shop_errors import ShopError
-from app.db import utcnow
+from app.db import affected, utcnow
 from app.extensions import db
 from app.inventory.services import (
     InsufficientStock,
@@ -195,19 +194,16 @@ def place_order(
 
 def release_reservation(order: Order, *, reason: str = "released") -> bool:
     """Give reserved units back, exactly once per order. Returns whether it did anything."""
-    claimed = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Order)
-            .where(
-                Order.id == order.id,
-                Order.reservation_released_at.is_(None),
-                Order.stock_committed_at.is_(None),
-            )
-            .values(reservation_released_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    claimed = affected(
+        sa.update(Order)
+        .where(
+            Order.id == order.id,
+            Order.reservation_released_at.is_(None),
+            Order.stock_committed_at.is_(None),
+        )
+        .values(reservation_released_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     if not claimed:
         return False
     release(
@@ -234,15 +230,12 @@ def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
         return PaidOutcome(fulfilled=False)
     if order.status == OrderStatus.CANCELLED and order.cancel_reason != CancelReason.EXPIRED:
         return PaidOutcome(fulfilled=False, needs_refund=True)  # replaced, or cancelled on purpose
-    claimed = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(Order)
-            .where(Order.id == order.id, Order.stock_committed_at.is_(None))
-            .values(stock_committed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    claimed = affected(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.stock_committed_at.is_(None))
+        .values(stock_committed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     if not claimed:
         return PaidOutcome(fulfilled=False)
     db.session.refresh(order)

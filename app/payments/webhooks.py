@@ -10,13 +10,12 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import CursorResult
 
-from app.db import after_commit, upsert, utcnow
+from app.db import affected, after_commit, upsert, utcnow
 from app.extensions import db
 from app.payments.models import WebhookEvent
 
@@ -163,17 +162,12 @@ def process(webhook_event_id: int, *, prepared: Any = None) -> str | None:
     """Claim and handle one stored event. Returns its new status (None: not claimable).
     ``prepared``: what :data:`PREPARE` fetched for it (else the handler fetches it)."""
     now = utcnow()
-    claimed = cast(
-        CursorResult[Any],
-        db.session.execute(
-            sa.update(WebhookEvent)
-            .where(
-                WebhookEvent.id == webhook_event_id, WebhookEvent.status.in_(["received", "failed"])
-            )
-            .values(status="processing", claimed_at=now, attempts=WebhookEvent.attempts + 1)
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+    claimed = affected(
+        sa.update(WebhookEvent)
+        .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status.in_(["received", "failed"]))
+        .values(status="processing", claimed_at=now, attempts=WebhookEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
     if not claimed:
         return None
     row = db.session.get(WebhookEvent, webhook_event_id, populate_existing=True)
@@ -228,15 +222,12 @@ def sweep(limit: int = 200) -> int:
 def replay(webhook_event_id: int) -> bool:
     """Staff replay of a dead event."""
     return (
-        cast(
-            CursorResult[Any],
-            db.session.execute(
-                sa.update(WebhookEvent)
-                .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status == "dead")
-                .values(status="failed", attempts=0)
-                .execution_options(synchronize_session=False)
-            ),
-        ).rowcount
+        affected(
+            sa.update(WebhookEvent)
+            .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status == "dead")
+            .values(status="failed", attempts=0)
+            .execution_options(synchronize_session=False)
+        )
         == 1
     )
 
