@@ -48,12 +48,4 @@ def admin_helpers() -> dict[str, Any]:
     return {"can": can, "admin_nav": admin_nav}
 
 
-from app.admin import (  # noqa: E402,F401
-    catalog,
-    imports,
-    orders,
-    people,
-    settings,
-    settings_pages,
-    views,
-)
+from app.admin import catalog, orders, people, settings, views  # noqa: E402,F401

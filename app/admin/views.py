@@ -19,7 +19,7 @@ from app.catalog.models import Product, ProductStatus, Variant
 from app.db import utcnow
 from app.extensions import db
 from app.orders.states import LABELS
-from app.store import store_details
+from app.store.settings import store_details
 
 
 def _now() -> datetime:

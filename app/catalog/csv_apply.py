@@ -46,7 +46,7 @@ from app.catalog.services import (
 from app.db import affected
 from app.extensions import db
 from app.inventory.services import adjust_stock
-from app.store import low_stock_default
+from app.store.settings import low_stock_default
 
 __all__ = ["ApplyContext", "CatalogError", "apply_chunk", "apply_group", "chunk_groups"]
 

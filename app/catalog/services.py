@@ -27,7 +27,7 @@ from app.core.html import html_to_text, sanitize_html
 from app.db import utcnow
 from app.extensions import db
 from app.inventory.services import adjust_stock
-from app.store import low_stock_default
+from app.store.settings import low_stock_default
 
 
 def slugify(value: str, max_length: int = 200) -> str:

@@ -50,7 +50,7 @@ def shop_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if moment is None:
         return ""
     if "shop_zone" not in g:
-        from app.store import store_details
+        from app.store.settings import store_details
 
         g.shop_zone = store_details().tzinfo
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)

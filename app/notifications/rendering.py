@@ -18,7 +18,7 @@ from jinja2 import Environment, StrictUndefined, TemplateNotFound
 from app.config import BASE_DIR
 from app.notifications.channels import Message
 from app.notifications.models import Category, Channel, Notification
-from app.store import store_details
+from app.store.settings import store_details
 
 TEMPLATE_ROOT = BASE_DIR / "templates" / "notifications"
 UNSUBSCRIBE_SALT = "notifications.unsubscribe"

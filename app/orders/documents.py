@@ -23,7 +23,7 @@ from app.core.templating import money
 from app.orders.models import Order, OrderStatus, RefundStatus
 from app.orders.pricing import tax_on, tax_rate_for
 from app.orders.states import LABELS
-from app.store import store_details
+from app.store.settings import store_details
 
 FONTS = Path(__file__).with_name("fonts")
 

@@ -11,7 +11,7 @@ from app.db import commit_unit_of_work
 from app.notifications.models import Notification
 from app.orders.models import Order, Payment
 from app.payments.models import WebhookEvent
-from app.store import update_store_settings
+from app.store.settings import update_store_settings
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import enrolled, sign_in_staff, sign_in_with_code
 from tests.catalog import factories

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from app.db import commit_unit_of_work
 from app.orders import documents as orders_pdf
 from app.orders.refunds import issue_refund
-from app.store import StoreDetails
+from app.store.settings import StoreDetails
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import sign_in_staff
 from tests.admin.test_orders import paid_order, unpaid_order

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from app.accounts.models import AuditEvent
-from app.admin.catalog_forms import parse_options, parse_price
+from app.admin.catalog.forms import parse_options, parse_price
 from app.catalog.models import PriceChange, Product, ProductImage, Variant
 from app.catalog.services import VariantInput
 from app.core.money import decimal_text
@@ -286,7 +286,7 @@ def test_a_sku_taken_in_a_race_is_still_a_form_error(staff, db, monkeypatch):
         "Existing", variants=[factories.VariantInput(sku="RACE-1", price=100, options={})]
     )
     commit_unit_of_work()
-    monkeypatch.setattr("app.admin.catalog_products.sku_taken", lambda *a, **k: False)
+    monkeypatch.setattr("app.admin.catalog.products.sku_taken", lambda *a, **k: False)
     response = create(staff, sku="RACE-1")
     assert response.status_code == 422
     assert "The SKU RACE-1 is already used by another variant." in response.get_data(as_text=True)
@@ -676,7 +676,7 @@ def test_staff_without_catalog_edit_get_403(staff, db, monkeypatch):
 
 
 def test_options_may_be_written_as_in_the_csv_import(client, db):
-    from app.admin.catalog_forms import parse_options
+    from app.admin.catalog.forms import parse_options
 
     assert parse_options("Size=M;Colour=Blue") == parse_options("Size: M, Colour: Blue")
     assert parse_options("Fit: a=b") == {"Fit": "a=b"}

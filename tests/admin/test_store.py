@@ -2,7 +2,12 @@
 
 from app.notifications.rendering import render
 from app.notifications.samples import sample_notification
-from app.store import get_store_settings, low_stock_default, store_details, update_store_settings
+from app.store.settings import (
+    get_store_settings,
+    low_stock_default,
+    store_details,
+    update_store_settings,
+)
 from tests.catalog import factories
 
 

@@ -7,7 +7,6 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from app.accounts.services import AccountError
-from app.admin.settings_services import SettingsError
 from app.api.openapi import shop_problem
 from app.cart.services import CartError
 from app.catalog.errors import CatalogError
@@ -17,6 +16,7 @@ from app.orders.fulfilment import FulfilmentError
 from app.orders.refunds import RefundError
 from app.orders.services import CheckoutError
 from app.pages.services import PageError
+from app.store.shipping_tax import SettingsError
 
 
 @pytest.mark.parametrize(

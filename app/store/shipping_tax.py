@@ -22,7 +22,7 @@ from app.core.shop_errors import ShopError
 from app.db import affected
 from app.extensions import db
 from app.orders.models import Order, ShippingMethod, TaxRate
-from app.store import update_store_settings
+from app.store.settings import update_store_settings
 
 
 class SettingsError(ShopError):

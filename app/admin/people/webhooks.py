@@ -13,7 +13,7 @@ from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people import me_id
+from app.admin.people.common import me_id
 from app.extensions import db
 from app.payments.models import WebhookEvent
 from app.payments.webhooks import replay_now

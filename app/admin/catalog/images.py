@@ -12,8 +12,8 @@ from werkzeug.wrappers import Response
 from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.admin.catalog_forms import ImageAltForm, ImageUploadForm
-from app.admin.catalog_products import _edit_page, get_product
+from app.admin.catalog.forms import ImageAltForm, ImageUploadForm
+from app.admin.catalog.products import _edit_page, get_product
 from app.catalog.images import (
     ImageRejected,
     add_product_image,

@@ -30,7 +30,7 @@ from app.accounts.sessions import list_active_sessions
 from app.accounts.totp import remaining_recovery_codes
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people import INVALID, like_pattern, me_id
+from app.admin.people.common import INVALID, like_pattern, me_id
 from app.db import utcnow
 from app.extensions import db
 from app.orders.models import Order

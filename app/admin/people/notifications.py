@@ -20,7 +20,7 @@ from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people import me_id, selected_ids
+from app.admin.people.common import me_id, selected_ids
 from app.extensions import db
 from app.notifications.channels import Message
 from app.notifications.models import Channel, Notification, Status

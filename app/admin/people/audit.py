@@ -11,7 +11,7 @@ from app.accounts.models import AuditEvent, User
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people import date_arg, like_pattern
+from app.admin.people.common import date_arg, like_pattern
 from app.core.numbers import parse_id
 
 

@@ -16,13 +16,13 @@ from werkzeug.wrappers import Response
 from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.admin.catalog_common import (
+from app.admin.catalog.common import (
     category_choices,
     category_from_choice,
     category_options,
     is_partial,
 )
-from app.admin.catalog_forms import (
+from app.admin.catalog.forms import (
     ImageUploadForm,
     NewProductForm,
     ProductDetailsForm,
@@ -31,7 +31,7 @@ from app.admin.catalog_forms import (
     options_text,
 )
 from app.admin.listing import int_arg, paginate, render_listing, str_arg
-from app.admin.people import selected_ids
+from app.admin.people.common import selected_ids
 from app.catalog.models import PriceChange, Product, ProductStatus, Variant
 from app.catalog.services import (
     CatalogError,
@@ -50,7 +50,7 @@ from app.core.money import decimal_text
 from app.core.redirects import local_url
 from app.core.shop_errors import show_on_form
 from app.extensions import db
-from app.store import low_stock_default
+from app.store.settings import low_stock_default
 
 STATUSES = tuple(ProductStatus)
 TRANSITION_LABELS = {

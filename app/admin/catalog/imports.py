@@ -4,7 +4,7 @@ Upload → dry run: the whole file is validated and every error listed (nothing 
 a clean file becomes an ``ImportJob`` (status validated) whose page shows what would change
 and a Start button. Starting queues the Huey task; the job page polls its progress partial
 with htmx and has a plain Refresh link without JavaScript. Exports live in
-app/admin/exports.py.
+app/admin/catalog/exports.py.
 """
 
 from __future__ import annotations
@@ -148,6 +148,3 @@ def imports_start(job_id: int) -> BaseResponse:
     else:
         flash("This import has already been started.", "info")
     return redirect(url_for("admin.imports_detail", job_id=job.id), 303)
-
-
-from app.admin import exports  # noqa: E402,F401  (registers the export views)

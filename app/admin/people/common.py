@@ -1,8 +1,5 @@
-"""Customers, notifications outbox, audit log and webhook events.
-
-One module per screen (people_customers, people_notifications, people_audit,
-people_webhooks); the small helpers they share live here.
-"""
+"""Helpers the people screens share: the acting staff member, LIKE patterns, date filters
+and checked row ids."""
 
 from __future__ import annotations
 
@@ -54,11 +51,3 @@ def selected_ids(name: str = "ids", limit: int = 1000) -> list[int]:
         if ident is not None:
             ids.append(ident)
     return ids
-
-
-from app.admin import (  # noqa: E402,F401
-    people_audit,
-    people_customers,
-    people_notifications,
-    people_webhooks,
-)

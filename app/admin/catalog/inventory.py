@@ -15,8 +15,8 @@ from app.accounts.audit import audit
 from app.accounts.models import User
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.admin.catalog_common import is_partial
-from app.admin.catalog_forms import STOCK_REASONS, StockAdjustForm, ThresholdForm
+from app.admin.catalog.common import is_partial
+from app.admin.catalog.forms import STOCK_REASONS, StockAdjustForm, ThresholdForm
 from app.admin.listing import paginate, render_listing, str_arg
 from app.catalog.models import Product, StockMovement, Variant
 from app.catalog.services import CatalogError

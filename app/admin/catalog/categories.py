@@ -13,12 +13,12 @@ from werkzeug.wrappers import Response
 from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.admin.catalog_common import (
+from app.admin.catalog.common import (
     category_choices,
     category_from_choice,
     category_rows,
 )
-from app.admin.catalog_forms import CategoryEditForm, CategoryForm
+from app.admin.catalog.forms import CategoryEditForm, CategoryForm
 from app.catalog.categories import add_category, move_category_position, update_category
 from app.catalog.models import Category, Product
 from app.catalog.services import CatalogError

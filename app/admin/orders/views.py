@@ -1,5 +1,5 @@
 """Orders: list with filters, detail with lines, payments, refunds and a timeline. Actions
-(fulfilment, notes, cancel, refunds) are in orders_actions.py, PDFs in orders_documents.py."""
+(fulfilment, notes, cancel, refunds) are in actions.py, PDFs in documents.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.orders_forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
+from app.admin.orders.forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
 from app.extensions import db, htmx
 from app.orders.fulfilment import can_cancel, timeline
 from app.orders.models import Order, OrderStatus, Refund
@@ -155,6 +155,3 @@ def render_detail(order: Order, status: int = 200, **forms: Any) -> tuple[str, i
 def orders_detail(order_id: int) -> Any:
     order = db.get_or_404(Order, order_id)
     return render_detail(order)
-
-
-from app.admin import orders_actions, orders_documents  # noqa: E402,F401

@@ -15,8 +15,8 @@ from werkzeug.wrappers import Response
 
 from app.accounts.permissions import has_permission, permission_required
 from app.admin import bp
-from app.admin.orders import INVALID, render_detail
-from app.admin.orders_forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
+from app.admin.orders.forms import CancelForm, NoteForm, RefundForm, ShipForm, parse_money
+from app.admin.orders.views import INVALID, render_detail
 from app.core.numbers import parse_int
 from app.core.shop_errors import show_on_form
 from app.core.templating import money

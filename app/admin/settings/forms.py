@@ -25,9 +25,9 @@ from wtforms.validators import (
 )
 
 from app.accounts.profile import countries, country_names, normalise_phone
-from app.admin.catalog_forms import WholeNumberField
+from app.admin.catalog.forms import WholeNumberField
 from app.core.money import minor_units
-from app.store import MAX_ADDRESS_LINES, MAX_LOW_STOCK
+from app.store.settings import MAX_ADDRESS_LINES, MAX_LOW_STOCK
 
 MAX_AMOUNT_MAJOR = Decimal(1_000_000)  # a shipping price above a million is a typo
 _NUMBER = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)$")

@@ -14,8 +14,7 @@ from werkzeug.wrappers import Response
 
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.admin import settings_services as services
-from app.admin.settings_forms import (
+from app.admin.settings.forms import (
     ShippingMethodForm,
     StoreSettingsForm,
     TaxRateForm,
@@ -25,7 +24,8 @@ from app.core.money import decimal_text
 from app.core.shop_errors import show_on_form
 from app.extensions import db
 from app.orders.models import ShippingMethod, TaxRate
-from app.store import get_store_settings, store_details
+from app.store import shipping_tax as services
+from app.store.settings import get_store_settings, store_details
 
 T = TypeVar("T")
 

@@ -1,0 +1,11 @@
+"""Staff catalog screens: products and variants, images, categories, inventory, and CSV
+import and export (one module per screen)."""
+
+from app.admin.catalog import (  # noqa: F401  (each registers its views)
+    categories,
+    exports,
+    images,
+    imports,
+    inventory,
+    products,
+)

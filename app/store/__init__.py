@@ -1,0 +1,2 @@
+"""The shop's own settings as a domain: store details and defaults (``settings``) and the
+shipping methods and tax rates staff offer (``shipping_tax``)."""
