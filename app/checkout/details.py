@@ -27,8 +27,8 @@ from app.checkout.models import CheckoutDetails
 from app.core.numbers import MAX_ID
 from app.db import utcnow
 from app.extensions import db
-from app.orders.models import ShippingMethod
 from app.orders.pricing import methods_for
+from app.store.models import ShippingMethod
 
 EMAIL_REQUIRED = "Enter your email address."
 EMAIL_INVALID = "Enter an email address like name@example.com."

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.orders.models import ShippingMethod, TaxRate
+from app.store.models import ShippingMethod, TaxRate
 
 
 @dataclass(frozen=True)

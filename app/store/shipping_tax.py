@@ -21,7 +21,8 @@ from app.catalog.models import Variant
 from app.core.shop_errors import ShopError
 from app.db import affected
 from app.extensions import db
-from app.orders.models import Order, ShippingMethod, TaxRate
+from app.orders.models import Order
+from app.store.models import ShippingMethod, TaxRate
 from app.store.settings import update_store_settings
 
 

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from app.accounts.models import AuditEvent
 from app.accounts.permissions import ROLE_PERMISSIONS
 from app.catalog import csv_apply, csv_format, csv_import, import_jobs
-from app.catalog.import_jobs import ImportJob, JobStatus
-from app.catalog.models import PriceChange, Product, StockMovement, Variant
+from app.catalog.models import ImportJob, JobStatus, PriceChange, Product, StockMovement, Variant
 from app.catalog.services import VariantInput
 from app.db import commit_unit_of_work, unit_of_work, utcnow
 from app.extensions import db

@@ -201,7 +201,7 @@ def test_line_amounts_add_up_to_the_line_whatever_the_steps():
 
 
 def test_tax_exclusive_lines_refund_their_tax_too(db):
-    from app.orders.models import TaxRate
+    from app.store.models import TaxRate
 
     rate = db.session.execute(sa.select(TaxRate).where(TaxRate.country == "IE")).scalar_one()
     rate.inclusive = False

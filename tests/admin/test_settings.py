@@ -11,8 +11,9 @@ from app.db import commit_unit_of_work
 from app.extensions import db
 from app.notifications.rendering import render
 from app.notifications.samples import sample_notification
-from app.orders.models import Order, ShippingMethod, TaxRate
+from app.orders.models import Order
 from app.orders.pricing import build_quote, methods_for, tax_on
+from app.store.models import ShippingMethod, TaxRate
 from app.store.settings import low_stock_default, store_details
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import csrf, sign_in_staff

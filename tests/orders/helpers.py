@@ -3,9 +3,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.orders.models import ShippingMethod
 from app.orders.pricing import QuoteItem, build_quote
 from app.orders.services import place_order
+from app.store.models import ShippingMethod
 
 ADDRESS = {
     "full_name": "Ada Lovelace",

@@ -23,8 +23,8 @@ from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing
 from app.catalog import csv_format, csv_import
-from app.catalog.import_jobs import ImportJob, JobStatus, create_job, start_job
-from app.catalog.models import Category
+from app.catalog.import_jobs import create_job, start_job
+from app.catalog.models import Category, ImportJob, JobStatus
 from app.exports import safe_cell, stream_csv
 from app.extensions import db, htmx
 

@@ -23,8 +23,8 @@ from app.admin.settings.forms import (
 from app.core.money import decimal_text
 from app.core.shop_errors import show_on_form
 from app.extensions import db
-from app.orders.models import ShippingMethod, TaxRate
 from app.store import shipping_tax as services
+from app.store.models import ShippingMethod, TaxRate
 from app.store.settings import get_store_settings, store_details
 
 T = TypeVar("T")

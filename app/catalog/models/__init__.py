@@ -1,4 +1,5 @@
 from app.catalog.models.category import Category, CategoryRedirect
+from app.catalog.models.import_job import ImportJob, JobStatus
 from app.catalog.models.product import Product, ProductImage, ProductStatus
 from app.catalog.models.stock import PriceChange, StockMovement, StockReason
 from app.catalog.models.variant import Variant
@@ -6,6 +7,8 @@ from app.catalog.models.variant import Variant
 __all__ = [
     "Category",
     "CategoryRedirect",
+    "ImportJob",
+    "JobStatus",
     "PriceChange",
     "Product",
     "ProductImage",
