@@ -45,7 +45,7 @@ from app.orders.refunds import issue_refund
 from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
 from app.orders.states import PAID_STATES, UNPAID, transition
 from app.payments import provider
-from app.payments.stripe_gateway import CheckoutSession, PaymentError
+from app.payments.types import CheckoutSession, PaymentError
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ from app.orders.pricing import Quote, QuoteItem, build_quote
 from app.orders.services import cancel_unpaid, place_order, placed_from
 from app.orders.states import UNPAID, transition
 from app.payments import provider
-from app.payments.stripe_gateway import (
+from app.payments.types import (
     UNAVAILABLE_MESSAGE,
     CheckoutSession,
     PaymentError,

@@ -35,12 +35,7 @@ from app.extensions import db
 from app.orders.models import Order, Payment
 from app.orders.states import UNPAID
 from app.payments import provider
-from app.payments.stripe_gateway import (
-    CheckoutSession,
-    PaymentError,
-    PaymentRejected,
-    PaymentsUnavailable,
-)
+from app.payments.types import CheckoutSession, PaymentError, PaymentRejected, PaymentsUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -61,20 +61,22 @@ def send_refund(refund_id: int) -> str | None:
     retry with the same key.
     """
     from app.payments import provider
-    from app.payments.stripe_gateway import PaymentError, PaymentRejected
+    from app.payments.types import PaymentError, PaymentRejected
 
     with unit_of_work():
         refund = db.session.get(Refund, refund_id)
         if refund is None or refund.status != RefundStatus.PENDING:
             return refund.status if refund else None
-        request = {
-            "payment_intent": refund.payment.payment_intent,
-            "amount": refund.amount,
-            "idempotency_key": refund.idempotency_key,
-            "metadata": {"order_number": refund.order.number, "refund_id": str(refund.id)},
-        }
-    try:
-        answer = provider.create_refund(**request)
+        payment_intent, amount, key = (
+            refund.payment.payment_intent,
+            refund.amount,
+            refund.idempotency_key,
+        )
+        metadata = {"order_number": refund.order.number, "refund_id": str(refund.id)}
+    try:  # read in the transaction above, sent with none open
+        answer = provider.create_refund(
+            payment_intent=payment_intent, amount=amount, idempotency_key=key, metadata=metadata
+        )
     except PaymentRejected as exc:
         log.warning("refund %s rejected: %s", refund_id, exc.detail or exc)
         with unit_of_work():

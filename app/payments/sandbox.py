@@ -20,7 +20,7 @@ from flask import current_app, has_request_context, url_for
 from app.extensions import db
 from app.notifications.rendering import external_url
 from app.payments.models import SandboxSession
-from app.payments.stripe_gateway import CheckoutSession, PaymentRejected, Refund
+from app.payments.types import CheckoutSession, PaymentRejected, Refund
 
 MIN_EXPIRY, MAX_EXPIRY = 30 * 60, 24 * 3600  # Stripe's window for expires_at
 # Every field of Stripe's Checkout Session and Event objects (its OpenAPI fixtures), so code

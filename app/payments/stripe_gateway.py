@@ -16,13 +16,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pybreaker
 import stripe
 from flask import Flask, current_app
+
+from app.payments.types import (
+    CheckoutSession,
+    PaymentError,
+    PaymentRejected,
+    PaymentsUnavailable,
+    Refund,
+    RequestInProgress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,91 +45,11 @@ BREAKER_RESET_SECONDS = 30
 # retries those twice, then we wait a little longer before telling the shopper to try again.
 IN_PROGRESS_WAITS = (0.25, 0.5, 1.0, 1.5)
 
-UNAVAILABLE_MESSAGE = (
-    "Payments are unavailable right now. Your cart and order are kept; "
-    "please try again in a few minutes."
-)
-REJECTED_MESSAGE = "The payment could not be processed. Please check the details and try again."
-
 _build_lock = threading.Lock()
-
-
-class PaymentError(Exception):
-    """Base of the gateway's errors; ``str(exc)`` is always safe to show to a customer."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        detail: str | None = None,
-        code: str | None = None,
-        http_status: int | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.detail = detail  # Stripe's developer message: for logs, never for customers
-        self.code = code
-        self.http_status = http_status
-        self.request_id = request_id
-
-
-class PaymentsUnavailable(PaymentError):
-    """Stripe is unreachable, failing (5xx), too slow, throttling us, or the circuit is open."""
-
-    def __init__(
-        self,
-        message: str = UNAVAILABLE_MESSAGE,
-        *,
-        outage: bool = False,
-        replayed: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(message, **kwargs)
-        self.outage = outage  # a connection failure, timeout or 5xx: counts toward the breaker
-        # Stripe answered with an error it saved for this idempotency key: sending the same
-        # request again gets the same error for as long as Stripe keeps the key (a day).
-        self.replayed = replayed
-
-
-class PaymentRejected(PaymentError):
-    """Stripe answered and refused the request (card or parameter error, unknown id)."""
-
-    def __init__(
-        self, message: str = REJECTED_MESSAGE, *, param: str | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(message, **kwargs)
-        self.param = param  # the request parameter Stripe refused, e.g. "expires_at"
-
-
-class RequestInProgress(PaymentsUnavailable):
-    """Another request with the same idempotency key is still executing at Stripe (409)."""
 
 
 class InvalidWebhook(Exception):
     """The webhook body or its signature is not a genuine, recent Stripe event."""
-
-
-@dataclass
-class CheckoutSession:
-    id: str
-    url: str | None
-    status: str  # "open" | "complete" | "expired"
-    payment_status: str  # "paid" | "unpaid" | "no_payment_required"
-    amount_total: int | None
-    currency: str
-    payment_intent: str | None
-    client_reference_id: str | None
-    metadata: dict[str, str]
-    expires_at: int | None
-
-
-@dataclass
-class Refund:
-    id: str
-    status: str
-    amount: int
-    currency: str
-    payment_intent: str | None
 
 
 class _LogStateChanges(pybreaker.CircuitBreakerListener):

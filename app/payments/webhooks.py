@@ -76,7 +76,7 @@ def fetch_session(event: dict[str, Any]) -> Any:
     that handles the event (no row is locked while waiting on the network); None when the
     provider cannot say (the handler asks again, and fails into a retry if it still cannot)."""
     from app.payments import provider
-    from app.payments.stripe_gateway import PaymentError
+    from app.payments.types import PaymentError
 
     try:
         return provider.retrieve_checkout_session(_session_id(event))

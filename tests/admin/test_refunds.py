@@ -19,8 +19,8 @@ from app.orders.models import Order, OrderLine, OrderStatus, Payment, Refund
 from app.orders.refunds import RefundError, issue_refund, line_refund_amount
 from app.payments import stripe_gateway
 from app.payments.models import SandboxSession
-from app.payments.stripe_gateway import PaymentRejected, PaymentsUnavailable
-from app.payments.stripe_gateway import Refund as ProviderRefund
+from app.payments.types import PaymentRejected, PaymentsUnavailable
+from app.payments.types import Refund as ProviderRefund
 from app.payments.webhooks import process, store_event
 from tests.admin.helpers import csrf, sign_in_staff
 from tests.admin.test_orders import mails, paid_order, reload

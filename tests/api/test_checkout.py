@@ -12,7 +12,7 @@ from app.db import commit_unit_of_work
 from app.inventory.services import adjust_stock
 from app.orders.models import Order, OrderStatus, Payment
 from app.payments.models import SandboxSession
-from app.payments.stripe_gateway import PaymentsUnavailable
+from app.payments.types import PaymentsUnavailable
 from tests.accounts.helpers import PASSWORD, make_user
 from tests.api.helpers import (
     SHIPPING_ADDRESS,

@@ -10,10 +10,10 @@ import pytest
 import stripe
 
 from app.payments import stripe_gateway as gateway
-from app.payments.stripe_gateway import (
+from app.payments.stripe_gateway import InvalidWebhook
+from app.payments.types import (
     UNAVAILABLE_MESSAGE,
     CheckoutSession,
-    InvalidWebhook,
     PaymentRejected,
     PaymentsUnavailable,
     Refund,
