@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.models import Status as NotificationStatus
-from app.orders.models import Order, OrderStatus, Payment
+from app.orders.models import TAKEN_PAYMENTS, Order, OrderStatus, Payment
 from app.payments.models import WebhookEvent
 
 CHART_DAYS = 30
 PERIODS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
-TAKEN_PAYMENT_STATUSES = ("succeeded", "partially_refunded", "refunded")
+TAKEN_PAYMENT_STATUSES = TAKEN_PAYMENTS
 AWAITING_FULFILMENT = (OrderStatus.PAID, OrderStatus.PROCESSING)
 
 

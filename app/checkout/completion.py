@@ -40,7 +40,7 @@ from app.notifications.rendering import external_url
 from app.notifications.services import notify
 from app.orders.fulfilment import lock_order
 from app.orders.links import notify_customer
-from app.orders.models import CancelReason, Order, OrderStatus, Payment
+from app.orders.models import CancelReason, Order, OrderStatus, Payment, PaymentStatus
 from app.orders.refunds import issue_refund
 from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
 from app.orders.states import PAID_STATES, UNPAID, transition
@@ -91,7 +91,7 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
         _amount_mismatch(order, payment, session)
         return order
     payment.payment_intent = session.payment_intent or ""
-    payment.status, payment.fulfilled_at = "succeeded", utcnow()
+    payment.status, payment.fulfilled_at = PaymentStatus.SUCCEEDED, utcnow()
     db.session.flush()
     if order.status in PAID_STATES:  # another session of this order was paid first
         _give_back(order, payment, "Paid twice: another payment had already paid this order.")
@@ -248,7 +248,7 @@ def record_payment_failed(
     if _paid_after_all(session_id, session) is None:
         return
     payment, order = _locked(session_id)
-    if payment is None or order is None or payment.status != "pending":
+    if payment is None or order is None or payment.status != PaymentStatus.PENDING:
         return
     payment.status, payment.failure_reason = "failed", reason[:255]
     if order.status == OrderStatus.PENDING_PAYMENT and is_current(order, payment):
@@ -268,8 +268,8 @@ def record_session_expired(session_id: str, *, session: CheckoutSession | None =
     payment, order = _locked(session_id)
     if payment is None or order is None:
         return
-    if payment.status == "pending":
-        payment.status = "expired"
+    if payment.status == PaymentStatus.PENDING:
+        payment.status = PaymentStatus.EXPIRED
     if order.status in UNPAID and not _still_open(order):
         cancel_unpaid(order, note="checkout session expired", reason=CancelReason.EXPIRED)
 
@@ -288,7 +288,7 @@ def _paid_after_all(session_id: str, session: CheckoutSession | None) -> Checkou
 
 
 def _still_open(order: Order) -> bool:
-    return any(p.status == "pending" for p in order.payments) or any(
+    return any(p.status == PaymentStatus.PENDING for p in order.payments) or any(
         a.resolved_at is None for a in attempts_of(order)
     )
 
@@ -324,7 +324,7 @@ def _release(order_id: int) -> int:
         sessions = list(
             db.session.execute(
                 sa.select(Payment.session_id).where(
-                    Payment.order_id == order_id, Payment.status == "pending"
+                    Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING
                 )
             ).scalars()
         )
@@ -340,7 +340,7 @@ def _release(order_id: int) -> int:
             return 0
         if order.reservation_expires_at is not None and order.reservation_expires_at > utcnow():
             return 0  # the shopper pressed Pay again meanwhile: a new session holds it
-        if {p.session_id for p in order.payments if p.status == "pending"} - set(seen):
+        if {p.session_id for p in order.payments if p.status == PaymentStatus.PENDING} - set(seen):
             return 0  # a session handed out while the provider was asked: next run
         clearing = unclosed = False
         for session_id, session in seen.items():
@@ -349,8 +349,8 @@ def _release(order_id: int) -> int:
                 return 0
             payment = payment_for_session(session_id, lock=True)
             if session.status == "expired":
-                if payment is not None and payment.status == "pending":
-                    payment.status = "expired"
+                if payment is not None and payment.status == PaymentStatus.PENDING:
+                    payment.status = PaymentStatus.EXPIRED
             elif session.status == "complete":
                 clearing = True  # paid by a method that takes days to clear
             else:

@@ -47,7 +47,7 @@ from app.db import commit_point, utcnow
 from app.extensions import db
 from app.inventory.services import lock_stock
 from app.orders.fulfilment import lock_order
-from app.orders.models import CancelReason, Order, OrderStatus
+from app.orders.models import CancelReason, Order, OrderStatus, PaymentStatus
 from app.orders.pricing import Quote, QuoteItem, build_quote
 from app.orders.services import cancel_unpaid, place_order, placed_from
 from app.orders.states import UNPAID, transition
@@ -251,9 +251,9 @@ def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentSt
     assert order is not None
     reused = payment_for_session(session.id) is not None  # another call recorded it first
     payment = record(attempt, session)
-    if payment.status != "pending" or not is_current(order, payment):
-        if payment.status == "pending":
-            payment.status = "expired"
+    if payment.status != PaymentStatus.PENDING or not is_current(order, payment):
+        if payment.status == PaymentStatus.PENDING:
+            payment.status = PaymentStatus.EXPIRED
             expire_after_commit(session.id)
         commit_point("stale-session-closed")
         raise CheckoutError(CHANGED_MESSAGE, code=errors.CHANGED)
@@ -303,8 +303,8 @@ def _newest_unanswered(order: Order) -> CheckoutAttempt | None:
 def _forget(session_id: str) -> None:
     """A session we were about to hand out again turned out closed: a new one next time."""
     payment = payment_for_session(session_id, lock=True)
-    if payment is not None and payment.status == "pending":
-        payment.status = "expired"
+    if payment is not None and payment.status == PaymentStatus.PENDING:
+        payment.status = PaymentStatus.EXPIRED
     commit_point("closed-session-forgotten")
 
 

@@ -32,7 +32,7 @@ from flask import current_app
 from app.checkout.models import CheckoutAttempt
 from app.db import after_commit, unit_of_work, upsert, utcnow
 from app.extensions import db
-from app.orders.models import Order, Payment
+from app.orders.models import Order, Payment, PaymentStatus
 from app.orders.states import UNPAID
 from app.payments import provider
 from app.payments.types import CheckoutSession, PaymentError, PaymentRejected, PaymentsUnavailable
@@ -191,7 +191,7 @@ def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
             amount_refunded=0,
             amount_refund_pending=0,
             currency=str(attempt.request["currency"]).upper(),
-            status="pending",
+            status=PaymentStatus.PENDING,
             failure_reason="",
             payment_intent="",
             created_at=now,
@@ -215,7 +215,7 @@ def is_current(order: Order, payment: Payment) -> bool:
 
 def live_payment(order: Order) -> Payment | None:
     """The order's newest session while it has comfortably long left, else None."""
-    pending = [p for p in order.payments if p.status == "pending" and p.session_id]
+    pending = [p for p in order.payments if p.status == PaymentStatus.PENDING and p.session_id]
     newest = max(pending, key=lambda p: p.attempt, default=None)
     if newest is None or not is_current(order, newest):
         return None
@@ -228,8 +228,8 @@ def close_checkout(order: Order) -> None:
     """Make sure no session of ``order`` stays payable: open ones are expired after the commit,
     and requests whose answer never came are settled by a task (found out, then expired)."""
     for payment in order.payments:
-        if payment.status == "pending":
-            payment.status = "expired"
+        if payment.status == PaymentStatus.PENDING:
+            payment.status = PaymentStatus.EXPIRED
             expire_after_commit(payment.session_id)
     for attempt in attempts_of(order):
         if attempt.resolved_at is None:
@@ -333,8 +333,10 @@ def settle_attempt(attempt_id: int) -> str:
             return "done"
         payment = record(attempt, session)  # locks the order, then the attempt
         order = db.session.get(Order, attempt.order_id)
-        if payment.status == "pending" and (order is None or not is_current(order, payment)):
-            payment.status = "expired"
+        if payment.status == PaymentStatus.PENDING and (
+            order is None or not is_current(order, payment)
+        ):
+            payment.status = PaymentStatus.EXPIRED
             stale = payment.session_id
     if stale is not None:
         expire_quietly(stale)

@@ -154,14 +154,29 @@ class OrderEvent(Base):
     order: Mapped[Order] = relationship(back_populates="events")
 
 
+class PaymentStatus(enum.StrEnum):
+    """A payment row: one Checkout Session and what became of it."""
+
+    PENDING = "pending"  # the session is open (or its outcome not known yet)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"  # closed unpaid (expired by the provider, or replaced by the shop)
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+PAYMENT_STATUSES = ", ".join(f"'{s}'" for s in PaymentStatus)  # the CHECK follows the enum
+TAKEN_PAYMENTS = (
+    PaymentStatus.SUCCEEDED,
+    PaymentStatus.PARTIALLY_REFUNDED,
+    PaymentStatus.REFUNDED,
+)  # money was taken
+
+
 class Payment(TimestampMixin, Base):
     __tablename__ = "payments"
     __table_args__ = (
-        sa.CheckConstraint(
-            "status IN ('pending', 'succeeded', 'failed', 'expired', 'refunded', "
-            "'partially_refunded')",
-            name="status_valid",
-        ),
+        sa.CheckConstraint(f"status IN ({PAYMENT_STATUSES})", name="status_valid"),
         sa.CheckConstraint(
             "amount >= 0 AND amount_refunded >= 0 AND amount_refunded <= amount", name="amounts"
         ),
@@ -184,7 +199,7 @@ class Payment(TimestampMixin, Base):
     # Refunds asked of the provider and not settled yet; they count against what is left.
     amount_refund_pending: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     currency: Mapped[str] = mapped_column(sa.String(3))
-    status: Mapped[str] = mapped_column(sa.String(24), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(24), default=PaymentStatus.PENDING)
     failure_reason: Mapped[str] = mapped_column(sa.String(255), default="")
     fulfilled_at: Mapped[datetime | None] = mapped_column()
 

@@ -26,6 +26,7 @@ from app.orders.models import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentStatus,
     Refund,
     RefundStatus,
 )
@@ -225,9 +226,9 @@ def _after_money_moved(order: Order | None) -> None:
         db.session.refresh(payment)
         if payment.status in (*REFUNDABLE_PAYMENTS, "refunded"):
             if payment.amount_refunded >= payment.amount:
-                payment.status = "refunded"
+                payment.status = PaymentStatus.REFUNDED
             elif payment.amount_refunded > 0:
-                payment.status = "partially_refunded"
+                payment.status = PaymentStatus.PARTIALLY_REFUNDED
             paid.append(payment)
     db.session.flush()
     if (

@@ -32,6 +32,7 @@ from app.orders.models import (
     Order,
     OrderLine,
     Payment,
+    PaymentStatus,
     Refund,
     RefundLine,
     RefundStatus,
@@ -39,7 +40,7 @@ from app.orders.models import (
 
 log = logging.getLogger(__name__)
 
-REFUNDABLE_PAYMENTS = ("succeeded", "partially_refunded")
+REFUNDABLE_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
 
 
 class RefundError(ShopError):
