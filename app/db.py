@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -252,3 +252,10 @@ def affected(statement: sa.Executable) -> int:
 
     result = cast("sa.CursorResult[Any]", db.session.execute(statement))
     return result.rowcount
+
+
+def one_of(column: str, values: Iterable[str], *, name: str) -> sa.CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values`` — pass the StrEnum itself, so the
+    database refuses exactly what the code cannot name."""
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=name)

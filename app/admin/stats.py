@@ -19,7 +19,7 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.models import Status as NotificationStatus
 from app.orders.models import TAKEN_PAYMENTS, Order, OrderStatus, Payment
-from app.payments.models import WebhookEvent
+from app.payments.models import EventStatus, WebhookEvent
 
 CHART_DAYS = 30
 PERIODS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
@@ -136,6 +136,8 @@ def dead_letters() -> dict[str, int]:
         .where(Notification.status == NotificationStatus.DEAD)
     ).scalar_one()
     webhooks = db.session.execute(
-        sa.select(sa.func.count()).select_from(WebhookEvent).where(WebhookEvent.status == "dead")
+        sa.select(sa.func.count())
+        .select_from(WebhookEvent)
+        .where(WebhookEvent.status == EventStatus.DEAD)
     ).scalar_one()
     return {"notifications": notifications, "webhook_events": webhooks}

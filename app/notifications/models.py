@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, TimestampMixin
+from app.db import Base, TimestampMixin, one_of
 
 
 class Channel(enum.StrEnum):
@@ -41,14 +41,9 @@ class Notification(TimestampMixin, Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        sa.CheckConstraint(
-            "status IN ('queued', 'sending', 'sent', 'failed', 'dead', 'suppressed')",
-            name="status_valid",
-        ),
-        sa.CheckConstraint("channel IN ('email', 'sms', 'whatsapp')", name="channel_valid"),
-        sa.CheckConstraint(
-            "category IN ('transactional', 'marketing', 'staff')", name="category_valid"
-        ),
+        one_of("status", Status, name="status_valid"),
+        one_of("channel", Channel, name="channel_valid"),
+        one_of("category", Category, name="category_valid"),
         sa.Index("ix_notifications_status_next_attempt", "status", "next_attempt_at"),
         sa.Index("ix_notifications_user_created", "user_id", "created_at"),
     )

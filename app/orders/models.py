@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, TimestampMixin, utcnow
+from app.db import Base, TimestampMixin, one_of, utcnow
 
 
 class OrderStatus(enum.StrEnum):
@@ -22,9 +22,6 @@ class OrderStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
-_STATUSES = ", ".join(f"'{s}'" for s in OrderStatus)
-
-
 class CancelReason(enum.StrEnum):
     """Why an order was cancelled; decides what a payment arriving afterwards does."""
 
@@ -37,7 +34,7 @@ class CancelReason(enum.StrEnum):
 class Order(TimestampMixin, Base):
     __tablename__ = "orders"
     __table_args__ = (
-        sa.CheckConstraint(f"status IN ({_STATUSES})", name="status_valid"),
+        one_of("status", OrderStatus, name="status_valid"),
         sa.CheckConstraint(
             "subtotal >= 0 AND shipping >= 0 AND tax >= 0 AND discount >= 0 AND total >= 0",
             name="amounts_non_negative",
@@ -165,7 +162,6 @@ class PaymentStatus(enum.StrEnum):
     PARTIALLY_REFUNDED = "partially_refunded"
 
 
-PAYMENT_STATUSES = ", ".join(f"'{s}'" for s in PaymentStatus)  # the CHECK follows the enum
 TAKEN_PAYMENTS = (
     PaymentStatus.SUCCEEDED,
     PaymentStatus.PARTIALLY_REFUNDED,
@@ -176,7 +172,7 @@ TAKEN_PAYMENTS = (
 class Payment(TimestampMixin, Base):
     __tablename__ = "payments"
     __table_args__ = (
-        sa.CheckConstraint(f"status IN ({PAYMENT_STATUSES})", name="status_valid"),
+        one_of("status", PaymentStatus, name="status_valid"),
         sa.CheckConstraint(
             "amount >= 0 AND amount_refunded >= 0 AND amount_refunded <= amount", name="amounts"
         ),
@@ -224,7 +220,7 @@ class Refund(TimestampMixin, Base):
     __tablename__ = "refunds"
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
-        sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_valid"),
+        one_of("status", RefundStatus, name="status_valid"),
         sa.CheckConstraint("kind IN ('lines', 'amount', 'cancel')", name="kind_valid"),
     )
 

@@ -1,12 +1,27 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base, one_of, utcnow
+
+
+class EventStatus(enum.StrEnum):
+    """A stored provider event on its way through the handler."""
+
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    IGNORED = "ignored"  # a type the shop does not act on
+    FAILED = "failed"  # retried by the sweeper
+    DEAD = "dead"  # gave up; staff are alerted and may replay it
+
+
+RETRYABLE_EVENTS = (EventStatus.RECEIVED, EventStatus.FAILED)
 
 
 class WebhookEvent(Base):
@@ -15,10 +30,7 @@ class WebhookEvent(Base):
 
     __tablename__ = "webhook_events"
     __table_args__ = (
-        sa.CheckConstraint(
-            "status IN ('received', 'processing', 'processed', 'ignored', 'failed', 'dead')",
-            name="status_valid",
-        ),
+        one_of("status", EventStatus, name="status_valid"),
         sa.Index("ix_webhook_events_status_received", "status", "received_at"),
     )
 
@@ -26,7 +38,7 @@ class WebhookEvent(Base):
     event_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
     type: Mapped[str] = mapped_column(sa.String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    status: Mapped[str] = mapped_column(sa.String(16), default="received")
+    status: Mapped[str] = mapped_column(sa.String(16), default=EventStatus.RECEIVED)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(sa.String(500), default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,7 +17,7 @@ from flask import current_app
 
 from app.db import affected, after_commit, upsert, utcnow
 from app.extensions import db
-from app.payments.models import WebhookEvent
+from app.payments.models import RETRYABLE_EVENTS, EventStatus, WebhookEvent
 
 log = logging.getLogger("app.security.webhooks")
 
@@ -30,7 +30,7 @@ def store_event(event: dict[str, Any]) -> WebhookEvent | None:
             event_id=str(event["id"])[:255],
             type=str(event.get("type", ""))[:100],
             payload=event,
-            status="received",
+            status=EventStatus.RECEIVED,
             attempts=0,
             last_error="",
             received_at=utcnow(),
@@ -149,7 +149,7 @@ def run(webhook_event_id: int) -> str | None:
 
     with unit_of_work():
         row = db.session.get(WebhookEvent, webhook_event_id)
-        if row is None or row.status not in ("received", "failed"):
+        if row is None or row.status not in RETRYABLE_EVENTS:
             return None
         kind, payload = row.type, dict(row.payload)
     prepare = PREPARE.get(kind)
@@ -164,8 +164,8 @@ def process(webhook_event_id: int, *, prepared: Any = None) -> str | None:
     now = utcnow()
     claimed = affected(
         sa.update(WebhookEvent)
-        .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status.in_(["received", "failed"]))
-        .values(status="processing", claimed_at=now, attempts=WebhookEvent.attempts + 1)
+        .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status.in_(RETRYABLE_EVENTS))
+        .values(status=EventStatus.PROCESSING, claimed_at=now, attempts=WebhookEvent.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     if not claimed:
@@ -174,7 +174,7 @@ def process(webhook_event_id: int, *, prepared: Any = None) -> str | None:
     assert row is not None
     handler = HANDLERS.get(row.type)
     if handler is None:
-        row.status, row.processed_at = "ignored", now
+        row.status, row.processed_at = EventStatus.IGNORED, now
         return row.status
     savepoint = db.session.begin_nested()
     try:
@@ -182,12 +182,12 @@ def process(webhook_event_id: int, *, prepared: Any = None) -> str | None:
     except Exception as exc:  # kept, retried, dead-lettered: never lost
         savepoint.rollback()
         max_attempts = current_app.config["WEBHOOK_MAX_ATTEMPTS"]
-        row.status = "dead" if row.attempts >= max_attempts else "failed"
+        row.status = EventStatus.DEAD if row.attempts >= max_attempts else EventStatus.FAILED
         row.last_error = f"{type(exc).__name__}: {exc}"[:500]
         log.exception("webhook %s (%s) failed, attempt %s", row.event_id, row.type, row.attempts)
         return row.status
     savepoint.commit()
-    row.status, row.processed_at, row.last_error = "processed", now, ""
+    row.status, row.processed_at, row.last_error = EventStatus.PROCESSED, now, ""
     return row.status
 
 
@@ -198,18 +198,16 @@ def sweep(limit: int = 200) -> int:
     db.session.execute(  # a worker died while processing: hand the event out again
         sa.update(WebhookEvent)
         .where(
-            WebhookEvent.status == "processing",
+            WebhookEvent.status == EventStatus.PROCESSING,
             WebhookEvent.claimed_at < now - timedelta(minutes=5),
         )
-        .values(status="failed", last_error="worker lost while processing")
+        .values(status=EventStatus.FAILED, last_error="worker lost while processing")
         .execution_options(synchronize_session=False)
     )
     ids = list(
         db.session.execute(
             sa.select(WebhookEvent.id)
-            .where(
-                WebhookEvent.status.in_(["received", "failed"]), WebhookEvent.received_at <= settled
-            )
+            .where(WebhookEvent.status.in_(RETRYABLE_EVENTS), WebhookEvent.received_at <= settled)
             .order_by(WebhookEvent.id)
             .limit(limit)
         ).scalars()
@@ -224,8 +222,8 @@ def replay(webhook_event_id: int) -> bool:
     return (
         affected(
             sa.update(WebhookEvent)
-            .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status == "dead")
-            .values(status="failed", attempts=0)
+            .where(WebhookEvent.id == webhook_event_id, WebhookEvent.status == EventStatus.DEAD)
+            .values(status=EventStatus.FAILED, attempts=0)
             .execution_options(synchronize_session=False)
         )
         == 1
@@ -238,7 +236,7 @@ def replay_now(webhook_event_id: int) -> bool:
     status = db.session.execute(
         sa.select(WebhookEvent.status).where(WebhookEvent.id == webhook_event_id)
     ).scalar_one_or_none()
-    ok = replay(webhook_event_id) if status == "dead" else status == "failed"
+    ok = replay(webhook_event_id) if status == EventStatus.DEAD else status == EventStatus.FAILED
     if ok:
         after_commit(lambda: enqueue(webhook_event_id))
     return ok

@@ -15,11 +15,11 @@ from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
 from app.admin.people.common import me_id
 from app.extensions import db
-from app.payments.models import WebhookEvent
+from app.payments.models import EventStatus, WebhookEvent
 from app.payments.webhooks import replay_now
 
-STATUSES = ("received", "processing", "processed", "ignored", "failed", "dead")
-REPLAYABLE = ("dead", "failed")
+STATUSES = tuple(EventStatus)
+REPLAYABLE = (EventStatus.DEAD, EventStatus.FAILED)
 
 
 def _types() -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, TimestampMixin
+from app.db import Base, TimestampMixin, one_of
 
 
 class JobStatus(enum.StrEnum):
@@ -22,7 +22,6 @@ class JobStatus(enum.StrEnum):
 
 
 ACTIVE_JOBS = (JobStatus.QUEUED, JobStatus.RUNNING)
-_STATUSES = ", ".join(f"'{s}'" for s in JobStatus)  # the CHECK constraint follows the enum
 
 
 class ImportJob(TimestampMixin, Base):
@@ -30,7 +29,7 @@ class ImportJob(TimestampMixin, Base):
 
     __tablename__ = "import_jobs"
     __table_args__ = (
-        sa.CheckConstraint(f"status IN ({_STATUSES})", name="status_valid"),
+        one_of("status", JobStatus, name="status_valid"),
         sa.CheckConstraint(
             "processed_rows >= 0 AND processed_rows <= total_rows", name="progress_range"
         ),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, TimestampMixin
+from app.db import Base, TimestampMixin, one_of
 
 if TYPE_CHECKING:
     from app.catalog.models.category import Category
@@ -29,7 +29,7 @@ class Product(TimestampMixin, Base):
 
     __tablename__ = "products"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('draft', 'published', 'archived')", name="status_valid"),
+        one_of("status", ProductStatus, name="status_valid"),
         sa.Index("ix_products_status_created", "status", "created_at"),
         sa.Index("ix_products_status_price", "status", "price_min"),
         sa.Index("ix_products_status_name", "status", "name"),
