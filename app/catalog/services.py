@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.errors import CatalogError
 from app.catalog.models import (
@@ -228,12 +229,19 @@ def allowed_transitions(status: str) -> tuple[str, ...]:
     return PRODUCT_TRANSITIONS.get(status, ())
 
 
-def transition_product_status(product: Product, status: str) -> None:
+def transition_product_status(
+    product: Product, status: str, *, actor_id: int | None = None, note: str = ""
+) -> None:
     """Move a product along its life cycle (draft → published → archived, and back out of
     the archive). A published product is never sent back to draft: shoppers know it."""
-    if status not in allowed_transitions(product.status):
-        raise CatalogError(f"A {product.status} product cannot become {status}.")
+    before = product.status
+    if status not in allowed_transitions(before):
+        raise CatalogError(f"A {before} product cannot become {status}.")
     set_product_status(product, status)
+    detail = f"{before} -> {status}" + (f" ({note})" if note else "")
+    audit(
+        "catalog.product_status", actor_id=actor_id, target=f"product:{product.id}", detail=detail
+    )
 
 
 def update_product(
@@ -244,6 +252,7 @@ def update_product(
     brand: str = "",
     category: Category | None = None,
     featured: bool = False,
+    actor_id: int | None = None,
 ) -> list[str]:
     """Edit what shoppers read; the slug (the public URL) stays. Returns the changed fields."""
     before = {
@@ -267,7 +276,15 @@ def update_product(
         "featured": product.featured,
     }
     catalog_changed()
-    return [key for key in before if before[key] != after[key]]
+    changed = [key for key in before if before[key] != after[key]]
+    if changed:
+        audit(
+            "catalog.product_update",
+            actor_id=actor_id,
+            target=f"product:{product.id}",
+            detail="changed " + ", ".join(changed),
+        )
+    return changed
 
 
 SKU_TAKEN = "sku-taken"
@@ -320,6 +337,12 @@ def create_variant(
             variant.low_stock_threshold = low_stock_threshold
         db.session.flush()
     refresh_product_summary(product.id)
+    audit(
+        "catalog.variant_add",
+        actor_id=actor_id,
+        target=f"variant:{variant.id}",
+        detail=f"product:{product.id} SKU {variant.sku} price {variant.price}",
+    )
     return variant
 
 
@@ -336,6 +359,7 @@ def update_variant(
     """Edit a variant; a new price goes through :func:`set_variant_price` (price history).
     Stock is never edited here: it changes only through :func:`adjust_stock` and friends."""
     sku = sku.strip()
+    old_price = variant.price
     if sku != variant.sku and sku_taken(sku, exclude_variant_id=variant.id):
         raise _sku_taken_error(sku)
     changed = []
@@ -353,6 +377,16 @@ def update_variant(
         variant.track_inventory = track_inventory
         set_variant_price(variant, price, compare_at_price=compare_at_price, actor_id=actor_id)
         db.session.flush()
+    if changed:
+        detail = "changed " + ", ".join(changed)
+        if "price" in changed:
+            detail += f"; price {old_price} -> {variant.price}"
+        audit(
+            "catalog.variant_update",
+            actor_id=actor_id,
+            target=f"variant:{variant.id}",
+            detail=detail,
+        )
     return changed
 
 
@@ -371,7 +405,7 @@ def product_was_ordered(product_id: int) -> bool:
     )
 
 
-def delete_draft_product(product: Product) -> None:
+def delete_draft_product(product: Product, *, actor_id: int | None = None) -> None:
     """Remove a draft nobody ever ordered, with its variants, history and images.
 
     Anything that was ordered stays (order lines, invoices and refunds refer to it): archive
@@ -388,7 +422,7 @@ def delete_draft_product(product: Product) -> None:
         )
     for image in list(product.images):
         delete_product_image(image)
-    product_id = product.id
+    product_id, name = product.id, product.name[:200]
     # The database cascades to variants, stock movements, price changes and cart lines.
     db.session.execute(
         sa.delete(Product)
@@ -400,6 +434,7 @@ def delete_draft_product(product: Product) -> None:
             db.session.expunge(obj)
     db.session.expunge(product)
     catalog_changed()
+    audit("catalog.product_delete", actor_id=actor_id, target=f"product:{product_id}", detail=name)
 
 
 def move_in_list(items: list[Any], item: Any, offset: int) -> bool:

@@ -139,14 +139,7 @@ def products_bulk() -> Response:
         if target not in allowed_transitions(product.status):
             skipped += 1
             continue
-        before = product.status
-        transition_product_status(product, target)
-        audit(
-            "catalog.product_status",
-            actor_id=_actor(),
-            target=f"product:{product.id}",
-            detail=f"{before} -> {target} (bulk)",
-        )
+        transition_product_status(product, target, actor_id=_actor(), note="bulk")
         done.append(product.id)
     verb = "published" if target == ProductStatus.PUBLISHED else "archived"
     message = f"{len(done)} product{'s' if len(done) != 1 else ''} {verb}."
@@ -278,14 +271,8 @@ def products_edit(product_id: int) -> Any:
         brand=form.brand.data or "",
         category=category_from_choice(form.category_id.data),
         featured=form.featured.data,
+        actor_id=_actor(),
     )
-    if changed:
-        audit(
-            "catalog.product_update",
-            actor_id=_actor(),
-            target=f"product:{product.id}",
-            detail="changed " + ", ".join(changed),
-        )
     flash("Saved the product details." if changed else "Nothing changed.", "success")
     return redirect(url_for("admin.products_edit", product_id=product.id))
 
@@ -298,18 +285,11 @@ def products_status(product_id: int) -> Response:
     back = local_url(request.form.get("next"), prefix="/admin/products") or url_for(
         "admin.products_edit", product_id=product.id
     )
-    before = product.status
     try:
-        transition_product_status(product, target)
+        transition_product_status(product, target, actor_id=_actor())
     except CatalogError as exc:
         flash(str(exc), "error")
         return redirect(back)
-    audit(
-        "catalog.product_status",
-        actor_id=_actor(),
-        target=f"product:{product.id}",
-        detail=f"{before} -> {target}",
-    )
     flash(f"“{product.name}” is now {target}.", "success")
     return redirect(back)
 
@@ -320,16 +300,10 @@ def products_delete(product_id: int) -> Response:
     product = get_product(product_id)
     name, ident = product.name, product.id
     try:
-        delete_draft_product(product)
+        delete_draft_product(product, actor_id=_actor())
     except CatalogError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.products_edit", product_id=ident))
-    audit(
-        "catalog.product_delete",
-        actor_id=_actor(),
-        target=f"product:{ident}",
-        detail=name[:200],
-    )
     flash(f"Deleted the draft “{name}”.", "success")
     return redirect(url_for("admin.products"))
 
@@ -359,12 +333,6 @@ def products_variant_add(product_id: int) -> Any:
         except CatalogError as exc:
             show_on_form(form, exc, default="sku")
         else:
-            audit(
-                "catalog.variant_add",
-                actor_id=_actor(),
-                target=f"variant:{variant.id}",
-                detail=f"product:{product.id} SKU {variant.sku} price {variant.price}",
-            )
             flash(f"Added the variant {variant.sku}.", "success")
             return redirect(url_for("admin.products_edit", product_id=product.id))
     db.session.expire(product, ["variants"])
@@ -398,7 +366,6 @@ def products_variant_edit(product_id: int, variant_id: int) -> Any:
     form = VariantEditForm()
     form.price.currency = form.compare_at_price.currency = variant.currency
     if form.validate():
-        old_price = variant.price
         try:
             changed = update_variant(
                 variant,
@@ -412,16 +379,6 @@ def products_variant_edit(product_id: int, variant_id: int) -> Any:
         except CatalogError as exc:
             show_on_form(form, exc, default="price")
         else:
-            if changed:
-                detail = "changed " + ", ".join(changed)
-                if "price" in changed:
-                    detail += f"; price {old_price} -> {variant.price}"
-                audit(
-                    "catalog.variant_update",
-                    actor_id=_actor(),
-                    target=f"variant:{variant.id}",
-                    detail=detail,
-                )
             flash(f"Saved the variant {variant.sku}." if changed else "Nothing changed.", "success")
             return redirect(url_for("admin.products_edit", product_id=product.id))
         db.session.refresh(variant)
