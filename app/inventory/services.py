@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.errors import CatalogError
 from app.catalog.models import Product, StockMovement, StockReason, Variant
@@ -178,12 +179,56 @@ def set_stock_count(
     raise CatalogError("The stock kept changing while saving the count. Please try again.")
 
 
-def set_low_stock_threshold(variant: Variant, threshold: int) -> None:
+def staff_adjustment(
+    variant_id: int,
+    *,
+    reason: str,
+    change: int | None = None,
+    counted: int | None = None,
+    note: str = "",
+    actor_id: int | None,
+) -> int:
+    """What staff do on the inventory screen: a physical count (``reason`` count_correction,
+    ``counted`` units on the shelf) or a change of ``change`` units for ``reason``. Audited;
+    returns the change made (0: the count matched)."""
+    if reason == StockReason.COUNT_CORRECTION:
+        if counted is None:
+            raise CatalogError("Enter the counted quantity.", field="counted")
+        delta = set_stock_count(variant_id, counted, note=note, actor_id=actor_id)
+    else:
+        if not change:
+            raise CatalogError("Enter a change other than zero.", field="change")
+        delta = change
+        adjust_stock(variant_id, delta, reason=reason, note=note, actor_id=actor_id)
+    if delta:
+        on_hand = db.session.execute(
+            sa.select(Variant.stock_on_hand).where(Variant.id == variant_id)
+        ).scalar_one()
+        audit(
+            "stock.adjust",
+            actor_id=actor_id,
+            target=f"variant:{variant_id}",
+            detail=f"{reason} {delta:+d} -> {on_hand} on hand; {note}"[:500],
+        )
+    return delta
+
+
+def set_low_stock_threshold(
+    variant: Variant, threshold: int, *, actor_id: int | None = None
+) -> None:
     if threshold < 0:
         raise CatalogError("The low-stock threshold cannot be negative.")
+    before = variant.low_stock_threshold
     variant.low_stock_threshold = threshold
     db.session.flush()
     catalog_changed()  # product pages show "Only n left" from the threshold
+    if before != threshold:
+        audit(
+            "stock.threshold",
+            actor_id=actor_id,
+            target=f"variant:{variant.id}",
+            detail=f"{before} -> {threshold}",
+        )
 
 
 # --- Orders: reserve at checkout, release when unpaid, sell when paid -----------------------

@@ -11,7 +11,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from app.accounts.audit import audit
 from app.accounts.models import User
 from app.accounts.permissions import permission_required
 from app.admin import bp
@@ -20,12 +19,12 @@ from app.admin.catalog.forms import STOCK_REASONS, StockAdjustForm, ThresholdFor
 from app.admin.listing import paginate, render_listing, str_arg
 from app.catalog.models import Product, StockMovement, Variant
 from app.catalog.services import CatalogError
+from app.core.shop_errors import show_on_form
 from app.extensions import db
 from app.inventory.services import (
     InsufficientStock,
-    adjust_stock,
     set_low_stock_threshold,
-    set_stock_count,
+    staff_adjustment,
 )
 
 AVAILABLE = Variant.stock_on_hand - Variant.reserved
@@ -144,30 +143,23 @@ def inventory_variant(variant_id: int) -> Any:
         return _variant_page(variant, form=form, status=422)
     reason, note = form.reason.data, (form.note.data or "").strip()
     try:
-        if reason == "count_correction":
-            counted = form.counted.data
-            assert counted is not None  # StockAdjustForm.validate requires a count
-            delta = set_stock_count(variant.id, counted, note=note, actor_id=current_user.id)
-        else:
-            change = form.change.data
-            assert change is not None  # StockAdjustForm.validate requires a non-zero change
-            delta = change
-            adjust_stock(variant.id, delta, reason=reason, note=note, actor_id=current_user.id)
+        delta = staff_adjustment(
+            variant.id,
+            reason=reason,
+            change=form.change.data,
+            counted=form.counted.data,
+            note=note,
+            actor_id=current_user.id,
+        )
     except InsufficientStock as exc:
         message = str(exc) if reason == "count_correction" else _not_below_zero(variant.id)
         (form.counted if reason == "count_correction" else form.change).errors.append(message)
         return _variant_page(variant, form=form, status=422)
     except CatalogError as exc:
-        form.form_errors.append(str(exc))
+        show_on_form(form, exc)
         return _variant_page(variant, form=form, status=422)
     if delta:
         db.session.refresh(variant)
-        audit(
-            "stock.adjust",
-            actor_id=current_user.id,
-            target=f"variant:{variant.id}",
-            detail=f"{reason} {delta:+d} -> {variant.stock_on_hand} on hand; {note}"[:500],
-        )
         flash(
             f"Stock of {variant.sku} changed by {delta:+d}; {variant.stock_on_hand} on hand now.",
             "success",
@@ -186,14 +178,6 @@ def inventory_threshold(variant_id: int) -> Any:
         return _variant_page(variant, threshold_form=form, status=422)
     threshold = form.threshold.data
     assert threshold is not None  # validated: InputRequired, NumberRange
-    before = variant.low_stock_threshold
-    set_low_stock_threshold(variant, threshold)
-    if before != variant.low_stock_threshold:
-        audit(
-            "stock.threshold",
-            actor_id=current_user.id,
-            target=f"variant:{variant.id}",
-            detail=f"{before} -> {variant.low_stock_threshold}",
-        )
+    set_low_stock_threshold(variant, threshold, actor_id=current_user.id)
     flash(f"Low-stock threshold of {variant.sku} is {variant.low_stock_threshold}.", "success")
     return redirect(url_for("admin.inventory_variant", variant_id=variant.id))
