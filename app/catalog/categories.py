@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.models import Category, CategoryRedirect
 from app.catalog.services import CatalogError, create_category, move_in_list, slugify
@@ -42,7 +43,12 @@ def slug_path_for(name_or_slug: str, parent: Category | None) -> str:
 
 
 def add_category(
-    name: str, parent: Category | None = None, *, slug: str | None = None, description: str = ""
+    name: str,
+    parent: Category | None = None,
+    *,
+    slug: str | None = None,
+    description: str = "",
+    actor_id: int | None = None,
 ) -> Category:
     """Create a category at the end of its siblings; refuses a name whose URL is taken."""
     if not name.strip():
@@ -57,13 +63,20 @@ def add_category(
     last = db.session.execute(
         sa.select(sa.func.max(Category.position)).where(_siblings_filter(parent_id))
     ).scalar()
-    return create_category(
+    category = create_category(
         name,
         parent,
         slug=slug,
         position=0 if last is None else last + 1,
         description=description.strip(),
     )
+    audit(
+        "catalog.category_create",
+        actor_id=actor_id,
+        target=f"category:{category.id}",
+        detail=category.slug_path,
+    )
+    return category
 
 
 def _slug_path_owner(slug_path: str) -> int | None:
@@ -79,6 +92,7 @@ def update_category(
     slug: str | None = None,
     parent: Category | None = None,
     description: str = "",
+    actor_id: int | None = None,
 ) -> list[str]:
     """Rename and/or move a category; the id and slug paths of its whole subtree are
     rewritten in the same transaction. Moving a category under itself or one of its own
@@ -116,6 +130,7 @@ def update_category(
     ):
         raise CatalogError("That move would nest categories too deeply.")
 
+    old_path = category.slug_path
     changed = []
     new_parent_id = parent.id if parent else None
     if name.strip() != category.name:
@@ -146,6 +161,13 @@ def update_category(
     db.session.flush()
     _remember_old_paths(moved)
     catalog_changed()
+    if changed:
+        audit(
+            "catalog.category_update",
+            actor_id=actor_id,
+            target=f"category:{category.id}",
+            detail=f"changed {', '.join(changed)}; {old_path} -> {category.slug_path}",
+        )
     return changed
 
 
@@ -176,7 +198,7 @@ def category_redirect(path: str) -> str | None:
     ).scalar_one_or_none()
 
 
-def move_category_position(category: Category, offset: int) -> bool:
+def move_category_position(category: Category, offset: int, *, actor_id: int | None = None) -> bool:
     """Move a category up (-1) or down (+1) among its siblings."""
     _lock_category_tree()
     siblings = list(
@@ -186,4 +208,13 @@ def move_category_position(category: Category, offset: int) -> bool:
             .order_by(Category.position, Category.name, Category.id)
         ).scalars()
     )
-    return move_in_list(siblings, category, offset)
+    moved = move_in_list(siblings, category, offset)
+    if moved:
+        direction = "up" if offset < 0 else "down"
+        audit(
+            "catalog.category_reorder",
+            actor_id=actor_id,
+            target=f"category:{category.id}",
+            detail=direction,
+        )
+    return moved

@@ -10,7 +10,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.catalog.common import (
@@ -66,16 +65,10 @@ def categories_new() -> Any:
     if form.validate():
         parent = category_from_choice(form.parent_id.data)
         try:
-            category = add_category(form.name.data, parent)
+            category = add_category(form.name.data, parent, actor_id=current_user.id)
         except CatalogError as exc:
             form.name.errors.append(str(exc))
         else:
-            audit(
-                "catalog.category_create",
-                actor_id=current_user.id,
-                target=f"category:{category.id}",
-                detail=category.slug_path,
-            )
             flash(f"Created the category “{category.name}”.", "success")
             return redirect(url_for("admin.categories"))
     return _tree_page(form, status=422)
@@ -105,7 +98,6 @@ def categories_edit(category_id: int) -> Any:
     form.parent_id.choices = category_choices("(Top level)")
     if form.validate():
         parent = category_from_choice(form.parent_id.data)
-        old_path = category.slug_path
         try:
             changed = update_category(
                 category,
@@ -113,18 +105,12 @@ def categories_edit(category_id: int) -> Any:
                 slug=form.slug.data or None,
                 parent=parent,
                 description=form.description.data or "",
+                actor_id=current_user.id,
             )
         except CatalogError as exc:
             target = form.parent_id if "move" in str(exc) else form.name
             target.errors.append(str(exc))
         else:
-            if changed:
-                audit(
-                    "catalog.category_update",
-                    actor_id=current_user.id,
-                    target=f"category:{category.id}",
-                    detail=f"changed {', '.join(changed)}; {old_path} -> {category.slug_path}",
-                )
             flash(
                 f"Saved the category “{category.name}”." if changed else "Nothing changed.",
                 "success",
@@ -141,13 +127,7 @@ def categories_reorder(category_id: int) -> Response:
     category = db.get_or_404(Category, category_id)
     direction = request.form.get("direction", "")
     offset = {"up": -1, "down": 1}.get(direction, 0)
-    if move_category_position(category, offset):
-        audit(
-            "catalog.category_reorder",
-            actor_id=current_user.id,
-            target=f"category:{category.id}",
-            detail=direction,
-        )
+    if move_category_position(category, offset, actor_id=current_user.id):
         flash(f"Moved “{category.name}” {direction}.", "success")
     else:
         flash(f"“{category.name}” cannot move further {direction or 'that way'}.", "info")
