@@ -34,6 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.accounts.audit import audit
 from app.catalog.models import ImportJob, JobStatus
 from app.db import (
     affected,
@@ -42,6 +43,7 @@ from app.db import (
     rollback_unit_of_work,
     utcnow,
 )
+from app.exports import safe_cell
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -75,15 +77,23 @@ def create_job(text: str, *, filename: str, plan: Any, actor_id: int | None) -> 
     )
     db.session.add(job)
     db.session.flush()
+    audit(
+        "imports.dry_run",
+        actor_id=actor_id,
+        target=f"import:{job.id}",
+        detail=f"{filename}: {plan.total_rows} rows, no errors",
+    )
     return job
 
 
-def start_job(job_id: int) -> bool:
+def start_job(job_id: int, *, actor_id: int | None = None) -> bool:
     """Queue a validated (or resume a failed) job; False if it was already started.
 
     A conditional UPDATE, so a double click or two staff members queue it once.
     """
     now = utcnow()
+    job = db.session.get(ImportJob, job_id)
+    resuming = job is not None and job.status == JobStatus.FAILED
     result = affected(
         sa.update(ImportJob)
         .where(
@@ -97,6 +107,13 @@ def start_job(job_id: int) -> bool:
     if result != 1:
         return False
     after_commit(partial(enqueue, job_id))
+    assert job is not None  # the UPDATE found it
+    audit(
+        "imports.resume" if resuming else "imports.start",
+        actor_id=actor_id,
+        target=f"import:{job_id}",
+        detail=f"{safe_cell(job.filename)}: {job.total_rows} rows",
+    )
     return True
 
 
@@ -177,7 +194,6 @@ def _finish(job_id: int, token: str, status: str, message: str = "", **values: A
 def run_job(job_id: int) -> str | None:
     """Claim the job and import it chunk by chunk; returns the final status, or None when
     another worker owns it or it is not runnable (a duplicate or stale enqueue)."""
-    from app.accounts.audit import audit
     from app.catalog import csv_apply, csv_import
 
     token = claim(job_id)

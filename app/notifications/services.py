@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from app.accounts.audit import audit
 from app.db import affected, after_commit, commit_unit_of_work, upsert, utcnow
 from app.extensions import db
 from app.notifications.channels import DeliveryError, get_backend
@@ -352,9 +353,11 @@ def notify_many(
     return count
 
 
-def retry_dead(notification_ids: Iterable[int]) -> list[int]:
+def retry_dead(
+    notification_ids: Iterable[int], *, actor_id: int | None = None, how: str = "selected"
+) -> list[int]:
     """Staff retry from the admin outbox: like ``retry`` but only rows that really were dead
-    are queued again (and enqueued after the commit); returns their ids."""
+    are queued again (and enqueued after the commit, audited); returns their ids."""
     ids = sorted({int(i) for i in notification_ids})
     if not ids:
         return []
@@ -377,4 +380,11 @@ def retry_dead(notification_ids: Iterable[int]) -> list[int]:
     )
     for notification_id in requeued:
         after_commit(partial(enqueue, notification_id))
+    if requeued:
+        audit(
+            "notifications.retried",
+            actor_id=actor_id,
+            target=f"{len(requeued)} notification(s)",
+            detail=f"{how}: ids=" + ",".join(str(i) for i in requeued),
+        )
     return requeued

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from app.accounts.audit import audit
 from app.db import affected, after_commit, upsert, utcnow
 from app.extensions import db
 from app.payments.models import RETRYABLE_EVENTS, EventStatus, WebhookEvent
@@ -230,13 +231,20 @@ def replay(webhook_event_id: int) -> bool:
     )
 
 
-def replay_now(webhook_event_id: int) -> bool:
+def replay_now(webhook_event_id: int, *, actor_id: int | None = None) -> bool:
     """Staff replay from the admin area: a dead event goes through ``replay``; a failed one
-    is already retryable. Either is processed again right after the commit."""
-    status = db.session.execute(
-        sa.select(WebhookEvent.status).where(WebhookEvent.id == webhook_event_id)
-    ).scalar_one_or_none()
+    is already retryable. Either is processed again right after the commit (audited)."""
+    event = db.session.get(WebhookEvent, webhook_event_id)
+    if event is None:
+        return False
+    status = event.status
     ok = replay(webhook_event_id) if status == EventStatus.DEAD else status == EventStatus.FAILED
     if ok:
         after_commit(lambda: enqueue(webhook_event_id))
+        audit(
+            "webhooks.replayed",
+            actor_id=actor_id,
+            target=f"{event.type} {event.event_id}",
+            detail=f"was {status} after {event.attempts} attempt(s): {event.last_error}",
+        )
     return ok

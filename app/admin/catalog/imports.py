@@ -18,14 +18,13 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing
 from app.catalog import csv_format, csv_import
 from app.catalog.import_jobs import create_job, start_job
 from app.catalog.models import Category, ImportJob, JobStatus
-from app.exports import safe_cell, stream_csv
+from app.exports import stream_csv
 from app.extensions import db, htmx
 
 MAX_ERRORS_SHOWN = 1_000
@@ -84,12 +83,6 @@ def imports_dry_run() -> tuple[str, int] | BaseResponse:
     if plan.errors:
         return _index(form, 422, plan=plan, filename=filename)
     job = create_job(text, filename=filename, plan=plan, actor_id=current_user.id)
-    audit(
-        "imports.dry_run",
-        actor_id=current_user.id,
-        target=f"import:{job.id}",
-        detail=f"{filename}: {plan.total_rows} rows, no errors",
-    )
     return redirect(url_for("admin.imports_detail", job_id=job.id), 303)
 
 
@@ -137,13 +130,7 @@ def imports_detail(job_id: int) -> str:
 def imports_start(job_id: int) -> BaseResponse:
     job = db.get_or_404(ImportJob, job_id)
     resuming = job.status == JobStatus.FAILED
-    if start_job(job.id):
-        audit(
-            "imports.resume" if resuming else "imports.start",
-            actor_id=current_user.id,
-            target=f"import:{job.id}",
-            detail=f"{safe_cell(job.filename)}: {job.total_rows} rows",
-        )
+    if start_job(job.id, actor_id=current_user.id):
         flash("Import resumed." if resuming else "Import started.", "success")
     else:
         flash("This import has already been started.", "info")

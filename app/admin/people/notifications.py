@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
@@ -156,26 +155,16 @@ def notifications_html(notification_id: int) -> Response:
     return response
 
 
-def _audit_retry(ids: list[int], how: str) -> None:
-    audit(
-        "notifications.retried",
-        actor_id=me_id(),
-        target=f"{len(ids)} notification(s)",
-        detail=f"{how}: ids=" + ",".join(str(i) for i in ids),
-    )
-
-
 @bp.post("/notifications/<int:notification_id>/retry")
 @permission_required("notifications.manage")
 def notifications_retry(notification_id: int) -> Response | tuple[str, int]:
     notification = db.get_or_404(Notification, notification_id)
-    if not retry_dead([notification.id]):
+    if not retry_dead([notification.id], actor_id=me_id(), how="one"):
         return _detail_page(
             notification,
             status=409,
             error=f"Only dead messages can be retried; this one is {notification.status}.",
         )
-    _audit_retry([notification.id], "one")
     flash(f"Message {notification.id} is queued again.", "success")
     return redirect(url_for("admin.notifications_detail", notification_id=notification.id))
 
@@ -200,9 +189,7 @@ def notifications_retry_bulk() -> Response | tuple[str, int]:
     if not ids:
         flash("Nothing to retry: tick the dead messages first, or retry all dead ones.", "warning")
         return redirect(url_for("admin.notifications", **back))
-    requeued = retry_dead(ids)
-    if requeued:
-        _audit_retry(requeued, how)
+    requeued = retry_dead(ids, actor_id=me_id(), how=how)
     skipped = len(ids) - len(requeued)
     message = f"{len(requeued)} message(s) queued again."
     if skipped:

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
@@ -87,18 +86,11 @@ def webhook_events_detail(event_id: int) -> tuple[str, int]:
 @permission_required("orders.manage")
 def webhook_events_replay(event_id: int) -> Response | tuple[str, int]:
     event = db.get_or_404(WebhookEvent, event_id)
-    previous = event.status
-    if not replay_now(event.id):
+    if not replay_now(event.id, actor_id=me_id()):
         return _detail_page(
             event,
             status=409,
             error=f"Only dead or failed events can be replayed; this one is {event.status}.",
         )
-    audit(
-        "webhooks.replayed",
-        actor_id=me_id(),
-        target=f"{event.type} {event.event_id}",
-        detail=f"was {previous} after {event.attempts} attempt(s): {event.last_error}",
-    )
     flash(f"Event {event.event_id} is being processed again.", "success")
     return redirect(url_for("admin.webhook_events_detail", event_id=event.id))
