@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from PIL import Image, ImageCms, ImageOps
 
+from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.models import Product, ProductImage
 from app.db import after_commit
@@ -190,7 +191,12 @@ def rendition_keys(storage_key: str) -> list[str]:
 
 
 def add_product_image(
-    product: Product, data: bytes, alt_text: str, *, storage: Storage | None = None
+    product: Product,
+    data: bytes,
+    alt_text: str,
+    *,
+    storage: Storage | None = None,
+    actor_id: int | None = None,
 ) -> ProductImage:
     """Process an upload, store its renditions and add it after the product's other images.
 
@@ -219,10 +225,18 @@ def add_product_image(
     db.session.add(image)
     db.session.flush()
     catalog_changed()
+    audit(
+        "catalog.image_add",
+        actor_id=actor_id,
+        target=f"product:{product.id}",
+        detail=f"image:{image.id} {image.width}x{image.height}",
+    )
     return image
 
 
-def delete_product_image(image: ProductImage, *, storage: Storage | None = None) -> None:
+def delete_product_image(
+    image: ProductImage, *, storage: Storage | None = None, actor_id: int | None = None
+) -> None:
     """Delete the row now and its files once the deletion has committed.
 
     Deleting the files only after the commit means a rolled-back transaction never leaves
@@ -248,3 +262,9 @@ def delete_product_image(image: ProductImage, *, storage: Storage | None = None)
     if not still_used:
         after_commit(_delete_files)
     catalog_changed()
+    audit(
+        "catalog.image_delete",
+        actor_id=actor_id,
+        target=f"product:{product.id}",
+        detail=f"image:{image.id}",
+    )

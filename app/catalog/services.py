@@ -421,7 +421,7 @@ def delete_draft_product(product: Product, *, actor_id: int | None = None) -> No
             "This product appears in orders, so it cannot be deleted. Archive it instead."
         )
     for image in list(product.images):
-        delete_product_image(image)
+        delete_product_image(image, actor_id=actor_id)
     product_id, name = product.id, product.name[:200]
     # The database cascades to variants, stock movements, price changes and cart lines.
     db.session.execute(
@@ -451,7 +451,7 @@ def move_in_list(items: list[Any], item: Any, offset: int) -> bool:
     return True
 
 
-def move_product_image(image: Any, offset: int) -> bool:
+def move_product_image(image: Any, offset: int, *, actor_id: int | None = None) -> bool:
     """Move an image up (-1) or down (+1) among its product's images; the first is the main
     picture on listings."""
     from app.catalog.models import ProductImage
@@ -466,10 +466,24 @@ def move_product_image(image: Any, offset: int) -> bool:
     moved = move_in_list(images, image, offset)
     if moved:
         db.session.expire(image.product, ["images"])
+    if moved:
+        direction = "up" if offset < 0 else "down"
+        audit(
+            "catalog.image_reorder",
+            actor_id=actor_id,
+            target=f"product:{image.product_id}",
+            detail=f"image:{image.id} {direction}",
+        )
     return moved
 
 
-def set_image_alt_text(image: Any, alt_text: str) -> None:
+def set_image_alt_text(image: Any, alt_text: str, *, actor_id: int | None = None) -> None:
     image.alt_text = alt_text.strip()[:250]
     db.session.flush()
     catalog_changed()
+    audit(
+        "catalog.image_alt",
+        actor_id=actor_id,
+        target=f"product:{image.product_id}",
+        detail=f"image:{image.id}",
+    )

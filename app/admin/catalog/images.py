@@ -9,7 +9,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.catalog.forms import ImageAltForm, ImageUploadForm
@@ -46,18 +45,12 @@ def products_image_upload(product_id: int) -> Any:
         upload = form.image.data
         data = upload.read(max_image_bytes() + 1)
         try:
-            image = add_product_image(product, data, form.alt_text.data or "")
+            add_product_image(product, data, form.alt_text.data or "", actor_id=current_user.id)
         except ImageRejected as exc:
             form.image.errors.append(str(exc))
         except StorageError:
             form.image.errors.append("The image could not be stored just now. Please try again.")
         else:
-            audit(
-                "catalog.image_add",
-                actor_id=current_user.id,
-                target=f"product:{product.id}",
-                detail=f"image:{image.id} {image.width}x{image.height}",
-            )
             flash("Added the image.", "success")
             return _back(product)
     return _edit_page(product, image_form=form, status=422)
@@ -77,13 +70,7 @@ def products_image_alt(product_id: int, image_id: int) -> Any:
             render_template("admin/products/image.html", product=product, image=image, form=form),
             422,
         )
-    set_image_alt_text(image, form.alt_text.data or "")
-    audit(
-        "catalog.image_alt",
-        actor_id=current_user.id,
-        target=f"product:{product.id}",
-        detail=f"image:{image.id}",
-    )
+    set_image_alt_text(image, form.alt_text.data or "", actor_id=current_user.id)
     flash("Saved the alt text.", "success")
     return _back(product)
 
@@ -94,13 +81,7 @@ def products_image_move(product_id: int, image_id: int) -> Response:
     product = get_product(product_id)
     image = _image_of(product, image_id)
     offset = {"up": -1, "down": 1}.get(request.form.get("direction", ""), 0)
-    if move_product_image(image, offset):
-        audit(
-            "catalog.image_reorder",
-            actor_id=current_user.id,
-            target=f"product:{product.id}",
-            detail=f"image:{image.id} {request.form.get('direction')}",
-        )
+    if move_product_image(image, offset, actor_id=current_user.id):
         flash(f"Moved the picture {request.form.get('direction')}.", "success")
     else:
         flash("That picture cannot move further that way.", "info")
@@ -112,13 +93,6 @@ def products_image_move(product_id: int, image_id: int) -> Response:
 def products_image_delete(product_id: int, image_id: int) -> Response:
     product = get_product(product_id)
     image = _image_of(product, image_id)
-    ident = image.id
-    delete_product_image(image)
-    audit(
-        "catalog.image_delete",
-        actor_id=current_user.id,
-        target=f"product:{product.id}",
-        detail=f"image:{ident}",
-    )
+    delete_product_image(image, actor_id=current_user.id)
     flash("Deleted the image.", "success")
     return _back(product)
