@@ -19,10 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
+from app.accounts.audit import audit
 from app.accounts.models import Role, User
 from app.catalog.csv_format import COLUMN_NAMES, format_options
 from app.catalog.models import Category, Product, Variant
 from app.core.money import decimal_text as format_money
+from app.db import utcnow
 from app.orders.models import Order, OrderLine, Payment
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -223,3 +225,11 @@ def customer_rows(session: Session | scoped_session[Any]) -> Iterator[list[Any]]
             r.orders,
             r.created_at,
         ]
+
+
+def start_export(name: str, *, actor_id: int | None) -> str:
+    """An export is about to stream: audited (who took which data, when); the filename to
+    offer, dated."""
+    filename = f"{name}-{utcnow().date().isoformat()}.csv"
+    audit(f"exports.{name}", actor_id=actor_id, target=filename)
+    return filename

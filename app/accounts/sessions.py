@@ -12,6 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 
+from app.accounts.audit import audit
 from app.accounts.models import User, UserSession
 from app.db import affected, utcnow
 from app.extensions import db
@@ -101,3 +102,18 @@ def list_active_sessions(user_id: int) -> list[UserSession]:
             .order_by(UserSession.last_seen_at.desc())
         ).scalars()
     )
+
+
+def sign_out(user: User) -> None:
+    """The user ends this sign-in (the website's Sign out): the session row is revoked and the
+    audit log says so; the caller clears the browser's cookie."""
+    if user.current_session is not None:
+        revoke(user.current_session)
+    audit("logout", actor_id=user.id, target_user_id=user.id)
+
+
+def sign_out_everywhere(user: User) -> int:
+    """Every web session and API token of the user ends (audited); how many sessions did."""
+    count = revoke_all(user.id)
+    audit("logout.all", actor_id=user.id, target_user_id=user.id, detail=f"{count} sessions")
+    return count

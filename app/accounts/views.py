@@ -10,7 +10,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from app.accounts import bp
-from app.accounts.audit import audit
 from app.accounts.forms import (
     ChangePasswordForm,
     EmptyForm,
@@ -32,7 +31,12 @@ from app.accounts.services import (
     user_for_reset_token,
     verify_email,
 )
-from app.accounts.sessions import list_active_sessions, revoke, revoke_all, start_session
+from app.accounts.sessions import (
+    list_active_sessions,
+    sign_out,
+    sign_out_everywhere,
+    start_session,
+)
 from app.accounts.tokens import TokenInvalid
 from app.core.redirects import after_sign_in, local_url, safe_next
 from app.extensions import limiter
@@ -122,9 +126,7 @@ def logout() -> Response:
     if not form.validate_on_submit():
         abort(400)
     if current_user.is_authenticated:
-        if current_user.current_session is not None:
-            revoke(current_user.current_session)
-        audit("logout", actor_id=current_user.id, target_user_id=current_user.id)
+        sign_out(current_user._get_current_object())
         logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -249,13 +251,7 @@ def security() -> str | Response:
 def logout_everywhere() -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
-    count = revoke_all(current_user.id)
-    audit(
-        "logout.all",
-        actor_id=current_user.id,
-        target_user_id=current_user.id,
-        detail=f"{count} sessions",
-    )
+    sign_out_everywhere(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You were signed out on every device.", "info")

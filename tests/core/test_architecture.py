@@ -89,3 +89,25 @@ def test_no_view_api_handler_or_task_controls_the_transaction():
     assert len(entry_points) > 20  # the check looks at the real entry points
     found = [call for path in entry_points for call in _transaction_calls(path)]
     assert found == []
+
+
+# A product made on the staff form is audited where the form is handled: create_product is
+# shared with the CSV import, which is audited once per job, not per product.
+AUDITED_IN_VIEW = {"app/admin/catalog/products.py": 1}
+
+
+def test_audit_rows_are_written_by_the_services_that_act():
+    """The service that performs an action writes its audit row, so every door (website,
+    API, tasks) records it the same way and no entry point can forget or misspell it."""
+    modules = [*APP.rglob("*.py")]
+    entry_points = [p for p in modules if any(d in p.read_text() for d in ENTRY_DECORATORS)]
+    found = {}
+    for path in entry_points:
+        calls = [
+            node
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "audit"
+        ]
+        if calls:
+            found[str(path.relative_to(APP.parent))] = len(calls)
+    assert found == AUDITED_IN_VIEW

@@ -14,10 +14,8 @@ from flask_login import current_user
 from sqlalchemy.orm import Session, scoped_session
 
 from app import exports
-from app.accounts.audit import audit
 from app.accounts.permissions import permission_required
 from app.admin import bp
-from app.db import utcnow
 from app.extensions import db
 
 
@@ -30,8 +28,7 @@ def _download(
     the request context stays open while it streams (``stream_with_context``), so the rows are
     read by the request's own session in a new, read-only transaction that the request's
     teardown ends."""
-    filename = f"{name}-{utcnow().date().isoformat()}.csv"
-    audit(f"exports.{name}", actor_id=current_user.id, target=filename)
+    filename = exports.start_export(name, actor_id=current_user.id)
 
     def generate() -> Iterator[str]:
         yield from exports.stream_csv(header, rows(db.session))
