@@ -23,7 +23,7 @@ from app.api import bp
 from app.api.cart import owner_cart, resolve_owner
 from app.api.openapi import operation, validation_problem
 from app.api.schemas import Problem
-from app.api.schemas_cart import (
+from app.api.schemas_checkout import (
     CheckoutAddressOut,
     CheckoutDetailsIn,
     CheckoutOut,

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, Field, field_validator
 
 from app.api.schemas import plain_integer
-from app.api.schemas_cart import CheckoutAddressOut
+from app.api.schemas_checkout import CheckoutAddressOut
 from app.orders.models import OrderStatus
 
 StatusName = Literal[
