@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -39,7 +39,27 @@ class ApiInfo(BaseModel):
 # -- accounts and tokens ------------------------------------------------------------------------
 
 
-class RegisterIn(BaseModel):
+class RawLengths(BaseModel):
+    """Lengths are checked on the text as sent, as the document's ``maxLength`` means, before
+    ``str_strip_whitespace`` trims it: "\\r" + 120 characters is too long for a 120 limit."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _raw_length(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            limits = [getattr(m, "max_length", None) for m in (field.metadata if field else [])]
+            limit = next((lim for lim in limits if lim is not None), None)
+            if limit is not None and len(value) > limit:
+                raise PydanticCustomError(
+                    "string_too_long",
+                    "String should have at most {max_length} characters",
+                    {"max_length": limit},
+                )
+        return value
+
+
+class RegisterIn(RawLengths):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=120)

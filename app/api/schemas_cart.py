@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.api.openapi import MAX_ID
-from app.api.schemas import ImageOut, TokenOut
+from app.api.schemas import ImageOut, RawLengths, TokenOut
 
 DEFAULT_MAX_QUANTITY = 10  # CART_MAX_QUANTITY's default (app.config)
 
@@ -45,7 +45,7 @@ def _quantity_schema(minimum: int):
     return extra
 
 
-class Strict(BaseModel):
+class Strict(RawLengths):
     model_config = ConfigDict(strict=True, str_strip_whitespace=True)
 
 

@@ -388,3 +388,13 @@ def test_a_password_reset_on_the_website_ends_api_sign_ins(client, db):
     assert client.get("/api/v1/me", headers=bearer(issued["access_token"])).status_code == 401
     refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": issued["refresh_token"]})
     assert refreshed.status_code == 401
+
+
+def test_lengths_are_checked_as_sent_before_whitespace_is_trimmed(client, db):
+    """The document says maxLength 120 for a name: 121 characters are refused even when the
+    first is a line break the server would trim (found by the schemathesis negative run)."""
+    body = {"name": "\r" + "x" * 120, "email": "long@example.com", "password": PASSWORD}
+    response = client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 422 and "name" in response.get_json()["errors"]
+    body["name"] = "  " + "x" * 118
+    assert client.post("/api/v1/auth/register", json=body).status_code == 201
