@@ -79,16 +79,19 @@ def resolve(
         if current is None or _value(current, name) != value
     }
     candidates = [
-        v for v in variants if all(_value(v, name) == value for name, value in changed.items())
+        (position, v)
+        for position, v in enumerate(variants)
+        if all(_value(v, name) == value for name, value in changed.items())
     ]
     if not candidates:
         return current
 
-    def score(variant: Variant) -> tuple[int, bool, int]:
+    def score(candidate: tuple[int, Variant]) -> tuple[int, bool, int]:
+        position, variant = candidate
         kept = sum(_value(variant, name) == value for name, value in chosen.items())
-        return kept, variant.is_available, -variants.index(variant)
+        return kept, variant.is_available, -position
 
-    return max(candidates, key=score)
+    return max(candidates, key=score)[1]
 
 
 def option_groups(variants: Sequence[Variant], current: Variant) -> list[OptionGroup]:

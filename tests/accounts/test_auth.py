@@ -100,6 +100,10 @@ def test_login_and_logout(client, db):
     assert client.get("/account").status_code == 200
     client.post("/account/logout", data={"csrf_token": csrf_token(client, "/account")})
     assert client.get("/account").status_code == 302
+    db.session.expire_all()
+    assert db.session.execute(
+        sa.select(AuditEvent.action).where(AuditEvent.action == "logout")
+    ).scalar_one()  # written by accounts.sessions.sign_out
 
 
 def test_unknown_email_and_wrong_password_look_the_same(client, db):
@@ -268,6 +272,11 @@ def test_password_change_and_logout_everywhere_end_other_sessions(app, db):
         data={"csrf_token": csrf_token(laptop, "/account/security")},
     )
     assert laptop.get("/account").status_code == 302
+    db.session.expire_all()
+    detail = db.session.execute(
+        sa.select(AuditEvent.detail).where(AuditEvent.action == "logout.all")
+    ).scalar_one()
+    assert detail.endswith("sessions")
 
 
 def test_idle_and_absolute_timeouts(client, db):

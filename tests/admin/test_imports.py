@@ -377,6 +377,10 @@ def test_failure_midway_keeps_whole_chunks_and_resumes(client, db, shirts, monke
     db.session.expire_all()
     job = db.session.get(ImportJob, job_id)
     assert job.status == JobStatus.SUCCEEDED and job.processed_rows == 5
+    actions = db.session.execute(
+        sa.select(AuditEvent.action).where(AuditEvent.target == f"import:{job_id}")
+    ).scalars()
+    assert "imports.resume" in set(actions)  # the service audits a resumed job as such
     deltas = db.session.execute(
         sa.select(Variant.sku, sa.func.sum(StockMovement.on_hand_delta))
         .join(Variant, Variant.id == StockMovement.variant_id)

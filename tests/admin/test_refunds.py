@@ -288,6 +288,12 @@ def test_an_outage_leaves_the_refund_pending_and_send_again_uses_the_same_key(
     )
     assert response.status_code == 303
     assert keys == sent == [refund.idempotency_key]
+    retried = db.session.execute(
+        sa.select(AuditEvent.target, AuditEvent.detail).where(
+            AuditEvent.action == "orders.refund_retry"
+        )
+    ).one()
+    assert tuple(retried) == (order.number, f"refund {refund.id}")
     refund = reload(order).refunds[0]
     assert refund.status == "succeeded" and refund.failure_reason == ""
     response = client.post(
