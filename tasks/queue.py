@@ -1,4 +1,8 @@
-"""The Huey instance (SQLite by default, Redis with REDIS_URL) and the task decorator."""
+"""The Huey instance (SQLite by default, Redis with REDIS_URL) and the task decorators.
+
+Tasks live next to their domain (``app/<domain>/tasks.py``) and import the queue from here;
+``tasks.huey`` (see tasks/__init__.py) is the queue with all of them registered.
+"""
 
 from __future__ import annotations
 
@@ -91,5 +95,40 @@ def shop_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
                 return fn(*args, **kwargs)
 
         return huey.task(**task_kwargs)(run)
+
+    return decorator
+
+
+def shop_job(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``@huey.task`` for a job runner: the body runs in an app context as a writer and opens
+    its own units of work (``with unit_of_work():``), one per step, so no transaction is open
+    while it waits on a provider and each step's outcome stands on its own."""
+
+    def decorator(fn: Callable[..., Any]) -> Any:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from app.db import writer
+
+            with task_app().app_context(), writer():
+                return fn(*args, **kwargs)
+
+        return huey.task(**task_kwargs)(run)
+
+    return decorator
+
+
+def periodic_job(schedule: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``@huey.periodic_task`` whose body runs in an app context as a writer; like
+    :func:`shop_job`, it opens its own units of work (a sweep commits in batches)."""
+
+    def decorator(fn: Callable[..., Any]) -> Any:
+        @functools.wraps(fn)
+        def run() -> Any:
+            from app.db import writer
+
+            with task_app().app_context(), writer():
+                return fn()
+
+        return huey.periodic_task(schedule)(run)
 
     return decorator

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
-from app.accounts import models, profile_views, two_factor, views  # noqa: E402,F401
+from app.accounts import models  # noqa: E402,F401  (routes: app.ROUTE_MODULES)

@@ -31,16 +31,8 @@ def _no_store_private(response: Response) -> Response:
     return response
 
 
-from app.api import (  # noqa: E402,F401  (register the operations)
-    auth,
-    cart,
-    catalog,
-    checkout,
-    docs,
-    models,  # noqa: E402,F401  (the ApiToken table, for metadata and Alembic)
-    orders,
-    profile,
-)
+# The operations register themselves when app.ROUTE_MODULES are imported.
+from app.api import models  # noqa: E402,F401  (the ApiToken table, for metadata and Alembic)
 from app.api.limits import limit_blueprint  # noqa: E402
 
 limit_blueprint(bp)  # per user (or IP) and a per-IP ceiling; see app.api.limits

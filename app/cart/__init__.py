@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
-from app.cart import models, views  # noqa: E402,F401
+from app.cart import models  # noqa: E402,F401  (routes: app.ROUTE_MODULES)

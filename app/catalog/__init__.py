@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("catalog", __name__)
 
-from app.catalog import media, views  # noqa: E402,F401
+# Routes: app.ROUTE_MODULES (views, media).

@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -35,14 +37,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.accounts.audit import audit
+from app.catalog import csv_apply, csv_import, tasks
 from app.catalog.models import ImportJob, JobStatus
-from app.db import (
-    affected,
-    after_commit,
-    commit_unit_of_work,
-    rollback_unit_of_work,
-    utcnow,
-)
+from app.db import affected, after_commit, utcnow
 from app.exports import safe_cell
 from app.extensions import db
 
@@ -106,7 +103,7 @@ def start_job(job_id: int, *, actor_id: int | None = None) -> bool:
     )
     if result != 1:
         return False
-    after_commit(partial(enqueue, job_id))
+    after_commit(partial(tasks.run_import, job_id))
     assert job is not None  # the UPDATE found it
     audit(
         "imports.resume" if resuming else "imports.start",
@@ -115,12 +112,6 @@ def start_job(job_id: int, *, actor_id: int | None = None) -> bool:
         detail=f"{safe_cell(job.filename)}: {job.total_rows} rows",
     )
     return True
-
-
-def enqueue(job_id: int) -> None:
-    from tasks.imports import run_import
-
-    run_import(job_id)
 
 
 def claim(job_id: int) -> str | None:
@@ -191,21 +182,41 @@ def _finish(job_id: int, token: str, status: str, message: str = "", **values: A
     return result == 1
 
 
-def run_job(job_id: int) -> str | None:
-    """Claim the job and import it chunk by chunk; returns the final status, or None when
-    another worker owns it or it is not runnable (a duplicate or stale enqueue)."""
-    from app.catalog import csv_apply, csv_import
+@dataclass
+class Run:
+    """A claimed job on its way: what the runner (app/catalog/tasks.py) carries from one
+    chunk's unit of work to the next."""
 
-    token = claim(job_id)
-    if token is None:
-        return None
-    commit_unit_of_work()  # the claim is visible before any work starts
+    job_id: int
+    token: str
+    actor_id: int | None
+    done: int  # rows committed so far (by this run or an earlier attempt)
+    results: dict[str, int]
+    groups: list[Any]
+    context: Any
+
+    def remaining_chunks(self) -> Iterator[list[Any]]:
+        """The chunks after the last committed one (chunks are deterministic for a file)."""
+        position = 0
+        for chunk in csv_apply.chunk_groups(self.groups, CHUNK_ROWS):
+            rows = sum(len(g.rows) for g in chunk)
+            if position + rows <= self.done:  # committed by an earlier attempt
+                position += rows
+                continue
+            if position != self.done:  # a mismatch means another file
+                raise RuntimeError(
+                    f"import {self.job_id}: resume position {self.done} is not a chunk edge"
+                )
+            yield chunk
+            position = self.done
+
+
+def begin_run(job_id: int, token: str) -> Run | None:
+    """Validate the claimed job's file against today's catalog. A file that no longer passes
+    fails the job before anything is written (None); otherwise the run to apply."""
     job = db.session.get(ImportJob, job_id)
     assert job is not None
-    actor_id, text, done = job.actor_id, job.content, job.processed_rows
-    results: dict[str, int] = dict(job.results or {})
-
-    plan = csv_import.validate_text(text)
+    plan = csv_import.validate_text(job.content)
     if plan.errors:
         # The catalog changed since the dry run (e.g. a category was deleted).
         _finish(
@@ -213,7 +224,7 @@ def run_job(job_id: int) -> str | None:
             token,
             JobStatus.FAILED,
             _stopped_message(
-                done,
+                job.processed_rows,
                 "The file no longer passes validation; nothing more was "
                 "imported. Fix the rows below and upload it again.",
             ),
@@ -221,64 +232,72 @@ def run_job(job_id: int) -> str | None:
         )
         audit(
             "imports.failed",
-            actor_id=actor_id,
+            actor_id=job.actor_id,
             target=f"import:{job_id}",
             detail=f"{len(plan.errors)} validation errors at start",
         )
-        commit_unit_of_work()
-        return JobStatus.FAILED
+        return None
+    context = csv_apply.ApplyContext.load(actor_id=job.actor_id, note=f"CSV import {job_id}")
+    return Run(
+        job_id=job_id,
+        token=token,
+        actor_id=job.actor_id,
+        done=job.processed_rows,
+        results=dict(job.results or {}),
+        groups=plan.groups,
+        context=context,
+    )
 
-    context = csv_apply.ApplyContext.load(actor_id=actor_id, note=f"CSV import {job_id}")
-    commit_unit_of_work()  # ends the read; objects validation loaded are reloaded under lock
-    position = 0
-    for chunk in csv_apply.chunk_groups(plan.groups, CHUNK_ROWS):
-        rows = sum(len(g.rows) for g in chunk)
-        if position + rows <= done:  # committed by an earlier attempt
-            position += rows
-            continue
-        if position != done:  # chunks are deterministic; a mismatch means another file
-            raise RuntimeError(f"import {job_id}: resume position {done} is not a chunk edge")
-        try:
-            if not _hold(job_id, token, done):
-                rollback_unit_of_work()
-                log.warning("import %s: claim lost to another worker", job_id)
-                return None
-            counts = csv_apply.apply_chunk(chunk, context)
-            for key, value in counts.items():
-                results[key] = results.get(key, 0) + value
-            done += rows
-            position = done
-            db.session.execute(
-                sa.update(ImportJob)
-                .where(ImportJob.id == job_id)
-                .values(processed_rows=done, results=dict(results))
-                .execution_options(synchronize_session=False)
-            )
-            commit_unit_of_work()
-        except Exception as exc:
-            rollback_unit_of_work()
-            first = chunk[0].rows[0].row
-            if isinstance(exc, csv_apply.CatalogError):
-                reason = f"Rows from {first} on: {exc}"
-            else:
-                log.exception("import %s failed at row %s", job_id, first)
-                reason = f"An unexpected error stopped the import at row {first}."
-            _finish(job_id, token, JobStatus.FAILED, _stopped_message(done, reason))
-            audit(
-                "imports.failed", actor_id=actor_id, target=f"import:{job_id}", detail=reason[:400]
-            )
-            commit_unit_of_work()
-            return JobStatus.FAILED
 
-    if _finish(job_id, token, JobStatus.SUCCEEDED, processed_rows=done, results=dict(results)):
+def apply_chunk(run: Run, chunk: list[Any]) -> tuple[int, dict[str, int]] | None:
+    """Apply one chunk of whole products and record the job's progress with it (the caller
+    commits both together, then advances the run). Returns the rows done and the counts so
+    far; None when another worker took the job over."""
+    if not _hold(run.job_id, run.token, run.done):
+        log.warning("import %s: claim lost to another worker", run.job_id)
+        return None
+    counts = csv_apply.apply_chunk(chunk, run.context)
+    results = dict(run.results)
+    for key, value in counts.items():
+        results[key] = results.get(key, 0) + value
+    done = run.done + sum(len(g.rows) for g in chunk)
+    db.session.execute(
+        sa.update(ImportJob)
+        .where(ImportJob.id == run.job_id)
+        .values(processed_rows=done, results=results)
+        .execution_options(synchronize_session=False)
+    )
+    return done, results
+
+
+def fail_run(run: Run, chunk: list[Any], exc: Exception) -> None:
+    """A chunk failed (and was rolled back): the job stops, saying where and why."""
+    first = chunk[0].rows[0].row
+    if isinstance(exc, csv_apply.CatalogError):
+        reason = f"Rows from {first} on: {exc}"
+    else:
+        log.error("import %s failed at row %s", run.job_id, first, exc_info=exc)
+        reason = f"An unexpected error stopped the import at row {first}."
+    _finish(run.job_id, run.token, JobStatus.FAILED, _stopped_message(run.done, reason))
+    audit(
+        "imports.failed", actor_id=run.actor_id, target=f"import:{run.job_id}", detail=reason[:400]
+    )
+
+
+def finish_run(run: Run) -> None:
+    if _finish(
+        run.job_id,
+        run.token,
+        JobStatus.SUCCEEDED,
+        processed_rows=run.done,
+        results=dict(run.results),
+    ):
         audit(
             "imports.finished",
-            actor_id=actor_id,
-            target=f"import:{job_id}",
-            detail=_describe(results),
+            actor_id=run.actor_id,
+            target=f"import:{run.job_id}",
+            detail=_describe(run.results),
         )
-    commit_unit_of_work()
-    return JobStatus.SUCCEEDED
 
 
 def _stopped_message(done: int, reason: str) -> str:
@@ -337,7 +356,7 @@ def sweep(limit: int = 100) -> list[int]:
         ).scalars()
     )
     for job_id in due:
-        after_commit(partial(enqueue, job_id))
+        after_commit(partial(tasks.run_import, job_id))
     db.session.execute(
         sa.delete(ImportJob).where(
             ImportJob.status == JobStatus.VALIDATED,

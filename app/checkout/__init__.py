@@ -7,4 +7,4 @@ from app.core.security import never_stored
 bp = Blueprint("checkout", __name__)
 never_stored(bp)
 
-from app.checkout import models, views  # noqa: E402,F401
+from app.checkout import models  # noqa: E402,F401  (routes: app.ROUTE_MODULES)

@@ -21,19 +21,12 @@ from sqlalchemy.exc import OperationalError
 from app.accounts.addresses import address_lines
 from app.accounts.audit import audit
 from app.cart.models import CartLine
+from app.checkout import sessions
 from app.checkout.details import forget_details
 from app.checkout.models import CheckoutAttempt
-from app.checkout.sessions import (
-    attempts_of,
-    expire_quietly,
-    is_current,
-    payment_for_session,
-    record,
-    settle_attempt,
-)
 from app.core.numbers import parse_int
 from app.core.templating import money
-from app.db import unit_of_work, utcnow, write_phase
+from app.db import utcnow, write_phase
 from app.extensions import db
 from app.notifications.models import Category
 from app.notifications.rendering import external_url
@@ -58,11 +51,11 @@ ASYNC_WAIT = timedelta(days=1)  # a bank transfer or debit still clearing: look 
 def _locked(session_id: str) -> tuple[Payment, Order] | tuple[None, None]:
     """The session's payment and its order, locked order first, then payment — the order
     every path that changes both keeps (checkout, the sweeper, refunds, staff cancels)."""
-    found = payment_for_session(session_id)
+    found = sessions.payment_for_session(session_id)
     if found is None:
         return None, None
     order = lock_order(found.order_id)
-    payment = payment_for_session(session_id, lock=True)
+    payment = sessions.payment_for_session(session_id, lock=True)
     assert order is not None and payment is not None
     return payment, order
 
@@ -71,7 +64,7 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
     """The provider says the session is paid: the order becomes paid (once), or the payment
     is given back when the shop cannot keep it. ``session``: as retrieved from the provider
     (the webhook task and the success page fetch it before any row is locked)."""
-    known = payment_for_session(session_id)
+    known = sessions.payment_for_session(session_id)
     if known is not None and known.fulfilled_at is not None:
         return known.order  # a duplicate delivery: nothing to ask the provider
     session = session or provider.retrieve_checkout_session(session_id)
@@ -130,7 +123,7 @@ def _adopt(session: CheckoutSession) -> Payment | None:
         .join(Order, Order.id == CheckoutAttempt.order_id)
         .where(Order.number == number[:20], CheckoutAttempt.number == attempt_number)
     ).scalar_one_or_none()
-    return record(attempt, session) if attempt is not None else None
+    return sessions.record(attempt, session) if attempt is not None else None
 
 
 def _amount_mismatch(order: Order, payment: Payment, session: CheckoutSession) -> None:
@@ -191,7 +184,7 @@ def complete_on_return(session_id: str) -> Return | None:
     its own. Racing the webhook task is safe: the loser waits for the winner's lock and finds
     the order paid; should the wait run out, the page says "processing" and looks again.
     None: not a session of this shop."""
-    payment = payment_for_session(session_id)
+    payment = sessions.payment_for_session(session_id)
     if payment is None:
         return _return_for_unrecorded(session_id)
     order_id = payment.order_id
@@ -233,7 +226,7 @@ def _return_for_unrecorded(session_id: str) -> Return | None:
                 complete_session(session_id, session=session)
     except OperationalError:
         log.warning("success page gave way to a concurrent adoption of %s", session_id[:80])
-    if payment_for_session(session_id) is None:
+    if sessions.payment_for_session(session_id) is None:
         return None
     return complete_on_return(session_id)
 
@@ -251,7 +244,7 @@ def record_payment_failed(
     if payment is None or order is None or payment.status != PaymentStatus.PENDING:
         return
     payment.status, payment.failure_reason = "failed", reason[:255]
-    if order.status == OrderStatus.PENDING_PAYMENT and is_current(order, payment):
+    if order.status == OrderStatus.PENDING_PAYMENT and sessions.is_current(order, payment):
         transition(order, OrderStatus.PAYMENT_FAILED, note=reason)
         notify_customer(
             order, "payment-failed", reason=reason, retry_url=external_url("cart.view_cart")
@@ -278,7 +271,7 @@ def _paid_after_all(session_id: str, session: CheckoutSession | None) -> Checkou
     """The session as the provider reports it, for an event saying it failed or expired —
     or None when there is nothing more to do: not a session of this shop, or paid after all
     (an event can be older than what happened since), and then completed here."""
-    if payment_for_session(session_id) is None:
+    if sessions.payment_for_session(session_id) is None:
         return None
     session = session or provider.retrieve_checkout_session(session_id)
     if session.payment_status == "paid":
@@ -289,79 +282,63 @@ def _paid_after_all(session_id: str, session: CheckoutSession | None) -> Checkou
 
 def _still_open(order: Order) -> bool:
     return any(p.status == PaymentStatus.PENDING for p in order.payments) or any(
-        a.resolved_at is None for a in attempts_of(order)
+        a.resolved_at is None for a in sessions.attempts_of(order)
     )
 
 
-def release_expired_checkouts(limit: int = 50) -> int:
-    """The sweeper: unpaid orders whose hold ran out are settled by what the provider says of
-    each of their sessions — paid ones are completed, open ones expired, ones still clearing
-    wait — and only an order with nothing left that could pay it is cancelled. The provider
-    is asked with no transaction open; an order it cannot be asked about waits for the next
-    run. Returns how many orders were cancelled."""
-    with unit_of_work():
-        ids = [order.id for order in list_expired_reservations(limit)]
-    cancelled = 0
-    for order_id in ids:
-        try:
-            cancelled += _release(order_id)
-        except PaymentError as exc:
-            log.warning("checkout of order %s not settled yet: %s", order_id, exc.detail or exc)
-        except Exception:  # one order that cannot be settled must not stop the others
-            log.exception("checkout of order %s could not be settled", order_id)
-    return cancelled
+def expired_checkouts(limit: int = 50) -> list[int]:
+    """Unpaid orders whose hold ran out (the sweeper settles each: app/checkout/tasks.py)."""
+    return [order.id for order in list_expired_reservations(limit)]
 
 
-def _release(order_id: int) -> int:
-    with unit_of_work():
-        order = db.session.get(Order, order_id)
-        if order is None or order.status not in UNPAID:
-            return 0
-        unanswered = [a.id for a in attempts_of(order) if a.resolved_at is None]
-    for attempt_id in unanswered:
-        settle_attempt(attempt_id)
-    with unit_of_work():
-        sessions = list(
-            db.session.execute(
-                sa.select(Payment.session_id).where(
-                    Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING
-                )
-            ).scalars()
-        )
-    seen: dict[str, CheckoutSession] = {}
-    for session_id in sessions:
-        session = provider.retrieve_checkout_session(session_id)
-        if session.status == "open":
-            session = expire_quietly(session_id) or session
-        seen[session_id] = session
-    with unit_of_work():
-        order = lock_order(order_id)
-        if order is None or order.status not in UNPAID:
-            return 0
-        if order.reservation_expires_at is not None and order.reservation_expires_at > utcnow():
-            return 0  # the shopper pressed Pay again meanwhile: a new session holds it
-        if {p.session_id for p in order.payments if p.status == PaymentStatus.PENDING} - set(seen):
-            return 0  # a session handed out while the provider was asked: next run
-        clearing = unclosed = False
-        for session_id, session in seen.items():
-            if session.payment_status == "paid":
-                complete_session(session_id, session=session)
-                return 0
-            payment = payment_for_session(session_id, lock=True)
-            if session.status == "expired":
-                if payment is not None and payment.status == PaymentStatus.PENDING:
-                    payment.status = PaymentStatus.EXPIRED
-            elif session.status == "complete":
-                clearing = True  # paid by a method that takes days to clear
-            else:
-                unclosed = True  # could not be expired just now
-        if clearing or unclosed or any(a.resolved_at is None for a in attempts_of(order)):
-            order.reservation_expires_at = utcnow() + (
-                ASYNC_WAIT if clearing else timedelta(minutes=5)
+def unanswered_attempts(order_id: int) -> list[int] | None:
+    """The order's requests whose answer never came; None when it no longer waits unpaid."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.status not in UNPAID:
+        return None
+    return [a.id for a in sessions.attempts_of(order) if a.resolved_at is None]
+
+
+def pending_sessions(order_id: int) -> list[str]:
+    return list(
+        db.session.execute(
+            sa.select(Payment.session_id).where(
+                Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING
             )
+        ).scalars()
+    )
+
+
+def settle_expired(order_id: int, seen: dict[str, CheckoutSession]) -> int:
+    """Settle an order whose hold ran out by what the provider said of each of its sessions
+    (``seen``, asked with no transaction open): a paid one completes it, one still clearing
+    or not closed yet keeps it waiting, and only an order with nothing left that could pay
+    it is cancelled. Returns 1 when it was cancelled."""
+    order = lock_order(order_id)
+    if order is None or order.status not in UNPAID:
+        return 0
+    if order.reservation_expires_at is not None and order.reservation_expires_at > utcnow():
+        return 0  # the shopper pressed Pay again meanwhile: a new session holds it
+    if {p.session_id for p in order.payments if p.status == PaymentStatus.PENDING} - set(seen):
+        return 0  # a session handed out while the provider was asked: next run
+    clearing = unclosed = False
+    for session_id, session in seen.items():
+        if session.payment_status == "paid":
+            complete_session(session_id, session=session)
             return 0
-        cancel_unpaid(order, note="checkout expired unpaid", reason=CancelReason.EXPIRED)
-        return 1
+        payment = sessions.payment_for_session(session_id, lock=True)
+        if session.status == "expired":
+            if payment is not None and payment.status == PaymentStatus.PENDING:
+                payment.status = PaymentStatus.EXPIRED
+        elif session.status == "complete":
+            clearing = True  # paid by a method that takes days to clear
+        else:
+            unclosed = True  # could not be expired just now
+    if clearing or unclosed or any(a.resolved_at is None for a in sessions.attempts_of(order)):
+        order.reservation_expires_at = utcnow() + (ASYNC_WAIT if clearing else timedelta(minutes=5))
+        return 0
+    cancel_unpaid(order, note="checkout expired unpaid", reason=CancelReason.EXPIRED)
+    return 1
 
 
 # -- after a payment ----------------------------------------------------------------------

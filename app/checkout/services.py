@@ -176,10 +176,12 @@ def start_payment(
             session = send(plan)
         except PaymentRejected as exc:
             resolve_attempt(plan.attempt_id)
+            commit_point("attempt-resolved")  # stands although the shopper is refused
             raise _unavailable(exc) from exc
         except PaymentsUnavailable as exc:
             if exc.replayed:  # Stripe saved an error for this request: only a new one helps
                 resolve_attempt(plan.attempt_id)
+                commit_point("attempt-resolved")
                 continue
             raise _unavailable(exc) from exc  # kept: a retry sends the same request again
         return _record_sent(plan, session, number)

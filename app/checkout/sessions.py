@@ -11,7 +11,7 @@ Stripe's documented rules, kept here (and enforced by tests/fakes/stripe_server.
   double press, an API retry and the sweeper all get the *same* session back.
 * A session of an order that was replaced or cancelled never stays payable: open ones are
   expired; one whose create answer never arrived is found out by sending the request again
-  (:func:`settle_attempt`) and then expired.
+  (``settle_attempt`` in app/checkout/tasks.py) and then expired.
 
 The stock reservation outlives the session by :data:`RESERVATION_GRACE`, and nothing is
 released before the provider says the session is over (app/checkout/completion.py).
@@ -29,13 +29,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from app.checkout import tasks
 from app.checkout.models import CheckoutAttempt
-from app.db import after_commit, unit_of_work, upsert, utcnow
+from app.db import after_commit, upsert, utcnow
 from app.extensions import db
 from app.orders.models import Order, Payment, PaymentStatus
 from app.orders.states import UNPAID
 from app.payments import provider
-from app.payments.types import CheckoutSession, PaymentError, PaymentRejected, PaymentsUnavailable
+from app.payments.types import CheckoutSession, PaymentError
 
 log = logging.getLogger(__name__)
 
@@ -234,28 +235,22 @@ def close_checkout(order: Order) -> None:
     for attempt in attempts_of(order):
         if attempt.resolved_at is None:
             attempt_id = attempt.id
-            after_commit(partial(enqueue_settle, attempt_id))
+            after_commit(partial(tasks.settle_checkout_attempt, attempt_id))
     db.session.flush()
 
 
 def expire_after_commit(session_id: str) -> None:
-    """Close the session once this unit of work has committed, in a unit of its own (the
-    offline sandbox keeps its sessions in the shop's database)."""
-
-    def expire() -> None:
-        with unit_of_work():
-            expire_quietly(session_id)
-
-    after_commit(expire, key=f"expire:{session_id}")
+    """Close the session once this unit of work has committed, from a task (the offline
+    sandbox keeps its sessions in the shop's database, so closing one is a write of its
+    own)."""
+    after_commit(partial(tasks.expire_checkout_session, session_id), key=f"expire:{session_id}")
 
 
 def resolve_attempt(attempt_id: int) -> None:
-    """The attempt's outcome is settled (recorded, or known to be none): in a unit of its
-    own, so it stands whatever the caller does next."""
-    with unit_of_work():
-        attempt = lock_attempt(attempt_id)
-        if attempt is not None and attempt.resolved_at is None:
-            attempt.resolved_at = utcnow()
+    """The attempt's outcome is settled (recorded, or known to be none)."""
+    attempt = lock_attempt(attempt_id)
+    if attempt is not None and attempt.resolved_at is None:
+        attempt.resolved_at = utcnow()
 
 
 def expire_quietly(session_id: str) -> CheckoutSession | None:
@@ -273,12 +268,6 @@ def expire_quietly(session_id: str) -> CheckoutSession | None:
         return None
 
 
-def enqueue_settle(attempt_id: int) -> None:
-    from tasks.payments import settle_checkout_attempt
-
-    settle_checkout_attempt(attempt_id)
-
-
 def unresolved_attempts(*, older_than: timedelta = REPLAY_WINDOW, limit: int = 100) -> list[int]:
     """Requests whose answer was never recorded (a worker died mid-request, say)."""
     return list(
@@ -294,50 +283,35 @@ def unresolved_attempts(*, older_than: timedelta = REPLAY_WINDOW, limit: int = 1
     )
 
 
-def settle_attempt(attempt_id: int) -> str:
-    """Find out what became of a request whose answer never arrived by sending it again: same
-    key and parameters, so Stripe replays the first answer, or creates the session now if the
-    first request never got there. A session that is not the one its order waits on is
-    expired at once. Runs its own short transactions around the provider calls.
+@dataclass(frozen=True)
+class Unsettled:
+    """An attempt whose answer never arrived: the request to send again, and whether the
+    session it may have made has expired by now."""
 
-    Returns "recorded", "none" (no session was ever made), "unknown" (the provider is down;
-    the sweeper tries again) or "done" (already settled).
-    """
-    with unit_of_work():
-        attempt = db.session.get(CheckoutAttempt, attempt_id)
-        if attempt is None or attempt.resolved_at is not None:
-            return "done"
-        snapshot = send_of(attempt)
-        closed_by_now = attempt.expires_at <= utcnow()
-    try:
-        session = send(snapshot)
-    except PaymentRejected as exc:
-        # Had the first request made a session, the same key would have answered with it.
-        log.info("checkout attempt %s made no session: %s", attempt_id, exc.detail or exc)
-        resolve_attempt(attempt_id)
-        return "none"
-    except PaymentsUnavailable as exc:
-        if exc.replayed or closed_by_now:
-            # Stripe answers with an error it saved for this key (it will for a day), or the
-            # session the request may have made has expired by now: nothing more can be
-            # learned, and nobody was given its address. A payment made in it anyway still
-            # arrives by webhook and is found by the attempt it names.
-            log.warning("checkout attempt %s given up: its outcome cannot be learned", attempt_id)
-            resolve_attempt(attempt_id)
-            return "none"
-        return "unknown"
-    stale: str | None = None
-    with unit_of_work():
-        attempt = db.session.get(CheckoutAttempt, attempt_id)
-        if attempt is None:
-            return "done"
-        payment = record(attempt, session)  # locks the order, then the attempt
-        order = db.session.get(Order, attempt.order_id)
-        if payment.status == PaymentStatus.PENDING and (
-            order is None or not is_current(order, payment)
-        ):
-            payment.status = PaymentStatus.EXPIRED
-            stale = payment.session_id
-    if stale is not None:
-        expire_quietly(stale)
-    return "recorded"
+    send: Send
+    closed_by_now: bool
+
+
+def unsettled(attempt_id: int) -> Unsettled | None:
+    """What settling the attempt needs (None: already settled), read before the provider
+    is asked (app/checkout/tasks.py sends it with no transaction open)."""
+    attempt = db.session.get(CheckoutAttempt, attempt_id)
+    if attempt is None or attempt.resolved_at is not None:
+        return None
+    return Unsettled(send_of(attempt), attempt.expires_at <= utcnow())
+
+
+def record_settled(attempt_id: int, session: CheckoutSession) -> str | None:
+    """Keep the session the request made. One that is not the session its order waits on
+    is marked expired; its id is returned so the caller closes it at the provider."""
+    attempt = db.session.get(CheckoutAttempt, attempt_id)
+    if attempt is None:
+        return None
+    payment = record(attempt, session)  # locks the order, then the attempt
+    order = db.session.get(Order, attempt.order_id)
+    if payment.status == PaymentStatus.PENDING and (
+        order is None or not is_current(order, payment)
+    ):
+        payment.status = PaymentStatus.EXPIRED
+        return payment.session_id
+    return None

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("core", __name__)
 
-from app.core import views  # noqa: E402,F401
+# Routes: app.ROUTE_MODULES.

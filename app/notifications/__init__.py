@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("notifications", __name__)
 
-from app.notifications import views  # noqa: E402,F401
+# Routes: app.ROUTE_MODULES.

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.audit import audit
-from app.db import affected, after_commit, commit_unit_of_work, upsert, utcnow
+from app.db import affected, after_commit, upsert, utcnow
 from app.extensions import db
+from app.notifications import tasks
 from app.notifications.channels import DeliveryError, get_backend
 from app.notifications.models import (
     Category,
@@ -84,12 +85,10 @@ def notify(
 
 
 def enqueue(notification_id: int, eta: datetime | None = None) -> None:
-    from tasks.notifications import deliver_notification
-
     if eta is not None and eta > utcnow():
-        deliver_notification.schedule((notification_id,), eta=eta)
+        tasks.deliver_notification.schedule((notification_id,), eta=eta)
     else:
-        deliver_notification(notification_id)
+        tasks.deliver_notification(notification_id)
 
 
 def is_allowed(address: str, user_id: int | None, channel: str, category: str) -> bool:
@@ -172,15 +171,10 @@ def claim(notification_id: int) -> bool:
     return result == 1
 
 
-def deliver(notification_id: int) -> str | None:
-    """Claim (and commit the claim), send, record the outcome. Returns the new status.
-
-    The claim is committed before the provider is called, so a crashed worker leaves the row
-    in ``sending``; the sweeper hands it out again after NOTIFY_SENDING_TIMEOUT.
-    """
-    if not claim(notification_id):
-        return None
-    commit_unit_of_work()
+def send_claimed(notification_id: int) -> str:
+    """Send a claimed notification and record the outcome; returns the new status. The
+    claim was committed first (app/notifications/tasks.py), so a worker that crashes here
+    leaves the row in ``sending`` for the sweeper to hand out after NOTIFY_SENDING_TIMEOUT."""
     notification = db.session.get(Notification, notification_id)
     assert notification is not None
     try:

@@ -8,4 +8,4 @@ from app.core.security import never_stored
 bp = Blueprint("orders", __name__)
 never_stored(bp)
 
-from app.orders import models, views  # noqa: E402,F401
+from app.orders import models  # noqa: E402,F401  (routes: app.ROUTE_MODULES)

@@ -167,6 +167,7 @@ TAKEN_PAYMENTS = (
     PaymentStatus.PARTIALLY_REFUNDED,
     PaymentStatus.REFUNDED,
 )  # money was taken
+REFUNDABLE_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
 
 
 class Payment(TimestampMixin, Base):

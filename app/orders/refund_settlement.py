@@ -1,10 +1,11 @@
 """Refunds after they are issued (see app/orders/refunds.py): sending them to the provider and
 settling them by its answer or its webhook, whichever comes first.
 
-``send_refund`` runs in a background task with no transaction open during the provider call;
-an outage leaves the refund pending for the payments sweeper (``unsent_refunds``), which sends
-it again with the same idempotency key. Settling, confirming and failing are conditional on the
-refund still being pending, so each happens once however many answers and events arrive.
+The refund is sent by a background task (app/orders/tasks.py) with no transaction open during
+the provider call; an outage leaves the refund pending for the refunds sweeper
+(``unsent_refunds``), which sends it again with the same idempotency key. Settling,
+confirming and failing are conditional on the refund still being pending, so each happens
+once however many answers and events arrive.
 Rows are locked in the same order as when issuing: order → payment → refund → variants.
 """
 
@@ -12,16 +13,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.core.numbers import parse_id
-from app.db import affected, unit_of_work, utcnow
+from app.db import affected, utcnow
 from app.extensions import db
 from app.orders.links import notify_customer
 from app.orders.models import (
+    REFUNDABLE_PAYMENTS,
     Order,
     OrderLine,
     OrderStatus,
@@ -30,7 +33,6 @@ from app.orders.models import (
     Refund,
     RefundStatus,
 )
-from app.orders.refunds import REFUNDABLE_PAYMENTS
 from app.orders.states import can_transition, transition
 
 log = logging.getLogger(__name__)
@@ -54,51 +56,62 @@ def unsent_refunds(*, older_than: timedelta = timedelta(minutes=2), limit: int =
     )
 
 
-def send_refund(refund_id: int) -> str | None:
-    """Ask the provider for a pending refund; returns the refund's status afterwards.
+@dataclass(frozen=True)
+class RefundRequest:
+    """What the provider is asked for a pending refund, read before the call (no
+    transaction is open while the provider answers)."""
 
-    No transaction is open during the provider call (SQLite's write lock is not held while
-    waiting on the network). A refusal fails the refund; an outage leaves it pending for a
-    retry with the same key.
-    """
-    from app.payments import provider
-    from app.payments.types import PaymentError, PaymentRejected
+    refund_id: int
+    payment_intent: str
+    amount: int
+    idempotency_key: str
+    metadata: dict[str, str]
 
-    with unit_of_work():
-        refund = db.session.get(Refund, refund_id)
-        if refund is None or refund.status != RefundStatus.PENDING:
-            return refund.status if refund else None
-        payment_intent, amount, key = (
-            refund.payment.payment_intent,
-            refund.amount,
-            refund.idempotency_key,
-        )
-        metadata = {"order_number": refund.order.number, "refund_id": str(refund.id)}
-    try:  # read in the transaction above, sent with none open
-        answer = provider.create_refund(
-            payment_intent=payment_intent, amount=amount, idempotency_key=key, metadata=metadata
-        )
-    except PaymentRejected as exc:
-        log.warning("refund %s rejected: %s", refund_id, exc.detail or exc)
-        with unit_of_work():
-            refund = db.session.get(Refund, refund_id)
-            if refund is not None:
-                fail_refund(refund, (exc.detail or str(exc))[:255])
-            return refund.status if refund else None
-    except PaymentError as exc:
-        log.warning("refund %s not sent, provider unavailable: %s", refund_id, exc.detail or exc)
-        with unit_of_work():
-            refund = db.session.get(Refund, refund_id)
-            if refund is not None and refund.status == RefundStatus.PENDING:
-                refund.failure_reason = "The payment provider was unavailable; retrying."
-                refund.updated_at = utcnow()  # the sweeper waits before the next attempt
-            return refund.status if refund else None
-    with unit_of_work():
-        refund = db.session.get(Refund, refund_id)
-        if refund is None:
-            return None
-        settle(refund, provider_id=answer.id, status=answer.status)
-        return refund.status
+
+def refund_request(refund_id: int) -> RefundRequest | None:
+    """The request for a refund that is still pending and unsent; None otherwise."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None or refund.status != RefundStatus.PENDING:
+        return None
+    return RefundRequest(
+        refund_id=refund.id,
+        payment_intent=refund.payment.payment_intent,
+        amount=refund.amount,
+        idempotency_key=refund.idempotency_key,
+        metadata={"order_number": refund.order.number, "refund_id": str(refund.id)},
+    )
+
+
+def refund_status(refund_id: int) -> str | None:
+    refund = db.session.get(Refund, refund_id)
+    return refund.status if refund else None
+
+
+def record_refusal(refund_id: int, reason: str) -> str | None:
+    """The provider refused the refund: it fails (staff see why; the money stays)."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None:
+        return None
+    fail_refund(refund, reason[:255])
+    return refund.status
+
+
+def record_outage(refund_id: int) -> str | None:
+    """The provider could not be reached: the refund stays pending and the sweeper sends it
+    again with the same key, after a pause (each attempt touches ``updated_at``)."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is not None and refund.status == RefundStatus.PENDING:
+        refund.failure_reason = "The payment provider was unavailable; retrying."
+        refund.updated_at = utcnow()
+    return refund.status if refund else None
+
+
+def record_answer(refund_id: int, *, provider_id: str, status: str) -> str | None:
+    refund = db.session.get(Refund, refund_id)
+    if refund is None:
+        return None
+    settle(refund, provider_id=provider_id, status=status)
+    return refund.status
 
 
 def settle(refund: Refund, *, provider_id: str, status: str, failure: str = "") -> None:
@@ -224,7 +237,7 @@ def _after_money_moved(order: Order | None) -> None:
     paid = []
     for payment in order.payments:
         db.session.refresh(payment)
-        if payment.status in (*REFUNDABLE_PAYMENTS, "refunded"):
+        if payment.status in (*REFUNDABLE_PAYMENTS, PaymentStatus.REFUNDED):
             if payment.amount_refunded >= payment.amount:
                 payment.status = PaymentStatus.REFUNDED
             elif payment.amount_refunded > 0:

@@ -28,19 +28,18 @@ from app.core.shop_errors import ShopError
 from app.db import affected, after_commit
 from app.extensions import db
 from app.inventory.services import adjust_stock
+from app.orders import tasks
 from app.orders.models import (
+    REFUNDABLE_PAYMENTS,
     Order,
     OrderLine,
     Payment,
-    PaymentStatus,
     Refund,
     RefundLine,
     RefundStatus,
 )
 
 log = logging.getLogger(__name__)
-
-REFUNDABLE_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
 
 
 class RefundError(ShopError):
@@ -340,6 +339,4 @@ def enqueue_send(refund_id: int) -> None:
     """Send the refund from a background task: staff never wait on the provider, and a lost
     task is caught by the sweeper (``refund_settlement.unsent_refunds``), which sends it
     again with the same key."""
-    from tasks.payments import send_refund_task
-
-    send_refund_task(refund_id)
+    tasks.send_refund_task(refund_id)

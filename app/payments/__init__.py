@@ -9,4 +9,4 @@ from app.core.security import never_stored
 bp = Blueprint("payments", __name__)
 never_stored(bp)
 
-from app.payments import models, views  # noqa: E402,F401
+from app.payments import models  # noqa: E402,F401  (routes: app.ROUTE_MODULES)

@@ -18,6 +18,7 @@ from flask import current_app
 from app.accounts.audit import audit
 from app.db import affected, after_commit, upsert, utcnow
 from app.extensions import db
+from app.payments import tasks
 from app.payments.models import RETRYABLE_EVENTS, EventStatus, WebhookEvent
 
 log = logging.getLogger("app.security.webhooks")
@@ -55,9 +56,7 @@ def receive(payload: bytes, signature: str) -> WebhookEvent | None:
 
 
 def enqueue(webhook_event_id: int) -> None:
-    from tasks.payments import process_webhook_event
-
-    process_webhook_event(webhook_event_id)
+    tasks.process_webhook_event(webhook_event_id)
 
 
 def _session_object(event: dict[str, Any]) -> dict[str, Any]:
@@ -143,20 +142,12 @@ PREPARE: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-def run(webhook_event_id: int) -> str | None:
-    """The task's way to process an event: read it, fetch what its handler needs from the
-    provider with no transaction open, then claim and handle it in one short transaction."""
-    from app.db import unit_of_work
-
-    with unit_of_work():
-        row = db.session.get(WebhookEvent, webhook_event_id)
-        if row is None or row.status not in RETRYABLE_EVENTS:
-            return None
-        kind, payload = row.type, dict(row.payload)
-    prepare = PREPARE.get(kind)
-    prepared = prepare(payload) if prepare is not None else None
-    with unit_of_work():
-        return process(webhook_event_id, prepared=prepared)
+def claimable(webhook_event_id: int) -> tuple[str, dict[str, Any]] | None:
+    """The stored event's type and payload while it waits to be processed, else None."""
+    row = db.session.get(WebhookEvent, webhook_event_id)
+    if row is None or row.status not in RETRYABLE_EVENTS:
+        return None
+    return row.type, dict(row.payload)
 
 
 def process(webhook_event_id: int, *, prepared: Any = None) -> str | None:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from app.accounts.models import AuditEvent
 from app.accounts.permissions import ROLE_PERMISSIONS
 from app.catalog import csv_apply, csv_format, csv_import, import_jobs
+from app.catalog import tasks as import_tasks
 from app.catalog.models import ImportJob, JobStatus, PriceChange, Product, StockMovement, Variant
 from app.catalog.services import VariantInput
 from app.db import commit_unit_of_work, unit_of_work, utcnow
@@ -410,7 +411,7 @@ def test_sweeper_recovers_a_job_whose_worker_died(client, db, shirts, monkeypatc
 
     monkeypatch.setattr(csv_apply, "apply_group", dies)
     with pytest.raises(WorkerKilled):
-        import_jobs.run_job(job_id)
+        import_tasks.run_job(job_id)
     db.session.rollback()
     monkeypatch.setattr(csv_apply, "apply_group", real)
     db.session.expire_all()
@@ -419,7 +420,7 @@ def test_sweeper_recovers_a_job_whose_worker_died(client, db, shirts, monkeypatc
 
     # While the lease runs, neither the sweeper nor a duplicate task touches it.
     assert import_jobs.sweep() == []
-    assert import_jobs.run_job(job_id) is None
+    assert import_tasks.run_job(job_id) is None
     commit_unit_of_work()
 
     db.session.execute(
@@ -441,7 +442,7 @@ def test_sweeper_recovers_a_job_whose_worker_died(client, db, shirts, monkeypatc
     ).all()
     assert [tuple(d) for d in deltas] == [("LS-L", 3), ("LS-XL", 3), ("OAK-S", 12)]
     # A stale duplicate of the task after success changes nothing.
-    assert import_jobs.run_job(job_id) is None
+    assert import_tasks.run_job(job_id) is None
 
 
 def test_sweeper_requeues_lost_enqueue_and_gives_up_after_max_attempts(client, db, shirts):
@@ -548,7 +549,7 @@ def test_concurrent_runs_of_one_job_import_it_once(app):
 
     def worker(_: int):
         with unit_of_work():
-            return import_jobs.run_job(job_id)
+            return import_tasks.run_job(job_id)
 
     try:
         outcomes = run_at_once(app, 4, worker)

@@ -312,7 +312,7 @@ def test_the_sweeper_sends_a_refund_an_outage_left_pending(client, db, monkeypat
     from datetime import timedelta
 
     from app.db import utcnow
-    from tasks.payments import sweep_payments
+    from app.orders.tasks import sweep_refunds
 
     order = paid_order()
     commit_unit_of_work()
@@ -327,17 +327,17 @@ def test_the_sweeper_sends_a_refund_an_outage_left_pending(client, db, monkeypat
     assert refund_post(client, order, {"amount": "5"}).status_code == 303
     [refund] = reload(order).refunds
     assert refund.status == "pending" and len(calls) == 1
-    sweep_payments.call_local()
+    sweep_refunds.call_local()
     assert len(calls) == 1  # just tried: the sweeper waits before trying again
 
     db.session.execute(sa.update(Refund).values(updated_at=utcnow() - timedelta(minutes=3)))
     commit_unit_of_work()
     monkeypatch.undo()
-    sweep_payments.call_local()
+    sweep_refunds.call_local()
     refund = reload(order).refunds[0]
     assert refund.status == "succeeded" and refund.provider_refund_id
     assert reload(order).payments[0].amount_refunded == 500
-    sweep_payments.call_local()  # settled: never sent again
+    sweep_refunds.call_local()  # settled: never sent again
     assert reload(order).payments[0].amount_refunded == 500
 
 

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.api.models import ApiToken
+from app.api.tasks import purge_stale_refresh_tokens
 from app.api.tokens import delete_stale_refresh_tokens, hash_token
 from app.db import utcnow
 from app.extensions import db as _db
-from tasks.api import purge_stale_refresh_tokens
 from tests.accounts.helpers import make_user
 from tests.api.helpers import bearer, tokens
 
@@ -94,7 +94,7 @@ def test_a_recent_revocation_still_holds_after_the_clean_up(client, db):
 
 def test_the_periodic_task_uses_the_configured_retention(app, rows, monkeypatch):
     monkeypatch.setitem(app.config, "API_TOKEN_RETENTION_DAYS", 30)
-    monkeypatch.setattr("tasks.api.BATCH", 2)  # several batches, each its own transaction
+    monkeypatch.setattr("app.api.tasks.BATCH", 2)  # several batches, each its own transaction
     assert purge_stale_refresh_tokens.call_local() == 3
     assert len(remaining_ids()) == 4
     monkeypatch.setitem(app.config, "API_TOKEN_RETENTION_DAYS", 1)

@@ -1,6 +1,6 @@
 """The same checkout with PAYMENT_PROVIDER=stripe: the real SDK talks to a local fake Stripe."""
 
-from app.checkout.completion import release_expired_checkouts
+from app.checkout.tasks import release_expired_checkouts
 from app.db import commit_unit_of_work, utcnow
 from app.orders.models import OrderStatus
 from tests.catalog import factories

@@ -18,7 +18,7 @@ from app.cart.models import Cart
 from app.catalog.services import VariantInput
 from app.checkout.completion import complete_session
 from app.checkout.models import CheckoutAttempt
-from app.checkout.sessions import settle_attempt
+from app.checkout.tasks import settle_attempt
 from app.db import unit_of_work
 from app.extensions import db
 from app.orders.models import Order, OrderStatus, Payment

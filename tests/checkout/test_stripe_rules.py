@@ -194,7 +194,7 @@ def test_the_sweeper_asks_stripe_and_fulfils_a_payment_whose_webhook_is_late(
     client, db, fake_stripe
 ):
     from app.catalog.models import Variant
-    from app.checkout.completion import release_expired_checkouts
+    from app.checkout.tasks import release_expired_checkouts
 
     variant = start_checkout(client)
     session_id = pay(client).headers["Location"].rsplit("/", 1)[1]
@@ -212,7 +212,7 @@ def test_the_sweeper_asks_stripe_and_fulfils_a_payment_whose_webhook_is_late(
 
 
 def test_the_sweeper_waits_for_a_payment_still_clearing(client, db, fake_stripe):
-    from app.checkout.completion import release_expired_checkouts
+    from app.checkout.tasks import release_expired_checkouts
 
     start_checkout(client)
     session_id = pay(client).headers["Location"].rsplit("/", 1)[1]
@@ -382,7 +382,7 @@ def test_the_sweeper_leaves_an_order_alone_whose_shopper_pays_again_meanwhile(
     """The hold ran out and the sweeper asks Stripe about the old session; meanwhile the
     shopper presses Pay and gets a new session for the same order. That order must not be
     cancelled under them, nor their new session expired."""
-    from app.checkout import completion
+    from app.checkout.tasks import release_expired_checkouts
     from app.payments import provider
 
     start_checkout(client, quantity=1)
@@ -400,8 +400,8 @@ def test_the_sweeper_leaves_an_order_alone_whose_shopper_pays_again_meanwhile(
             pressed["url"] = pay(client).headers["Location"]
         return real(session_id)
 
-    monkeypatch.setattr(completion.provider, "retrieve_checkout_session", retrieve)
-    assert completion.release_expired_checkouts() == 0
+    monkeypatch.setattr(provider, "retrieve_checkout_session", retrieve)
+    assert release_expired_checkouts() == 0
     order = latest_order()
     assert order.status == OrderStatus.PENDING_PAYMENT
     assert sorted((p.attempt, p.status) for p in order.payments) == [(1, "expired"), (2, "pending")]
@@ -412,7 +412,7 @@ def test_the_sweeper_leaves_an_order_alone_whose_shopper_pays_again_meanwhile(
 def test_one_order_that_cannot_be_settled_does_not_stop_the_sweeper(
     app, db, fake_stripe, monkeypatch, caplog
 ):
-    from app.checkout import completion
+    from app.checkout import tasks
 
     first, second = app.test_client(), app.test_client()
     for client in (first, second):
@@ -422,15 +422,15 @@ def test_one_order_that_cannot_be_settled_does_not_stop_the_sweeper(
     for order in orders:
         order.reservation_expires_at = order.reservation_expires_at.replace(year=2020)
     commit_unit_of_work()
-    real = completion._release
+    real = tasks._release
 
     def release(order_id: int) -> int:
         if order_id == orders[0].id:
             raise RuntimeError("a row that breaks a constraint")
         return real(order_id)
 
-    monkeypatch.setattr(completion, "_release", release)
-    assert completion.release_expired_checkouts() == 1  # the other order is settled all the same
+    monkeypatch.setattr(tasks, "_release", release)
+    assert tasks.release_expired_checkouts() == 1  # the other order is settled all the same
     statuses = _db.session.execute(sa.select(Order.status).order_by(Order.id)).scalars().all()
     assert statuses == [OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED]
     assert "could not be settled" in caplog.text

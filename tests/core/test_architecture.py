@@ -66,7 +66,7 @@ TRANSACTION_CONTROL = {
     "rollback_unit_of_work",
     "commit_point",
 }
-ENTRY_DECORATORS = ("@bp.", "@operation(", "@huey.", "@periodic", ".route(")
+ENTRY_DECORATORS = ("@bp.", "@operation(", "@huey.", "@shop_", "@periodic", ".route(")
 
 
 def _transaction_calls(path: Path) -> list[str]:
@@ -87,6 +87,7 @@ def test_no_view_api_handler_or_task_controls_the_transaction():
     modules = [*APP.rglob("*.py"), *(APP.parent / "tasks").glob("*.py")]
     entry_points = [p for p in modules if any(d in p.read_text() for d in ENTRY_DECORATORS)]
     assert len(entry_points) > 20  # the check looks at the real entry points
+    assert {p.name for p in entry_points} >= {"tasks.py", "views.py"}
     found = [call for path in entry_points for call in _transaction_calls(path)]
     assert found == []
 
@@ -111,3 +112,43 @@ def test_audit_rows_are_written_by_the_services_that_act():
         if calls:
             found[str(path.relative_to(APP.parent))] = len(calls)
     assert found == AUDITED_IN_VIEW
+
+
+UNIT_OF_WORK = {"unit_of_work", "commit_unit_of_work", "rollback_unit_of_work"}
+# Where units of work begin and end: the request edge (and its error handler), the domains'
+# tasks, the unit of work itself, and the command line (each command is an entry point).
+EDGES = {APP / "__init__.py", APP / "db.py", APP / "core" / "errors.py"}
+
+
+def _is_edge(path: Path) -> bool:
+    return path in EDGES or path.name in {"tasks.py", "cli.py"}
+
+
+def test_services_never_end_a_unit_of_work():
+    """A service works inside its caller's unit of work: it flushes, and where it must commit
+    part-way it names a commit point. Job runners — several units around provider calls —
+    live with the tasks (app/<domain>/tasks.py), so a service cannot be called from a web
+    request and commit that request's work behind its back."""
+    found = []
+    for path in sorted(APP.rglob("*.py")):
+        if _is_edge(path):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if name in UNIT_OF_WORK:
+                    found.append(f"{path.relative_to(APP.parent)}:{node.lineno} {name}()")
+    assert found == []
+
+
+def test_every_domain_task_module_is_registered_with_the_consumer():
+    """`huey_consumer tasks.huey` must know every task a web instance can enqueue."""
+    import tasks
+
+    on_disk = {
+        ".".join(p.relative_to(APP.parent).with_suffix("").parts) for p in APP.rglob("tasks.py")
+    }
+    assert set(tasks.TASK_MODULES) == on_disk
+    names = set(tasks.huey._registry._registry)  # what the consumer can run, by name
+    for expected in ("deliver_notification", "run_import", "send_refund_task", "sweep_checkouts"):
+        assert any(name.endswith("." + expected) for name in names), expected

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from app.db import commit_unit_of_work
 from app.notifications.models import Notification, Status
 from app.notifications.samples import SAMPLES
-from app.notifications.services import deliver, notify
+from app.notifications.services import notify
+from app.notifications.tasks import deliver
 from tests.notifications.conftest import free_port
 from tests.notifications.helpers import channel_config, fresh, make_due
 

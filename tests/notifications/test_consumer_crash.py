@@ -126,7 +126,7 @@ def test_killed_consumer_mid_send_is_recovered_once(tmp_root, make_app, stalling
                 [
                     sys.executable,
                     "-c",
-                    f"from tasks.notifications import deliver_notification; "
+                    f"from app.notifications.tasks import deliver_notification; "
                     f"deliver_notification({notification_id})",
                 ],
                 cwd=ROOT,

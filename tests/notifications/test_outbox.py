@@ -10,7 +10,6 @@ from app.notifications.models import Notification, Status
 from app.notifications.services import (
     backoff,
     claim,
-    deliver,
     is_allowed,
     notify,
     retry,
@@ -18,7 +17,7 @@ from app.notifications.services import (
     sweep,
     unsubscribe,
 )
-from tasks.notifications import send_bulk
+from app.notifications.tasks import deliver, send_bulk
 from tests.notifications.helpers import fresh
 
 ORDER_VARS = {

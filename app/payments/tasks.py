@@ -1,0 +1,37 @@
+"""Stripe webhooks in the background: each stored event is processed by a task (retried by
+the sweeper, dead-lettered after WEBHOOK_MAX_ATTEMPTS, replayable by staff)."""
+
+from __future__ import annotations
+
+from huey import crontab
+
+from app.db import unit_of_work
+from app.payments import webhooks
+from tasks.queue import periodic_job, shop_job
+
+
+@shop_job(retries=0)
+def process_webhook_event(webhook_event_id: int) -> str | None:
+    """Not retried by Huey: a failure is recorded on the event, which the sweeper re-drives."""
+    return run(webhook_event_id)
+
+
+def run(webhook_event_id: int) -> str | None:
+    """Read the event, fetch what its handler needs from the provider with no transaction
+    open, then claim and handle it in one short transaction. Returns its new status."""
+    with unit_of_work():
+        found = webhooks.claimable(webhook_event_id)
+    if found is None:
+        return None
+    kind, payload = found
+    prepare = webhooks.PREPARE.get(kind)
+    prepared = prepare(payload) if prepare is not None else None
+    with unit_of_work():
+        return webhooks.process(webhook_event_id, prepared=prepared)
+
+
+@periodic_job(crontab(minute="*"))
+def sweep_webhooks() -> int:
+    """Every minute: events a lost task or a failure left unprocessed are handed out again."""
+    with unit_of_work():
+        return webhooks.sweep()
