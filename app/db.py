@@ -99,6 +99,28 @@ def after_commit(fn: Callable[[], Any], *, key: str | None = None) -> None:
     callbacks.setdefault(key if key is not None else object(), fn)
 
 
+class _Batch:
+    """An after-commit callback that gets everything collected for it during the unit."""
+
+    def __init__(self, fn: Callable[[list[Any]], Any]) -> None:
+        self.fn = fn
+        self.items: list[Any] = []
+
+    def __call__(self) -> Any:
+        return self.fn(list(self.items))
+
+
+def after_commit_batch(key: str, item: Any, fn: Callable[[list[Any]], Any]) -> None:
+    """Collect ``item``; once the unit of work commits, ``fn`` runs once with all the items
+    collected under ``key`` (dropped with them on rollback). One alert for a whole import,
+    say, instead of one per row."""
+    callbacks: dict[Any, Any] = _session().info.setdefault(_AFTER_COMMIT, {})
+    batch = callbacks.get(key)
+    if not isinstance(batch, _Batch):
+        batch = callbacks[key] = _Batch(fn)
+    batch.items.append(item)
+
+
 def commit_unit_of_work() -> None:
     from app.extensions import db
 

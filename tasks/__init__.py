@@ -25,6 +25,7 @@ TASK_MODULES = (
     "app.cart.tasks",
     "app.catalog.tasks",
     "app.checkout.tasks",
+    "app.inventory.tasks",
     "app.notifications.tasks",
     "app.orders.tasks",
     "app.payments.tasks",

@@ -107,7 +107,6 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
         )
         _clear_cart(order)
         _send_confirmation(order)
-        _warn_low_stock(order)
     return order
 
 
@@ -399,37 +398,6 @@ def _send_confirmation(order: Order) -> None:
         if order.billing_address and order.billing_address != order.shipping_address
         else "",
     )
-
-
-def _warn_low_stock(order: Order) -> None:
-    from app.catalog.models import Variant
-
-    ids = [line.variant_id for line in order.lines if line.variant_id is not None]
-    low = (
-        db.session.execute(
-            sa.select(Variant).where(
-                Variant.id.in_(ids),
-                Variant.track_inventory.is_(True),
-                Variant.stock_on_hand - Variant.reserved <= Variant.low_stock_threshold,
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for variant in low:
-        for address in current_app.config["STAFF_ALERT_EMAILS"]:
-            notify(
-                "low-stock",
-                to=address,
-                category=Category.STAFF,
-                variables={
-                    "sku": variant.sku,
-                    "product_name": variant.product.name,
-                    "available": variant.stock_on_hand - variant.reserved,
-                    "threshold": variant.low_stock_threshold,
-                    "admin_url": external_url("admin.dashboard"),
-                },
-            )
 
 
 def alert_staff(order: Order, *, problem: str, action: str) -> None:

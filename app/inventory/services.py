@@ -8,11 +8,19 @@ that touches several variants takes their rows in one order — variants, then t
 ids ascending (:func:`lock_stock`) — and refreshes the products' listing summaries after all
 its variant writes (:func:`refresh_products`), so two of them never wait on each other in a
 circle. Callers own the transaction (one per entry point) and the words shown to people.
+
+A change that takes a tracked variant's available units (on hand less reserved) from above its
+low-stock threshold to at or below it raises the low-stock signal, once per crossing: the
+UPDATE returns the row as it wrote it, so of two shoppers racing for the last units only the
+one whose reservation crossed the line sees it (a sale does not change what is available;
+the reservation before it did). Staff get one alert per unit of work after it commits
+(app/inventory/tasks.py), for checkouts, adjustments, counts and imports alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,12 +29,30 @@ from app.catalog.cache import catalog_changed
 from app.catalog.errors import CatalogError
 from app.catalog.models import Product, StockMovement, StockReason, Variant
 from app.catalog.summary import refresh_product_summary
-from app.db import affected
+from app.db import after_commit_batch
 from app.extensions import db
+from app.inventory import tasks
 
 
 class InsufficientStock(CatalogError):
     """Not enough units for the change; nothing was written."""
+
+
+# What a stock UPDATE returns, to see whether it crossed the low-stock threshold.
+_AFTER = (
+    Variant.stock_on_hand,
+    Variant.reserved,
+    Variant.low_stock_threshold,
+    Variant.track_inventory,
+)
+
+
+def _watch(variant_id: int, row: Sequence[Any], available_change: int) -> None:
+    """Raise the low-stock signal when this change crossed the threshold downwards."""
+    on_hand, reserved, threshold, tracked = row
+    after = on_hand - reserved
+    if tracked and after - available_change > threshold >= after:
+        after_commit_batch("low-stock", variant_id, tasks.enqueue_low_stock_alert)
 
 
 # --- Lock order -----------------------------------------------------------------------------
@@ -113,14 +139,16 @@ def adjust_stock(
     """
     if delta == 0:
         return
-    result = affected(
+    row = db.session.execute(
         sa.update(Variant)
         .where(Variant.id == variant_id, Variant.stock_on_hand + delta >= Variant.reserved)
         .values(stock_on_hand=Variant.stock_on_hand + delta)
+        .returning(*_AFTER)
         .execution_options(synchronize_session=False)
-    )
-    if result != 1:
+    ).first()
+    if row is None:
         raise InsufficientStock("Not enough stock for that change.")
+    _watch(variant_id, row, delta)
     _moved(variant_id, reason=reason, on_hand=delta, note=note, actor_id=actor_id)
     db.session.flush()
     if refresh:
@@ -161,7 +189,7 @@ def set_stock_count(
         delta = counted - on_hand
         if delta == 0:
             return 0
-        result = affected(
+        after = db.session.execute(
             sa.update(Variant)
             .where(
                 Variant.id == variant_id,
@@ -169,9 +197,11 @@ def set_stock_count(
                 Variant.reserved <= counted,
             )
             .values(stock_on_hand=counted)
+            .returning(*_AFTER)
             .execution_options(synchronize_session=False)
-        )
-        if result == 1:
+        ).first()
+        if after is not None:
+            _watch(variant_id, after, delta)
             _moved(variant_id, reason=reason, on_hand=delta, note=note, actor_id=actor_id)
             db.session.flush()
             refresh_product_summary(product_id)
@@ -237,7 +267,7 @@ def set_low_stock_threshold(
 def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
     """Hold ``quantity`` units for an unpaid order (``reference``: its number). A variant
     whose stock is not tracked always has them. Raises InsufficientStock, writing nothing."""
-    result = affected(
+    row = db.session.execute(
         sa.update(Variant)
         .where(
             Variant.id == variant_id,
@@ -252,10 +282,12 @@ def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
                 else_=Variant.reserved,
             )
         )
+        .returning(*_AFTER)
         .execution_options(synchronize_session=False)
-    )
-    if result != 1:
+    ).first()
+    if row is None:
         raise InsufficientStock("Not enough stock left to reserve.")
+    _watch(variant_id, row, -quantity)
     _moved(variant_id, reason=StockReason.RESERVATION, reserved=quantity, reference=reference)
 
 

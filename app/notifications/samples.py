@@ -82,11 +82,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "order-cancelled": {**_ORDER, "refund_total": 12395},
     "refund-issued": {**_ORDER, "amount": 3000},
     "low-stock": {
-        "sku": "SS-000123-02",
-        "product_name": "Merino Wool Jumper",
-        "available": 2,
-        "threshold": 5,
-        "admin_url": "https://shop.example/admin/inventory/123",
+        "items": [
+            {
+                "sku": "SS-000123-02",
+                "product_name": "Merino Wool Jumper",
+                "available": 2,
+                "threshold": 5,
+            },
+            {"sku": "SS-000200-01", "product_name": "Oak Board", "available": 0, "threshold": 3},
+        ],
+        "more": 0,
+        "admin_url": "https://shop.example/admin/inventory?low=1",
     },
     "dead-letter-alert": {"dead_count": 3},
     "payment-anomaly": {
