@@ -29,7 +29,7 @@ from app.catalog.cache import catalog_changed
 from app.catalog.errors import CatalogError
 from app.catalog.models import Product, StockMovement, StockReason, Variant
 from app.catalog.summary import refresh_product_summary
-from app.db import after_commit_batch
+from app.db import affected, after_commit_batch
 from app.extensions import db
 from app.inventory import tasks
 
@@ -266,7 +266,8 @@ def set_low_stock_threshold(
 
 def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
     """Hold ``quantity`` units for an unpaid order (``reference``: its number). A variant
-    whose stock is not tracked always has them. Raises InsufficientStock, writing nothing."""
+    whose stock is not tracked always has them and holds nothing (no ledger line). Raises
+    InsufficientStock, writing nothing."""
     row = db.session.execute(
         sa.update(Variant)
         .where(
@@ -287,25 +288,51 @@ def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
     ).first()
     if row is None:
         raise InsufficientStock("Not enough stock left to reserve.")
+    if not row.track_inventory:
+        return
     _watch(variant_id, row, -quantity)
     _moved(variant_id, reason=StockReason.RESERVATION, reserved=quantity, reference=reference)
 
 
+def held_for(reference: str, variant_ids: Iterable[int]) -> dict[int, int]:
+    """Units the ledger says are held for ``reference`` now, per variant: its reservations
+    less what was released or sold since. Release and sale act on exactly this, so staff
+    switching a variant's stock tracking while someone pays changes nothing they undo."""
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(StockMovement.variant_id, sa.func.sum(StockMovement.reserved_delta))
+        .where(StockMovement.reference == reference, StockMovement.variant_id.in_(ids))
+        .group_by(StockMovement.variant_id)
+    ).all()
+    return {variant_id: int(total) for variant_id, total in rows if total and total > 0}
+
+
+def _per_variant(lines: Iterable[tuple[int | None, int]]) -> dict[int, int]:
+    wanted: dict[int, int] = {}
+    for variant_id, quantity in lines:
+        if variant_id is not None:
+            wanted[variant_id] = wanted.get(variant_id, 0) + quantity
+    return wanted
+
+
 def release(lines: Iterable[tuple[int | None, int]], *, reference: str, note: str = "") -> None:
-    """Give an unpaid order's held units back (``lines``: variant id and quantity); the
-    caller has claimed the release once for the order."""
-    held = sorted((v, q) for v, q in lines if v is not None)
-    for variant_id, quantity in held:
-        db.session.execute(
+    """Give an unpaid order's held units back (``lines``: variant id and quantity; never more
+    than the ledger says the order holds); the caller has claimed the release once for the
+    order."""
+    wanted = _per_variant(lines)
+    held = held_for(reference, wanted)
+    for variant_id in sorted(held):
+        quantity = min(wanted[variant_id], held[variant_id])
+        result = affected(
             sa.update(Variant)
-            .where(
-                Variant.id == variant_id,
-                Variant.track_inventory.is_(True),
-                Variant.reserved >= quantity,
-            )
+            .where(Variant.id == variant_id, Variant.reserved >= quantity)
             .values(reserved=Variant.reserved - quantity)
             .execution_options(synchronize_session=False)
         )
+        if result != 1:  # the CHECK constraints make this unreachable; never write a lie
+            raise RuntimeError(f"variant {variant_id} holds fewer than {reference}'s {quantity}")
         _moved(
             variant_id,
             reason=StockReason.RELEASE,
@@ -313,25 +340,30 @@ def release(lines: Iterable[tuple[int | None, int]], *, reference: str, note: st
             reference=reference,
             note=note,
         )
-    refresh_products(v for v, _ in held)
+    refresh_products(held)
 
 
 def sell(
     lines: Iterable[tuple[int | None, int]], *, reference: str, actor_id: int | None = None
 ) -> None:
-    """A paid order's held units leave the shop: on hand and reserved both go down; the
-    caller has claimed the sale once for the order."""
-    sold = sorted((v, q) for v, q in lines if v is not None)
-    for variant_id, quantity in sold:
-        db.session.execute(
+    """A paid order's held units leave the shop: on hand and reserved both go down by what the
+    ledger says the order holds (a variant that was not tracked when it was reserved holds
+    nothing and sells without a stock change); the caller has claimed the sale once."""
+    wanted = _per_variant(lines)
+    held = held_for(reference, wanted)
+    for variant_id in sorted(held):
+        quantity = min(wanted[variant_id], held[variant_id])
+        result = affected(
             sa.update(Variant)
-            .where(Variant.id == variant_id, Variant.track_inventory.is_(True))
+            .where(Variant.id == variant_id, Variant.reserved >= quantity)
             .values(
                 stock_on_hand=Variant.stock_on_hand - quantity,
                 reserved=Variant.reserved - quantity,
             )
             .execution_options(synchronize_session=False)
         )
+        if result != 1:
+            raise RuntimeError(f"variant {variant_id} holds fewer than {reference}'s {quantity}")
         _moved(
             variant_id,
             reason=StockReason.SALE,
@@ -340,4 +372,4 @@ def sell(
             reference=reference,
             actor_id=actor_id,
         )
-    refresh_products(v for v, _ in sold)
+    refresh_products(held)

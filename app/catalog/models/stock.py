@@ -27,7 +27,11 @@ class StockMovement(Base):
     """Ledger of every stock change: on-hand and reserved deltas, why, who and when."""
 
     __tablename__ = "stock_movements"
-    __table_args__ = (sa.Index("ix_stock_movements_variant_created", "variant_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_stock_movements_variant_created", "variant_id", "created_at"),
+        # What an order holds is the sum of its lines in the ledger (app/inventory).
+        sa.Index("ix_stock_movements_reference_variant", "reference", "variant_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     variant_id: Mapped[int] = mapped_column(sa.ForeignKey("variants.id", ondelete="CASCADE"))
