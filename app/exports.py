@@ -25,7 +25,8 @@ from app.catalog.csv_format import COLUMN_NAMES, format_options
 from app.catalog.models import Category, Product, Variant
 from app.core.money import decimal_text as format_money
 from app.db import utcnow
-from app.orders.models import Order, OrderLine, Payment
+from app.orders.models import Order, OrderLine
+from app.payments.models import Payment
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.models import Status as NotificationStatus
-from app.orders.models import TAKEN_PAYMENTS, Order, OrderStatus, Payment
-from app.payments.models import EventStatus, WebhookEvent
+from app.orders.models import Order, OrderStatus
+from app.payments.models import TAKEN_PAYMENTS, EventStatus, Payment, WebhookEvent
 
 CHART_DAYS = 30
 PERIODS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))

@@ -33,11 +33,12 @@ from app.notifications.rendering import external_url
 from app.notifications.services import notify
 from app.orders.fulfilment import lock_order
 from app.orders.links import notify_customer
-from app.orders.models import CancelReason, Order, OrderStatus, Payment, PaymentStatus
+from app.orders.models import CancelReason, Order, OrderStatus
 from app.orders.refunds import issue_refund
 from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
 from app.orders.states import PAID_STATES, UNPAID, transition
 from app.payments import provider
+from app.payments.models import Payment, PaymentStatus
 from app.payments.types import CheckoutSession, PaymentError
 
 log = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ class CheckoutAttempt(Base):
     parameters are fixed here once (``request``, expiry included) and every retry — a double
     press, an API retry, the sweeper finding out what became of a request whose answer was
     lost — sends exactly these with ``idempotency_key``. ``resolved_at`` is set once the
-    outcome is known: the session is recorded as a :class:`~app.orders.models.Payment` with
+    outcome is known: the session is recorded as a :class:`~app.payments.models.Payment` with
     the same ``number``, or the request is known never to have created one.
     """
 

@@ -47,11 +47,12 @@ from app.db import commit_point, utcnow
 from app.extensions import db
 from app.inventory.services import lock_stock
 from app.orders.fulfilment import lock_order
-from app.orders.models import CancelReason, Order, OrderStatus, PaymentStatus
+from app.orders.models import CancelReason, Order, OrderStatus
 from app.orders.pricing import Quote, QuoteItem, build_quote
 from app.orders.services import cancel_unpaid, place_order, placed_from
 from app.orders.states import UNPAID, transition
 from app.payments import provider
+from app.payments.models import PaymentStatus
 from app.payments.types import (
     UNAVAILABLE_MESSAGE,
     CheckoutSession,

@@ -33,9 +33,10 @@ from app.checkout import tasks
 from app.checkout.models import CheckoutAttempt
 from app.db import after_commit, upsert, utcnow
 from app.extensions import db
-from app.orders.models import Order, Payment, PaymentStatus
+from app.orders.models import Order
 from app.orders.states import UNPAID
 from app.payments import provider
+from app.payments.models import Payment, PaymentStatus
 from app.payments.types import CheckoutSession, PaymentError
 
 log = logging.getLogger(__name__)

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, TimestampMixin, one_of, utcnow
+
+if TYPE_CHECKING:
+    from app.payments.models import Payment
 
 
 class OrderStatus(enum.StrEnum):
@@ -149,62 +152,6 @@ class OrderEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="events")
-
-
-class PaymentStatus(enum.StrEnum):
-    """A payment row: one Checkout Session and what became of it."""
-
-    PENDING = "pending"  # the session is open (or its outcome not known yet)
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    EXPIRED = "expired"  # closed unpaid (expired by the provider, or replaced by the shop)
-    REFUNDED = "refunded"
-    PARTIALLY_REFUNDED = "partially_refunded"
-
-
-TAKEN_PAYMENTS = (
-    PaymentStatus.SUCCEEDED,
-    PaymentStatus.PARTIALLY_REFUNDED,
-    PaymentStatus.REFUNDED,
-)  # money was taken
-REFUNDABLE_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
-
-
-class Payment(TimestampMixin, Base):
-    __tablename__ = "payments"
-    __table_args__ = (
-        one_of("status", PaymentStatus, name="status_valid"),
-        sa.CheckConstraint(
-            "amount >= 0 AND amount_refunded >= 0 AND amount_refunded <= amount", name="amounts"
-        ),
-        sa.CheckConstraint("amount_refund_pending >= 0", name="refund_pending_non_negative"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True
-    )
-    provider: Mapped[str] = mapped_column(sa.String(16))
-    session_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
-    # Where the shopper pays, as the create answer gave it (a retry sends them there again).
-    checkout_url: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
-    expires_at: Mapped[datetime | None] = mapped_column()  # when the provider closes it
-    payment_intent: Mapped[str] = mapped_column(sa.String(255), default="")
-    attempt: Mapped[int] = mapped_column(default=1)
-    amount: Mapped[int] = mapped_column(sa.BigInteger)
-    amount_refunded: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-    # Refunds asked of the provider and not settled yet; they count against what is left.
-    amount_refund_pending: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
-    currency: Mapped[str] = mapped_column(sa.String(3))
-    status: Mapped[str] = mapped_column(sa.String(24), default=PaymentStatus.PENDING)
-    failure_reason: Mapped[str] = mapped_column(sa.String(255), default="")
-    fulfilled_at: Mapped[datetime | None] = mapped_column()
-
-    order: Mapped[Order] = relationship(back_populates="payments")
-
-    @property
-    def refundable(self) -> int:
-        return max(0, self.amount - self.amount_refunded - self.amount_refund_pending)
 
 
 class RefundStatus(enum.StrEnum):

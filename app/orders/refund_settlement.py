@@ -23,17 +23,9 @@ from app.core.numbers import parse_id
 from app.db import affected, utcnow
 from app.extensions import db
 from app.orders.links import notify_customer
-from app.orders.models import (
-    REFUNDABLE_PAYMENTS,
-    Order,
-    OrderLine,
-    OrderStatus,
-    Payment,
-    PaymentStatus,
-    Refund,
-    RefundStatus,
-)
+from app.orders.models import Order, OrderLine, OrderStatus, Refund, RefundStatus
 from app.orders.states import can_transition, transition
+from app.payments.models import REFUNDABLE_PAYMENTS, Payment, PaymentStatus
 
 log = logging.getLogger(__name__)
 

@@ -29,15 +29,8 @@ from app.db import affected, after_commit
 from app.extensions import db
 from app.inventory.services import adjust_stock
 from app.orders import tasks
-from app.orders.models import (
-    REFUNDABLE_PAYMENTS,
-    Order,
-    OrderLine,
-    Payment,
-    Refund,
-    RefundLine,
-    RefundStatus,
-)
+from app.orders.models import Order, OrderLine, Refund, RefundLine, RefundStatus
+from app.payments.models import REFUNDABLE_PAYMENTS, Payment
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from app.admin import stats, views
 from app.admin.chart import bar_chart, nice_step
 from app.db import commit_unit_of_work
 from app.notifications.models import Notification
-from app.orders.models import Order, Payment
-from app.payments.models import WebhookEvent
+from app.orders.models import Order
+from app.payments.models import Payment, WebhookEvent
 from app.store.settings import update_store_settings
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import enrolled, sign_in_staff, sign_in_with_code

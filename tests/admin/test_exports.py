@@ -16,7 +16,8 @@ from app.catalog import csv_format
 from app.catalog.services import VariantInput
 from app.db import commit_unit_of_work, utcnow
 from app.extensions import db as _db
-from app.orders.models import Order, OrderLine, Payment
+from app.orders.models import Order, OrderLine
+from app.payments.models import Payment
 from tests.accounts.helpers import login, make_user
 from tests.admin.helpers import sign_in_staff
 from tests.catalog import factories

@@ -15,10 +15,10 @@ from app.catalog.models import Product, StockMovement, Variant
 from app.db import commit_unit_of_work, unit_of_work
 from app.extensions import db
 from app.notifications.models import Notification
-from app.orders.models import Order, OrderLine, OrderStatus, Payment, Refund
+from app.orders.models import Order, OrderLine, OrderStatus, Refund
 from app.orders.refunds import RefundError, issue_refund, line_refund_amount
 from app.payments import stripe_gateway
-from app.payments.models import SandboxSession
+from app.payments.models import Payment, SandboxSession
 from app.payments.types import PaymentRejected, PaymentsUnavailable
 from app.payments.types import Refund as ProviderRefund
 from app.payments.webhooks import process, store_event

@@ -10,8 +10,8 @@ from app.accounts.models import Address
 from app.catalog.models import Variant
 from app.db import commit_unit_of_work
 from app.inventory.services import adjust_stock
-from app.orders.models import Order, OrderStatus, Payment
-from app.payments.models import SandboxSession
+from app.orders.models import Order, OrderStatus
+from app.payments.models import Payment, SandboxSession
 from app.payments.types import PaymentsUnavailable
 from tests.accounts.helpers import PASSWORD, make_user
 from tests.api.helpers import (

@@ -64,8 +64,7 @@ def latest_order() -> Order:
 def paid_sandbox_session(order, prefix: str) -> str:
     """A sandbox session the provider reports as paid, and the pending payment pointing at it
     (as if the shopper paid and the events are about to arrive)."""
-    from app.orders.models import Payment
-    from app.payments.models import SandboxSession
+    from app.payments.models import Payment, SandboxSession
 
     session_id = f"cs_{prefix}_{order.number}"
     db.session.add(

@@ -8,8 +8,8 @@ from app.cart.models import CartLine
 from app.catalog.models import Variant
 from app.db import commit_unit_of_work
 from app.notifications.models import Notification
-from app.orders.models import Order, OrderStatus, Payment
-from app.payments.models import WebhookEvent
+from app.orders.models import Order, OrderStatus
+from app.payments.models import Payment, WebhookEvent
 from tests.accounts.helpers import login, make_user
 from tests.api.helpers import TERMS
 from tests.catalog import factories

@@ -21,8 +21,9 @@ from app.checkout.models import CheckoutAttempt
 from app.checkout.tasks import settle_attempt
 from app.db import unit_of_work
 from app.extensions import db
-from app.orders.models import Order, OrderStatus, Payment
+from app.orders.models import Order, OrderStatus
 from app.payments import sandbox
+from app.payments.models import Payment
 from tests.accounts.helpers import make_user
 from tests.catalog import factories
 from tests.checkout.conftest import point_at

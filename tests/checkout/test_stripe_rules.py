@@ -15,8 +15,9 @@ import stripe
 from app.checkout.models import CheckoutAttempt
 from app.db import commit_unit_of_work
 from app.extensions import db as _db
-from app.orders.models import Order, OrderStatus, Payment
+from app.orders.models import Order, OrderStatus
 from app.payments import stripe_gateway
+from app.payments.models import Payment
 from tests.api.helpers import TERMS
 from tests.catalog import factories
 from tests.checkout.helpers import add_to_cart, latest_order, pay, submit_details
