@@ -19,7 +19,7 @@ from app.accounts.passwords import (
     verify_password,
 )
 from app.accounts.sessions import revoke_all
-from app.accounts.tokens import (
+from app.accounts.signed_links import (
     TokenInvalid,
     make_reset_token,
     make_verify_token,

@@ -37,7 +37,7 @@ from app.accounts.sessions import (
     sign_out_everywhere,
     start_session,
 )
-from app.accounts.tokens import TokenInvalid
+from app.accounts.signed_links import TokenInvalid
 from app.core.redirects import after_sign_in, local_url, safe_next
 from app.extensions import limiter
 from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, account_key

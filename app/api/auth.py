@@ -24,8 +24,7 @@ from app.accounts.totp import SecondFactorPaused, WrongSecondFactor, verify_seco
 from app.api import bp
 from app.api.models import ApiToken
 from app.api.openapi import operation, validation_problem
-from app.api.schemas import LoginIn, Problem, RefreshIn, RegisterIn, TokenOut, UserOut
-from app.api.schemas_cart import LoginOut
+from app.api.schemas import LoginIn, LoginOut, Problem, RefreshIn, RegisterIn, TokenOut, UserOut
 from app.api.schemas_profile import ProfileOut
 from app.api.tokens import (
     TokenError,

@@ -89,6 +89,13 @@ class TokenOut(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires.")
 
 
+class LoginOut(TokenOut):
+    cart_messages: list[str] = Field(
+        default_factory=list,
+        description="What happened to the guest cart named by X-Cart-Token (merged, capped).",
+    )
+
+
 class UserOut(BaseModel):
     id: int
     name: str

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.api.openapi import MAX_ID
-from app.api.schemas import ImageOut, RawLengths, TokenOut
+from app.api.schemas import ImageOut, RawLengths
 
 DEFAULT_MAX_QUANTITY = 10  # CART_MAX_QUANTITY's default (app.config)
 
@@ -121,14 +121,4 @@ class CartOut(BaseModel):
     messages: list[str] = Field(
         description="What this request changed beyond what was asked (capped quantities, "
         "merged items), in the website's words."
-    )
-
-
-# -- checkout ------------------------------------------------------------------------------------
-
-
-class LoginOut(TokenOut):
-    cart_messages: list[str] = Field(
-        default_factory=list,
-        description="What happened to the guest cart named by X-Cart-Token (merged, capped).",
     )

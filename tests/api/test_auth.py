@@ -374,7 +374,7 @@ def test_recovery_code_works_once_instead_of_totp(client, db):
 
 def test_a_password_reset_on_the_website_ends_api_sign_ins(client, db):
     from app.accounts.services import reset_password
-    from app.accounts.tokens import make_reset_token
+    from app.accounts.signed_links import make_reset_token
     from app.db import commit_unit_of_work
     from tests.accounts.helpers import make_user
     from tests.api.helpers import bearer, tokens
