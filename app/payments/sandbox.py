@@ -20,7 +20,14 @@ from flask import current_app, has_request_context, url_for
 from app.extensions import db
 from app.notifications.rendering import external_url
 from app.payments.models import SandboxSession
-from app.payments.types import CheckoutSession, PaymentRejected, Refund
+from app.payments.types import (
+    SESSION_PAYMENT_STATUSES,
+    SESSION_STATUSES,
+    CheckoutSession,
+    PaymentRejected,
+    Refund,
+    documented,
+)
 
 MIN_EXPIRY, MAX_EXPIRY = 30 * 60, 24 * 3600  # Stripe's window for expires_at
 # Every field of Stripe's Checkout Session and Event objects (its OpenAPI fixtures), so code
@@ -55,8 +62,8 @@ def _as_dataclass(row: SandboxSession) -> CheckoutSession:
     return CheckoutSession(
         id=row.id,
         url=_page_url(row.id) if status == "open" else None,
-        status=status,
-        payment_status=row.payment_status,
+        status=documented(status, SESSION_STATUSES, "open"),
+        payment_status=documented(row.payment_status, SESSION_PAYMENT_STATUSES, "unpaid"),
         amount_total=row.amount_total,
         currency=row.currency,
         payment_intent=row.payment_intent or None,

@@ -24,12 +24,16 @@ import stripe
 from flask import Flask, current_app
 
 from app.payments.types import (
+    REFUND_STATES,
+    SESSION_PAYMENT_STATUSES,
+    SESSION_STATUSES,
     CheckoutSession,
     PaymentError,
     PaymentRejected,
     PaymentsUnavailable,
     Refund,
     RequestInProgress,
+    documented,
 )
 
 log = logging.getLogger(__name__)
@@ -205,8 +209,8 @@ def _session(obj: Any) -> CheckoutSession:
     return CheckoutSession(
         id=data["id"],
         url=data.get("url"),
-        status=data.get("status") or "open",
-        payment_status=data.get("payment_status") or "unpaid",
+        status=documented(data.get("status"), SESSION_STATUSES, "open"),
+        payment_status=documented(data.get("payment_status"), SESSION_PAYMENT_STATUSES, "unpaid"),
         amount_total=data.get("amount_total"),
         currency=data.get("currency") or "",
         payment_intent=_id(data.get("payment_intent")),
@@ -220,7 +224,7 @@ def _refund(obj: Any) -> Refund:
     data = _as_dict(obj)
     return Refund(
         id=data["id"],
-        status=data.get("status") or "pending",
+        status=documented(data.get("status"), REFUND_STATES, "pending"),
         amount=int(data["amount"]),
         currency=data.get("currency") or "",
         payment_intent=_id(data.get("payment_intent")),

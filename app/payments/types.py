@@ -5,7 +5,7 @@ offline). Nothing outside those two modules sees a provider's own objects."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypeVar, get_args
 
 UNAVAILABLE_MESSAGE = (
     "Payments are unavailable right now. Your cart and order are kept; "
@@ -65,12 +65,32 @@ class RequestInProgress(PaymentsUnavailable):
     """Another request with the same idempotency key is still executing at Stripe (409)."""
 
 
+# Stripe's documented values (API reference: Checkout Session ``status`` and
+# ``payment_status``, Refund ``status``); a value Stripe adds later is read as the one that
+# promises nothing (open, unpaid, pending), so the shop never fulfils on a word it does not know.
+SessionStatus = Literal["open", "complete", "expired"]
+SessionPaymentStatus = Literal["paid", "unpaid", "no_payment_required"]
+RefundState = Literal["pending", "requires_action", "succeeded", "failed", "canceled"]
+SESSION_STATUSES: tuple[SessionStatus, ...] = get_args(SessionStatus)
+SESSION_PAYMENT_STATUSES: tuple[SessionPaymentStatus, ...] = get_args(SessionPaymentStatus)
+REFUND_STATES: tuple[RefundState, ...] = get_args(RefundState)
+_T = TypeVar("_T", bound=str)
+
+
+def documented(value: object, known: tuple[_T, ...], otherwise: _T) -> _T:
+    """``value`` when it is one of the documented ``known`` values, else ``otherwise``."""
+    for candidate in known:
+        if value == candidate:
+            return candidate
+    return otherwise
+
+
 @dataclass
 class CheckoutSession:
     id: str
     url: str | None
-    status: str  # "open" | "complete" | "expired"
-    payment_status: str  # "paid" | "unpaid" | "no_payment_required"
+    status: SessionStatus
+    payment_status: SessionPaymentStatus
     amount_total: int | None
     currency: str
     payment_intent: str | None
@@ -82,7 +102,7 @@ class CheckoutSession:
 @dataclass
 class Refund:
     id: str
-    status: str
+    status: RefundState
     amount: int
     currency: str
     payment_intent: str | None

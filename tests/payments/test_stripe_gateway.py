@@ -450,3 +450,16 @@ def test_sign_payload_produces_a_header_construct_event_accepts(stripe_app):
     assert gateway.construct_event(payload, gateway.sign_payload(payload, "whsec_test")) == event
     with pytest.raises(InvalidWebhook):
         gateway.construct_event(payload, gateway.sign_payload(payload, "whsec_other"))
+
+
+def test_a_status_stripe_has_not_documented_promises_nothing():
+    """A value Stripe adds later is read as open / unpaid / pending: the shop never fulfils
+    or settles on a word it does not know."""
+    from app.payments.stripe_gateway import _refund, _session
+
+    session = _session({"id": "cs_new", "status": "on_hold", "payment_status": "authorized"})
+    assert (session.status, session.payment_status) == ("open", "unpaid")
+    paid = _session({"id": "cs_paid", "status": "complete", "payment_status": "paid"})
+    assert (paid.status, paid.payment_status) == ("complete", "paid")
+    refund = _refund({"id": "re_new", "status": "in_review", "amount": 500})
+    assert refund.status == "pending"
