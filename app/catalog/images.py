@@ -22,7 +22,7 @@ from app.catalog.cache import catalog_changed
 from app.catalog.models import Product, ProductImage
 from app.db import after_commit
 from app.extensions import db
-from app.storage import Storage, get_storage
+from app.file_storage import Storage, get_storage
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000

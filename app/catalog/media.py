@@ -16,7 +16,7 @@ from flask import Response, abort, request
 from app.catalog import bp
 from app.catalog.images import FORMATS, SIZES, rendition_key
 from app.extensions import limiter
-from app.storage import CACHE_CONTROL_IMMUTABLE, get_storage
+from app.file_storage import CACHE_CONTROL_IMMUTABLE, get_storage
 
 log = logging.getLogger(__name__)
 

@@ -332,7 +332,7 @@ def _demo_images(count: int) -> list[tuple[str, int, int]]:
     from PIL import Image, ImageDraw
 
     from app.catalog.images import new_storage_key, process_image, rendition_key
-    from app.storage import get_storage
+    from app.file_storage import get_storage
 
     storage = get_storage()
     keys = []

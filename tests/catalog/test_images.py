@@ -23,7 +23,7 @@ from app.catalog.images import (
 from app.catalog.media import image_srcset, image_url
 from app.catalog.services import VariantInput, create_product
 from app.db import commit_unit_of_work
-from app.storage import InvalidKey, LocalStorage, S3Storage, get_storage
+from app.file_storage import InvalidKey, LocalStorage, S3Storage, get_storage
 
 SCRIPT = b"<script>alert(1)</script>"
 

@@ -22,7 +22,7 @@ from app.catalog.images import (
 from app.catalog.models import Product, ProductImage
 from app.catalog.services import move_product_image, set_image_alt_text
 from app.extensions import db
-from app.storage import StorageError
+from app.file_storage import StorageError
 
 
 def _image_of(product: Product, image_id: int) -> ProductImage:
