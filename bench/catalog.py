@@ -109,6 +109,8 @@ class Row:
 
 WARMUP_TERMS = 150  # terms used only by warm-ups (they may repeat: they only warm up)
 PROBE_TERMS = 20  # terms used only by the sequential probe
+TYPO_TERMS = 20  # terms misspelt for the typo probe (a search that finds nothing, corrected)
+TYPO_P95_TARGET_MS = 50.0  # one shopper's misspelt search, corrected, p95
 
 
 def search_term_pool() -> list[str]:
@@ -137,16 +139,29 @@ def search_term_pool() -> list[str]:
 def split_terms(n: int) -> dict[str, list[str]]:
     """Disjoint slices: a warm-up never fills the cache for a term that is measured later."""
     pool = search_term_pool()
-    single = len(pool) - n - WARMUP_TERMS - PROBE_TERMS  # the rest, for the 1-connection row
+    reserved = WARMUP_TERMS + PROBE_TERMS + TYPO_TERMS
+    single = len(pool) - n - reserved  # the rest, for the 1-connection row
     if single < 100:
-        most = len(pool) - WARMUP_TERMS - PROBE_TERMS - 100
+        most = len(pool) - reserved - 100
         raise BenchError(f"--search-terms can be at most {most} (the vocabulary has {len(pool)})")
     return {
         "measured": pool[:n],
         "single": pool[n : n + single],
         "warmup": pool[n + single : n + single + WARMUP_TERMS],
         "probe": pool[-PROBE_TERMS:],
+        "typo": [misspell(t) for t in pool[-PROBE_TERMS - TYPO_TERMS : -PROBE_TERMS]],
     }
+
+
+def misspell(term: str) -> str:
+    """Each word of five letters or more with two inner letters swapped ("meirno jakcet"):
+    the search finds nothing as typed and is corrected against the catalog's words."""
+    words = []
+    for word in term.split():
+        if len(word) >= 5:
+            word = word[:2] + word[3] + word[2] + word[4:]
+        words.append(word)
+    return " ".join(words)
 
 
 def run_wrk(
@@ -556,6 +571,17 @@ def plan_rows(opts: argparse.Namespace, slug: str, terms_dir: Path) -> list[Row]
                 info_only=True,
             )
         )
+        rows.append(
+            Row(
+                "search (typo, sequential, corrected)",
+                "/products",
+                script="probe",
+                args=terms["typo"],
+                warmup_args=terms["warmup"][:8],
+                connections=1,
+                info_only=True,
+            )
+        )
     return rows
 
 
@@ -858,12 +884,27 @@ def checks_for(rows: list[Row]) -> list[dict[str, Any]]:
             and not timeouts
             and res["p95_ms"] < SEARCH_P95_TARGET_MS,
         },
+        *_typo_check(rows),
         {
             "check": "no wrk errors on any row (info)",
             "value": str(errors),
             "passed": errors == 0,
             "info": True,
         },
+    ]
+
+
+def _typo_check(rows: list[Row]) -> list[dict[str, Any]]:
+    typo = next((r for r in rows if r.name == "search (typo, sequential, corrected)"), None)
+    if typo is None or not typo.result:
+        return []
+    p95 = typo.result["p95_ms"]
+    return [
+        {
+            "check": f"typo search (one shopper) p95 < {TYPO_P95_TARGET_MS:.0f} ms",
+            "value": f"{p95:.1f} ms",
+            "passed": bool(typo.result["requests"]) and p95 < TYPO_P95_TARGET_MS,
+        }
     ]
 
 

@@ -161,6 +161,7 @@ def _product_page(params: ListingParams, offset: int, limit: int) -> dict[str, A
         next_cursor=next_cursor,
         total=page.total,
         notices=notices,
+        searched_for=page.params.q if page.corrected_from else None,
     ).model_dump(mode="json")
 
 

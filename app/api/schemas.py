@@ -146,6 +146,12 @@ class ProductPageOut(BaseModel):
     )
     total: int
     notices: list[str] = Field(description="What was ignored or adjusted in the filters.")
+    searched_for: str | None = Field(
+        default=None,
+        description="When `q` found nothing and its spelling was corrected against the "
+        'catalog\'s words: the words these results are for (say "Showing results for …"). '
+        "Send `as_typed=1` to search for `q` exactly as typed.",
+    )
 
 
 class ProductListQuery(BaseModel):
@@ -162,6 +168,11 @@ class ProductListQuery(BaseModel):
     )
     sort: str | None = Field(
         default=None, max_length=20, description="relevance, newest, price, -price or name."
+    )
+    as_typed: str | None = Field(
+        default=None,
+        max_length=10,
+        description="1/true: search for `q` exactly as typed, never a corrected spelling.",
     )
     limit: int = Field(default=24, ge=1, le=100, description="Page size (first page).")
     _plain_limit = field_validator("limit", mode="before")(plain_integer)

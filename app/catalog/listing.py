@@ -35,6 +35,7 @@ class ListingParams:
     sort: str = "newest"
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
+    as_typed: bool = False  # search for ``q`` exactly as typed, never a corrected spelling
     messages: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -63,6 +64,7 @@ class ListingParams:
             sort=sort,
             page=page,
             per_page=per_page,
+            as_typed=bool(q) and args.get("as_typed", "") in {"1", "true"},
             messages=tuple(messages),
         )
 
@@ -73,6 +75,7 @@ class ListingParams:
         return (
             f"q={self.q}|c={self.category}|min={self.min_price}|max={self.max_price}"
             f"|s={int(self.in_stock)}|o={self.sort}|p={self.page}|n={self.per_page}"
+            f"|t={int(self.as_typed)}"
         )
 
     def query_args(self, include_category: bool = True, **overrides: Any) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class ListingParams:
             "sort": "" if self.sort == ("relevance" if self.q else "newest") else self.sort,
             "per_page": "" if self.per_page == DEFAULT_PER_PAGE else self.per_page,
             "page": "" if self.page == 1 else self.page,
+            "as_typed": "1" if self.as_typed else "",
         }
         values.update(overrides)
         return {k: v for k, v in values.items() if v not in ("", None)}

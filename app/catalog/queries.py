@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from app.catalog.cache import cached_value
 from app.catalog.listing import ListingParams
 from app.catalog.models import Category, Product, ProductStatus, Variant
-from app.catalog.search import SearchClause, search_clause
+from app.catalog.search import SearchClause, correct, search_clause
 from app.extensions import db
 
 
@@ -100,6 +100,7 @@ class ListingPage:
     category: CategoryNode | None
     facets: list[tuple[CategoryNode, int]]
     search_ignored: bool = False
+    corrected_from: str = ""  # what was typed, when these are the results of a correction
 
     @property
     def pages(self) -> int:
@@ -107,7 +108,22 @@ class ListingPage:
 
 
 def list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
-    """Published products for a listing: search, category subtree, price, stock, sort, page."""
+    """Published products for a listing: search, category subtree, price, stock, sort, page.
+
+    A search that finds nothing is tried once more with its spelling corrected against the
+    catalog's words (unless ``as_typed``); the page then says what it searched for instead.
+    """
+    page = _list_products(params, tree)
+    if page.total or not params.q or params.as_typed or page.search_ignored:
+        return page
+    corrected = correct(params.q)
+    if corrected is None:
+        return page
+    instead = _list_products(replace(params, q=corrected, as_typed=True), tree)
+    return replace(instead, corrected_from=params.q) if instead.total else page
+
+
+def _list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
     category = tree.by_path(params.category) if params.category else None
     base = sa.select(Product.id).where(Product.status == ProductStatus.PUBLISHED)
     if params.min_price is not None:

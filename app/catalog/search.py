@@ -1,8 +1,13 @@
 r"""Full-text search behind one function: SQLite FTS5 embedded, PostgreSQL tsvector in production.
 
 User input never reaches the query syntax: only words (``\w+``) are kept, each quoted, for
-both FTS5 and PostgreSQL's ``to_tsquery``; the last word matches as a prefix.
-The index objects are created by hand-written migration steps (see migrations/versions).
+both FTS5 and PostgreSQL's ``to_tsquery``; the last word matches as a prefix. Both engines
+stem (FTS5's Porter tokenizer, PostgreSQL's 'english' configuration), so "jackets" finds
+"jacket". The index objects are created by hand-written migration steps (migrations/versions).
+
+A search that finds nothing is corrected against the catalog's own words (:func:`correct`,
+``search_words``): each unknown word becomes the closest known one within one or two edits,
+the most used first, the same way on both databases.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.catalog.models import Product
+from app.catalog.models import Category, Product, ProductStatus, SearchWord
+from app.extensions import db
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 12
@@ -90,3 +96,84 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
         .subquery("search")
     )
     return SearchClause(sub, sub.c.rank)
+
+
+# -- typo correction ------------------------------------------------------------------------
+
+MIN_CORRECTED = 4  # shorter words are too ambiguous to correct ("tee" would become "the")
+VOCABULARY_WORD = re.compile(r"[^\W\d_]{3,64}", re.UNICODE)
+
+
+def vocabulary_words(text: str) -> set[str]:
+    return {w.lower() for w in VOCABULARY_WORD.findall(text or "")}
+
+
+def refresh_vocabulary() -> int:
+    """Rebuild ``search_words`` from published products' names and brands and category
+    names (a periodic task, the seed and finished imports call it). Returns its size."""
+    counts: dict[str, int] = {}
+    rows = db.session.execute(
+        sa.select(Product.name, Product.brand).where(Product.status == ProductStatus.PUBLISHED)
+    )
+    names = [f"{name} {brand or ''}" for name, brand in rows]
+    names += list(db.session.execute(sa.select(Category.name)).scalars())
+    for text in names:
+        for word in vocabulary_words(text):
+            counts[word] = counts.get(word, 0) + 1
+    db.session.execute(sa.delete(SearchWord))
+    if counts:
+        db.session.execute(
+            sa.insert(SearchWord), [{"word": w, "docs": n} for w, n in sorted(counts.items())]
+        )
+    return len(counts)
+
+
+def _distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (a swap of two letters is one edit), or ``limit``
+    + 1 as soon as it is sure to exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before, previous = previous, current
+    return previous[-1]
+
+
+def _closest(word: str) -> str | None:
+    """The known word closest to ``word`` (itself when known), or None."""
+    limit = 1 if len(word) < 7 else 2
+    first = word[0]
+    candidates = db.session.execute(
+        sa.select(SearchWord.word, SearchWord.docs).where(
+            SearchWord.word.startswith(first, autoescape=True),
+            sa.func.length(SearchWord.word).between(len(word) - limit, len(word) + limit),
+        )
+    ).all()
+    best: tuple[int, int, str] | None = None
+    for candidate, docs in candidates:
+        if candidate == word:
+            return word
+        distance = _distance(word, candidate, limit)
+        if distance <= limit and (best is None or (distance, -docs, candidate) < best):
+            best = (distance, -docs, candidate)
+    return best[2] if best else None
+
+
+def correct(query: str) -> str | None:
+    """The query with each word the catalog does not know replaced by the closest one it
+    does; None when nothing could be corrected."""
+    terms = [t.lower() for t in search_terms(query)]
+    corrected = []
+    for term in terms:
+        known = _closest(term) if len(term) >= MIN_CORRECTED and not term.isdigit() else None
+        corrected.append(known or term)
+    return " ".join(corrected) if corrected != terms else None

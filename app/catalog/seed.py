@@ -278,6 +278,9 @@ def seed_demo_catalog(
     # Fresh planner statistics: without them SQLite sorts 100,000 rows for a filtered page.
     db.session.execute(sa.text("ANALYZE"))
     from app.catalog.cache import catalog_changed
+    from app.catalog.search import refresh_vocabulary
+
+    refresh_vocabulary()  # typo correction knows the demo catalog's words at once
 
     catalog_changed()
     return SeedResult(len(leaves), products, made_variants)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from huey import crontab
 
-from app.catalog import import_jobs
+from app.catalog import import_jobs, search
 from app.catalog.models import JobStatus
 from app.db import unit_of_work
 from tasks.queue import periodic_job, shop_job
@@ -45,6 +45,7 @@ def run_job(job_id: int) -> str | None:
         run.done, run.results = progress
     with unit_of_work():
         import_jobs.finish_run(run)
+    refresh_search_words()  # the imported names are corrected against from now on
     return JobStatus.SUCCEEDED
 
 
@@ -52,3 +53,11 @@ def run_job(job_id: int) -> str | None:
 def sweep_imports() -> int:
     with unit_of_work():
         return len(import_jobs.sweep())
+
+
+@periodic_job(crontab(minute="*/10"))
+def refresh_search_words() -> int:
+    """Every 10 minutes (and after an import): the words a search that found nothing is
+    corrected against follow the catalog's names. One statement set, one short unit."""
+    with unit_of_work():
+        return search.refresh_vocabulary()

@@ -1,6 +1,7 @@
 from app.catalog.models.category import Category, CategoryRedirect
 from app.catalog.models.import_job import ImportJob, JobStatus
 from app.catalog.models.product import Product, ProductImage, ProductStatus
+from app.catalog.models.search_word import SearchWord
 from app.catalog.models.stock import PriceChange, StockMovement, StockReason
 from app.catalog.models.variant import Variant
 
@@ -13,6 +14,7 @@ __all__ = [
     "Product",
     "ProductImage",
     "ProductStatus",
+    "SearchWord",
     "StockMovement",
     "StockReason",
     "Variant",
