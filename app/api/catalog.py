@@ -7,7 +7,7 @@ responses carry an ETag and answer 304 to ``If-None-Match``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any, cast
 
 from flask import Response, jsonify, request
@@ -18,6 +18,7 @@ from app.api.cursors import CursorError
 from app.api.openapi import operation
 from app.api.schemas import (
     CategoryOut,
+    CategorySuggestionOut,
     CategoryTreeOut,
     ImageOut,
     Problem,
@@ -25,6 +26,9 @@ from app.api.schemas import (
     ProductListQuery,
     ProductOut,
     ProductPageOut,
+    ProductSuggestionOut,
+    SuggestionQuery,
+    SuggestionsOut,
     VariantOut,
 )
 from app.catalog.cache import cached_value
@@ -38,6 +42,7 @@ from app.catalog.queries import (
     get_published_product_or_404,
     list_products,
 )
+from app.catalog.suggestions import suggest
 from app.core.errors import problem
 from app.core.numbers import MAX_PAGE
 
@@ -195,6 +200,32 @@ def _product_out(product: Product, tree: CategoryTree) -> ProductOut:
             for v in product.variants
         ],
         images=[image_out(i) for i in product.images],
+    )
+
+
+@operation(
+    bp,
+    "GET",
+    "/search/suggestions",
+    summary="Suggestions while the shopper types: products, categories, brands",
+    description=(
+        "The storefront's search suggestions. Fewer than two characters give empty lists. "
+        "Each word must start a word of what is suggested; products are matched like `q` in "
+        "/products (forms of a word, the last word as a prefix)."
+    ),
+    query=SuggestionQuery,
+    responses={200: SuggestionsOut, 304: None},
+    tags=["catalog"],
+)
+def search_suggestions(query: SuggestionQuery) -> Response:
+    found = suggest(query.q)
+    return conditional_json(
+        SuggestionsOut(
+            query=found.query,
+            products=[ProductSuggestionOut(**asdict(p)) for p in found.products],
+            categories=[CategorySuggestionOut(**asdict(c)) for c in found.categories],
+            brands=found.brands,
+        )
     )
 
 

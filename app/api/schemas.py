@@ -154,6 +154,30 @@ class ProductPageOut(BaseModel):
     )
 
 
+class SuggestionQuery(BaseModel):
+    q: str = Field(default="", max_length=500, description="What the shopper has typed so far.")
+
+
+class ProductSuggestionOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    price_min: int | None = Field(description="Lowest variant price in minor units.")
+    currency: str
+
+
+class CategorySuggestionOut(BaseModel):
+    name: str
+    path: str = Field(description="Category slug path, for `category` in /products.")
+
+
+class SuggestionsOut(BaseModel):
+    query: str = Field(description="The words suggested for, as the shop read them.")
+    products: list[ProductSuggestionOut] = Field(description="Best matches first, at most 5.")
+    categories: list[CategorySuggestionOut] = Field(description="At most 3.")
+    brands: list[str] = Field(description="At most 3; search for one with `q`.")
+
+
 class ProductListQuery(BaseModel):
     q: str | None = Field(default=None, max_length=500, description="Search words.")
     category: str | None = Field(

@@ -34,6 +34,7 @@ from app.catalog.queries import (
     list_products,
     list_related_products,
 )
+from app.catalog.suggestions import normalise, suggest
 from app.catalog.variants import (
     chosen_options,
     names_options,
@@ -151,6 +152,22 @@ def home() -> BaseResponse:
 def listing() -> BaseResponse:
     params = ListingParams.from_args(request.args)
     return _listing_response(params, "catalog/list.html")
+
+
+@bp.get("/search/suggestions")
+def search_suggestions() -> BaseResponse:
+    """The header search's suggestions (an htmx fragment for its combobox). Opened as a
+    page — no JavaScript, a shared link — it is the search itself."""
+    query = normalise(request.args.get("q", ""))
+    if not htmx:
+        target = (
+            url_for("catalog.list_products", q=query) if query else url_for("catalog.list_products")
+        )
+        return redirect(target)
+    found = suggest(query)
+    response = make_response(render_template("catalog/partials/suggestions.html", found=found))
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
 
 
 @bp.get("/c/<path:category_path>")

@@ -110,3 +110,102 @@ document.documentElement.classList.add("js");
     }
   });
 })();
+
+// 4. The header search is an ARIA 1.2 combobox: htmx fills its listbox with suggestions as
+//    the shopper types (base.html); here the keys. Down/Up move through the options (the
+//    input keeps focus, aria-activedescendant names the option), Enter opens the chosen one
+//    or, with none chosen, searches; Escape closes the list (a second Escape clears the
+//    field, as a search field does). Without JavaScript it is a plain search form.
+function shopCombobox() {
+  // This file runs in <head> (before the first paint); the header exists from here on.
+  var input = document.getElementById("site-search-q");
+  var list = document.getElementById("search-suggestions");
+  var status = document.getElementById("search-suggestions-status");
+  if (!input || !list) {
+    return;
+  }
+
+  function options() {
+    return Array.prototype.slice.call(list.querySelectorAll('[role="option"]'));
+  }
+
+  function active() {
+    var id = input.getAttribute("aria-activedescendant");
+    return id ? document.getElementById(id) : null;
+  }
+
+  function choose(option) {
+    options().forEach(function (each) {
+      each.setAttribute("aria-selected", each === option ? "true" : "false");
+    });
+    if (option) {
+      input.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({ block: "nearest" });
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function show(open) {
+    list.hidden = !open;
+    input.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) {
+      choose(null);
+    }
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!event.detail || event.detail.target !== list) {
+      return;
+    }
+    var count = options().length;
+    choose(null);
+    show(count > 0 && document.activeElement === input);
+    if (status) {
+      status.textContent = count
+        ? count + (count === 1 ? " suggestion" : " suggestions") + ". Use the down arrow to choose."
+        : "";
+    }
+  });
+
+  input.addEventListener("keydown", function (event) {
+    var all = options();
+    var current = active();
+    var index = current ? all.indexOf(current) : -1;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!all.length) {
+        return;
+      }
+      event.preventDefault();
+      show(true);
+      var step = event.key === "ArrowDown" ? 1 : -1;
+      var next = index < 0 ? (step > 0 ? 0 : all.length - 1) : (index + step + all.length) % all.length;
+      choose(all[next]);
+    } else if (event.key === "Enter" && current && !list.hidden) {
+      event.preventDefault();
+      window.location.assign(current.href);
+    } else if (event.key === "Escape" && !list.hidden) {
+      event.preventDefault();
+      show(false);
+    }
+  });
+
+  input.addEventListener("blur", function () {
+    show(false);
+  });
+  input.addEventListener("focus", function () {
+    if (options().length && input.value.trim()) {
+      show(true);
+    }
+  });
+  // A click on an option must not blur the input first (the list would close under it).
+  list.addEventListener("mousedown", function (event) {
+    event.preventDefault();
+  });
+}
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", shopCombobox);
+} else {
+  shopCombobox();
+}
+

@@ -217,7 +217,14 @@ def _csrf(walk: Walk) -> str:
 
 # Pages the same for everyone, or private to the browser (catalog pages carry the mini-cart):
 # every other response is someone's own and must never be stored.
-CACHEABLE = ("static", "catalog.", "api.categories", "api.products", "api.product_detail")
+CACHEABLE = (
+    "static",
+    "catalog.",
+    "api.categories",
+    "api.products",
+    "api.product_detail",
+    "api.search_suggestions",
+)
 
 
 def _check_not_stored(walk: Walk, rule, url: str, response) -> None:

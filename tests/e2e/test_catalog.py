@@ -10,7 +10,7 @@ pytestmark = pytest.mark.e2e
 
 def test_search_filter_page_and_open_a_product(page, live_server, problems):
     page.goto(live_server.url + "/")
-    page.get_by_role("searchbox", name="Search products").fill("merino")
+    page.get_by_role("combobox", name="Search products").fill("merino")
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"/products\?q=merino"))
     results = page.locator("#results")

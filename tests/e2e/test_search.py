@@ -1,0 +1,72 @@
+"""Searching as a person does: suggestions chosen with the keyboard, a typo corrected, a phone."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_keyboard_shopper_chooses_a_suggestion(page, live_server, problems):
+    page.goto(live_server.url + "/")
+    box = page.get_by_role("combobox", name="Search products")
+    box.press_sequentially("waxed fi", delay=40)
+    listbox = page.get_by_role("listbox", name="Suggestions")
+    expect(listbox).to_be_visible()
+    expect(box).to_have_attribute("aria-expanded", "true")
+    expect(listbox.get_by_role("option", name=re.compile("Waxed Field Jacket"))).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="suggestion")).to_have_count(1)
+
+    box.press("ArrowDown")
+    first = listbox.get_by_role("option").first
+    expect(first).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", "suggestion-0")
+    expect(box).to_be_focused()  # the keyboard never leaves the field
+
+    box.press("Escape")
+    expect(listbox).to_be_hidden()
+    expect(box).to_have_attribute("aria-expanded", "false")
+    expect(box).not_to_have_attribute("aria-activedescendant", re.compile(".*"))
+    expect(box).to_have_value("waxed fi")  # the first Escape closes, it does not clear
+
+    box.press("ArrowDown")
+    expect(first).to_have_attribute("aria-selected", "true")
+    box.press("Enter")
+    expect(page.get_by_role("heading", level=1, name="Waxed Field Jacket")).to_be_visible()
+    problems.assert_clean()
+
+
+def test_enter_without_a_choice_searches_and_a_typo_is_corrected_on_a_phone(
+    page, live_server, problems, tmp_path
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + "/")
+    box = page.get_by_role("combobox", name="Search products")
+    box.press_sequentially("jaket", delay=30)
+    box.press("Enter")
+    expect(page).to_have_url(re.compile(r"/products\?q=jaket"))
+    correction = page.get_by_text(re.compile("Showing results for"))
+    expect(correction).to_contain_text("jacket")
+    results = page.locator("#results")
+    expect(results.get_by_role("link", name="Waxed Field Jacket", exact=True)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "typo-390.png"), full_page=True)
+
+    page.get_by_role("link", name="search instead for “jaket”").click()
+    expect(page).to_have_url(re.compile(r"as_typed=1"))
+    expect(page.get_by_text("No products match “jaket”")).to_be_visible()
+    problems.assert_clean()
+
+
+def test_suggestions_on_a_phone_fit_the_screen(page, live_server, problems, tmp_path):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + "/")
+    page.get_by_role("combobox", name="Search products").press_sequentially("mer", delay=40)
+    listbox = page.get_by_role("listbox", name="Suggestions")
+    expect(listbox).to_be_visible()
+    box = listbox.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "suggestions-390.png"))
+    problems.assert_clean()
