@@ -252,6 +252,8 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX", "shop:"),
         "CACHE_DEFAULT_TIMEOUT": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_THRESHOLD": 2000,
+        # Search analytics: each process hands its tally to a task this often (0: at once)
+        "SEARCH_STATS_FLUSH_SECONDS": _int(env, "SEARCH_STATS_FLUSH_SECONDS", 0 if testing else 30),
         "SHOP_CURRENCY": env.get("SHOP_CURRENCY", "EUR").upper(),
         # Product image files: a local folder, or S3-compatible storage for several instances
         "STORAGE_BACKEND": env.get("STORAGE_BACKEND", "local").strip().lower(),

@@ -100,6 +100,17 @@ def app(database_url: str):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_search_tally():
+    """Search statistics are tallied per process between flushes; a test that holds its tally
+    (a production-like flush interval) must not hand it to the next test."""
+    from app.catalog import search_stats
+
+    search_stats._pending.clear()
+    yield
+    search_stats._pending.clear()
+
+
+@pytest.fixture(autouse=True)
 def _reset_rate_limits(app):
     """Flask-Limiter keeps one storage per extension instance (one app per process in
     production); tests that build extra apps re-point it, so point it back and clear it."""

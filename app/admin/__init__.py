@@ -24,6 +24,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Categories", "admin.categories", "catalog.edit"),
     ("Inventory", "admin.inventory", "stock.adjust"),
     ("Import and export", "admin.imports", "catalog.edit"),
+    ("Search synonyms", "admin.search_synonyms", "catalog.edit"),
     ("Customers", "admin.customers", "customers.view"),
     ("Notifications", "admin.notifications", "notifications.manage"),
     ("Webhook events", "admin.webhook_events", "orders.manage"),

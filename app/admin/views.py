@@ -16,6 +16,7 @@ from app.accounts.permissions import ROLE_PERMISSIONS, permission_required
 from app.admin import bp, stats
 from app.admin.chart import bar_chart
 from app.catalog.models import Product, ProductStatus, Variant
+from app.catalog.search_stats import top_searches
 from app.db import utcnow
 from app.extensions import db
 from app.orders.states import LABELS
@@ -100,5 +101,7 @@ def dashboard() -> str:
         low_stock=_low_stock(),
         dead=stats.dead_letters(),
         counts=counts,
+        top_searches=top_searches(),
+        zero_searches=top_searches(zero_only=True),
         permissions=sorted(ROLE_PERMISSIONS.get(current_user.role, set())),
     )

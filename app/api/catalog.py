@@ -17,6 +17,7 @@ from app.api import bp, cursors
 from app.api.cursors import CursorError
 from app.api.openapi import operation
 from app.api.schemas import (
+    BrandFacetOut,
     CategoryOut,
     CategorySuggestionOut,
     CategoryTreeOut,
@@ -42,6 +43,7 @@ from app.catalog.queries import (
     get_published_product_or_404,
     list_products,
 )
+from app.catalog.search_stats import record_search
 from app.catalog.suggestions import suggest
 from app.core.errors import problem
 from app.core.numbers import MAX_PAGE
@@ -148,6 +150,8 @@ def products(query: ProductListQuery) -> Response:
     # the key moves after each catalog commit), so it is built once and shared.
     key = "api:products:" + hashlib.sha256(params.cache_key().encode()).hexdigest()
     page = cached_value(key, lambda: _product_page(params, offset, limit))
+    if params.q and query.cursor is None:
+        record_search(params.q, page["total"])  # the first page of an app's search
     # Notices about this request's own filters are added outside the shared cache.
     return conditional_json({**page, "notices": [*params.messages, *page["notices"]]})
 
@@ -166,6 +170,7 @@ def _product_page(params: ListingParams, offset: int, limit: int) -> dict[str, A
         next_cursor=next_cursor,
         total=page.total,
         notices=notices,
+        brands=[BrandFacetOut(name=name, count=n) for name, n in page.brands],
         searched_for=page.params.q if page.corrected_from else None,
     ).model_dump(mode="json")
 

@@ -139,6 +139,11 @@ class ProductCardOut(BaseModel):
     image: ImageOut | None
 
 
+class BrandFacetOut(BaseModel):
+    name: str
+    count: int = Field(description="Products of this brand under the other filters.")
+
+
 class ProductPageOut(BaseModel):
     items: list[ProductCardOut]
     next_cursor: str | None = Field(
@@ -146,6 +151,11 @@ class ProductPageOut(BaseModel):
     )
     total: int
     notices: list[str] = Field(description="What was ignored or adjusted in the filters.")
+    brands: list[BrandFacetOut] = Field(
+        default_factory=list,
+        description="The brand facet: up to 12 brands under the other filters, most products "
+        "first; pass one as `brand`.",
+    )
     searched_for: str | None = Field(
         default=None,
         description="When `q` found nothing and its spelling was corrected against the "
@@ -192,6 +202,9 @@ class ProductListQuery(BaseModel):
     )
     sort: str | None = Field(
         default=None, max_length=20, description="relevance, newest, price, -price or name."
+    )
+    brand: str | None = Field(
+        default=None, max_length=120, description="Only this brand (as in `brands`)."
     )
     as_typed: str | None = Field(
         default=None,

@@ -23,6 +23,7 @@ DEFAULT_PER_PAGE = 24
 PER_PAGE_CHOICES = (24, 48, 96)
 MAX_PER_PAGE = 96
 MAX_PRICE_MINOR = 10**11
+MAX_BRAND_LENGTH = 120  # products.brand's length
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ListingParams:
     min_price: int | None = None  # minor units
     max_price: int | None = None
     in_stock: bool = False
+    brand: str = ""  # exactly as the catalog spells it (the brand facet's links carry it)
     sort: str = "newest"
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
@@ -61,6 +63,7 @@ class ListingParams:
             min_price=min_price,
             max_price=max_price,
             in_stock=args.get("in_stock", "") in {"1", "on", "true", "yes"},
+            brand=" ".join(args.get("brand", "").split())[:MAX_BRAND_LENGTH],
             sort=sort,
             page=page,
             per_page=per_page,
@@ -75,7 +78,7 @@ class ListingParams:
         return (
             f"q={self.q}|c={self.category}|min={self.min_price}|max={self.max_price}"
             f"|s={int(self.in_stock)}|o={self.sort}|p={self.page}|n={self.per_page}"
-            f"|t={int(self.as_typed)}"
+            f"|t={int(self.as_typed)}|b={self.brand}"
         )
 
     def query_args(self, include_category: bool = True, **overrides: Any) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class ListingParams:
             "min_price": _major(self.min_price),
             "max_price": _major(self.max_price),
             "in_stock": "1" if self.in_stock else "",
+            "brand": self.brand,
             "sort": "" if self.sort == ("relevance" if self.q else "newest") else self.sort,
             "per_page": "" if self.per_page == DEFAULT_PER_PAGE else self.per_page,
             "page": "" if self.page == 1 else self.page,
@@ -97,7 +101,11 @@ class ListingParams:
     @property
     def has_filters(self) -> bool:
         return bool(
-            self.q or self.min_price is not None or self.max_price is not None or self.in_stock
+            self.q
+            or self.min_price is not None
+            or self.max_price is not None
+            or self.in_stock
+            or self.brand
         )
 
 

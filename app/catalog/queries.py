@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -101,6 +101,7 @@ class ListingPage:
     facets: list[tuple[CategoryNode, int]]
     search_ignored: bool = False
     corrected_from: str = ""  # what was typed, when these are the results of a correction
+    brands: list[tuple[str, int]] = field(default_factory=list)  # the brand facet
 
     @property
     def pages(self) -> int:
@@ -143,8 +144,10 @@ def _list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
         elif params.sort == "relevance":
             ranked_search = search_clause(dialect, params.q, ranked=True)
 
-    def scoped_query(clause: SearchClause | None) -> sa.Select[int]:
+    def scoped_query(clause: SearchClause | None, *, by_brand: bool = True) -> sa.Select[int]:
         query = base
+        if by_brand and params.brand:
+            query = query.where(Product.brand == params.brand)
         if clause is not None:
             query = query.join(clause.subquery, clause.subquery.c.product_id == Product.id)
         # Facet counts cover the current search within the current category subtree.
@@ -155,9 +158,15 @@ def _list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
         return query
 
     # Total and facet counts do not depend on the page, so every page of a listing shares them.
-    summary_key = "summary:" + params.with_page(1).cache_key()
-    total, counts = cached_value(
-        summary_key, lambda: _summary(scoped_query(search), tree, category)
+    # The brand facet counts every brand under the other filters (choosing one still shows
+    # the others, with what choosing them would give).
+    summary_key = "summary:v2:" + params.with_page(1).cache_key()
+    total, counts, brands = cached_value(
+        summary_key,
+        lambda: (
+            *_summary(scoped_query(search), tree, category),
+            _brand_counts(scoped_query(search, by_brand=False)),
+        ),
     )
     facets = [(tree.nodes[node_id], n) for node_id, n in counts if node_id in tree.nodes]
 
@@ -173,7 +182,9 @@ def _list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
         .all()
     )
     products = _load_cards(page_ids)
-    return ListingPage(products, total, params, category, facets, search_ignored)
+    return ListingPage(
+        products, total, params, category, facets, search_ignored, brands=list(brands)
+    )
 
 
 def _order_by(
@@ -210,6 +221,21 @@ def _summary(
         if count:
             facets.append((child.id, count))
     return total, facets
+
+
+BRAND_FACETS = 12
+
+
+def _brand_counts(scoped: sa.Select[int]) -> list[tuple[str, int]]:
+    count = sa.func.count()
+    rows = db.session.execute(
+        scoped.with_only_columns(Product.brand, count)
+        .where(Product.brand != "")
+        .group_by(Product.brand)
+        .order_by(count.desc(), Product.brand)
+        .limit(BRAND_FACETS)
+    ).all()
+    return [(brand, n) for brand, n in rows]
 
 
 def _load_cards(ids: Sequence[int]) -> list[Product]:

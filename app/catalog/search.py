@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.catalog.models import Category, Product, ProductStatus, SearchWord
+from app.catalog.synonyms import synonym_map
 from app.extensions import db
 
 MAX_QUERY_LENGTH = 200
@@ -31,24 +32,54 @@ def search_terms(query: str) -> list[str]:
     return _WORD.findall(query[:MAX_QUERY_LENGTH])[:MAX_TERMS]
 
 
-def fts5_match_expression(query: str) -> str | None:
-    """``"red" "wool"*``: every word must match, the last one as a prefix (search as you type)."""
+def _parts(query: str, synonyms: dict[str, list[str]]) -> list[list[str]]:
+    """The query's terms, each the list of its alternatives: itself, or every term of its
+    synonym group when it (or a run of up to three words) is in one."""
     terms = search_terms(query)
-    if not terms:
-        return None
-    quoted = [f'"{t}"' for t in terms]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+    parts: list[list[str]] = []
+    i = 0
+    while i < len(terms):
+        for size in (3, 2, 1):
+            phrase = " ".join(t.lower() for t in terms[i : i + size])
+            if size <= len(terms) - i and phrase in synonyms:
+                parts.append(synonyms[phrase])
+                i += size
+                break
+        else:
+            parts.append([terms[i]])
+            i += 1
+    return parts
 
 
-def tsquery_expression(query: str) -> str | None:
-    """``'red' & 'wool':*`` for PostgreSQL: quoted words (no operators), last one a prefix."""
-    terms = search_terms(query)
-    if not terms:
+def fts5_match_expression(query: str, synonyms: dict[str, list[str]] | None = None) -> str | None:
+    """``"red" AND "wool"*``: every word must match, the last one as a prefix (search as you
+    type); a synonym becomes a choice of phrases: ``("tee" OR "t shirt")``."""
+    parts = _parts(query, synonyms or {})
+    if not parts:
         return None
-    quoted = [f"'{t}'" for t in terms]
-    quoted[-1] += ":*"
-    return " & ".join(quoted)
+    out = []
+    for index, alternatives in enumerate(parts):
+        if len(alternatives) > 1:
+            out.append("(" + " OR ".join(f'"{a}"' for a in alternatives) + ")")
+        else:
+            out.append(f'"{alternatives[0]}"' + ("*" if index == len(parts) - 1 else ""))
+    return " AND ".join(out)  # explicit: FTS5 has no implicit AND before a bracket
+
+
+def tsquery_expression(query: str, synonyms: dict[str, list[str]] | None = None) -> str | None:
+    """``'red' & 'wool':*`` for PostgreSQL: quoted words (no operators), the last a prefix; a
+    synonym becomes ``('tee' | 't' <-> 'shirt')``."""
+    parts = _parts(query, synonyms or {})
+    if not parts:
+        return None
+    out = []
+    for index, alternatives in enumerate(parts):
+        if len(alternatives) > 1:
+            phrases = [" <-> ".join(f"'{w}'" for w in a.split()) for a in alternatives]
+            out.append("(" + " | ".join(phrases) + ")")
+        else:
+            out.append(f"'{alternatives[0]}'" + (":*" if index == len(parts) - 1 else ""))
+    return " & ".join(out)
 
 
 @dataclass(frozen=True)
@@ -63,8 +94,9 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
     """Product ids matching ``query``, with a relevance rank when ``ranked`` (ranking every
     match costs more than finding them, so counts and non-relevance sorts skip it);
     ``None`` if there is nothing to search for."""
+    synonyms = synonym_map()
     if dialect == "sqlite":
-        match = fts5_match_expression(query)
+        match = fts5_match_expression(query, synonyms)
         if match is None:
             return None
         fts = sa.table("product_search", sa.column("rowid"))
@@ -84,7 +116,7 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
         )
         return SearchClause(sub, sub.c.rank)
 
-    expression = tsquery_expression(query)
+    expression = tsquery_expression(query, synonyms)
     if expression is None:
         return None
     tsquery = sa.func.to_tsquery("english", expression)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from huey import crontab
 
-from app.catalog import import_jobs, search
+from app.catalog import import_jobs, search, search_stats
 from app.catalog.models import JobStatus
 from app.db import unit_of_work
 from tasks.queue import periodic_job, shop_job
@@ -61,3 +61,16 @@ def refresh_search_words() -> int:
     corrected against follow the catalog's names. One statement set, one short unit."""
     with unit_of_work():
         return search.refresh_vocabulary()
+
+
+@shop_job(retries=1)
+def store_search_stats(batch: list[list]) -> None:
+    """A process's tally of searches (app/catalog/search_stats.py), added to the day's rows."""
+    with unit_of_work():
+        search_stats.store(batch)
+
+
+@periodic_job(crontab(minute="23", hour="3"))
+def forget_old_search_stats() -> int:
+    with unit_of_work():
+        return search_stats.forget_old()

@@ -34,6 +34,7 @@ from app.catalog.queries import (
     list_products,
     list_related_products,
 )
+from app.catalog.search_stats import record_search
 from app.catalog.suggestions import normalise, suggest
 from app.catalog.variants import (
     chosen_options,
@@ -98,9 +99,9 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
     ):
         abort(404)
 
-    def render() -> str:
+    def render() -> tuple[str, int]:
         page = list_products(params, tree)
-        return render_template(
+        html = render_template(
             "catalog/partials/results.html",
             page=page,
             tree=tree,
@@ -108,15 +109,18 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
             base_endpoint=page_context.get("base_endpoint", "catalog.list_products"),
             base_args=page_context.get("base_args", {}),
         )
+        return html, page.total
 
-    results_key = "listing:" + params.cache_key()
+    # Cached with its total (the search statistics need it on every request, hit or miss).
+    results_key = "listing:v2:" + params.cache_key()
     if htmx and htmx.target == "results" and not htmx.history_restore_request:
-        results = cached_value(results_key, render)
+        results, total = cached_value(results_key, render)
+        _count_search(params, total)
         return _conditional(_fill_holes(results, params.messages), partial=True)
 
-    def render_content() -> str:
-        results = cached_value(results_key, render)
-        return render_template(
+    def render_content() -> tuple[str, int]:
+        results, total = cached_value(results_key, render)
+        html = render_template(
             template.replace("catalog/", "catalog/partials/").replace(".html", "_content.html"),
             params=params,
             tree=tree,
@@ -125,12 +129,24 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
             per_page_choices=PER_PAGE_CHOICES,
             **page_context,
         )
+        return html, total
 
     # The whole content (filters and results) is shared; only the shell is per request.
-    content = cached_value(f"content:{template}:{params.cache_key()}", render_content)
+    content, total = cached_value(f"content:v2:{template}:{params.cache_key()}", render_content)
+    _count_search(params, total)
     content = _fill_holes(content, params.messages)
     body = render_template(template, params=params, content=content, **page_context)
     return _conditional(body)
+
+
+def _count_search(params: ListingParams, total: int) -> None:
+    """A search for the staff's statistics: its first page, typed or submitted — not a page
+    turn, nor a filter or sort changed on the same words."""
+    if not params.q or params.page != 1 or htmx.history_restore_request:
+        return
+    if htmx and htmx.trigger_name not in (None, "q"):
+        return
+    record_search(params.q, total)
 
 
 @bp.get("/")

@@ -219,12 +219,16 @@ def test_empty_results_suggest_removing_filters(client, catalog):
     assert "clear all filters" in html
 
 
+def category_facets(html: str) -> list[tuple[str, str]]:
+    nav = html.split('aria-label="Narrow by category"')[1].split("</nav>")[0]
+    return re.findall(r'>(\w+) <span class="facet-count">\((\d+)\)</span>', nav)
+
+
 def test_facet_counts_follow_the_search(client, catalog):
     html = client.get("/products?q=wool").get_data(as_text=True)
-    facets = re.findall(r'>(\w+) <span class="facet-count">\((\d+)\)</span>', html)
-    assert facets == [("Clothing", "1"), ("Home", "1")]
+    assert category_facets(html) == [("Clothing", "1"), ("Home", "1")]
     html = client.get("/c/clothing").get_data(as_text=True)
-    assert re.findall(r'>(\w+) <span class="facet-count">\((\d+)\)</span>', html) == [("Men", "1")]
+    assert category_facets(html) == [("Men", "1")]
 
 
 def test_htmx_filter_request_returns_only_the_results(client, catalog):
@@ -252,7 +256,12 @@ def test_history_restore_gets_the_full_page(client, catalog):
     assert "<html" in response.get_data(as_text=True)
 
 
-def test_listing_query_count_does_not_grow_with_page_size(client, db, count_queries):
+def test_listing_query_count_does_not_grow_with_page_size(
+    app, client, db, count_queries, monkeypatch
+):
+    # Search statistics are tallied in memory and stored by a task every 30 s in production;
+    # here the tally is held, so only the listing's own queries are counted.
+    monkeypatch.setitem(app.config, "SEARCH_STATS_FLUSH_SECONDS", 3600)
     for i in range(100):
         factories.product(
             f"Bulk {i}",
@@ -270,7 +279,7 @@ def test_listing_query_count_does_not_grow_with_page_size(client, db, count_quer
         assert response.status_code == 200
         counts.append(count_queries.count - before)
     assert counts[0] == counts[1]
-    assert counts[0] <= 6  # count, facets, page ids, products, images, variants
+    assert counts[0] <= 7  # count, category and brand facets, page ids, products, images, variants
     # A cached listing issues no catalog queries at all.
     before = count_queries.count
     client.get("/products?per_page=96&q=bulk")

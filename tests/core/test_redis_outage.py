@@ -91,6 +91,7 @@ def test_storefront_answers_within_a_second_while_redis_hangs(make_app, db, own_
         CACHE_REDIS_URL=url,
         REDIS_RETRY_SECONDS=1.0,
         LOG_REPEAT_SECONDS=60,
+        SEARCH_STATS_FLUSH_SECONDS=30,  # as in production (tests store each search at once)
     )
     shopper = app.test_client()
     pages = (*PAGES, f"/products/{product.slug}")

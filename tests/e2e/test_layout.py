@@ -80,6 +80,7 @@ ADMIN_LISTS = [
     "/admin/webhook-events",
     "/admin/audit",
     "/admin/imports",
+    "/admin/search-synonyms",
     "/admin/settings/shipping",
     "/admin/settings/tax",
 ]

@@ -1,5 +1,5 @@
 """Staff catalog screens: products and variants, images, categories, inventory, and CSV
-import and export (one module per screen)."""
+import and export, search synonyms (one module per screen)."""
 
 from app.admin.catalog import (  # noqa: F401  (each registers its views)
     categories,
@@ -8,4 +8,5 @@ from app.admin.catalog import (  # noqa: F401  (each registers its views)
     imports,
     inventory,
     products,
+    synonyms,
 )

@@ -41,6 +41,8 @@ class Product(TimestampMixin, Base):
             "in_stock",
             "price_min",
         ),
+        # The brand filter, and the brand facet's GROUP BY under it.
+        sa.Index("ix_products_status_brand", "status", "brand"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
