@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.catalog.cache import cached_value
 from app.catalog.models import Category, Product, ProductStatus, SearchWord
 from app.catalog.synonyms import synonym_map
 from app.extensions import db
@@ -51,9 +52,15 @@ def _parts(query: str, synonyms: dict[str, list[str]]) -> list[list[str]]:
     return parts
 
 
-def fts5_match_expression(query: str, synonyms: dict[str, list[str]] | None = None) -> str | None:
+def fts5_match_expression(
+    query: str,
+    synonyms: dict[str, list[str]] | None = None,
+    completions: list[str] | None = None,
+) -> str | None:
     """``"red" AND "wool"*``: every word must match, the last one as a prefix (search as you
-    type); a synonym becomes a choice of phrases: ``("tee" OR "t shirt")``."""
+    type) or as one of the catalog words it begins (``completions``: a stemmed prefix such as
+    "runn" would miss "running", indexed as "run"); a synonym becomes a choice of phrases:
+    ``("tee" OR "t-shirt")``."""
     parts = _parts(query, synonyms or {})
     if not parts:
         return None
@@ -61,14 +68,22 @@ def fts5_match_expression(query: str, synonyms: dict[str, list[str]] | None = No
     for index, alternatives in enumerate(parts):
         if len(alternatives) > 1:
             out.append("(" + " OR ".join(f'"{a}"' for a in alternatives) + ")")
+        elif index == len(parts) - 1:
+            words = [f'"{alternatives[0]}"*', *(f'"{w}"' for w in completions or [])]
+            out.append(words[0] if len(words) == 1 else "(" + " OR ".join(words) + ")")
         else:
-            out.append(f'"{alternatives[0]}"' + ("*" if index == len(parts) - 1 else ""))
+            out.append(f'"{alternatives[0]}"')
     return " AND ".join(out)  # explicit: FTS5 has no implicit AND before a bracket
 
 
-def tsquery_expression(query: str, synonyms: dict[str, list[str]] | None = None) -> str | None:
-    """``'red' & 'wool':*`` for PostgreSQL: quoted words (no operators), the last a prefix; a
-    synonym becomes ``('tee' | 't' <-> 'shirt')``."""
+def tsquery_expression(
+    query: str,
+    synonyms: dict[str, list[str]] | None = None,
+    completions: list[str] | None = None,
+) -> str | None:
+    """``'red' & 'wool':*`` for PostgreSQL: quoted words (no operators), the last a prefix or
+    one of its ``completions``; a synonym becomes ``('tee' | 't-shirt')`` (a hyphenated term
+    is one lexeme to PostgreSQL's parser; other phrases are words ``<->`` words)."""
     parts = _parts(query, synonyms or {})
     if not parts:
         return None
@@ -77,9 +92,37 @@ def tsquery_expression(query: str, synonyms: dict[str, list[str]] | None = None)
         if len(alternatives) > 1:
             phrases = [" <-> ".join(f"'{w}'" for w in a.split()) for a in alternatives]
             out.append("(" + " | ".join(phrases) + ")")
+        elif index == len(parts) - 1:
+            words = [f"'{alternatives[0]}':*", *(f"'{w}'" for w in completions or [])]
+            out.append(words[0] if len(words) == 1 else "(" + " | ".join(words) + ")")
         else:
-            out.append(f"'{alternatives[0]}'" + (":*" if index == len(parts) - 1 else ""))
+            out.append(f"'{alternatives[0]}'")
     return " & ".join(out)
+
+
+COMPLETIONS = 8  # catalog words offered for a half-typed last word
+
+
+def completions(query: str) -> list[str]:
+    """The most used catalog words that begin with the query's last word (cached per
+    catalog version); nothing for a word of one letter or a word the catalog has itself."""
+    terms = search_terms(query)
+    if not terms:
+        return []
+    prefix = terms[-1].lower()
+    if len(prefix) < 2:
+        return []
+
+    def load() -> list[str]:
+        rows = db.session.execute(
+            sa.select(SearchWord.word)
+            .where(SearchWord.word.startswith(prefix, autoescape=True), SearchWord.word != prefix)
+            .order_by(SearchWord.docs.desc(), SearchWord.word)
+            .limit(COMPLETIONS)
+        ).scalars()
+        return list(rows)
+
+    return cached_value("complete:" + prefix, load)
 
 
 @dataclass(frozen=True)
@@ -95,8 +138,9 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
     match costs more than finding them, so counts and non-relevance sorts skip it);
     ``None`` if there is nothing to search for."""
     synonyms = synonym_map()
+    words = completions(query)
     if dialect == "sqlite":
-        match = fts5_match_expression(query, synonyms)
+        match = fts5_match_expression(query, synonyms, words)
         if match is None:
             return None
         fts = sa.table("product_search", sa.column("rowid"))
@@ -116,7 +160,7 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
         )
         return SearchClause(sub, sub.c.rank)
 
-    expression = tsquery_expression(query, synonyms)
+    expression = tsquery_expression(query, synonyms, words)
     if expression is None:
         return None
     tsquery = sa.func.to_tsquery("english", expression)
@@ -143,6 +187,10 @@ def vocabulary_words(text: str) -> set[str]:
 def refresh_vocabulary() -> int:
     """Rebuild ``search_words`` from published products' names and brands and category
     names (a periodic task, the seed and finished imports call it). Returns its size."""
+    if db.engine.dialect.name == "postgresql":
+        # One rebuild at a time (the periodic one and an import's may overlap): the second
+        # waits, then replaces the first's rows instead of colliding with them.
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(4172611)"))
     counts: dict[str, int] = {}
     rows = db.session.execute(
         sa.select(Product.name, Product.brand).where(Product.status == ProductStatus.PUBLISHED)

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 MAX_QUERY = 100
 MAX_PENDING = 200
 RETENTION = timedelta(days=90)
-PERSONAL = re.compile(r"@|\d{6,}")
+# An email address, an order number (SS-XXXX-XXXX) or six digits or more, even with spaces,
+# dots or dashes between them (phone, card and account numbers).
+PERSONAL = re.compile(r"@|\bss-[0-9a-z]{4}-[0-9a-z]{4}\b|\d(?:[\s.\-/]?\d){5,}")
 
 _lock = threading.Lock()
 _pending: Counter[tuple[str, str, bool]] = Counter()  # (day, query, found nothing) -> count

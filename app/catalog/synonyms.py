@@ -22,12 +22,18 @@ MAX_TERMS = 10
 MAX_WORDS = 3
 MAX_TERM_LENGTH = 50
 MAX_GROUPS = 1000
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"\w+(?:-\w+)*", re.UNICODE)  # a hyphenated word stays one: "t-shirt"
 
 
 def normalise_term(text: str) -> str:
-    """ "T-Shirt" → "t shirt": the words the search index sees, lower case."""
+    """ "  T-Shirt " → "t-shirt": lower case, single spaces, hyphens kept (PostgreSQL indexes
+    "t-shirt" as one lexeme; FTS5 reads it as the phrase "t shirt")."""
     return " ".join(w.lower() for w in _WORD.findall(text))
+
+
+def lookup_key(term: str) -> str:
+    """How a shopper's words meet a term: "t-shirt" and "t shirt" are both "t shirt"."""
+    return term.replace("-", " ")
 
 
 def parse_group(text: str) -> list[str]:
@@ -35,9 +41,9 @@ def parse_group(text: str) -> list[str]:
     terms: list[str] = []
     for raw in re.split(r"[,\n;]", text[:2000]):
         term = normalise_term(raw)
-        if not term or term in terms:
+        if not term or lookup_key(term) in {lookup_key(t) for t in terms}:
             continue
-        if len(term) > MAX_TERM_LENGTH or len(term.split()) > MAX_WORDS:
+        if len(term) > MAX_TERM_LENGTH or len(lookup_key(term).split()) > MAX_WORDS:
             raise CatalogError(
                 f"“{term[:MAX_TERM_LENGTH]}” is too long: a term is one to {MAX_WORDS} words.",
                 field="terms",
@@ -65,7 +71,8 @@ def add_group(text: str, *, actor_id: int | None) -> SearchSynonym:
     if len(groups) >= MAX_GROUPS:
         raise CatalogError(f"The shop has {MAX_GROUPS} synonym groups, the most it keeps.")
     for group in groups:
-        taken = [t for t in terms if t in group.term_list]
+        known = {lookup_key(t) for t in group.term_list}
+        taken = [t for t in terms if lookup_key(t) in known]
         if taken:
             raise CatalogError(
                 f"“{taken[0]}” is already in the group {group.terms}. Delete that group first "
@@ -99,14 +106,15 @@ def delete_group(group_id: int, *, actor_id: int | None) -> SearchSynonym | None
 
 
 def synonym_map() -> dict[str, list[str]]:
-    """Each term → every term of its group (itself first), for the search expression."""
+    """Each term (as :func:`lookup_key`) → every term of its group (itself first), for the
+    search expression."""
 
     def load() -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for (terms,) in db.session.execute(sa.select(SearchSynonym.terms)):
             group = [t for t in terms.split(", ") if t]
             for term in group:
-                found[term] = [term] + [t for t in group if t != term]
+                found[lookup_key(term)] = [term] + [t for t in group if t != term]
         return found
 
     return cached_value("synonyms", load)

@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import (
     Response,
@@ -140,12 +141,15 @@ def _listing_response(params: ListingParams, template: str, **page_context: obje
 
 
 def _count_search(params: ListingParams, total: int) -> None:
-    """A search for the staff's statistics: its first page, typed or submitted — not a page
-    turn, nor a filter or sort changed on the same words."""
+    """A search for the staff's statistics: its first page, submitted or typed — not a page
+    turn, nor a filter or sort changed on the same words (an htmx request from a page that
+    already showed them: its HX-Current-URL has the same ``q``)."""
     if not params.q or params.page != 1 or htmx.history_restore_request:
         return
-    if htmx and htmx.trigger_name not in (None, "q"):
-        return
+    if htmx and htmx.current_url:
+        shown = parse_qs(urlsplit(htmx.current_url).query).get("q", [""])[0]
+        if " ".join(shown.split()).lower() == params.q.lower():
+            return
     record_search(params.q, total)
 
 
@@ -180,10 +184,8 @@ def search_suggestions() -> BaseResponse:
             url_for("catalog.list_products", q=query) if query else url_for("catalog.list_products")
         )
         return redirect(target)
-    found = suggest(query)
-    response = make_response(render_template("catalog/partials/suggestions.html", found=found))
-    response.headers["Cache-Control"] = "private, max-age=60"
-    return response
+    found = suggest(query)  # fragments are never stored (app/core/security.py)
+    return make_response(render_template("catalog/partials/suggestions.html", found=found))
 
 
 @bp.get("/c/<path:category_path>")

@@ -27,7 +27,7 @@ from app.catalog.models import StockReason, Variant
 from app.core.shop_errors import ShopError
 from app.db import affected, after_commit
 from app.extensions import db
-from app.inventory.services import adjust_stock
+from app.inventory.services import adjust_stock, sold_for
 from app.orders import tasks
 from app.orders.models import Order, OrderLine, Refund, RefundLine, RefundStatus
 from app.payments.models import REFUNDABLE_PAYMENTS, Payment
@@ -184,20 +184,25 @@ def _claim_amount(payment: Payment, amount: int, currency: str) -> None:
 def restock_line(
     order: Order, line: OrderLine, quantity: int, *, actor_id: int | None, note: str
 ) -> int:
-    """Put units of a line back on the shelf, never more than were sold (a conditional UPDATE
-    on the line), and only when the sale took them off it. Returns how many went back."""
+    """Put units of a line back on the shelf of a tracked variant, never more than the sale
+    took off it by the stock ledger (a conditional UPDATE on the line). Returns how many went
+    back."""
     if quantity <= 0 or order.stock_committed_at is None or line.variant_id is None:
         return 0
     tracked = db.session.execute(
         sa.select(Variant.track_inventory).where(Variant.id == line.variant_id)
     ).scalar_one_or_none()
-    if not tracked:
+    taken = sold_for(order.number, line.variant_id) if tracked else 0
+    if not taken:
+        # Sold while its stock was not tracked (nothing left the shelf), or not tracked now
+        # (no count to put back into; older ledgers also wrote sale lines for such variants).
         return 0
     claimed = affected(
         sa.update(OrderLine)
         .where(
             OrderLine.id == line.id,
-            OrderLine.quantity_restocked + quantity <= OrderLine.quantity,
+            # A line's quantity never changes; the sale may have taken fewer off the shelf.
+            OrderLine.quantity_restocked + quantity <= min(line.quantity, taken),
         )
         .values(quantity_restocked=OrderLine.quantity_restocked + quantity)
         .execution_options(synchronize_session=False)

@@ -124,6 +124,12 @@ function shopCombobox() {
   if (!input || !list) {
     return;
   }
+  // A combobox only once this script can open its list: without JavaScript it is announced
+  // as the plain search field it then is.
+  input.setAttribute("role", "combobox");
+  input.setAttribute("aria-autocomplete", "list");
+  input.setAttribute("aria-expanded", "false");
+  input.setAttribute("aria-controls", list.id);
 
   function options() {
     return Array.prototype.slice.call(list.querySelectorAll('[role="option"]'));
@@ -168,7 +174,14 @@ function shopCombobox() {
     }
   });
 
+  input.addEventListener("input", function () {
+    choose(null); // the list on screen is for the words before this keystroke
+  });
+
   input.addEventListener("keydown", function (event) {
+    if (event.isComposing || event.keyCode === 229) {
+      return; // an input method is composing: its keys are its own
+    }
     var all = options();
     var current = active();
     var index = current ? all.indexOf(current) : -1;

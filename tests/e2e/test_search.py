@@ -11,6 +11,8 @@ pytestmark = pytest.mark.e2e
 def test_a_keyboard_shopper_chooses_a_suggestion(page, live_server, problems):
     page.goto(live_server.url + "/")
     box = page.get_by_role("combobox", name="Search products")
+    expect(box).to_have_attribute("aria-controls", "search-suggestions")
+    expect(box).to_have_attribute("aria-autocomplete", "list")
     box.press_sequentially("waxed fi", delay=40)
     listbox = page.get_by_role("listbox", name="Suggestions")
     expect(listbox).to_be_visible()

@@ -76,3 +76,39 @@ def test_tracking_switched_off_then_the_checkout_expires_gives_the_units_back(cl
     commit_unit_of_work()
     assert stock(db, variant_id) == (5, 0)
     assert [tuple(r) for r in ledger(db, variant_id)] == [("reservation", 0, 2), ("release", 0, -2)]
+
+
+def test_a_ledger_line_from_before_the_rule_never_fails_the_payment(client, db, caplog):
+    """Before the ledger was the rule, reserving an untracked variant wrote a reservation
+    line without reserving anything. An order placed then and paid after the upgrade is
+    sold without touching stock (and without an error that would dead-letter its webhook)."""
+    from app.inventory.services import release, sell
+
+    variant = factories.product("Old Mug", stock=5).variants[0]
+    variant.track_inventory = False
+    db.session.add(
+        StockMovement(
+            variant_id=variant.id, reserved_delta=2, reason="reservation", reference="SS-OLD0-0001"
+        )
+    )
+    commit_unit_of_work()
+    sell([(variant.id, 2)], reference="SS-OLD0-0001")
+    release([(variant.id, 2)], reference="SS-OLD0-0001")
+    commit_unit_of_work()
+    assert stock(db, variant.id) == (5, 0)
+    assert "SS-OLD0-0001 holds 2 of variant" in caplog.text
+
+
+def test_a_refund_puts_back_only_what_the_sale_took_off_the_shelf(client, db):
+    """Reserved and sold while untracked, tracked since: the sale took nothing off the shelf,
+    so refunding it with restock creates no stock that never existed."""
+    from app.orders.refunds import issue_refund
+
+    variant_id, session_url = checkout(client, db, tracked=False)
+    sandbox_action(client, session_url, "pay")
+    switch_tracking(db, variant_id, True)
+    order = latest_order()
+    issue_refund(order, lines={order.lines[0].id: 2}, restock=True, reason="test")
+    commit_unit_of_work()
+    assert stock(db, variant_id) == (5, 0)
+    assert ledger(db, variant_id) == []

@@ -103,6 +103,27 @@ def seed_live_catalog() -> None:
         admin.totp_enabled_at = utcnow()
 
 
+def _static_read_at_once(app):
+    """Static files are read whole and their file closed before the dev server writes them:
+    when the browser drops the connection mid-response (a favicon, a stylesheet it already
+    has), werkzeug's threaded dev server can leave the file object to the garbage collector,
+    whose ResourceWarning then fails whichever test happens to be running (warnings are
+    errors here). Production runs under gunicorn, not this server."""
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        if not environ.get("PATH_INFO", "").startswith("/static/"):
+            return body
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_root: Path) -> Iterator[LiveServer]:
     from tests.conftest import app_config
@@ -114,7 +135,7 @@ def live_server(tmp_root: Path) -> Iterator[LiveServer]:
         with app.app_context():
             flask_migrate.upgrade()
             seed_live_catalog()
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server("127.0.0.1", 0, _static_read_at_once(app), threaded=True)
         # Links in emails point at this server.
         app.config["SHOP_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
