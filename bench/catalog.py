@@ -565,39 +565,23 @@ def plan_rows(opts: argparse.Namespace, slug: str, terms_dir: Path) -> list[Row]
             )
         )
     if opts.probe_budget > 0:
-        rows.append(
-            Row(
-                "search (sequential probe, uncached)",
-                "/products",
-                script="probe",
-                args=terms["probe"],
-                warmup_args=terms["warmup"][:8],  # enough to reach both workers
-                connections=1,
-                info_only=True,
+        # One shopper at a time, no queueing: the latency of the work itself.
+        for name, path, args in (
+            ("search (sequential probe, uncached)", "/products", terms["probe"]),
+            ("suggestions (typing, sequential)", "/search/suggestions", terms["suggest"]),
+            ("search (typo, sequential, corrected)", "/products", terms["typo"]),
+        ):
+            rows.append(
+                Row(
+                    name,
+                    path,
+                    script="probe",
+                    args=args,
+                    warmup_args=terms["warmup"][:8],  # enough to reach both workers
+                    connections=1,
+                    info_only=True,
+                )
             )
-        )
-        rows.append(
-            Row(
-                "suggestions (typing, sequential)",
-                "/search/suggestions",
-                script="probe",
-                args=terms["suggest"],
-                warmup_args=terms["warmup"][:8],
-                connections=1,
-                info_only=True,
-            )
-        )
-        rows.append(
-            Row(
-                "search (typo, sequential, corrected)",
-                "/products",
-                script="probe",
-                args=terms["typo"],
-                warmup_args=terms["warmup"][:8],
-                connections=1,
-                info_only=True,
-            )
-        )
     return rows
 
 
