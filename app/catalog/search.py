@@ -133,6 +133,22 @@ class SearchClause:
     rank: ColumnElement[float]
 
 
+# Both engines rank stems alike ("jackets" and "jacket" are one word to them); a name that
+# holds a word exactly as it was typed comes first, so "jackets" lists "… Jackets" before
+# "… Jacket". Larger than any text rank either engine gives a short product.
+EXACT_BOOST = 20.0
+
+
+def _exact_words(name: ColumnElement[Any], query: str) -> ColumnElement[Any]:
+    """How many of the typed words the name contains as typed (case aside)."""
+    lowered = sa.func.lower(name)
+    hits = [
+        sa.case((lowered.contains(term.lower(), autoescape=True), 1), else_=0)
+        for term in dict.fromkeys(search_terms(query))
+    ]
+    return sum(hits[1:], hits[0]) if hits else sa.literal(0)
+
+
 def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchClause | None:
     """Product ids matching ``query``, with a relevance rank when ``ranked`` (ranking every
     match costs more than finding them, so counts and non-relevance sorts skip it);
@@ -143,9 +159,10 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
         match = fts5_match_expression(query, synonyms, words)
         if match is None:
             return None
-        fts = sa.table("product_search", sa.column("rowid"))
+        fts = sa.table("product_search", sa.column("rowid"), sa.column("name"))
         rank: ColumnElement[float] = (
             sa.func.bm25(sa.literal_column("product_search"), 10.0, 4.0, 1.0)
+            - EXACT_BOOST * _exact_words(fts.c.name, query)
             if ranked
             else sa.literal(0.0)
         )
@@ -165,7 +182,12 @@ def search_clause(dialect: str, query: str, *, ranked: bool = True) -> SearchCla
         return None
     tsquery = sa.func.to_tsquery("english", expression)
     vector: ColumnElement[Any] = sa.literal_column("products.search_vector")
-    rank = -sa.func.ts_rank_cd(vector, tsquery) if ranked else sa.literal(0.0)
+    rank = (
+        -sa.func.ts_rank_cd(vector, tsquery)
+        - EXACT_BOOST * _exact_words(sa.literal_column("products.name"), query)
+        if ranked
+        else sa.literal(0.0)
+    )
     sub = (
         sa.select(Product.id.label("product_id"), rank.label("rank"))
         .where(vector.op("@@")(tsquery))

@@ -104,3 +104,21 @@ def test_the_vocabulary_follows_published_names_brands_and_categories(db, catalo
 )
 def test_edit_distance_counts_a_swap_as_one_edit(a, b, expected):
     assert _distance(a, b, 2) == min(expected, 3)
+
+
+def test_a_name_with_the_word_as_typed_ranks_above_its_other_forms(client, db):
+    factories.product("Denim Jacket")
+    factories.product("Two Jackets Gift Set")
+    factories.product("Jacketed Mug", description_html="<p>Jackets for mugs.</p>")
+    commit_unit_of_work()
+    plural = names_in_order(client.get("/products?q=jackets").get_data(as_text=True))
+    assert plural[0] == "Two Jackets Gift Set"
+    singular = names_in_order(client.get("/products?q=jacket").get_data(as_text=True))
+    assert set(singular[:2]) == {"Denim Jacket", "Two Jackets Gift Set"}  # both hold "jacket"
+    assert client.get("/api/v1/products?q=jackets").get_json()["items"][0]["name"] == (
+        "Two Jackets Gift Set"
+    )
+
+
+def names_in_order(html: str) -> list[str]:
+    return re.findall(r'<h3 class="product-card-title">(.*?)</h3>', html)
