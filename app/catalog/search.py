@@ -140,10 +140,11 @@ EXACT_BOOST = 20.0
 
 
 def _exact_words(name: ColumnElement[Any], query: str) -> ColumnElement[Any]:
-    """How many of the typed words the name contains as typed (case aside)."""
-    lowered = sa.func.lower(name)
+    """How many of the typed words the name holds as whole words, as typed (case aside):
+    "jacket" is in "Denim Jacket", not in "Jacketed Mug" nor "Two Jackets"."""
+    padded = sa.literal(" ", sa.String) + sa.func.lower(name) + sa.literal(" ", sa.String)
     hits = [
-        sa.case((lowered.contains(term.lower(), autoescape=True), 1), else_=0)
+        sa.case((padded.contains(f" {term.lower()} ", autoescape=True), 1), else_=0)
         for term in dict.fromkeys(search_terms(query))
     ]
     return sum(hits[1:], hits[0]) if hits else sa.literal(0)
