@@ -566,10 +566,23 @@ def plan_rows(opts: argparse.Namespace, slug: str, terms_dir: Path) -> list[Row]
         )
     if opts.probe_budget > 0:
         # One shopper at a time, no queueing: the latency of the work itself.
-        for name, path, args in (
-            ("search (sequential probe, uncached)", "/products", terms["probe"]),
-            ("suggestions (typing, sequential)", "/search/suggestions", terms["suggest"]),
-            ("search (typo, sequential, corrected)", "/products", terms["typo"]),
+        # Each warms both workers up on its own kind of request (a worker's first correction
+        # or suggestion loads what later ones reuse), with terms it does not measure.
+        warm = terms["warmup"][:8]
+        for name, path, args, warmup in (
+            ("search (sequential probe, uncached)", "/products", terms["probe"], warm),
+            (
+                "suggestions (typing, sequential)",
+                "/search/suggestions",
+                terms["suggest"],
+                [t[:4] for t in warm],
+            ),
+            (
+                "search (typo, sequential, corrected)",
+                "/products",
+                terms["typo"],
+                [misspell(t) for t in warm],
+            ),
         ):
             rows.append(
                 Row(
@@ -577,7 +590,7 @@ def plan_rows(opts: argparse.Namespace, slug: str, terms_dir: Path) -> list[Row]
                     path,
                     script="probe",
                     args=args,
-                    warmup_args=terms["warmup"][:8],  # enough to reach both workers
+                    warmup_args=warmup,
                     connections=1,
                     info_only=True,
                 )
