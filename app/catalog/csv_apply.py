@@ -24,6 +24,7 @@ from app.catalog.csv_import import (
     category_paths,
     description_changed,
     in_batches,
+    specifications_changed,
 )
 from app.catalog.models import (
     Category,
@@ -43,6 +44,7 @@ from app.catalog.services import (
     set_product_status,
     set_variant_price,
 )
+from app.catalog.specifications import parse_specifications_cell
 from app.db import affected
 from app.extensions import db
 from app.inventory.services import adjust_stock
@@ -121,6 +123,7 @@ def apply_group(group: ProductGroup, context: ApplyContext) -> dict[str, int]:
             category=category,
             description_html=values.get("description", ""),
             brand=values.get("brand", ""),
+            attributes=parse_specifications_cell(values.get("specifications", "")),
             status=values.get("status", ProductStatus.DRAFT),
             currency=context.shop_currency,
             actor_id=context.actor_id,
@@ -234,6 +237,9 @@ def _update_product(
         changed = True
     if "brand" in values and values["brand"] != product.brand:
         product.brand = values["brand"]
+        changed = True
+    if specifications_changed(product, values):
+        product.attributes = parse_specifications_cell(values["specifications"])
         changed = True
     if category is not None and category.id != product.category_id:
         product.category = category

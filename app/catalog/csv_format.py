@@ -59,6 +59,9 @@ COLUMNS: tuple[Column, ...] = (
            "leave the cell blank to keep the current stock.", "12"),
     Column("low_stock_threshold", False, False, 12, "Alert when available stock falls to this "
            "number. New variants default to the store's setting.", "5"),
+    Column("specifications", False, True, 8_000, "Product specifications as Name=value pairs "
+           "separated by semicolons (a value cannot hold ; or =; use the product editor for "
+           "those). Blank keeps the product's own.", "Material=Linen;Fit=Regular"),
 )
 # fmt: on
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)

@@ -42,7 +42,9 @@ from app.catalog.csv_format import (
     parse_options,
     read_rows,
 )
+from app.catalog.errors import CatalogError
 from app.catalog.models import Category, Product, ProductStatus, Variant
+from app.catalog.specifications import parse_specifications_cell
 from app.core.html import sanitize_html
 from app.core.money import decimal_text, minor_units
 from app.extensions import db
@@ -240,6 +242,12 @@ def _merge_product_fields(
             value = value.strip("/").lower()
         if not value:
             continue
+        if name == "specifications":
+            try:
+                parse_specifications_cell(value)
+            except CatalogError as exc:
+                error(name, str(exc))
+                continue
         if name in group.values and group.values[name] != value:
             error(name, f"Differs from row {group.sources[name]} of the same handle.")
         elif name not in group.values:
@@ -419,6 +427,12 @@ def description_changed(product: Product, values: dict[str, str]) -> bool:
     return sanitize_html(values["description"]) != sanitize_html(product.description_html or "")
 
 
+def specifications_changed(product: Product, values: dict[str, str]) -> bool:
+    if "specifications" not in values:
+        return False
+    return parse_specifications_cell(values["specifications"]) != dict(product.attributes or {})
+
+
 def _product_changes(product: Product, values: dict[str, str], categories: dict[str, int]) -> bool:
     if "name" in values and values["name"] != product.name:
         return True
@@ -427,6 +441,8 @@ def _product_changes(product: Product, values: dict[str, str], categories: dict[
     if "brand" in values and values["brand"] != product.brand:
         return True
     if "category" in values and categories.get(values["category"]) != product.category_id:
+        return True
+    if specifications_changed(product, values):
         return True
     return "status" in values and values["status"] != product.status
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from app.catalog.cache import cached_value
 from app.catalog.listing import ListingParams
 from app.catalog.models import Category, Product, ProductStatus, Variant
-from app.catalog.search import SearchClause, correct, search_clause
+from app.catalog.search import SearchClause, completions, correct, search_clause
 from app.extensions import db
 
 
@@ -115,7 +115,13 @@ def list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
     catalog's words (unless ``as_typed``); the page then says what it searched for instead.
     """
     page = _list_products(params, tree)
-    if page.total or not params.q or params.as_typed or page.search_ignored:
+    if page.total or not params.q or page.search_ignored:
+        return page
+    # A half-typed last word ("runn") misses its stemmed forms ("running" is indexed as
+    # "run"): the words of the catalog it begins are tried before any correction.
+    if completions(params.q):
+        page = _list_products(params, tree, complete=True)
+    if page.total or params.as_typed:
         return page
     corrected = correct(params.q)
     if corrected is None:
@@ -124,7 +130,9 @@ def list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
     return replace(instead, corrected_from=params.q) if instead.total else page
 
 
-def _list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
+def _list_products(
+    params: ListingParams, tree: CategoryTree, *, complete: bool = False
+) -> ListingPage:
     category = tree.by_path(params.category) if params.category else None
     base = sa.select(Product.id).where(Product.status == ProductStatus.PUBLISHED)
     if params.min_price is not None:
@@ -138,11 +146,11 @@ def _list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
     search_ignored = False
     search = ranked_search = None
     if params.q:
-        search = search_clause(dialect, params.q, ranked=False)
+        search = search_clause(dialect, params.q, ranked=False, complete=complete)
         if search is None:
             search_ignored = True
         elif params.sort == "relevance":
-            ranked_search = search_clause(dialect, params.q, ranked=True)
+            ranked_search = search_clause(dialect, params.q, ranked=True, complete=complete)
 
     def scoped_query(clause: SearchClause | None, *, by_brand: bool = True) -> sa.Select[int]:
         query = base
@@ -160,7 +168,7 @@ def _list_products(params: ListingParams, tree: CategoryTree) -> ListingPage:
     # Total and facet counts do not depend on the page, so every page of a listing shares them.
     # The brand facet counts every brand under the other filters (choosing one still shows
     # the others, with what choosing them would give).
-    summary_key = "summary:v2:" + params.with_page(1).cache_key()
+    summary_key = f"summary:v2:{int(complete)}:" + params.with_page(1).cache_key()
     total, counts, brands = cached_value(
         summary_key,
         lambda: (

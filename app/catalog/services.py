@@ -252,16 +252,21 @@ def update_product(
     brand: str = "",
     category: Category | None = None,
     featured: bool = False,
+    attributes: dict[str, Any] | None = None,
     actor_id: int | None = None,
 ) -> list[str]:
-    """Edit what shoppers read; the slug (the public URL) stays. Returns the changed fields."""
+    """Edit what shoppers read; the slug (the public URL) stays. ``attributes``: the
+    specifications (None leaves them). Returns the changed fields."""
     before = {
         "name": product.name,
         "description": product.description_html,
         "brand": product.brand,
         "category": product.category_id,
         "featured": product.featured,
+        "specifications": dict(product.attributes or {}),
     }
+    if attributes is not None:
+        product.attributes = dict(attributes)
     product.name = name.strip()
     product.brand = brand.strip()
     product.category = category
@@ -274,6 +279,7 @@ def update_product(
         "brand": product.brand,
         "category": product.category_id,
         "featured": product.featured,
+        "specifications": dict(product.attributes or {}),
     }
     catalog_changed()
     changed = [key for key in before if before[key] != after[key]]

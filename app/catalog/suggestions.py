@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app.catalog.cache import cached_value
 from app.catalog.models import Product, ProductStatus
 from app.catalog.queries import get_category_tree
-from app.catalog.search import MAX_QUERY_LENGTH, search_clause, search_terms
+from app.catalog.search import MAX_QUERY_LENGTH, completions, search_clause, search_terms
 from app.extensions import db
 
 MIN_LENGTH = 2  # one letter suggests half the catalog
@@ -68,20 +68,7 @@ def _starts_words(name: str, terms: list[str]) -> bool:
 
 def _suggest(text: str) -> Suggestions:
     terms = [t.lower() for t in search_terms(text)]
-    found = search_clause(db.engine.dialect.name, text, ranked=True)
-    products: list[ProductSuggestion] = []
-    if found is not None:
-        rows = db.session.execute(
-            sa.select(Product.id, Product.slug, Product.name, Product.price_min, Product.currency)
-            .join(found.subquery, found.subquery.c.product_id == Product.id)
-            .where(Product.status == ProductStatus.PUBLISHED)
-            .order_by(found.rank.asc(), Product.id.desc())
-            .limit(PRODUCTS)
-        ).all()
-        products = [
-            ProductSuggestion(id=i, slug=slug, name=name, price_min=price, currency=currency)
-            for i, slug, name, price, currency in rows
-        ]
+    products = _products(text, complete=False) or _products(text, complete=True)
     tree = get_category_tree()
     categories = [
         CategorySuggestion(node.name, node.slug_path)
@@ -90,6 +77,27 @@ def _suggest(text: str) -> Suggestions:
     ][:CATEGORIES]
     brands = [b for b in _brands() if _starts_words(b, terms)][:BRANDS]
     return Suggestions(text, products, categories, brands)
+
+
+def _products(text: str, *, complete: bool) -> list[ProductSuggestion]:
+    """The best matches; ``complete``: also by the catalog words the last word begins (only
+    asked when the plain prefix found nothing, see app/catalog/search.py)."""
+    if complete and not completions(text):
+        return []
+    found = search_clause(db.engine.dialect.name, text, ranked=True, complete=complete)
+    if found is None:
+        return []
+    rows = db.session.execute(
+        sa.select(Product.id, Product.slug, Product.name, Product.price_min, Product.currency)
+        .join(found.subquery, found.subquery.c.product_id == Product.id)
+        .where(Product.status == ProductStatus.PUBLISHED)
+        .order_by(found.rank.asc(), Product.id.desc())
+        .limit(PRODUCTS)
+    ).all()
+    return [
+        ProductSuggestion(id=i, slug=slug, name=name, price_min=price, currency=currency)
+        for i, slug, name, price, currency in rows
+    ]
 
 
 def _brands() -> list[str]:

@@ -599,3 +599,47 @@ def test_old_files_are_dropped_and_pages_never_load_them(client, db, shirts):
     assert job.content == "" and not job.can_start
     assert not import_jobs.start_job(job_id)
     assert "Resume import" not in client.get(f"/admin/imports/{job_id}").get_data(as_text=True)
+
+
+# -- specifications ------------------------------------------------------------------------
+
+
+def product_by_slug(db, slug):
+    db.session.expire_all()
+    return db.session.execute(sa.select(Product).where(Product.slug == slug)).scalar_one()
+
+
+def test_specifications_are_imported_and_a_bad_pair_is_named(client, db, shirts):
+    sign_in_staff(client)
+    bad = upload(client, csv_bytes([
+        {"handle": "oak-board", "name": "Oak Board", "sku": "OAK-1", "price": "20",
+         "specifications": "Wood=Oak;Finish"},
+    ]))  # fmt: skip
+    assert bad.status_code == 422
+    assert "Pair 2: write a name and a value" in bad.get_data(as_text=True)
+
+    job_id = job_id_from(upload(client, csv_bytes([
+        {"handle": "oak-board", "name": "Oak Board", "sku": "OAK-1", "price": "20",
+         "specifications": "Wood=Oak; Finish = Oiled"},
+        {"handle": "linen-shirt", "name": "Linen Shirt", "sku": "LS-M", "price": "39",
+         "stock": "10", "options": "Size=M", "specifications": "Material=Linen"},
+    ])))  # fmt: skip
+    assert db.session.get(ImportJob, job_id).summary["products_updated"] == 1
+    start(client, job_id)
+    assert db.session.get(ImportJob, job_id).status == JobStatus.SUCCEEDED
+    assert list(product_by_slug(db, "oak-board").attributes.items()) == [
+        ("Wood", "Oak"),
+        ("Finish", "Oiled"),
+    ]
+    assert product_by_slug(db, "linen-shirt").attributes == {"Material": "Linen"}
+
+
+def test_exported_specifications_import_again_unchanged(client, db, shirts):
+    factories.product("Canvas Tote", stock=1).attributes = {"Material": "Canvas", "Size": "L"}
+    commit_unit_of_work()
+    sign_in_staff(client)
+    exported = client.get("/admin/imports/export/products.csv").get_data()
+    assert b"Material=Canvas;Size=L" in exported
+    job_id = job_id_from(upload(client, exported, name="export.csv"))
+    summary = db.session.get(ImportJob, job_id).summary
+    assert summary["products_updated"] == 0 and summary["products_unchanged"] == 2

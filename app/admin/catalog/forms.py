@@ -137,6 +137,9 @@ class ProductDetailsForm(FlaskForm):
         "Description", validators=[Length(max=50_000)], render_kw={"rows": 8}
     )
     brand = StringField("Brand", validators=[Optional(), Length(max=120)])
+    specifications = TextAreaField(
+        "Specifications", validators=[Length(max=10_000)], render_kw={"rows": 5}
+    )
     category_id = SelectField("Category", coerce=int, default=0, validate_choice=True)
     featured = BooleanField("Featured on the home page")
 

@@ -46,6 +46,7 @@ from app.catalog.services import (
     update_product,
     update_variant,
 )
+from app.catalog.specifications import format_specifications, parse_specifications
 from app.core.money import decimal_text
 from app.core.redirects import local_url
 from app.core.shop_errors import show_on_form
@@ -180,6 +181,7 @@ def products_new() -> Any:
                     category=category_from_choice(form.category_id.data),
                     description_html=form.description.data or "",
                     brand=form.brand.data or "",
+                    attributes=parse_specifications(form.specifications.data or ""),
                     featured=form.featured.data,
                     actor_id=_actor(),
                 )
@@ -216,6 +218,7 @@ def _edit_page(
             name=product.name,
             description=product.description_html,
             brand=product.brand,
+            specifications=format_specifications(product.attributes),
             category_id=product.category_id or 0,
             featured=product.featured,
         )
@@ -264,15 +267,20 @@ def products_edit(product_id: int) -> Any:
     _details_choices(form)
     if not form.validate():
         return _edit_page(product, form=form, status=422)
-    changed = update_product(
-        product,
-        name=form.name.data,
-        description_html=form.description.data or "",
-        brand=form.brand.data or "",
-        category=category_from_choice(form.category_id.data),
-        featured=form.featured.data,
-        actor_id=_actor(),
-    )
+    try:
+        changed = update_product(
+            product,
+            name=form.name.data,
+            description_html=form.description.data or "",
+            brand=form.brand.data or "",
+            category=category_from_choice(form.category_id.data),
+            featured=form.featured.data,
+            attributes=parse_specifications(form.specifications.data or ""),
+            actor_id=_actor(),
+        )
+    except CatalogError as exc:
+        show_on_form(form, exc)
+        return _edit_page(product, form=form, status=422)
     flash("Saved the product details." if changed else "Nothing changed.", "success")
     return redirect(url_for("admin.products_edit", product_id=product.id))
 
