@@ -151,13 +151,20 @@ def _exact_words(name: ColumnElement[Any], query: str) -> ColumnElement[Any]:
 
 
 def search_clause(
-    dialect: str, query: str, *, ranked: bool = True, complete: bool = False
+    dialect: str,
+    query: str,
+    *,
+    ranked: bool = True,
+    complete: bool = False,
+    exact_first: bool = True,
 ) -> SearchClause | None:
     """Product ids matching ``query``, with a relevance rank when ``ranked`` (ranking every
     match costs more than finding them, so counts and non-relevance sorts skip it);
     ``None`` if there is nothing to search for. ``complete``: the last word may also be any
     catalog word it begins — the callers ask for that only when the plain search found
-    nothing (the alternatives make a broad search about twice as slow on PostgreSQL)."""
+    nothing (the alternatives make a broad search about twice as slow on PostgreSQL).
+    ``exact_first``: names holding a typed word whole rank first (the listing; suggestions
+    for half-typed words skip it, since it reads every match's name)."""
     synonyms = synonym_map()
     words = completions(query) if complete else []
     if dialect == "sqlite":
@@ -167,7 +174,7 @@ def search_clause(
         fts = sa.table("product_search", sa.column("rowid"), sa.column("name"))
         rank: ColumnElement[float] = (
             sa.func.bm25(sa.literal_column("product_search"), 10.0, 4.0, 1.0)
-            - EXACT_BOOST * _exact_words(fts.c.name, query)
+            - EXACT_BOOST * _exact_words(fts.c.name, query if exact_first else "")
             if ranked
             else sa.literal(0.0)
         )
@@ -189,7 +196,8 @@ def search_clause(
     vector: ColumnElement[Any] = sa.literal_column("products.search_vector")
     rank = (
         -sa.func.ts_rank_cd(vector, tsquery)
-        - EXACT_BOOST * _exact_words(sa.literal_column("products.name"), query)
+        - EXACT_BOOST
+        * _exact_words(sa.literal_column("products.name"), query if exact_first else "")
         if ranked
         else sa.literal(0.0)
     )

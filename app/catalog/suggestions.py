@@ -84,7 +84,9 @@ def _products(text: str, *, complete: bool) -> list[ProductSuggestion]:
     asked when the plain prefix found nothing, see app/catalog/search.py)."""
     if complete and not completions(text):
         return []
-    found = search_clause(db.engine.dialect.name, text, ranked=True, complete=complete)
+    found = search_clause(
+        db.engine.dialect.name, text, ranked=True, complete=complete, exact_first=False
+    )
     if found is None:
         return []
     rows = db.session.execute(
