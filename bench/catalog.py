@@ -109,7 +109,7 @@ class Row:
 
 WARMUP_TERMS = 150  # terms used only by warm-ups (they may repeat: they only warm up)
 PROBE_TERMS = 20  # terms used only by the sequential probe
-TYPO_TERMS = 20  # terms misspelt for the typo probe (a search that finds nothing, corrected)
+TYPO_TERMS = 40  # terms misspelt for the typo probe (a search that finds nothing, corrected)
 TYPO_P95_TARGET_MS = 50.0  # one shopper's misspelt search, corrected, p95
 SUGGEST_P95_TARGET_MS = 50.0  # one shopper's suggestions while typing, p95
 
