@@ -28,6 +28,8 @@ from app.api.schemas import (
     ProductOut,
     ProductPageOut,
     ProductSuggestionOut,
+    SpecFacetOut,
+    SpecValueOut,
     SuggestionQuery,
     SuggestionsOut,
     VariantOut,
@@ -171,6 +173,10 @@ def _product_page(params: ListingParams, offset: int, limit: int) -> dict[str, A
         total=page.total,
         notices=notices,
         brands=[BrandFacetOut(name=name, count=n) for name, n in page.brands],
+        specifications=[
+            SpecFacetOut(name=name, values=[SpecValueOut(value=v, count=n) for v, n in values])
+            for name, values in page.spec_facets
+        ],
         searched_for=page.params.q if page.corrected_from else None,
     ).model_dump(mode="json")
 

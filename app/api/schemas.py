@@ -144,6 +144,16 @@ class BrandFacetOut(BaseModel):
     count: int = Field(description="Products of this brand under the other filters.")
 
 
+class SpecValueOut(BaseModel):
+    value: str
+    count: int = Field(description="Products with this value under the other filters.")
+
+
+class SpecFacetOut(BaseModel):
+    name: str = Field(description="A specification staff made filterable, e.g. Material.")
+    values: list[SpecValueOut] = Field(description="Most products first; filter with `spec`.")
+
+
 class ProductPageOut(BaseModel):
     items: list[ProductCardOut]
     next_cursor: str | None = Field(
@@ -155,6 +165,10 @@ class ProductPageOut(BaseModel):
         default_factory=list,
         description="The brand facet: up to 12 brands under the other filters, most products "
         "first; pass one as `brand`.",
+    )
+    specifications: list[SpecFacetOut] = Field(
+        default_factory=list,
+        description="A facet per filterable specification, under the other filters.",
     )
     searched_for: str | None = Field(
         default=None,
@@ -205,6 +219,12 @@ class ProductListQuery(BaseModel):
     )
     brand: str | None = Field(
         default=None, max_length=120, description="Only this brand (as in `brands`)."
+    )
+    spec: str | None = Field(
+        default=None,
+        max_length=250,
+        description="Only products whose specification has this value, as `Name:value` "
+        "(e.g. `Material:Wool`, from `specifications`); repeat it for several names.",
     )
     as_typed: str | None = Field(
         default=None,

@@ -34,6 +34,7 @@ class ListingParams:
     max_price: int | None = None
     in_stock: bool = False
     brand: str = ""  # exactly as the catalog spells it (the brand facet's links carry it)
+    specs: tuple[tuple[str, str], ...] = ()  # (specification, value), one per name, sorted
     sort: str = "newest"
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
@@ -64,6 +65,7 @@ class ListingParams:
             max_price=max_price,
             in_stock=args.get("in_stock", "") in {"1", "on", "true", "yes"},
             brand=" ".join(args.get("brand", "").split())[:MAX_BRAND_LENGTH],
+            specs=_specs(args.getlist("spec")),
             sort=sort,
             page=page,
             per_page=per_page,
@@ -78,7 +80,7 @@ class ListingParams:
         return (
             f"q={self.q}|c={self.category}|min={self.min_price}|max={self.max_price}"
             f"|s={int(self.in_stock)}|o={self.sort}|p={self.page}|n={self.per_page}"
-            f"|t={int(self.as_typed)}|b={self.brand}"
+            f"|t={int(self.as_typed)}|b={self.brand}|f={self.specs!r}"
         )
 
     def query_args(self, include_category: bool = True, **overrides: Any) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class ListingParams:
             "max_price": _major(self.max_price),
             "in_stock": "1" if self.in_stock else "",
             "brand": self.brand,
+            "spec": self.spec_args(),
             "sort": "" if self.sort == ("relevance" if self.q else "newest") else self.sort,
             "per_page": "" if self.per_page == DEFAULT_PER_PAGE else self.per_page,
             "page": "" if self.page == 1 else self.page,
@@ -106,7 +109,31 @@ class ListingParams:
             or self.max_price is not None
             or self.in_stock
             or self.brand
+            or self.specs
         )
+
+    def spec_args(self, name: str | None = None, value: str | None = None) -> list[str]:
+        """The ``spec`` arguments, with ``name`` set to ``value`` (or dropped when None)."""
+        chosen = dict(self.specs)
+        if name is not None:
+            chosen.pop(name, None)
+            if value is not None:
+                chosen[name] = value
+        return [f"{n}:{v}" for n, v in sorted(chosen.items())]
+
+
+MAX_SPECS = 5
+
+
+def _specs(raw: list[str]) -> tuple[tuple[str, str], ...]:
+    """``spec=Material:Wool`` arguments: a name, a colon, a value; one value per name."""
+    chosen: dict[str, str] = {}
+    for item in raw[: MAX_SPECS * 2]:
+        name, colon, value = item.partition(":")
+        name, value = " ".join(name.split())[:40], " ".join(value.split())[:200]
+        if colon and name and value and '"' not in name and "\\" not in name:
+            chosen[name] = value
+    return tuple(sorted(chosen.items()))[:MAX_SPECS]
 
 
 def _price(raw: str | None, label: str, messages: list[str]) -> int | None:

@@ -17,6 +17,7 @@ from app.catalog.listing import ListingParams
 from app.catalog.models import Category, Product, ProductStatus, Variant
 from app.catalog.search import SearchClause, completions, correct, search_clause
 from app.extensions import db
+from app.store.settings import filterable_specifications
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class ListingPage:
     search_ignored: bool = False
     corrected_from: str = ""  # what was typed, when these are the results of a correction
     brands: list[tuple[str, int]] = field(default_factory=list)  # the brand facet
+    # One facet per specification staff made filterable: (name, [(value, count)]).
+    spec_facets: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
@@ -152,10 +155,15 @@ def _list_products(
         elif params.sort == "relevance":
             ranked_search = search_clause(dialect, params.q, ranked=True, complete=complete)
 
-    def scoped_query(clause: SearchClause | None, *, by_brand: bool = True) -> sa.Select[int]:
+    def scoped_query(
+        clause: SearchClause | None, *, by_brand: bool = True, but_spec: str | None = None
+    ) -> sa.Select[int]:
         query = base
         if by_brand and params.brand:
             query = query.where(Product.brand == params.brand)
+        for name, value in params.specs:
+            if name != but_spec:
+                query = query.where(spec_value(name) == value)
         if clause is not None:
             query = query.join(clause.subquery, clause.subquery.c.product_id == Product.id)
         # Facet counts cover the current search within the current category subtree.
@@ -168,12 +176,16 @@ def _list_products(
     # Total and facet counts do not depend on the page, so every page of a listing shares them.
     # The brand facet counts every brand under the other filters (choosing one still shows
     # the others, with what choosing them would give).
-    summary_key = f"summary:v2:{int(complete)}:" + params.with_page(1).cache_key()
-    total, counts, brands = cached_value(
+    summary_key = f"summary:v3:{int(complete)}:" + params.with_page(1).cache_key()
+    total, counts, brands, spec_facets = cached_value(
         summary_key,
         lambda: (
             *_summary(scoped_query(search), tree, category),
             _brand_counts(scoped_query(search, by_brand=False)),
+            [
+                (name, _spec_counts(scoped_query(search, but_spec=name), name))
+                for name in filterable_specifications()
+            ],
         ),
     )
     facets = [(tree.nodes[node_id], n) for node_id, n in counts if node_id in tree.nodes]
@@ -191,7 +203,14 @@ def _list_products(
     )
     products = _load_cards(page_ids)
     return ListingPage(
-        products, total, params, category, facets, search_ignored, brands=list(brands)
+        products,
+        total,
+        params,
+        category,
+        facets,
+        search_ignored,
+        brands=list(brands),
+        spec_facets=[(name, values) for name, values in spec_facets if values],
     )
 
 
@@ -244,6 +263,24 @@ def _brand_counts(scoped: sa.Select[int]) -> list[tuple[str, int]]:
         .limit(BRAND_FACETS)
     ).all()
     return [(brand, n) for brand, n in rows]
+
+
+def spec_value(name: str) -> sa.ColumnElement[str]:
+    """A product's value of one specification (JSON, on both databases; None without it)."""
+    return Product.attributes[name].as_string()
+
+
+def _spec_counts(scoped: sa.Select[int], name: str) -> list[tuple[str, int]]:
+    value = spec_value(name)
+    count = sa.func.count()
+    rows = db.session.execute(
+        scoped.with_only_columns(value, count)
+        .where(value.is_not(None), value != "")
+        .group_by(value)
+        .order_by(count.desc(), value)
+        .limit(BRAND_FACETS)
+    ).all()
+    return [(v, n) for v, n in rows]
 
 
 def _load_cards(ids: Sequence[int]) -> list[Product]:

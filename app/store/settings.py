@@ -46,6 +46,10 @@ class StoreSettings(TimestampMixin, Base):
     vat_number: Mapped[str] = mapped_column(sa.String(32), default="")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     low_stock_default: Mapped[int] = mapped_column(default=DEFAULT_LOW_STOCK)
+    # Specification names shoppers can filter listings by (a facet each), as on products.
+    filterable_specifications: Mapped[list[str]] = mapped_column(
+        sa.JSON, default=list, server_default="[]"
+    )
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,28 @@ def low_stock_default() -> int:
     """The low-stock threshold a new variant starts with (staff may change it per variant)."""
     row = get_store_settings()
     return row.low_stock_default if row is not None else DEFAULT_LOW_STOCK
+
+
+MAX_FILTERABLE = 5
+
+
+def filterable_specifications() -> list[str]:
+    row = get_store_settings()
+    return list(row.filterable_specifications or []) if row is not None else []
+
+
+def parse_filterable(text: str) -> list[str]:
+    """ "Material, Fit" → ["Material", "Fit"]: names as written on products, at most five."""
+    names: list[str] = []
+    for raw in text.split(","):
+        name = " ".join(raw.split())
+        if name and name.lower() not in {n.lower() for n in names}:
+            if len(name) > 40 or '"' in name or "\\" in name:
+                raise ValueError(f"“{name[:40]}” is not a specification name (40 characters).")
+            names.append(name)
+    if len(names) > MAX_FILTERABLE:
+        raise ValueError(f"Shoppers can filter by at most {MAX_FILTERABLE} specifications.")
+    return names
 
 
 def update_store_settings(changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

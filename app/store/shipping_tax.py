@@ -59,6 +59,8 @@ def save_store_settings(
             detail=_describe(changes),
         )
     changed = list(changes)
+    if "filterable_specifications" in changes:
+        catalog_changed()  # listings show other facets
     if apply_low_stock_to_all:
         threshold = values["low_stock_default"]
         result = affected(

@@ -27,7 +27,7 @@ from wtforms.validators import (
 from app.accounts.profile import countries, country_names, normalise_phone
 from app.admin.catalog.forms import WholeNumberField
 from app.core.money import minor_units
-from app.store.settings import MAX_ADDRESS_LINES, MAX_LOW_STOCK
+from app.store.settings import MAX_ADDRESS_LINES, MAX_LOW_STOCK, parse_filterable
 
 MAX_AMOUNT_MAJOR = Decimal(1_000_000)  # a shipping price above a million is a typo
 _NUMBER = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
@@ -122,11 +122,24 @@ class StoreSettingsForm(FlaskForm):
         render_kw={"inputmode": "numeric"},
     )
     apply_low_stock_to_all = BooleanField("Also set this threshold on every existing variant")
+    filterable_names: list[str]
+    filterable_specifications = StringField(
+        "Specifications shoppers can filter by",
+        filters=[_strip],
+        validators=[Optional(), Length(max=300)],
+    )
+
+    def validate_filterable_specifications(self, field: StringField) -> None:
+        try:
+            self.filterable_names = parse_filterable(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.timezone.choices = timezone_choices()
         self.address_lines: list[str] = []
+        self.filterable_names = []
 
     def validate_address(self, field: TextAreaField) -> None:
         lines = [" ".join(line.split()) for line in (field.data or "").splitlines()]

@@ -54,6 +54,9 @@ def settings() -> Any:
         form.vat_number.data = details.vat_number
         form.timezone.data = details.timezone
         form.low_stock_default.data = row.low_stock_default if row else 5
+        form.filterable_specifications.data = ", ".join(
+            row.filterable_specifications or [] if row else []
+        )
     elif form.validate_on_submit():
         changed = services.save_store_settings(
             {
@@ -65,6 +68,7 @@ def settings() -> Any:
                 "vat_number": form.vat_number.data or "",
                 "timezone": form.timezone.data,
                 "low_stock_default": form.low_stock_default.data,
+                "filterable_specifications": form.filterable_names,
             },
             apply_low_stock_to_all=bool(form.apply_low_stock_to_all.data),
             actor_id=current_user.id,
