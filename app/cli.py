@@ -30,8 +30,55 @@ def check() -> None:
         ok = redis_ping(cfg["REDIS_URL"])
         click.echo(f"redis:       {'ok' if ok else 'FAIL'}")
         failed = failed or not ok
+    if not failed:
+        failed = not _search_language_ok(cfg["SEARCH_LANGUAGE"])
     if failed:
         raise SystemExit(1)
+
+
+def _search_language_ok(configured: str) -> bool:
+    from app.catalog.search_index import indexed_language
+
+    indexed = indexed_language()
+    if indexed is None:
+        click.echo("search:      SQLite FTS5, English stemming (Porter)")
+        return True
+    if indexed != configured:
+        click.echo(
+            f"search:      FAIL (the index stems {indexed!r}, SEARCH_LANGUAGE is "
+            f"{configured!r}: run flask --app wsgi shop search-language --rebuild)"
+        )
+        return False
+    click.echo(f"search:      ok ({indexed})")
+    return True
+
+
+@shop_cli.command("search-language")
+@click.option("--rebuild", is_flag=True, help="Rebuild the index for SEARCH_LANGUAGE.")
+def search_language(rebuild: bool) -> None:
+    """Show (or, with --rebuild, change) the language the PostgreSQL search index stems."""
+    from app.catalog import search_index
+    from app.catalog.cache import catalog_changed
+    from app.db import unit_of_work
+
+    configured = current_app.config["SEARCH_LANGUAGE"]
+    with unit_of_work():
+        indexed = search_index.indexed_language()
+    if indexed is None:
+        click.echo(
+            "SQLite: the FTS5 index stems English (Porter); SEARCH_LANGUAGE applies to PostgreSQL."
+        )
+        return
+    click.echo(f"index: {indexed}; SEARCH_LANGUAGE: {configured}")
+    if not rebuild or indexed == configured:
+        return
+    try:
+        with unit_of_work():
+            search_index.rebuild(configured)
+            catalog_changed()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Rebuilt the search index for {configured}.")
 
 
 @shop_cli.command("seed")

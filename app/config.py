@@ -252,6 +252,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX", "shop:"),
         "CACHE_DEFAULT_TIMEOUT": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_THRESHOLD": 2000,
+        # PostgreSQL text search configuration (its stemmer and stop words); SQLite's FTS5
+        # index stems English (Porter). Changing it: flask shop search-language --rebuild
+        "SEARCH_LANGUAGE": env.get("SEARCH_LANGUAGE", "english").strip().lower(),
         # Search analytics: each process hands its tally to a task this often (0: at once)
         "SEARCH_STATS_FLUSH_SECONDS": _int(env, "SEARCH_STATS_FLUSH_SECONDS", 0 if testing else 30),
         "SHOP_CURRENCY": env.get("SHOP_CURRENCY", "EUR").upper(),
@@ -266,6 +269,11 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "S3_SECRET_ACCESS_KEY": env.get("S3_SECRET_ACCESS_KEY") or None,
         "S3_PUBLIC_URL": (env.get("S3_PUBLIC_URL") or "").rstrip("/") or None,
     }
+    if not re.fullmatch(r"[a-z_]{2,40}", cfg["SEARCH_LANGUAGE"]):
+        raise ConfigError(
+            "SEARCH_LANGUAGE must name a PostgreSQL text search configuration such as "
+            f"english or german, got {cfg['SEARCH_LANGUAGE']!r}"
+        )
     if production:
         check_production(cfg)
     return cfg

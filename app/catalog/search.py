@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.catalog.cache import cached_value
@@ -192,7 +193,7 @@ def search_clause(
     expression = tsquery_expression(query, synonyms, words)
     if expression is None:
         return None
-    tsquery = sa.func.to_tsquery("english", expression)
+    tsquery = sa.func.to_tsquery(language_config(), expression)
     vector: ColumnElement[Any] = sa.literal_column("products.search_vector")
     rank = (
         -sa.func.ts_rank_cd(vector, tsquery)
@@ -207,6 +208,13 @@ def search_clause(
         .subquery("search")
     )
     return SearchClause(sub, sub.c.rank)
+
+
+def language_config() -> ColumnElement[Any]:
+    """The PostgreSQL text search configuration, e.g. ``'german'::regconfig``: the same one
+    the generated ``search_vector`` column was built with (app/catalog/search_index.py). The
+    name is checked by app/config.py (``[a-z_]+``), so it is safe as a literal."""
+    return sa.literal_column(f"'{current_app.config['SEARCH_LANGUAGE']}'::regconfig")
 
 
 # -- typo correction ------------------------------------------------------------------------
