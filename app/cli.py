@@ -14,6 +14,7 @@ shop_cli = AppGroup("shop", help="ShopSphere administration commands.")
 def check() -> None:
     """Check configuration and that the database (and Redis) answer."""
     from app.core.redis import redis_ping
+    from app.db import unit_of_work
     from app.extensions import db
 
     cfg = current_app.config
@@ -21,7 +22,8 @@ def check() -> None:
     click.echo(f"database:    {db.engine.url.render_as_string(hide_password=True)}")
     failed = False
     try:
-        db.session.execute(sa.text("SELECT 1"))
+        with unit_of_work():
+            db.session.execute(sa.text("SELECT 1"))
         click.echo("database:    ok")
     except sa.exc.SQLAlchemyError as exc:
         click.echo(f"database:    FAIL ({type(exc).__name__})")
@@ -38,8 +40,10 @@ def check() -> None:
 
 def _search_language_ok(configured: str) -> bool:
     from app.catalog.search_index import indexed_language
+    from app.db import unit_of_work
 
-    indexed = indexed_language()
+    with unit_of_work():
+        indexed = indexed_language()
     if indexed is None:
         click.echo("search:      SQLite FTS5, English stemming (Porter)")
         return True

@@ -52,6 +52,9 @@ def test_a_german_shop_rebuilds_its_index_and_finds_german_word_forms(app, tmp_r
             after = runner.invoke(args=["shop", "check"])
             client = german.test_client()
             found = client.get("/api/v1/products?q=haus&as_typed=1").get_json()
+            # The CLI commands ran in this app context and its session; hand back its
+            # connection before the pool goes, or the dropped database leaves it to the GC.
+            db.session.remove()
             db.engine.dispose()
     assert before.exit_code == 1
     assert "the index stems 'english', SEARCH_LANGUAGE is 'german'" in before.output
