@@ -23,7 +23,6 @@ from app.accounts.audit import audit
 from app.accounts.models import Role, User
 from app.catalog.csv_format import COLUMN_NAMES, format_options
 from app.catalog.models import Category, Product, Variant
-from app.catalog.specifications import format_specifications_cell
 from app.core.money import decimal_text as format_money
 from app.db import utcnow
 from app.orders.models import Order, OrderLine
@@ -139,7 +138,7 @@ def product_rows(session: Session | scoped_session[Any]) -> Iterator[list[Any]]:
             format_money(r.compare_at_price, r.currency),
             r.stock_on_hand,
             r.low_stock_threshold,
-            format_specifications_cell(r.attributes),
+            format_options(r.attributes or {}),  # the same Name=value;… cell as options
         ]
 
 

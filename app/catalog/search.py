@@ -13,6 +13,7 @@ the most used first, the same way on both databases.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,28 +54,52 @@ def _parts(query: str, synonyms: dict[str, list[str]]) -> list[list[str]]:
     return parts
 
 
-def fts5_match_expression(
+@dataclass(frozen=True)
+class _Syntax:
+    """How one engine writes a query: a quoted word or phrase, the prefix mark, OR and AND."""
+
+    phrase: Callable[[str], str]
+    prefix: str
+    either: str
+    both: str
+
+
+FTS5 = _Syntax(lambda text: f'"{text}"', "*", " OR ", " AND ")  # FTS5: no implicit AND before (
+TSQUERY = _Syntax(lambda text: " <-> ".join(f"'{w}'" for w in text.split()), ":*", " | ", " & ")
+
+
+def _expression(
+    syntax: _Syntax,
     query: str,
-    synonyms: dict[str, list[str]] | None = None,
-    completions: list[str] | None = None,
+    synonyms: dict[str, list[str]] | None,
+    completions: list[str] | None,
 ) -> str | None:
-    """``"red" AND "wool"*``: every word must match, the last one as a prefix (search as you
-    type) or as one of the catalog words it begins (``completions``: a stemmed prefix such as
-    "runn" would miss "running", indexed as "run"); a synonym becomes a choice of phrases:
-    ``("tee" OR "t-shirt")``."""
+    """Every word must match; the last one as a prefix (search as you type) or as one of the
+    catalog words it begins (``completions``: a stemmed prefix such as "runn" would miss
+    "running", indexed as "run"); a synonym becomes a choice of its group's phrases."""
     parts = _parts(query, synonyms or {})
     if not parts:
         return None
     out = []
     for index, alternatives in enumerate(parts):
         if len(alternatives) > 1:
-            out.append("(" + " OR ".join(f'"{a}"' for a in alternatives) + ")")
+            choices = [syntax.phrase(a) for a in alternatives]
         elif index == len(parts) - 1:
-            words = [f'"{alternatives[0]}"*', *(f'"{w}"' for w in completions or [])]
-            out.append(words[0] if len(words) == 1 else "(" + " OR ".join(words) + ")")
+            first = syntax.phrase(alternatives[0]) + syntax.prefix
+            choices = [first, *(syntax.phrase(w) for w in completions or [])]
         else:
-            out.append(f'"{alternatives[0]}"')
-    return " AND ".join(out)  # explicit: FTS5 has no implicit AND before a bracket
+            choices = [syntax.phrase(alternatives[0])]
+        out.append(choices[0] if len(choices) == 1 else "(" + syntax.either.join(choices) + ")")
+    return syntax.both.join(out)
+
+
+def fts5_match_expression(
+    query: str,
+    synonyms: dict[str, list[str]] | None = None,
+    completions: list[str] | None = None,
+) -> str | None:
+    """``"red" AND ("wool"* OR "woollen")``; a synonym ``("tee" OR "t-shirt")``."""
+    return _expression(FTS5, query, synonyms, completions)
 
 
 def tsquery_expression(
@@ -82,23 +107,9 @@ def tsquery_expression(
     synonyms: dict[str, list[str]] | None = None,
     completions: list[str] | None = None,
 ) -> str | None:
-    """``'red' & 'wool':*`` for PostgreSQL: quoted words (no operators), the last a prefix or
-    one of its ``completions``; a synonym becomes ``('tee' | 't-shirt')`` (a hyphenated term
-    is one lexeme to PostgreSQL's parser; other phrases are words ``<->`` words)."""
-    parts = _parts(query, synonyms or {})
-    if not parts:
-        return None
-    out = []
-    for index, alternatives in enumerate(parts):
-        if len(alternatives) > 1:
-            phrases = [" <-> ".join(f"'{w}'" for w in a.split()) for a in alternatives]
-            out.append("(" + " | ".join(phrases) + ")")
-        elif index == len(parts) - 1:
-            words = [f"'{alternatives[0]}':*", *(f"'{w}'" for w in completions or [])]
-            out.append(words[0] if len(words) == 1 else "(" + " | ".join(words) + ")")
-        else:
-            out.append(f"'{alternatives[0]}'")
-    return " & ".join(out)
+    """``'red' & 'wool':*`` for PostgreSQL; a synonym ``('tee' | 't-shirt')`` (a hyphenated
+    term is one lexeme to PostgreSQL's parser; other phrases are words ``<->`` words)."""
+    return _expression(TSQUERY, query, synonyms, completions)
 
 
 COMPLETIONS = 8  # catalog words offered for a half-typed last word

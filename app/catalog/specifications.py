@@ -60,7 +60,3 @@ def _validated(pairs: list[tuple[str, str, str]], *, example: str) -> dict[str, 
 
 def format_specifications(attributes: dict[str, object] | None) -> str:
     return "\n".join(f"{name}: {value}" for name, value in (attributes or {}).items())
-
-
-def format_specifications_cell(attributes: dict[str, object] | None) -> str:
-    return ";".join(f"{name}={value}" for name, value in (attributes or {}).items())
