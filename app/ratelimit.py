@@ -21,6 +21,11 @@ ACCOUNT_SECRETS_LIMIT = "10 per hour"
 ACCOUNT_SECRETS_SCOPE = "account-secrets"
 
 
+# Voucher codes are guessable by trying: one budget per client across both doors.
+VOUCHER_LIMIT = "10 per minute; 60 per hour"
+VOUCHER_SCOPE = "voucher-codes"
+
+
 def account_key() -> str:
     """The signed-in account on the website; the client address for anyone else."""
     from flask_login import current_user

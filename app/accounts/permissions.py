@@ -22,6 +22,7 @@ PERMISSIONS = {
     "notifications.manage",
     "settings.edit",
     "audit.view",
+    "promotions.manage",
 }
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.CUSTOMER: set(),
@@ -32,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "orders.manage",
         "customers.view",
         "notifications.manage",
+        "promotions.manage",
     },
     Role.ADMIN: set(PERMISSIONS),
 }

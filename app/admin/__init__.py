@@ -25,6 +25,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Inventory", "admin.inventory", "stock.adjust"),
     ("Import and export", "admin.imports", "catalog.edit"),
     ("Search synonyms", "admin.search_synonyms", "catalog.edit"),
+    ("Promotions", "admin.promotions", "promotions.manage"),
     ("Customers", "admin.customers", "customers.view"),
     ("Notifications", "admin.notifications", "notifications.manage"),
     ("Webhook events", "admin.webhook_events", "orders.manage"),
@@ -49,4 +50,4 @@ def admin_helpers() -> dict[str, Any]:
     return {"can": can, "admin_nav": admin_nav}
 
 
-from app.admin import catalog, orders, people, settings, views  # noqa: E402,F401
+from app.admin import catalog, orders, people, promotions, settings, views  # noqa: E402,F401

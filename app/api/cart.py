@@ -24,11 +24,12 @@ from app.api import bp
 from app.api.auth import authenticate_request, current_api_user
 from app.api.catalog import image_out
 from app.api.openapi import operation, shop_problem
-from app.api.schemas import Problem
+from app.api.schemas import DiscountOut, Problem
 from app.api.schemas_cart import (
     AddItemIn,
     CartLineOut,
     CartOut,
+    CodeIn,
     SavedItemOut,
     SetQuantityIn,
 )
@@ -37,17 +38,22 @@ from app.cart.queries import build_cart_view
 from app.cart.services import (
     CartError,
     add_item,
+    apply_code,
     clear_cart,
     find_cart,
     get_or_create_cart,
     move_to_cart,
     new_guest_token,
+    remove_code,
     remove_line,
     remove_saved,
     save_for_later,
     set_quantity,
 )
 from app.core.errors import problem
+from app.extensions import limiter
+from app.promotions.services import PromotionError
+from app.ratelimit import VOUCHER_LIMIT, VOUCHER_SCOPE, limiter_key
 
 CART_TOKEN_HEADER = "X-Cart-Token"  # noqa: S105 - a header name, not a secret
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -107,6 +113,16 @@ def owner_cart_for_change(owner: Owner) -> tuple[Cart, bool]:
     return get_or_create_cart(user_id=None, token=new_guest_token()), True
 
 
+def discount_out(discount: Any) -> DiscountOut:
+    """A discount line of a cart, quote or order (each has name, code, target, amount)."""
+    return DiscountOut(
+        name=discount.name,
+        code=discount.code or None,
+        target=discount.target,
+        amount=discount.amount,
+    )
+
+
 def cart_out(cart: Cart | None, messages: list[str] | None = None) -> CartOut:
     view = build_cart_view(cart)
     cfg = current_app.config
@@ -154,6 +170,13 @@ def cart_out(cart: Cart | None, messages: list[str] | None = None) -> CartOut:
         lines=lines,
         saved=saved,
         subtotal=view.subtotal,
+        code=cart.voucher_code if cart is not None else None,
+        code_problem=view.deal.code_problem or None,
+        discounts=[
+            discount_out(d) for d in (*view.deal.items, *filter(None, [view.deal.free_shipping]))
+        ],
+        discount=view.discount,
+        after_discounts=view.after_discounts,
         item_count=view.item_count,
         max_quantity=cfg["CART_MAX_QUANTITY"],
         max_lines=cfg["CART_MAX_LINES"],
@@ -376,3 +399,53 @@ def delete_saved_item(saved_id: int) -> Response:
         return []
 
     return _item_operation(saved_id, apply, "saved-item")
+
+
+@operation(
+    bp,
+    "PUT",
+    "/cart/code",
+    summary="Apply a voucher code (one per cart; it replaces the one there)",
+    description=_OWNER_HELP
+    + " A code that gives this cart nothing now is a 422 whose `code` says why "
+    "(`voucher-invalid`: unknown, not for these items, or a minimum spend not met; "
+    "`voucher-expired`; `voucher-not-started`; `voucher-used-up`; `voucher-used-by-customer`) "
+    "and `errors.code` says it in the shopper's words. Tries are rate limited per client "
+    "together with the website (10 a minute, 60 an hour): codes must not be guessable.",
+    body=CodeIn,
+    responses={200: CartOut, 401: Problem, 422: Problem, 429: Problem},
+    **CART_OPERATION,
+)
+@limiter.shared_limit(VOUCHER_LIMIT, VOUCHER_SCOPE, key_func=limiter_key, override_defaults=False)
+def apply_cart_code(body: CodeIn) -> Response:
+    owner = resolve_owner()
+    if isinstance(owner, Response):
+        return owner
+    cart = owner_cart(owner)
+    try:
+        if cart is None:
+            raise PromotionError("Add something to your cart before entering a code.", field="code")
+        code, replaced = apply_code(cart, body.code)
+    except PromotionError as exc:
+        return problem(422, str(exc), code=exc.code, errors={"code": [str(exc)]})
+    messages = [f"It replaces the code {replaced} (one code per order)."] if replaced else []
+    return cart_response(cart, messages)
+
+
+@operation(
+    bp,
+    "DELETE",
+    "/cart/code",
+    summary="Remove the cart's voucher code",
+    description=_OWNER_HELP,
+    responses=CART_RESPONSES,
+    **CART_OPERATION,
+)
+def remove_cart_code() -> Response:
+    owner = resolve_owner()
+    if isinstance(owner, Response):
+        return owner
+    cart = owner_cart(owner)
+    if cart is not None:
+        remove_code(cart)
+    return cart_response(cart)

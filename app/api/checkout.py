@@ -20,7 +20,7 @@ from flask import Response, url_for
 from app.accounts.addresses import ADDRESS_FIELDS
 from app.accounts.profile import country_names
 from app.api import bp
-from app.api.cart import owner_cart, resolve_owner
+from app.api.cart import discount_out, owner_cart, resolve_owner
 from app.api.openapi import operation, validation_problem
 from app.api.schemas import Problem
 from app.api.schemas_checkout import (
@@ -79,6 +79,9 @@ def _checkout_out(ready: Ready) -> CheckoutOut:
         tax_inclusive=quote.tax_inclusive,
         tax_name=quote.tax_name,
         discount=quote.discount,
+        discounts=[discount_out(d) for d in quote.discounts],
+        code=quote.code or None,
+        code_problem=quote.code_problem or None,
         total=quote.total,
         terms_url=url_for("pages.show", slug="terms", _external=True),
         returns_url=url_for("pages.show", slug="returns", _external=True),

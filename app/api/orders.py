@@ -13,7 +13,7 @@ from flask import Response, jsonify, request
 
 from app.api import bp, cursors
 from app.api.auth import current_api_user
-from app.api.cart import CART_TOKEN_HEADER, owner_cart, resolve_owner
+from app.api.cart import CART_TOKEN_HEADER, discount_out, owner_cart, resolve_owner
 from app.api.checkout import address_out
 from app.api.cursors import CursorError
 from app.api.openapi import MAX_ID, operation
@@ -78,6 +78,7 @@ def order_out(order: Order) -> OrderOut:
         tax=order.tax,
         tax_inclusive=order.tax_inclusive,
         discount=order.discount,
+        discounts=[discount_out(d) for d in order.discounts],
         total=order.total,
         shipping_address=address_out(shipping),
         billing_address=address_out(order.billing_address or shipping),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -266,3 +266,18 @@ class ProductOut(BaseModel):
     attributes: dict[str, Any]
     variants: list[VariantOut]
     images: list[ImageOut]
+
+
+class DiscountOut(BaseModel):
+    """A discount line: a promotion (automatic, or by the code shown) and what it saves."""
+
+    name: str = Field(description="The promotion's name, as shoppers see it.")
+    code: str | None = Field(description="The voucher code; null for automatic promotions.")
+    target: Literal["items", "shipping"] = Field(
+        description="`items`: taken off the lines (the lines' `discount`); `shipping`: free "
+        "delivery, `amount` being the delivery price it saves."
+    )
+    amount: int = Field(
+        description="Minor units saved. In the cart, free delivery's amount is 0 until "
+        "checkout knows the delivery option."
+    )

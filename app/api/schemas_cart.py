@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.api.openapi import MAX_ID
-from app.api.schemas import ImageOut, RawLengths
+from app.api.schemas import DiscountOut, ImageOut, RawLengths
 
 DEFAULT_MAX_QUANTITY = 10  # CART_MAX_QUANTITY's default (app.config)
 
@@ -72,6 +72,14 @@ class SetQuantityIn(Strict):
         return _quantity_in_range(value, allow_zero=True)
 
 
+class CodeIn(Strict):
+    code: str = Field(
+        min_length=1,
+        max_length=200,
+        description="A voucher code as the shopper typed it (case and spaces do not matter).",
+    )
+
+
 class CartLineOut(BaseModel):
     id: int = Field(description="Line id, for the /cart/items/{line_id} operations.")
     variant_id: int
@@ -114,6 +122,18 @@ class CartOut(BaseModel):
     lines: list[CartLineOut]
     saved: list[SavedItemOut] = Field(description="Saved for later, newest first.")
     subtotal: int = Field(description="Sum of the lines that can be checked out.")
+    code: str | None = Field(description="The voucher code on the cart (one per cart).")
+    code_problem: str | None = Field(
+        description="Why the cart's code gives nothing now (say, a minimum spend no longer "
+        "met); checkout refuses to pay until it applies again or is removed."
+    )
+    discounts: list[DiscountOut] = Field(
+        description="Automatic promotions and the code, as applied to the lines now."
+    )
+    discount: int = Field(description="Taken off the items in all.")
+    after_discounts: int = Field(
+        description="subtotal - discount; delivery and tax come at checkout."
+    )
     item_count: int
     max_quantity: int = Field(description="Most units of one line.")
     max_lines: int = Field(description="Most different items in a cart.")

@@ -8,6 +8,7 @@ from pydantic import BaseModel, EmailStr, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.api.openapi import MAX_ID
+from app.api.schemas import DiscountOut
 from app.api.schemas_cart import Strict
 from app.checkout.errors import TERMS_REQUIRED
 
@@ -96,6 +97,7 @@ class SummaryLineOut(BaseModel):
     unit_price: int
     quantity: int
     line_total: int
+    discount: int = Field(description="The line's share of the discounts on items.")
     tax: int
 
 
@@ -114,7 +116,13 @@ class CheckoutOut(BaseModel):
     tax: int
     tax_inclusive: bool = Field(description="Prices include the tax (VAT) shown.")
     tax_name: str
-    discount: int
+    discount: int = Field(description="Taken off the items (the lines' discounts in all).")
+    discounts: list[DiscountOut] = Field(description="The discount lines to show.")
+    code: str | None = Field(description="The cart's voucher code.")
+    code_problem: str | None = Field(
+        description="Why the code gives nothing now; paying is refused (409 "
+        "voucher-not-applicable) until it is removed or applies again."
+    )
     total: int = Field(description="What the Checkout Session will charge.")
     terms_url: str = Field(
         description="The shop's terms and conditions, to link beside the acceptance the "

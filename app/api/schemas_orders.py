@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.api.schemas import plain_integer
+from app.api.schemas import DiscountOut, plain_integer
 from app.api.schemas_checkout import CheckoutAddressOut
 from app.orders.models import OrderStatus
 
@@ -63,6 +63,10 @@ class OrderLineOut(BaseModel):
     quantity: int
     tax: int
     line_total: int
+    discount: int = Field(
+        description="The line's share of the discounts: it was paid line_total - discount "
+        "(plus tax when prices exclude it), and refunds of its units give that back."
+    )
 
 
 class OrderEventOut(BaseModel):
@@ -87,7 +91,8 @@ class OrderOut(BaseModel):
     shipping_method: str
     tax: int
     tax_inclusive: bool
-    discount: int
+    discount: int = Field(description="Taken off the items.")
+    discounts: list[DiscountOut] = Field(description="The discount lines the order got.")
     total: int
     shipping_address: CheckoutAddressOut
     billing_address: CheckoutAddressOut

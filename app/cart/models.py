@@ -32,6 +32,9 @@ class Cart(TimestampMixin, Base):
     )
     currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
     expires_at: Mapped[datetime] = mapped_column()
+    # The voucher code the shopper applied (one per cart), as stored (upper case). Whether
+    # it still gives anything is worked out on every read (app/promotions/services.py).
+    voucher_code: Mapped[str | None] = mapped_column(sa.String(40))
 
     lines: Mapped[list[CartLine]] = relationship(
         back_populates="cart", order_by="CartLine.id", cascade="all, delete-orphan"

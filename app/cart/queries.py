@@ -13,6 +13,8 @@ from sqlalchemy.orm import joinedload
 from app.cart.models import Cart, CartLine, SavedItem
 from app.catalog.models import Product, ProductStatus, Variant
 from app.extensions import db
+from app.promotions.rules import NO_DEAL, Deal, Line
+from app.promotions.services import Shopper, deal_for
 
 
 def own_reservations(cart: Cart) -> dict[int, int]:
@@ -78,10 +80,59 @@ class CartView:
     subtotal: int
     item_count: int
     currency: str
+    deal: Deal = NO_DEAL  # the promotions the lines get (delivery and tax come at checkout)
 
     @property
     def can_check_out(self) -> bool:
         return bool(self.lines) and all(lv.problem is None for lv in self.lines)
+
+    @property
+    def discount(self) -> int:
+        return self.deal.items_discount
+
+    @property
+    def after_discounts(self) -> int:
+        return self.subtotal - self.discount
+
+
+def own_unpaid_orders(cart: Cart) -> list[int]:
+    """The ids of the cart's own unpaid orders that still hold what they reserved."""
+    from app.orders.models import Order
+    from app.orders.services import holding_stock, placed_from
+
+    return list(
+        db.session.execute(sa.select(Order.id).where(placed_from(cart), holding_stock())).scalars()
+    )
+
+
+def promotion_lines(view: CartView) -> list[Line]:
+    """The lines promotions look at: the ones that can be bought now, at today's prices."""
+    return [
+        Line(
+            key=lv.line.variant_id,
+            product_id=lv.line.variant.product_id,
+            category_path=(
+                lv.line.variant.product.category.id_path if lv.line.variant.product.category else ""
+            ),
+            amount=lv.line_total,
+        )
+        for lv in view.lines
+        if lv.problem is None
+    ]
+
+
+def deal_of(view: CartView, *, email: str = "") -> Deal:
+    """The discounts of ``view``'s cart; ``email`` (the checkout's) for per-customer limits."""
+    cart = view.cart
+    if cart is None:
+        return NO_DEAL
+    code = cart.voucher_code
+    shopper = Shopper(
+        user_id=cart.user_id,
+        email=email,
+        own_orders=own_unpaid_orders(cart) if code else (),
+    )
+    return deal_for(promotion_lines(view), code=code, shopper=shopper)
 
 
 def build_cart_view(cart: Cart | None) -> CartView:
@@ -103,7 +154,10 @@ def build_cart_view(cart: Cart | None) -> CartView:
             .options(
                 joinedload(CartLine.variant)
                 .joinedload(Variant.product)
-                .selectinload(Product.images)
+                .selectinload(Product.images),
+                joinedload(CartLine.variant)
+                .joinedload(Variant.product)
+                .joinedload(Product.category),
             )
         )
         .unique()
@@ -150,4 +204,6 @@ def build_cart_view(cart: Cart | None) -> CartView:
         )
     subtotal = sum(v.line_total for v in views if v.problem is None)
     count = sum(v.line.quantity for v in views)
-    return CartView(cart, views, saved, subtotal, count, currency)
+    view = CartView(cart, views, saved, subtotal, count, currency)
+    view.deal = deal_of(view)
+    return view

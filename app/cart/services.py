@@ -15,7 +15,10 @@ from app.cart.models import Cart, CartLine, SavedItem
 from app.cart.queries import (
     CartView,
     available_for,
+    build_cart_view,
     own_reservations,
+    own_unpaid_orders,
+    promotion_lines,
     saved_filter,
 )
 from app.catalog.models import ProductStatus, Variant
@@ -23,6 +26,7 @@ from app.core.numbers import parse_int
 from app.core.shop_errors import ShopError
 from app.db import affected, upsert, utcnow
 from app.extensions import db
+from app.promotions.services import PromotionError, Shopper, check_code, deal_for
 
 
 class CartError(ShopError):
@@ -255,7 +259,35 @@ def remove_line(cart: Cart, line_id: int) -> str:
 def clear_cart(cart: Cart) -> None:
     db.session.execute(sa.delete(CartLine).where(CartLine.cart_id == cart.id))
     db.session.expire(cart, ["lines"])
+    cart.voucher_code = None
     touch(cart)
+
+
+def apply_code(cart: Cart, text: str) -> tuple[str, str | None]:
+    """Put a voucher code on the cart (one per cart: it replaces the one there). Refused with
+    :class:`~app.promotions.services.PromotionError` saying why when it gives this cart
+    nothing now. Returns the code as stored and the code it replaced, if any."""
+    view = build_cart_view(cart)
+    if not view.lines:
+        raise PromotionError("Add something to your cart before entering a code.", field="code")
+    shopper = Shopper(user_id=cart.user_id, own_orders=own_unpaid_orders(cart))
+    code = check_code(text, shopper).code
+    problem = deal_for(promotion_lines(view), code=code, shopper=shopper).code_problem
+    if problem:
+        raise PromotionError(problem, field="code")
+    replaced = cart.voucher_code if cart.voucher_code != code else None
+    cart.voucher_code = code
+    touch(cart)
+    db.session.flush()
+    return code, replaced
+
+
+def remove_code(cart: Cart) -> str | None:
+    """Take the cart's code off; returns it (None when there was none)."""
+    code, cart.voucher_code = cart.voucher_code, None
+    touch(cart)
+    db.session.flush()
+    return code
 
 
 def save_for_later(cart: Cart, line_id: int) -> str:
@@ -348,6 +380,8 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
             .values(user_id=user_id, variant_id=item.variant_id, created_at=item.created_at)
             .on_conflict_do_nothing(index_elements=["user_id", "variant_id"])
         )
+    if guest.voucher_code and not target.voucher_code:
+        target.voucher_code = guest.voucher_code  # the code typed before signing in comes too
     db.session.delete(guest)
     db.session.flush()
     if held_back:

@@ -27,12 +27,14 @@ from app.cart.queries import build_cart_view, count_items
 from app.cart.services import (
     CartError,
     add_item,
+    apply_code,
     clear_cart,
     find_cart,
     get_or_create_cart,
     move_to_cart,
     new_guest_token,
     parse_quantity,
+    remove_code,
     remove_line,
     remove_saved,
     save_for_later,
@@ -41,7 +43,9 @@ from app.cart.services import (
 from app.catalog.variants import variant_meant
 from app.core.numbers import parse_id
 from app.core.redirects import back_url
-from app.extensions import htmx
+from app.extensions import htmx, limiter
+from app.promotions.services import PromotionError
+from app.ratelimit import VOUCHER_LIMIT, VOUCHER_SCOPE, limiter_key
 
 GUEST_KEY = "guest_cart"
 
@@ -223,4 +227,45 @@ def clear() -> Response | str:
     if cart is not None:
         clear_cart(cart)
         flash("Your cart is empty now.", "info")
+    return _respond()
+
+
+@bp.post("/code")
+@limiter.shared_limit(VOUCHER_LIMIT, VOUCHER_SCOPE, key_func=limiter_key)
+def apply_voucher() -> tuple[str, int] | Response | str:
+    """Apply a voucher code. A code that gives nothing is refused on the field, with why
+    (re-rendered with the shopper's typing kept: 422 without JavaScript; with htmx the
+    cart body, whose field then carries the error)."""
+    cart = current_cart()
+    typed = (request.form.get("code") or "")[:200]
+    if cart is None:
+        flash("Add something to your cart before entering a code.", "error")
+        return _respond()
+    try:
+        code, replaced = apply_code(cart, typed)
+    except PromotionError as exc:
+        view = build_cart_view(cart)
+        if htmx:
+            return render_template(
+                "cart/partials/cart_response.html",
+                view=view,
+                messages=[],
+                code_error=str(exc),
+                code_typed=typed,
+            )
+        page = render_template("cart/cart.html", view=view, code_error=str(exc), code_typed=typed)
+        return page, 422
+    if replaced:
+        flash(f"Applied the code {code}; it replaces {replaced} (one code per order).", "success")
+    else:
+        flash(f"Applied the code {code}.", "success")
+    return _respond()
+
+
+@bp.post("/code/remove")
+def remove_voucher() -> Response | str:
+    cart = current_cart()
+    code = remove_code(cart) if cart is not None else None
+    if code:
+        flash(f"Removed the code {code}.", "info")
     return _respond()

@@ -370,6 +370,8 @@ def _clear_cart(order: Order) -> None:
             .values(quantity=CartLine.quantity - quantity)
             .execution_options(synchronize_session=False)
         )
+    if cart.voucher_code and any(d.code == cart.voucher_code for d in order.discounts):
+        cart.voucher_code = None  # used: the next order starts without it
     if cart.user_id is None:
         forget_details(cart.id)
     db.session.expire(cart, ["lines"])
@@ -390,6 +392,7 @@ def _send_confirmation(order: Order) -> None:
             for ln in order.lines
         ],
         subtotal=order.subtotal,
+        discounts=[d.as_dict() for d in order.discounts],
         shipping=order.shipping,
         tax=order.tax,
         tax_inclusive=order.tax_inclusive,

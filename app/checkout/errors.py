@@ -15,11 +15,23 @@ METHOD_UNAVAILABLE = "shipping-method-unavailable"
 INSUFFICIENT_STOCK = "insufficient-stock"
 CHANGED = "checkout-changed"
 PAYMENTS_UNAVAILABLE = "payments-unavailable"
+VOUCHER_NOT_APPLICABLE = "voucher-not-applicable"  # the cart's code gives nothing now
+VOUCHER_UNAVAILABLE = "voucher-unavailable"  # used up between the quote and the order
+TOTAL_TOO_SMALL = "total-too-small"  # below the smallest card payment
 
 TERMS_REQUIRED = "Accept the terms and conditions to pay."  # a field error (accept_terms)
 
 # Where a shopper fixes each one on the website.
-FIX_IN_CART = frozenset({CART_EMPTY, CART_NEEDS_ATTENTION, INSUFFICIENT_STOCK})
+FIX_IN_CART = frozenset(
+    {
+        CART_EMPTY,
+        CART_NEEDS_ATTENTION,
+        INSUFFICIENT_STOCK,
+        VOUCHER_NOT_APPLICABLE,
+        VOUCHER_UNAVAILABLE,
+        TOTAL_TOO_SMALL,
+    }
+)
 FIX_IN_DETAILS = frozenset({DETAILS_MISSING, METHOD_UNAVAILABLE})
 
 
@@ -47,6 +59,9 @@ __all__ = [
     "METHOD_UNAVAILABLE",
     "PAYMENTS_UNAVAILABLE",
     "TERMS_REQUIRED",
+    "TOTAL_TOO_SMALL",
+    "VOUCHER_NOT_APPLICABLE",
+    "VOUCHER_UNAVAILABLE",
     "CheckoutError",
     "DetailsInvalid",
 ]

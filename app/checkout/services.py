@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.cart.models import Cart
-from app.cart.queries import CartView, build_cart_view
+from app.cart.queries import CartView, build_cart_view, deal_of
 from app.cart.services import acknowledge_prices
 from app.checkout import errors
 from app.checkout.details import check_cart, details_for, method_for
@@ -43,6 +43,7 @@ from app.checkout.sessions import (
     send,
     send_of,
 )
+from app.core.templating import money
 from app.db import commit_point, utcnow
 from app.extensions import db
 from app.inventory.services import lock_stock
@@ -59,6 +60,7 @@ from app.payments.types import (
     PaymentError,
     PaymentRejected,
     PaymentsUnavailable,
+    minimum_charge,
 )
 
 CHANGED_MESSAGE = (
@@ -128,6 +130,7 @@ def quote_for(view: CartView, details: CheckoutDetails) -> Quote:
         country=country,
         region=details.shipping_address.get("region", ""),
         method=method,
+        deal=deal_of(view, email=details.email),
     )
 
 
@@ -194,6 +197,18 @@ def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
     lock_cart(cart)
     db.session.expire(cart)
     ready = ready_to_pay(cart)
+    if ready.quote.code and ready.quote.code_problem:  # never a surprise full price
+        raise CheckoutError(
+            f"{ready.quote.code_problem} Remove the code from your cart to pay without it.",
+            code=errors.VOUCHER_NOT_APPLICABLE,
+        )
+    smallest = minimum_charge(ready.quote.currency)
+    if ready.quote.total < smallest:
+        raise CheckoutError(
+            f"Card payments start at {money(smallest, ready.quote.currency)}; add something "
+            "to your cart to pay.",
+            code=errors.TOTAL_TOO_SMALL,
+        )
     acknowledge_prices(ready.view)  # the shopper has seen these prices on the way here
     unpaid = _unpaid_orders(cart)  # locked: the sweeper or a webhook may be settling them
     # Replacing an order releases its stock and placing one reserves: lock all of it first.
@@ -289,6 +304,8 @@ def _matches(order: Order, ready: Ready) -> bool:
         and (order.subtotal, order.shipping, order.tax, order.discount, order.total)
         == (quote.subtotal, quote.shipping, quote.tax, quote.discount, quote.total)
         and order.tax_inclusive == quote.tax_inclusive
+        and sorted((d.promotion_id or 0, d.code, d.amount) for d in order.discounts)
+        == sorted((d.promotion_id, d.code, d.amount) for d in quote.discounts)
         and order.shipping_method == quote.shipping_method
         and order.shipping_address == details.shipping_address
         and order.billing_address == details.billing

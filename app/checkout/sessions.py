@@ -60,17 +60,28 @@ class Send:
 def session_request(
     order: Order, *, attempt: int, success_url: str, cancel_url: str, expires_at: int
 ) -> dict[str, Any]:
-    """The Checkout Session for ``order``: its lines at the order's prices, delivery, and tax
-    when prices exclude it; the provider charges exactly the order's total."""
-    items = [
-        {
-            "name": line.product_name
-            + (f" ({line.variant_options})" if line.variant_options else ""),
-            "unit_amount": line.unit_price,
-            "quantity": line.quantity,
-        }
-        for line in order.lines
-    ]
+    """The Checkout Session for ``order``: its lines at what the order charges for them,
+    delivery, and tax when prices exclude it; the provider charges exactly the order's total.
+
+    A discounted line is sent at what was paid for it (its total less its share of the
+    discounts, app/promotions/rules.py): Stripe's unit amounts are whole minor units, so a
+    share that does not divide by the quantity goes as two lines whose units differ by one
+    cent, named with the discount. (Not a Stripe coupon: that would be one more object in
+    the merchant's Stripe account per order, and one more request that can fail before the
+    shopper may pay; the shop, not Stripe, owns prices and discounts.)"""
+    codes = ", ".join(d.code or d.name for d in order.discounts if d.target == "items")
+    items: list[dict[str, Any]] = []
+    for line in order.lines:
+        name = line.product_name + (f" ({line.variant_options})" if line.variant_options else "")
+        if not line.discount:
+            items.append({"name": name, "unit_amount": line.unit_price, "quantity": line.quantity})
+            continue
+        unit, extra = divmod(line.line_total - line.discount, line.quantity)
+        name = f"{name}, {codes or 'discount'} applied"
+        if extra:
+            items.append({"name": name, "unit_amount": unit + 1, "quantity": extra})
+        if line.quantity - extra:
+            items.append({"name": name, "unit_amount": unit, "quantity": line.quantity - extra})
     if order.shipping:
         items.append(
             {

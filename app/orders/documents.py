@@ -139,7 +139,7 @@ def vat_summary(order: Order) -> tuple[str, int, int, int]:
     address = order.shipping_address or {}
     rate = tax_rate_for(str(address.get("country") or ""), str(address.get("region") or ""))
     if rate is not None and all(
-        tax_on(line.line_total, rate.rate_bp, order.tax_inclusive) == line.tax
+        tax_on(line.line_total - line.discount, rate.rate_bp, order.tax_inclusive) == line.tax
         for line in order.lines
     ):
         label = f"{rate.name or label} {rate.rate_bp / 100:g}%"
@@ -207,9 +207,17 @@ def invoice_pdf(order: Order) -> bytes:
             )
     pdf.ln(3)
     totals = [("Subtotal", money(order.subtotal, currency))]
+    for d in order.discounts:
+        if d.target == "items":
+            code = f" ({d.code})" if d.code else ""
+            totals.append((f"Discount: {d.name}{code}", "-" + money(d.amount, currency)))
     shipping_name = f"Shipping ({order.shipping_method})" if order.shipping_method else "Shipping"
+    free = order.free_shipping
+    if free is not None:
+        code = f" {free.code}" if free.code else ""
+        shipping_name += f", free with {free.name}{code} (saves {money(free.amount, currency)})"
     totals.append((shipping_name, money(order.shipping, currency)))
-    if order.discount:
+    if order.discount and not any(d.target == "items" for d in order.discounts):
         totals.append(("Discount", "-" + money(order.discount, currency)))
     if not order.tax_inclusive:
         totals.append((tax_head, money(order.tax, currency)))

@@ -11,6 +11,7 @@ from app.db import Base, TimestampMixin, one_of, utcnow
 
 if TYPE_CHECKING:
     from app.payments.models import Payment
+    from app.promotions.models import OrderDiscount
 
 
 class OrderStatus(enum.StrEnum):
@@ -95,6 +96,13 @@ class Order(TimestampMixin, Base):
     notes: Mapped[list[OrderNote]] = relationship(
         back_populates="order", order_by="OrderNote.id", cascade="all, delete-orphan"
     )
+    discounts: Mapped[list[OrderDiscount]] = relationship(
+        order_by="OrderDiscount.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def free_shipping(self) -> OrderDiscount | None:
+        return next((d for d in self.discounts if d.target == "shipping"), None)
 
 
 class OrderLine(Base):
@@ -104,6 +112,7 @@ class OrderLine(Base):
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("unit_price > 0 AND line_total >= 0 AND tax >= 0", name="amounts"),
+        sa.CheckConstraint("discount >= 0 AND discount <= line_total", name="discount_range"),
         sa.CheckConstraint(
             "quantity_refunded >= 0 AND quantity_refunded <= quantity", name="refunded_range"
         ),
@@ -126,6 +135,9 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column()
     tax: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     line_total: Mapped[int] = mapped_column(sa.BigInteger)
+    # The line's share of the order's discounts: it was paid line_total - discount (+ tax
+    # when prices exclude it), and refunds of its units give back that, unit by unit.
+    discount: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     # Claimed by refunds with conditional UPDATEs, so neither can pass the quantity sold.
     quantity_refunded: Mapped[int] = mapped_column(default=0, server_default="0")
     quantity_restocked: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -134,8 +146,8 @@ class OrderLine(Base):
 
     @property
     def gross(self) -> int:
-        """What the customer paid for the whole line, tax included."""
-        return self.line_total + (0 if self.order.tax_inclusive else self.tax)
+        """What the customer paid for the whole line, after discounts, tax included."""
+        return self.line_total - self.discount + (0 if self.order.tax_inclusive else self.tax)
 
 
 class OrderEvent(Base):

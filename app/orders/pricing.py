@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.promotions.rules import NO_DEAL, Applied, Deal
 from app.store.models import ShippingMethod, TaxRate
 
 
@@ -33,6 +34,7 @@ class QuoteLine:
     quantity: int
     line_total: int
     tax: int
+    discount: int = 0  # this line's share of the discounts: it was paid line_total - discount
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,11 @@ class Quote:
     tax: int
     tax_inclusive: bool
     tax_name: str
-    discount: int
+    discount: int  # off the items (free shipping shows as shipping 0 and a discount line)
     total: int
+    discounts: tuple[Applied, ...] = ()  # the discount lines, shipping's amount filled in
+    code: str = ""  # the cart's code, applied or not
+    code_problem: str = ""  # why the code gives nothing ("" when it applies)
 
 
 def tax_on(amount: int, rate_bp: int, inclusive: bool) -> int:
@@ -103,14 +108,21 @@ def build_quote(
     country: str,
     region: str,
     method: ShippingMethod,
+    deal: Deal = NO_DEAL,
 ) -> Quote:
-    """Totals for ``items`` (priced from the catalog by the caller) delivered to ``country``."""
+    """Totals for ``items`` (priced from the catalog by the caller) delivered to ``country``,
+    with the discounts of ``deal`` (app/promotions/rules.py).
+
+    Each line is taxed on what is paid for it (its total less its share of the discounts);
+    a delivery that is free over an amount looks at the items' total after discounts; free
+    shipping makes the delivery 0 and shows what it saved as a discount line."""
     rate = tax_rate_for(country, region)
     rate_bp = rate.rate_bp if rate else 0
     inclusive = rate.inclusive if rate else True
     lines = []
     for item in items:
         line_total = item.unit_price * item.quantity
+        discount = min(deal.line_discounts.get(item.variant_id, 0), line_total)
         lines.append(
             QuoteLine(
                 variant_id=item.variant_id,
@@ -120,13 +132,24 @@ def build_quote(
                 unit_price=item.unit_price,
                 quantity=item.quantity,
                 line_total=line_total,
-                tax=tax_on(line_total, rate_bp, inclusive),
+                tax=tax_on(line_total - discount, rate_bp, inclusive),
+                discount=discount,
             )
         )
     subtotal = sum(line.line_total for line in lines)
-    shipping = shipping_cost(method, subtotal)
+    discount = sum(line.discount for line in lines)
+    shipping = shipping_cost(method, subtotal - discount)
+    discounts = list(deal.items)
+    code_problem = deal.code_problem
+    free = deal.free_shipping
+    if free is not None:
+        if shipping > 0:
+            discounts.append(replace(free, amount=shipping))
+            shipping = 0
+        elif free.code and not code_problem:
+            code_problem = f"Delivery is already free for this order, so {free.code} is not needed."
     tax = sum(line.tax for line in lines) + tax_on(shipping, rate_bp, inclusive)
-    total = subtotal + shipping + (0 if inclusive else tax)
+    total = subtotal - discount + shipping + (0 if inclusive else tax)
     return Quote(
         lines,
         currency,
@@ -136,6 +159,9 @@ def build_quote(
         tax,
         inclusive,
         rate.name if rate else "",
-        0,
+        discount,
         total,
+        discounts=tuple(discounts),
+        code=deal.code,
+        code_problem=code_problem,
     )

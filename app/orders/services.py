@@ -36,6 +36,7 @@ from app.orders.models import (
 )
 from app.orders.pricing import Quote
 from app.orders.states import PAID_STATES, transition
+from app.promotions import uses
 
 if TYPE_CHECKING:
     from app.cart.models import Cart
@@ -170,10 +171,15 @@ def place_order(
                     quantity=line.quantity,
                     tax=line.tax,
                     line_total=line.line_total,
+                    discount=line.discount,
                 )
             )
         db.session.add(order)
         db.session.flush()
+        try:
+            uses.hold(order, quote.discounts)
+        except uses.VoucherUnavailable as exc:
+            raise CheckoutError(str(exc), code=exc.code) from None
     except BaseException:
         savepoint.rollback()
         raise
@@ -209,6 +215,7 @@ def release_reservation(order: Order, *, reason: str = "released") -> bool:
     release(
         [(ln.variant_id, ln.quantity) for ln in order.lines], reference=order.number, note=reason
     )
+    uses.release(order.id)  # a code's use held by the unpaid order is free again
     db.session.refresh(order)
     return True
 
@@ -268,6 +275,7 @@ def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
     )
     order.cancel_reason = ""
     order.paid_at = utcnow()
+    uses.count_paid(order.id, order.number)
     db.session.flush()
     return PaidOutcome(fulfilled=True)
 

@@ -7,6 +7,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar, get_args
 
+# The smallest amount a card payment may be, per currency, in minor units: Stripe's table
+# (docs.stripe.com/currencies#minimum-and-maximum-charge-amounts); 50 for the rest.
+MINIMUM_CHARGE = {
+    "usd": 50,
+    "eur": 50,
+    "gbp": 30,
+    "chf": 50,
+    "cad": 50,
+    "aud": 50,
+    "nzd": 50,
+    "sgd": 50,
+    "jpy": 50,
+    "dkk": 250,
+    "nok": 300,
+    "sek": 300,
+    "pln": 200,
+    "czk": 1500,
+    "huf": 17500,
+}
+
+
+def minimum_charge(currency: str) -> int:
+    return MINIMUM_CHARGE.get(currency.lower(), 50)
+
+
 UNAVAILABLE_MESSAGE = (
     "Payments are unavailable right now. Your cart and order are kept; "
     "please try again in a few minutes."

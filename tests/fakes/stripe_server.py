@@ -51,6 +51,10 @@ SHAPES: dict[str, list[str]] = json.loads(
 )
 
 
+# Stripe's smallest charge per currency, minor units (its currencies page; 50 elsewhere).
+_MINIMUM_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "chf": 50, "dkk": 250, "sek": 300}
+
+
 def shaped(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     """An object of ``kind`` with every field Stripe always sends (None unless given)."""
     unknown = set(fields) - set(SHAPES[kind])
@@ -383,6 +387,15 @@ class FakeStripe:
             if amount < 0 or quantity < 1:
                 raise StripeApiError(400, "Invalid amount or quantity.", param="line_items")
             total += amount * quantity
+        smallest = _MINIMUM_CHARGE.get(str(currency), 50)
+        if total < smallest:  # docs.stripe.com/currencies#minimum-and-maximum-charge-amounts
+            raise StripeApiError(
+                400,
+                f"The Checkout Session's total amount due must add up to at least {smallest} "
+                f"(in the smallest unit of {currency}).",
+                param="line_items",
+                code="amount_too_small",
+            )
         now = self.now()
         expires_at = _int(params, "expires_at", required=False)
         if expires_at is None:

@@ -38,7 +38,7 @@ def test_smtp_delivers_a_multipart_message_carrying_the_variables(app, db, smtp_
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     for part in (text, html):
-        assert "SS-8K3J-Q2XF" in part and "Merino Wool Jumper" in part and "€123.95" in part
+        assert "SS-8K3J-Q2XF" in part and "Merino Wool Jumper" in part and "€112.05" in part
 
 
 def test_marketing_email_has_one_click_unsubscribe_headers(app, db, smtp_server):

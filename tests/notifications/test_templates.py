@@ -45,7 +45,8 @@ def test_variables_are_personalised(app):
     for part in (message.text, message.html):
         assert "SS-8K3J-Q2XF" in part
         assert "Merino Wool Jumper" in part
-        assert "€123.95" in part  # total from integer cents
+        assert "€112.05" in part  # total from integer cents
+        assert "WELCOME10" in part and "€11.90" in part  # the discount line
         assert "Ada" in part
 
 

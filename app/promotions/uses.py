@@ -1,0 +1,135 @@
+"""A code's uses follow its order: **held** when the order is placed (a conditional UPDATE
+against the limit, so racing checkouts can never pass it), **used** when the order is paid,
+**released** when the unpaid order expires or is cancelled, which gives the use back.
+
+Called by the order verbs in app/orders/services.py, inside their transaction. Counters are
+kept for promotions with a code only: an automatic promotion has no limit, and a counter
+updated by every checkout of a weekend sale would queue them all on one row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from app.core.shop_errors import ShopError
+from app.db import affected
+from app.extensions import db
+from app.promotions.models import OrderDiscount, Promotion, UseState, VoucherCode
+from app.promotions.rules import Applied
+from app.promotions.services import customer_uses
+
+if TYPE_CHECKING:
+    from app.orders.models import Order
+
+log = logging.getLogger(__name__)
+
+
+class VoucherUnavailable(ShopError):
+    """The code was used up (or used by this customer) between the quote and the order."""
+
+    code = "voucher-unavailable"
+    status = 409
+
+
+def _take(table: type[Promotion] | type[VoucherCode], row_id: int) -> bool:
+    """One more use, unless the limit is reached (the row stays locked to the end)."""
+    return bool(
+        affected(
+            sa.update(table)
+            .where(
+                table.id == row_id,
+                sa.or_(table.usage_limit.is_(None), table.uses < table.usage_limit),
+            )
+            .values(uses=table.uses + 1)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def _give(table: type[Promotion] | type[VoucherCode], row_id: int | None) -> None:
+    if row_id is None:
+        return
+    db.session.execute(
+        sa.update(table)
+        .where(table.id == row_id, table.uses > 0)
+        .values(uses=table.uses - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def hold(order: Order, discounts: Sequence[Applied]) -> None:
+    """Record the order's discounts and take a use of its code; raises
+    :class:`VoucherUnavailable` (the caller rolls the order back) when none is left."""
+    user_id, email = order.user_id, order.email.lower()
+    for applied in discounts:
+        if applied.code_id is not None:
+            if not _take(Promotion, applied.promotion_id) or not _take(
+                VoucherCode, applied.code_id
+            ):
+                raise VoucherUnavailable(
+                    f"The code {applied.code} has just been used up. Remove it from your "
+                    "cart to pay the full price.",
+                    field="code",
+                )
+            promotion = db.session.get(Promotion, applied.promotion_id)
+            limit = promotion.per_customer_limit if promotion is not None else None
+            # The promotion's row is locked by _take: one customer's racing checkouts
+            # count each other's uses here.
+            if limit is not None and (
+                customer_uses(applied.promotion_id, user_id=user_id, email=email) >= limit
+            ):
+                raise VoucherUnavailable(
+                    f"You have already used the code {applied.code}. Remove it from your "
+                    "cart to pay the full price.",
+                    field="code",
+                )
+        order.discounts.append(
+            OrderDiscount(
+                promotion_id=applied.promotion_id,
+                voucher_code_id=applied.code_id,
+                code=applied.code,
+                name=applied.name[:200],
+                target=applied.target,
+                amount=applied.amount,
+                state=UseState.HELD,
+                user_id=user_id,
+                email=email,
+            )
+        )
+    db.session.flush()
+
+
+def _move(order_id: int, old: UseState, new: UseState) -> list[tuple[int | None, int | None]]:
+    """Move the order's uses from ``old`` to ``new``, once: which (promotion, code) moved."""
+    moved = db.session.execute(
+        sa.update(OrderDiscount)
+        .where(OrderDiscount.order_id == order_id, OrderDiscount.state == old)
+        .values(state=new)
+        .returning(OrderDiscount.promotion_id, OrderDiscount.voucher_code_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [(promotion_id, code_id) for promotion_id, code_id in moved]
+
+
+def count_paid(order_id: int, order_number: str) -> None:
+    """The order was paid: its held uses count. An order paid after its checkout expired
+    (its uses released meanwhile) takes them again; past a limit it keeps the discount it
+    paid with, and the overrun is logged."""
+    _move(order_id, UseState.HELD, UseState.USED)
+    for promotion_id, code_id in _move(order_id, UseState.RELEASED, UseState.USED):
+        if code_id is None or promotion_id is None:
+            continue
+        if not (_take(Promotion, promotion_id) and _take(VoucherCode, code_id)):
+            log.warning("order %s was paid with a code past its limit", order_number)
+
+
+def release(order_id: int) -> None:
+    """The unpaid order expired or was cancelled: its uses are free again."""
+    for promotion_id, code_id in _move(order_id, UseState.HELD, UseState.RELEASED):
+        if code_id is not None:
+            _give(Promotion, promotion_id)
+            _give(VoucherCode, code_id)
