@@ -370,8 +370,11 @@ def _clear_cart(order: Order) -> None:
             .values(quantity=CartLine.quantity - quantity)
             .execution_options(synchronize_session=False)
         )
-    if cart.voucher_code and any(d.code == cart.voucher_code for d in order.discounts):
-        cart.voucher_code = None  # used: the next order starts without it
+    if cart.voucher_code and (
+        any(d.code == cart.voucher_code for d in order.discounts)
+        or not db.session.execute(sa.select(CartLine.id).where(CartLine.cart_id == cart.id)).first()
+    ):
+        cart.voucher_code = None  # used (or its cart is done): the next order starts without it
     if cart.user_id is None:
         forget_details(cart.id)
     db.session.expire(cart, ["lines"])

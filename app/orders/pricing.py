@@ -140,14 +140,10 @@ def build_quote(
     discount = sum(line.discount for line in lines)
     shipping = shipping_cost(method, subtotal - discount)
     discounts = list(deal.items)
-    code_problem = deal.code_problem
     free = deal.free_shipping
-    if free is not None:
-        if shipping > 0:
-            discounts.append(replace(free, amount=shipping))
-            shipping = 0
-        elif free.code and not code_problem:
-            code_problem = f"Delivery is already free for this order, so {free.code} is not needed."
+    if free is not None and shipping > 0:  # delivery free anyway: no line, no use taken
+        discounts.append(replace(free, amount=shipping))
+        shipping = 0
     tax = sum(line.tax for line in lines) + tax_on(shipping, rate_bp, inclusive)
     total = subtotal - discount + shipping + (0 if inclusive else tax)
     return Quote(
@@ -163,5 +159,5 @@ def build_quote(
         total,
         discounts=tuple(discounts),
         code=deal.code,
-        code_problem=code_problem,
+        code_problem=deal.code_problem,
     )

@@ -89,6 +89,17 @@ def test_the_fake_binds_an_idempotency_key_to_its_parameters(sdk, fake_stripe):
     assert len(fake_stripe.sessions) == 1
 
 
+def test_the_fake_refuses_a_total_below_the_card_minimum(sdk, fake_stripe):
+    import time
+
+    params = _params(int(time.time() + 3600))
+    params["line_items"][0]["price_data"]["unit_amount"] = 49  # €0.50 is Stripe's minimum
+    with pytest.raises(stripe.InvalidRequestError, match="at least 50"):
+        sdk.v1.checkout.sessions.create(params)
+    params["line_items"][0]["price_data"]["unit_amount"] = 50
+    assert sdk.v1.checkout.sessions.create(params).amount_total == 50
+
+
 # -- what the shop sends -------------------------------------------------------------------
 
 

@@ -158,6 +158,19 @@ def test_free_delivery_by_code(client, db):
     assert [(d.target, d.amount) for d in order.discounts] == [("shipping", 495)]
 
 
+def test_a_free_delivery_code_on_an_order_that_ships_free_anyway_never_blocks_paying(client, db):
+    promotion("Free delivery", code="SHIPFREE", benefit="free_shipping", value=0)
+    shirts(client, price=3000, quantity=2)  # over the €50.00 free-delivery threshold
+    apply(client, "SHIPFREE")
+    submit_details(client)
+    assert "Pay €60.00" in client.get("/checkout/review").get_data(as_text=True)
+    sandbox_action(client, pay(client).headers["Location"], "pay")
+    order = latest_order()
+    assert (order.status, order.total, order.discounts) == (OrderStatus.PAID, 6000, [])
+    assert _db.session.execute(sa.select(Promotion.uses)).scalar_one() == 0  # not used
+    assert "SHIPFREE" not in client.get("/cart").get_data(as_text=True)  # the cart is done
+
+
 def test_an_automatic_weekend_sale_needs_no_code(client, db):
     clothing = factories.category("Clothing")
     oxford = factories.product(
