@@ -49,6 +49,8 @@ from app.store.settings import store_details
 
 INVALID = 422
 PERMISSION = "promotions.manage"
+MIN_YEAR, MAX_YEAR = 2000, 2100
+MAX_SKUS = 200
 
 
 class MoneyField(StringField):
@@ -131,8 +133,14 @@ class PromotionForm(FlaskForm):
         zone = store_details().tzinfo
         benefit = self.benefit.data or Benefit.PERCENT
 
-        def moment(value: datetime | None) -> datetime | None:
-            return value.replace(tzinfo=zone) if value is not None else None
+        def moment(value: datetime | None, field: str) -> datetime | None:
+            if value is None:
+                return None
+            if not MIN_YEAR <= value.year <= MAX_YEAR:  # and 0001 or 9999 cannot become UTC
+                raise PromotionError(
+                    f"Enter a date between {MIN_YEAR} and {MAX_YEAR}.", field=field
+                )
+            return value.replace(tzinfo=zone)
 
         value = 0
         if benefit == Benefit.PERCENT:
@@ -147,7 +155,13 @@ class PromotionForm(FlaskForm):
             if not self.amount.minor:
                 raise PromotionError("Enter the amount to take off.", field="amount")
             value = self.amount.minor
-        skus = [s for s in (self.product_skus.data or "").replace("\n", ",").split(",")]
+        skus = [s.strip() for s in (self.product_skus.data or "").replace("\n", ",").split(",")]
+        skus = [s for s in skus if s]
+        if len(skus) > MAX_SKUS:
+            raise PromotionError(
+                f"Choose at most {MAX_SKUS} products by SKU; for more, choose their categories.",
+                field="product_skus",
+            )
         return manage.PromotionInput(
             name=self.name.data or "",
             requires_code=self.requires_code.data != "automatic",
@@ -155,11 +169,11 @@ class PromotionForm(FlaskForm):
             value=value,
             code=self.code.data or "",
             scope=self.scope.data or Scope.ORDER,
-            product_skus=[s.strip() for s in skus if s.strip()][:200],
+            product_skus=skus,
             category_ids=list(self.category_ids.data or []),
             min_subtotal=self.min_subtotal.minor or 0,
-            starts_at=moment(self.starts_at.data),
-            ends_at=moment(self.ends_at.data),
+            starts_at=moment(self.starts_at.data, "starts_at"),
+            ends_at=moment(self.ends_at.data, "ends_at"),
             usage_limit=self.usage_limit.data,
             per_customer_limit=self.per_customer_limit.data,
             combines_with_codes=bool(self.combines_with_codes.data),
@@ -167,6 +181,12 @@ class PromotionForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
+    """On the promotion's page beside its edit form, so its fields are prefixed ``code-``
+    (the edit form has a ``usage_limit`` too: one id per page)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(prefix="code", **kwargs)
+
     code = StringField(
         "New code",
         validators=[DataRequired("Enter the code."), Length(max=40)],
@@ -176,6 +196,9 @@ class CodeForm(FlaskForm):
 
 
 class GenerateForm(FlaskForm):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(prefix="generate", **kwargs)
+
     count = WholeNumberField("How many", validators=[DataRequired("Enter how many codes.")])
     prefix = StringField(
         "Prefix (optional)",
@@ -228,10 +251,12 @@ def promotion_status(promotion: Promotion) -> str:
 @permission_required(PERMISSION)
 def promotions() -> str:
     rows = manage.list_promotions()
+    ids = [p.id for p in rows]
     return render_template(
         "admin/promotions/list.html",
         promotions=rows,
-        usage=manage.usage([p.id for p in rows]),
+        usage=manage.usage(ids),
+        codes=manage.code_summary(ids),
         describe=manage.describe,
     )
 
@@ -266,6 +291,7 @@ def _edit_form(promotion: Promotion) -> PromotionForm:
         return value.astimezone(zone).replace(tzinfo=None) if value is not None else None
 
     form = PromotionForm(
+        formdata=None,  # the saved values, also when another form of the page was posted
         data={
             "name": promotion.name,
             "requires_code": "code" if promotion.requires_code else "automatic",
@@ -285,7 +311,7 @@ def _edit_form(promotion: Promotion) -> PromotionForm:
             "usage_limit": promotion.usage_limit,
             "per_customer_limit": promotion.per_customer_limit,
             "combines_with_codes": promotion.combines_with_codes,
-        }
+        },
     )
     _choices(form)
     return form
@@ -296,10 +322,12 @@ def _detail(promotion: Promotion, form: PromotionForm, **forms: Any) -> str:
         "admin/promotions/detail.html",
         promotion=promotion,
         form=form,
-        code_form=forms.get("code_form") or CodeForm(),
-        generate_form=forms.get("generate_form") or GenerateForm(),
+        code_form=forms.get("code_form") or CodeForm(formdata=None),
+        generate_form=forms.get("generate_form") or GenerateForm(formdata=None),
         action_form=ActionForm(),
         usage=manage.usage([promotion.id]).get(promotion.id),
+        codes=manage.first_codes(promotion),
+        code_count=manage.code_summary([promotion.id]).get(promotion.id),
         orders=manage.orders_with(promotion),
         describe=manage.describe,
         products=manage.product_names(promotion),
@@ -435,18 +463,20 @@ def promotions_codes_csv(promotion_id: int) -> Response:
 def promotions_report_csv() -> Response:
     """One row per promotion (a few hundred at most): made before the audit's commit."""
     promotions = manage.list_promotions()
-    usage = manage.usage([p.id for p in promotions])
+    ids = [p.id for p in promotions]
+    usage, codes = manage.usage(ids), manage.code_summary(ids)
     currency = current_app.config["SHOP_CURRENCY"]
     rows = []
     for p in promotions:
         u = usage.get(p.id) or manage.Usage(p.id, 0, 0, 0, 0)
-        codes = [c.code for c in p.codes[:21]]
+        c = codes.get(p.id)
         rows.append(
             [
                 p.id,
                 p.name,
                 "code" if p.requires_code else "automatic",
-                " ".join(codes[:20]) + (" …" if len(codes) > 20 else ""),
+                c.first if c else "",
+                c.count if c else 0,
                 manage.describe(p),
                 status_of(p),
                 p.starts_at,
@@ -462,6 +492,7 @@ def promotions_report_csv() -> Response:
         "id",
         "name",
         "kind",
+        "first_code",
         "codes",
         "gives",
         "status",

@@ -26,6 +26,7 @@ from app.core.numbers import parse_int
 from app.core.shop_errors import ShopError
 from app.db import affected, upsert, utcnow
 from app.extensions import db
+from app.promotions.models import OrderDiscount
 from app.promotions.services import PromotionError, Shopper, check_code, deal_for
 
 
@@ -282,6 +283,18 @@ def apply_code(cart: Cart, text: str) -> tuple[str, str | None]:
     return code, replaced
 
 
+def forget_code(cart_id: int, code: str) -> bool:
+    """Take ``code`` off the cart if it is still the cart's code (a paid order used it)."""
+    return bool(
+        affected(
+            sa.update(Cart)
+            .where(Cart.id == cart_id, Cart.voucher_code == code)
+            .values(voucher_code=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
 def remove_code(cart: Cart) -> str | None:
     """Take the cart's code off; returns it (None when there was none)."""
     code, cart.voucher_code = cart.voucher_code, None
@@ -351,6 +364,13 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
         db.session.execute(
             sa.select(Order.number).where(placed_from(guest), holding_stock()).order_by(Order.id)
         ).scalars()
+    )
+    moving = sa.select(Order.id).where(placed_from(guest), holding_stock()).scalar_subquery()
+    db.session.execute(  # their held code uses are the account's too (per-customer limits)
+        sa.update(OrderDiscount)
+        .where(OrderDiscount.order_id.in_(moving))
+        .values(user_id=user_id)
+        .execution_options(synchronize_session=False)
     )
     db.session.execute(
         sa.update(Order)

@@ -1,12 +1,13 @@
-"""Periodic clean-up of expired carts, in batches."""
+"""Periodic clean-up of expired carts, in batches; a used code taken off its cart."""
 
 from __future__ import annotations
 
 from huey import crontab
 
+from app.cart import services
 from app.cart.services import purge_expired
 from app.db import unit_of_work
-from tasks.queue import periodic_job
+from tasks.queue import periodic_job, shop_task
 
 BATCH = 500
 
@@ -20,3 +21,12 @@ def purge_expired_carts() -> int:
         purged += batch
         if batch < BATCH:
             return purged
+
+
+@shop_task(retries=3, retry_delay=5)
+def forget_code(cart_id: int, code: str) -> None:
+    """A paid order used the cart's code: the next order starts without it. After the
+    payment's commit, in a transaction of its own: completing a payment holds the order's row
+    and a checkout of the cart locks the cart before its orders, so the payment's transaction
+    must not wait for the cart (PostgreSQL would find the two in a deadlock)."""
+    services.forget_code(cart_id, code)

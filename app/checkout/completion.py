@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import sqlalchemy as sa
 from flask import current_app
@@ -20,13 +21,14 @@ from sqlalchemy.exc import OperationalError
 
 from app.accounts.addresses import address_lines
 from app.accounts.audit import audit
+from app.cart import tasks as cart_tasks
 from app.cart.models import CartLine
 from app.checkout import sessions
 from app.checkout.details import forget_details
 from app.checkout.models import CheckoutAttempt
 from app.core.numbers import parse_int
 from app.core.templating import money
-from app.db import utcnow, write_phase
+from app.db import after_commit, utcnow, write_phase
 from app.extensions import db
 from app.notifications.models import Category
 from app.notifications.rendering import external_url
@@ -370,11 +372,12 @@ def _clear_cart(order: Order) -> None:
             .values(quantity=CartLine.quantity - quantity)
             .execution_options(synchronize_session=False)
         )
-    if cart.voucher_code and (
-        any(d.code == cart.voucher_code for d in order.discounts)
+    code = cart.voucher_code
+    if code and (
+        any(d.code == code for d in order.discounts)
         or not db.session.execute(sa.select(CartLine.id).where(CartLine.cart_id == cart.id)).first()
-    ):
-        cart.voucher_code = None  # used (or its cart is done): the next order starts without it
+    ):  # used (or its cart is done): the next order starts without it
+        after_commit(partial(cart_tasks.forget_code, cart.id, code), key=f"forget-code:{cart.id}")
     if cart.user_id is None:
         forget_details(cart.id)
     db.session.expire(cart, ["lines"])

@@ -198,6 +198,7 @@ def create_promotion(data: PromotionInput, *, actor_id: int | None) -> Promotion
 
 def update_promotion(promotion: Promotion, data: PromotionInput, *, actor_id: int | None) -> None:
     """Edits apply to carts at once; orders keep the discount they were given."""
+    db.session.refresh(promotion, with_for_update=True)  # its uses, as checkouts leave them
     product_ids = _check(data)
     if promotion.requires_code != data.requires_code:
         raise PromotionError(
@@ -375,6 +376,42 @@ def usage(promotion_ids: list[int] | None = None) -> dict[int, Usage]:
         if pid is not None and pid not in out:
             out[pid] = Usage(pid, 0, 0, 0, n)
     return out
+
+
+@dataclass(frozen=True)
+class Codes:
+    count: int
+    first: str  # the first code made (the one typed on the create form)
+
+
+def code_summary(promotion_ids: list[int]) -> dict[int, Codes]:
+    """How many codes each promotion has and its first, in two queries whatever the number
+    of generated codes (a promotion may have tens of thousands)."""
+    if not promotion_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(VoucherCode.promotion_id, sa.func.count(), sa.func.min(VoucherCode.id))
+        .where(VoucherCode.promotion_id.in_(promotion_ids))
+        .group_by(VoucherCode.promotion_id)
+    ).all()
+    first_ids = [first for _, _, first in rows]
+    names = dict(
+        db.session.execute(
+            sa.select(VoucherCode.id, VoucherCode.code).where(VoucherCode.id.in_(first_ids))
+        ).all()
+    )
+    return {pid: Codes(int(n), names[first]) for pid, n, first in rows}
+
+
+def first_codes(promotion: Promotion, limit: int = 50) -> list[VoucherCode]:
+    return list(
+        db.session.execute(
+            sa.select(VoucherCode)
+            .where(VoucherCode.promotion_id == promotion.id)
+            .order_by(VoucherCode.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def list_promotions() -> list[Promotion]:

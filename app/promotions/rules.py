@@ -186,7 +186,12 @@ def evaluate(
     if code is not None and not problem:
         problem = why_not(code, lines, money)
     if code is not None and not problem:
-        if code.shipping:
+        if code.shipping and free is not None:  # a code's use is never spent for nothing
+            problem = (
+                f"Delivery is already free with {free.name}; keep the code {code.code} for "
+                "another order."
+            )
+        elif code.shipping:
             free = code
         elif best_auto is None or best_auto[0].combines_with_codes:
             cut = take_off(code, lines, discounts)

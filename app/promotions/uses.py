@@ -35,15 +35,14 @@ class VoucherUnavailable(ShopError):
     status = 409
 
 
-def _take(table: type[Promotion] | type[VoucherCode], row_id: int) -> bool:
-    """One more use, unless the limit is reached (the row stays locked to the end)."""
+def _take(table: type[Promotion] | type[VoucherCode], row_id: int, *, force: bool = False) -> bool:
+    """One more use, unless the limit is reached (``force``: even then); the row stays
+    locked to the end of the transaction."""
+    within = sa.or_(table.usage_limit.is_(None), table.uses < table.usage_limit)
     return bool(
         affected(
             sa.update(table)
-            .where(
-                table.id == row_id,
-                sa.or_(table.usage_limit.is_(None), table.uses < table.usage_limit),
-            )
+            .where(table.id == row_id, sa.true() if force else within)
             .values(uses=table.uses + 1)
             .execution_options(synchronize_session=False)
         )
@@ -117,13 +116,19 @@ def _move(order_id: int, old: UseState, new: UseState) -> list[tuple[int | None,
 
 def count_paid(order_id: int, order_number: str) -> None:
     """The order was paid: its held uses count. An order paid after its checkout expired
-    (its uses released meanwhile) takes them again; past a limit it keeps the discount it
-    paid with, and the overrun is logged."""
+    (its uses released meanwhile) takes them again, past the limit if another order took
+    the freed use meanwhile: the payment keeps the discount it was made with, and counting
+    it is what stops the code being handed out once more (the overrun is logged)."""
     _move(order_id, UseState.HELD, UseState.USED)
     for promotion_id, code_id in _move(order_id, UseState.RELEASED, UseState.USED):
         if code_id is None or promotion_id is None:
             continue
-        if not (_take(Promotion, promotion_id) and _take(VoucherCode, code_id)):
+        over = False
+        for table, row_id in ((Promotion, promotion_id), (VoucherCode, code_id)):
+            if not _take(table, row_id):
+                _take(table, row_id, force=True)
+                over = True
+        if over:
             log.warning("order %s was paid with a code past its limit", order_number)
 
 

@@ -84,6 +84,13 @@ def test_mistakes_are_shown_on_their_fields(client, db):
             "The end must be after the start.",
         ),
         ({"starts_at": "99999-01-01T00:00"}, "Not a valid datetime value."),
+        ({"starts_at": "0001-01-01T00:00"}, "Enter a date between 2000 and 2100."),
+        ({"ends_at": "9999-12-31T23:59"}, "Enter a date between 2000 and 2100."),
+        (
+            {"scope": "items", "product_skus": ",".join(f"S{i}" for i in range(201))},
+            "Choose at most 200 products by SKU",
+        ),
+        ({"usage_limit": "99999999999999999999"}, "Enter a whole number, like 10."),
         (
             {"requires_code": "automatic", "usage_limit": "5"},
             "Limits are for promotions with a code",
@@ -133,7 +140,10 @@ def test_bulk_codes_are_unique_single_use_and_downloadable(client, db):
     commit_unit_of_work()
     path = f"/admin/promotions/{made.id}"
     response = post(
-        client, f"{path}/codes/generate", {"count": "250", "prefix": "spring"}, page=path
+        client,
+        f"{path}/codes/generate",
+        {"generate-count": "250", "generate-prefix": "spring"},
+        page=path,
     )
     assert response.status_code == 303
     codes = (
@@ -148,7 +158,7 @@ def test_bulk_codes_are_unique_single_use_and_downloadable(client, db):
     assert len({c.code for c in codes}) == 250
     assert all(c.code.startswith("SPRING-") and len(c.code) == 15 for c in codes)
     assert {c.usage_limit for c in codes} == {1}
-    too_many = post(client, f"{path}/codes/generate", {"count": "5000"}, page=path)
+    too_many = post(client, f"{path}/codes/generate", {"generate-count": "5000"}, page=path)
     assert "Generate 1 to 1000 codes at a time." in too_many.get_data(as_text=True)
     download = client.get(f"{path}/codes.csv")
     rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
@@ -185,3 +195,32 @@ def test_customers_cannot_reach_promotions(client, db):
     login(client)
     assert client.get("/admin/promotions").status_code == 404
     assert client.get("/admin/promotions/report.csv").status_code == 404
+
+
+def test_a_refused_code_keeps_the_edit_form_as_saved(client, db):
+    """The page has three forms; a mistake in one never rewrites another's fields."""
+    sign_in_staff(client)
+    shirts = factories.category("Shirts")
+    made = promotion(
+        "Shirts",
+        code="SHIRTS",
+        benefit="amount",
+        value=500,
+        scope="items",
+        category_ids=[shirts.id],
+        per_customer_limit=1,
+        usage_limit=100,
+    )
+    commit_unit_of_work()
+    path = f"/admin/promotions/{made.id}"
+    html = client.get(path).get_data(as_text=True)
+    assert html.count('id="usage_limit"') == 1 and 'id="code-usage_limit"' in html
+    refused = post(
+        client, f"{path}/codes", {"code-code": "bad code!!", "code-usage_limit": "3"}, page=path
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "A code is 1 to 40 letters, digits, hyphens or underscores." in page
+    assert f'<option selected value="{shirts.id}">' in page
+    assert 'id="per_customer_limit" name="per_customer_limit" type="number" value="1"' in page
+    assert 'id="usage_limit" name="usage_limit" type="number" value="100"' in page

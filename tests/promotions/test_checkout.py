@@ -292,3 +292,19 @@ def test_the_stripe_fake_is_asked_for_exactly_the_discounted_total(client, db, f
     assert sum(a * q for _, a, q in items) == order.total == 3395
     session_id = response.headers["Location"].rsplit("/", 1)[1]
     assert fake_stripe.sessions[session_id]["amount_total"] == order.total
+
+
+def test_a_use_held_as_a_guest_counts_for_the_account_after_signing_in(app, client, db):
+    promotion("Welcome", code="HELLO", per_customer_limit=1)
+    user = make_user("grace@example.com")
+    commit_unit_of_work()
+    shirts(client)
+    apply(client, "HELLO")
+    submit_details(client, email="someone.else@example.com")
+    pay(client)  # an unpaid order holds the use, then the guest signs in
+    login(client, "grace@example.com")
+    [held] = latest_order().discounts
+    assert (held.state, held.user_id) == (UseState.HELD, user.id)
+    shirts(client)
+    said = apply(client, "HELLO").get_data(as_text=True)
+    assert "You have already used the code HELLO once." in said

@@ -125,3 +125,21 @@ def test_free_shipping_combines_with_an_items_discount():
     deal = evaluate([SHIRT], automatic=[weekend], code=ship)
     assert deal.free_shipping is not None and deal.free_shipping.code == "SHIPFREE"
     assert deal.line_discounts == {1: 300} and deal.code_problem == ""
+
+
+def test_a_free_delivery_code_is_not_spent_when_delivery_is_free_automatically():
+    auto = Rule(promotion_id=4, name="Free delivery weekend", benefit="free_shipping", value=0)
+    ship = Rule(
+        promotion_id=3,
+        name="Free delivery",
+        benefit="free_shipping",
+        value=0,
+        code="SHIPFREE",
+        code_id=7,
+    )
+    deal = evaluate([SHIRT], automatic=[auto], code=ship)
+    assert deal.free_shipping is not None and deal.free_shipping.code == ""
+    assert deal.code_problem == (
+        "Delivery is already free with Free delivery weekend; keep the code SHIPFREE for "
+        "another order."
+    )

@@ -61,17 +61,21 @@ def test_held_released_then_counted_when_a_late_payment_arrives(db):
     assert [d.state for d in order.discounts] == [UseState.USED] and uses(made.id) == (1, 1)
 
 
-def test_a_late_payment_keeps_its_discount_but_never_pushes_a_code_past_its_limit(db, caplog):
+def test_a_late_payment_past_the_limit_is_counted_so_the_use_is_never_handed_out_again(db, caplog):
     made = promotion(code="ONCE", usage_limit=1)
     mug = factories.product("Mug", price=2000, stock=5).variants[0]
     first = order_with_code(mug, "ONCE")
     cancel_unpaid(first, note="checkout expired", reason=CancelReason.EXPIRED)
     second = order_with_code(mug, "ONCE", email="bob@example.com")  # the freed use is taken
-    commit_sale(second)
     with caplog.at_level(logging.WARNING, logger="app.promotions.uses"):
         assert commit_sale(first).fulfilled  # paid at the discounted price: it stands
-    assert first.discount == 200 and uses(made.id) == (1, 1)
+    assert first.discount == 200 and uses(made.id) == (2, 2)
     assert f"order {first.number} was paid with a code past its limit" in caplog.text
+    cancel_unpaid(second, note="checkout expired", reason=CancelReason.EXPIRED)
+    assert uses(made.id) == (1, 1)  # the one paid use
+    lines = [Line(key=mug.id, product_id=mug.product_id, category_path="", amount=mug.price)]
+    third = deal_for(lines, code="ONCE", shopper=Shopper(email="carol@example.com"))
+    assert third.code_problem == "The code ONCE has been used up." and third.items == ()
 
 
 def test_a_replaced_order_gives_its_use_back(db):
