@@ -326,6 +326,10 @@ def check_production(cfg: dict[str, Any]) -> None:
         raise ConfigError(
             "SHOP_BASE_URL must be the shop's public https:// address (links in emails use it)"
         )
+    if cfg["WHATSAPP_BACKEND"] == "brevo" and not cfg["WHATSAPP_SENDER"]:
+        raise ConfigError(
+            "WHATSAPP_BACKEND is brevo but WHATSAPP_SENDER (the business number) is not set"
+        )
     if cfg["STORAGE_BACKEND"] == "s3" and not cfg["S3_BUCKET"]:
         raise ConfigError("STORAGE_BACKEND is s3 but S3_BUCKET is not set")
     if not cfg["STRIPE_SECRET_KEY"] or not cfg["STRIPE_WEBHOOK_SECRET"]:

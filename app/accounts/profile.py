@@ -27,6 +27,7 @@ from app.accounts.services import (
 from app.accounts.sessions import revoke_all
 from app.db import utcnow
 from app.extensions import db
+from app.inventory.models import StockWaiter
 from app.notifications.models import Category, Channel, NotificationPreference, Suppression
 from app.notifications.services import LOCKED, is_allowed, set_preference
 
@@ -269,6 +270,11 @@ def anonymise_account(user: User, *, actor_id: int | None, detail: str = "") -> 
         sa.delete(NotificationPreference).where(NotificationPreference.user_id == user.id)
     )
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.execute(  # "tell me when it is back" requests: the address goes with them
+        sa.delete(StockWaiter).where(
+            sa.or_(StockWaiter.user_id == user.id, StockWaiter.email == old_email)
+        )
+    )
     clear_throttle(old_email)
     revoke_all(user.id)
     audit("account.deleted", actor_id=actor_id, target_user_id=user.id, detail=detail)

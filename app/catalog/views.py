@@ -12,12 +12,14 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
@@ -47,7 +49,9 @@ from app.catalog.variants import (
     stock_text,
 )
 from app.core.numbers import parse_id
-from app.extensions import htmx
+from app.extensions import htmx, limiter
+from app.inventory import waitlist
+from app.inventory.waitlist import WaitlistError
 
 CSRF_HOLE = "__CSRF_TOKEN_HOLE__"
 NOTICES_HOLE = "<!--listing-notices-->"
@@ -278,6 +282,36 @@ def choose_variant(slug: str) -> BaseResponse:
     chosen = resolve(product.variants, current, chosen_options(product.variants, request.form))
     target = url_for(
         "catalog.product_detail", slug=product.slug, variant=chosen.id if chosen else None
+    )
+    return redirect(target, 303)
+
+
+@bp.post("/products/<slug>/back-in-stock")
+@limiter.limit("10 per minute; 30 per hour")
+def back_in_stock(slug: str) -> BaseResponse:
+    """ "Email me when it is back" for a sold-out option. With htmx the answer goes beside
+    the form; without JavaScript, back to the product page with the message flashed."""
+    product = get_published_product_or_404(slug)
+    variant = get_variant_for_product(product, parse_id(request.form.get("variant_id")))
+    try:
+        if variant is None:
+            raise WaitlistError("Choose a product option first.", field="variant_id")
+        waitlist.ask(
+            variant.id,
+            request.form.get("email", ""),
+            user_id=current_user.id if current_user.is_authenticated else None,
+        )
+    except WaitlistError as exc:
+        message, category = str(exc), "error"
+    else:
+        what = product.name + (f" ({variant.options_label})" if variant.options else "")
+        message, category = f"We will email you once when {what} is back in stock.", "success"
+    if htmx:
+        css = "field-error" if category == "error" else "notify-done"
+        return make_response(f'<p class="{css}">{escape(message)}</p>')
+    flash(message, category)
+    target = url_for(
+        "catalog.product_detail", slug=product.slug, variant=variant.id if variant else None
     )
     return redirect(target, 303)
 

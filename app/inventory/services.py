@@ -52,11 +52,14 @@ _AFTER = (
 
 
 def _watch(variant_id: int, row: Sequence[Any], available_change: int) -> None:
-    """Raise the low-stock signal when this change crossed the threshold downwards."""
+    """Raise the low-stock signal when this change crossed the threshold downwards, and the
+    back-in-stock one when it took the available units from none to some."""
     on_hand, reserved, threshold, tracked = row
     after = on_hand - reserved
     if tracked and after - available_change > threshold >= after:
         after_commit_batch("low-stock", variant_id, tasks.enqueue_low_stock_alert)
+    if tracked and after - available_change <= 0 < after:
+        after_commit_batch("back-in-stock", variant_id, tasks.enqueue_back_in_stock)
 
 
 # --- Lock order -----------------------------------------------------------------------------

@@ -70,6 +70,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "shipping_address": "Ada Lovelace\n12 Analytical Street\nLondon W1 1AA\nUnited Kingdom",
         "billing_address": "",
     },
+    "back-in-stock": {
+        "product_name": "Merino Wool Jumper",
+        "options": "Size: M",
+        "price": 8900,
+        "currency": "EUR",
+        "product_url": "https://shop.example/products/merino-wool-jumper?variant=12",
+    },
     "payment-failed": {
         **_ORDER,
         "reason": "the card was declined",

@@ -37,19 +37,30 @@ def first_name(order: Order) -> str:
 
 
 def notify_customer(order: Order, template: str, **variables: Any) -> None:
-    """Email ``template`` about ``order`` to its customer (queued after the commit), with the
-    greeting, number, currency and link every order email carries."""
-    from app.notifications.services import notify
+    """Tell the customer about ``order``: by e-mail always (queued after the commit), and by
+    SMS and WhatsApp when they opted into order updates there and the account has a mobile
+    number. Each channel is a row of its own in the outbox, so one that fails never holds up
+    another. Every message carries the greeting, number, currency and link."""
+    from app.accounts.models import User
+    from app.extensions import db
+    from app.notifications.models import Category, Channel
+    from app.notifications.rendering import template_channels
+    from app.notifications.services import is_allowed, notify
 
-    notify(
-        template,
-        to=order.email,
-        user_id=order.user_id,
-        variables={
-            "name": first_name(order),
-            "order_number": order.number,
-            "currency": order.currency,
-            "order_url": order_link(order),
-            **variables,
-        },
-    )
+    values = {
+        "name": first_name(order),
+        "order_number": order.number,
+        "currency": order.currency,
+        "order_url": order_link(order),
+        **variables,
+    }
+    notify(template, to=order.email, user_id=order.user_id, variables=values)
+    if order.user_id is None:
+        return  # a guest chose no channels: e-mail only
+    channels = template_channels(template) - {Channel.EMAIL}
+    user = db.session.get(User, order.user_id) if channels else None
+    if user is None or not user.phone:
+        return
+    for channel in sorted(channels):
+        if is_allowed(user.phone, user.id, channel, Category.TRANSACTIONAL):
+            notify(template, to=user.phone, user_id=user.id, channel=channel, variables=values)

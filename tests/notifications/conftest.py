@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from tests.fakes.brevo import FakeBrevo
 
 
 def free_port() -> int:
@@ -38,33 +37,6 @@ def smtp_server():
     controller.start()
     yield sink
     controller.stop()
-
-
-class FakeBrevo:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict, dict]] = []
-        self.status = 201
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                outer.requests.append((self.path, dict(self.headers), body))
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                reply = {"messageId": f"<brevo-{len(outer.requests)}@relay>"}
-                if outer.status >= 400:
-                    reply = {"code": "error", "message": "failure"}
-                self.wfile.write(json.dumps(reply).encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v3"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
 
 @pytest.fixture

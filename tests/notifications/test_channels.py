@@ -135,6 +135,7 @@ def brevo(app, fake, channel="email"):
         BREVO_API_KEY="xkeysib-test",
         BREVO_API_BASE=fake.url,
         NOTIFY_HTTP_TIMEOUT=2.0,
+        WHATSAPP_SENDER="353861234567",
     )
 
 
@@ -157,7 +158,7 @@ def test_brevo_email_api(app, db, brevo_server):
 
 @pytest.mark.parametrize(
     ("channel", "path"),
-    [("sms", "/v3/transactionalSMS/sms"), ("whatsapp", "/v3/whatsapp/sendMessage")],
+    [("sms", "/v3/transactionalSMS/send"), ("whatsapp", "/v3/whatsapp/sendMessage")],
 )
 def test_brevo_sms_and_whatsapp(app, db, brevo_server, channel, path):
     from app.notifications.services import set_preference

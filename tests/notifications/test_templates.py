@@ -17,6 +17,7 @@ REQUIRED = {
     "refund-issued",
     "low-stock",
     "dead-letter-alert",
+    "back-in-stock",
 }
 
 

@@ -21,6 +21,7 @@ from app.catalog.models import Product, StockMovement, Variant
 from app.catalog.services import CatalogError
 from app.core.shop_errors import show_on_form
 from app.extensions import db
+from app.inventory import waitlist
 from app.inventory.services import (
     InsufficientStock,
     set_low_stock_threshold,
@@ -116,6 +117,7 @@ def _variant_page(
         threshold_form=threshold_form,
         page=page,
         reason_labels=REASON_LABELS,
+        waiting=waitlist.waiting_for([variant.id]).get(variant.id, []),
     )
     return body, status
 

@@ -51,6 +51,7 @@ from app.core.money import decimal_text
 from app.core.redirects import local_url
 from app.core.shop_errors import show_on_form
 from app.extensions import db
+from app.inventory import waitlist
 from app.store.settings import low_stock_default
 
 STATUSES = tuple(ProductStatus)
@@ -249,6 +250,7 @@ def _edit_page(
         transitions=allowed_transitions(product.status),
         transition_labels=TRANSITION_LABELS,
         can_delete=product.status == ProductStatus.DRAFT and not ordered,
+        waiting=waitlist.waiting_for([v.id for v in product.variants]),
     )
     return body, status
 

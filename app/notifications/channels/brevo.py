@@ -11,7 +11,7 @@ from app.notifications.channels.breaker import ProviderBreaker
 
 PATHS = {
     "email": "/smtp/email",
-    "sms": "/transactionalSMS/sms",
+    "sms": "/transactionalSMS/send",  # /transactionalSMS/sms is deprecated
     "whatsapp": "/whatsapp/sendMessage",
 }
 
@@ -47,6 +47,8 @@ class BrevoBackend(Backend):
     def from_config(cls, cfg: Any, channel: str) -> BrevoBackend:
         if not cfg["BREVO_API_KEY"]:
             raise ValueError("BREVO_API_KEY is required for the brevo backend")
+        if channel == "whatsapp" and not cfg["WHATSAPP_SENDER"]:
+            raise ValueError("WHATSAPP_SENDER (the business number) is required for WhatsApp")
         return cls(
             channel,
             cfg["BREVO_API_KEY"],
