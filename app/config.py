@@ -207,6 +207,8 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SMTP_SECURITY": env.get("SMTP_SECURITY", "none"),
         "BREVO_API_KEY": env.get("BREVO_API_KEY") or None,
         "BREVO_API_BASE": env.get("BREVO_API_BASE", "https://api.brevo.com/v3"),
+        # The bearer token set on the Brevo webhook (Brevo does not sign its payloads).
+        "BREVO_WEBHOOK_TOKEN": env.get("BREVO_WEBHOOK_TOKEN") or None,
         "SMS_BACKEND": env.get("SMS_BACKEND", "outbox"),
         "WHATSAPP_BACKEND": env.get("WHATSAPP_BACKEND", "outbox"),
         "SMS_SENDER": env.get("SMS_SENDER", "ShopSphere"),

@@ -92,3 +92,29 @@ class Suppression(TimestampMixin, Base):
     address: Mapped[str] = mapped_column(sa.String(320))
     category: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str] = mapped_column(sa.String(64), default="unsubscribe")
+
+
+class DeliveryEvent(Base):
+    """What the provider saw happen to a message after it took it (Brevo's transactional
+    webhook): delivered, opened, clicked, bounced, complained about. Stored once per
+    (provider, message, event, moment): providers deliver webhooks at least once."""
+
+    __tablename__ = "notification_events"
+    __table_args__ = (
+        sa.UniqueConstraint("provider", "message_id", "event", "occurred_at"),
+        sa.Index("ix_notification_events_notification", "notification_id", "event"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("notifications.id", ondelete="SET NULL")
+    )
+    provider: Mapped[str] = mapped_column(sa.String(32))
+    message_id: Mapped[str] = mapped_column(sa.String(255))
+    event: Mapped[str] = mapped_column(
+        sa.String(32)
+    )  # normalised: see app/notifications/delivery.py
+    email: Mapped[str] = mapped_column(sa.String(320), default="")
+    detail: Mapped[str] = mapped_column(sa.String(255), default="")  # a bounce's reason, a link
+    occurred_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column()

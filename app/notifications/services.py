@@ -92,13 +92,25 @@ def enqueue(notification_id: int, eta: datetime | None = None) -> None:
 
 
 def is_allowed(address: str, user_id: int | None, channel: str, category: str) -> bool:
-    if category == Category.STAFF or (channel, category) in LOCKED:
+    """Staff alerts always go; an address that bounced hard gets nothing else (category
+    "all", app/notifications/delivery.py); order and account e-mail cannot be switched off;
+    the rest follows the address's unsubscribes and the user's choices."""
+    if category == Category.STAFF:
         return True
-    suppressed = db.session.execute(
-        sa.select(Suppression.id).where(
-            Suppression.address == address.strip().lower(), Suppression.category == category
+    suppressed = (
+        db.session.execute(
+            sa.select(Suppression.category).where(
+                Suppression.address == address.strip().lower(),
+                Suppression.category.in_([category, "all"]),
+            )
         )
-    ).first()
+        .scalars()
+        .all()
+    )
+    if "all" in suppressed:
+        return False
+    if (channel, category) in LOCKED:
+        return True
     if suppressed:
         return False
     if user_id is None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import sqlalchemy as sa
 from flask import abort, current_app, render_template, request
 from werkzeug.wrappers import Response
 
-from app.extensions import csrf, db
-from app.notifications import bp
+from app.extensions import csrf, db, limiter
+from app.notifications import bp, delivery
 from app.notifications.models import Notification
 from app.notifications.rendering import read_unsubscribe_token, render, template_names
 from app.notifications.samples import SAMPLES, sample_notification
 from app.notifications.services import unsubscribe as unsubscribe_address
+
+security_log = logging.getLogger("app.security.webhooks")
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -29,6 +32,22 @@ def unsubscribe(token: str) -> str | tuple[str, int]:
     return render_template(
         "notifications/unsubscribe.html", state="confirm", address=address, token=token
     )
+
+
+@bp.post("/webhooks/brevo")
+@csrf.exempt  # Brevo's own calls: the bearer token set on the webhook authenticates them
+@limiter.exempt  # a bounce storm must not be dropped; the token check is constant time
+def brevo_webhook() -> tuple[str, int]:
+    """Brevo's transactional events (one object, or a list when batched)."""
+    if not delivery.token_ok(request.headers.get("Authorization")):
+        security_log.warning("brevo webhook refused: bad or missing token")
+        return "", 401
+    payload = request.get_json(silent=True)
+    try:
+        delivery.record(payload)
+    except delivery.BadEvent as exc:
+        return str(exc), 400
+    return "", 204
 
 
 def _dev_only() -> None:

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.permissions import permission_required
@@ -21,6 +21,7 @@ from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
 from app.admin.people.common import me_id, selected_ids
 from app.extensions import db
+from app.notifications import delivery
 from app.notifications.channels import Message
 from app.notifications.models import Channel, Notification, Status
 from app.notifications.rendering import TemplateError, render, template_names
@@ -101,6 +102,18 @@ def notifications() -> str:
         channels=list(Channel),
         templates=template_names(),
         dead_total=dead_total,
+    )
+
+
+@bp.get("/notifications/delivery")
+@permission_required("notifications.manage")
+def notifications_delivery() -> str:
+    """E-mail delivery per template (and per campaign): what the provider reported back."""
+    return render_template(
+        "admin/notifications/delivery.html",
+        by_template=delivery.rates(Notification.template),
+        events=delivery.RATE_EVENTS,
+        webhook_configured=bool(current_app.config.get("BREVO_WEBHOOK_TOKEN")),
     )
 
 

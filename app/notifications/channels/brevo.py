@@ -67,7 +67,12 @@ class BrevoBackend(Backend):
                 "subject": message.subject,
                 "htmlContent": message.html,
                 "textContent": message.text,
-                "headers": {**message.headers, "X-Notification-ID": str(message.notification_id)},
+                "headers": {
+                    **message.headers,
+                    "X-Notification-ID": str(message.notification_id),
+                    # Brevo echoes this one header in its webhook events.
+                    "X-Mailin-custom": f"notification:{message.notification_id}",
+                },
             }
         if self.channel == "sms":
             return {
