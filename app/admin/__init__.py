@@ -28,6 +28,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Promotions", "admin.promotions", "promotions.manage"),
     ("Customers", "admin.customers", "customers.view"),
     ("Notifications", "admin.notifications", "notifications.manage"),
+    ("Campaigns", "admin.campaigns_list", "notifications.manage"),
     ("Webhook events", "admin.webhook_events", "orders.manage"),
     ("Audit log", "admin.audit_log", "audit.view"),
     ("Settings", "admin.settings", "settings.edit"),

@@ -35,6 +35,8 @@ class Cart(TimestampMixin, Base):
     # The voucher code the shopper applied (one per cart), as stored (upper case). Whether
     # it still gives anything is worked out on every read (app/promotions/services.py).
     voucher_code: Mapped[str | None] = mapped_column(sa.String(40))
+    # When the one "you left something in your cart" e-mail went (app/cart/recovery.py).
+    recovery_sent_at: Mapped[datetime | None] = mapped_column()
 
     lines: Mapped[list[CartLine]] = relationship(
         back_populates="cart", order_by="CartLine.id", cascade="all, delete-orphan"

@@ -64,6 +64,9 @@ class Notification(TimestampMixin, Base):
     provider_message_id: Mapped[str] = mapped_column(sa.String(255), default="")
     scheduled_for: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    campaign_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.channel}:{self.template} {self.status}>"
@@ -118,3 +121,38 @@ class DeliveryEvent(Base):
     detail: Mapped[str] = mapped_column(sa.String(255), default="")  # a bounce's reason, a link
     occurred_at: Mapped[datetime] = mapped_column()
     received_at: Mapped[datetime] = mapped_column()
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Campaign(TimestampMixin, Base):
+    """A marketing e-mail staff write once and send to every customer who agreed to
+    marketing e-mail, now or at ``scheduled_for``. Sending writes one outbox row per
+    recipient, in batches; ``cursor_user_id`` (the last user given a row, in the same
+    transaction as the rows) makes a batch that died resume without sending twice."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        one_of("status", CampaignStatus, name="status_valid"),
+        sa.Index("ix_campaigns_status_scheduled", "status", "scheduled_for"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))  # for staff
+    template: Mapped[str] = mapped_column(sa.String(64), default="newsletter")
+    headline: Mapped[str] = mapped_column(sa.String(150))  # the subject and the heading
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), default=CampaignStatus.DRAFT)
+    scheduled_for: Mapped[datetime | None] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    audience: Mapped[int] = mapped_column(default=0)  # recipients counted when sending began
+    queued: Mapped[int] = mapped_column(default=0)  # outbox rows written so far
+    cursor_user_id: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from huey import crontab
 
 from app.db import unit_of_work
-from app.notifications import services
+from app.notifications import campaigns, services
 from tasks.queue import periodic_job, shop_job
 
 
@@ -51,3 +51,29 @@ def send_bulk(
                 variables=variables,
             )
     return sent
+
+
+@shop_job(retries=3, retry_delay=30)
+def send_campaign(campaign_id: int) -> int:
+    """Write a campaign's outbox rows, a batch per transaction, until everyone has one."""
+    written = 0
+    while True:
+        with unit_of_work():
+            batch = campaigns.send_batch(campaign_id)
+        written += batch
+        if batch < campaigns.BATCH:
+            return written
+
+
+def start_due() -> list[int]:
+    """Start scheduled campaigns whose time has come, and resume any a worker left."""
+    with unit_of_work():
+        due = campaigns.due_campaigns()
+    for campaign_id in due:
+        send_campaign(campaign_id)
+    return due
+
+
+@periodic_job(crontab(minute="*"))
+def start_due_campaigns() -> list[int]:
+    return start_due()
