@@ -247,6 +247,10 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "CART_MAX_QUANTITY": _int(env, "CART_MAX_QUANTITY", 10),
         "GUEST_CART_DAYS": _int(env, "GUEST_CART_DAYS", 7),
         "USER_CART_DAYS": _int(env, "USER_CART_DAYS", 30),
+        # A signed-in shopper's cart idle this long gets one reminder (if they agreed to
+        # marketing e-mail); carts idle longer than the second figure are left alone.
+        "CART_RECOVERY_HOURS": _int(env, "CART_RECOVERY_HOURS", 6),
+        "CART_RECOVERY_MAX_DAYS": _int(env, "CART_RECOVERY_MAX_DAYS", 7),
         # Catalog fragment cache (Flask-Caching): Redis when configured, per-process otherwise
         "CACHE_TTL_SECONDS": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",

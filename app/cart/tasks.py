@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from huey import crontab
 
-from app.cart import services
+from app.cart import recovery, services
 from app.cart.services import purge_expired
 from app.db import unit_of_work
 from tasks.queue import periodic_job, shop_task
@@ -30,3 +30,20 @@ def forget_code(cart_id: int, code: str) -> None:
     and a checkout of the cart locks the cart before its orders, so the payment's transaction
     must not wait for the cart (PostgreSQL would find the two in a deadlock)."""
     services.forget_code(cart_id, code)
+
+
+@periodic_job(crontab(minute="*/10"))
+def remind_idle_carts() -> int:
+    """The one reminder for each signed-in shopper's idle cart, in batches."""
+    return remind_idle()
+
+
+def remind_idle() -> int:
+    reminded, after = 0, 0
+    while True:
+        with unit_of_work():
+            ids = recovery.idle_carts(after=after)
+            reminded += sum(1 for cart_id in ids if recovery.remind(cart_id))
+        if len(ids) < recovery.BATCH:
+            return reminded
+        after = ids[-1]

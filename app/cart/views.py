@@ -43,7 +43,7 @@ from app.cart.services import (
 from app.catalog.variants import variant_meant
 from app.core.numbers import parse_id
 from app.core.redirects import back_url
-from app.extensions import htmx, limiter
+from app.extensions import db, htmx, limiter
 from app.promotions.services import PromotionError
 from app.ratelimit import VOUCHER_LIMIT, VOUCHER_SCOPE, limiter_key
 
@@ -269,3 +269,19 @@ def remove_voucher() -> Response | str:
     if code:
         flash(f"Removed the code {code}.", "info")
     return _respond()
+
+
+@bp.get("/restore/<token>", endpoint="restore")
+def restore(token: str) -> Response:
+    """The reminder e-mail's link: the shopper's own cart, after signing in if needed. A
+    link to someone else's cart, or a tampered or stale one, just opens the caller's cart."""
+    from app.cart import recovery
+
+    cart_id = recovery.read_restore_token(token)
+    cart = db.session.get(Cart, cart_id) if cart_id is not None else None
+    if cart is not None and cart.user_id is not None and not current_user.is_authenticated:
+        flash("Sign in to see your cart.", "info")
+        return redirect(url_for("accounts.login", next=url_for("cart.view_cart")), code=303)
+    if cart is None or cart.user_id != (current_user.id if current_user.is_authenticated else None):
+        flash("That link has expired; here is your cart.", "info")
+    return redirect(url_for("cart.view_cart"), code=303)

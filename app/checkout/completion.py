@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.accounts.addresses import address_lines
 from app.accounts.audit import audit
+from app.cart import recovery
 from app.cart import tasks as cart_tasks
 from app.cart.models import CartLine
 from app.checkout import sessions
@@ -118,6 +119,11 @@ def _adopt(session: CheckoutSession) -> Payment | None:
     attempt by the order number and attempt it carries, and record it."""
     number = session.client_reference_id or session.metadata.get("order_number", "")
     attempt_number = parse_int(session.metadata.get("attempt"), minimum=1, maximum=999_999)
+    if (not number or attempt_number is None) and session.recovered_from:
+        # Made from an expired session's recovery link: the order that session was for.
+        earlier = sessions.payment_for_session(session.recovered_from[:255])
+        if earlier is not None:
+            number, attempt_number = earlier.order.number, earlier.attempt
     if not number or attempt_number is None:
         return None
     attempt = db.session.execute(
@@ -267,6 +273,8 @@ def record_session_expired(session_id: str, *, session: CheckoutSession | None =
         payment.status = PaymentStatus.EXPIRED
     if order.status in UNPAID and not _still_open(order):
         cancel_unpaid(order, note="checkout session expired", reason=CancelReason.EXPIRED)
+    if order.user_id is None and session.recovery_url and session.promotions_consent == "opt_in":
+        recovery.recover_guest(cart_of(order), email=order.email, recovery_url=session.recovery_url)
 
 
 def _paid_after_all(session_id: str, session: CheckoutSession | None) -> CheckoutSession | None:

@@ -101,6 +101,9 @@ def session_request(
         "success_url": success_url,
         "cancel_url": cancel_url,
         "expires_at": expires_at,
+        # A guest can only be reached again if they agree at Checkout: Stripe asks them and
+        # keeps a recovery link (app/cart/recovery.py). Signed-in shoppers get the shop's own.
+        "recovery": order.user_id is None,
     }
 
 

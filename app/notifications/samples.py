@@ -70,6 +70,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "shipping_address": "Ada Lovelace\n12 Analytical Street\nLondon W1 1AA\nUnited Kingdom",
         "billing_address": "",
     },
+    "cart-recovery": {
+        "name": "Ada",
+        "lines": [
+            {"name": "Merino Wool Jumper", "options": "Size: M", "quantity": 1, "line_total": 8900}
+        ],
+        "subtotal": 8900,
+        "currency": "EUR",
+        "cart_url": "https://shop.example/cart/restore/abc",
+    },
     "back-in-stock": {
         "product_name": "Merino Wool Jumper",
         "options": "Size: M",
@@ -121,6 +130,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
 }
 SAMPLE_CATEGORY = {
     "newsletter": Category.MARKETING,
+    "cart-recovery": Category.MARKETING,
     "low-stock": Category.STAFF,
     "dead-letter-alert": Category.STAFF,
     "payment-anomaly": Category.STAFF,

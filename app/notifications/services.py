@@ -57,13 +57,19 @@ def notify(
     category: str = Category.TRANSACTIONAL,
     variables: dict[str, Any] | None = None,
     scheduled_for: datetime | None = None,
+    consent: str = "",
 ) -> Notification:
-    """Record a notification in the caller's transaction; it is queued once that commits."""
+    """Record a notification in the caller's transaction; it is queued once that commits.
+
+    ``consent``: where a person without an account agreed to this kind of message (say,
+    "stripe-checkout"); kept with the message, so the check at send time sees it too."""
     if channel not in set(Channel) or category not in set(Category):
         raise ValueError(f"unknown channel/category {channel}/{category}")
     if channel not in template_channels(template):
         raise ValueError(f"template {template!r} has no {channel} version")
-    allowed = is_allowed(to, user_id, channel, category)
+    if consent:
+        variables = {**(variables or {}), "consent": consent[:64]}
+    allowed = is_allowed(to, user_id, channel, category, consent=consent)
     notification = Notification(
         user_id=user_id,
         to_address=to.strip(),
@@ -91,7 +97,9 @@ def enqueue(notification_id: int, eta: datetime | None = None) -> None:
         tasks.deliver_notification(notification_id)
 
 
-def is_allowed(address: str, user_id: int | None, channel: str, category: str) -> bool:
+def is_allowed(
+    address: str, user_id: int | None, channel: str, category: str, *, consent: str = ""
+) -> bool:
     """Staff alerts always go; an address that bounced hard gets nothing else (category
     "all", app/notifications/delivery.py); order and account e-mail cannot be switched off;
     the rest follows the address's unsubscribes and the user's choices."""
@@ -114,7 +122,7 @@ def is_allowed(address: str, user_id: int | None, channel: str, category: str) -
     if suppressed:
         return False
     if user_id is None:
-        return DEFAULTS[(channel, category)]
+        return bool(consent) or DEFAULTS[(channel, category)]
     choice = db.session.execute(
         sa.select(NotificationPreference.enabled).where(
             NotificationPreference.user_id == user_id,
@@ -195,6 +203,7 @@ def send_claimed(notification_id: int) -> str:
             notification.user_id,
             notification.channel,
             notification.category,
+            consent=str((notification.variables or {}).get("consent") or ""),
         ):
             _finish(notification, Status.SUPPRESSED, "recipient opted out")
             return Status.SUPPRESSED

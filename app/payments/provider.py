@@ -35,6 +35,7 @@ def create_checkout_session(
     cancel_url: str,
     expires_at: int,
     idempotency_key: str,
+    recovery: bool = False,
 ) -> CheckoutSession:
     return _impl().create_checkout_session(
         line_items=line_items,
@@ -46,6 +47,7 @@ def create_checkout_session(
         cancel_url=cancel_url,
         expires_at=expires_at,
         idempotency_key=idempotency_key,
+        recovery=recovery,
     )
 
 

@@ -95,6 +95,7 @@ def create_checkout_session(
     cancel_url: str,
     expires_at: int,
     idempotency_key: str,
+    recovery: bool = False,  # the offline sandbox keeps no recovery links (nor consent)
 ) -> CheckoutSession:
     sent = {
         "line_items": line_items,

@@ -217,6 +217,9 @@ def _session(obj: Any) -> CheckoutSession:
         client_reference_id=data.get("client_reference_id"),
         metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
         expires_at=data.get("expires_at"),
+        recovery_url=((data.get("after_expiration") or {}).get("recovery") or {}).get("url"),
+        promotions_consent=(data.get("consent") or {}).get("promotions"),
+        recovered_from=data.get("recovered_from"),
     )
 
 
@@ -242,8 +245,12 @@ def create_checkout_session(
     cancel_url: str,
     expires_at: int,
     idempotency_key: str,
+    recovery: bool = False,
 ) -> CheckoutSession:
     """A hosted Checkout page for these lines; the caller stores the session id before redirecting.
+
+    ``recovery``: Stripe keeps a recovery link for the session once it expires and asks the
+    customer for promotional consent, so a guest who agreed can be sent that link.
 
     Prices are sent inline (``price_data``) because the catalog, not Stripe, owns them.
     """
@@ -276,6 +283,9 @@ def create_checkout_session(
     }
     if customer_email:
         params["customer_email"] = customer_email
+    if recovery:
+        params["after_expiration"] = {"recovery": {"enabled": True}}
+        params["consent_collection"] = {"promotions": "auto"}
     gateway = _gateway()
     for wait in (*IN_PROGRESS_WAITS, None):
         try:

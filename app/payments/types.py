@@ -122,6 +122,12 @@ class CheckoutSession:
     client_reference_id: str | None
     metadata: dict[str, str]
     expires_at: int | None
+    # An expired session's recovery link (when asked for with after_expiration.recovery),
+    # whether the customer agreed there to promotional e-mail, and, for a session made from
+    # such a link, the expired session it came from.
+    recovery_url: str | None = None
+    promotions_consent: str | None = None
+    recovered_from: str | None = None
 
 
 @dataclass
@@ -149,6 +155,7 @@ class PaymentProvider(Protocol):
         cancel_url: str,
         expires_at: int,
         idempotency_key: str,
+        recovery: bool = False,
     ) -> CheckoutSession: ...
 
     def retrieve_checkout_session(self, session_id: str) -> CheckoutSession: ...

@@ -212,6 +212,39 @@ class FakeStripe:
             session["url"] = None
             return dict(session)
 
+    def expire(self, session_id: str, *, promotions: str | None = None) -> dict[str, Any]:
+        """The session lapses unpaid, the customer having answered Checkout's promotions
+        consent with ``promotions`` ("opt_in", "opt_out" or None). As Stripe does, a session
+        made with recovery enabled then carries a recovery link (valid 30 days)."""
+        with self._lock:
+            self._expire_session(session_id)
+            stored = self.sessions[session_id]
+            if stored["consent_collection"]:
+                stored["consent"] = {"promotions": promotions, "terms_of_service": None}
+            recovery = (stored.get("after_expiration") or {}).get("recovery")
+            if recovery and recovery["enabled"]:
+                recovery["url"] = f"{self.url}/recover/{session_id}"
+                recovery["expires_at"] = int(self.now()) + 30 * 86400
+            return dict(stored)
+
+    def recover(self, session_id: str) -> dict[str, Any]:
+        """The customer opens the recovery link: a new session with the expired one's line
+        items, references and metadata, pointing back at it in ``recovered_from``."""
+        with self._lock:
+            old = self.sessions[session_id]
+            params = {
+                "mode": "payment",
+                "currency": old["currency"],
+                "line_items": self.line_items[session_id],
+                "success_url": old["success_url"],
+                "cancel_url": old["cancel_url"],
+                "client_reference_id": old["client_reference_id"],
+                "customer_email": old["customer_email"],
+                "metadata": old["metadata"],
+                "_recovered_from": session_id,
+            }
+            return self._create_session(params)
+
     def fail_next(self, n: int, status: int = 500) -> None:
         """The next ``n`` API calls answer ``status`` with an error body, changing nothing."""
         with self._lock:
@@ -407,6 +440,20 @@ class FakeStripe:
                 "Checkout Session creation.",
                 param="expires_at",
             )
+        recovery = ((params.get("after_expiration") or {}).get("recovery") or {}).get("enabled")
+        if recovery not in (None, "true", "false"):
+            raise StripeApiError(
+                400,
+                "Invalid boolean: after_expiration[recovery][enabled].",
+                param="after_expiration[recovery][enabled]",
+            )
+        promotions = (params.get("consent_collection") or {}).get("promotions")
+        if promotions not in (None, "auto", "none"):
+            raise StripeApiError(
+                400,
+                "Invalid consent_collection[promotions]: must be one of auto or none.",
+                param="consent_collection[promotions]",
+            )
         session_id = self._new_id("cs_test")
         session = shaped(
             "checkout.session",
@@ -435,6 +482,19 @@ class FakeStripe:
                 "shipping_options": [],
                 "payment_method_options": {},
                 "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+                "after_expiration": {
+                    "recovery": {
+                        "enabled": recovery == "true",
+                        "allow_promotion_codes": False,
+                        "expires_at": None,
+                        "url": None,
+                    }
+                }
+                if recovery
+                else None,
+                "consent_collection": {"promotions": promotions} if promotions else None,
+                "consent": None,
+                "recovered_from": params.get("_recovered_from"),
             },
         )
         self.sessions[session_id] = session

@@ -18,6 +18,7 @@ REQUIRED = {
     "low-stock",
     "dead-letter-alert",
     "back-in-stock",
+    "cart-recovery",
 }
 
 

@@ -1,0 +1,139 @@
+"""Abandoned carts: one reminder per cart to shoppers who agreed to marketing e-mail — a
+signed-in shopper's idle cart through the shop's own e-mail and link, a guest who agreed at
+Stripe Checkout through the expired session's recovery link — and never twice."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.cart.models import Cart
+from app.cart.tasks import remind_idle
+from app.db import commit_unit_of_work, utcnow
+from app.extensions import db
+from app.notifications.models import Notification, Status
+from app.notifications.rendering import render
+from app.notifications.services import set_preference, unsubscribe
+from app.orders.models import OrderStatus
+from tests.accounts.helpers import login, make_user
+from tests.catalog import factories
+from tests.checkout.helpers import add_to_cart, latest_order, path_of, pay, submit_details
+from tests.fakes.stripe_server import make_event, signed_event
+
+
+def reminders():
+    db.session.expire_all()
+    return list(
+        db.session.execute(
+            sa.select(Notification).where(Notification.template == "cart-recovery")
+        ).scalars()
+    )
+
+
+def shopper_cart(client, *, agrees=True, email="grace@example.com", idle_hours=7):
+    user = make_user(email)
+    if agrees:
+        set_preference(user.id, "email", "marketing", True)
+    variant = factories.product("Merino Jumper", price=8900, stock=5).variants[0]
+    commit_unit_of_work()
+    login(client, email)
+    add_to_cart(client, variant.id, 1)
+    idle(idle_hours)
+    return user
+
+
+def idle(hours):
+    db.session.execute(sa.update(Cart).values(updated_at=utcnow() - timedelta(hours=hours)))
+    commit_unit_of_work()
+
+
+def test_an_idle_cart_gets_one_reminder_whose_link_brings_the_cart_back(app, client, db):
+    user = shopper_cart(client)
+    assert remind_idle() == 1
+    assert remind_idle() == 0  # never twice for the same cart
+    [mail] = reminders()
+    assert (mail.to_address, mail.status, mail.category) == (user.email, Status.SENT, "marketing")
+    assert mail.variables["lines"][0]["name"] == "Merino Jumper"
+    message = render(mail)
+    assert "List-Unsubscribe" in message.headers
+    link = path_of(mail.variables["cart_url"])
+    fresh_browser = app.test_client()  # the e-mail opened elsewhere: sign in first
+    response = fresh_browser.get(link)
+    assert response.headers["Location"].startswith("/account/login?next=")
+    assert client.get(link).headers["Location"] == "/cart"  # signed in: straight to it
+    assert "Merino Jumper" in client.get("/cart").get_data(as_text=True)
+    assert app.test_client().get("/cart/restore/tampered").headers["Location"] == "/cart"
+
+
+def test_only_for_shoppers_who_agreed(client, db):
+    shopper_cart(client, agrees=False)
+    assert remind_idle() == 0 and reminders() == []
+    user = db.session.execute(sa.select(Cart)).scalar_one()
+    set_preference(user.user_id, "email", "marketing", True)  # agreeing later
+    commit_unit_of_work()
+    assert remind_idle() == 0  # does not reach back to a cart already passed over
+
+
+def test_an_unsubscribed_address_gets_nothing(client, db):
+    user = shopper_cart(client)
+    unsubscribe(user.email, "marketing")
+    commit_unit_of_work()
+    remind_idle()
+    assert [m.status for m in reminders()] == []
+
+
+def test_not_too_soon_not_too_late_and_not_while_paying(client, db):
+    shopper_cart(client, idle_hours=2)
+    assert remind_idle() == 0  # not idle long enough
+    idle(24 * 10)
+    assert remind_idle() == 0  # too long ago to be worth a reminder
+    idle(7)
+    submit_details(client, email="grace@example.com")
+    pay(client)  # a payment is under way
+    idle(7)
+    assert remind_idle() == 0
+
+
+def test_a_guest_who_agreed_at_stripe_gets_its_recovery_link_once(app, client, db, fake_stripe):
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client)
+    session_id = pay(client).headers["Location"].rsplit("/", 1)[1]
+    sent = fake_stripe.requests_to("POST", "/v1/checkout/sessions")[0].params
+    assert sent["after_expiration"] == {"recovery": {"enabled": "true"}}
+    assert sent["consent_collection"] == {"promotions": "auto"}
+    fake_stripe.expire(session_id, promotions="opt_in")
+    event = make_event("checkout.session.expired", {"id": session_id})
+    for _ in range(2):  # Stripe may deliver the event twice
+        payload, header = signed_event(event, "whsec_test_shop")
+        assert (
+            client.post(
+                "/webhooks/stripe", data=payload, headers={"Stripe-Signature": header}
+            ).status_code
+            == 200
+        )
+    [mail] = reminders()
+    assert mail.to_address == "ada@example.com" and mail.status == Status.SENT
+    assert mail.variables["cart_url"] == f"{fake_stripe.url}/recover/{session_id}"
+    assert latest_order().status == OrderStatus.CANCELLED
+    # The guest comes back through the link and pays: the order it was for is paid.
+    recovered = fake_stripe.recover(session_id)
+    fake_stripe.complete(recovered["id"])
+    done = make_event("checkout.session.completed", {"id": recovered["id"]})
+    payload, header = signed_event(done, "whsec_test_shop")
+    client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": header})
+    assert latest_order().status == OrderStatus.PAID
+
+
+def test_a_guest_who_did_not_agree_hears_nothing(client, db, fake_stripe):
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client)
+    session_id = pay(client).headers["Location"].rsplit("/", 1)[1]
+    fake_stripe.expire(session_id, promotions="opt_out")
+    payload, header = signed_event(
+        make_event("checkout.session.expired", {"id": session_id}), "whsec_test_shop"
+    )
+    client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": header})
+    assert reminders() == []
