@@ -11,11 +11,12 @@ from dataclasses import asdict, replace
 from typing import Any, cast
 
 from flask import Response, jsonify, request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api import bp, cursors
+from app.api.auth import authenticate_request, current_api_user
 from app.api.cursors import CursorError
-from app.api.openapi import operation
+from app.api.openapi import MAX_ID, operation
 from app.api.schemas import (
     BrandFacetOut,
     CategoryOut,
@@ -34,6 +35,7 @@ from app.api.schemas import (
     SuggestionsOut,
     VariantOut,
 )
+from app.api.schemas_cart import Strict
 from app.catalog.cache import cached_value
 from app.catalog.images import FORMATS, SIZES
 from app.catalog.listing import ListingParams
@@ -49,6 +51,10 @@ from app.catalog.search_stats import record_search
 from app.catalog.suggestions import suggest
 from app.core.errors import problem
 from app.core.numbers import MAX_PAGE
+from app.extensions import limiter
+from app.inventory import waitlist
+from app.inventory.waitlist import WaitlistError
+from app.ratelimit import limiter_key
 
 MAX_LIMIT = 100
 
@@ -251,3 +257,57 @@ def search_suggestions(query: SuggestionQuery) -> Response:
 def product_detail(slug: str) -> Response:
     product = get_published_product_or_404(slug)
     return conditional_json(_product_out(product, get_category_tree()))
+
+
+class BackInStockIn(Strict):
+    variant_id: int = Field(ge=1, le=MAX_ID, description="The sold-out variant.")
+    email: str = Field(
+        default="",
+        max_length=320,
+        description="Where to write. Signed in (bearer token): may be left out, the "
+        "account's address is used.",
+    )
+
+
+class BackInStockOut(BaseModel):
+    variant_id: int
+    email: str
+    message: str
+
+
+@operation(
+    bp,
+    "POST",
+    "/products/<slug>/back-in-stock",
+    summary="Ask to be e-mailed once when a sold-out variant is back in stock",
+    description="The website's “Email me when it is back”. A variant in stock, or not of "
+    "this product, is a 422; asking again after the e-mail went waits again.",
+    body=BackInStockIn,
+    responses={200: BackInStockOut, 401: Problem, 404: Problem, 422: Problem, 429: Problem},
+    tags=["catalog"],
+    optional_auth=True,
+)
+@limiter.limit("10 per minute; 30 per hour", key_func=limiter_key, override_defaults=False)
+def back_in_stock(slug: str, body: BackInStockIn) -> Response:
+    product = get_published_product_or_404(slug)
+    user = None
+    if "Authorization" in request.headers:
+        failure = authenticate_request()
+        if failure is not None:
+            return failure
+        user = current_api_user()
+    email = body.email or (user.email if user is not None else "")
+    try:
+        if not any(v.id == body.variant_id for v in product.variants):
+            raise WaitlistError("Choose an option of this product.", field="variant_id")
+        variant = waitlist.ask(body.variant_id, email, user_id=user.id if user else None)
+    except WaitlistError as exc:
+        return problem(422, str(exc), code=exc.code, errors={exc.field or "email": [str(exc)]})
+    what = product.name + (f" ({variant.options_label})" if variant.options else "")
+    return jsonify(
+        BackInStockOut(
+            variant_id=variant.id,
+            email=email.strip().lower(),
+            message=f"We will email you once when {what} is back in stock.",
+        ).model_dump(mode="json")
+    )

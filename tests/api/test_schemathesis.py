@@ -49,6 +49,8 @@ BUSINESS_RULES = {
     ("GET", "/api/v1/orders"),
     # Voucher codes: only the ones staff made are known (422 with why, like the website).
     ("PUT", "/api/v1/cart/code"),
+    # Back in stock: only sold-out variants of the product can be waited for.
+    ("POST", "/api/v1/products/{slug}/back-in-stock"),
 }
 
 

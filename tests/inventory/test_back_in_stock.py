@@ -147,3 +147,32 @@ def test_deleting_the_account_forgets_its_requests(client, db):
     anonymise_account(user, actor_id=user.id)
     commit_unit_of_work()
     assert _db.session.execute(sa.select(sa.func.count()).select_from(StockWaiter)).scalar() == 0
+
+
+def test_the_app_asks_through_the_api_with_the_same_rules(client, db):
+    from tests.api.helpers import bearer, tokens
+
+    product = sold_out()
+    variant_id = product.variants[0].id
+    path = f"/api/v1/products/{product.slug}/back-in-stock"
+    guest = client.post(path, json={"variant_id": variant_id, "email": "Bob@Example.com"})
+    assert guest.status_code == 200
+    assert (
+        guest.get_json()["message"] == "We will email you once when Merino Jumper is back in stock."
+    )
+    make_user("grace@example.com")
+    commit_unit_of_work()
+    signed_in = bearer(tokens(client, "grace@example.com")["access_token"])
+    mine = client.post(path, json={"variant_id": variant_id}, headers=signed_in)
+    assert mine.get_json()["email"] == "grace@example.com"
+    refused = client.post(path, json={"variant_id": variant_id, "email": "nope"})
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["email"] == [
+        "Enter a valid email address, like name@example.com."
+    ]
+    other = factories.product("Mug", price=1500, stock=3)
+    commit_unit_of_work()
+    wrong = client.post(path, json={"variant_id": other.variants[0].id, "email": "a@b.example"})
+    assert wrong.status_code == 422
+    waiting = _db.session.execute(sa.select(StockWaiter.email).order_by(StockWaiter.id)).scalars()
+    assert list(waiting) == ["bob@example.com", "grace@example.com"]
