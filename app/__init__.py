@@ -179,6 +179,7 @@ ROUTE_MODULES = (
     "app.checkout.views",
     "app.payments.views",
     "app.pages.views",
+    "app.wishlists.views",
     "app.api.auth",
     "app.api.cart",
     "app.api.catalog",
@@ -186,6 +187,7 @@ ROUTE_MODULES = (
     "app.api.docs",
     "app.api.orders",
     "app.api.profile",
+    "app.api.wishlist",
 )
 
 
@@ -203,6 +205,7 @@ def register_blueprints(app: Flask) -> None:
     from app.orders import bp as orders_bp
     from app.pages import bp as pages_bp
     from app.payments import bp as payments_bp
+    from app.wishlists import bp as wishlist_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(catalog_bp)
@@ -214,6 +217,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(checkout_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(wishlist_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

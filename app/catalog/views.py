@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -52,8 +53,10 @@ from app.core.numbers import parse_id
 from app.extensions import htmx, limiter
 from app.inventory import waitlist
 from app.inventory.waitlist import WaitlistError
+from app.wishlists.services import saved_ids
 
 CSRF_HOLE = "__CSRF_TOKEN_HOLE__"
+WISH_HOLE = re.compile(r"__WISH_([0-9]{1,10})__")
 NOTICES_HOLE = "<!--listing-notices-->"
 
 
@@ -62,10 +65,20 @@ def _fill_holes(html: str, notices: tuple[str, ...] = ()) -> Markup:
     the visitor's CSRF token, and notices about the filters this request sent (a notice is
     about one visitor's URL, while the fragment is shared by every URL that means the same)."""
     html = html.replace(CSRF_HOLE, generate_csrf())
+    html = _fill_wishlist(html)
     if NOTICES_HOLE in html:
         rendered = "".join(f'<p class="flash flash-warning">{escape(n)}</p>' for n in notices)
         html = html.replace(NOTICES_HOLE, rendered, 1)
     return Markup(html)  # noqa: S704 - our own rendered HTML, notices escaped
+
+
+def _fill_wishlist(html: str) -> str:
+    """Each wishlist button's pressed state, for this visitor (one query for the page)."""
+    wanted = {int(m) for m in WISH_HOLE.findall(html)}
+    if not wanted:
+        return html
+    mine = saved_ids(current_user.id, sorted(wanted)) if current_user.is_authenticated else set()
+    return WISH_HOLE.sub(lambda m: "true" if int(m[1]) in mine else "false", html)
 
 
 def _conditional(body: str, *, partial: bool = False) -> BaseResponse:
