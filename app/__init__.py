@@ -180,6 +180,7 @@ ROUTE_MODULES = (
     "app.payments.views",
     "app.pages.views",
     "app.wishlists.views",
+    "app.reviews.views",
     "app.api.auth",
     "app.api.cart",
     "app.api.catalog",
@@ -188,6 +189,7 @@ ROUTE_MODULES = (
     "app.api.orders",
     "app.api.profile",
     "app.api.wishlist",
+    "app.api.reviews",
 )
 
 
@@ -205,6 +207,7 @@ def register_blueprints(app: Flask) -> None:
     from app.orders import bp as orders_bp
     from app.pages import bp as pages_bp
     from app.payments import bp as payments_bp
+    from app.reviews import bp as reviews_bp
     from app.wishlists import bp as wishlist_bp
 
     app.register_blueprint(core_bp)
@@ -218,6 +221,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(wishlist_bp)
+    app.register_blueprint(reviews_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -251,6 +251,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # marketing e-mail); carts idle longer than the second figure are left alone.
         "CART_RECOVERY_HOURS": _int(env, "CART_RECOVERY_HOURS", 6),
         "CART_RECOVERY_MAX_DAYS": _int(env, "CART_RECOVERY_MAX_DAYS", 7),
+        # Days after delivery before a customer who agreed to marketing e-mail is asked
+        # for a review of what they bought (once per order).
+        "REVIEW_REQUEST_DAYS": _int(env, "REVIEW_REQUEST_DAYS", 7),
         # Catalog fragment cache (Flask-Caching): Redis when configured, per-process otherwise
         "CACHE_TTL_SECONDS": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",

@@ -29,6 +29,7 @@ TASK_MODULES = (
     "app.notifications.tasks",
     "app.orders.tasks",
     "app.payments.tasks",
+    "app.reviews.tasks",
 )
 
 

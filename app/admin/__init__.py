@@ -26,6 +26,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Import and export", "admin.imports", "catalog.edit"),
     ("Search synonyms", "admin.search_synonyms", "catalog.edit"),
     ("Promotions", "admin.promotions", "promotions.manage"),
+    ("Reviews", "admin.reviews", "catalog.edit"),
     ("Customers", "admin.customers", "customers.view"),
     ("Notifications", "admin.notifications", "notifications.manage"),
     ("Campaigns", "admin.campaigns_list", "notifications.manage"),
@@ -51,4 +52,12 @@ def admin_helpers() -> dict[str, Any]:
     return {"can": can, "admin_nav": admin_nav}
 
 
-from app.admin import catalog, orders, people, promotions, settings, views  # noqa: E402,F401
+from app.admin import (  # noqa: E402,F401
+    catalog,
+    orders,
+    people,
+    promotions,
+    reviews,
+    settings,
+    views,
+)

@@ -53,6 +53,7 @@ from app.core.numbers import parse_id
 from app.extensions import htmx, limiter
 from app.inventory import waitlist
 from app.inventory.waitlist import WaitlistError
+from app.reviews.services import approved_reviews, distribution
 from app.wishlists.services import saved_ids
 
 CSRF_HOLE = "__CSRF_TOKEN_HOLE__"
@@ -267,6 +268,8 @@ def product_detail(slug: str) -> BaseResponse:
             related=list_related_products(product),
             csrf_hole=CSRF_HOLE,
             canonical_url=canonical,
+            reviews=approved_reviews(product.id) if product.rating_count else [],
+            stars=distribution(product.id) if product.rating_count else {},
         )
         return {
             "body": body,

@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from babel.numbers import format_currency, get_currency_precision
 from flask import Flask, current_app, g, url_for
@@ -67,6 +68,24 @@ def footer_pages() -> list[tuple[str, str]]:
     return [(slug, title) for slug, (title, _) in PAGES.items()]
 
 
+def stars_text(rating: float | int | None) -> str:
+    """ "★★★★☆" for 4 (and 4.3): whole stars, rounded half up; decoration only."""
+    full = int((rating or 0) + 0.5)
+    return "★" * full + "☆" * (5 - full)
+
+
+def review_ld(review: Any) -> dict[str, Any]:
+    """A review as schema.org's Review, for the product's JSON-LD."""
+    return {
+        "@type": "Review",
+        "reviewRating": {"@type": "Rating", "ratingValue": review.rating, "bestRating": 5},
+        "author": {"@type": "Person", "name": review.author_name},
+        "datePublished": review.created_at.date().isoformat(),
+        "name": review.title,
+        "reviewBody": review.body[:1000],
+    }
+
+
 def register_template_helpers(app: Flask) -> None:
     from app.accounts.profile import country_name
     from app.core.redirects import here_for_next
@@ -80,6 +99,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["footer_pages"] = footer_pages
     app.jinja_env.globals["htmx_version"] = HTMX_VERSION
     app.jinja_env.globals["pico_version"] = PICO_VERSION
+    app.jinja_env.globals["stars_text"] = stars_text
+    app.jinja_env.filters["review_ld"] = review_ld
 
     @app.context_processor
     def _shop_context() -> dict[str, object]:

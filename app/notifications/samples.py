@@ -79,6 +79,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "currency": "EUR",
         "cart_url": "https://shop.example/cart/restore/abc",
     },
+    "review-request": {
+        "name": "Ada",
+        "order_number": "SS-8K3J-Q2XF",
+        "products": [
+            {"name": "Merino Wool Jumper", "url": "https://shop.example/products/merino/review"}
+        ],
+    },
     "back-in-stock": {
         "product_name": "Merino Wool Jumper",
         "options": "Size: M",
@@ -131,6 +138,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
 SAMPLE_CATEGORY = {
     "newsletter": Category.MARKETING,
     "cart-recovery": Category.MARKETING,
+    "review-request": Category.MARKETING,
     "low-stock": Category.STAFF,
     "dead-letter-alert": Category.STAFF,
     "payment-anomaly": Category.STAFF,

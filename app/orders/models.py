@@ -80,6 +80,8 @@ class Order(TimestampMixin, Base):
     cancel_reason: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
     # When the shopper last accepted the shop's terms for this order (the press of Pay).
     terms_accepted_at: Mapped[datetime | None] = mapped_column()
+    # When the customer was asked to review what they bought (once, app/reviews/requests.py).
+    review_requested_at: Mapped[datetime | None] = mapped_column()
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"

@@ -51,6 +51,8 @@ BUSINESS_RULES = {
     ("PUT", "/api/v1/cart/code"),
     # Back in stock: only sold-out variants of the product can be waited for.
     ("POST", "/api/v1/products/{slug}/back-in-stock"),
+    # Reviews: only buyers of the product may write one (403 for the rest).
+    ("POST", "/api/v1/products/{slug}/reviews"),
 }
 
 

@@ -19,6 +19,7 @@ REQUIRED = {
     "dead-letter-alert",
     "back-in-stock",
     "cart-recovery",
+    "review-request",
 }
 
 

@@ -62,6 +62,9 @@ class Product(TimestampMixin, Base):
     in_stock: Mapped[bool] = mapped_column(default=False)
     featured: Mapped[bool] = mapped_column(default=False)
     published_at: Mapped[datetime | None] = mapped_column()
+    # Approved reviews, summed up for listings and JSON-LD (app/reviews/services.py).
+    rating_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    rating_sum: Mapped[int] = mapped_column(default=0, server_default="0")
 
     category: Mapped[Category | None] = relationship(back_populates="products")
     variants: Mapped[list[Variant]] = relationship(
@@ -70,6 +73,10 @@ class Product(TimestampMixin, Base):
     images: Mapped[list[ProductImage]] = relationship(
         back_populates="product", order_by="ProductImage.position, ProductImage.id"
     )
+
+    @property
+    def rating_average(self) -> float | None:
+        return round(self.rating_sum / self.rating_count, 1) if self.rating_count else None
 
     @property
     def is_published(self) -> bool:
