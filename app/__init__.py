@@ -181,6 +181,7 @@ ROUTE_MODULES = (
     "app.pages.views",
     "app.wishlists.views",
     "app.reviews.views",
+    "app.returns.views",
     "app.api.auth",
     "app.api.cart",
     "app.api.catalog",
@@ -190,6 +191,7 @@ ROUTE_MODULES = (
     "app.api.profile",
     "app.api.wishlist",
     "app.api.reviews",
+    "app.api.returns",
 )
 
 
@@ -207,6 +209,7 @@ def register_blueprints(app: Flask) -> None:
     from app.orders import bp as orders_bp
     from app.pages import bp as pages_bp
     from app.payments import bp as payments_bp
+    from app.returns import bp as returns_bp
     from app.reviews import bp as reviews_bp
     from app.wishlists import bp as wishlist_bp
 
@@ -222,6 +225,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(wishlist_bp)
     app.register_blueprint(reviews_bp)
+    app.register_blueprint(returns_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

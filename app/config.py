@@ -254,6 +254,8 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # Days after delivery before a customer who agreed to marketing e-mail is asked
         # for a review of what they bought (once per order).
         "REVIEW_REQUEST_DAYS": _int(env, "REVIEW_REQUEST_DAYS", 7),
+        # Days after delivery within which customers may ask to return items.
+        "RETURN_WINDOW_DAYS": _int(env, "RETURN_WINDOW_DAYS", 30),
         # Catalog fragment cache (Flask-Caching): Redis when configured, per-process otherwise
         "CACHE_TTL_SECONDS": _int(env, "CACHE_TTL_SECONDS", 60),
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",

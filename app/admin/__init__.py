@@ -20,6 +20,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 NAV: list[tuple[str, str, str]] = [
     ("Dashboard", "admin.dashboard", "orders.view"),
     ("Orders", "admin.orders", "orders.view"),
+    ("Returns", "admin.returns", "orders.view"),
     ("Products", "admin.products", "catalog.edit"),
     ("Categories", "admin.categories", "catalog.edit"),
     ("Inventory", "admin.inventory", "stock.adjust"),
@@ -57,6 +58,7 @@ from app.admin import (  # noqa: E402,F401
     orders,
     people,
     promotions,
+    returns,
     reviews,
     settings,
     views,

@@ -55,6 +55,7 @@ class OrderPageOut(BaseModel):
 
 
 class OrderLineOut(BaseModel):
+    id: int = Field(description="The line's id, for return requests.")
     variant_id: int | None = Field(description="Null when the variant was deleted since.")
     product_name: str
     variant_options: str

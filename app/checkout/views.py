@@ -212,6 +212,7 @@ def order_status(token: str) -> str:
         can_cancel=can_cancel(order),
         cancel_url=url_for("checkout.cancel_guest_order", token=token),
         invoice_url=url_for("checkout.guest_invoice", token=token) if has_invoice(order) else None,
+        return_url=url_for("returns.guest_return", token=token),
     )
 
 

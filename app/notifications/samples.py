@@ -86,6 +86,30 @@ SAMPLES: dict[str, dict[str, Any]] = {
             {"name": "Merino Wool Jumper", "url": "https://shop.example/products/merino/review"}
         ],
     },
+    "return-requested": {
+        **_ORDER,
+        "return_number": "SS-8K3J-Q2XF-R1",
+        "items": [{"name": "Merino Wool Jumper", "quantity": 1}],
+        "message": "",
+    },
+    "return-approved": {
+        **_ORDER,
+        "return_number": "SS-8K3J-Q2XF-R1",
+        "items": [{"name": "Merino Wool Jumper", "quantity": 1}],
+        "message": "The label is attached to this e-mail.",
+    },
+    "return-refused": {
+        **_ORDER,
+        "return_number": "SS-8K3J-Q2XF-R1",
+        "items": [{"name": "Merino Wool Jumper", "quantity": 1}],
+        "message": "Worn items cannot be returned.",
+    },
+    "return-received": {
+        **_ORDER,
+        "return_number": "SS-8K3J-Q2XF-R1",
+        "items": [{"name": "Merino Wool Jumper", "quantity": 1}],
+        "message": "",
+    },
     "back-in-stock": {
         "product_name": "Merino Wool Jumper",
         "options": "Size: M",

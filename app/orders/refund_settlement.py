@@ -239,6 +239,7 @@ def _after_money_moved(order: Order | None) -> None:
     if (
         paid
         and all(p.amount_refunded >= p.amount for p in paid)
+        and order.status != OrderStatus.RETURNED  # a return refunded stays "returned"
         and can_transition(order, OrderStatus.REFUNDED)
     ):
         transition(order, OrderStatus.REFUNDED, note="refunded in full")

@@ -65,6 +65,7 @@ def order_detail(number: str) -> str:
         can_cancel=can_cancel(order),
         cancel_url=url_for("orders.cancel_order", number=number),
         invoice_url=url_for("orders.invoice", number=number) if has_invoice(order) else None,
+        return_url=url_for("returns.account_return", number=number),
     )
 
 

@@ -53,6 +53,8 @@ BUSINESS_RULES = {
     ("POST", "/api/v1/products/{slug}/back-in-stock"),
     # Reviews: only buyers of the product may write one (403 for the rest).
     ("POST", "/api/v1/products/{slug}/reviews"),
+    # Returns: delivered orders within the window, lines of that order only.
+    ("POST", "/api/v1/orders/{number}/returns"),
 }
 
 

@@ -20,6 +20,10 @@ REQUIRED = {
     "back-in-stock",
     "cart-recovery",
     "review-request",
+    "return-requested",
+    "return-approved",
+    "return-refused",
+    "return-received",
 }
 
 
