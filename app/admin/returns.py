@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from app.accounts.permissions import permission_required
@@ -18,7 +19,7 @@ from app.admin.listing import paginate, str_arg
 from app.core.numbers import parse_int
 from app.extensions import db
 from app.returns import services
-from app.returns.models import REASON_LABELS, ReturnRequest, ReturnStatus
+from app.returns.models import REASON_LABELS, ReturnLine, ReturnRequest, ReturnStatus
 from app.returns.services import ReturnError
 
 PERMISSION = "orders.manage"
@@ -33,7 +34,12 @@ class ActionForm(FlaskForm):
 def returns() -> str:
     status = str_arg("status", choices=tuple(ReturnStatus)) or ReturnStatus.REQUESTED
     page = paginate(
-        sa.select(ReturnRequest).where(ReturnRequest.status == status),
+        sa.select(ReturnRequest)
+        .where(ReturnRequest.status == status)
+        .options(
+            selectinload(ReturnRequest.order),
+            selectinload(ReturnRequest.lines).joinedload(ReturnLine.order_line),
+        ),
         sorts={"created": ReturnRequest.created_at},
         default="-created",
         tiebreak=ReturnRequest.id,

@@ -296,11 +296,16 @@ def back_in_stock(slug: str, body: BackInStockIn) -> Response:
         if failure is not None:
             return failure
         user = current_api_user()
-    email = body.email or (user.email if user is not None else "")
+    email = user.email if user is not None else body.email
     try:
         if not any(v.id == body.variant_id for v in product.variants):
             raise WaitlistError("Choose an option of this product.", field="variant_id")
-        variant = waitlist.ask(body.variant_id, email, user_id=user.id if user else None)
+        variant = waitlist.ask(
+            body.variant_id,
+            email,
+            user_id=user.id if user else None,
+            account_email=user.email if user else "",
+        )
     except WaitlistError as exc:
         return problem(422, str(exc), code=exc.code, errors={exc.field or "email": [str(exc)]})
     what = product.name + (f" ({variant.options_label})" if variant.options else "")

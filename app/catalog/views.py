@@ -312,10 +312,12 @@ def back_in_stock(slug: str) -> BaseResponse:
     try:
         if variant is None:
             raise WaitlistError("Choose a product option first.", field="variant_id")
+        signed_in = current_user.is_authenticated
         waitlist.ask(
             variant.id,
             request.form.get("email", ""),
-            user_id=current_user.id if current_user.is_authenticated else None,
+            user_id=current_user.id if signed_in else None,
+            account_email=current_user.email if signed_in else "",
         )
     except WaitlistError as exc:
         message, category = str(exc), "error"

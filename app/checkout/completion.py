@@ -273,8 +273,14 @@ def record_session_expired(session_id: str, *, session: CheckoutSession | None =
         payment.status = PaymentStatus.EXPIRED
     if order.status in UNPAID and not _still_open(order):
         cancel_unpaid(order, note="checkout session expired", reason=CancelReason.EXPIRED)
-    if order.user_id is None and session.recovery_url and session.promotions_consent == "opt_in":
-        recovery.recover_guest(cart_of(order), email=order.email, recovery_url=session.recovery_url)
+        if (  # the guest walked away from this order, and agreed to hear from the shop
+            order.user_id is None
+            and session.recovery_url
+            and session.promotions_consent == "opt_in"
+        ):
+            recovery.recover_guest(
+                cart_of(order), email=order.email, recovery_url=session.recovery_url
+            )
 
 
 def _paid_after_all(session_id: str, session: CheckoutSession | None) -> CheckoutSession | None:

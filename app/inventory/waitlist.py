@@ -19,11 +19,11 @@ from app.catalog.models import Product, ProductStatus, Variant
 from app.db import upsert, utcnow
 from app.extensions import db
 from app.inventory.models import StockWaiter
-from app.notifications.models import Category
+from app.notifications.models import Category, Suppression
 from app.notifications.rendering import external_url
 from app.notifications.services import notify
 
-MAX_WAITING_PER_EMAIL = 50  # one address cannot fill the table
+MAX_WAITING_PER_EMAIL = 20  # one address cannot fill the table, nor anyone's inbox
 
 
 class WaitlistError(CatalogError):
@@ -31,8 +31,11 @@ class WaitlistError(CatalogError):
     status = 422
 
 
-def ask(variant_id: int, email: str, *, user_id: int | None) -> Variant:
-    """Put ``email`` on the variant's waiting list (again, if it was told before)."""
+def ask(variant_id: int, email: str, *, user_id: int | None, account_email: str = "") -> Variant:
+    """Put ``email`` on the variant's waiting list (again, if it was told before). A
+    signed-in shopper is always told at their account's address, whatever was typed."""
+    if account_email:
+        email = account_email
     try:
         address = validate_email((email or "")[:320], check_deliverability=False).normalized
     except EmailNotValidError:
@@ -94,7 +97,17 @@ def tell_waiting(variant_ids: list[int]) -> int:
             sa.select(Variant).where(Variant.id.in_({row.variant_id for row in claimed}))
         ).scalars()
     }
+    suppressed = set(
+        db.session.execute(
+            sa.select(Suppression.address).where(
+                Suppression.address.in_({row.email for row in claimed}),
+                Suppression.category.in_([Category.MARKETING, "all"]),
+            )
+        ).scalars()
+    )
     for row in claimed:
+        if row.email in suppressed:
+            continue  # unsubscribed from the shop's e-mail, or bounced: not this one either
         variant = variants[row.variant_id]
         product = variant.product
         notify(

@@ -118,6 +118,7 @@ def create(
 def update(
     campaign: Campaign, *, name: str, headline: str, body_text: str, actor_id: int | None
 ) -> None:
+    db.session.refresh(campaign, with_for_update=True)  # the scheduler starts it under this lock
     if campaign.status not in EDITABLE:
         raise CampaignError("A campaign that is sending or sent cannot be changed.")
     _check(name, headline, body_text, campaign.template)
@@ -154,6 +155,7 @@ def test_send(campaign: Campaign, *, to: str, name: str, actor_id: int | None) -
 
 
 def schedule(campaign: Campaign, when: datetime, *, actor_id: int | None) -> None:
+    db.session.refresh(campaign, with_for_update=True)  # as update(): no race with start
     if campaign.status not in EDITABLE:
         raise CampaignError("This campaign is already sending or sent.")
     if when <= utcnow():

@@ -31,6 +31,7 @@ EVENTS = {
     "opened": "opened",
     "unique_opened": "opened",
     "proxy_open": "opened",
+    "unique_proxy_open": "opened",
     "click": "clicked",
     "soft_bounce": "soft_bounce",
     "hard_bounce": "hard_bounce",
@@ -76,10 +77,14 @@ def record(payload: Any) -> int:
         raise BadEvent("expected an event object or a list of them")
     new = 0
     for event in events:
-        name = EVENTS.get(_text(event, "event", 32))
+        raw_name = _text(event, "event", 32)
+        name = EVENTS.get(raw_name)
         message_id = _text(event, "message-id", 255)
-        if name is None or not message_id:
-            raise BadEvent("unknown event or no message-id")
+        if not raw_name or not message_id:
+            raise BadEvent("an event needs its name and message-id")
+        if name is None:  # one Brevo added later (or an SMS one): never hold up the batch
+            log.info("brevo event %r ignored", raw_name[:32])
+            continue
         email = _text(event, "email", 320).strip().lower()
         notification_id = _notification_for(message_id, _text(event, "X-Mailin-custom", 100))
         inserted = db.session.execute(

@@ -216,6 +216,14 @@ def fail_refund(refund: Refund, reason: str) -> bool:
             .values(quantity_refunded=OrderLine.quantity_refunded - refund_line.quantity)
             .execution_options(synchronize_session=False)
         )
+    from app.returns.models import ReturnRequest, ReturnStatus
+
+    db.session.execute(  # a return refunded by it waits for another refund
+        sa.update(ReturnRequest)
+        .where(ReturnRequest.refund_id == refund.id)
+        .values(status=ReturnStatus.RECEIVED, refund_id=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(refund)
     log.error("refund %s of order %s failed: %s", refund.id, refund.order_id, reason)
     return True

@@ -21,6 +21,7 @@ from app.accounts.audit import audit
 from app.core.shop_errors import ShopError
 from app.db import utcnow
 from app.extensions import db
+from app.inventory.services import lock_stock
 from app.orders.fulfilment import lock_order
 from app.orders.links import notify_customer
 from app.orders.models import Order, OrderEvent, OrderStatus
@@ -75,12 +76,13 @@ def returnable(order: Order) -> dict[int, int]:
     """Units each line of ``order`` can still be returned (lines with none are left out)."""
     if why_not(order):
         return {}
-    covered: dict[int, int] = {}
+    covered: dict[int, int] = {}  # units open returns hold (refunded ones are in the lines)
     for request in requests_of(order):
-        if request.status == ReturnStatus.REFUSED:
+        if request.status in (ReturnStatus.REFUSED, ReturnStatus.REFUNDED):
             continue
         for line in request.lines:
-            covered[line.order_line_id] = covered.get(line.order_line_id, 0) + line.quantity
+            held = line.received if request.status == ReturnStatus.RECEIVED else line.quantity
+            covered[line.order_line_id] = covered.get(line.order_line_id, 0) + held
     left = {
         line.id: line.quantity - line.quantity_refunded - covered.get(line.id, 0)
         for line in order.lines
@@ -218,6 +220,8 @@ def receive(
         raise ReturnError("Only an approved return can be received.", code="return-state")
     restocked = 0
     any_received = False
+    # Restocking updates variants then products: take them in the shop's lock order first.
+    lock_stock([line.order_line.variant_id for line in request.lines])
     for line in request.lines:
         units, resellable = received.get(line.id, (0, False))
         if units < 0 or units > line.quantity:

@@ -56,6 +56,7 @@ def has_bought(user_id: int, product_id: int) -> bool:
                 Order.user_id == user_id,
                 Order.status.in_(BOUGHT),
                 Variant.product_id == product_id,
+                OrderLine.quantity_refunded < OrderLine.quantity,  # not all given back
             )
             .limit(1)
         ).first()
@@ -105,9 +106,10 @@ def write(user: User, product: Product, *, rating: int, title: str, body: str) -
 
 
 def moderate(review: Review, approve: bool, *, note: str = "", actor_id: int | None) -> None:
+    note = plain(note, 255, field="note", what="note")  # refused before anything changes
     review.status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
     review.moderated_by, review.moderated_at = actor_id, utcnow()
-    review.moderation_note = plain(note, 255, field="note", what="note")
+    review.moderation_note = note
     db.session.flush()
     refresh_summary(review.product_id)
     audit(
@@ -128,7 +130,10 @@ def reply(review: Review, text: str, *, actor_id: int | None) -> None:
 
 
 def refresh_summary(product_id: int) -> None:
-    """Recount the product's approved reviews onto it, and let cached pages follow."""
+    """Recount the product's approved reviews onto it, and let cached pages follow. The
+    product's row is locked first, so the recount (a statement of its own, with a fresh
+    snapshot) sees what a concurrent moderation committed."""
+    db.session.execute(sa.select(Product.id).where(Product.id == product_id).with_for_update())
     approved = sa.and_(Review.product_id == product_id, Review.status == ReviewStatus.APPROVED)
     db.session.execute(
         sa.update(Product)

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from app.cart.services import CartError, add_item
 from app.cart.views import current_cart
-from app.catalog.models import Product
+from app.catalog.models import Product, ProductStatus
 from app.core.numbers import parse_id
 from app.core.redirects import back_url
 from app.extensions import db, htmx, limiter
@@ -29,6 +29,8 @@ def view() -> str:
 def toggle() -> Response | str:
     product_id = parse_id(request.form.get("product_id"))
     product = db.session.get(Product, product_id) if product_id is not None else None
+    if product is not None and product.status != ProductStatus.PUBLISHED:
+        product = None  # drafts and archived products do not exist for shoppers
     if not current_user.is_authenticated:
         flash("Sign in to keep products on your wishlist.", "info")
         back = url_for("catalog.product_detail", slug=product.slug) if product else None
@@ -43,8 +45,11 @@ def toggle() -> Response | str:
             raise WishlistError("That product is not sold any more.")
         product, saved = services.toggle(current_user.id, product.id)
     except WishlistError as exc:
-        if htmx:
-            return f'<p class="field-error" role="alert">{exc}</p>'
+        if htmx and product is not None:  # the button stays (to try again), the reason beside it
+            button = get_template_attribute("macros/catalog.html", "wishlist_button")
+            pressed = product.id in services.saved_ids(current_user.id, [product.id])
+            shown = button(product, generate_csrf(), pressed=pressed, error=str(exc))
+            return str(shown)
         flash(str(exc), "error")
         return redirect(back_url(url_for("wishlist.view")), code=303)
     if htmx:  # the button again, pressed or not (focus stays on it: data-focus-key)

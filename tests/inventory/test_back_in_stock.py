@@ -176,3 +176,20 @@ def test_the_app_asks_through_the_api_with_the_same_rules(client, db):
     assert wrong.status_code == 422
     waiting = _db.session.execute(sa.select(StockWaiter.email).order_by(StockWaiter.id)).scalars()
     assert list(waiting) == ["bob@example.com", "grace@example.com"]
+
+
+def test_signed_in_shoppers_are_told_at_their_own_address_and_unsubscribes_hold(client, db):
+    from app.notifications.services import unsubscribe
+
+    product = sold_out()
+    make_user("grace@example.com")
+    commit_unit_of_work()
+    login(client, "grace@example.com")
+    ask(client, product, "victim@example.com")  # typed someone else's address
+    waiter = _db.session.execute(sa.select(StockWaiter)).scalar_one()
+    assert waiter.email == "grace@example.com"
+    unsubscribe("grace@example.com", "marketing")
+    commit_unit_of_work()
+    adjust_stock(product.variants[0].id, +2, note="delivery")
+    commit_unit_of_work()
+    assert emails() == []

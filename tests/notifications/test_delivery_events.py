@@ -84,7 +84,8 @@ def test_hostile_payloads_are_400s(app, client, db, monkeypatch):
         "just text",
         [],
         [1, 2],
-        {"event": "exploded", "message-id": "<x@y>", "ts": 1},
+        {"event": "", "message-id": "<x@y>", "ts": 1},
+        {"event": "delivered", "ts": 1},
         {**event("delivered", n), "ts": 10**30, "ts_event": "soon"},
         [event("delivered", n)] * 501,
     ):
@@ -103,3 +104,11 @@ def test_staff_see_the_rates_per_template(app, client, db, monkeypatch):
     assert "order-shipped" in page
     assert "2 <small>(100.0 %)</small>" in page  # delivered
     assert "1 <small>(50.0 %)</small>" in page  # opened, clicked
+
+
+def test_an_event_the_shop_does_not_know_never_holds_up_a_batch(app, client, db, monkeypatch):
+    monkeypatch.setitem(app.config, "BREVO_WEBHOOK_TOKEN", TOKEN)
+    n = sent_email()
+    response = post(client, [event("some_future_event", n), event("hard_bounce", n)])
+    assert response.status_code == 204
+    assert db.session.execute(sa.select(Suppression.reason)).scalars().all() == ["hard_bounce"]

@@ -195,3 +195,32 @@ def test_the_api_asks_for_returns_with_the_same_rules(client, db):
         headers=headers,
     )
     assert late.status_code == 409 and late.get_json()["code"] == "return-not-allowed"
+
+
+def test_a_refunded_return_frees_the_rest_and_a_failed_refund_can_be_retried(app, client, db):
+    from app.orders.refund_settlement import fail_refund
+    from app.returns import services
+
+    order, _ = delivered_order(client, quantity=3)
+    ask(client, order, 1)
+    ret = db.session.execute(sa.select(ReturnRequest)).scalar_one()
+    staff = app.test_client()
+    sign_in_staff(staff, "admin")
+    staff_post(staff, ret, "approve")
+    staff_post(staff, ret, "receive", {f"received-{ret.lines[0].id}": "1"})
+    staff_post(staff, ret, "refund")
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert services.returnable(order) == {order.lines[0].id: 2}  # not 1: counted once
+    ret = db.session.get(ReturnRequest, ret.id)
+    refund = db.session.get(Refund, ret.refund_id)
+    if refund.status == "pending":  # the sandbox may still be settling: fail it here
+        assert fail_refund(refund, "card closed")
+    else:
+        refund.status = "pending"
+        commit_unit_of_work()
+        assert fail_refund(refund, "card closed")
+    commit_unit_of_work()
+    db.session.expire_all()
+    ret = db.session.get(ReturnRequest, ret.id)
+    assert (ret.status, ret.refund_id) == (ReturnStatus.RECEIVED, None)  # refund it again

@@ -191,3 +191,29 @@ def test_no_request_without_consent(client, db):
     order.status, order.delivered_at = OrderStatus.DELIVERED, utcnow() - timedelta(days=8)
     commit_unit_of_work()
     assert ask_due() == 0
+
+
+def test_a_purchase_given_back_in_full_is_no_purchase(client, db):
+    mug = factories.product("Speckled Mug", price=1500, stock=5)
+    commit_unit_of_work()
+    buyer(client, mug)
+    order = db.session.execute(sa.select(Order)).scalar_one()
+    order.lines[0].quantity_refunded = order.lines[0].quantity
+    commit_unit_of_work()
+    assert write(client, mug, rating="5").status_code == 403
+
+
+def test_a_refused_moderation_changes_nothing(app, client, db):
+    mug = factories.product("Speckled Mug", price=1500, stock=5)
+    commit_unit_of_work()
+    buyer(client, mug)
+    write(client, mug, rating="5")
+    review = db.session.execute(sa.select(Review)).scalar_one()
+    staff = app.test_client()
+    sign_in_staff(staff)
+    staff.post(
+        f"/admin/reviews/{review.id}/reject",
+        data={"csrf_token": csrf(staff, "/admin/reviews"), "note": "x" * 300},
+    )
+    db.session.expire_all()
+    assert db.session.get(Review, review.id).status == ReviewStatus.PENDING

@@ -124,3 +124,13 @@ def test_the_api_is_the_same_wishlist(client, db):
     assert client.get("/api/v1/wishlist").status_code == 401
     gone = client.delete(f"/api/v1/wishlist/{mug.id}", headers=headers).get_json()
     assert gone["items"] == []
+
+
+def test_a_draft_products_address_is_never_given_away(client, db):
+    draft = factories.product("Secret Launch", price=1500, status="draft")
+    commit_unit_of_work()
+    response = client.post(
+        "/wishlist/toggle",
+        data={"product_id": draft.id, "csrf_token": token(client, "/products")},
+    )
+    assert response.headers["Location"] == "/account/login"

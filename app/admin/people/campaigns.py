@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app.accounts.permissions import permission_required
 from app.admin import bp
+from app.admin.people.common import sandboxed_html
 from app.core.shop_errors import show_on_form
 from app.db import after_commit
 from app.extensions import db
@@ -160,14 +161,7 @@ def campaigns_detail(campaign_id: int) -> Any:
 @permission_required(PERMISSION)
 def campaigns_preview(campaign_id: int) -> Response:
     """The HTML alone for the preview frame, sandboxed like the outbox's."""
-    response = Response(preview(_campaign(campaign_id)).html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; img-src 'self' data: https:; style-src 'unsafe-inline'; "
-        "form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return sandboxed_html(preview(_campaign(campaign_id)).html)
 
 
 @bp.get("/campaigns/<int:campaign_id>/progress")

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from app.accounts.permissions import permission_required
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
-from app.admin.people.common import me_id, selected_ids
+from app.admin.people.common import me_id, sandboxed_html, selected_ids
 from app.extensions import db
 from app.notifications import delivery
 from app.notifications.channels import Message
@@ -158,14 +158,7 @@ def notifications_html(notification_id: int) -> Response:
         abort(404)
     if not html:
         abort(404)
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; img-src 'self' data: https:; style-src 'unsafe-inline'; "
-        "form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return sandboxed_html(html)
 
 
 @bp.post("/notifications/<int:notification_id>/retry")
