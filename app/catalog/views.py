@@ -29,6 +29,7 @@ from app.catalog import bp
 from app.catalog.cache import cached_value, catalog_version
 from app.catalog.categories import category_redirect
 from app.catalog.listing import PER_PAGE_CHOICES, SORTS, ListingParams
+from app.catalog.media import image_url
 from app.catalog.queries import (
     CategoryNode,
     get_category_tree,
@@ -50,6 +51,7 @@ from app.catalog.variants import (
     stock_text,
 )
 from app.core.numbers import parse_id
+from app.core.templating import absolute_url
 from app.extensions import htmx, limiter
 from app.inventory import waitlist
 from app.inventory.waitlist import WaitlistError
@@ -271,11 +273,14 @@ def product_detail(slug: str) -> BaseResponse:
             reviews=approved_reviews(product.id) if product.rating_count else [],
             stars=distribution(product.id) if product.rating_count else {},
         )
+        image = product.primary_image
         return {
             "body": body,
             "title": product.name,
             "canonical_url": canonical,
-            "description": product.description_text[:160],
+            "description": product.description_text[:160]
+            or f"{product.name} at {current_app.config['SHOP_NAME']}.",
+            "image": absolute_url(image_url(image, "large", "jpg")) if image else "",
         }
 
     key = f"product:{slug}:{variant_id}:{'panel' if partial else 'page'}"

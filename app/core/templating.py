@@ -86,6 +86,16 @@ def review_ld(review: Any) -> dict[str, Any]:
     }
 
 
+def absolute_url(url: str) -> str:
+    """``url`` as an absolute address (for JSON-LD and social cards): a path gets this
+    request's scheme and host, which ProxyFix has already taken from the proxy."""
+    if url.startswith(("https://", "http://")):
+        return url
+    from flask import request
+
+    return request.host_url.rstrip("/") + "/" + url.lstrip("/")
+
+
 def register_template_helpers(app: Flask) -> None:
     from app.accounts.profile import country_name
     from app.core.redirects import here_for_next
@@ -100,6 +110,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["htmx_version"] = HTMX_VERSION
     app.jinja_env.globals["pico_version"] = PICO_VERSION
     app.jinja_env.globals["stars_text"] = stars_text
+    app.jinja_env.globals["absolute_url"] = absolute_url
     app.jinja_env.filters["review_ld"] = review_ld
 
     @app.context_processor

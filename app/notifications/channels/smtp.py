@@ -12,6 +12,15 @@ from app.notifications.channels import Backend, DeliveryError, Message
 from app.notifications.channels.breaker import ProviderBreaker
 
 
+def sender_domain(sender: str) -> str:
+    """``"Shop <hello@shop.example>"`` → ``"shop.example"``."""
+    from email.utils import parseaddr
+
+    address = parseaddr(sender)[1]
+    domain = address.rpartition("@")[2].strip().lower()
+    return domain or "localhost"
+
+
 class SmtpBackend(Backend):
     name = "smtp"
 
@@ -24,14 +33,17 @@ class SmtpBackend(Backend):
         username: str | None = None,
         password: str | None = None,
         sender: str,
-        domain: str = "shopsphere.local",
+        domain: str = "",
         timeout: float = 10.0,
     ) -> None:
         if security not in {"none", "starttls", "tls"}:
             raise ValueError("SMTP_SECURITY must be none, starttls or tls")
         self.host, self.port, self.security = host, port, security
         self.username, self.password = username, password
-        self.sender, self.domain, self.timeout = sender, domain, timeout
+        self.sender, self.timeout = sender, timeout
+        # Message-IDs on the shop's own domain (the sender's), as RFC 5322 asks: a domain
+        # the shop controls, so replies and bounce reports can be matched to it.
+        self.domain = domain or sender_domain(sender)
         self.breaker = ProviderBreaker("smtp")
 
     @classmethod
