@@ -56,6 +56,10 @@ def limit_blueprint(bp: Blueprint) -> None:
 
 
 def _rate_limit_headers(response: Response) -> Response:
+    if response.status_code not in (429, 503):
+        # Retry-After means "wait before asking again": only on a refusal (RFC 9110 §10.2.3),
+        # never on an ordinary page, which the limiter would otherwise stamp with it.
+        response.headers.pop("Retry-After", None)
     if not request.path.startswith("/api/"):
         return response
     for name in _LIMITER_HEADERS:

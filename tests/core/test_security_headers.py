@@ -67,3 +67,18 @@ def test_pages_and_their_htmx_fragments_are_cached_apart(client, db):
     fragment = client.get("/products", headers={"HX-Request": "true", "HX-Target": "results"})
     assert "HX-Request" in fragment.headers.get("Vary", "")
     assert fragment.headers["Cache-Control"] == "no-store"  # Back never shows a bare fragment
+
+
+def test_pages_carry_one_date_and_no_retry_after_unless_refused(client, db):
+    """Retry-After only on a 429/503; the WSGI server writes the one Date header."""
+    from app.db import commit_unit_of_work
+    from tests.catalog import factories
+
+    factories.product("Oxford Shirt", price=4500)
+    commit_unit_of_work()
+    for path in ("/", "/products", "/products/oxford-shirt", "/api/v1/products"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Retry-After" not in response.headers, path
+        assert len(response.headers.getlist("Date")) <= 1, path
+    assert "Date" not in client.get("/products/oxford-shirt").headers  # the server adds it

@@ -38,8 +38,9 @@ def write(client, product, **data):
 
 
 def ld_of(html):
-    raw = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1)
-    return json.loads(raw)
+    """The page's Product JSON-LD (there is a BreadcrumbList too)."""
+    found = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    return next(d for d in map(json.loads, found) if d["@type"] == "Product")
 
 
 def test_only_buyers_review(client, db):
