@@ -95,11 +95,11 @@ def _conditional(body: str, *, partial: bool = False) -> BaseResponse:
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
     response.last_modified = _version_time()
-    response = response.make_conditional(request)
+    conditional = response.make_conditional(request)
     # make_conditional stamps a Date header; the WSGI server (gunicorn) adds its own, and two
     # Date headers are invalid (RFC 9110 §6.6.1): leave the one the server writes.
-    response.headers.pop("Date", None)
-    return response
+    conditional.headers.pop("Date", None)
+    return conditional
 
 
 def _public(response: Response) -> Response:
