@@ -414,6 +414,20 @@ def first_codes(promotion: Promotion, limit: int = 50) -> list[VoucherCode]:
     )
 
 
+def status_of(promotion: Promotion) -> str:
+    """Paused, Ended, Scheduled, Used up or Active, as staff read it."""
+    now = utcnow()
+    if promotion.paused:
+        return "Paused"
+    if promotion.ends_at is not None and promotion.ends_at <= now:
+        return "Ended"
+    if promotion.starts_at is not None and promotion.starts_at > now:
+        return "Scheduled"
+    if promotion.usage_limit is not None and promotion.uses >= promotion.usage_limit:
+        return "Used up"
+    return "Active"
+
+
 def list_promotions() -> list[Promotion]:
     return list(db.session.execute(sa.select(Promotion).order_by(Promotion.id.desc())).scalars())
 
