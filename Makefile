@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-dev browser run serve worker migrate seed test test-pg lint bench clean
+.PHONY: install install-dev browser openapi-lint-tools run serve worker migrate seed test test-pg lint bench clean
 
 install: $(VENV)/.installed          ## create .venv and install the app
 $(VENV)/.installed: pyproject.toml
@@ -36,7 +36,13 @@ run: seed                            ## migrate, seed demo data, serve with a Hu
 worker: install                      ## a Huey consumer, as production runs it
 	$(BIN)/huey_consumer tasks.huey --workers 4 --worker-type thread
 
-test: install-dev browser            ## the whole suite (SQLite; DATABASE_URL/REDIS_URL for PostgreSQL+Redis)
+OPENAPI_LINT := tools/openapi-lint
+openapi-lint-tools: $(OPENAPI_LINT)/node_modules/.installed
+$(OPENAPI_LINT)/node_modules/.installed: $(OPENAPI_LINT)/package-lock.json
+	npm ci --prefix $(OPENAPI_LINT) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: install-dev browser openapi-lint-tools  ## the whole suite (SQLite; DATABASE_URL/REDIS_URL for PostgreSQL+Redis)
 	$(BIN)/pytest
 
 lint: install-dev                    ## ruff (style, complexity <= 15) and mypy on app/ and tasks/
@@ -51,4 +57,4 @@ bench: install-dev
 	$(BIN)/python -m bench.api
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache $(OPENAPI_LINT)/node_modules

@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import BASE_DIR, load_config
+from app.core.session_cookie import WebsiteSessionInterface
 from app.db import (
     commit_unit_of_work,
     configure_sqlite,
@@ -30,6 +31,8 @@ class ShopFlask(Flask):
     revoked token). Exceptions roll back and go to the error handlers. Commit failures
     become a 500, before anything reaches the user.
     """
+
+    session_interface = WebsiteSessionInterface()
 
     def dispatch_request(self) -> Any:
         try:
@@ -106,7 +109,7 @@ def _short_redis_timeouts(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app.api.limits import register_rate_limit_headers
+    from app.api.limits import register_rate_limit_headers, register_retry_after_keeper
     from app.extensions import cache, cors, csrf, db, htmx, limiter, login_manager, migrate
     from app.ratelimit import exempt_from_limits
 
@@ -122,6 +125,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     register_rate_limit_headers(app)  # before the limiter: it must see the limiter's headers
     limiter.init_app(app)
+    register_retry_after_keeper(app)
     limiter.request_filter(exempt_from_limits)
     if app.config["API_CORS_ORIGINS"]:  # none by default: no CORS headers at all
         cors.init_app(app, origins=app.config["API_CORS_ORIGINS"], **API_CORS)
@@ -192,6 +196,7 @@ ROUTE_MODULES = (
     "app.api.wishlist",
     "app.api.reviews",
     "app.api.returns",
+    "app.api.verification",
 )
 
 

@@ -7,15 +7,15 @@ from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 
+from app.core.csrf import ShopCSRFProtect
 from app.db import Base, ShopSession
 from app.ratelimit import limiter_key
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": ShopSession})
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
-csrf = CSRFProtect()
+csrf = ShopCSRFProtect()
 limiter = Limiter(key_func=limiter_key)
 htmx = HTMX()
 cache = Cache()

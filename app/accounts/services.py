@@ -124,6 +124,15 @@ def send_verification(user: User, email: str | None = None) -> None:
     )
 
 
+def resend_verification(user: User) -> bool:
+    """A new confirmation link for an address not yet confirmed; False when it already is
+    (nothing is sent). Web and API both ask here."""
+    if user.is_verified:
+        return False
+    send_verification(user)
+    return True
+
+
 @dataclass
 class VerifyOutcome:
     user: User

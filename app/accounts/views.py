@@ -27,9 +27,11 @@ from app.accounts.services import (
     register_user,
     request_password_reset,
     reset_password,
-    send_verification,
     user_for_reset_token,
     verify_email,
+)
+from app.accounts.services import (
+    resend_verification as resend_link,
 )
 from app.accounts.sessions import (
     list_active_sessions,
@@ -160,8 +162,7 @@ def verify_email_view(token: str) -> str | tuple[str, int] | Response:
 @limiter.limit("3 per 10 minutes")
 def resend_verification() -> Response:
     form = EmptyForm()
-    if form.validate_on_submit() and not current_user.is_verified:
-        send_verification(current_user)
+    if form.validate_on_submit() and resend_link(current_user):
         flash(f"We sent a new confirmation link to {current_user.email}.", "success")
     return redirect(url_for("accounts.overview"))
 

@@ -107,8 +107,17 @@ def api_account_key() -> str:
 
 
 def _unauthorized(code: str, detail: str) -> Response:
+    """A refused access token (RFC 6750 §3.1: error="invalid_token")."""
     response = problem(401, detail, code=code)
     response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", code="{code}"'
+    return response
+
+
+def _bad_credentials(code: str, detail: str) -> Response:
+    """Wrong sign-in details or refresh token: no access token was sent, so none is called
+    invalid; the challenge only names the scheme that the other operations take."""
+    response = problem(401, detail, code=code)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="ShopSphere API"'
     return response
 
 
@@ -208,11 +217,11 @@ def login(body: LoginIn) -> LoginOut | Response:
             response.headers["Retry-After"] = str(seconds)
         return response
     except AccountError as exc:
-        return _unauthorized("invalid-credentials", str(exc))
+        return _bad_credentials("invalid-credentials", str(exc))
     if user.totp_enabled:
         code = (body.totp or "").strip()
         if not code:
-            return _unauthorized(
+            return _bad_credentials(
                 "totp-required", "Two-factor authentication is on: send the current code."
             )
         try:
@@ -222,7 +231,7 @@ def login(body: LoginIn) -> LoginOut | Response:
             response.headers["Retry-After"] = str(exc.seconds)
             return response
         except WrongSecondFactor as exc:
-            return _unauthorized(exc.code, str(exc))
+            return _bad_credentials(exc.code, str(exc))
     pair = issue_tokens(user)
     return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
 
@@ -257,7 +266,7 @@ def refresh(body: RefreshIn) -> TokenOut | Response:
     try:
         pair = rotate_refresh_token(body.refresh_token)
     except TokenError as exc:
-        return _unauthorized(exc.code, str(exc))
+        return _bad_credentials(exc.code, str(exc))
     return _token_out(pair)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, render_template
+from flask import Response, current_app, jsonify, render_template, request
 
 from app.api import bp
 from app.api.openapi import STATUS_TEXT, build_openapi, operation
@@ -15,15 +15,23 @@ VERSION = "v1"
 
 
 def openapi_document() -> dict[str, Any]:
+    """Built once per host name the shop answers to (its `servers` entry names the host)."""
+    server = request.host_url.rstrip("/")
     cache = current_app.extensions.setdefault("api_openapi", {})
-    if "doc" not in cache:
-        cache["doc"] = build_openapi(TITLE, VERSION)
-    return cache["doc"]
+    if server not in cache:
+        if len(cache) >= 8:  # Host is the client's to send: never let it grow the cache
+            cache.clear()
+        cache[server] = build_openapi(TITLE, VERSION, server)
+    return cache[server]
 
 
-@operation(bp, "GET", "/", summary="API name and version", responses={200: ApiInfo}, tags=["meta"])
+@operation(bp, "GET", "", summary="API name and version", responses={200: ApiInfo}, tags=["meta"])
 def index() -> ApiInfo:
     return ApiInfo(name=TITLE, version=VERSION)
+
+
+# `/api/v1/` (the first release's spelling) still answers, outside the document.
+bp.add_url_rule("/", "index_slash", index, methods=["GET"])
 
 
 @bp.get("/openapi.json")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from app.extensions import limiter
 from app.ratelimit import limiter_key
@@ -55,17 +55,24 @@ def limit_blueprint(bp: Blueprint) -> None:
     limiter.shared_limit(ip_limit, scope="api-ip", key_func=ip_key, exempt_when=_preflight)(bp)
 
 
+def _keep_own_retry_after(response: Response) -> Response:
+    """Runs before the limiter's hook, which stretches any Retry-After to its own window's
+    reset (a 503's "30" became "59"): remember what the view said."""
+    g.own_retry_after = response.headers.get("Retry-After")
+    return response
+
+
 def _rate_limit_headers(response: Response) -> Response:
     if response.status_code not in (429, 503):
         # Retry-After means "wait before asking again": only on a refusal (RFC 9110 §10.2.3),
         # never on an ordinary page, which the limiter would otherwise stamp with it.
         response.headers.pop("Retry-After", None)
+    elif g.get("own_retry_after"):
+        response.headers["Retry-After"] = g.own_retry_after
     if not request.path.startswith("/api/"):
         return response
     for name in _LIMITER_HEADERS:
         response.headers.pop(name, None)
-    if response.status_code not in (429, 503):
-        response.headers.pop("Retry-After", None)
     limits = limiter.current_limits if limiter.enabled else []
     if not limits:
         return response
@@ -88,3 +95,8 @@ def register_rate_limit_headers(app: Flask) -> None:
     """Call before ``limiter.init_app``: after-request hooks run last-registered first, and
     this one must see the request's limits after the limiter has added its own headers."""
     app.after_request(_rate_limit_headers)
+
+
+def register_retry_after_keeper(app: Flask) -> None:
+    """Call after ``limiter.init_app``, so that it runs before the limiter's hook."""
+    app.after_request(_keep_own_retry_after)

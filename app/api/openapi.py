@@ -48,8 +48,57 @@ STATUS_TEXT = {
     401: "Not authenticated",
     404: "Not found",
     409: "Conflict",
+    415: "Unsupported media type",
     422: "Validation failed",
     429: "Too many requests",
+    503: "Service unavailable",
+}
+JSON_TYPES = ("application/json",)  # and any application/*+json
+
+# Headers every response may carry (app.api.limits), declared once and referenced.
+RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
+    "RateLimit-Limit": {
+        "description": "Requests allowed in the window of the quota closest to running out.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in that window.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until that window starts again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Policy": {
+        "description": "Every quota that applies, as `limit;w=seconds`, comma-separated.",
+        "schema": {"type": "string"},
+    },
+}
+COMPONENT_HEADERS: dict[str, dict[str, Any]] = {
+    **RATE_LIMIT_HEADERS,
+    "Retry-After": {
+        "description": "Seconds to wait before trying again (only on 429 and 503).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "ETag": {
+        "description": "Validator of this representation; send it back as If-None-Match.",
+        "schema": {"type": "string"},
+    },
+    "WWW-Authenticate": {
+        "description": (
+            'The challenge: `Bearer` when no token was sent, `Bearer error="invalid_token"` '
+            "when the access token was refused, `Bearer realm=...` when sign-in details "
+            "were wrong."
+        ),
+        "schema": {"type": "string"},
+    },
+}
+IF_NONE_MATCH_PARAMETER: dict[str, Any] = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of a copy you hold: 304 with no body while it is still current.",
+    "schema": {"type": "string"},
 }
 
 
@@ -67,6 +116,11 @@ class Operation:
     tags: list[str] = field(default_factory=list)
     cart_token: bool = False  # reads the guest's X-Cart-Token header
     optional_auth: bool = False  # a bearer token, when sent, makes it the user's
+
+    @property
+    def conditional(self) -> bool:
+        """Answers If-None-Match with 304 (it lists a 304 response)."""
+        return 304 in self.responses
 
     @property
     def path(self) -> str:
@@ -134,6 +188,12 @@ def shop_problem(exc: ShopError, *, field: str | None = None) -> Response:
     return problem(exc.status, str(exc), code=exc.code)
 
 
+def _is_json(mimetype: str) -> bool:
+    return mimetype in JSON_TYPES or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
 def _dump(model: BaseModel, status: int) -> Response:
     response = jsonify(model.model_dump(mode="json"))
     response.status_code = status
@@ -186,6 +246,12 @@ def operation(
                 except ValidationError as exc:
                     return validation_problem(field_errors(exc))
             if body is not None:
+                if request.mimetype and not _is_json(request.mimetype):
+                    return problem(
+                        415,
+                        "Send the body as JSON with Content-Type: application/json.",
+                        code="unsupported-media-type",
+                    )
                 try:
                     data = request.get_json(silent=True)
                 except RecursionError:  # nested deeper than the parser goes: not a 500
@@ -236,12 +302,16 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return params
 
 
+def _header_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
 def _json_content(ref: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:
     return {media_type: {"schema": ref}}
 
 
-def build_openapi(title: str, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every registered operation."""
+def build_openapi(title: str, version: str, server_url: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every registered operation, served from ``server_url``."""
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(Problem, "serialization")]
     for op in REGISTRY:
         if op.body is not None:
@@ -257,10 +327,21 @@ def build_openapi(title: str, version: str) -> dict[str, Any]:
 
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
+        "info": {
+            "title": title,
+            "version": version,
+            "description": (
+                "The JSON API of the shop for its mobile app: catalog, cart, checkout through "
+                "Stripe Checkout, orders, returns, reviews, wishlist and the account. Errors "
+                "are RFC 9457 problems whose `code` names the rule that refused."
+            ),
+            "license": {"name": "Proprietary", "identifier": "LicenseRef-ShopSphere"},
+        },
+        "servers": [{"url": server_url, "description": "This shop"}],
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),
+            "headers": COMPONENT_HEADERS,
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
@@ -281,6 +362,8 @@ def _operation_spec(op: Operation, refs: dict[Any, Any], problem_ref: Any) -> di
         parameters.extend(_query_parameters(op.query))
     if op.cart_token:
         parameters.append(CART_TOKEN_PARAMETER)
+    if op.conditional:
+        parameters.append(IF_NONE_MATCH_PARAMETER)
     spec: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,
@@ -301,6 +384,8 @@ def _operation_spec(op: Operation, refs: dict[Any, Any], problem_ref: Any) -> di
         spec["security"] = [{"bearerAuth": []}]
     elif op.optional_auth:
         spec["security"] = [{"bearerAuth": []}, {}]  # the bearer when sent, else a guest
+    else:
+        spec["security"] = []  # public: no token needed (one sent is not read)
     return spec
 
 
@@ -317,6 +402,7 @@ def _responses(op: Operation, refs: dict[Any, Any], problem_ref: Any) -> dict[st
     extra = {422: "Validation failed", 429: "Too many requests"}
     if op.body is not None:
         extra[400] = "Malformed JSON"
+        extra[415] = "The body is not JSON (send Content-Type: application/json)"
     if op.auth:
         extra[401] = "Missing, expired or revoked access token"
     for status, text in extra.items():
@@ -325,4 +411,19 @@ def _responses(op: Operation, refs: dict[Any, Any], problem_ref: Any) -> dict[st
                 "description": text,
                 "content": _json_content(problem_ref, "application/problem+json"),
             }
+    for code, entry in responses.items():
+        _declare_headers(op, int(code), entry)
     return dict(sorted(responses.items()))
+
+
+def _declare_headers(op: Operation, status: int, entry: dict[str, Any]) -> None:
+    """The headers a response of this status carries, by reference (components.headers)."""
+    headers = entry.setdefault("headers", {})
+    if status != 304:  # a 304 repeats only the validators (RFC 9110 §15.4.5)
+        headers.update({name: _header_ref(name) for name in RATE_LIMIT_HEADERS})
+    if status in (429, 503):
+        headers["Retry-After"] = _header_ref("Retry-After")
+    if op.conditional and status in (200, 304):
+        headers["ETag"] = _header_ref("ETag")
+    if status == 401:
+        headers["WWW-Authenticate"] = _header_ref("WWW-Authenticate")

@@ -14,14 +14,15 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -50,6 +51,7 @@ from app.catalog.variants import (
     stock_level,
     stock_text,
 )
+from app.core.csrf import page_csrf_token
 from app.core.numbers import parse_id
 from app.core.templating import absolute_url
 from app.extensions import htmx, limiter
@@ -63,11 +65,19 @@ WISH_HOLE = re.compile(r"__WISH_([0-9]{1,10})__")
 NOTICES_HOLE = "<!--listing-notices-->"
 
 
+@bp.before_request
+def _shared_csrf_for_anonymous_pages() -> None:
+    """Catalog pages render no FlaskForm: a visitor with no session yet gets the shared
+    token (app.core.csrf), so the page, and its ETag, is the same for every such visitor."""
+    if request.method in ("GET", "HEAD"):
+        g.shared_csrf_page = True
+
+
 def _fill_holes(html: str, notices: tuple[str, ...] = ()) -> Markup:
     """Per-request values punched into shared fragments (nothing personal is ever cached):
     the visitor's CSRF token, and notices about the filters this request sent (a notice is
     about one visitor's URL, while the fragment is shared by every URL that means the same)."""
-    html = html.replace(CSRF_HOLE, generate_csrf())
+    html = html.replace(CSRF_HOLE, page_csrf_token())
     html = _fill_wishlist(html)
     if NOTICES_HOLE in html:
         rendered = "".join(f'<p class="flash flash-warning">{escape(n)}</p>' for n in notices)
@@ -94,7 +104,12 @@ def _conditional(body: str, *, partial: bool = False) -> BaseResponse:
     response.set_etag(f"{digest}-{'p' if partial else 'f'}")
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
-    response.last_modified = _version_time()
+    if not session:
+        # Without a session the page is the catalog's alone, and the catalog's version says
+        # when it last changed. With one, the cart, sign-in and messages change it too, with
+        # no date to tell: those visitors revalidate by ETag only, so that If-Modified-Since
+        # can never answer 304 to a page whose cart has changed.
+        response.last_modified = _version_time()
     conditional = response.make_conditional(request)
     # make_conditional stamps a Date header; the WSGI server (gunicorn) adds its own, and two
     # Date headers are invalid (RFC 9110 §6.6.1): leave the one the server writes.

@@ -90,12 +90,26 @@ def test_register_field_errors(client, db):
 def test_malformed_json_is_a_400_problem(client, db):
     for kwargs in (
         {"data": "{not json", "content_type": "application/json"},
-        {"data": "email=a", "content_type": "application/x-www-form-urlencoded"},
+        {"data": "{not json", "content_type": "application/merge-patch+json"},
+        {"data": ""},
         {"json": ["a", "list"]},
     ):
         response = client.post("/api/v1/auth/login", **kwargs)
         assert response.status_code == 400
         assert response.get_json()["code"] == "invalid-json"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"],
+)
+def test_a_body_that_is_not_json_is_a_415_problem(client, db, content_type):
+    response = client.post(
+        "/api/v1/auth/login", data='{"email": "a@b.c", "password": "x"}', content_type=content_type
+    )
+    assert response.status_code == 415
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "unsupported-media-type"
 
 
 @pytest.mark.parametrize(

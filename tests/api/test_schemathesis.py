@@ -55,6 +55,8 @@ BUSINESS_RULES = {
     ("POST", "/api/v1/products/{slug}/reviews"),
     # Returns: delivered orders within the window, lines of that order only.
     ("POST", "/api/v1/orders/{number}/returns"),
+    # Email confirmation: only tokens the shop signed confirm anything.
+    ("POST", "/api/v1/auth/verify-email"),
 }
 
 

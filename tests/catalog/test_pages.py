@@ -5,7 +5,9 @@ import pytest
 
 from app.catalog.services import VariantInput, set_product_status, set_variant_price
 from app.db import commit_unit_of_work
+from tests.accounts.helpers import login, make_user
 from tests.catalog import factories
+from tests.checkout.helpers import add_to_cart
 
 
 @pytest.fixture
@@ -113,10 +115,10 @@ def test_archiving_removes_a_cached_product_at_once(client, shirt):
 
 
 def test_etag_revalidation_answers_304(client, shirt):
+    client.get("/cart")  # a visitor with a session
     first = client.get("/products/oxford-shirt")
     etag = first.headers["ETag"]
     assert first.headers["Cache-Control"] == "private, no-cache"
-    assert first.headers["Last-Modified"]
     again = client.get("/products/oxford-shirt", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
     set_variant_price(shirt.variants[0], 4000)
@@ -125,13 +127,99 @@ def test_etag_revalidation_answers_304(client, shirt):
     assert changed.status_code == 200
 
 
-def test_cached_pages_carry_each_visitors_own_csrf_token(app, shirt):
-    def token(client):
-        html = client.get("/products/oxford-shirt").get_data(as_text=True)
-        return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+@pytest.mark.parametrize("path", ["/", "/products", "/c/clothing", "/products/oxford-shirt"])
+def test_cookieless_visitors_get_one_etag_and_a_304(app, shirt, path):
+    """Crawlers and CDNs keep no cookies: the page must not change per request, or they
+    could never revalidate it."""
+    first, second = app.test_client().get(path), app.test_client().get(path)
+    assert first.status_code == second.status_code == 200
+    assert "Set-Cookie" not in first.headers  # no session for a visitor who has not posted
+    assert first.headers["ETag"] == second.headers["ETag"]
+    assert first.data == second.data
+    revalidated = app.test_client().get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert revalidated.status_code == 304 and revalidated.data == b""
+    assert revalidated.headers["ETag"] == first.headers["ETag"]
+    assert "Set-Cookie" not in revalidated.headers
+    since = app.test_client().get(
+        path, headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
+    assert since.status_code == 304
 
-    alice, bob = app.test_client(), app.test_client()
-    assert token(alice) != token(bob)
+
+def test_if_modified_since_never_hides_a_changed_cart(client, shirt):
+    """With a session the page shows the visitor's cart; it has no date to compare, so a
+    date alone never gets a 304."""
+    page = client.get("/products/oxford-shirt")
+    date = page.headers.get("Last-Modified") or "Sun, 06 Dec 2099 00:00:00 GMT"
+    add_to_cart(client, shirt.variants[0].id, 2)
+    after = client.get("/products/oxford-shirt", headers={"If-Modified-Since": date})
+    assert after.status_code == 200
+    assert "Last-Modified" not in after.headers
+
+
+def test_a_guest_adds_with_the_shared_token_then_gets_their_own(app, shirt):
+    guest = app.test_client()
+    html = guest.get("/products/oxford-shirt").get_data(as_text=True)
+    shared = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+    assert shared == re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    data = {"csrf_token": shared, "variant_id": shirt.variants[0].id, "quantity": "1"}
+    added = guest.post("/cart/add", data=data, headers={"Origin": "http://localhost"})
+    assert added.status_code == 303
+    # Back to the page the browser kept: its shared token still adds for this guest.
+    assert guest.post("/cart/add", data=data).status_code == 303
+    assert "2" in guest.get("/cart").get_data(as_text=True)
+    # From now on the page carries the guest's own token.
+    html = guest.get("/products/oxford-shirt").get_data(as_text=True)
+    own = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+    assert own != shared and not own.startswith("anon.")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Referer": "https://evil.example/page"},
+    ],
+)
+def test_the_shared_token_is_refused_from_another_site(app, shirt, headers):
+    guest = app.test_client()
+    html = guest.get("/products/oxford-shirt").get_data(as_text=True)
+    shared = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+    data = {"csrf_token": shared, "variant_id": shirt.variants[0].id, "quantity": "1"}
+    assert guest.post("/cart/add", data=data, headers=headers).status_code == 400
+
+
+def test_the_shared_token_does_nothing_for_a_signed_in_account(app, db, shirt):
+    from app.core.csrf import anonymous_token
+
+    make_user()
+    db.session.commit()
+    client = app.test_client()
+    assert login(client).status_code == 302
+
+    with app.test_request_context():
+        shared = anonymous_token()
+    data = {"csrf_token": shared, "variant_id": shirt.variants[0].id, "quantity": "1"}
+    assert client.post("/cart/add", data=data).status_code == 400
+    # nor outside the few actions of the catalog pages
+    assert app.test_client().post("/account/logout", data={"csrf_token": shared}).status_code == 400
+
+
+def test_an_expired_or_forged_shared_token_is_refused(app):
+    from app.core.csrf import anonymous_token, anonymous_token_valid
+
+    with app.test_request_context():
+        now = 1_900_000_000
+        assert anonymous_token_valid(anonymous_token(now), now)
+        limit = app.config["WTF_CSRF_TIME_LIMIT"]
+        assert not anonymous_token_valid(anonymous_token(now - limit - 7200), now)
+        assert not anonymous_token_valid(anonymous_token(now + 7200), now)
+        bucket, signature = anonymous_token(now)[5:].split(".")
+        assert not anonymous_token_valid(f"anon.{bucket}.{'0' * 32}", now)
+        assert not anonymous_token_valid(f"anon.{'9' * 40}.{signature}", now)
+        assert not anonymous_token_valid("anon.١٢.x", now)
 
 
 def test_product_page_query_count_is_small(client, shirt, count_queries):

@@ -55,7 +55,7 @@ def test_post_without_csrf_token_is_refused_with_a_clear_message(client, path):
 
 
 def test_post_with_csrf_token_in_htmx_header_is_accepted(client):
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/cart").get_data(as_text=True)
     token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', html).group(1)
     response = client.post("/__test/form", headers={"X-CSRFToken": token, "HX-Request": "true"})
     assert response.status_code == 200
