@@ -7,19 +7,33 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-dev browser openapi-lint-tools run serve worker migrate seed test test-pg lint bench clean
+.PHONY: install install-dev lock lock-upgrade browser openapi-lint-tools run serve worker migrate seed test test-pg lint bench clean
 
-install: $(VENV)/.installed          ## create .venv and install the app
-$(VENV)/.installed: pyproject.toml
+# Installs come from the lock files in requirements/ (exact versions, hashes checked), never
+# from whatever pyproject.toml's ranges allow today; `make lock` refreshes them.
+install: $(VENV)/.installed          ## create .venv and install the app from requirements/app.txt
+$(VENV)/.installed: pyproject.toml requirements/app.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --require-hashes -r requirements/app.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
-install-dev: $(VENV)/.installed-dev  ## the app plus test tools
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+install-dev: $(VENV)/.installed-dev  ## the app plus test tools, from requirements/dev.txt
+$(VENV)/.installed-dev: pyproject.toml requirements/dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
+
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --quiet
+lock: install-dev                    ## re-resolve requirements/*.txt after editing pyproject.toml
+	$(UV_COMPILE) $(UPGRADE) --extra dev --extra s3 -o requirements/dev.txt
+	$(UV_COMPILE) -c requirements/dev.txt -o requirements/app.txt
+	$(UV_COMPILE) -c requirements/dev.txt --extra s3 -o requirements/app-s3.txt
+
+lock-upgrade:                        ## the same, taking the newest releases the ranges allow
+	$(MAKE) lock UPGRADE=--upgrade
 
 browser:                             ## make sure a Chromium exists for Playwright
 	@scripts/ensure-browser.sh $(BIN)

@@ -11,6 +11,7 @@ once per app by :func:`get_storage`.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import tempfile
@@ -132,6 +133,10 @@ class S3Storage:
     ) -> None:
         if not bucket:
             raise ConfigError("S3_BUCKET must be set when STORAGE_BACKEND is s3")
+        if importlib.util.find_spec("boto3") is None:
+            raise ConfigError(
+                "STORAGE_BACKEND is s3 but boto3 is not installed: pip install 'shopsphere[s3]'"
+            )
         self.bucket = bucket
         self.endpoint_url = endpoint_url or None
         self.region = region or None

@@ -8,7 +8,7 @@ from typing import Any, cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from zxcvbn import zxcvbn
+from zxcvbn_rs_py import zxcvbn
 
 
 def _hasher() -> PasswordHasher:
@@ -60,14 +60,16 @@ def password_problems(password: str, user_inputs: list[str]) -> list[str]:
         return [f"Use at least {cfg['PASSWORD_MIN_LENGTH']} characters."]
     if len(password) > cfg["PASSWORD_MAX_LENGTH"]:
         return [f"Use at most {cfg['PASSWORD_MAX_LENGTH']} characters."]
-    # zxcvbn refuses input over 72 characters (and is slow on it); the estimate of the first
-    # 72 is a lower bound for the whole. The full password is what gets hashed.
-    result = zxcvbn(password[:72], user_inputs=[u for u in user_inputs if u])
-    if result["score"] >= cfg["PASSWORD_MIN_SCORE"]:
+    # zxcvbn-rs (the maintained Rust port of Dropbox's zxcvbn) is slow on long input; the
+    # estimate of the first 72 characters is a lower bound for the whole. The full password
+    # is what gets hashed.
+    result = zxcvbn(password[:72], [u for u in user_inputs if u])
+    if int(result.score) >= cfg["PASSWORD_MIN_SCORE"]:
         return []
-    feedback = result.get("feedback") or {}
     problems = ["This password is too easy to guess."]
-    if feedback.get("warning"):
-        problems.append(feedback["warning"].rstrip(".") + ".")
-    problems.extend(s for s in feedback.get("suggestions", [])[:2])
+    feedback = result.feedback
+    if feedback is not None:
+        if feedback.warning is not None:
+            problems.append(str(feedback.warning).rstrip(".") + ".")
+        problems.extend(str(s) for s in feedback.suggestions[:2])
     return problems

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from slugify import slugify as python_slugify
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.audit import audit
@@ -32,9 +31,10 @@ from app.store.settings import low_stock_default
 
 
 def slugify(value: str, max_length: int = 200) -> str:
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:max_length].strip("-") or "item"
+    """An ASCII address segment: python-slugify transliterates other scripts ("Привет мир"
+    → "privet-mir") where dropping non-ASCII letters left nothing but "item"."""
+    slug = python_slugify(value, max_length=max_length, word_boundary=False)
+    return slug.strip("-") or "item"
 
 
 def create_category(

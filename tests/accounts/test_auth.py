@@ -58,6 +58,8 @@ def test_signup_signs_in_and_sends_a_verification_link(client, db):
         ("password123", "too easy to guess"),
         ("grace@example.com", "too easy to guess"),
         ("GraceHopper1", "too easy to guess"),
+        ("qwertyuiop", "This is a top-100 common password."),  # the estimator's own words
+        ("password1", "Add another word or two."),
         ("x" * 300, "Use at most 256 characters."),
     ],
 )

@@ -19,6 +19,21 @@ def test_slugs_are_unique_and_stable(db):
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Привет мир", "privet-mir"),
+        ("Crème brûlée Ø 20 cm", "creme-brulee-o-20-cm"),
+        ("Straße & Äpfel", "strasse-apfel"),
+        ("東京 タンブラー", "dong-jing-tanhura"),
+        ("🎉🎉", "item"),  # nothing to spell: the fallback
+    ],
+)
+def test_slugs_spell_every_script_in_ascii(db, name, slug):
+    """Names in Cyrillic or Japanese used to become "item"; they are transliterated."""
+    assert factories.product(name).slug == slug
+
+
 def test_description_is_sanitised_on_save(db):
     product = factories.product(
         description_html='<p onclick="steal()">Soft <script>alert(1)</script><b>wool</b>'
