@@ -56,8 +56,7 @@ def test_each_lock_satisfies_pyproject(lock, extras):
         version = version_here(locked.get(canonicalize_name(req.name), []))
         assert version is not None, f"{req.name} is not in requirements/{lock}: run make lock"
         assert req.specifier.contains(version, prereleases=True), (
-            f"requirements/{lock} pins {req.name}=={version} outside {req.specifier}: "
-            "run make lock"
+            f"requirements/{lock} pins {req.name}=={version} outside {req.specifier}: run make lock"
         )
 
 
