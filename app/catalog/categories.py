@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.models import Category, CategoryRedirect
-from app.catalog.services import CatalogError, create_category, move_in_list, slugify
+from app.catalog.services import (
+    CatalogError,
+    create_category,
+    move_in_list,
+    set_search_appearance,
+    slugify,
+)
 from app.extensions import db
 
 MAX_SLUG_PATH = 500
@@ -92,13 +98,17 @@ def update_category(
     slug: str | None = None,
     parent: Category | None = None,
     description: str = "",
+    meta_title: str | None = None,
+    meta_description: str | None = None,
     actor_id: int | None = None,
 ) -> list[str]:
     """Rename and/or move a category; the id and slug paths of its whole subtree are
     rewritten in the same transaction. Moving a category under itself or one of its own
-    descendants is refused. Returns the changed fields."""
+    descendants is refused. ``meta_*``: the search appearance (None leaves them). Returns
+    the changed fields."""
     if not name.strip():
         raise CatalogError("A category needs a name.")
+    searched = set_search_appearance(category, meta_title, meta_description)
     _lock_category_tree()
     if parent is not None and (
         parent.id == category.id or parent.id_path.startswith(category.id_path)
@@ -145,6 +155,7 @@ def update_category(
         category.position = 0 if last is None else last + 1
     if description.strip() != category.description:
         changed.append("description")
+    changed += searched
 
     category.name = name.strip()
     category.slug = new_slug

@@ -32,6 +32,9 @@ class CategoryNode:
     depth: int
     position: int
     description: str
+    # Defaults, so that a tree cached before these fields existed still loads.
+    meta_title: str = ""
+    meta_description: str = ""
 
 
 @dataclass
@@ -83,9 +86,11 @@ def _load_category_nodes() -> dict[int, CategoryNode]:
             Category.depth,
             Category.position,
             Category.description,
+            Category.meta_title,
+            Category.meta_description,
         )
     ).all()
-    return {r.id: CategoryNode(*r) for r in rows}
+    return {r.id: CategoryNode(**r._mapping) for r in rows}
 
 
 def descendant_ids_subquery(node: CategoryNode) -> sa.Select[int]:

@@ -37,6 +37,30 @@ def slugify(value: str, max_length: int = 200) -> str:
     return slug.strip("-") or "item"
 
 
+META_TITLE_MAX, META_DESCRIPTION_MAX = 120, 320
+
+
+def set_search_appearance(
+    target: Product | Category, title: str | None, description: str | None
+) -> list[str]:
+    """The title and description search engines and link previews show (None leaves one
+    as it is; empty falls back to the name and description). Returns what changed."""
+    changed = []
+    for field, value, limit in (
+        ("meta_title", title, META_TITLE_MAX),
+        ("meta_description", description, META_DESCRIPTION_MAX),
+    ):
+        if value is None:
+            continue
+        value = " ".join(value.split())  # one line: these end up in <meta content="...">
+        if len(value) > limit:
+            raise CatalogError(f"Use at most {limit} characters.", field=field)
+        if value != getattr(target, field):
+            setattr(target, field, value)
+            changed.append(field)
+    return changed
+
+
 def create_category(
     name: str,
     parent: Category | None = None,
@@ -253,10 +277,14 @@ def update_product(
     category: Category | None = None,
     featured: bool = False,
     attributes: dict[str, Any] | None = None,
+    meta_title: str | None = None,
+    meta_description: str | None = None,
     actor_id: int | None = None,
 ) -> list[str]:
     """Edit what shoppers read; the slug (the public URL) stays. ``attributes``: the
-    specifications (None leaves them). Returns the changed fields."""
+    specifications, ``meta_*``: the search appearance (None leaves them). Returns the
+    changed fields."""
+    searched = set_search_appearance(product, meta_title, meta_description)
     before = {
         "name": product.name,
         "description": product.description_html,
@@ -282,7 +310,7 @@ def update_product(
         "specifications": dict(product.attributes or {}),
     }
     catalog_changed()
-    changed = [key for key in before if before[key] != after[key]]
+    changed = [key for key in before if before[key] != after[key]] + searched
     if changed:
         audit(
             "catalog.product_update",

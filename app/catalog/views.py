@@ -52,6 +52,7 @@ from app.catalog.variants import (
     stock_text,
 )
 from app.core.csrf import page_csrf_token
+from app.core.html import summary
 from app.core.numbers import parse_id
 from app.core.templating import absolute_url
 from app.extensions import htmx, limiter
@@ -295,9 +296,12 @@ def product_detail(slug: str) -> BaseResponse:
         image = product.primary_image
         return {
             "body": body,
-            "title": product.name,
+            # Staff's own search title stands alone; the name gets the shop's after it.
+            "title": product.meta_title or product.name,
+            "own_title": "yes" if product.meta_title else "",
             "canonical_url": canonical,
-            "description": product.description_text[:160]
+            "description": product.meta_description
+            or summary(product.description_text)
             or f"{product.name} at {current_app.config['SHOP_NAME']}.",
             "image": absolute_url(image_url(image, "large", "jpg")) if image else "",
         }

@@ -76,3 +76,12 @@ def html_to_text(value: str | None) -> str:
         return ""
     stripped = nh3.clean(value.replace("<", " <"), tags=set(), attributes={})
     return _WHITESPACE.sub(" ", html.unescape(stripped)).strip()
+
+
+def summary(text: str, limit: int = 160) -> str:
+    """The start of a plain text for search results and previews: one line, whole words,
+    an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:.-") + "…"

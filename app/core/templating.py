@@ -11,6 +11,8 @@ from typing import Any
 from babel.numbers import format_currency, get_currency_precision
 from flask import Flask, current_app, g, url_for
 
+from app.core.html import summary
+
 HTMX_VERSION = "2.0.11"
 PICO_VERSION = "2.1.1"
 
@@ -101,6 +103,7 @@ def register_template_helpers(app: Flask) -> None:
     from app.core.redirects import here_for_next
 
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["summary"] = summary
     app.jinja_env.globals["country_name"] = country_name
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["shop_time"] = shop_time

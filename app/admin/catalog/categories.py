@@ -21,6 +21,7 @@ from app.admin.catalog.forms import CategoryEditForm, CategoryForm
 from app.catalog.categories import add_category, move_category_position, update_category
 from app.catalog.models import Category, Product
 from app.catalog.services import CatalogError
+from app.core.shop_errors import show_on_form
 from app.extensions import db
 
 
@@ -90,6 +91,8 @@ def categories_edit(category_id: int) -> Any:
             slug=category.slug,
             parent_id=category.parent_id or 0,
             description=category.description,
+            meta_title=category.meta_title,
+            meta_description=category.meta_description,
         )
         _edit_form_choices(form, category)
         return render_template("admin/categories/edit.html", category=category, form=form)
@@ -105,11 +108,16 @@ def categories_edit(category_id: int) -> Any:
                 slug=form.slug.data or None,
                 parent=parent,
                 description=form.description.data or "",
+                meta_title=form.meta_title.data or "",
+                meta_description=form.meta_description.data or "",
                 actor_id=current_user.id,
             )
         except CatalogError as exc:
-            target = form.parent_id if "move" in str(exc) else form.name
-            target.errors.append(str(exc))
+            if exc.field:
+                show_on_form(form, exc)
+            else:
+                target = form.parent_id if "move" in str(exc) else form.name
+                target.errors.append(str(exc))
         else:
             flash(
                 f"Saved the category “{category.name}”." if changed else "Nothing changed.",

@@ -144,6 +144,27 @@ class ProductDetailsForm(FlaskForm):
     featured = BooleanField("Featured on the home page")
 
 
+class SearchAppearanceFields:
+    """What search results and link previews (Open Graph) show, when staff want other words
+    than the name and the start of the description."""
+
+    meta_title = StringField(
+        "Title in search results",
+        validators=[Optional(), Length(max=120)],
+        filters=[lambda text: " ".join(text.split()) if text else text],
+    )
+    meta_description = TextAreaField(
+        "Description in search results",
+        validators=[Optional(), Length(max=320)],
+        filters=[lambda text: " ".join(text.split()) if text else text],
+        render_kw={"rows": 3},
+    )
+
+
+class ProductEditForm(ProductDetailsForm, SearchAppearanceFields):
+    pass
+
+
 def free_sku(form: FlaskForm, field: StringField) -> None:
     """A taken SKU is reported with the form's other errors (the database's unique index still
     decides a race between two staff)."""
@@ -204,7 +225,7 @@ class CategoryForm(FlaskForm):
     parent_id = SelectField("Parent category", coerce=int, default=0, validate_choice=True)
 
 
-class CategoryEditForm(CategoryForm):
+class CategoryEditForm(CategoryForm, SearchAppearanceFields):
     slug = StringField("URL name", validators=[Optional(), Length(max=120)])
     description = TextAreaField("Description", validators=[Length(max=2000)])
 

@@ -26,6 +26,7 @@ from app.admin.catalog.forms import (
     ImageUploadForm,
     NewProductForm,
     ProductDetailsForm,
+    ProductEditForm,
     VariantAddForm,
     VariantEditForm,
     options_text,
@@ -208,13 +209,13 @@ def products_new() -> Any:
 def _edit_page(
     product: Product,
     *,
-    form: ProductDetailsForm | None = None,
+    form: ProductEditForm | None = None,
     variant_form: VariantAddForm | None = None,
     image_form: ImageUploadForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     if form is None:
-        form = ProductDetailsForm(
+        form = ProductEditForm(
             formdata=None,
             name=product.name,
             description=product.description_html,
@@ -222,6 +223,8 @@ def _edit_page(
             specifications=format_specifications(product.attributes),
             category_id=product.category_id or 0,
             featured=product.featured,
+            meta_title=product.meta_title,
+            meta_description=product.meta_description,
         )
     _details_choices(form)
     variant_form = variant_form or VariantAddForm(formdata=None)
@@ -265,7 +268,7 @@ def products_edit(product_id: int) -> Any:
     product = get_product(product_id)
     if request.method == "GET":
         return _edit_page(product)
-    form = ProductDetailsForm()
+    form = ProductEditForm()
     _details_choices(form)
     if not form.validate():
         return _edit_page(product, form=form, status=422)
@@ -278,6 +281,8 @@ def products_edit(product_id: int) -> Any:
             category=category_from_choice(form.category_id.data),
             featured=form.featured.data,
             attributes=parse_specifications(form.specifications.data or ""),
+            meta_title=form.meta_title.data or "",
+            meta_description=form.meta_description.data or "",
             actor_id=_actor(),
         )
     except CatalogError as exc:

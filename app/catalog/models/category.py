@@ -36,6 +36,9 @@ class Category(TimestampMixin, Base):
     depth: Mapped[int] = mapped_column(default=0)
     position: Mapped[int] = mapped_column(default=0)
     description: Mapped[str] = mapped_column(sa.Text, default="")
+    # What search results and link previews show; empty: the name and the description.
+    meta_title: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    meta_description: Mapped[str] = mapped_column(sa.String(320), default="", server_default="")
 
     parent: Mapped[Category | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Category]] = relationship(

@@ -65,6 +65,9 @@ class Product(TimestampMixin, Base):
     # Approved reviews, summed up for listings and JSON-LD (app/reviews/services.py).
     rating_count: Mapped[int] = mapped_column(default=0, server_default="0")
     rating_sum: Mapped[int] = mapped_column(default=0, server_default="0")
+    # What search results and link previews show; empty: the name and the description.
+    meta_title: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    meta_description: Mapped[str] = mapped_column(sa.String(320), default="", server_default="")
 
     category: Mapped[Category | None] = relationship(back_populates="products")
     variants: Mapped[list[Variant]] = relationship(
