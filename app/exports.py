@@ -1,4 +1,4 @@
-"""CSV exports of products, orders and customers, streamed.
+"""CSV and Excel (XLSX) exports of products, orders and customers, streamed.
 
 Rows come from the database in batches (``yield_per``) and leave as text in blocks, so an
 export of 100,000 rows never holds them all in memory. Every cell that a spreadsheet would
@@ -6,24 +6,32 @@ read as a formula (starting with = + - @, a tab or a carriage return) is prefixe
 quote (OWASP "CSV injection"); the product import removes that quote again, so an exported
 catalog re-imports unchanged. Files start with a UTF-8 byte-order mark so spreadsheets pick
 the right encoding.
+
+The same rows make an XLSX workbook (XlsxWriter, in constant-memory mode, into a temporary
+file that then streams): amounts are numbers with their currency's decimals, dates are
+dates, and text is always written as text (never a formula or a link), so the quote that
+protects CSV is not needed there.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import IO, Any
 
 import sqlalchemy as sa
+import xlsxwriter
+from babel.numbers import get_currency_precision
 from sqlalchemy.orm import Session, scoped_session
 
 from app.accounts.audit import audit
 from app.accounts.models import Role, User
 from app.catalog.csv_format import COLUMN_NAMES, format_options
 from app.catalog.models import Category, Product, Variant
-from app.core.money import decimal_text as format_money
 from app.db import utcnow
 from app.orders.models import Order, OrderLine
 from app.payments.models import Payment
@@ -64,6 +72,14 @@ CUSTOMER_COLUMNS = (
 )
 
 
+def format_money(minor: int | None, currency: str) -> Decimal | None:
+    """An amount in currency units with the currency's decimals (``1900`` → ``19.00``): a
+    number in a workbook, the same text as the product import reads in a CSV."""
+    if minor is None:
+        return None
+    return Decimal(minor).scaleb(-get_currency_precision(currency))
+
+
 def safe_cell(value: Any) -> str:
     """Text for one cell, neutralised if a spreadsheet would evaluate it."""
     if value is None:
@@ -89,6 +105,61 @@ def stream_csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+XLSX_CHUNK = 64 * 1024
+XLSX_OPTIONS = {
+    "constant_memory": True,  # rows go to disk as they are written
+    "strings_to_formulas": False,  # text is text: no formula injection
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "remove_timezone": True,  # times are UTC, as in the CSV
+    "default_date_format": "yyyy-mm-dd hh:mm:ss",
+}
+
+
+def stream_xlsx(
+    header: Iterable[str], rows: Iterable[Iterable[Any]], sheet: str
+) -> Iterator[bytes]:
+    """The workbook's bytes, once every row is written (a zip file cannot start earlier)."""
+    with tempfile.TemporaryFile() as out:
+        _write_workbook(out, list(header), rows, sheet)
+        out.seek(0)
+        while chunk := out.read(XLSX_CHUNK):
+            yield chunk
+
+
+def _write_workbook(
+    out: IO[bytes], header: list[str], rows: Iterable[Iterable[Any]], sheet: str
+) -> None:
+    workbook = xlsxwriter.Workbook(out, {**XLSX_OPTIONS, "tmpdir": tempfile.gettempdir()})
+    worksheet = workbook.add_worksheet(sheet[:31])
+    bold = workbook.add_format({"bold": True})
+    decimals: dict[int, Any] = {}
+    worksheet.write_row(0, 0, header, bold)
+    worksheet.freeze_panes(1, 0)
+    last = 0
+    for last, row in enumerate(rows, 1):
+        for column, value in enumerate(row):
+            if value is None or value == "":
+                continue
+            if isinstance(value, bool):
+                worksheet.write_string(last, column, "yes" if value else "no")
+            elif isinstance(value, Decimal):
+                places = max(0, -int(value.as_tuple().exponent))
+                if places not in decimals:
+                    decimals[places] = workbook.add_format(
+                        {"num_format": "0." + "0" * places if places else "0"}
+                    )
+                worksheet.write_number(last, column, value, decimals[places])
+            elif isinstance(value, int | float):
+                worksheet.write_number(last, column, value)
+            elif isinstance(value, datetime):
+                worksheet.write_datetime(last, column, value)
+            else:
+                worksheet.write_string(last, column, str(value))
+    worksheet.autofilter(0, 0, last, max(0, len(header) - 1))
+    workbook.close()
 
 
 def _stream(
@@ -230,9 +301,9 @@ def customer_rows(session: Session | scoped_session[Any]) -> Iterator[list[Any]]
         ]
 
 
-def start_export(name: str, *, actor_id: int | None) -> str:
+def start_export(name: str, *, actor_id: int | None, extension: str = "csv") -> str:
     """An export is about to stream: audited (who took which data, when); the filename to
     offer, dated."""
-    filename = f"{name}-{utcnow().date().isoformat()}.csv"
+    filename = f"{name}-{utcnow().date().isoformat()}.{extension}"
     audit(f"exports.{name}", actor_id=actor_id, target=filename)
     return filename

@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -24,6 +23,7 @@ from werkzeug.wrappers import Response
 from app import exports
 from app.accounts.permissions import permission_required
 from app.admin import bp
+from app.admin.downloads import FORMATS, export_response
 from app.admin.promotion_forms import (
     ActionForm,
     CodeForm,
@@ -33,7 +33,6 @@ from app.admin.promotion_forms import (
     field_for,
     with_choices,
 )
-from app.core.money import decimal_text
 from app.core.shop_errors import show_on_form
 from app.extensions import db
 from app.promotions import manage
@@ -206,17 +205,9 @@ def promotions_generate(promotion_id: int) -> Any:
     return _detail(promotion, edit_form(promotion), generate_form=generate_form), INVALID
 
 
-def _csv(name: str, header: list[str], rows: Iterator[list[Any]]) -> Response:
-    filename = exports.start_export(name, actor_id=current_user.id)
-    response = Response(stream_with_context(exports.stream_csv(header, rows)), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.get("/promotions/<int:promotion_id>/codes.csv")
+@bp.get(f"/promotions/<int:promotion_id>/codes.{FORMATS}")
 @permission_required(PERMISSION)
-def promotions_codes_csv(promotion_id: int) -> Response:
+def promotions_codes_download(promotion_id: int, fmt: str) -> Response:
     promotion_id = _promotion(promotion_id).id
 
     def rows() -> Iterator[list[Any]]:  # read while streaming, after the audit's commit
@@ -230,14 +221,13 @@ def promotions_codes_csv(promotion_id: int) -> Response:
         for row in db.session.execute(query.execution_options(yield_per=1000)):
             yield list(row)
 
-    return _csv(
-        f"promotion-{promotion_id}-codes", ["code", "usage_limit", "uses", "created_at"], rows()
-    )
+    header = ["code", "usage_limit", "uses", "created_at"]
+    return export_response(f"promotion-{promotion_id}-codes", header, rows, fmt)
 
 
-@bp.get("/promotions/report.csv")
+@bp.get(f"/promotions/report.{FORMATS}")
 @permission_required(PERMISSION)
-def promotions_report_csv() -> Response:
+def promotions_report(fmt: str) -> Response:
     """One row per promotion (a few hundred at most): made before the audit's commit."""
     promotions = manage.list_promotions()
     ids = [p.id for p in promotions]
@@ -260,8 +250,8 @@ def promotions_report_csv() -> Response:
                 p.ends_at,
                 p.usage_limit,
                 u.paid_orders,
-                decimal_text(u.revenue, currency),
-                decimal_text(u.discount, currency),
+                exports.format_money(u.revenue, currency),
+                exports.format_money(u.discount, currency),
                 u.waiting,
             ]
         )
@@ -281,4 +271,4 @@ def promotions_report_csv() -> Response:
         "discount_given",
         "unpaid_orders_holding",
     ]
-    return _csv("promotions", header, iter(rows))
+    return export_response("promotions", header, lambda: rows, fmt)

@@ -20,11 +20,17 @@ def admin_rules(app, method: str):
 
 
 def url_for_rule(app, rule, ids: dict[str, int]) -> str:
-    """The rule with every argument filled: the given ids by name, 1 or "x" otherwise."""
+    """The rule with every argument filled: the given ids by name, 1, the first of a choice
+    (``any``), or "x"."""
     values = {}
     for name in rule.arguments:
-        is_int = type(rule._converters[name]).__name__ == "IdConverter"
-        values[name] = ids.get(name, 1) if is_int else "x"
+        converter = rule._converters[name]
+        if type(converter).__name__ == "IdConverter":
+            values[name] = ids.get(name, 1)
+        elif type(converter).__name__ == "AnyConverter":
+            values[name] = sorted(converter.items)[0]
+        else:
+            values[name] = "x"
     with app.test_request_context():
         return url_for(rule.endpoint, **values)
 

@@ -204,3 +204,81 @@ def test_each_export_needs_its_permission(client, db, monkeypatch, kind, permiss
         sa.select(AuditEvent.action).where(AuditEvent.action.like("exports.%"))
     ).scalars()
     assert f"exports.{kind}" not in set(audited)
+
+
+def read_xlsx(response) -> list[list]:
+    """The first sheet's rows as Excel would show them (openpyxl reads the real format)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(response.get_data()), read_only=True)
+    return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+
+
+def test_excel_exports_have_numbers_dates_and_inert_text(client, db):
+    from datetime import datetime
+    from decimal import Decimal
+
+    customer = make_user("buyer@example.com", name="=cmd|' /C calc'!A0")
+    make_order("SS-1001", customer)
+    commit_unit_of_work()
+    staff = sign_in_staff(client)
+    page = client.get("/admin/imports").get_data(as_text=True)
+    assert 'href="/admin/imports/export/orders.xlsx"' in page
+
+    response = client.get("/admin/imports/export/orders.xlsx")
+    assert response.status_code == 200 and response.was_streamed
+    assert response.mimetype == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    today = utcnow().date().isoformat()
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="orders-{today}.xlsx"'
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    header, first = read_xlsx(response)
+    assert header == list(exports.ORDER_COLUMNS)
+    order = dict(zip(header, first, strict=True))
+    assert order["number"] == "SS-1001"
+    # Amounts are numbers a sum can add up; dates are dates.
+    assert [Decimal(str(order[k])) for k in ("subtotal", "shipping", "total", "refunded")] == [
+        Decimal("49.98"), Decimal("4.95"), Decimal("49.93"), Decimal("0")
+    ]  # fmt: skip
+    assert isinstance(order["created_at"], datetime) and order["items"] == 2
+    event = db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.action == "exports.orders")
+    ).scalar_one()
+    assert event.actor_id == staff.id and event.target == f"orders-{today}.xlsx"
+
+    # A name that looks like a formula stays text: no quote needed, nothing runs.
+    from openpyxl import load_workbook
+
+    customers = client.get("/admin/imports/export/customers.xlsx")
+    book = load_workbook(io.BytesIO(customers.get_data()))
+    cells = [c for row in book.worksheets[0].iter_rows() for c in row if c.value]
+    evil = next(c for c in cells if str(c.value).startswith("=cmd"))
+    assert evil.data_type == "s" and evil.value == "=cmd|' /C calc'!A0"
+    assert all(c.data_type != "f" for c in cells)
+
+
+def test_excel_products_export_matches_the_csv(client, db):
+    factories.product(
+        "Lamp",
+        variants=[
+            VariantInput(sku="LAMP-1", price=1900, options={}, stock=3, compare_at_price=2500)
+        ],
+    )
+    commit_unit_of_work()
+    sign_in_staff(client)
+    csv_rows = read(client.get("/admin/imports/export/products.csv"))
+    header, row = read_xlsx(client.get("/admin/imports/export/products.xlsx"))
+    assert header == list(csv_rows[0])
+    excel = dict(zip(header, row, strict=True))
+    assert excel["sku"] == "LAMP-1" and excel["stock"] == 3
+    assert (excel["price"], excel["compare_at_price"]) == (19, 25)  # shown as 19.00, 25.00
+    assert csv_rows[0]["price"] == "19.00"
+
+
+def test_export_formats_are_only_csv_and_xlsx(client, db):
+    sign_in_staff(client)
+    assert client.get("/admin/imports/export/orders.xls").status_code == 404
+    assert client.get("/admin/imports/export/orders.").status_code == 404

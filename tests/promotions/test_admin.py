@@ -164,6 +164,10 @@ def test_bulk_codes_are_unique_single_use_and_downloadable(client, db):
     rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0] == ["code", "usage_limit", "uses", "created_at"] and len(rows) == 252
     assert download.headers["Cache-Control"] == "no-store"
+    from tests.admin.test_exports import read_xlsx
+
+    sheet = read_xlsx(client.get(f"{path}/codes.xlsx"))
+    assert sheet[0] == rows[0] and [r[0] for r in sheet[1:]] == [r[0] for r in rows[1:]]
     assert "promotion.codes_generated" in audits()
     assert "exports.promotion-" in " ".join(audits("exports."))
 
@@ -183,6 +187,11 @@ def test_the_usage_report_counts_paid_orders_revenue_and_discount(client, db):
     assert [(r["name"], r["paid_orders"], r["revenue"], r["discount_given"]) for r in rows] == [
         ("Welcome 10 %", "1", "54.00", "6.00")
     ]
+    from tests.admin.test_exports import read_xlsx
+
+    header, row = read_xlsx(staff.get("/admin/promotions/report.xlsx"))
+    excel = dict(zip(header, row, strict=True))
+    assert (excel["name"], excel["paid_orders"], excel["revenue"]) == ("Welcome 10 %", 1, 54)
     detail = staff.get(f"/admin/promotions/{rows[0]['id']}").get_data(as_text=True)
     assert order.number in detail and "Paid" in detail
     order_page = staff.get(f"/admin/orders/{order.id}").get_data(as_text=True)
