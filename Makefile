@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-dev lock lock-upgrade browser openapi-lint-tools run serve worker migrate seed test test-pg lint bench clean
+.PHONY: install install-dev lock lock-upgrade browser nginx recipe openapi-lint-tools run serve worker migrate seed test test-pg lint bench clean
 
 # Installs come from the lock files in requirements/ (exact versions, hashes checked), never
 # from whatever pyproject.toml's ranges allow today; `make lock` refreshes them.
@@ -56,7 +56,13 @@ $(OPENAPI_LINT)/node_modules/.installed: $(OPENAPI_LINT)/package-lock.json
 	npm ci --prefix $(OPENAPI_LINT) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: install-dev browser openapi-lint-tools  ## the whole suite (SQLite; DATABASE_URL/REDIS_URL for PostgreSQL+Redis)
+nginx:                               ## Debian's nginx, for the production recipe's test
+	@scripts/ensure-nginx.sh
+
+recipe: install nginx                ## nginx + 2 gunicorn + Huey on PostgreSQL/Redis, and a checkout through it
+	@scripts/production-recipe.sh
+
+test: install-dev browser openapi-lint-tools nginx  ## the whole suite (SQLite; DATABASE_URL/REDIS_URL for PostgreSQL+Redis)
 	$(BIN)/pytest
 
 lint: install-dev                    ## ruff (style, complexity <= 15) and mypy on app/ and tasks/

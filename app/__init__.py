@@ -74,6 +74,9 @@ def create_app(config: dict[str, Any] | None = None) -> ShopFlask:
     register_observability(app)
     register_extensions(app)
     register_blueprints(app)
+    from app.metrics import BusinessCollector
+
+    app.extensions["shop_metrics"].add_collector(BusinessCollector())
     register_security(app)
     register_errors(app)
     register_templates(app)

@@ -9,15 +9,18 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 
 from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
-    Info,
 )
 from prometheus_client import multiprocess as prom_multiprocess
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -117,10 +120,13 @@ def configure_logging(app: Flask) -> None:
 
 
 class Metrics:
-    """HTTP metrics in a registry of the app's own (several apps can live in one process).
+    """HTTP metrics in a registry of the app's own (several apps can live in one process),
+    plus collectors that read their numbers at scrape time (``add_collector``).
 
-    Under gunicorn with several workers, set ``PROMETHEUS_MULTIPROC_DIR`` and the scrape
-    aggregates every worker's numbers.
+    Under gunicorn with several workers, set ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory,
+    before the workers start) and the scrape aggregates every worker's numbers. Only
+    counters, histograms and gauges with a multiprocess mode survive that aggregation (an
+    ``Info`` metric does not), so the build info is a gauge whose labels carry it.
     """
 
     def __init__(self, app: Flask) -> None:
@@ -138,15 +144,40 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.info = Info("shop_app", "ShopSphere build and environment.", registry=self.registry)
-        self.info.info({"version": "0.1.0", "env": app.config["SHOP_ENV"]})
+        self.info = Gauge(
+            "shop_app_info",
+            "ShopSphere build and environment (always 1; the labels say which).",
+            ["version", "env"],
+            registry=self.registry,
+            multiprocess_mode="max",  # one series for all workers, not one per pid
+        )
+        self.info.labels("0.1.0", app.config["SHOP_ENV"]).set(1)
+        self.collectors: list[Collector] = []
+
+    def add_collector(self, collector: Collector) -> None:
+        """A collector that reads its numbers when scraped (e.g. from the database)."""
+        self.collectors.append(collector)
 
     def exposition_registry(self) -> CollectorRegistry:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             prom_multiprocess.MultiProcessCollector(registry)
-            return registry
-        return self.registry
+        else:
+            registry = CollectorRegistry()
+            registry.register(_Forward(self.registry))
+        for collector in self.collectors:
+            registry.register(collector)
+        return registry
+
+
+class _Forward(Collector):
+    """This process's own metrics, in a scrape's registry."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        return self.source.collect()
 
 
 def register_observability(app: Flask) -> None:

@@ -154,3 +154,55 @@ def test_identical_errors_are_written_once_per_interval_with_a_count():
     later = record("redis down", exc=ConnectionError())
     assert repeat.filter(later)
     assert later.getMessage() == "redis down (and 499 more like it in 60 s)"
+
+
+def _metric(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
+    assert match, f"{name} missing"
+    return float(match.group(1))
+
+
+def test_business_metrics_follow_orders_webhooks_outbox_and_stock(app, client, db):
+    """Read from the database at scrape time: the same numbers in every worker, instance
+    and Huey consumer, whoever changed them."""
+    from datetime import timedelta
+
+    from app.db import commit_unit_of_work, utcnow
+    from app.payments.models import WebhookEvent
+    from tests.checkout.helpers import path_of, pay, sandbox_action, submit_details
+    from tests.checkout.test_checkout_sandbox import setup_cart
+
+    setup_cart(client, db, quantity=2)
+    submit_details(client)
+    session_url = pay(client).headers["Location"]
+    text = client.get("/metrics").get_data(as_text=True)
+    assert _metric(text, "shop_orders_placed_total") == 1
+    assert _metric(text, 'shop_orders{status="pending_payment"}') == 1
+    assert _metric(text, "shop_orders_paid_total") == 0
+    assert _metric(text, "shop_stock_reservations") == 1
+    assert _metric(text, "shop_stock_reserved_units") == 2
+
+    sandbox_action(client, session_url, "pay")
+    client.get(path_of(session_url))
+    db.session.add(
+        WebhookEvent(
+            event_id="evt_stuck",
+            type="checkout.session.completed",
+            payload={},
+            received_at=utcnow() - timedelta(minutes=5),
+        )
+    )
+    commit_unit_of_work()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert _metric(text, "shop_orders_paid_total") == 1
+    assert _metric(text, 'shop_orders{status="paid"}') == 1
+    assert _metric(text, "shop_stock_reservations") == 0
+    assert _metric(text, "shop_stock_reserved_units") == 0
+    assert _metric(text, 'shop_webhook_events_waiting{status="received"}') == 1
+    assert 295 < _metric(text, "shop_webhook_lag_seconds") < 400
+    # The confirmation email went out at once (immediate tasks in tests): nothing waits.
+    assert "shop_notifications_outbox{" not in text
+    assert _metric(text, "shop_notifications_outbox_oldest_seconds") == 0
+    counters = re.findall(r"^# TYPE (shop_\w+) counter$", text, re.M)
+    assert "shop_orders_paid_total" in counters
+    assert all(name.endswith("_total") for name in counters)  # Prometheus naming
