@@ -6,8 +6,9 @@ once and no stale page outlives the change. Redis is shared by all instances; wi
 each process keeps its own small cache (then another process may serve a fragment for up to
 ``CACHE_TTL_SECONDS`` after a change).
 
-Only catalog fragments are cached, never a whole page: the header, mini-cart, flash messages
-and CSRF token are rendered for each request, so nothing personal is ever shared.
+Catalog fragments are cached for everyone; the header, mini-cart, flash messages and CSRF
+token are rendered for each request, so nothing personal is ever shared. Whole pages are
+cached only for anonymous visitors, whose pages hold nothing personal (app.catalog.page_cache).
 
 A cache outage never takes the shop down: pages are rendered instead, and after one failure
 the breaker skips Redis for ``REDIS_RETRY_SECONDS`` so a hung Redis costs one timeout, not
@@ -90,6 +91,15 @@ def cached_value(key: str, load: Callable[[], T]) -> T:
     value = load()
     _safe_set(full_key, value, timeout=current_app.config["CACHE_TTL_SECONDS"])
     return value
+
+
+def cached_get(key: str) -> Any:
+    """The value stored under ``key`` for the current catalog version, or None."""
+    return _get(_versioned_key(key))
+
+
+def cached_set(key: str, value: Any) -> None:
+    _safe_set(_versioned_key(key), value, timeout=current_app.config["CACHE_TTL_SECONDS"])
 
 
 def _safe_set(key: str, value: Any, timeout: int) -> None:

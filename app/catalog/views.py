@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -31,6 +32,7 @@ from app.catalog.cache import cached_value, catalog_version
 from app.catalog.categories import category_redirect
 from app.catalog.listing import PER_PAGE_CHOICES, SORTS, ListingParams
 from app.catalog.media import image_url
+from app.catalog.page_cache import anonymous_page
 from app.catalog.queries import (
     CategoryNode,
     get_category_tree,
@@ -95,14 +97,16 @@ def _fill_wishlist(html: str) -> str:
     return WISH_HOLE.sub(lambda m: "true" if int(m[1]) in mine else "false", html)
 
 
-def _conditional(body: str, *, partial: bool = False) -> BaseResponse:
+def _conditional(body: str, *, partial: bool = False, etag: str | None = None) -> BaseResponse:
     """A page response revalidated by ETag. The tag hashes the whole rendered page — catalog
     fragment, header, mini-cart, flash messages, the visitor's CSRF token — so a 304 can never
     hide a change that matters to this visitor. Pages are private to the browser; the shared
     cache holds only the catalog fragments, which is where the work is saved."""
     response = make_response(body)
-    digest = hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
-    response.set_etag(f"{digest}-{'p' if partial else 'f'}")
+    if etag is None:
+        digest = hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
+        etag = f"{digest}-{'p' if partial else 'f'}"
+    response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
     if not session:
@@ -111,6 +115,8 @@ def _conditional(body: str, *, partial: bool = False) -> BaseResponse:
         # no date to tell: those visitors revalidate by ETag only, so that If-Modified-Since
         # can never answer 304 to a page whose cart has changed.
         response.last_modified = _version_time()
+    if "If-None-Match" not in request.headers and "If-Modified-Since" not in request.headers:
+        return response
     conditional = response.make_conditional(request)
     # make_conditional stamps a Date header; the WSGI server (gunicorn) adds its own, and two
     # Date headers are invalid (RFC 9110 §6.6.1): leave the one the server writes.
@@ -191,9 +197,16 @@ def _count_search(params: ListingParams, total: int) -> None:
         if " ".join(shown.split()).lower() == params.q.lower():
             return
     record_search(params.q, total)
+    g.counted_search = (params.q, total)  # a cached copy of this page counts it again
+
+
+def _for_anonymous(view: Callable[..., BaseResponse]) -> Callable[..., BaseResponse]:
+    """The whole page from the cache for visitors without a session (app.catalog.page_cache)."""
+    return anonymous_page(view, lambda body, etag: _conditional(body, etag=etag))
 
 
 @bp.get("/")
+@_for_anonymous
 def home() -> BaseResponse:
     def render() -> str:
         tree = get_category_tree()
@@ -209,6 +222,7 @@ def home() -> BaseResponse:
 
 
 @bp.get("/products", endpoint="list_products")
+@_for_anonymous
 def listing() -> BaseResponse:
     params = ListingParams.from_args(request.args)
     return _listing_response(params, "catalog/list.html")
@@ -229,6 +243,7 @@ def search_suggestions() -> BaseResponse:
 
 
 @bp.get("/c/<path:category_path>")
+@_for_anonymous
 def category(category_path: str) -> BaseResponse:
     tree = get_category_tree()
     node = tree.by_path(category_path.strip("/"))
@@ -252,6 +267,7 @@ def category(category_path: str) -> BaseResponse:
 
 
 @bp.get("/products/<slug>")
+@_for_anonymous
 def product_detail(slug: str) -> BaseResponse:
     variant_id = parse_id(request.args.get("variant"))
     partial = bool(htmx and htmx.target == "variant-panel")

@@ -18,6 +18,9 @@ class WebsiteSessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(API_PREFIX):
             return self.session_class()  # empty, never saved
+        if not request.cookies.get(self.get_cookie_name(app)):
+            # No cookie, nothing to verify: skip building the signer (most anonymous requests).
+            return self.session_class() if app.secret_key else None
         return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:

@@ -3,33 +3,11 @@ import re
 
 import pytest
 
-from app.catalog.services import VariantInput, set_product_status, set_variant_price
+from app.catalog.services import set_product_status, set_variant_price
 from app.db import commit_unit_of_work
 from tests.accounts.helpers import login, make_user
 from tests.catalog import factories
 from tests.checkout.helpers import add_to_cart
-
-
-@pytest.fixture
-def shirt(db):
-    men = factories.category("Men", factories.category("Clothing"))
-    product = factories.product(
-        "Oxford Shirt",
-        category=men,
-        brand="Kestrel",
-        description_html="<p>Crisp <b>cotton</b>.</p><script>alert(1)</script>",
-        attributes={"material": "cotton"},
-        variants=[
-            VariantInput(sku="OX-S", price=4500, options={"size": "S"}, stock=0),
-            VariantInput(sku="OX-M", price=4500, options={"size": "M"}, stock=3),
-            VariantInput(
-                sku="OX-XL", price=4900, options={"size": "XL"}, stock=40, compare_at_price=5900
-            ),
-        ],
-    )
-    factories.product("Flannel Shirt", category=men)
-    commit_unit_of_work()
-    return product
 
 
 def test_product_page_shows_what_a_shopper_needs(client, shirt):

@@ -1,0 +1,82 @@
+"""Whole catalog pages for anonymous visitors, from the shared cache.
+
+A visitor with no session and no remember-me cookie (a first visit, a crawler, a CDN) sees a
+page that depends on nothing but its URL and the catalog: the mini-cart is empty, there are
+no messages, nobody is signed in, and the forms carry the shared hourly CSRF token
+(app.core.csrf). So the rendered page itself is cached, under the catalog version (any change
+to products, prices, stock, categories, reviews or delivery bumps it after its commit, as for
+the fragments) and the token's hour, and the next such visitor gets it without a template
+being rendered. A page is only stored when the request proved it anonymous: a 200 with no
+cookie set, the session still empty and only the shared token used. Everyone else gets the
+fragment-cached page as before; htmx requests too (their answer depends on more headers).
+
+A cached search page still counts in the search statistics (app.catalog.search_stats).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import current_app, g, request, session
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.catalog.cache import cached_get, cached_set
+from app.catalog.search_stats import record_search
+from app.core.csrf import BUCKET_SECONDS
+
+MAX_QUERY_BYTES = 512  # longer query strings are rendered, not stored
+
+
+def _key() -> str | None:
+    if request.method not in ("GET", "HEAD") or "HX-Request" in request.headers:
+        return None
+    cookies = request.cookies
+    config = current_app.config
+    remember = config.get("REMEMBER_COOKIE_NAME", "remember_token")  # Flask-Login's default
+    if config["SESSION_COOKIE_NAME"] in cookies or remember in cookies:
+        return None
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        return None
+    hour = int(time.time() // BUCKET_SECONDS)  # the shared CSRF token in the page
+    return f"page:v1:{hour}:{request.path}?{request.query_string.decode('latin-1')}"
+
+
+def _shareable(response: BaseResponse) -> bool:
+    return (
+        response.status_code == 200
+        and not response.is_streamed
+        and "Set-Cookie" not in response.headers
+        and not session
+        and bool(g.get("shared_csrf_page"))
+        and "csrf_token" not in g  # no per-session token was made for this page
+    )
+
+
+def anonymous_page(
+    view: Callable[..., BaseResponse], respond: Callable[[str, str], BaseResponse]
+) -> Callable[..., BaseResponse]:
+    """Serve ``view``'s page from the cache to anonymous visitors; ``respond(body, etag)``
+    turns a cached page into the response (validators, caching headers), as the view does."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> BaseResponse:
+        key = _key()
+        if key is None:
+            return view(*args, **kwargs)
+        hit = cached_get(key)
+        if hit is not None:
+            body, etag, searched = hit
+            if searched:
+                record_search(*searched)
+            return respond(body, etag)
+        response = view(*args, **kwargs)
+        etag, _ = response.get_etag()
+        if etag and _shareable(response):
+            body = response.get_data(as_text=True)
+            cached_set(key, (body, etag, g.get("counted_search")))
+        return response
+
+    return wrapper
