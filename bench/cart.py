@@ -4,6 +4,11 @@ Seeds a catalog, serves the shop with gunicorn, prepares one shopper session per
 (each with a few lines in its cart), then drives ``GET /cart`` and htmx ``POST /cart/add``
 with wrk on loopback, next to the app's ``/healthz`` and a bare Flask app in the same run.
 Reuses the catalog benchmark's servers and wrk plumbing (bench/catalog.py).
+
+Then the basket flow of ``--shoppers`` fresh shoppers, one after another (no queueing), each
+on one keep-alive connection as a browser would: GET a product page (no cookie yet), POST
+"Add to cart" with the page's token (no JavaScript: a 303), GET the cart. It prints the
+flow's p50 and p95 and, for scale, ``/healthz`` fetched the same way.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import argparse
 import http.cookiejar
 import re
 import shutil
+import statistics
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -34,6 +41,69 @@ from bench.catalog import (
 
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
 VARIANT = re.compile(r'name="variant_id" value="(\d+)"')
+PRODUCT_LINK = re.compile(r'href="(/products/[^"?]+)" class="product-card-link"')
+CARD = re.compile(r'<form class="card-add".*?</form>', re.S)
+
+
+def _single_variant_products(base: str, count: int) -> list[str]:
+    """Product pages whose one variant can be added (their card has the add form)."""
+    html = urllib.request.urlopen(f"{base}/products?in_stock=1&per_page=96", timeout=30)
+    text = html.read().decode()
+    paths = []
+    for card in re.split(r'<article class="product-card">', text)[1:]:
+        link = PRODUCT_LINK.search(card)
+        if link and CARD.search(card):
+            paths.append(link.group(1))
+    if not paths:
+        raise SystemExit("no single-variant product in stock for the basket flow")
+    return [paths[n % len(paths)] for n in range(count)]
+
+
+def basket_flow(base: str, shoppers: int) -> dict:
+    """Each fresh shopper's product page → add → cart, timed end to end."""
+    import http.client
+
+    host, port = urllib.parse.urlsplit(base).netloc.split(":")
+    timings, probe = [], []
+    for path in _single_variant_products(base, shoppers):
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        started = time.perf_counter()
+        conn.request("GET", path)
+        page = conn.getresponse()
+        html = page.read().decode()
+        form = CARD.search(html) or re.search(r'<form[^>]*action="/cart/add".*?</form>', html, re.S)
+        if page.status != 200 or form is None:
+            raise SystemExit(f"basket flow: no add-to-cart form on {path} ({page.status})")
+        fields = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', form.group(0)))
+        body = urllib.parse.urlencode(
+            {"csrf_token": fields["csrf_token"], "variant_id": fields["variant_id"], "quantity": 1}
+        )
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": base}
+        conn.request("POST", "/cart/add", body=body, headers=headers)
+        added = conn.getresponse()
+        added.read()
+        cookie = added.getheader("Set-Cookie", "").split(";", 1)[0]
+        if added.status != 303 or not cookie:
+            raise SystemExit(f"basket flow: add to cart answered {added.status}")
+        conn.request("GET", "/cart", headers={"Cookie": cookie})
+        cart = conn.getresponse()
+        cart_html = cart.read().decode()
+        timings.append((time.perf_counter() - started) * 1000)
+        if cart.status != 200 or 'badge-count">1<' not in cart_html:
+            raise SystemExit("basket flow: the cart does not hold the item")
+        started = time.perf_counter()
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        probe.append((time.perf_counter() - started) * 1000)
+        conn.close()
+    timings.sort()
+    probe.sort()
+    return {
+        "name": f"basket flow ({shoppers} fresh shoppers)",
+        "p50_ms": statistics.median(timings),
+        "p95_ms": timings[int(len(timings) * 0.95) - 1],
+        "healthz_p50_ms": statistics.median(probe),
+    }
 
 
 def prepare_sessions(base: str, count: int, lines: int) -> list[str]:
@@ -109,6 +179,8 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> list[dict]:
                 "add to cart (htmx POST)", base + "/cart", opts, "cart.lua", [str(sessions), "add"]
             )
         )
+        basket_flow(base, 20)  # warm-up: every worker has rendered each kind of page
+        opts.flow = basket_flow(base, opts.shoppers)
     return results
 
 
@@ -120,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--shoppers", type=int, default=200)
     opts = parser.parse_args(argv)
     opts.worker_class, opts.gthreads = "sync", 1
     opts.no_control_socket = _gunicorn_supports("--no-control-socket")
@@ -157,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['p99_ms']:8.1f} {errors:6d} {r['rps'] / healthz:8.0%} "
                 f"{r['rps'] / hello:7.0%}"
             )
+        flow = opts.flow
+        print(
+            f"{flow['name']}: p50 {flow['p50_ms']:.1f} ms, p95 {flow['p95_ms']:.1f} ms "
+            f"(one /healthz on the same connection: p50 {flow['healthz_p50_ms']:.2f} ms)"
+        )
     return 0
 
 

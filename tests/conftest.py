@@ -22,6 +22,7 @@ from flask.testing import FlaskClient  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.catalog.cache import breaker as cache_breaker  # noqa: E402
+from app.catalog.page_cache import clear_local as clear_local_pages  # noqa: E402
 from app.extensions import cache, limiter  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
 from tests.databases import temporary_database  # noqa: E402
@@ -147,6 +148,7 @@ def db(app):
     """The session bound to a connection whose outer transaction is rolled back."""
     with app.app_context():
         cache.clear()
+        clear_local_pages()
         connection = _db.engine.connect()
         outer = connection.begin()
         _db.session.remove()

@@ -93,13 +93,18 @@ def cached_value(key: str, load: Callable[[], T]) -> T:
     return value
 
 
-def cached_get(key: str) -> Any:
-    """The value stored under ``key`` for the current catalog version, or None."""
-    return _get(_versioned_key(key))
+def versioned_key(key: str) -> str:
+    """``key`` under the current catalog version: another version, another key."""
+    return _versioned_key(key)
 
 
-def cached_set(key: str, value: Any) -> None:
-    _safe_set(_versioned_key(key), value, timeout=current_app.config["CACHE_TTL_SECONDS"])
+def cached_get(full_key: str) -> Any:
+    """The value stored under a :func:`versioned_key`, or None."""
+    return _get(full_key)
+
+
+def cached_set(full_key: str, value: Any) -> None:
+    _safe_set(full_key, value, timeout=current_app.config["CACHE_TTL_SECONDS"])
 
 
 def _safe_set(key: str, value: Any, timeout: int) -> None:

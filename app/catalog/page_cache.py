@@ -10,12 +10,18 @@ being rendered. A page is only stored when the request proved it anonymous: a 20
 cookie set, the session still empty and only the shared token used. Everyone else gets the
 fragment-cached page as before; htmx requests too (their answer depends on more headers).
 
+Each process also keeps the pages it served last (``LOCAL_PAGES``, keyed by the same
+versioned key, so a catalog change still reaches it at once): a hit then costs one small
+read of the catalog version instead of fetching and unpickling the whole page from Redis.
+
 A cached search page still counts in the search statistics (app.catalog.search_stats).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -23,11 +29,36 @@ from typing import Any
 from flask import current_app, g, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.catalog.cache import cached_get, cached_set
+from app.catalog.cache import cached_get, cached_set, versioned_key
 from app.catalog.search_stats import record_search
 from app.core.csrf import BUCKET_SECONDS
 
 MAX_QUERY_BYTES = 512  # longer query strings are rendered, not stored
+LOCAL_PAGES = 128  # per process: about 8 MB of the most recently served pages
+
+_local: OrderedDict[str, tuple[str, str, tuple[str, int] | None]] = OrderedDict()
+_local_lock = threading.Lock()
+
+
+def _local_get(key: str) -> tuple[str, str, tuple[str, int] | None] | None:
+    with _local_lock:
+        hit = _local.get(key)
+        if hit is not None:
+            _local.move_to_end(key)
+        return hit
+
+
+def _local_put(key: str, value: tuple[str, str, tuple[str, int] | None]) -> None:
+    with _local_lock:
+        _local[key] = value
+        _local.move_to_end(key)
+        while len(_local) > LOCAL_PAGES:
+            _local.popitem(last=False)
+
+
+def clear_local() -> None:
+    with _local_lock:
+        _local.clear()
 
 
 def _key() -> str | None:
@@ -41,7 +72,8 @@ def _key() -> str | None:
     if len(request.query_string) > MAX_QUERY_BYTES:
         return None
     hour = int(time.time() // BUCKET_SECONDS)  # the shared CSRF token in the page
-    return f"page:v1:{hour}:{request.path}?{request.query_string.decode('latin-1')}"
+    path = f"page:v1:{hour}:{request.path}?{request.query_string.decode('latin-1')}"
+    return versioned_key(path)
 
 
 def _shareable(response: BaseResponse) -> bool:
@@ -66,7 +98,11 @@ def anonymous_page(
         key = _key()
         if key is None:
             return view(*args, **kwargs)
-        hit = cached_get(key)
+        hit = _local_get(key)
+        if hit is None:
+            hit = cached_get(key)
+            if hit is not None:
+                _local_put(key, hit)
         if hit is not None:
             body, etag, searched = hit
             if searched:
@@ -75,8 +111,9 @@ def anonymous_page(
         response = view(*args, **kwargs)
         etag, _ = response.get_etag()
         if etag and _shareable(response):
-            body = response.get_data(as_text=True)
-            cached_set(key, (body, etag, g.get("counted_search")))
+            entry = (response.get_data(as_text=True), etag, g.get("counted_search"))
+            cached_set(key, entry)
+            _local_put(key, entry)
         return response
 
     return wrapper
