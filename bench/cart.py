@@ -179,7 +179,12 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> list[dict]:
                 "add to cart (htmx POST)", base + "/cart", opts, "cart.lua", [str(sessions), "add"]
             )
         )
-        basket_flow(base, 20)  # warm-up: every worker has rendered each kind of page
+        # Warm-up: shoppers land on pages others looked at before (each worker's cache and
+        # Redis hold them), and every worker has served each kind of request.
+        for path in set(_single_variant_products(base, opts.shoppers)):
+            for _ in range(4):
+                urllib.request.urlopen(base + path, timeout=30).read()
+        basket_flow(base, 20)
         opts.flow = basket_flow(base, opts.shoppers)
     return results
 
