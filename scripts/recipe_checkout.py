@@ -67,6 +67,19 @@ def main(base: str, run_dir: Path) -> None:
         bare = shop.get(urlsplit(unescape(css.group(1))).path)
         check(bare.headers.get("cache-control") == "public, max-age=300", "unversioned: 5 min")
 
+        with httpx.Client(base_url=base, timeout=20) as crawler:  # keeps no cookies
+            first, second = crawler.get("/products"), crawler.get("/products")
+            again = crawler.get("/products", headers={"If-None-Match": first.headers["etag"]})
+        check(
+            "set-cookie" not in first.headers and first.headers["etag"] == second.headers["etag"],
+            "a cookieless visitor gets no session and one ETag",
+        )
+        check(again.status_code == 304, "revalidation answers 304")
+        check(
+            all(len(r.headers.get_list("date")) == 1 for r in (first, again)),
+            "one Date header through gunicorn and nginx",
+        )
+
         listing = shop.get("/products")
         form = re.search(r'<form class="card-add".*?</form>', listing.text, re.S)
         check(form, "the listing offers a product to add")

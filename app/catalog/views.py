@@ -117,11 +117,7 @@ def _conditional(body: str, *, partial: bool = False, etag: str | None = None) -
         response.last_modified = _version_time()
     if "If-None-Match" not in request.headers and "If-Modified-Since" not in request.headers:
         return response
-    conditional = response.make_conditional(request)
-    # make_conditional stamps a Date header; the WSGI server (gunicorn) adds its own, and two
-    # Date headers are invalid (RFC 9110 §6.6.1): leave the one the server writes.
-    conditional.headers.pop("Date", None)
-    return conditional
+    return response.make_conditional(request)  # its Date goes: app.core.security
 
 
 def _public(response: Response) -> Response:

@@ -87,6 +87,9 @@ def register_security_headers(app: Flask) -> None:
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         headers["Permissions-Policy"] = PERMISSIONS_POLICY
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        # Werkzeug's make_conditional stamps a Date; the WSGI server (gunicorn, werkzeug) writes
+        # its own, and two Date headers are invalid (RFC 9110 §6.6.1): leave it the server's.
+        headers.pop("Date", None)
         if current_app.config.get("HSTS_ENABLED"):
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if response.mimetype == "text/html":
