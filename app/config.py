@@ -221,6 +221,11 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
             a.strip() for a in env.get("STAFF_ALERT_EMAILS", "").split(",") if a.strip()
         ],
         "SHOP_BASE_URL": (env.get("SHOP_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # Host names the shop answers to (Flask refuses others with 400): pages build their
+        # absolute links (canonical, Open Graph, JSON-LD) from the request's host, and cached
+        # catalog fragments keep them. Unset: any host (put the proxy's server_name in front).
+        "TRUSTED_HOSTS": [h.strip() for h in env.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+        or None,
         # Accounts
         "PASSWORD_MIN_LENGTH": _int(env, "PASSWORD_MIN_LENGTH", 8),
         "PASSWORD_MAX_LENGTH": 256,

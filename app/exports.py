@@ -27,6 +27,7 @@ import sqlalchemy as sa
 import xlsxwriter
 from babel.numbers import get_currency_precision
 from sqlalchemy.orm import Session, scoped_session
+from xlsxwriter.utility import xl_rowcol_to_cell
 
 from app.accounts.audit import audit
 from app.accounts.models import Role, User
@@ -129,17 +130,31 @@ def stream_xlsx(
             yield chunk
 
 
+XLSX_MAX_TEXT = 32_767  # Excel's limit for one cell
+XLSX_MAX_ROWS = 1_048_576  # Excel's limit for one sheet, the header included
+
+
 def _write_workbook(
     out: IO[bytes], header: list[str], rows: Iterable[Iterable[Any]], sheet: str
 ) -> None:
+    """Excel's limits are said, never hidden: a longer text is cut with a note on a "Read
+    me" sheet naming the cell, and rows past the last Excel row are left out with a note."""
     workbook = xlsxwriter.Workbook(out, {**XLSX_OPTIONS, "tmpdir": tempfile.gettempdir()})
     worksheet = workbook.add_worksheet(sheet[:31])
     bold = workbook.add_format({"bold": True})
     decimals: dict[int, Any] = {}
+    notes: list[str] = []
     worksheet.write_row(0, 0, header, bold)
     worksheet.freeze_panes(1, 0)
     last = 0
-    for last, row in enumerate(rows, 1):
+    for number, row in enumerate(rows, 1):
+        if number >= XLSX_MAX_ROWS:
+            notes.append(
+                f"Only the first {XLSX_MAX_ROWS - 1:,} rows fit in Excel; use the CSV export "
+                "for all of them."
+            )
+            break
+        last = number
         for column, value in enumerate(row):
             if value is None or value == "":
                 continue
@@ -157,8 +172,21 @@ def _write_workbook(
             elif isinstance(value, datetime):
                 worksheet.write_datetime(last, column, value)
             else:
-                worksheet.write_string(last, column, str(value))
+                text = str(value)
+                if len(text) > XLSX_MAX_TEXT:
+                    cell = xl_rowcol_to_cell(last, column)
+                    notes.append(
+                        f"{cell} ({header[column]}) holds {len(text):,} characters; Excel keeps "
+                        f"{XLSX_MAX_TEXT:,}, so it is cut there. The CSV export has it whole."
+                    )
+                    text = text[:XLSX_MAX_TEXT]
+                worksheet.write_string(last, column, text)
     worksheet.autofilter(0, 0, last, max(0, len(header) - 1))
+    if notes:
+        readme = workbook.add_worksheet("Read me")
+        readme.write_string(0, 0, "What this workbook could not hold", bold)
+        for line, note in enumerate(notes, 1):
+            readme.write_string(line, 0, note)
     workbook.close()
 
 

@@ -12,6 +12,7 @@ Names follow Prometheus conventions: a ``shop_`` prefix, ``_total`` on counters,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -23,11 +24,13 @@ from prometheus_client.registry import Collector
 from app.catalog.models import Variant
 from app.db import utcnow
 from app.extensions import db
-from app.notifications.models import Notification
+from app.notifications.models import Channel, Notification
 from app.notifications.models import Status as NotificationStatus
 from app.orders.models import Order, OrderStatus
+from app.orders.services import holding_stock
 from app.payments.models import EventStatus, Payment, PaymentStatus, WebhookEvent
 
+log = logging.getLogger(__name__)
 WAITING_EVENTS = (EventStatus.RECEIVED, EventStatus.PROCESSING, EventStatus.FAILED)
 WAITING_MESSAGES = (
     NotificationStatus.QUEUED,
@@ -51,13 +54,34 @@ class BusinessCollector(Collector):
         return []  # no queries when the collector is registered, only when scraped
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        yield from self._orders()
-        yield from self._webhooks()
-        yield from self._outbox()
-        yield from self._stock()
+        """Each group on its own: a database in trouble costs the business numbers (and
+        says so in ``shop_business_metrics_up``), never the scrape of the HTTP metrics."""
+        up = GaugeMetricFamily(
+            "shop_business_metrics_up",
+            "1 when the business metrics below could be read from the database, by group.",
+            labels=["group"],
+        )
+        for name, group in (
+            ("orders", self._orders),
+            ("webhooks", self._webhooks),
+            ("outbox", self._outbox),
+            ("stock", self._stock),
+        ):
+            try:
+                with db.session.begin_nested():
+                    families = list(group())
+            except Exception:  # noqa: BLE001 - any database failure: report it, go on
+                log.warning("business metrics %s unavailable", name, exc_info=True)
+                up.add_metric([name], 0)
+                continue
+            up.add_metric([name], 1)
+            yield from families
+        yield up
 
     def _orders(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        placed = CounterMetricFamily("shop_orders_placed", "Orders ever placed.")
+        placed = CounterMetricFamily(
+            "shop_orders_placed", "Orders ever placed (paid or not: compare with paid)."
+        )
         placed.add_metric([], _scalar(sa.select(sa.func.count(Order.id))))
         yield placed
         paid = CounterMetricFamily("shop_orders_paid", "Orders ever paid.")
@@ -89,9 +113,9 @@ class BusinessCollector(Collector):
             .group_by(WebhookEvent.status)
         ).all()
         waiting = GaugeMetricFamily(
-            "shop_webhook_events_waiting",
-            "Payment webhook events not handled yet (received, processing, failed) or given "
-            "up on (dead).",
+            "shop_webhook_events_open",
+            "Payment webhook events not handled yet (received, processing, failed), and those "
+            "given up on (dead) that staff should replay.",
             labels=["status"],
         )
         seen = {status: (count, oldest) for status, count, oldest in rows}
@@ -119,8 +143,10 @@ class BusinessCollector(Collector):
             "Messages waiting in the outbox, by channel and status (queued, sending, failed).",
             labels=["channel", "status"],
         )
-        for channel, status, count in rows:
-            depth.add_metric([channel, status], count)
+        counts = {(channel, status): count for channel, status, count in rows}
+        for channel in Channel:
+            for status in WAITING_MESSAGES:  # every series, 0 included: no gaps in graphs
+                depth.add_metric([channel.value, status.value], counts.get((channel, status), 0))
         yield depth
         oldest = db.session.execute(
             sa.select(sa.func.min(Notification.created_at)).where(
@@ -141,12 +167,7 @@ class BusinessCollector(Collector):
         )
         holding.add_metric(
             [],
-            _scalar(
-                sa.select(sa.func.count(Order.id)).where(
-                    Order.status == OrderStatus.PENDING_PAYMENT,
-                    Order.reservation_released_at.is_(None),
-                )
-            ),
+            _scalar(sa.select(sa.func.count(Order.id)).where(holding_stock())),
         )
         yield holding
         units = GaugeMetricFamily("shop_stock_reserved_units", "Units reserved, all variants.")

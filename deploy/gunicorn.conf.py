@@ -10,8 +10,8 @@ worker_class = "sync"  # the proxy buffers slow clients; each worker serves one 
 timeout = 45  # longer than the app's own timeouts (Stripe 10 s, SMTP 10 s, database 5 s)
 graceful_timeout = 30
 keepalive = 5  # the proxy keeps connections to the workers open
-max_requests = 2000  # recycle workers now and then (memory fragmentation)
-max_requests_jitter = 200
+# Workers are not recycled (max_requests): with PROMETHEUS_MULTIPROC_DIR each new worker
+# leaves metric files behind that every scrape must read.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 # The proxy is the only client; the app itself trusts TRUSTED_PROXY_COUNT hops (ProxyFix).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -14,8 +14,9 @@
 #   KEEP=1 scripts/production-recipe.sh   leave it running afterwards (Ctrl-C stops it)
 #
 # Settings: BIN (.venv/bin), RECIPE_PORT (8080), RECIPE_APP_PORTS ("8001 8002"),
-# RECIPE_POSTGRES (postgresql+psycopg://postgres@127.0.0.1:5432), RECIPE_REDIS
-# (redis://127.0.0.1:6379/12). It creates and drops a database of its own.
+# RECIPE_POSTGRES (postgresql+psycopg://postgres@127.0.0.1:5432). It creates and drops a
+# database of its own, and runs a Redis of its own (Debian's redis-server, no disk) on a
+# free port, so two runs never share a queue or flush each other's keys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -26,6 +27,8 @@ POSTGRES=${RECIPE_POSTGRES:-postgresql+psycopg://postgres@127.0.0.1:5432}
 DB_NAME="shopsphere_recipe_$$"
 RUN=$(mktemp -d /tmp/shopsphere-recipe.XXXXXX)
 PIDS=()
+free_port() { "$BIN/python" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+REDIS_PORT=$(free_port)
 
 scripts/ensure-nginx.sh
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -49,14 +52,13 @@ stop() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   database drop || true
-  "$BIN/python" -c "import redis, sys; redis.Redis.from_url(sys.argv[1]).flushdb()" "$REDIS_URL" || true
   if [ "${KEEP_LOGS:-}" = 1 ]; then echo "Logs kept in $RUN"; else rm -rf "$RUN"; fi
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
 
 export DATABASE_URL="$POSTGRES/$DB_NAME"
-export REDIS_URL=${RECIPE_REDIS:-redis://127.0.0.1:6379/12}
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export SECRET_KEY
 SECRET_KEY=$("$BIN/python" -c "import secrets; print(secrets.token_urlsafe(48))")
 export TRUSTED_PROXY_COUNT=1
@@ -67,6 +69,22 @@ export SHOP_INSTANCE_DIR="$RUN/instance"         # media files: one folder both 
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR" "$SHOP_INSTANCE_DIR"
 
 echo "== database $DB_NAME on $POSTGRES, Redis $REDIS_URL"
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+  --dir "$RUN" --logfile "$RUN/redis.log" &
+PIDS+=($!)
+"$BIN/python" - "$REDIS_URL" <<'PY'
+import sys, time
+import redis
+client = redis.Redis.from_url(sys.argv[1])
+for _ in range(100):
+    try:
+        client.ping()
+        break
+    except redis.ConnectionError:
+        time.sleep(0.05)
+else:
+    sys.exit("Redis did not start")
+PY
 database create
 "$BIN/flask" --app wsgi db upgrade >"$RUN/migrate.log" 2>&1
 "$BIN/flask" --app wsgi shop seed --if-empty >"$RUN/seed.log" 2>&1
@@ -84,10 +102,12 @@ PIDS+=($!)
 echo "== nginx on http://127.0.0.1:$PORT"
 mkdir -p "$RUN"/nginx-{body,proxy,fastcgi,uwsgi,scgi}
 sed -e "s|@RUN@|$RUN|g" -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" \
-  -e "s|@APP1@|$APP1|g" -e "s|@APP2@|$APP2|g" deploy/nginx.conf >"$RUN/nginx.conf"
+  -e "s|@APP1@|$APP1|g" -e "s|@APP2@|$APP2|g" -e "s|@USER@|$(id -un)|g" \
+  -e "s|@SERVER_NAME@|127.0.0.1 localhost|g" deploy/nginx.conf >"$RUN/nginx.conf"
 "$NGINX" -t -q -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log"
 "$NGINX" -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log"
 
+ready=""
 for _ in $(seq 1 150); do
   if "$BIN/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
       "http://127.0.0.1:$PORT/readyz" 2>/dev/null \
@@ -95,10 +115,16 @@ for _ in $(seq 1 150); do
       "http://127.0.0.1:$APP1/healthz" 2>/dev/null \
     && "$BIN/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
       "http://127.0.0.1:$APP2/healthz" 2>/dev/null; then
+    ready=yes
     break
   fi
   sleep 0.2
 done
+if [ -z "$ready" ]; then
+  echo "The topology did not come up within 30 s. Last lines of the logs:" >&2
+  tail -n 20 "$RUN"/app-*-error.log "$RUN/huey.log" "$RUN/nginx-error.log" >&2 || true
+  exit 1
+fi
 
 echo "== a shopper's checkout through nginx"
 if ! "$BIN/python" scripts/recipe_checkout.py "http://127.0.0.1:$PORT" "$RUN"; then

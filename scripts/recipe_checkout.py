@@ -56,6 +56,13 @@ def main(base: str, run_dir: Path) -> None:
         request_id = home.headers.get("x-request-id", "")
         check(re.fullmatch(r"[0-9a-f]{32}", request_id), "the app keeps nginx's request id")
 
+        try:
+            forged = httpx.get(f"{base}/", headers={"Host": "evil.example"}, timeout=5)
+            dropped = False
+        except httpx.RemoteProtocolError:  # nginx's 444: the connection closed, no answer
+            dropped, forged = True, None
+        check(dropped, f"a request for another host name is dropped ({forged})")
+
         css = re.search(r'href="(/static/[^"]+\.css\?v=[0-9a-f]+)"', home.text)
         check(css, "pages link fingerprinted stylesheets")
         sheet = shop.get(unescape(css.group(1)))

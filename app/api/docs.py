@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, render_template, request
+from flask import Response, current_app, jsonify, render_template
 
 from app.api import bp
 from app.api.openapi import STATUS_TEXT, build_openapi, operation
@@ -15,14 +15,13 @@ VERSION = "v1"
 
 
 def openapi_document() -> dict[str, Any]:
-    """Built once per host name the shop answers to (its `servers` entry names the host)."""
-    server = request.host_url.rstrip("/")
+    """Built once; its `servers` entry is the shop's public address (SHOP_BASE_URL), never
+    the Host header a client sent."""
+    server = current_app.config["SHOP_BASE_URL"]
     cache = current_app.extensions.setdefault("api_openapi", {})
-    if server not in cache:
-        if len(cache) >= 8:  # Host is the client's to send: never let it grow the cache
-            cache.clear()
-        cache[server] = build_openapi(TITLE, VERSION, server)
-    return cache[server]
+    if cache.get("server") != server:
+        cache.update(server=server, doc=build_openapi(TITLE, VERSION, server))
+    return cache["doc"]
 
 
 @operation(bp, "GET", "", summary="API name and version", responses={200: ApiInfo}, tags=["meta"])

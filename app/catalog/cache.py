@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 
 from app.core.redis import Breaker
 from app.db import after_commit
@@ -78,7 +78,11 @@ def bump_catalog_version() -> None:
 
 
 def _versioned_key(key: str) -> str:
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    # Per host as well: rendered fragments hold absolute links (canonical, JSON-LD, Open
+    # Graph) built from the request's host, so a request with a forged Host header only
+    # ever fills, and gets, its own copies (TRUSTED_HOSTS refuses such requests outright).
+    host = request.host_url if has_request_context() else ""
+    digest = hashlib.sha256(f"{host}|{key}".encode()).hexdigest()[:32]
     return f"cat:{catalog_version()}:{digest}"
 
 

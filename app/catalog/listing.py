@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import current_app
 from werkzeug.datastructures import MultiDict
@@ -40,6 +40,12 @@ class ListingParams:
     per_page: int = DEFAULT_PER_PAGE
     as_typed: bool = False  # search for ``q`` exactly as typed, never a corrected spelling
     messages: tuple[str, ...] = field(default=(), compare=False)
+
+    # Every query parameter from_args reads (a category page's category is its path).
+    QUERY_NAMES: ClassVar[tuple[str, ...]] = (
+        "q", "min_price", "max_price", "sort", "per_page", "page",
+        "in_stock", "brand", "spec", "as_typed",
+    )  # fmt: skip
 
     @classmethod
     def from_args(cls, args: MultiDict[str, str], category: str = "") -> ListingParams:

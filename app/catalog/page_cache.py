@@ -35,22 +35,29 @@ from app.core.csrf import BUCKET_SECONDS
 
 MAX_QUERY_BYTES = 512  # longer query strings are rendered, not stored
 LOCAL_PAGES = 128  # per process: about 8 MB of the most recently served pages
+REPEATABLE = frozenset({"spec"})
 
-_local: OrderedDict[str, tuple[str, str, tuple[str, int] | None]] = OrderedDict()
+Entry = tuple[str, str, tuple[str, int] | None]  # body, ETag, the search it counted
+_local: OrderedDict[str, tuple[float, Entry]] = OrderedDict()
 _local_lock = threading.Lock()
 
 
-def _local_get(key: str) -> tuple[str, str, tuple[str, int] | None] | None:
+def _local_get(key: str) -> Entry | None:
     with _local_lock:
-        hit = _local.get(key)
-        if hit is not None:
-            _local.move_to_end(key)
-        return hit
+        found = _local.get(key)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            del _local[key]
+            return None
+        _local.move_to_end(key)
+        return found[1]
 
 
-def _local_put(key: str, value: tuple[str, str, tuple[str, int] | None]) -> None:
+def _local_put(key: str, value: Entry) -> None:
+    lifetime = current_app.config["CACHE_TTL_SECONDS"]  # as long as the shared copy at most
     with _local_lock:
-        _local[key] = value
+        _local[key] = (time.monotonic() + lifetime, value)
         _local.move_to_end(key)
         while len(_local) > LOCAL_PAGES:
             _local.popitem(last=False)
@@ -61,7 +68,10 @@ def clear_local() -> None:
         _local.clear()
 
 
-def _key() -> str | None:
+def _key(params: frozenset[str]) -> str | None:
+    """The page's key, or None when this request must be rendered: not anonymous, htmx, or a
+    query string with a parameter the page does not read (junk and tracking parameters
+    would each make another copy: they are rendered, from the fragment cache, not stored)."""
     if request.method not in ("GET", "HEAD") or "HX-Request" in request.headers:
         return None
     cookies = request.cookies
@@ -71,9 +81,14 @@ def _key() -> str | None:
         return None
     if len(request.query_string) > MAX_QUERY_BYTES:
         return None
+    for name, values in request.args.lists():
+        if name not in params or (len(values) > 1 and name not in REPEATABLE):
+            return None
     hour = int(time.time() // BUCKET_SECONDS)  # the shared CSRF token in the page
-    path = f"page:v1:{hour}:{request.path}?{request.query_string.decode('latin-1')}"
-    return versioned_key(path)
+    # The host too: absolute links in the page (canonical, Open Graph, JSON-LD) are built
+    # from it, so a request with a forged Host can only ever get its own copy.
+    where = f"{request.host_url}{request.path[1:]}?{request.query_string.decode('latin-1')}"
+    return versioned_key(f"page:v2:{hour}:{where}")
 
 
 def _shareable(response: BaseResponse) -> bool:
@@ -88,14 +103,17 @@ def _shareable(response: BaseResponse) -> bool:
 
 
 def anonymous_page(
-    view: Callable[..., BaseResponse], respond: Callable[[str, str], BaseResponse]
+    view: Callable[..., BaseResponse],
+    respond: Callable[[str, str], BaseResponse],
+    params: frozenset[str] = frozenset(),
 ) -> Callable[..., BaseResponse]:
     """Serve ``view``'s page from the cache to anonymous visitors; ``respond(body, etag)``
-    turns a cached page into the response (validators, caching headers), as the view does."""
+    turns a cached page into the response (validators, caching headers), as the view does;
+    ``params``: the query parameters the page reads."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> BaseResponse:
-        key = _key()
+        key = _key(params)
         if key is None:
             return view(*args, **kwargs)
         hit = _local_get(key)

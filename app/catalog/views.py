@@ -196,13 +196,25 @@ def _count_search(params: ListingParams, total: int) -> None:
     g.counted_search = (params.q, total)  # a cached copy of this page counts it again
 
 
-def _for_anonymous(view: Callable[..., BaseResponse]) -> Callable[..., BaseResponse]:
-    """The whole page from the cache for visitors without a session (app.catalog.page_cache)."""
-    return anonymous_page(view, lambda body, etag: _conditional(body, etag=etag))
+def _for_anonymous(
+    *params: str,
+) -> Callable[[Callable[..., BaseResponse]], Callable[..., BaseResponse]]:
+    """The whole page from the cache for visitors without a session (app.catalog.page_cache);
+    ``params``: the query parameters the page reads."""
+
+    def decorate(view: Callable[..., BaseResponse]) -> Callable[..., BaseResponse]:
+        return anonymous_page(
+            view, lambda body, etag: _conditional(body, etag=etag), frozenset(params)
+        )
+
+    return decorate
+
+
+LISTING_PARAMS = ListingParams.QUERY_NAMES
 
 
 @bp.get("/")
-@_for_anonymous
+@_for_anonymous()
 def home() -> BaseResponse:
     def render() -> str:
         tree = get_category_tree()
@@ -218,7 +230,7 @@ def home() -> BaseResponse:
 
 
 @bp.get("/products", endpoint="list_products")
-@_for_anonymous
+@_for_anonymous(*LISTING_PARAMS, "category")
 def listing() -> BaseResponse:
     params = ListingParams.from_args(request.args)
     return _listing_response(params, "catalog/list.html")
@@ -239,7 +251,7 @@ def search_suggestions() -> BaseResponse:
 
 
 @bp.get("/c/<path:category_path>")
-@_for_anonymous
+@_for_anonymous(*LISTING_PARAMS)
 def category(category_path: str) -> BaseResponse:
     tree = get_category_tree()
     node = tree.by_path(category_path.strip("/"))
@@ -263,7 +275,7 @@ def category(category_path: str) -> BaseResponse:
 
 
 @bp.get("/products/<slug>")
-@_for_anonymous
+@_for_anonymous("variant")
 def product_detail(slug: str) -> BaseResponse:
     variant_id = parse_id(request.args.get("variant"))
     partial = bool(htmx and htmx.target == "variant-panel")

@@ -282,3 +282,20 @@ def test_export_formats_are_only_csv_and_xlsx(client, db):
     sign_in_staff(client)
     assert client.get("/admin/imports/export/orders.xls").status_code == 404
     assert client.get("/admin/imports/export/orders.").status_code == 404
+
+
+def test_excel_says_what_it_cannot_hold(monkeypatch):
+    """Excel keeps 32,767 characters a cell and 1,048,576 rows a sheet: longer is cut, and a
+    "Read me" sheet names what, instead of losing it silently."""
+    from openpyxl import load_workbook
+
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 4)
+    rows = [["a", "x" * 40_000], ["b", "short"], ["c", "d"], ["e", "f"]]
+    data = b"".join(exports.stream_xlsx(["name", "description"], rows, sheet="products"))
+    book = load_workbook(io.BytesIO(data))
+    sheet, readme = book["products"], book["Read me"]
+    assert len(sheet["B2"].value) == 32_767 and sheet["A4"].value == "c"
+    assert sheet.max_row == 4  # header and three rows
+    notes = [row[0] for row in readme.iter_rows(min_row=2, values_only=True)]
+    assert notes[0].startswith("B2 (description) holds 40,000 characters")
+    assert notes[1].startswith("Only the first 3 rows fit in Excel")

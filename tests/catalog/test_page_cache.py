@@ -67,12 +67,86 @@ def test_a_signed_in_customer_never_gets_or_leaves_a_shared_page(app, db, shirt)
     assert "Sign out" in ada.get("/products").get_data(as_text=True)
 
 
-def test_htmx_requests_are_not_served_whole_pages(app, shirt):
-    app.test_client().get("/products")
-    partial = app.test_client().get(
-        "/products?sort=price", headers={"HX-Request": "true", "HX-Target": "results"}
-    )
-    assert partial.status_code == 200 and "<html" not in partial.get_data(as_text=True)
+def test_htmx_requests_neither_get_nor_leave_whole_pages(app, shirt):
+    htmx = {"HX-Request": "true", "HX-Target": "results"}
+    partial = app.test_client().get("/products?sort=price", headers=htmx)
+    assert "<html" not in partial.get_data(as_text=True)  # not stored as the page ...
+    assert "<html" in app.test_client().get("/products?sort=price").get_data(as_text=True)
+    again = app.test_client().get("/products?sort=price", headers=htmx)  # ... nor served
+    assert "<html" not in again.get_data(as_text=True)
+
+
+def test_a_forged_host_only_ever_gets_its_own_copy(app, shirt):
+    forged = app.test_client().get("/c/clothing/men", headers={"Host": "evil.example"})
+    assert "http://evil.example/c/clothing/men" in forged.get_data(as_text=True)
+    page = app.test_client().get("/c/clothing/men").get_data(as_text=True)
+    assert "evil.example" not in page
+    assert 'href="http://localhost/c/clothing/men"' in page
+
+
+def test_trusted_hosts_refuse_a_forged_host(app, shirt, monkeypatch):
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", ["localhost"])
+    forged = app.test_client().get("/products/oxford-shirt", headers={"Host": "evil.example"})
+    assert forged.status_code == 400
+    page = app.test_client().get("/products/oxford-shirt").get_data(as_text=True)
+    assert "evil.example" not in page
+
+
+def test_unknown_or_repeated_parameters_are_rendered_not_stored(app, shirt, monkeypatch):
+    from app.catalog import page_cache
+
+    stored = []
+    real = page_cache.cached_set
+    monkeypatch.setattr(page_cache, "cached_set", lambda k, v: (stored.append(k), real(k, v)))
+    for path in (
+        "/products?utm_source=mail",
+        "/products?x=1",
+        "/products?page=1&page=2",
+        "/products/oxford-shirt?foo=bar",
+        "/products?q=" + "a" * 600,
+    ):
+        assert app.test_client().get(path).status_code == 200, path
+    assert stored == []
+    app.test_client().get("/products?spec=colour:blue&spec=size:m&sort=price")
+    app.test_client().get("/products/oxford-shirt?variant=2")
+    assert len(stored) == 2
+
+
+def test_the_listing_names_every_parameter_it_reads():
+    import inspect
+    import re as regex
+
+    from app.catalog.listing import ListingParams
+
+    source = inspect.getsource(ListingParams.from_args)
+    read = set(regex.findall(r'args\.(?:get|getlist)\("([a-z_]+)"', source))
+    assert read == {*ListingParams.QUERY_NAMES, "category"}
+
+
+def test_a_page_that_touched_the_session_is_not_shared(app, shirt, monkeypatch):
+    """Whatever a view may do one day (flash, remember something), a page whose request
+    wrote to the session is that visitor's: the check is on the outcome, not the view."""
+    from flask import session
+
+    from app.catalog import page_cache
+
+    with app.test_request_context("/products"):
+        from flask import make_response
+
+        response = make_response("<html></html>")
+        response.set_etag("x")
+        from flask import g
+
+        g.shared_csrf_page = True
+        assert page_cache._shareable(response)
+        session["seen"] = True
+        assert not page_cache._shareable(response)
+        session.clear()
+        g.csrf_token = "a session's own token"
+        assert not page_cache._shareable(response)
+        del g.csrf_token
+        response.headers["Set-Cookie"] = "a=b"
+        assert not page_cache._shareable(response)
 
 
 def test_a_cached_search_still_counts_in_the_statistics(app, shirt, monkeypatch):

@@ -158,6 +158,7 @@ def test_a_guest_adds_with_the_shared_token_then_gets_their_own(app, shirt):
         {"Origin": "https://evil.example"},
         {"Origin": "null"},
         {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # a sibling subdomain is another site
         {"Referer": "https://evil.example/page"},
     ],
 )
@@ -167,6 +168,15 @@ def test_the_shared_token_is_refused_from_another_site(app, shirt, headers):
     shared = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
     data = {"csrf_token": shared, "variant_id": shirt.variants[0].id, "quantity": "1"}
     assert guest.post("/cart/add", data=data, headers=headers).status_code == 400
+
+
+def test_a_non_ascii_shared_token_is_a_clear_400(app, shirt):
+    bucket = re.search(
+        r'"X-CSRFToken": "anon\.([0-9]+)\.',
+        app.test_client().get("/products/oxford-shirt").get_data(as_text=True),
+    ).group(1)
+    data = {"csrf_token": f"anon.{bucket}.{'é' * 32}", "variant_id": shirt.variants[1].id}
+    assert app.test_client().post("/cart/add", data=data).status_code == 400
 
 
 def test_the_shared_token_does_nothing_for_a_signed_in_account(app, db, shirt):
@@ -193,11 +203,13 @@ def test_an_expired_or_forged_shared_token_is_refused(app):
         assert anonymous_token_valid(anonymous_token(now), now)
         limit = app.config["WTF_CSRF_TIME_LIMIT"]
         assert not anonymous_token_valid(anonymous_token(now - limit - 7200), now)
-        assert not anonymous_token_valid(anonymous_token(now + 7200), now)
         bucket, signature = anonymous_token(now)[5:].split(".")
         assert not anonymous_token_valid(f"anon.{bucket}.{'0' * 32}", now)
         assert not anonymous_token_valid(f"anon.{'9' * 40}.{signature}", now)
         assert not anonymous_token_valid("anon.١٢.x", now)
+        assert not anonymous_token_valid(f"anon.{bucket}.{'é' * 32}", now)  # not a 500
+        assert anonymous_token_valid(anonymous_token(now + 3600), now)  # a clock a bit ahead
+        assert not anonymous_token_valid(anonymous_token(now + 7200), now)
 
 
 def test_product_page_query_count_is_small(client, shirt, count_queries):

@@ -198,11 +198,45 @@ def test_business_metrics_follow_orders_webhooks_outbox_and_stock(app, client, d
     assert _metric(text, 'shop_orders{status="paid"}') == 1
     assert _metric(text, "shop_stock_reservations") == 0
     assert _metric(text, "shop_stock_reserved_units") == 0
-    assert _metric(text, 'shop_webhook_events_waiting{status="received"}') == 1
+    assert _metric(text, 'shop_webhook_events_open{status="received"}') == 1
     assert 295 < _metric(text, "shop_webhook_lag_seconds") < 400
     # The confirmation email went out at once (immediate tasks in tests): nothing waits.
-    assert "shop_notifications_outbox{" not in text
+    assert _metric(text, 'shop_notifications_outbox{channel="email",status="queued"}') == 0
     assert _metric(text, "shop_notifications_outbox_oldest_seconds") == 0
     counters = re.findall(r"^# TYPE (shop_\w+) counter$", text, re.M)
     assert "shop_orders_paid_total" in counters
     assert all(name.endswith("_total") for name in counters)  # Prometheus naming
+
+
+def test_a_database_failure_costs_the_business_metrics_not_the_scrape(client, db, monkeypatch):
+    from app.metrics import BusinessCollector
+
+    def broken(self):
+        raise RuntimeError("database unavailable")
+        yield  # a generator, like the real groups
+
+    monkeypatch.setattr(BusinessCollector, "_orders", broken)
+    client.get("/healthz")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert _metric(text, 'shop_business_metrics_up{group="orders"}') == 0
+    assert _metric(text, 'shop_business_metrics_up{group="stock"}') == 1
+    assert "shop_orders_placed_total" not in text
+    assert "shop_stock_reservations" in text and "shop_http_requests_total" in text
+
+
+def test_reservations_count_every_order_holding_stock(client, db):
+    """A failed payment keeps its stock for a retry: it still holds a reservation."""
+    from app.db import commit_unit_of_work
+    from app.orders.models import Order, OrderStatus
+    from tests.checkout.helpers import pay, submit_details
+    from tests.checkout.test_checkout_sandbox import setup_cart
+
+    setup_cart(client, db, quantity=1)
+    submit_details(client)
+    pay(client)
+    order = db.session.query(Order).one()
+    order.status = OrderStatus.PAYMENT_FAILED
+    commit_unit_of_work()
+    assert _metric(client.get("/metrics").get_data(as_text=True), "shop_stock_reservations") == 1
