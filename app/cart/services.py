@@ -72,8 +72,10 @@ def find_cart(*, user_id: int | None, token: str | None) -> Cart | None:
     return cart
 
 
-def get_or_create_cart(*, user_id: int | None, token: str | None) -> Cart:
-    cart = find_cart(user_id=user_id, token=token)
+def get_or_create_cart(*, user_id: int | None, token: str | None, new: bool = False) -> Cart:
+    """The caller's cart, created when there is none. ``new``: the guest token was made in
+    this request, so no cart can have it yet (one statement fewer)."""
+    cart = None if new else find_cart(user_id=user_id, token=token)
     if cart is not None:
         return cart
     if user_id is None and not token:
@@ -86,9 +88,13 @@ def get_or_create_cart(*, user_id: int | None, token: str | None) -> Cart:
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }
-    # Two tabs creating the cart at once end up with one cart.
-    db.session.execute(upsert(Cart).values(**values).on_conflict_do_nothing())
-    cart = find_cart(user_id=user_id, token=token)
+    # Two tabs creating the cart at once end up with one cart: the one that lost the race
+    # inserts nothing and reads the winner's.
+    cart = db.session.scalars(
+        upsert(Cart).values(**values).on_conflict_do_nothing().returning(Cart)
+    ).one_or_none()
+    if cart is None:
+        cart = find_cart(user_id=user_id, token=token)
     if cart is None:  # an expired cart held the key: renew it
         key = Cart.user_id == user_id if user_id else Cart.token == token
         db.session.execute(sa.delete(Cart).where(key))
@@ -163,15 +169,14 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
     concurrent adds of different variants never take the cart past its line limit."""
     lock_cart(cart)
     variant = _buyable_variant(variant_id)
-    existing = db.session.execute(
-        sa.select(CartLine.quantity).where(
-            CartLine.cart_id == cart.id, CartLine.variant_id == variant_id
-        )
-    ).scalar_one_or_none()
+    same_line = sa.select(CartLine.quantity).where(
+        CartLine.cart_id == cart.id, CartLine.variant_id == variant_id
+    )
+    lines_now = sa.select(sa.func.count()).where(CartLine.cart_id == cart.id)
+    existing, lines = db.session.execute(
+        sa.select(same_line.scalar_subquery(), lines_now.scalar_subquery())
+    ).one()
     if existing is None:
-        lines = db.session.execute(
-            sa.select(sa.func.count()).where(CartLine.cart_id == cart.id)
-        ).scalar_one()
         limit = current_app.config["CART_MAX_LINES"]
         if lines >= limit:
             raise CartError(
@@ -179,7 +184,8 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
                 "or save it for later first.",
                 code=CART_FULL,
             )
-    # One statement adds to the line or creates it, so concurrent adds cannot lose counts.
+    # One statement adds to the line or creates it, so concurrent adds cannot lose counts;
+    # it answers with the line's quantity now.
     insert = upsert(CartLine).values(
         cart_id=cart.id,
         variant_id=variant_id,
@@ -187,19 +193,14 @@ def add_item(cart: Cart, variant_id: int, quantity: int) -> CartChange:
         unit_price_snapshot=variant.price,
         added_at=utcnow(),
     )
-    db.session.execute(
+    wanted = db.session.execute(
         insert.on_conflict_do_update(
             index_elements=["cart_id", "variant_id"],
             set_={
                 "quantity": CartLine.quantity + insert.excluded.quantity,
                 "unit_price_snapshot": insert.excluded.unit_price_snapshot,
             },
-        )
-    )
-    wanted = db.session.execute(
-        sa.select(CartLine.quantity).where(
-            CartLine.cart_id == cart.id, CartLine.variant_id == variant_id
-        )
+        ).returning(CartLine.quantity)
     ).scalar_one()
     final, messages = _cap(cart, variant, wanted)
     if final != wanted:

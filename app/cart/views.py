@@ -70,9 +70,10 @@ def current_cart(*, create: bool = False) -> Cart | None:
     user_id, token = _owner()
     cart: Cart | None
     if create:
-        if user_id is None and not token:
+        new = user_id is None and not token
+        if new:
             token = session[GUEST_KEY] = new_guest_token()
-        cart = get_or_create_cart(user_id=user_id, token=token)
+        cart = get_or_create_cart(user_id=user_id, token=token, new=new)
     else:
         cart = find_cart(user_id=user_id, token=token)
     g.cart = cart
@@ -80,6 +81,8 @@ def current_cart(*, create: bool = False) -> Cart | None:
 
 
 def mini_cart_count() -> int:
+    if "cart_item_count" in g:  # the page built the cart's view already
+        return int(g.cart_item_count)
     user_id, token = _owner()
     if user_id is None and not token:
         return 0  # no cart, no query
@@ -114,6 +117,7 @@ def _respond(default_redirect: str | None = None) -> Response | str:
 @bp.get("")
 def view_cart() -> str:
     view = build_cart_view(current_cart())
+    g.cart_item_count = view.item_count  # the header's count, without asking again
     return render_template("cart/cart.html", view=view)
 
 
