@@ -93,7 +93,10 @@ def get_or_create_cart(*, user_id: int | None, token: str | None, new: bool = Fa
     cart = db.session.scalars(
         upsert(Cart).values(**values).on_conflict_do_nothing().returning(Cart)
     ).one_or_none()
-    if cart is None:
+    if cart is not None:
+        # Inserted by this transaction: its row is locked already and its expiry fresh.
+        db.session.info[CREATED_NOW] = (db.session().get_transaction(), cart.id)
+    else:
         cart = find_cart(user_id=user_id, token=token)
     if cart is None:  # an expired cart held the key: renew it
         key = Cart.user_id == user_id if user_id else Cart.token == token
@@ -104,7 +107,20 @@ def get_or_create_cart(*, user_id: int | None, token: str | None, new: bool = Fa
     return cart
 
 
+CREATED_NOW = "carts created in this transaction"
+
+
+def _created_now(cart: Cart) -> bool:
+    """Whether this cart was inserted by the transaction still open (not an earlier one of
+    the same request, whose commit released the row)."""
+    transaction, cart_id = db.session.info.get(CREATED_NOW, (None, None))
+    current = db.session().get_transaction()
+    return cart_id == cart.id and current is not None and transaction is current
+
+
 def touch(cart: Cart) -> None:
+    if _created_now(cart):
+        return
     cart.expires_at = utcnow() + _lifetime(cart.user_id)
     cart.updated_at = utcnow()
 
@@ -161,6 +177,8 @@ def lock_cart(cart: Cart) -> None:
     holds. FOR NO KEY UPDATE, the first lock in the shop's order (cart → order → stock): it
     does not block inserts of lines referencing the cart (their foreign key takes KEY SHARE).
     SQLite takes its write lock at BEGIN for posts, which serialises the same way."""
+    if _created_now(cart):
+        return  # our own INSERT holds the row's lock until commit
     db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update(key_share=True))
 
 
