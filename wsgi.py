@@ -9,8 +9,9 @@ from app.config import ConfigError
 # A web process allocates (and frees) many short-lived objects per request, while the
 # hundreds of thousands made at start-up (modules, routes, templates, SQLAlchemy's mappers)
 # live for ever. Python's cyclic collector would scan those again and again: freeze them
-# (in each worker, after it loaded the app) and collect the young generation less often. Measured in process on the basket flow
-# (product page, add, cart): p50 12.2 -> 9.9 ms, p95 14.2 -> 11.2 ms (docs/performance.md).
+# (in each worker, after it loaded the app) and collect the young generation less often.
+# Measured in process on the basket flow (product page, add, cart): p50 12.2 -> 9.9 ms,
+# p95 14.2 -> 11.2 ms (docs/performance.md). Re-measure on Python 3.14 (incremental GC).
 GC_THRESHOLDS = (10_000, 50, 100)  # CPython's defaults: (700, 10, 10)
 
 try:
