@@ -105,12 +105,12 @@ def owner_cart_for_change(owner: Owner) -> tuple[Cart, bool]:
         existing = find_cart(user_id=owner.user_id, token=None)
         if existing is not None:
             return existing, False
-        return get_or_create_cart(user_id=owner.user_id, token=None), True
+        return get_or_create_cart(user_id=owner.user_id, token=None, new=True), True
     cart = owner_cart(owner)
     if cart is not None:
         return cart, False
     # Never a token the client chose: a fresh random one, returned in the response.
-    return get_or_create_cart(user_id=None, token=new_guest_token()), True
+    return get_or_create_cart(user_id=None, token=new_guest_token(), new=True), True
 
 
 def discount_out(discount: Any) -> DiscountOut:

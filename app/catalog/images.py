@@ -20,6 +20,7 @@ from PIL import Image, ImageCms, ImageOps
 from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.models import Product, ProductImage
+from app.catalog.services import move_in_list
 from app.db import after_commit
 from app.extensions import db
 from app.file_storage import Storage, get_storage
@@ -266,5 +267,43 @@ def delete_product_image(
         "catalog.image_delete",
         actor_id=actor_id,
         target=f"product:{product.id}",
+        detail=f"image:{image.id}",
+    )
+
+
+# --- Staff: order and describe a product's images ---------------------------------------
+
+
+def move_product_image(image: ProductImage, offset: int, *, actor_id: int | None = None) -> bool:
+    """Move an image up (-1) or down (+1) among its product's images; the first is the main
+    picture on listings."""
+    images = list(
+        db.session.execute(
+            sa.select(ProductImage)
+            .where(ProductImage.product_id == image.product_id)
+            .order_by(ProductImage.position, ProductImage.id)
+        ).scalars()
+    )
+    moved = move_in_list(images, image, offset)
+    if moved:
+        db.session.expire(image.product, ["images"])
+        direction = "up" if offset < 0 else "down"
+        audit(
+            "catalog.image_reorder",
+            actor_id=actor_id,
+            target=f"product:{image.product_id}",
+            detail=f"image:{image.id} {direction}",
+        )
+    return moved
+
+
+def set_image_alt_text(image: ProductImage, alt_text: str, *, actor_id: int | None = None) -> None:
+    image.alt_text = alt_text.strip()[:250]
+    db.session.flush()
+    catalog_changed()
+    audit(
+        "catalog.image_alt",
+        actor_id=actor_id,
+        target=f"product:{image.product_id}",
         detail=f"image:{image.id}",
     )

@@ -18,9 +18,10 @@ from app.catalog.images import (
     add_product_image,
     delete_product_image,
     max_image_bytes,
+    move_product_image,
+    set_image_alt_text,
 )
 from app.catalog.models import Product, ProductImage
-from app.catalog.services import move_product_image, set_image_alt_text
 from app.extensions import db
 from app.file_storage import StorageError
 
