@@ -1,28 +1,41 @@
-"""Checkout race: ``python -m bench.checkout [--buyers 40] [--units 10] [--backend postgres]``.
+"""Checkout race: ``python -m bench.checkout [--buyers 200] [--units 50] [--backend postgres]``.
 
-Two app instances (gunicorn, 2 workers each) share one database (and Redis on PostgreSQL).
+Two app instances (gunicorn, 2 workers each) share one database (and Redis on PostgreSQL),
+with one Huey consumer beside them, as production runs (deploy/, scripts/production-recipe.sh):
+notifications and webhook processing are queued, not done inside the shopper's request.
 N buyers, spread over both instances, each put the same item in their cart and check out
 through the offline payment sandbox at the same moment; there are only M units. Prints
-orders placed and paid, units sold, oversold (must be 0) and checkout latency percentiles.
+orders placed and paid, units sold, oversold (must be 0), and two latencies:
+
+* **the press**: POST /checkout/pay until its answer (the redirect to the payment page, or
+  "sold out" back to the cart), for every buyer: what the shop itself makes a buyer wait;
+* **pay → confirmation**: from the press to the "Thank you" page, for the buyers who paid,
+  through the sandbox's hosted page (Stripe's servers, in production, not the shop's).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.cookiejar
+import os
 import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from bench.catalog import (
+    BIN,
     HOST,
     PG_ADMIN_URL,
     REDIS_URL,
@@ -47,11 +60,32 @@ DETAILS = {
 }
 
 
+class _Stay(urllib.request.HTTPRedirectHandler):
+    """Hand a redirect back as it is (to time a single request)."""
+
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        return None
+
+
 class Buyer:
     def __init__(self, base: str) -> None:
         self.base = base
         self.jar = http.cookiejar.CookieJar()
-        self.http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        cookies = urllib.request.HTTPCookieProcessor(self.jar)
+        self.http = urllib.request.build_opener(cookies)
+        self.once = urllib.request.build_opener(cookies, _Stay())
+
+    def post_once(self, path: str, data: dict[str, str]) -> tuple[int, str]:
+        """The status and Location of one POST, its redirect not followed."""
+        body = urllib.parse.urlencode(data).encode()
+        request = urllib.request.Request(self._url(path), data=body)
+        try:
+            with self.once.open(request, timeout=60) as response:
+                return response.status, response.headers.get("Location", "")
+        except urllib.error.HTTPError as exc:
+            if exc.code in (302, 303):
+                return exc.code, exc.headers.get("Location", "")
+            raise
 
     def get(self, path: str) -> tuple[str, str]:
         with self.http.open(self._url(path), timeout=60) as response:
@@ -71,7 +105,14 @@ class Buyer:
         return TOKEN.search(self.get(path)[1]).group(1)
 
 
-def checkout(buyer: Buyer, variant_id: int, barrier: threading.Barrier) -> tuple[str, float]:
+@dataclass
+class Outcome:
+    kind: str  # paid | refused | unpaid | error: ...
+    press: float = 0.0  # seconds: POST /checkout/pay until its answer
+    whole: float = 0.0  # seconds: the press until the confirmation page
+
+
+def checkout(buyer: Buyer, variant_id: int, barrier: threading.Barrier) -> Outcome:
     buyer.post(
         "/cart/add",
         {"variant_id": str(variant_id), "quantity": "1", "csrf_token": buyer.token("/cart")},
@@ -80,17 +121,56 @@ def checkout(buyer: Buyer, variant_id: int, barrier: threading.Barrier) -> tuple
     token = buyer.token("/checkout/review")
     barrier.wait()  # everyone presses Pay at the same moment
     started = time.perf_counter()
-    url, html = buyer.post("/checkout/pay", {"csrf_token": token, "accept_terms": "y"})
-    if "/sandbox/checkout/" not in url:
-        return "refused", time.perf_counter() - started
+    status, location = buyer.post_once("/checkout/pay", {"csrf_token": token, "accept_terms": "y"})
+    press = time.perf_counter() - started
+    url, html = buyer.get(location)  # the payment page, or the cart saying what ran out
+    if status != 303 or "/sandbox/checkout/" not in url:
+        return Outcome("refused", press)
     pay_url = url.rstrip("/") + "/pay"
     url, html = buyer.post(pay_url, {"csrf_token": TOKEN.search(html).group(1)})
-    outcome = "paid" if "Thank you for your order" in html else "unpaid"
-    return outcome, time.perf_counter() - started
+    kind = "paid" if "Thank you for your order" in html else "unpaid"
+    return Outcome(kind, press, time.perf_counter() - started)
+
+
+class Consumer:
+    """One Huey consumer (2 threads), as deploy/ and the production recipe run it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log_path = env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Consumer:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN / "huey_consumer"), "tasks.huey", "--workers", "2", "-k", "thread"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _percentiles(values: list[float]) -> str:
+    ms = sorted(v * 1000 for v in values)
+    if not ms:
+        return "none"
+    p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
+    return f"p50 {statistics.median(ms):.0f}   p95 {p95:.0f}   max {ms[-1]:.0f}"
 
 
 def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
-    env = dict(backend.env, PAYMENT_PROVIDER="sandbox", HUEY_IMMEDIATE="1")
+    env = dict(backend.env, PAYMENT_PROVIDER="sandbox")
     flask_cli(["db", "upgrade"], env, timeout=300)
     flask_cli(["shop", "seed", "--products", "200", "--images", "0"], env, timeout=300)
     engine = sa.create_engine(backend.db_url)
@@ -107,25 +187,26 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
             {"m": opts.units, "v": variant_id},
         )
     with (
+        Consumer(env, tmp / "huey.log"),
         Server("wsgi:app", env, opts, tmp / "a.log") as first,
         Server("wsgi:app", env, opts, tmp / "b.log") as second,
     ):
-        if True:
-            bases = [f"http://{HOST}:{first.port}", f"http://{HOST}:{second.port}"]
-            barrier = threading.Barrier(opts.buyers)
-            results: list[tuple[str, float]] = [("error", 0.0)] * opts.buyers
+        bases = [f"http://{HOST}:{first.port}", f"http://{HOST}:{second.port}"]
+        barrier = threading.Barrier(opts.buyers)
+        results: list[Outcome] = [Outcome("error")] * opts.buyers
 
-            def one(i: int) -> None:
-                try:
-                    results[i] = checkout(Buyer(bases[i % 2]), variant_id, barrier)
-                except Exception as exc:  # noqa: BLE001 - counted and shown
-                    results[i] = (f"error: {type(exc).__name__}: {exc}"[:200], 0.0)
+        def one(i: int) -> None:
+            try:
+                results[i] = checkout(Buyer(bases[i % 2]), variant_id, barrier)
+            except Exception as exc:  # noqa: BLE001 - counted and shown
+                results[i] = Outcome(f"error: {type(exc).__name__}: {exc}"[:200])
 
-            threads = [threading.Thread(target=one, args=(i,)) for i in range(opts.buyers)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=300)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(opts.buyers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        drained = _wait_for_mail(engine, opts.units, timeout=60)
     with engine.connect() as conn:
         on_hand, reserved = conn.execute(
             sa.text("SELECT stock_on_hand, reserved FROM variants WHERE id = :v"), {"v": variant_id}
@@ -141,34 +222,57 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
             sa.text("SELECT count(*) FROM orders WHERE status = 'paid'")
         ).scalar_one()
     engine.dispose()
-    outcomes = [r[0] for r in results]
-    latencies = sorted(r[1] * 1000 for r in results if r[0] == "paid")
+    kinds = [r.kind for r in results]
     print(
-        f"\nbench.checkout [{backend.name}] 2 app instances x {opts.workers} workers, "
-        f"{opts.buyers} buyers racing for {opts.units} units"
+        f"\nbench.checkout [{backend.name}] 2 app instances x {opts.workers} workers + 1 Huey "
+        f"consumer, {opts.buyers} buyers racing for {opts.units} units"
     )
-    paid, refused = outcomes.count("paid"), outcomes.count("refused")
-    other = len(outcomes) - paid - refused
+    paid, refused = kinds.count("paid"), kinds.count("refused")
+    other = len(kinds) - paid - refused
     print(f"  paid checkouts: {paid}   refused (sold out): {refused}   other: {other}")
     print(
         f"  orders paid in the database: {paid_orders}   units sold: {sold}   "
         f"stock left: {on_hand} (reserved {reserved})   oversold: {max(0, sold - opts.units)}"
     )
-    if latencies:
-        p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
-        print(
-            f"  checkout latency (pay → confirmation), ms: p50 {statistics.median(latencies):.0f}"
-            f"   p95 {p95:.0f}   max {latencies[-1]:.0f}"
-        )
-    errors = [o for o in outcomes if o.startswith("error")]
+    pressed = [r for r in results if not r.kind.startswith("error")]
+    rows = [
+        (f"the press (Pay until its answer), all {len(pressed)}", [r.press for r in pressed]),
+        ("  of those who got to pay", [r.press for r in pressed if r.kind == "paid"]),
+        ("  of those told it sold out", [r.press for r in pressed if r.kind == "refused"]),
+        ("pay → confirmation (the paid)", [r.whole for r in pressed if r.kind == "paid"]),
+    ]
+    for label, values in rows:
+        print(f"  {label + ', ms:':<46}{_percentiles(values)}")
+    print(
+        f"  order e-mails sent by the consumer: {drained[0]} in {drained[1]:.1f} s after the burst"
+    )
+    errors = [k for k in kinds if k.startswith("error")]
     if errors:
         print(f"  errors: {sorted(set(errors))}")
 
 
+def _wait_for_mail(engine: sa.Engine, expected: int, timeout: float) -> tuple[int, float]:
+    """Order confirmations the consumer has sent, waiting until ``expected`` or ``timeout``."""
+    started = time.perf_counter()
+    sent = 0
+    while time.perf_counter() - started < timeout:
+        with engine.connect() as conn:
+            sent = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM notifications WHERE status = 'sent' "
+                    "AND template = 'order-confirmation'"
+                )
+            ).scalar_one()
+        if sent >= expected:
+            break
+        time.sleep(0.2)
+    return sent, time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--buyers", type=int, default=40)
-    parser.add_argument("--units", type=int, default=10)
+    parser.add_argument("--buyers", type=int, default=200)
+    parser.add_argument("--units", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     opts = parser.parse_args(argv)

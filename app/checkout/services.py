@@ -50,7 +50,7 @@ from app.inventory.services import lock_stock
 from app.orders.fulfilment import lock_order
 from app.orders.models import CancelReason, Order, OrderStatus
 from app.orders.pricing import Quote, QuoteItem, build_quote
-from app.orders.services import cancel_unpaid, place_order, placed_from
+from app.orders.services import cancel_unpaid, placed_from, reserve_order, write_order
 from app.orders.states import UNPAID, transition
 from app.payments import provider
 from app.payments.models import PaymentStatus
@@ -134,9 +134,10 @@ def quote_for(view: CartView, details: CheckoutDetails) -> Quote:
     )
 
 
-def ready_to_pay(cart: Cart | None) -> Ready:
-    """The cart, its details and its quote, or the first reason it cannot be paid for."""
-    view = build_cart_view(cart)
+def ready_to_pay(cart: Cart | None, *, shown: bool = True) -> Ready:
+    """The cart, its details and its quote, or the first reason it cannot be paid for
+    (``shown=False``: for paying, not for a page; see :func:`build_cart_view`)."""
+    view = build_cart_view(cart, shown=shown)
     check_cart(view)
     assert cart is not None
     details = details_for(cart)
@@ -147,8 +148,14 @@ def ready_to_pay(cart: Cart | None) -> Ready:
 
 def lock_cart(cart: Cart) -> None:
     """Serialise checkouts of one cart (PostgreSQL row lock; SQLite's form posts already
-    hold the database's write lock from their first statement)."""
-    db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update())
+    hold the database's write lock from their first statement), and read it again as the
+    lock finds it."""
+    db.session.execute(
+        sa.select(Cart)
+        .where(Cart.id == cart.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def start_payment(
@@ -195,8 +202,7 @@ def start_payment(
 def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send | _Reuse, str]:
     """Phase 1, with the cart locked: the order to pay and what to ask the provider."""
     lock_cart(cart)
-    db.session.expire(cart)
-    ready = ready_to_pay(cart)
+    ready = ready_to_pay(cart, shown=False)
     if ready.quote.code and ready.quote.code_problem:  # never a surprise full price
         raise CheckoutError(
             f"{ready.quote.code_problem} Remove the code from your cart to pay without it.",
@@ -211,34 +217,23 @@ def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
         )
     acknowledge_prices(ready.view)  # the shopper has seen these prices on the way here
     unpaid = _unpaid_orders(cart)  # locked: the sweeper or a webhook may be settling them
-    # Replacing an order releases its stock and placing one reserves: lock all of it first.
-    lock_stock(
-        [line.variant_id for o in unpaid for line in o.lines]
-        + [line.variant_id for line in ready.quote.lines]
-    )
-    order: Order | None = None
-    for pending in unpaid:
-        if order is None and _matches(pending, ready):
-            order = pending
-            continue
-        close_checkout(pending)
-        cancel_unpaid(
-            pending, note="replaced by a new payment attempt", reason=CancelReason.REPLACED
+    order = next((pending for pending in unpaid if _matches(pending, ready)), None)
+    replaced = [pending for pending in unpaid if pending is not order]
+    if replaced:
+        # Releasing their stock and reserving the new order's in one transaction: all of
+        # it locked up front, in the lock order.
+        lock_stock(
+            [line.variant_id for o in replaced for line in o.lines]
+            + ([line.variant_id for line in ready.quote.lines] if order is None else [])
         )
-    if order is None:
-        try:
-            order = place_order(
-                ready.quote,
-                email=ready.details.email,
-                user_id=user_id,
-                cart_id=cart.id,
-                shipping_address=ready.details.shipping_address,
-                billing_address=ready.details.billing,
+        for pending in replaced:
+            close_checkout(pending)
+            cancel_unpaid(
+                pending, note="replaced by a new payment attempt", reason=CancelReason.REPLACED
             )
-        except CheckoutError:
-            commit_point("stale-orders-replaced")  # what was replaced stays replaced
-            raise
-    elif order.status == OrderStatus.PAYMENT_FAILED:
+    if order is None:
+        return _place(ready, user_id=user_id, urls=urls)
+    if order.status == OrderStatus.PAYMENT_FAILED:
         transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
     order.terms_accepted_at = utcnow()
     live = live_payment(order)
@@ -259,6 +254,38 @@ def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
     close_checkout(order)
     attempt = new_attempt(order, success_url=urls.success, cancel_url=urls.cancel)
     return send_of(attempt), order.number
+
+
+def _place(ready: Ready, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send, str]:
+    """A new order: its own rows and its first attempt, then its stock and its codes' uses.
+
+    Those last rows are the ones every other shopper buying the same item waits on, and
+    they stay locked from the statement that takes them to the commit that follows, so
+    nothing else is written after them: in a burst of buyers for the last units the
+    reservations queue on a few statements, not on the whole order (docs/performance.md)."""
+    savepoint = db.session.begin_nested()
+    try:
+        order = write_order(
+            ready.quote,
+            email=ready.details.email,
+            user_id=user_id,
+            cart_id=ready.cart.id,
+            shipping_address=ready.details.shipping_address,
+            billing_address=ready.details.billing,
+            terms_accepted_at=utcnow(),
+        )
+        attempt = new_attempt(order, success_url=urls.success, cancel_url=urls.cancel, first=True)
+        plan = send_of(attempt)
+        reserve_order(order, ready.quote)
+    except CheckoutError:
+        savepoint.rollback()
+        commit_point("stale-orders-replaced")  # what was replaced stays replaced
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return plan, order.number
 
 
 def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentStart:

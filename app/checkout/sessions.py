@@ -121,11 +121,16 @@ def attempts_of(order: Order) -> list[CheckoutAttempt]:
     )
 
 
-def new_attempt(order: Order, *, success_url: str, cancel_url: str) -> CheckoutAttempt:
+def new_attempt(
+    order: Order, *, success_url: str, cancel_url: str, first: bool = False
+) -> CheckoutAttempt:
     """Fix the next request for ``order`` (number, key, parameters, expiry) before sending it,
-    and hold the stock until a little after that session closes."""
-    numbers = [a.number for a in attempts_of(order)] + [p.attempt for p in order.payments]
-    number = max(numbers, default=0) + 1
+    and hold the stock until a little after that session closes. ``first``: the order was
+    written by this transaction, so it has no attempts or sessions to count."""
+    number = 1
+    if not first:
+        numbers = [a.number for a in attempts_of(order)] + [p.attempt for p in order.payments]
+        number = max(numbers, default=0) + 1
     minutes = current_app.config["RESERVATION_MINUTES"]
     expires = (utcnow() + timedelta(minutes=minutes) + SESSION_MARGIN).replace(microsecond=0)
     attempt = CheckoutAttempt(

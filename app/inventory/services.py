@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 class InsufficientStock(CatalogError):
     """Not enough units for the change; nothing was written."""
 
+    def __init__(self, message: str, *, variant_id: int | None = None) -> None:
+        super().__init__(message)
+        self.variant_id = variant_id  # the variant short of units, when one is
+
 
 # What a stock UPDATE returns, to see whether it crossed the low-stock threshold.
 _AFTER = (
@@ -82,12 +86,27 @@ def lock_stock(variant_ids: Iterable[int | None]) -> None:
         .order_by(Variant.id)
         .with_for_update(key_share=True)
     ).all()
-    db.session.execute(
-        sa.select(Product.id)
-        .where(Product.id.in_(sa.select(Variant.product_id).where(Variant.id.in_(ids))))
-        .order_by(Product.id)
-        .with_for_update(key_share=True)
-    ).all()
+    _lock_products(sa.select(Variant.product_id).where(Variant.id.in_(ids)))
+
+
+def _lock_products(ids: Iterable[int] | sa.Select[Any]) -> list[int]:
+    """Lock the products' rows, ids ascending, and return their ids (PostgreSQL; SQLite's
+    writers are serial). Before their summaries are computed: a summary UPDATE that had to
+    wait for a row would work from what the variants were before the other transaction
+    committed, and could undo its "in stock"."""
+    if isinstance(ids, sa.Select):
+        where = Product.id.in_(ids)
+    else:
+        ids = sorted(set(ids))
+        if not ids:
+            return []
+        if db.engine.dialect.name != "postgresql":
+            return ids
+        where = Product.id.in_(ids)
+    query = sa.select(Product.id).where(where).order_by(Product.id)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    return list(db.session.execute(query).scalars())
 
 
 def refresh_products(variant_ids: Iterable[int | None]) -> None:
@@ -96,10 +115,7 @@ def refresh_products(variant_ids: Iterable[int | None]) -> None:
     ids = sorted({i for i in variant_ids if i is not None})
     if not ids:
         return
-    product_ids = db.session.execute(
-        sa.select(Variant.product_id).where(Variant.id.in_(ids)).distinct()
-    ).scalars()
-    for product_id in sorted(product_ids):
+    for product_id in _lock_products(sa.select(Variant.product_id).where(Variant.id.in_(ids))):
         refresh_product_summary(product_id)
 
 
@@ -271,10 +287,27 @@ def set_low_stock_threshold(
 # --- Orders: reserve at checkout, release when unpaid, sell when paid -----------------------
 
 
-def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
+def reserve_lines(lines: Iterable[tuple[int | None, int]], *, reference: str) -> None:
+    """Hold an unpaid order's units (``lines``: variant id and quantity), then refresh the
+    listing summaries of their products: all of the order's stock in the fewest round trips,
+    for its caller to commit straight after. Every shopper paying for a popular item waits on
+    these rows, so they are the last thing a checkout writes (see
+    app/checkout/services.py), and each variant's guarded UPDATE is the statement that
+    locks it: variants by id, then products by id, as :func:`lock_stock` orders them (a
+    caller that locked them up front just finds them held).
+    Raises InsufficientStock (its ``variant_id`` says which) at the first variant short of
+    units; the caller rolls back what was written before it."""
+    product_ids: set[int] = set()
+    for variant_id, quantity in sorted(_per_variant(lines).items()):
+        product_ids.add(reserve(variant_id, quantity, reference=reference))
+    for product_id in _lock_products(product_ids):
+        refresh_product_summary(product_id)
+
+
+def reserve(variant_id: int, quantity: int, *, reference: str) -> int:
     """Hold ``quantity`` units for an unpaid order (``reference``: its number). A variant
-    whose stock is not tracked always has them and holds nothing (no ledger line). Raises
-    InsufficientStock, writing nothing."""
+    whose stock is not tracked always has them and holds nothing (no ledger line). Returns
+    the variant's product id; raises InsufficientStock, writing nothing."""
     row = db.session.execute(
         sa.update(Variant)
         .where(
@@ -290,15 +323,16 @@ def reserve(variant_id: int, quantity: int, *, reference: str) -> None:
                 else_=Variant.reserved,
             )
         )
-        .returning(*_AFTER)
+        .returning(*_AFTER, Variant.product_id)
         .execution_options(synchronize_session=False)
     ).first()
     if row is None:
-        raise InsufficientStock("Not enough stock left to reserve.")
+        raise InsufficientStock("Not enough stock left to reserve.", variant_id=variant_id)
     if not row.track_inventory:
-        return
-    _watch(variant_id, row, -quantity)
+        return int(row.product_id)
+    _watch(variant_id, row[: len(_AFTER)], -quantity)
     _moved(variant_id, reason=StockReason.RESERVATION, reserved=quantity, reference=reference)
+    return int(row.product_id)
 
 
 def held_for(reference: str, variant_ids: Iterable[int]) -> dict[int, int]:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -22,9 +22,9 @@ from app.db import affected, utcnow
 from app.extensions import db
 from app.inventory.services import (
     InsufficientStock,
-    refresh_products,
     release,
     reserve,
+    reserve_lines,
     sell,
 )
 from app.orders.models import (
@@ -104,15 +104,19 @@ def new_order_number() -> str:
     return f"SS-{chars[:4]}-{chars[4:]}"
 
 
+def _not_enough(name: str) -> CheckoutError:
+    return CheckoutError(
+        f"Sorry, there is not enough {name} left for your order. Lower the "
+        "quantity or remove it from your cart.",
+        code="insufficient-stock",
+    )
+
+
 def _reserve(variant_id: int, quantity: int, order_number: str, name: str) -> None:
     try:
         reserve(variant_id, quantity, reference=order_number)
     except InsufficientStock:
-        raise CheckoutError(
-            f"Sorry, there is not enough {name} left for your order. Lower the "
-            "quantity or remove it from your cart.",
-            code="insufficient-stock",
-        ) from None
+        raise _not_enough(name) from None
 
 
 def place_order(
@@ -124,17 +128,48 @@ def place_order(
     shipping_address: dict[str, Any],
     billing_address: dict[str, Any],
 ) -> Order:
-    """Create the order and reserve its stock, all or nothing. A guest's order remembers the
-    hash of its cart's token (see :func:`placed_from`)."""
+    """Create the order and reserve its stock, all or nothing (:func:`write_order`, then
+    :func:`reserve_order`, in a savepoint)."""
+    savepoint = db.session.begin_nested()
+    try:
+        order = write_order(
+            quote,
+            email=email,
+            user_id=user_id,
+            cart_id=cart_id,
+            shipping_address=shipping_address,
+            billing_address=billing_address,
+        )
+        reserve_order(order, quote)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return order
+
+
+def write_order(
+    quote: Quote,
+    *,
+    email: str,
+    user_id: int | None,
+    cart_id: int | None,
+    shipping_address: dict[str, Any],
+    billing_address: dict[str, Any],
+    terms_accepted_at: datetime | None = None,
+) -> Order:
+    """The order's own rows — the order, its lines, its discounts (held) and its first event —
+    without its stock or its codes' uses (:func:`reserve_order` takes those). Nothing another
+    shopper waits on is locked by these inserts. A guest's order remembers the hash of its
+    cart's token (see :func:`placed_from`)."""
     from app.cart.models import Cart
 
     if not quote.lines:
         raise CheckoutError("Your cart is empty.", code="cart-empty")
     token = None
     if cart_id is not None and user_id is None:
-        token = db.session.execute(
-            sa.select(Cart.token).where(Cart.id == cart_id)
-        ).scalar_one_or_none()
+        cart = db.session.get(Cart, cart_id)  # the caller's, usually: no round trip
+        token = cart.token if cart is not None else None
     minutes = current_app.config["RESERVATION_MINUTES"]
     order = Order(
         number=new_order_number(),
@@ -154,36 +189,28 @@ def place_order(
         cart_id=cart_id,
         cart_token_hash=cart_token_hash(token) if token else None,
         reservation_expires_at=utcnow() + timedelta(minutes=minutes),
+        terms_accepted_at=terms_accepted_at,
         needs_attention="",
+        # A new order has none of these yet: known empty, never fetched.
+        discounts=[],
+        payments=[],
     )
-    savepoint = db.session.begin_nested()
-    try:
-        for line in sorted(quote.lines, key=lambda ln: ln.variant_id):  # fixed lock order
-            _reserve(line.variant_id, line.quantity, order.number, line.product_name)
-        for line in quote.lines:
-            order.lines.append(
-                OrderLine(
-                    variant_id=line.variant_id,
-                    product_name=line.product_name,
-                    variant_options=line.variant_options,
-                    sku=line.sku,
-                    unit_price=line.unit_price,
-                    quantity=line.quantity,
-                    tax=line.tax,
-                    line_total=line.line_total,
-                    discount=line.discount,
-                )
+    for line in quote.lines:
+        order.lines.append(
+            OrderLine(
+                variant_id=line.variant_id,
+                product_name=line.product_name,
+                variant_options=line.variant_options,
+                sku=line.sku,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                tax=line.tax,
+                line_total=line.line_total,
+                discount=line.discount,
             )
-        db.session.add(order)
-        db.session.flush()
-        try:
-            uses.hold(order, quote.discounts)
-        except uses.VoucherUnavailable as exc:
-            raise CheckoutError(str(exc), code=exc.code) from None
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
+        )
+    uses.record(order, quote.discounts)
+    db.session.add(order)
     db.session.add(
         OrderEvent(
             order=order,
@@ -193,9 +220,28 @@ def place_order(
             created_at=utcnow(),
         )
     )
-    refresh_products([line.variant_id for line in quote.lines])
     db.session.flush()
     return order
+
+
+def reserve_order(order: Order, quote: Quote) -> None:
+    """The order's stock, then its codes' uses: the rows other shoppers wait on, locked from
+    here to the caller's commit (stock by variant id, then products, then codes: the lock
+    order of app/inventory/services.py). Raises CheckoutError naming the line short of
+    stock, or the code used up; the caller rolls the order back."""
+    try:
+        reserve_lines(
+            [(line.variant_id, line.quantity) for line in quote.lines], reference=order.number
+        )
+    except InsufficientStock as exc:
+        name = next(
+            (ln.product_name for ln in quote.lines if ln.variant_id == exc.variant_id), "it"
+        )
+        raise _not_enough(name) from None
+    try:
+        uses.take(order, quote.discounts)
+    except uses.VoucherUnavailable as exc:
+        raise CheckoutError(str(exc), code=exc.code) from None
 
 
 def release_reservation(order: Order, *, reason: str = "released") -> bool:

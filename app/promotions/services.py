@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from app.core.shop_errors import ShopError
 from app.core.templating import money, shop_time
@@ -91,6 +91,17 @@ def automatic_rules(now: datetime | None = None) -> list[Rule]:
         .order_by(Promotion.id)
     ).scalars()
     return [rule_of(p) for p in rows]
+
+
+def _automatic_for_request(now: datetime) -> list[Rule]:
+    """:func:`automatic_rules`, read once per request: the cart a page shows and the quote
+    a checkout charges in the same request get the same promotions (and one query)."""
+    if not has_request_context():
+        return automatic_rules(now)
+    rules: list[Rule] | None = g.get("_automatic_rules")
+    if rules is None:
+        rules = g._automatic_rules = automatic_rules(now)
+    return rules
 
 
 def find_code(code: str) -> VoucherCode | None:
@@ -196,7 +207,7 @@ def deal_for(lines: Sequence[Line], *, code: str | None, shopper: Shopper) -> De
     shop_money = partial(money, currency=current_app.config["SHOP_CURRENCY"])
     return evaluate(
         lines,
-        automatic=automatic_rules(now),
+        automatic=_automatic_for_request(now),
         code=rule,
         code_text=code or "",
         code_problem=problem,

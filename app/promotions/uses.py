@@ -61,31 +61,17 @@ def _give(table: type[Promotion] | type[VoucherCode], row_id: int | None) -> Non
 
 
 def hold(order: Order, discounts: Sequence[Applied]) -> None:
-    """Record the order's discounts and take a use of its code; raises
-    :class:`VoucherUnavailable` (the caller rolls the order back) when none is left."""
+    """Record the order's discounts and take a use of its code (:func:`record`, then
+    :func:`take`); raises :class:`VoucherUnavailable` (the caller rolls the order back)."""
+    record(order, discounts)
+    take(order, discounts)
+
+
+def record(order: Order, discounts: Sequence[Applied]) -> None:
+    """The order's discounts as rows of its own, held (no shared row is touched: checkout
+    writes these before it locks stock and codes)."""
     user_id, email = order.user_id, order.email.lower()
     for applied in discounts:
-        if applied.code_id is not None:
-            if not _take(Promotion, applied.promotion_id) or not _take(
-                VoucherCode, applied.code_id
-            ):
-                raise VoucherUnavailable(
-                    f"The code {applied.code} has just been used up. Remove it from your "
-                    "cart to pay the full price.",
-                    field="code",
-                )
-            promotion = db.session.get(Promotion, applied.promotion_id)
-            limit = promotion.per_customer_limit if promotion is not None else None
-            # The promotion's row is locked by _take: one customer's racing checkouts
-            # count each other's uses here.
-            if limit is not None and (
-                customer_uses(applied.promotion_id, user_id=user_id, email=email) >= limit
-            ):
-                raise VoucherUnavailable(
-                    f"You have already used the code {applied.code}. Remove it from your "
-                    "cart to pay the full price.",
-                    field="code",
-                )
         order.discounts.append(
             OrderDiscount(
                 promotion_id=applied.promotion_id,
@@ -99,6 +85,39 @@ def hold(order: Order, discounts: Sequence[Applied]) -> None:
                 email=email,
             )
         )
+
+
+def take(order: Order, discounts: Sequence[Applied]) -> None:
+    """A use of each code among the order's discounts, against its limits; raises
+    :class:`VoucherUnavailable` when none is left. The code's rows stay locked to the end of
+    the transaction, so one customer's racing checkouts count each other's uses."""
+    if order.id is None:
+        db.session.flush()  # its id, to leave its own rows out of the count
+    for applied in discounts:
+        if applied.code_id is None:
+            continue
+        if not _take(Promotion, applied.promotion_id) or not _take(VoucherCode, applied.code_id):
+            raise VoucherUnavailable(
+                f"The code {applied.code} has just been used up. Remove it from your "
+                "cart to pay the full price.",
+                field="code",
+            )
+        promotion = db.session.get(Promotion, applied.promotion_id)
+        limit = promotion.per_customer_limit if promotion is not None else None
+        if limit is not None and (
+            customer_uses(
+                applied.promotion_id,
+                user_id=order.user_id,
+                email=order.email.lower(),
+                excluding=(order.id,),  # its own row, written by record()
+            )
+            >= limit
+        ):
+            raise VoucherUnavailable(
+                f"You have already used the code {applied.code}. Remove it from your "
+                "cart to pay the full price.",
+                field="code",
+            )
     db.session.flush()
 
 
