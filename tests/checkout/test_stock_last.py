@@ -1,0 +1,148 @@
+"""Pay writes the rows every other buyer of the same item waits on (the variant's stock, its
+product's summary) last, straight before its commit, and a product's summary is always
+computed after its row is locked (SQLite and PostgreSQL; the interleaving matters on
+PostgreSQL, where writers run side by side)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import sqlalchemy as sa
+
+from app.catalog.models import Product, Variant
+from app.catalog.services import VariantInput
+from app.db import unit_of_work
+from app.extensions import db
+from app.inventory.services import adjust_stock
+from app.orders.models import Order, OrderStatus
+from tests.catalog import factories
+from tests.checkout.helpers import add_to_cart, pay, submit_details
+
+HOLD = 1.0  # how long the staff side keeps its locks while Pay runs into them
+
+
+def _ready(app, variant_id: int, email: str):
+    client = app.test_client()
+    add_to_cart(client, variant_id)
+    submit_details(client, email=email)
+    return client
+
+
+class _Recorder:
+    """Statements and commits on the engine, in order, from one thread."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine, self.seen, self.thread = engine, [], threading.get_ident()
+
+    def statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.get_ident() == self.thread:
+            self.seen.append(" ".join(statement.split())[:60])
+
+    def commit(self, conn) -> None:
+        if threading.get_ident() == self.thread:
+            self.seen.append("COMMIT")
+
+    def __enter__(self) -> _Recorder:
+        sa.event.listen(self.engine, "before_cursor_execute", self.statement)
+        sa.event.listen(self.engine, "commit", self.commit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self.statement)
+        sa.event.remove(self.engine, "commit", self.commit)
+
+
+def test_pay_holds_the_stock_rows_only_for_the_last_few_statements(own_app):
+    app = own_app
+    with app.app_context(), unit_of_work():
+        variant_id = factories.product(f"Last Mug {uuid.uuid4().hex[:6]}", stock=5).variants[0].id
+    client = _ready(app, variant_id, "last-rows@example.com")
+    with app.app_context():
+        engine = db.engine
+    with _Recorder(engine) as recorder:
+        response = pay(client)
+    assert response.status_code == 303 and "/sandbox/checkout/" in response.headers["Location"]
+    seen = recorder.seen
+    reserved = next(i for i, s in enumerate(seen) if s.startswith("UPDATE variants SET reserved"))
+    held = seen[reserved : seen.index("COMMIT", reserved)]
+    # The order, its lines, its first event and its attempt were written before; from the
+    # stock's first lock to the commit: the variant, its product's lock and summary, the
+    # ledger line, the savepoint's end.
+    assert not [s for s in held if s.startswith(("INSERT INTO orders", "INSERT INTO order_"))]
+    assert not [s for s in held if s.startswith(("INSERT INTO checkout", "UPDATE orders"))]
+    assert len(held) <= 5, held
+    assert any(s.startswith("INSERT INTO checkout_attempts") for s in seen[:reserved])
+    with app.app_context():
+        assert db.session.get(Variant, variant_id).reserved == 1
+
+
+def test_a_summary_waits_for_a_restock_in_flight_and_counts_it(own_app):
+    """Staff restock size L of a shirt (its row and the product's locked, not yet committed)
+    while a shopper pays for the last size S: the product stays "in stock". Computed before
+    the restock committed, the summary would say sold out."""
+    app = own_app
+    tag = uuid.uuid4().hex[:6]
+    with app.app_context(), unit_of_work():
+        product = factories.product(
+            f"Shirt {tag}",
+            variants=[
+                VariantInput(sku=f"{tag}-S", price=1000, options={"size": "S"}, stock=1),
+                VariantInput(sku=f"{tag}-L", price=1000, options={"size": "L"}, stock=0),
+            ],
+        )
+        product_id = product.id
+        small, large = sorted(v.id for v in product.variants)
+    client = _ready(app, small, "last-small@example.com")
+    restocked, outcome = threading.Event(), {}
+
+    def staff() -> None:
+        with app.app_context(), unit_of_work():
+            adjust_stock(large, 5, note="delivery")
+            restocked.set()
+            time.sleep(HOLD)  # the shopper runs into the product's row meanwhile
+        outcome["staff"] = "ok"
+
+    def shopper() -> None:
+        restocked.wait(5)
+        outcome["pay"] = pay(client).status_code
+
+    threads = [threading.Thread(target=staff), threading.Thread(target=shopper)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome == {"staff": "ok", "pay": 303}
+    with app.app_context():
+        stock = {
+            v.id: (v.stock_on_hand, v.reserved)
+            for v in db.session.execute(sa.select(Variant).where(Variant.product_id == product_id))
+            .scalars()
+            .all()
+        }
+        assert stock == {small: (1, 1), large: (5, 0)}
+        assert db.session.get(Product, product_id).in_stock is True
+
+
+def test_a_reservation_writes_the_product_only_when_its_summary_changes(own_app):
+    app = own_app
+    with app.app_context(), unit_of_work():
+        product = factories.product(f"Pair Mug {uuid.uuid4().hex[:6]}", stock=2)
+        product_id, variant_id = product.id, product.variants[0].id
+    with app.app_context():
+        before = db.session.get(Product, product_id).updated_at
+    first = _ready(app, variant_id, "pair-one@example.com")
+    assert pay(first).status_code == 303
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        assert (product.in_stock, product.updated_at) == (True, before)  # one left: as it was
+    second = _ready(app, variant_id, "pair-two@example.com")
+    assert pay(second).status_code == 303
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        assert product.in_stock is False and product.updated_at > before  # the last one
+        orders = db.session.execute(
+            sa.select(Order.status).where(Order.email.like("pair-%@example.com"))
+        ).scalars()
+        assert list(orders) == [OrderStatus.PENDING_PAYMENT] * 2
