@@ -33,6 +33,7 @@ from app.checkout.sessions import (
     attempts_of,
     close_checkout,
     expire_after_commit,
+    held_until,
     is_current,
     live_payment,
     new_attempt,
@@ -42,6 +43,7 @@ from app.checkout.sessions import (
     resolve_attempt,
     send,
     send_of,
+    session_expiry,
 )
 from app.core.templating import money
 from app.db import commit_point, utcnow
@@ -273,6 +275,7 @@ def _place(ready: Ready, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
             shipping_address=ready.details.shipping_address,
             billing_address=ready.details.billing,
             terms_accepted_at=utcnow(),
+            reservation_expires_at=held_until(session_expiry()),  # as its attempt will say
         )
         attempt = new_attempt(order, success_url=urls.success, cancel_url=urls.cancel, first=True)
         plan = send_of(attempt)
@@ -290,12 +293,10 @@ def _place(ready: Ready, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
 
 def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentStart:
     """Phase 4: keep the session, unless its order stopped waiting for it meanwhile."""
-    attempt = db.session.get(CheckoutAttempt, plan.attempt_id)
-    assert attempt is not None
-    order = lock_order(attempt.order_id)  # serialises with a press replacing this order
+    order = lock_order(plan.order_id)  # serialises with a press replacing this order
     assert order is not None
     reused = payment_for_session(session.id) is not None  # another call recorded it first
-    payment = record(attempt, session)
+    payment = record(plan.attempt_id, session, order_locked=True)
     if payment.status != PaymentStatus.PENDING or not is_current(order, payment):
         if payment.status == PaymentStatus.PENDING:
             payment.status = PaymentStatus.EXPIRED

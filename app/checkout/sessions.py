@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -55,6 +55,7 @@ class Send:
     attempt_id: int
     idempotency_key: str
     request: dict[str, Any]
+    order_id: int
 
 
 def session_request(
@@ -131,8 +132,7 @@ def new_attempt(
     if not first:
         numbers = [a.number for a in attempts_of(order)] + [p.attempt for p in order.payments]
         number = max(numbers, default=0) + 1
-    minutes = current_app.config["RESERVATION_MINUTES"]
-    expires = (utcnow() + timedelta(minutes=minutes) + SESSION_MARGIN).replace(microsecond=0)
+    expires = session_expiry()
     attempt = CheckoutAttempt(
         order_id=order.id,
         number=number,
@@ -148,11 +148,22 @@ def new_attempt(
         created_at=utcnow(),
     )
     db.session.add(attempt)
-    held_until = expires + RESERVATION_GRACE
-    if order.reservation_expires_at is None or order.reservation_expires_at < held_until:
-        order.reservation_expires_at = held_until
+    until = held_until(expires)
+    if order.reservation_expires_at is None or order.reservation_expires_at < until:
+        order.reservation_expires_at = until
     db.session.flush()
     return attempt
+
+
+def session_expiry() -> datetime:
+    """When a session asked for now closes: the shopper's time plus the way to Stripe."""
+    minutes = current_app.config["RESERVATION_MINUTES"]
+    return (utcnow() + timedelta(minutes=minutes) + SESSION_MARGIN).replace(microsecond=0)
+
+
+def held_until(expires: datetime) -> datetime:
+    """How long an order's stock stays held for a session closing at ``expires``."""
+    return expires + RESERVATION_GRACE
 
 
 def replayable(attempt: CheckoutAttempt) -> bool:
@@ -161,7 +172,7 @@ def replayable(attempt: CheckoutAttempt) -> bool:
 
 
 def send_of(attempt: CheckoutAttempt) -> Send:
-    return Send(attempt.id, attempt.idempotency_key, dict(attempt.request))
+    return Send(attempt.id, attempt.idempotency_key, dict(attempt.request), attempt.order_id)
 
 
 def send(snapshot: Send) -> CheckoutSession:
@@ -189,15 +200,22 @@ def payment_for_session(session_id: str, *, lock: bool = False) -> Payment | Non
     return db.session.execute(query).scalar_one_or_none()
 
 
-def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
+def record(
+    attempt: CheckoutAttempt | int, session: CheckoutSession, *, order_locked: bool = False
+) -> Payment:
     """Store the session an attempt made, once, whoever learns of it first (the press that
-    sent it, a second press that sent it again, the settling task, a webhook)."""
+    sent it, a second press that sent it again, the settling task, a webhook). ``attempt``:
+    the attempt or its id; ``order_locked``: the caller holds its order's lock already."""
     from app.orders.fulfilment import lock_order
 
     # Order, then attempt, then payment: the order every learner of a session keeps (the
     # press that sent it locked the order already; the settling task and a webhook have not).
-    lock_order(attempt.order_id)
-    lock_attempt(attempt.id)
+    if not order_locked:
+        order_id = attempt if isinstance(attempt, int) else attempt.order_id
+        lock_order(order_id)
+    locked = lock_attempt(attempt if isinstance(attempt, int) else attempt.id)
+    assert locked is not None
+    attempt = locked
     now = utcnow()
     db.session.execute(  # two of them at once: one row, and neither fails
         upsert(Payment)

@@ -157,6 +157,7 @@ def write_order(
     shipping_address: dict[str, Any],
     billing_address: dict[str, Any],
     terms_accepted_at: datetime | None = None,
+    reservation_expires_at: datetime | None = None,
 ) -> Order:
     """The order's own rows — the order, its lines, its discounts (held) and its first event —
     without its stock or its codes' uses (:func:`reserve_order` takes those). Nothing another
@@ -170,7 +171,9 @@ def write_order(
     if cart_id is not None and user_id is None:
         cart = db.session.get(Cart, cart_id)  # the caller's, usually: no round trip
         token = cart.token if cart is not None else None
-    minutes = current_app.config["RESERVATION_MINUTES"]
+    if reservation_expires_at is None:
+        minutes = current_app.config["RESERVATION_MINUTES"]
+        reservation_expires_at = utcnow() + timedelta(minutes=minutes)
     order = Order(
         number=new_order_number(),
         user_id=user_id,
@@ -188,7 +191,7 @@ def write_order(
         status=OrderStatus.PENDING_PAYMENT,
         cart_id=cart_id,
         cart_token_hash=cart_token_hash(token) if token else None,
-        reservation_expires_at=utcnow() + timedelta(minutes=minutes),
+        reservation_expires_at=reservation_expires_at,
         terms_accepted_at=terms_accepted_at,
         needs_attention="",
         # A new order has none of these yet: known empty, never fetched.
