@@ -96,7 +96,7 @@ for port in "$APP1" "$APP2"; do
     "$BIN/gunicorn" -c deploy/gunicorn.conf.py wsgi:app &
   PIDS+=($!)
 done
-"$BIN/huey_consumer" tasks.huey --workers 2 --worker-type thread >"$RUN/huey.log" 2>&1 &
+nice -n 10 "$BIN/huey_consumer" tasks.huey --workers 2 --worker-type thread >"$RUN/huey.log" 2>&1 &
 PIDS+=($!)
 
 echo "== nginx on http://127.0.0.1:$PORT"

@@ -4,7 +4,9 @@ of queries; the verbs that change a cart are in :mod:`app.cart.services`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import current_app
@@ -15,6 +17,9 @@ from app.catalog.models import Product, ProductStatus, Variant
 from app.extensions import db
 from app.promotions.rules import NO_DEAL, Deal, Line
 from app.promotions.services import Shopper, deal_for
+
+if TYPE_CHECKING:
+    from app.orders.models import Order
 
 
 def own_reservations(cart: Cart) -> dict[int, int]:
@@ -41,6 +46,19 @@ def own_reservations(cart: Cart) -> dict[int, int]:
         .group_by(OrderLine.variant_id)
     ).all()
     return {variant_id: int(quantity) for variant_id, quantity in rows if variant_id is not None}
+
+
+def held_by(orders: Iterable[Order]) -> dict[int, int]:
+    """:func:`own_reservations` from the cart's own orders in hand (their lines loaded)."""
+    from app.orders.services import holds_stock
+
+    held: dict[int, int] = {}
+    for order in orders:
+        if holds_stock(order):
+            for line in order.lines:
+                if line.variant_id is not None:
+                    held[line.variant_id] = held.get(line.variant_id, 0) + line.quantity
+    return held
 
 
 def available_for(variant: Variant, own: int) -> int | None:
@@ -135,10 +153,13 @@ def deal_of(view: CartView, *, email: str = "") -> Deal:
     return deal_for(promotion_lines(view), code=code, shopper=shopper)
 
 
-def build_cart_view(cart: Cart | None, *, shown: bool = True) -> CartView:
+def build_cart_view(
+    cart: Cart | None, *, shown: bool = True, own: dict[int, int] | None = None
+) -> CartView:
     """Current catalog prices and stock for every line, in a constant number of queries.
     Reading a cart never writes to it. ``shown=False``: for paying, not for a page — no
-    pictures and no saved-for-later list (two queries fewer).
+    pictures and no saved-for-later list (two queries fewer); ``own``: the cart's own
+    reservations, when the caller has its unpaid orders in hand already.
 
     A price that changed since the shopper last acted on a line is shown as "was X" until
     they act on the cart again (:func:`acknowledge_prices`). Stock is what this cart can
@@ -149,8 +170,8 @@ def build_cart_view(cart: Cart | None, *, shown: bool = True) -> CartView:
         return CartView(None, [], [], 0, 0, currency)
     product = joinedload(CartLine.variant).joinedload(Variant.product)
     options = [product.joinedload(Product.category)]
-    if shown:
-        options.append(product.selectinload(Product.images))
+    if shown:  # joined, not a query of their own: a cart has few lines, a product few pictures
+        options.append(product.joinedload(Product.images))
     lines = list(
         db.session.execute(
             sa.select(CartLine)
@@ -178,7 +199,8 @@ def build_cart_view(cart: Cart | None, *, shown: bool = True) -> CartView:
             .scalars()
         )
     views = []
-    own = own_reservations(cart) if any(ln.variant.track_inventory for ln in lines) else {}
+    if own is None:
+        own = own_reservations(cart) if any(ln.variant.track_inventory for ln in lines) else {}
     for line in lines:
         variant = line.variant
         price_was = None

@@ -20,9 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from app.cart.models import Cart
-from app.cart.queries import CartView, build_cart_view, deal_of
+from app.cart.queries import CartView, build_cart_view, deal_of, held_by
 from app.cart.services import acknowledge_prices
 from app.checkout import errors
 from app.checkout.details import check_cart, details_for, method_for
@@ -136,10 +137,13 @@ def quote_for(view: CartView, details: CheckoutDetails) -> Quote:
     )
 
 
-def ready_to_pay(cart: Cart | None, *, shown: bool = True) -> Ready:
+def ready_to_pay(
+    cart: Cart | None, *, shown: bool = True, own: dict[int, int] | None = None
+) -> Ready:
     """The cart, its details and its quote, or the first reason it cannot be paid for
-    (``shown=False``: for paying, not for a page; see :func:`build_cart_view`)."""
-    view = build_cart_view(cart, shown=shown)
+    (``shown=False``: for paying, not for a page; ``own``: what its unpaid orders hold; see
+    :func:`build_cart_view`)."""
+    view = build_cart_view(cart, shown=shown, own=own)
     check_cart(view)
     assert cart is not None
     details = details_for(cart)
@@ -204,7 +208,8 @@ def start_payment(
 def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send | _Reuse, str]:
     """Phase 1, with the cart locked: the order to pay and what to ask the provider."""
     lock_cart(cart)
-    ready = ready_to_pay(cart, shown=False)
+    unpaid = _unpaid_orders(cart)  # locked: the sweeper or a webhook may be settling them
+    ready = ready_to_pay(cart, shown=False, own=held_by(unpaid))
     if ready.quote.code and ready.quote.code_problem:  # never a surprise full price
         raise CheckoutError(
             f"{ready.quote.code_problem} Remove the code from your cart to pay without it.",
@@ -218,7 +223,6 @@ def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
             code=errors.TOTAL_TOO_SMALL,
         )
     acknowledge_prices(ready.view)  # the shopper has seen these prices on the way here
-    unpaid = _unpaid_orders(cart)  # locked: the sweeper or a webhook may be settling them
     order = next((pending for pending in unpaid if _matches(pending, ready)), None)
     replaced = [pending for pending in unpaid if pending is not order]
     if replaced:
@@ -308,13 +312,15 @@ def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentSt
 
 def _unpaid_orders(cart: Cart) -> list[Order]:
     """The cart's unpaid orders, newest first, locked and re-read: one the sweeper cancelled
-    a moment ago is not among them."""
+    a moment ago is not among them. Their lines and discounts come with them (no query when
+    there are none, the usual first press)."""
     return list(
         db.session.execute(
             sa.select(Order)
             .where(placed_from(cart), Order.status.in_(UNPAID))
             .order_by(Order.id.desc())
-            .with_for_update(key_share=True)
+            .options(selectinload(Order.lines), selectinload(Order.discounts))
+            .with_for_update(key_share=True, of=Order)
             .execution_options(populate_existing=True)
         ).scalars()
     )

@@ -99,6 +99,15 @@ def holding_stock() -> sa.ColumnElement[bool]:
     )
 
 
+def holds_stock(order: Order) -> bool:
+    """:func:`holding_stock` for an order in hand."""
+    return (
+        order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
+        and order.reservation_released_at is None
+        and order.stock_committed_at is None
+    )
+
+
 def new_order_number() -> str:
     chars = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
     return f"SS-{chars[:4]}-{chars[4:]}"
