@@ -32,18 +32,24 @@ def _file_digest(path: str) -> str:
 
 def asset_url(filename: str) -> str:
     """A static URL with a content hash, so files can be cached for a year. Computed once per
-    file and process outside development (files do not change under a running release)."""
-    urls: dict[str, str] = current_app.extensions.setdefault("shop_asset_urls", {})
-    if filename in urls:
-        return urls[filename]
-    static = Path(current_app.static_folder or "")
+    file and process outside development (files do not change under a running release); in
+    development once per version of the file (a stat, not a hash, per page)."""
+    urls: dict[object, str] = current_app.extensions.setdefault("shop_asset_urls", {})
+    key: object = filename
+    path = Path(current_app.static_folder or "") / filename
+    if current_app.config["SHOP_ENV"] == "development":
+        try:
+            stat = path.stat()
+            key = (filename, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = (filename, None)
+    if key in urls:
+        return urls[key]
     try:
-        version = _file_digest(str(static / filename))
+        version = _file_digest(str(path))
     except FileNotFoundError:
         version = "missing"
-    url = url_for("static", filename=filename, v=version)
-    if current_app.config["SHOP_ENV"] != "development":
-        urls[filename] = url
+    url = urls[key] = url_for("static", filename=filename, v=version)
     return url
 
 
