@@ -65,6 +65,7 @@ def basket_flow(base: str, shoppers: int) -> dict:
 
     host, port = urllib.parse.urlsplit(base).netloc.split(":")
     timings, probe = [], []
+    steps: dict[str, list[float]] = {"product page": [], "add": [], "cart page": []}
     for path in _single_variant_products(base, shoppers):
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         started = time.perf_counter()
@@ -79,16 +80,23 @@ def basket_flow(base: str, shoppers: int) -> dict:
             {"csrf_token": fields["csrf_token"], "variant_id": fields["variant_id"], "quantity": 1}
         )
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": base}
+        step = time.perf_counter()
+        steps["product page"].append((step - started) * 1000)
         conn.request("POST", "/cart/add", body=body, headers=headers)
         added = conn.getresponse()
         added.read()
         cookie = added.getheader("Set-Cookie", "").split(";", 1)[0]
         if added.status != 303 or not cookie:
             raise SystemExit(f"basket flow: add to cart answered {added.status}")
+        now = time.perf_counter()
+        steps["add"].append((now - step) * 1000)
+        step = now
         conn.request("GET", "/cart", headers={"Cookie": cookie})
         cart = conn.getresponse()
         cart_html = cart.read().decode()
-        timings.append((time.perf_counter() - started) * 1000)
+        now = time.perf_counter()
+        steps["cart page"].append((now - step) * 1000)
+        timings.append((now - started) * 1000)
         if cart.status != 200 or 'badge-count">1<' not in cart_html:
             raise SystemExit("basket flow: the cart does not hold the item")
         started = time.perf_counter()
@@ -103,6 +111,7 @@ def basket_flow(base: str, shoppers: int) -> dict:
         "p50_ms": statistics.median(timings),
         "p95_ms": timings[int(len(timings) * 0.95) - 1],
         "healthz_p50_ms": statistics.median(probe),
+        "steps": {name: statistics.median(values) for name, values in steps.items()},
     }
 
 
@@ -238,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         flow = opts.flow
         print(
             f"{flow['name']}: p50 {flow['p50_ms']:.1f} ms, p95 {flow['p95_ms']:.1f} ms "
-            f"(one /healthz on the same connection: p50 {flow['healthz_p50_ms']:.2f} ms)"
+            f"(one /healthz on the same connection: p50 {flow['healthz_p50_ms']:.2f} ms; "
+            + ", ".join(f"{k} {v:.1f}" for k, v in flow["steps"].items())
+            + " ms p50)"
         )
     return 0
 

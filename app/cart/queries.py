@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -46,6 +46,21 @@ def own_reservations(cart: Cart) -> dict[int, int]:
         .group_by(OrderLine.variant_id)
     ).all()
     return {variant_id: int(quantity) for variant_id, quantity in rows if variant_id is not None}
+
+
+def _own_held(cart: Cart) -> sa.ScalarSelect[int]:
+    """:func:`own_reservations` of the line's variant, as a column of the cart's lines query
+    (no round trip of its own)."""
+    from app.orders.models import Order, OrderLine
+    from app.orders.services import holding_stock, placed_from
+
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(OrderLine.quantity), 0))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(placed_from(cart), holding_stock(), OrderLine.variant_id == CartLine.variant_id)
+        .correlate(CartLine)
+        .scalar_subquery()
+    )
 
 
 def held_by(orders: Iterable[Order]) -> dict[int, int]:
@@ -163,7 +178,8 @@ def build_cart_view(
 
     A price that changed since the shopper last acted on a line is shown as "was X" until
     they act on the cart again (:func:`acknowledge_prices`). Stock is what this cart can
-    have, its own unpaid orders' reservations included (:func:`own_reservations`, one query).
+    have, its own unpaid orders' reservations included (:func:`own_reservations`, a column of
+    the lines query).
     """
     currency = current_app.config["SHOP_CURRENCY"]
     if cart is None:
@@ -172,16 +188,22 @@ def build_cart_view(
     options = [product.joinedload(Product.category)]
     if shown:  # joined, not a query of their own: a cart has few lines, a product few pictures
         options.append(product.joinedload(Product.images))
-    lines = list(
+    columns: list[Any] = [CartLine]
+    if own is None:
+        columns.append(_own_held(cart))
+    rows = (
         db.session.execute(
-            sa.select(CartLine)
+            sa.select(*columns)
             .where(CartLine.cart_id == cart.id)
             .order_by(CartLine.id)
             .options(*options)
         )
         .unique()
-        .scalars()
+        .all()
     )
+    lines = [row[0] for row in rows]
+    if own is None:
+        own = {row[0].variant_id: int(row[1]) for row in rows if row[1]}
     saved: list[SavedItem] = []
     if shown:
         saved = list(
@@ -199,8 +221,6 @@ def build_cart_view(
             .scalars()
         )
     views = []
-    if own is None:
-        own = own_reservations(cart) if any(ln.variant.track_inventory for ln in lines) else {}
     for line in lines:
         variant = line.variant
         price_was = None
