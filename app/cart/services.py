@@ -58,15 +58,20 @@ def new_guest_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits
 
 
-def find_cart(*, user_id: int | None, token: str | None) -> Cart | None:
-    """The caller's own cart only: by signed-in user, else by the guest token."""
+def find_cart(*, user_id: int | None, token: str | None, lock: bool = False) -> Cart | None:
+    """The caller's own cart only: by signed-in user, else by the guest token. ``lock``:
+    read and locked in one statement, for paying (see :func:`locked_now`)."""
     if user_id is not None:
         query = sa.select(Cart).where(Cart.user_id == user_id)
     elif token:
         query = sa.select(Cart).where(Cart.token == token, Cart.user_id.is_(None))
     else:
         return None
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
     cart = db.session.execute(query).scalar_one_or_none()
+    if cart is not None and lock:
+        db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
     if cart is not None and cart.expires_at <= utcnow():
         return None
     return cart
@@ -108,6 +113,16 @@ def get_or_create_cart(*, user_id: int | None, token: str | None, new: bool = Fa
 
 
 CREATED_NOW = "carts created in this transaction"
+
+
+LOCKED_NOW = "cart read and locked by this transaction"
+
+
+def locked_now(cart: Cart) -> bool:
+    """Whether the transaction still open read this cart with its row lock (FOR UPDATE)."""
+    transaction, cart_id = db.session.info.get(LOCKED_NOW, (None, None))
+    current = db.session().get_transaction()
+    return cart_id == cart.id and current is not None and transaction is current
 
 
 def _created_now(cart: Cart) -> bool:

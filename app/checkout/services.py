@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from app.cart.models import Cart
 from app.cart.queries import CartView, build_cart_view, deal_of, held_by
-from app.cart.services import acknowledge_prices
+from app.cart.services import acknowledge_prices, locked_now
 from app.checkout import errors
 from app.checkout.details import check_cart, details_for, method_for
 from app.checkout.errors import CheckoutError, DetailsInvalid
@@ -39,7 +39,7 @@ from app.checkout.sessions import (
     live_payment,
     new_attempt,
     payment_for_session,
-    record,
+    record_first,
     replayable,
     resolve_attempt,
     send,
@@ -155,7 +155,9 @@ def ready_to_pay(
 def lock_cart(cart: Cart) -> None:
     """Serialise checkouts of one cart (PostgreSQL row lock; SQLite's form posts already
     hold the database's write lock from their first statement), and read it again as the
-    lock finds it."""
+    lock finds it — unless this transaction read it with the lock already."""
+    if locked_now(cart):
+        return
     db.session.execute(
         sa.select(Cart)
         .where(Cart.id == cart.id)
@@ -299,8 +301,8 @@ def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentSt
     """Phase 4: keep the session, unless its order stopped waiting for it meanwhile."""
     order = lock_order(plan.order_id)  # serialises with a press replacing this order
     assert order is not None
-    reused = payment_for_session(session.id) is not None  # another call recorded it first
-    payment = record(plan.attempt_id, session, order_locked=True)
+    payment, first = record_first(plan.attempt_id, session, order_locked=True)
+    reused = not first  # another call recorded it first
     if payment.status != PaymentStatus.PENDING or not is_current(order, payment):
         if payment.status == PaymentStatus.PENDING:
             payment.status = PaymentStatus.EXPIRED

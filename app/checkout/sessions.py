@@ -206,6 +206,13 @@ def record(
     """Store the session an attempt made, once, whoever learns of it first (the press that
     sent it, a second press that sent it again, the settling task, a webhook). ``attempt``:
     the attempt or its id; ``order_locked``: the caller holds its order's lock already."""
+    return record_first(attempt, session, order_locked=order_locked)[0]
+
+
+def record_first(
+    attempt: CheckoutAttempt | int, session: CheckoutSession, *, order_locked: bool = False
+) -> tuple[Payment, bool]:
+    """:func:`record`, and whether this call stored it (False: another learner had)."""
     from app.orders.fulfilment import lock_order
 
     # Order, then attempt, then payment: the order every learner of a session keeps (the
@@ -217,7 +224,7 @@ def record(
     assert locked is not None
     attempt = locked
     now = utcnow()
-    db.session.execute(  # two of them at once: one row, and neither fails
+    stored = db.session.scalars(  # two of them at once: one row, and neither fails
         upsert(Payment)
         .values(
             order_id=attempt.order_id,
@@ -237,13 +244,14 @@ def record(
             updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=["session_id"])
-    )
+        .returning(Payment)
+    ).one_or_none()
     if attempt.resolved_at is None:
         attempt.resolved_at = now
     db.session.flush()
-    payment = payment_for_session(session.id)
+    payment = stored or payment_for_session(session.id)
     assert payment is not None
-    return payment
+    return payment, stored is not None
 
 
 def is_current(order: Order, payment: Payment) -> bool:
