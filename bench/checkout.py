@@ -44,6 +44,7 @@ from bench.catalog import (
     _gunicorn_supports,
     flask_cli,
     postgres_backend,
+    run_wrk,
     sqlite_backend,
 )
 
@@ -223,6 +224,16 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         Server("wsgi:app", env, opts, tmp / "b.log") as second,
     ):
         bases = [f"http://{HOST}:{first.port}", f"http://{HOST}:{second.port}"]
+        # How fast this machine is right now: the same instances' /healthz, before the burst.
+        healthz = run_wrk(
+            bases[0] + "/healthz",
+            script="report.lua",
+            args=[],
+            duration=3,
+            connections=8,
+            threads=2,
+            timeout_s=5,
+        )
         snapshot: dict[str, object] = {}
 
         def pressing() -> None:  # run by one buyer, as all of them are about to press Pay
@@ -292,6 +303,10 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         print(f"  {label + ', ms:':<46}{_percentiles(values)}")
     print(
         f"  order e-mails sent by the consumer: {drained[0]} in {drained[1]:.1f} s after the burst"
+    )
+    print(
+        f"  this machine before the burst: /healthz {healthz['rps']:,.0f} req/s on one instance "
+        f"(wrk -c8, 3 s)"
     )
     busy = sorted(((v, k) for k, v in cpu.items() if v >= 0.01), reverse=True)
     print(

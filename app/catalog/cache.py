@@ -2,7 +2,10 @@
 
 Keys carry a catalog version; any change to products, variants, prices, stock or categories
 bumps the version after its transaction commits, so every cached fragment is invalidated at
-once and no stale page outlives the change. Redis is shared by all instances; without Redis
+once and no stale page outlives the change. What cannot show stock (the category tree,
+brands, search synonyms) is kept under a second, structure version that stock changes leave
+alone (and price changes too): in a sale every order moves stock, and the navigation need not
+be rebuilt each time. Redis is shared by all instances; without Redis
 each process keeps its own small cache (then another process may serve a fragment for up to
 ``CACHE_TTL_SECONDS`` after a change).
 
@@ -30,7 +33,8 @@ from app.db import after_commit
 from app.extensions import cache
 
 log = logging.getLogger(__name__)
-VERSION_KEY = "catalog:version"
+VERSION_KEY = "catalog:version"  # any change to what the catalog shows
+STRUCTURE_KEY = "catalog:structure"  # any change but stock
 T = TypeVar("T")
 breaker = Breaker("the catalog cache")
 
@@ -47,6 +51,7 @@ def _get(key: str) -> Any:
         # Back after an outage: changes made meanwhile could not bump the version, so
         # whatever was cached before is stale. Start afresh.
         _safe_set(VERSION_KEY, f"{time.time():.6f}", timeout=0)
+        _safe_set(STRUCTURE_KEY, f"{time.time():.6f}", timeout=0)
         return None
     return value
 
@@ -57,19 +62,31 @@ def _failed(exc: Exception) -> None:
     breaker.failed()
 
 
-def catalog_version() -> str:
-    if "catalog_version" not in g:
-        version = _get(VERSION_KEY)
+def _version(key: str, name: str) -> str:
+    if name not in g:
+        version = _get(key)
         if version is None:
             version = f"{time.time():.6f}"
-            _safe_set(VERSION_KEY, version, timeout=0)
-        g.catalog_version = version
-    return g.catalog_version
+            _safe_set(key, version, timeout=0)
+        setattr(g, name, version)
+    return str(getattr(g, name))
 
 
-def catalog_changed() -> None:
-    """Invalidate cached catalog fragments once the current transaction commits."""
+def catalog_version() -> str:
+    return _version(VERSION_KEY, "catalog_version")
+
+
+def structure_version() -> str:
+    return _version(STRUCTURE_KEY, "catalog_structure_version")
+
+
+def catalog_changed(*, structure: bool = True) -> None:
+    """Invalidate cached catalog fragments once the current transaction commits.
+    ``structure=False``: only prices or stock changed (the structure version, and what is
+    cached under it, stays)."""
     after_commit(bump_catalog_version, key="catalog:version")
+    if structure:
+        after_commit(bump_structure_version, key="catalog:structure")
 
 
 def bump_catalog_version() -> None:
@@ -77,18 +94,26 @@ def bump_catalog_version() -> None:
     g.pop("catalog_version", None)
 
 
-def _versioned_key(key: str) -> str:
+def bump_structure_version() -> None:
+    _safe_set(STRUCTURE_KEY, f"{time.time():.6f}", timeout=0)
+    g.pop("catalog_structure_version", None)
+
+
+def _versioned_key(key: str, *, stock: bool = True) -> str:
     # Per host as well: rendered fragments hold absolute links (canonical, JSON-LD, Open
     # Graph) built from the request's host, so a request with a forged Host header only
     # ever fills, and gets, its own copies (TRUSTED_HOSTS refuses such requests outright).
     host = request.host_url if has_request_context() else ""
     digest = hashlib.sha256(f"{host}|{key}".encode()).hexdigest()[:32]
-    return f"cat:{catalog_version()}:{digest}"
+    if stock:
+        return f"cat:{catalog_version()}:{digest}"
+    return f"cat:s{structure_version()}:{digest}"
 
 
-def cached_value(key: str, load: Callable[[], T]) -> T:
-    """A catalog value from the shared cache, loaded and stored on a miss."""
-    full_key = _versioned_key(key)
+def cached_value(key: str, load: Callable[[], T], *, stock: bool = True) -> T:
+    """A catalog value from the shared cache, loaded and stored on a miss. ``stock=False``:
+    the value cannot show stock, so it is kept under the structure version."""
+    full_key = _versioned_key(key, stock=stock)
     hit = _get(full_key)
     if hit is not None:
         return hit

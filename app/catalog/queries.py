@@ -71,7 +71,9 @@ class CategoryTree:
 def get_category_tree() -> CategoryTree:
     """The whole tree, from the shared cache (categories are few and read on every page)."""
     if "category_tree" not in g:
-        g.category_tree = CategoryTree(cached_value("categories", _load_category_nodes))
+        g.category_tree = CategoryTree(
+            cached_value("categories", _load_category_nodes, stock=False)
+        )
     return g.category_tree
 
 

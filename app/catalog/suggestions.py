@@ -116,4 +116,4 @@ def _brands() -> list[str]:
             ).scalars()
         )
 
-    return cached_value("brands", load)
+    return cached_value("brands", load, stock=False)

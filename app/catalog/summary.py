@@ -64,4 +64,4 @@ def refresh_product_summary(product_id: int) -> None:
     product = db.session.identity_map.get(db.session.identity_key(Product, product_id))
     if product is not None:  # read again only if something looks (no round trip otherwise)
         db.session.expire(product, ["price_min", "price_max", "in_stock", "updated_at"])
-    catalog_changed()
+    catalog_changed(structure=False)  # prices and stock; other changes say so themselves

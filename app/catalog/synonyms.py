@@ -117,4 +117,4 @@ def synonym_map() -> dict[str, list[str]]:
                 found[lookup_key(term)] = [term] + [t for t in group if t != term]
         return found
 
-    return cached_value("synonyms", load)
+    return cached_value("synonyms", load, stock=False)

@@ -158,3 +158,28 @@ def test_a_cached_search_still_counts_in_the_statistics(app, shirt, monkeypatch)
     for _ in range(3):
         assert app.test_client().get("/products?q=oxford").status_code == 200
     assert counted == [("oxford", 1)] * 3
+
+
+def test_a_sale_keeps_the_navigation_cached_and_shows_the_stock_at_once(
+    app, db, shirt, count_queries
+):
+    """Stock moves with every order of a sale: pages showing stock follow at once, while the
+    category tree (which shows none) stays cached; a category's own change reaches it."""
+    from app.catalog.categories import update_category
+    from app.catalog.models import Category
+    from app.inventory.services import adjust_stock
+
+    medium = next(v for v in shirt.variants if v.sku == "OX-M")
+    page = app.test_client().get("/products/oxford-shirt").get_data(as_text=True)
+    assert "Only 3 left" in page
+    adjust_stock(medium.id, -2, note="sold in the shop")
+    commit_unit_of_work()
+    count_queries.statements.clear()
+    page = app.test_client().get("/products/oxford-shirt").get_data(as_text=True)
+    assert "Only 1 left" in page
+    assert not [s for s in count_queries.statements if "FROM categories" in s]
+    men = db.session.get(Category, shirt.category_id)
+    update_category(men, name="Menswear", parent=men.parent)
+    commit_unit_of_work()
+    page = app.test_client().get("/products/oxford-shirt").get_data(as_text=True)
+    assert "Menswear" in page
