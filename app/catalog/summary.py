@@ -55,11 +55,16 @@ def _summary_update() -> sa.Update:
     )
 
 
-def refresh_product_summary(product_id: int) -> None:
-    """Recompute the listing summary (price range, in stock) from the variants, in SQL. A
-    caller changing stock has locked the product's row before this statement (see
-    app/inventory/services.py): waiting for it inside the UPDATE would compute the summary
-    from what the variants were before the other transaction committed."""
+def refresh_product_summary(product_id: int, *, locked: bool = False) -> None:
+    """Recompute the listing summary (price range, in stock) from the variants, in SQL, after
+    the product's row is locked (``locked``: the caller locked it already, with the others
+    of its change in id order; app/inventory/services.py). Waiting for the row inside the
+    UPDATE would compute the summary from what the variants were when the statement began,
+    before the other transaction committed, and could undo its "in stock"."""
+    if not locked and db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            sa.select(Product.id).where(Product.id == product_id).with_for_update(key_share=True)
+        )
     db.session.execute(_summary_update(), {"product_id": product_id, "now": utcnow()})
     product = db.session.identity_map.get(db.session.identity_key(Product, product_id))
     if product is not None:  # read again only if something looks (no round trip otherwise)

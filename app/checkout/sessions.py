@@ -217,10 +217,12 @@ def record_first(
 
     # Order, then attempt, then payment: the order every learner of a session keeps (the
     # press that sent it locked the order already; the settling task and a webhook have not).
+    attempt_id = attempt if isinstance(attempt, int) else attempt.id
     if not order_locked:
-        order_id = attempt if isinstance(attempt, int) else attempt.order_id
-        lock_order(order_id)
-    locked = lock_attempt(attempt if isinstance(attempt, int) else attempt.id)
+        known = db.session.get(CheckoutAttempt, attempt) if isinstance(attempt, int) else attempt
+        assert known is not None
+        lock_order(known.order_id)
+    locked = lock_attempt(attempt_id)
     assert locked is not None
     attempt = locked
     now = utcnow()

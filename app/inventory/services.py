@@ -116,7 +116,7 @@ def refresh_products(variant_ids: Iterable[int | None]) -> None:
     if not ids:
         return
     for product_id in _lock_products(sa.select(Variant.product_id).where(Variant.id.in_(ids))):
-        refresh_product_summary(product_id)
+        refresh_product_summary(product_id, locked=True)
 
 
 def _moved(
@@ -301,7 +301,7 @@ def reserve_lines(lines: Iterable[tuple[int | None, int]], *, reference: str) ->
     for variant_id, quantity in sorted(_per_variant(lines).items()):
         product_ids.add(reserve(variant_id, quantity, reference=reference))
     for product_id in _lock_products(product_ids):
-        refresh_product_summary(product_id)
+        refresh_product_summary(product_id, locked=True)
 
 
 def reserve(variant_id: int, quantity: int, *, reference: str) -> int:

@@ -1,4 +1,5 @@
-"""A code's uses follow its order: **held** when the order is placed (a conditional UPDATE
+"""A code's uses follow its order: **held** when the order is placed (its rows by
+:func:`record` with the order's own, then the counters by :func:`take`, a conditional UPDATE
 against the limit, so racing checkouts can never pass it), **used** when the order is paid,
 **released** when the unpaid order expires or is cancelled, which gives the use back.
 
@@ -60,13 +61,6 @@ def _give(table: type[Promotion] | type[VoucherCode], row_id: int | None) -> Non
     )
 
 
-def hold(order: Order, discounts: Sequence[Applied]) -> None:
-    """Record the order's discounts and take a use of its code (:func:`record`, then
-    :func:`take`); raises :class:`VoucherUnavailable` (the caller rolls the order back)."""
-    record(order, discounts)
-    take(order, discounts)
-
-
 def record(order: Order, discounts: Sequence[Applied]) -> None:
     """The order's discounts as rows of its own, held (no shared row is touched: checkout
     writes these before it locks stock and codes)."""
@@ -93,6 +87,8 @@ def take(order: Order, discounts: Sequence[Applied]) -> None:
     the transaction, so one customer's racing checkouts count each other's uses."""
     if order.id is None:
         db.session.flush()  # its id, to leave its own rows out of the count
+    if order.id is None:  # not in the session: its own rows could not be told apart
+        raise RuntimeError("take() needs an order that was added to the session")
     for applied in discounts:
         if applied.code_id is None:
             continue

@@ -15,7 +15,7 @@ from app.catalog.models import Product, Variant
 from app.catalog.services import VariantInput
 from app.db import unit_of_work
 from app.extensions import db
-from app.inventory.services import adjust_stock
+from app.inventory.services import adjust_stock, set_stock_count
 from app.orders.models import Order, OrderStatus
 from tests.catalog import factories
 from tests.checkout.helpers import add_to_cart, pay, submit_details
@@ -146,3 +146,52 @@ def test_a_reservation_writes_the_product_only_when_its_summary_changes(own_app)
             sa.select(Order.status).where(Order.email.like("pair-%@example.com"))
         ).scalars()
         assert list(orders) == [OrderStatus.PENDING_PAYMENT] * 2
+
+
+def test_a_count_to_zero_waits_for_a_sale_in_flight_and_says_sold_out(own_app, monkeypatch):
+    """A shopper reserves the last size M (product locked, not yet committed) while staff
+    count size L down to 0: the product ends "sold out". Computed before the sale committed,
+    the count's summary would still see M on the shelf and leave "in stock"."""
+    import app.orders.services as order_services
+
+    app = own_app
+    tag = uuid.uuid4().hex[:6]
+    with app.app_context(), unit_of_work():
+        product = factories.product(
+            f"Tee {tag}",
+            variants=[
+                VariantInput(sku=f"{tag}-M", price=1000, options={"size": "M"}, stock=1),
+                VariantInput(sku=f"{tag}-L", price=1000, options={"size": "L"}, stock=5),
+            ],
+        )
+        product_id = product.id
+        medium, large = sorted(v.id for v in product.variants)
+    client = _ready(app, medium, "last-medium@example.com")
+    reserved, outcome = threading.Event(), {}
+    real = order_services.reserve_order
+
+    def reserve_then_hold(order, quote):
+        real(order, quote)
+        if threading.current_thread().name == "shopper":
+            reserved.set()
+            time.sleep(HOLD)  # staff count meanwhile
+
+    monkeypatch.setattr("app.checkout.services.reserve_order", reserve_then_hold)
+
+    def shopper() -> None:
+        outcome["pay"] = pay(client).status_code
+
+    def staff() -> None:
+        reserved.wait(5)
+        with app.app_context(), unit_of_work():
+            set_stock_count(large, 0, note="shelf count")
+        outcome["staff"] = "ok"
+
+    threads = [threading.Thread(target=shopper, name="shopper"), threading.Thread(target=staff)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome == {"pay": 303, "staff": "ok"}
+    with app.app_context():
+        assert db.session.get(Product, product_id).in_stock is False
