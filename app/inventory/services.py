@@ -289,7 +289,8 @@ def set_low_stock_threshold(
 
 def reserve_lines(lines: Iterable[tuple[int | None, int]], *, reference: str) -> None:
     """Hold an unpaid order's units (``lines``: variant id and quantity), then refresh the
-    listing summaries of their products: all of the order's stock in the fewest round trips,
+    listing summary of each product whose variant gave its last units (no other summary can
+    change): all of the order's stock in the fewest round trips,
     for its caller to commit straight after. Every shopper paying for a popular item waits on
     these rows, so they are the last thing a checkout writes (see
     app/checkout/services.py), and each variant's guarded UPDATE is the statement that
@@ -297,17 +298,24 @@ def reserve_lines(lines: Iterable[tuple[int | None, int]], *, reference: str) ->
     caller that locked them up front just finds them held).
     Raises InsufficientStock (its ``variant_id`` says which) at the first variant short of
     units; the caller rolls back what was written before it."""
-    product_ids: set[int] = set()
+    emptied: set[int] = set()
     for variant_id, quantity in sorted(_per_variant(lines).items()):
-        product_ids.add(reserve(variant_id, quantity, reference=reference))
-    for product_id in _lock_products(product_ids):
+        product_id, none_left = reserve(variant_id, quantity, reference=reference)
+        if none_left:
+            emptied.add(product_id)
+    # A reservation changes no price and can only end "in stock" by taking a variant's last
+    # units: other products' summaries stay as they are (no lock, no write).
+    for product_id in _lock_products(emptied):
         refresh_product_summary(product_id, locked=True)
+    catalog_changed(structure=False)  # pages showing how many are left
 
 
-def reserve(variant_id: int, quantity: int, *, reference: str) -> int:
+def reserve(variant_id: int, quantity: int, *, reference: str) -> tuple[int, bool]:
     """Hold ``quantity`` units for an unpaid order (``reference``: its number). A variant
     whose stock is not tracked always has them and holds nothing (no ledger line). Returns
-    the variant's product id; raises InsufficientStock, writing nothing."""
+    the variant's product id and whether these were its last units (its product's summary
+    may have to say sold out: the caller refreshes it); raises InsufficientStock, writing
+    nothing."""
     row = db.session.execute(
         sa.update(Variant)
         .where(
@@ -329,10 +337,10 @@ def reserve(variant_id: int, quantity: int, *, reference: str) -> int:
     if row is None:
         raise InsufficientStock("Not enough stock left to reserve.", variant_id=variant_id)
     if not row.track_inventory:
-        return int(row.product_id)
+        return int(row.product_id), False
     _watch(variant_id, row[: len(_AFTER)], -quantity)
     _moved(variant_id, reason=StockReason.RESERVATION, reserved=quantity, reference=reference)
-    return int(row.product_id)
+    return int(row.product_id), row.stock_on_hand - row.reserved <= 0
 
 
 def held_for(reference: str, variant_ids: Iterable[int]) -> dict[int, int]:
@@ -442,4 +450,6 @@ def sell(
             reference=reference,
             actor_id=actor_id,
         )
-    refresh_products(held)
+    # Units on hand and held both went down: what is available, the price range and "in
+    # stock" are as they were, so the summaries stay (no product lock, no write).
+    catalog_changed(structure=False)

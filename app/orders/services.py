@@ -23,7 +23,6 @@ from app.extensions import db
 from app.inventory.services import (
     InsufficientStock,
     release,
-    reserve,
     reserve_lines,
     sell,
 )
@@ -119,13 +118,6 @@ def _not_enough(name: str) -> CheckoutError:
         "quantity or remove it from your cart.",
         code="insufficient-stock",
     )
-
-
-def _reserve(variant_id: int, quantity: int, order_number: str, name: str) -> None:
-    try:
-        reserve(variant_id, quantity, reference=order_number)
-    except InsufficientStock:
-        raise _not_enough(name) from None
 
 
 def place_order(
@@ -307,10 +299,10 @@ def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
     if order.reservation_released_at is not None:
         savepoint = db.session.begin_nested()
         try:
-            for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
-                if line.variant_id is not None:
-                    _reserve(line.variant_id, line.quantity, order.number, line.product_name)
-        except CheckoutError:
+            reserve_lines(
+                [(line.variant_id, line.quantity) for line in order.lines], reference=order.number
+            )
+        except InsufficientStock:
             savepoint.rollback()
             order.stock_committed_at = None
             order.needs_attention = "Paid after its reservation expired and stock ran out."

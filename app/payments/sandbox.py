@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
 
+from app.db import upsert
 from app.extensions import db
 from app.notifications.rendering import external_url
 from app.payments.models import SandboxSession
@@ -25,6 +26,7 @@ from app.payments.types import (
     SESSION_STATUSES,
     CheckoutSession,
     PaymentRejected,
+    PaymentsUnavailable,
     Refund,
     documented,
 )
@@ -107,10 +109,38 @@ def create_checkout_session(
         "cancel_url": cancel_url,
         "expires_at": int(expires_at),
     }
+    now = time.time()
+    fresh = now + MIN_EXPIRY <= expires_at <= now + MAX_EXPIRY
+    if fresh:
+        # Two sends of one request at the same moment (a double press replaying the first
+        # one's attempt): one session, as Stripe gives; the second waits for the first.
+        created = db.session.scalars(
+            upsert(SandboxSession)
+            .values(
+                id="cs_sandbox_" + secrets.token_urlsafe(18),
+                status="open",
+                payment_status="unpaid",
+                amount_total=sum(i["unit_amount"] * i["quantity"] for i in line_items),
+                currency=sent["currency"],
+                customer_email=sent["customer_email"],
+                client_reference_id=client_reference_id,
+                metadata_=sent["metadata"],
+                line_items=line_items,
+                success_url=success_url,
+                cancel_url=cancel_url,
+                payment_intent="",
+                idempotency_key=idempotency_key,
+                expires_at=int(expires_at),
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(SandboxSession)
+        ).one_or_none()
+        if created is not None:
+            return _as_dataclass(created)
     existing = db.session.execute(
         sa.select(SandboxSession).where(SandboxSession.idempotency_key == idempotency_key)
     ).scalar_one_or_none()
-    if existing is not None:
+    if existing is not None:  # the key was used before: its answer again, as Stripe does
         if _sent_with(existing) != sent:
             raise PaymentRejected(
                 detail="Keys for idempotent requests can only be used with the same "
@@ -118,32 +148,13 @@ def create_checkout_session(
                 code="idempotency_error",
             )
         return _as_dataclass(existing)
-    now = time.time()
-    if not now + MIN_EXPIRY <= expires_at <= now + MAX_EXPIRY:
+    if not fresh:
         raise PaymentRejected(
             detail="The `expires_at` timestamp must be between 30 minutes and 24 hours from "
             "Checkout Session creation.",
             param="expires_at",
         )
-    row = SandboxSession(
-        id="cs_sandbox_" + secrets.token_urlsafe(18),
-        status="open",
-        payment_status="unpaid",
-        amount_total=sum(i["unit_amount"] * i["quantity"] for i in line_items),
-        currency=sent["currency"],
-        customer_email=sent["customer_email"],
-        client_reference_id=client_reference_id,
-        metadata_=sent["metadata"],
-        line_items=line_items,
-        success_url=success_url,
-        cancel_url=cancel_url,
-        payment_intent="",
-        idempotency_key=idempotency_key,
-        expires_at=int(expires_at),
-    )
-    db.session.add(row)
-    db.session.flush()
-    return _as_dataclass(row)
+    raise PaymentsUnavailable()  # the key's first request rolled back meanwhile: try again
 
 
 def _sent_with(row: SandboxSession) -> dict[str, Any]:
