@@ -121,6 +121,30 @@ def after_commit_batch(key: str, item: Any, fn: Callable[[list[Any]], Any]) -> N
     batch.items.append(item)
 
 
+@contextlib.contextmanager
+def savepoint() -> Iterator[None]:
+    """A SAVEPOINT whose rollback also forgets the after-commit effects registered inside it
+    (a low-stock alert for a reservation that was undone must not be sent when the rest of
+    the unit of work commits). Re-raises what ended it."""
+    session = _session()
+    callbacks: dict[Any, Any] = session.info.setdefault(_AFTER_COMMIT, {})
+    before = {
+        key: len(fn.items) if isinstance(fn, _Batch) else None for key, fn in callbacks.items()
+    }
+    nested = session.begin_nested()
+    try:
+        yield
+    except BaseException:
+        nested.rollback()
+        for key in list(callbacks):
+            if key not in before:
+                del callbacks[key]
+            elif before[key] is not None:
+                del callbacks[key].items[before[key] :]
+        raise
+    nested.commit()
+
+
 def commit_unit_of_work() -> None:
     from app.extensions import db
 

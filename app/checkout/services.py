@@ -47,7 +47,7 @@ from app.checkout.sessions import (
     session_expiry,
 )
 from app.core.templating import money
-from app.db import commit_point, utcnow
+from app.db import commit_point, savepoint, utcnow
 from app.extensions import db
 from app.inventory.services import lock_stock
 from app.orders.fulfilment import lock_order
@@ -271,29 +271,26 @@ def _place(ready: Ready, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
     they stay locked from the statement that takes them to the commit that follows, so
     nothing else is written after them: in a burst of buyers for the last units the
     reservations queue on a few statements, not on the whole order (docs/performance.md)."""
-    savepoint = db.session.begin_nested()
     try:
-        order = write_order(
-            ready.quote,
-            email=ready.details.email,
-            user_id=user_id,
-            cart_id=ready.cart.id,
-            shipping_address=ready.details.shipping_address,
-            billing_address=ready.details.billing,
-            terms_accepted_at=utcnow(),
-            reservation_expires_at=held_until(session_expiry()),  # as its attempt will say
-        )
-        attempt = new_attempt(order, success_url=urls.success, cancel_url=urls.cancel, first=True)
-        plan = send_of(attempt)
-        reserve_order(order, ready.quote)
+        with savepoint():
+            order = write_order(
+                ready.quote,
+                email=ready.details.email,
+                user_id=user_id,
+                cart_id=ready.cart.id,
+                shipping_address=ready.details.shipping_address,
+                billing_address=ready.details.billing,
+                terms_accepted_at=utcnow(),
+                reservation_expires_at=held_until(session_expiry()),  # as its attempt will say
+            )
+            attempt = new_attempt(
+                order, success_url=urls.success, cancel_url=urls.cancel, first=True
+            )
+            plan = send_of(attempt)
+            reserve_order(order, ready.quote)
     except CheckoutError:
-        savepoint.rollback()
         commit_point("stale-orders-replaced")  # what was replaced stays replaced
         raise
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
     return plan, order.number
 
 

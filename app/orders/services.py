@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.core.shop_errors import ShopError
-from app.db import affected, utcnow
+from app.db import affected, savepoint, utcnow
 from app.extensions import db
 from app.inventory.services import (
     InsufficientStock,
@@ -131,8 +131,7 @@ def place_order(
 ) -> Order:
     """Create the order and reserve its stock, all or nothing (:func:`write_order`, then
     :func:`reserve_order`, in a savepoint)."""
-    savepoint = db.session.begin_nested()
-    try:
+    with savepoint():
         order = write_order(
             quote,
             email=email,
@@ -142,10 +141,6 @@ def place_order(
             billing_address=billing_address,
         )
         reserve_order(order, quote)
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
     return order
 
 
@@ -297,18 +292,17 @@ def commit_sale(order: Order, *, actor_id: int | None = None) -> PaidOutcome:
         return PaidOutcome(fulfilled=False)
     db.session.refresh(order)
     if order.reservation_released_at is not None:
-        savepoint = db.session.begin_nested()
         try:
-            reserve_lines(
-                [(line.variant_id, line.quantity) for line in order.lines], reference=order.number
-            )
+            with savepoint():
+                reserve_lines(
+                    [(line.variant_id, line.quantity) for line in order.lines],
+                    reference=order.number,
+                )
         except InsufficientStock:
-            savepoint.rollback()
             order.stock_committed_at = None
             order.needs_attention = "Paid after its reservation expired and stock ran out."
             db.session.flush()
             return PaidOutcome(fulfilled=False, needs_refund=True)
-        savepoint.commit()
     sell(
         [(ln.variant_id, ln.quantity) for ln in order.lines],
         reference=order.number,
