@@ -298,7 +298,7 @@ def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentSt
     """Phase 4: keep the session, unless its order stopped waiting for it meanwhile."""
     order = lock_order(plan.order_id)  # serialises with a press replacing this order
     assert order is not None
-    payment, first = record_first(plan.attempt_id, session, order_locked=True)
+    payment, first = record_first(plan.attempt_id, session, lock_order_id=None)
     reused = not first  # another call recorded it first
     if payment.status != PaymentStatus.PENDING or not is_current(order, payment):
         if payment.status == PaymentStatus.PENDING:

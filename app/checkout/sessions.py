@@ -200,31 +200,25 @@ def payment_for_session(session_id: str, *, lock: bool = False) -> Payment | Non
     return db.session.execute(query).scalar_one_or_none()
 
 
-def record(
-    attempt: CheckoutAttempt | int, session: CheckoutSession, *, order_locked: bool = False
-) -> Payment:
+def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
     """Store the session an attempt made, once, whoever learns of it first (the press that
-    sent it, a second press that sent it again, the settling task, a webhook). ``attempt``:
-    the attempt or its id; ``order_locked``: the caller holds its order's lock already."""
-    return record_first(attempt, session, order_locked=order_locked)[0]
+    sent it, a second press that sent it again, the settling task, a webhook)."""
+    return record_first(attempt.id, session, lock_order_id=attempt.order_id)[0]
 
 
 def record_first(
-    attempt: CheckoutAttempt | int, session: CheckoutSession, *, order_locked: bool = False
+    attempt_id: int, session: CheckoutSession, *, lock_order_id: int | None
 ) -> tuple[Payment, bool]:
-    """:func:`record`, and whether this call stored it (False: another learner had)."""
+    """:func:`record`, and whether this call stored it (False: another learner had).
+    ``lock_order_id``: the attempt's order, locked first; None when the caller holds it."""
     from app.orders.fulfilment import lock_order
 
     # Order, then attempt, then payment: the order every learner of a session keeps (the
     # press that sent it locked the order already; the settling task and a webhook have not).
-    attempt_id = attempt if isinstance(attempt, int) else attempt.id
-    if not order_locked:
-        known = db.session.get(CheckoutAttempt, attempt) if isinstance(attempt, int) else attempt
-        assert known is not None
-        lock_order(known.order_id)
-    locked = lock_attempt(attempt_id)
-    assert locked is not None
-    attempt = locked
+    if lock_order_id is not None:
+        lock_order(lock_order_id)
+    attempt = lock_attempt(attempt_id)
+    assert attempt is not None
     now = utcnow()
     stored = db.session.scalars(  # two of them at once: one row, and neither fails
         upsert(Payment)

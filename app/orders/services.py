@@ -34,7 +34,7 @@ from app.orders.models import (
     OrderStatus,
 )
 from app.orders.pricing import Quote
-from app.orders.states import PAID_STATES, transition
+from app.orders.states import PAID_STATES, UNPAID, transition
 from app.promotions import uses
 
 if TYPE_CHECKING:
@@ -90,9 +90,9 @@ def cart_of(order: Order) -> Cart | None:
 
 
 def holding_stock() -> sa.ColumnElement[bool]:
-    """Unpaid orders whose reservation is still held."""
+    """Unpaid orders whose reservation is still held (:func:`holds_stock` for one in hand)."""
     return sa.and_(
-        Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED]),
+        Order.status.in_(UNPAID),
         Order.reservation_released_at.is_(None),
         Order.stock_committed_at.is_(None),
     )
@@ -101,7 +101,7 @@ def holding_stock() -> sa.ColumnElement[bool]:
 def holds_stock(order: Order) -> bool:
     """:func:`holding_stock` for an order in hand."""
     return (
-        order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
+        order.status in UNPAID
         and order.reservation_released_at is None
         and order.stock_committed_at is None
     )
@@ -110,14 +110,6 @@ def holds_stock(order: Order) -> bool:
 def new_order_number() -> str:
     chars = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
     return f"SS-{chars[:4]}-{chars[4:]}"
-
-
-def _not_enough(name: str) -> CheckoutError:
-    return CheckoutError(
-        f"Sorry, there is not enough {name} left for your order. Lower the "
-        "quantity or remove it from your cart.",
-        code="insufficient-stock",
-    )
 
 
 def place_order(
@@ -236,7 +228,11 @@ def reserve_order(order: Order, quote: Quote) -> None:
         name = next(
             (ln.product_name for ln in quote.lines if ln.variant_id == exc.variant_id), "it"
         )
-        raise _not_enough(name) from None
+        raise CheckoutError(
+            f"Sorry, there is not enough {name} left for your order. Lower the "
+            "quantity or remove it from your cart.",
+            code="insufficient-stock",
+        ) from None
     try:
         uses.take(order, quote.discounts)
     except uses.VoucherUnavailable as exc:

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.inventory.services import adjust_stock, set_stock_count
 from app.orders.models import Order, OrderStatus
 from tests.catalog import factories
-from tests.checkout.helpers import add_to_cart, pay, submit_details
+from tests.checkout.helpers import add_to_cart, pay, submit_details, token
 
 HOLD = 1.0  # how long the staff side keeps its locks while Pay runs into them
 
@@ -241,3 +241,31 @@ def test_a_press_refused_at_its_second_line_alerts_nobody_about_its_first(own_ap
         )
         assert not orders.all()
     assert queued == []
+
+
+def test_a_press_costs_a_fixed_small_number_of_statements(own_app):
+    """A new order's press (read, place, reserve, create and record the session) and a press
+    refused because the item sold out, in statements: the burst's budget (docs/performance.md).
+    """
+    app = own_app
+    with app.app_context(), unit_of_work():
+        variant_id = factories.product(f"Count Mug {uuid.uuid4().hex[:6]}", stock=1).variants[0].id
+    paying = _ready(app, variant_id, "count-paid@example.com")
+    late = _ready(app, variant_id, "count-late@example.com")
+    with app.app_context():
+        engine = db.engine
+    # Both on the review page before the last one goes; only the presses are counted.
+    tokens = {client: token(client, "/checkout/review") for client in (paying, late)}
+
+    def press(client):
+        form = {"csrf_token": tokens[client], "accept_terms": "y"}
+        return client.post("/checkout/pay", data=form).headers["Location"]
+
+    with _Recorder(engine) as recorder:
+        assert "/sandbox/checkout/" in press(paying)
+    paid = [s for s in recorder.seen if not s.startswith(("BEGIN", "COMMIT"))]
+    with _Recorder(engine) as recorder:
+        assert press(late) == "/cart"
+    refused = [s for s in recorder.seen if not s.startswith(("BEGIN", "COMMIT"))]
+    assert len(paid) <= 24, paid
+    assert len(refused) <= 3, refused
