@@ -51,6 +51,21 @@ def stripe_app(app, fake, monkeypatch):
     gateway.reset(app)
 
 
+_EXPIRES_AT: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _one_expiry_per_test():
+    """Every ``create`` of a test asks for the same expiry.
+
+    Stripe refuses a repeated idempotency key whose parameters differ, and a fresh
+    ``time.time() + 3600`` per call differs whenever two calls straddle a second.
+    """
+    _EXPIRES_AT[:] = [int(time.time()) + 3600]
+    yield
+    _EXPIRES_AT.clear()
+
+
 def create(key: str = "checkout-42-1", **overrides: object) -> CheckoutSession:
     args: dict[str, object] = {
         "line_items": LINES,
@@ -60,7 +75,7 @@ def create(key: str = "checkout-42-1", **overrides: object) -> CheckoutSession:
         "metadata": {"order_id": "42", "cart_id": "7"},
         "success_url": SUCCESS_URL,
         "cancel_url": CANCEL_URL,
-        "expires_at": int(time.time()) + 3600,
+        "expires_at": _EXPIRES_AT[0],
         "idempotency_key": key,
     }
     args.update(overrides)
