@@ -34,6 +34,8 @@ _AFTER_COMMIT = "shop_after_commit"
 _KEEP = "shop_keep_on_refusal"
 # Set while a block that will write runs: its transactions begin as writers on SQLite.
 _WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writer", default=False)
+# Set while a block that only reads runs inside a writing entry point (see read_phase).
+_READER: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_reader", default=False)
 
 
 def utcnow() -> datetime:
@@ -221,6 +223,30 @@ def write_phase(name: str) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
+def read_phase(name: str) -> Iterator[None]:
+    """A read-only transaction of its own at the start of a writing entry point (a form
+    post): on SQLite a deferred ``BEGIN``, so it does not queue behind other writers for the
+    write lock, which a post's own transactions take from their first statement. For a
+    question that may end the request before anything is written (is what this cart holds
+    still in stock?). Nothing may be written inside; the transaction is ended either way,
+    so the writing work after it starts afresh (and reads again what it relies on).
+    """
+    session = _session()
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError(f"read phase {name!r} would drop pending changes")
+    rollback_unit_of_work()  # a transaction already begun may be a writer
+    token = _READER.set(True)
+    try:
+        yield
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError(f"read phase {name!r} changed something")
+    finally:
+        _READER.reset(token)
+        rollback_unit_of_work()
+    log.debug("read phase %s ended", name)
+
+
+@contextlib.contextmanager
 def writer() -> Iterator[None]:
     """Transactions begun inside are writers (SQLite ``BEGIN IMMEDIATE``) whatever request
     may be around them: tasks run inline by an immediate-mode queue inside a GET, say."""
@@ -273,6 +299,8 @@ def _writes_expected() -> bool:
 
     if _WRITER.get():
         return True
+    if _READER.get():
+        return False
     if has_request_context():
         return request.method not in ("GET", "HEAD", "OPTIONS")
     return True

@@ -93,10 +93,10 @@ def guest_cart_from_header() -> Cart | None:
     return find_cart(user_id=None, token=raw) if _TOKEN_SHAPE.fullmatch(raw) else None
 
 
-def owner_cart(owner: Owner) -> Cart | None:
+def owner_cart(owner: Owner, *, lock: bool = False) -> Cart | None:
     if owner.user_id is None and owner.token is None:
         return None
-    return find_cart(user_id=owner.user_id, token=owner.token)
+    return find_cart(user_id=owner.user_id, token=owner.token, lock=lock)
 
 
 def owner_cart_for_change(owner: Owner) -> tuple[Cart, bool]:

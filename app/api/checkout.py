@@ -221,7 +221,7 @@ def create_session(body: CheckoutSessionIn) -> tuple[CheckoutSessionOut, int] | 
         return owner
     try:
         started = start_payment(
-            owner_cart(owner),
+            lambda lock: owner_cart(owner, lock=lock),
             user_id=owner.user_id,
             urls=_return_urls(),
             accepted_terms=body.accept_terms,

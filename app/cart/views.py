@@ -67,12 +67,13 @@ def current_cart(*, create: bool = False, lock: bool = False) -> Cart | None: ..
 def current_cart(*, create: bool = False, lock: bool = False) -> Cart | None:
     """The visitor's cart (``create``: made if there is none). ``lock``: read with its row
     lock, as paying takes it (one statement instead of a read and a lock)."""
+    if lock and not create:  # always read again: an earlier read had no lock
+        user_id, token = _owner()
+        g.cart = find_cart(user_id=user_id, token=token, lock=True)
+        return g.cart
     if "cart" in g and (g.cart is not None or not create):
         return g.cart
     user_id, token = _owner()
-    if lock and not create:
-        g.cart = find_cart(user_id=user_id, token=token, lock=True)
-        return g.cart
     cart: Cart | None
     if create:
         new = user_id is None and not token

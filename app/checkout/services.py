@@ -17,6 +17,7 @@ their input, call these, and render; neither calls the payment provider nor comm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -47,7 +48,7 @@ from app.checkout.sessions import (
     session_expiry,
 )
 from app.core.templating import money
-from app.db import commit_point, savepoint, utcnow
+from app.db import commit_point, read_phase, savepoint, utcnow
 from app.extensions import db
 from app.inventory.services import lock_stock
 from app.orders.fulfilment import lock_order
@@ -167,12 +168,21 @@ def lock_cart(cart: Cart) -> None:
 
 
 def start_payment(
-    cart: Cart | None, *, user_id: int | None, urls: ReturnUrls, accepted_terms: bool
+    find: Callable[[bool], Cart | None],
+    *,
+    user_id: int | None,
+    urls: ReturnUrls,
+    accepted_terms: bool,
 ) -> PaymentStart:
     """Place (or find again) the cart's order and give back where the shopper pays.
 
-    Only a shopper who accepted the shop's terms (website checkbox, API ``accept_terms``)
-    gets this far; the order records when (``terms_accepted_at``)."""
+    ``find(lock)``: the shopper's cart, read with its row lock when ``lock`` (paying takes
+    it anyway, so one statement instead of a read and a lock). Only a shopper who accepted
+    the shop's terms (website checkbox, API ``accept_terms``) gets this far; the order
+    records when (``terms_accepted_at``)."""
+    if accepted_terms is True:  # otherwise that is what the shopper is told first
+        _refuse_early(find)
+    cart = find(True)
     if cart is None:
         raise CheckoutError("Your cart is empty.", code=errors.CART_EMPTY)
     if accepted_terms is not True:
@@ -205,6 +215,23 @@ def start_payment(
             raise _unavailable(exc) from exc  # kept: a retry sends the same request again
         return _record_sent(plan, session, number)
     raise CheckoutError(CHANGED_MESSAGE, code=errors.CHANGED)
+
+
+def _refuse_early(find: Callable[[bool], Cart | None]) -> None:
+    """SQLite: a cart that cannot be paid for as it stands (sold out, say) is refused from a
+    read, before the press queues for the database's write lock behind everyone else's.
+
+    A form post's transactions take SQLite's one write lock from their first statement, so
+    in a rush for the last units every refused press used to wait its turn like a paying
+    one. The same rule (:func:`check_cart`) is asked again under the lock, which is what
+    decides; this only lets the obvious refusals out early. PostgreSQL locks rows, not the
+    database: there the question is asked once, under the cart's lock."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    with read_phase("checkout-stock-check"):
+        cart = find(False)
+        if cart is not None:
+            check_cart(build_cart_view(cart, shown=False))
 
 
 def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send | _Reuse, str]:

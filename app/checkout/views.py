@@ -150,7 +150,7 @@ def pay() -> Response:
     )
     try:
         started = start_payment(
-            current_cart(lock=True),  # read and locked at once: Pay takes the lock anyway
+            lambda lock: current_cart(lock=lock),
             user_id=current_user.id if current_user.is_authenticated else None,
             urls=urls,
             accepted_terms=form.accept_terms.data,
