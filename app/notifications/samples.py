@@ -152,6 +152,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "refunds, and contact the customer if they need the goods.",
         "admin_url": "https://shop.example/admin/orders/42",
     },
+    "payment-dispute": {
+        "order_number": "SS-8K3J-Q2XF",
+        "headline": "The customer disputed €123.95 (the goods did not arrive)",
+        "status": "Chargeback: needs a response",
+        "due_by": "2026-12-20 00:59 CET",
+        "action": "Submit evidence in Stripe's Dashboard by 2026-12-20 00:59 CET (after that "
+        "the bank decides without it): the order, its delivery and your correspondence with "
+        "the customer.",
+        "dashboard_url": "https://dashboard.stripe.com/disputes/dp_1Pgc71B7WZ01zgkWMevJiAUx",
+        "admin_url": "https://shop.example/admin/orders/42",
+    },
     "newsletter": {
         "name": "Ada",
         "headline": "New in: autumn knitwear",
@@ -166,6 +177,7 @@ SAMPLE_CATEGORY = {
     "low-stock": Category.STAFF,
     "dead-letter-alert": Category.STAFF,
     "payment-anomaly": Category.STAFF,
+    "payment-dispute": Category.STAFF,
 }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db import Base, TimestampMixin, one_of, utcnow
 
 if TYPE_CHECKING:
-    from app.payments.models import Payment
+    from app.payments.models import Dispute, Payment
     from app.promotions.models import OrderDiscount
 
 
@@ -91,6 +91,9 @@ class Order(TimestampMixin, Base):
     )
     payments: Mapped[list[Payment]] = relationship(
         back_populates="order", order_by="Payment.id", cascade="all, delete-orphan"
+    )
+    disputes: Mapped[list[Dispute]] = relationship(
+        back_populates="order", order_by="Dispute.id", passive_deletes=True
     )
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="order", order_by="Refund.id", cascade="all, delete-orphan"

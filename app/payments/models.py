@@ -125,3 +125,67 @@ class Payment(TimestampMixin, Base):
     @property
     def refundable(self) -> int:
         return max(0, self.amount - self.amount_refunded - self.amount_refund_pending)
+
+
+class DisputeStatus(enum.StrEnum):
+    """Stripe's dispute statuses (docs.stripe.com/api/disputes/object#dispute_object-status).
+    ``warning_*``: an inquiry (no money moved yet); the others a chargeback."""
+
+    WARNING_NEEDS_RESPONSE = "warning_needs_response"
+    WARNING_UNDER_REVIEW = "warning_under_review"
+    WARNING_CLOSED = "warning_closed"
+    NEEDS_RESPONSE = "needs_response"
+    UNDER_REVIEW = "under_review"
+    WON = "won"
+    LOST = "lost"
+    PREVENTED = "prevented"
+
+
+CLOSED_DISPUTES = (
+    DisputeStatus.WARNING_CLOSED,
+    DisputeStatus.WON,
+    DisputeStatus.LOST,
+    DisputeStatus.PREVENTED,
+)
+RESPONSE_NEEDED = (DisputeStatus.WARNING_NEEDS_RESPONSE, DisputeStatus.NEEDS_RESPONSE)
+
+
+class Dispute(TimestampMixin, Base):
+    """A card dispute (chargeback or inquiry) as Stripe's ``charge.dispute.*`` events last
+    described it. Only what staff act on is kept: the amount, the reason, the state and the
+    deadline for evidence, which is submitted in Stripe's Dashboard."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        one_of("status", DisputeStatus, name="status_valid"),
+        sa.CheckConstraint("amount >= 0", name="amount_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispute_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    # None when no payment of the shop has the charge's payment intent (staff are told).
+    order_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("orders.id", ondelete="SET NULL"), index=True
+    )
+    payment_intent: Mapped[str] = mapped_column(sa.String(255), default="")
+    charge: Mapped[str] = mapped_column(sa.String(255), default="")
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    reason: Mapped[str] = mapped_column(sa.String(64), default="")
+    status: Mapped[str] = mapped_column(sa.String(32))
+    evidence_due_by: Mapped[datetime | None] = mapped_column()
+    livemode: Mapped[bool] = mapped_column(default=False)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    # The provider's time of the newest event applied: an older one arriving late is ignored.
+    event_created: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    order: Mapped[Order | None] = relationship(back_populates="disputes")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_DISPUTES
+
+    @property
+    def needs_response(self) -> bool:
+        return self.status in RESPONSE_NEEDED

@@ -121,7 +121,17 @@ def handle_refund_event(event: dict[str, Any], prepared: Any = None) -> None:
     record_provider_refund(_session_object(event))
 
 
+def handle_dispute_event(event: dict[str, Any], prepared: Any = None) -> None:
+    """charge.dispute.*: the dispute as the event describes it (app.payments.disputes)."""
+    from app.payments.disputes import record_dispute_event
+
+    record_dispute_event(event)
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any], Any], None]] = {
+    "charge.dispute.created": handle_dispute_event,
+    "charge.dispute.updated": handle_dispute_event,
+    "charge.dispute.closed": handle_dispute_event,
     "charge.refunded": handle_charge_refunded,
     "refund.created": handle_refund_event,
     "refund.updated": handle_refund_event,

@@ -19,6 +19,14 @@ from app.orders.fulfilment import can_cancel, timeline
 from app.orders.models import Order, OrderStatus, Refund
 from app.orders.refunds import refund_payment
 from app.orders.states import LABELS, PAID_STATES, can_transition
+from app.payments.disputes import (
+    DISPUTE_FILTER_LABELS,
+    DISPUTE_FILTERS,
+    dashboard_url,
+    open_disputes,
+    reason_label,
+)
+from app.payments.disputes import status_label as dispute_status_label
 
 INVALID = 422
 
@@ -58,6 +66,7 @@ def _money_arg(name: str, errors: dict[str, str]) -> int | None:
 def orders() -> Any:
     errors: dict[str, str] = {}
     status = str_arg("status", choices=list(OrderStatus))
+    disputed = str_arg("dispute", choices=list(DISPUTE_FILTERS))
     q = str_arg("q", limit=120)
     start, end = _date_arg("from", errors), _date_arg("to", errors)
     low, high = _money_arg("min", errors), _money_arg("max", errors)
@@ -69,6 +78,8 @@ def orders() -> Any:
     stmt = sa.select(Order)
     if status:
         stmt = stmt.where(Order.status == status)
+    if disputed:
+        stmt = stmt.where(DISPUTE_FILTERS[disputed])
     if q:
         pattern = like_pattern(q.lower())
         stmt = stmt.where(
@@ -97,6 +108,9 @@ def orders() -> Any:
     context = {
         "page": page,
         "status": status,
+        "dispute": disputed,
+        "dispute_labels": DISPUTE_FILTER_LABELS,
+        "open_disputes": open_disputes([order.id for order in page.items]),
         "q": q,
         "filters": {k: request.args.get(k, "").strip()[:20] for k in ("from", "to", "min", "max")},
         "errors": errors,
@@ -125,6 +139,10 @@ def detail_context(order: Order, **forms: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "order": order,
         "labels": LABELS,
+        "disputes": order.disputes,
+        "dispute_status": dispute_status_label,
+        "dispute_reason": reason_label,
+        "dispute_dashboard_url": dashboard_url,
         "timeline": timeline(order),
         "refunds": refunds,
         "refundable": refundable,
