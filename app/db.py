@@ -297,10 +297,10 @@ def _writes_expected() -> bool:
     another writer got in between; page views stay deferred so readers never queue."""
     from flask import has_request_context, request
 
+    if _READER.get():  # promised to write nothing, even inside a task
+        return False
     if _WRITER.get():
         return True
-    if _READER.get():
-        return False
     if has_request_context():
         return request.method not in ("GET", "HEAD", "OPTIONS")
     return True

@@ -133,6 +133,10 @@ def update_profile(user: User, *, name: str, phone: str) -> list[str]:
     ]
     user.name, user.phone = name, phone
     db.session.flush()
+    if "name" in changed:
+        from app.payments.customers import account_changed
+
+        account_changed(user)
     if changed:
         audit(
             "profile.updated",
@@ -277,4 +281,7 @@ def anonymise_account(user: User, *, actor_id: int | None, detail: str = "") -> 
     )
     clear_throttle(old_email)
     revoke_all(user.id)
+    from app.payments.customers import account_changed
+
+    account_changed(user)  # its Customer at the provider, and the cards saved there, go too
     audit("account.deleted", actor_id=actor_id, target_user_id=user.id, detail=detail)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
@@ -49,6 +51,7 @@ from app.notifications.services import LOCKED
 from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, account_key
 
 INVALID = 422  # a re-rendered form with errors: nothing is stored (the request rolls back)
+CARD_ID = re.compile(r"[A-Za-z0-9_]{1,64}")  # a provider's payment method id (pm_…)
 
 
 def _me() -> User:
@@ -295,3 +298,48 @@ def delete_account_view() -> tuple[str, int] | Response:
             return redirect(url_for("catalog.home"))
     status = INVALID if form.is_submitted() else 200
     return render_template("accounts/delete.html", form=form), status
+
+
+# --- Saved cards (kept at the payment provider) ------------------------------------------
+
+
+@bp.get("/cards")
+@login_required
+def saved_cards_page() -> str:
+    from app.payments.customers import saved_cards
+
+    listed = saved_cards(_me().id)
+    return render_template(
+        "accounts/cards.html", cards=listed.cards, unavailable=listed.unavailable
+    )
+
+
+@bp.post("/cards/<card_id>/remove", endpoint="remove_card")
+@login_required
+@limiter.limit("20 per minute")
+def remove_card_view(card_id: str) -> Response:
+    from app.payments.customers import CardNotFound, remove_card
+    from app.payments.types import PaymentError
+
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not CARD_ID.fullmatch(card_id):
+        abort(404)
+    try:
+        card = remove_card(_me().id, card_id)
+    except CardNotFound:
+        flash("That card is not saved in your account (it may have been removed already).", "info")
+    except PaymentError:
+        flash(
+            "Your saved cards can't be changed right now. Nothing was removed; please try "
+            "again in a few minutes.",
+            "error",
+        )
+    else:
+        assert card is not None
+        flash(
+            f"Removed the {card.brand.title()} card ending in {card.last4}. It can no longer "
+            "be used to pay here.",
+            "success",
+        )
+    return redirect(url_for("accounts.saved_cards_page"), code=303)

@@ -150,6 +150,9 @@ def verify_email(token: str) -> VerifyOutcome:
             raise AccountError("Another account uses that email address now.")
         old = user.email
         user.email, user.pending_email, user.email_verified_at = email, "", utcnow()
+        from app.payments.customers import account_changed
+
+        account_changed(user)
         audit(
             "account.email_changed",
             actor_id=user.id,

@@ -17,6 +17,7 @@ their input, call these, and render; neither calls the payment provider nor comm
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,6 +58,7 @@ from app.orders.pricing import Quote, QuoteItem, build_quote
 from app.orders.services import cancel_unpaid, placed_from, reserve_order, write_order
 from app.orders.states import UNPAID, transition
 from app.payments import provider
+from app.payments.customers import customer_for_checkout
 from app.payments.models import PaymentStatus
 from app.payments.types import (
     UNAVAILABLE_MESSAGE,
@@ -66,6 +68,8 @@ from app.payments.types import (
     PaymentsUnavailable,
     minimum_charge,
 )
+
+log = logging.getLogger(__name__)
 
 CHANGED_MESSAGE = (
     "Your cart changed while the payment was being prepared. Please check it and pay again."
@@ -182,13 +186,14 @@ def start_payment(
     records when (``terms_accepted_at``)."""
     if accepted_terms is True:  # otherwise that is what the shopper is told first
         _refuse_early(find)
+    customer = _customer(user_id) if accepted_terms is True and user_id is not None else None
     cart = find(True)
     if cart is None:
         raise CheckoutError("Your cart is empty.", code=errors.CART_EMPTY)
     if accepted_terms is not True:
         raise DetailsInvalid({"accept_terms": [errors.TERMS_REQUIRED]})
     for _ in range(3):  # a reused session may turn out closed: then once more, anew
-        plan, number = _prepare(cart, user_id=user_id, urls=urls)
+        plan, number = _prepare(cart, user_id=user_id, urls=urls, customer=customer)
         commit_point("checkout-prepared")  # order, reservation and attempt exist first
         if isinstance(plan, _Reuse):
             try:
@@ -234,7 +239,20 @@ def _refuse_early(find: Callable[[bool], Cart | None]) -> None:
             check_cart(build_cart_view(cart, shown=False))
 
 
-def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send | _Reuse, str]:
+def _customer(user_id: int) -> str | None:
+    """The account's Customer at the provider, made at its first checkout (with no
+    transaction open). Paying matters more than saving a card: when the provider cannot make
+    one right now, this checkout goes ahead without it."""
+    try:
+        return customer_for_checkout(user_id)
+    except PaymentError:
+        log.warning("no customer for account %s; paying without one", user_id, exc_info=True)
+        return None
+
+
+def _prepare(
+    cart: Cart, *, user_id: int | None, urls: ReturnUrls, customer: str | None = None
+) -> tuple[Send | _Reuse, str]:
     """Phase 1, with the cart locked: the order to pay and what to ask the provider."""
     lock_cart(cart)
     unpaid = _unpaid_orders(cart)  # locked: the sweeper or a webhook may be settling them
@@ -267,7 +285,7 @@ def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
                 pending, note="replaced by a new payment attempt", reason=CancelReason.REPLACED
             )
     if order is None:
-        return _place(ready, user_id=user_id, urls=urls)
+        return _place(ready, user_id=user_id, urls=urls, customer=customer)
     if order.status == OrderStatus.PAYMENT_FAILED:
         transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
     order.terms_accepted_at = utcnow()
@@ -287,11 +305,15 @@ def _prepare(cart: Cart, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
     # A new session for this order: the older ones close (one payable session per order),
     # and a request unanswered for too long to send again is found out, then closed.
     close_checkout(order)
-    attempt = new_attempt(order, success_url=urls.success, cancel_url=urls.cancel)
+    attempt = new_attempt(
+        order, success_url=urls.success, cancel_url=urls.cancel, customer=customer
+    )
     return send_of(attempt), order.number
 
 
-def _place(ready: Ready, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send, str]:
+def _place(
+    ready: Ready, *, user_id: int | None, urls: ReturnUrls, customer: str | None
+) -> tuple[Send, str]:
     """A new order: its own rows and its first attempt, then its stock and its codes' uses.
 
     Those last rows are the ones every other shopper buying the same item waits on, and
@@ -311,7 +333,11 @@ def _place(ready: Ready, *, user_id: int | None, urls: ReturnUrls) -> tuple[Send
                 reservation_expires_at=held_until(session_expiry()),  # as its attempt will say
             )
             attempt = new_attempt(
-                order, success_url=urls.success, cancel_url=urls.cancel, first=True
+                order,
+                success_url=urls.success,
+                cancel_url=urls.cancel,
+                first=True,
+                customer=customer,
             )
             plan = send_of(attempt)
             reserve_order(order, ready.quote)

@@ -59,7 +59,13 @@ class Send:
 
 
 def session_request(
-    order: Order, *, attempt: int, success_url: str, cancel_url: str, expires_at: int
+    order: Order,
+    *,
+    attempt: int,
+    success_url: str,
+    cancel_url: str,
+    expires_at: int,
+    customer: str | None = None,
 ) -> dict[str, Any]:
     """The Checkout Session for ``order``: its lines at what the order charges for them,
     delivery, and tax when prices exclude it; the provider charges exactly the order's total.
@@ -69,7 +75,10 @@ def session_request(
     share that does not divide by the quantity goes as two lines whose units differ by one
     cent, named with the discount. (Not a Stripe coupon: that would be one more object in
     the merchant's Stripe account per order, and one more request that can fail before the
-    shopper may pay; the shop, not Stripe, owns prices and discounts.)"""
+    shopper may pay; the shop, not Stripe, owns prices and discounts.)
+
+    ``customer``: the signed-in shopper's Customer at the provider (app/payments/customers.py),
+    so Checkout offers their saved cards and to save a new one; guests have none."""
     codes = ", ".join(d.code or d.name for d in order.discounts if d.target == "items")
     items: list[dict[str, Any]] = []
     for line in order.lines:
@@ -105,6 +114,7 @@ def session_request(
         # A guest can only be reached again if they agree at Checkout: Stripe asks them and
         # keeps a recovery link (app/cart/recovery.py). Signed-in shoppers get the shop's own.
         "recovery": order.user_id is None,
+        **({"customer": customer} if customer else {}),
     }
 
 
@@ -123,7 +133,12 @@ def attempts_of(order: Order) -> list[CheckoutAttempt]:
 
 
 def new_attempt(
-    order: Order, *, success_url: str, cancel_url: str, first: bool = False
+    order: Order,
+    *,
+    success_url: str,
+    cancel_url: str,
+    first: bool = False,
+    customer: str | None = None,
 ) -> CheckoutAttempt:
     """Fix the next request for ``order`` (number, key, parameters, expiry) before sending it,
     and hold the stock until a little after that session closes. ``first``: the order was
@@ -143,6 +158,7 @@ def new_attempt(
             success_url=success_url,
             cancel_url=cancel_url,
             expires_at=int(expires.timestamp()),
+            customer=customer,
         ),
         expires_at=expires,
         created_at=utcnow(),

@@ -68,6 +68,8 @@ class SandboxSession(Base):
     payment_intent: Mapped[str] = mapped_column(sa.String(64), default="")
     idempotency_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
     expires_at: Mapped[int] = mapped_column(sa.BigInteger)
+    # A returning customer's session: their cards are offered and a new one may be saved.
+    customer: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -189,3 +191,50 @@ class Dispute(TimestampMixin, Base):
     @property
     def needs_response(self) -> bool:
         return self.status in RESPONSE_NEEDED
+
+
+class PaymentCustomer(TimestampMixin, Base):
+    """An account's customer at the payment provider (Stripe's ``cus_…``), made at its first
+    checkout; one per account and provider. Saved cards live at the provider, under it; the
+    shop keeps no card data. ``email``/``name``: what the provider was last told."""
+
+    __tablename__ = "payment_customers"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "provider", name="uq_payment_customers_user_provider"),
+        sa.UniqueConstraint("provider", "customer_id", name="uq_payment_customers_customer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    customer_id: Mapped[str] = mapped_column(sa.String(255))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    name: Mapped[str] = mapped_column(sa.String(120))
+
+
+class SandboxCustomer(Base):
+    """The offline sandbox's stand-in for a Stripe Customer (development)."""
+
+    __tablename__ = "sandbox_customers"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SandboxCard(Base):
+    """A card the sandbox's TEST MODE page saved for a customer who agreed to it."""
+
+    __tablename__ = "sandbox_cards"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("sandbox_customers.id", ondelete="CASCADE"), index=True
+    )
+    brand: Mapped[str] = mapped_column(sa.String(16))
+    last4: Mapped[str] = mapped_column(sa.String(4))
+    exp_month: Mapped[int] = mapped_column()
+    exp_year: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app
 
-from app.payments.types import CheckoutSession, PaymentProvider, Refund
+from app.payments.types import CheckoutSession, PaymentProvider, Refund, SavedCard
 
 
 def _impl() -> PaymentProvider:
@@ -36,6 +36,7 @@ def create_checkout_session(
     expires_at: int,
     idempotency_key: str,
     recovery: bool = False,
+    customer: str | None = None,
 ) -> CheckoutSession:
     return _impl().create_checkout_session(
         line_items=line_items,
@@ -48,6 +49,7 @@ def create_checkout_session(
         expires_at=expires_at,
         idempotency_key=idempotency_key,
         recovery=recovery,
+        customer=customer,
     )
 
 
@@ -68,6 +70,30 @@ def create_refund(
         idempotency_key=idempotency_key,
         metadata=metadata,
     )
+
+
+def create_customer(*, email: str, name: str, user_id: int, idempotency_key: str) -> str:
+    return _impl().create_customer(
+        email=email, name=name, user_id=user_id, idempotency_key=idempotency_key
+    )
+
+
+def update_customer(customer_id: str, *, email: str, name: str, idempotency_key: str) -> None:
+    _impl().update_customer(customer_id, email=email, name=name, idempotency_key=idempotency_key)
+
+
+def delete_customer(customer_id: str) -> None:
+    """Delete the customer and the cards saved under it (an account was deleted)."""
+    _impl().delete_customer(customer_id)
+
+
+def list_saved_cards(customer_id: str) -> list[SavedCard]:
+    return _impl().list_saved_cards(customer_id)
+
+
+def detach_saved_card(customer_id: str, card_id: str) -> None:
+    """Remove one of the customer's cards; :class:`PaymentRejected` when it is not theirs."""
+    _impl().detach_saved_card(customer_id, card_id)
 
 
 def provider_name() -> str:

@@ -20,7 +20,7 @@ from flask import current_app, has_request_context, url_for
 from app.db import upsert
 from app.extensions import db
 from app.notifications.rendering import external_url
-from app.payments.models import SandboxSession
+from app.payments.models import SandboxCard, SandboxCustomer, SandboxSession
 from app.payments.types import (
     SESSION_PAYMENT_STATUSES,
     SESSION_STATUSES,
@@ -28,6 +28,7 @@ from app.payments.types import (
     PaymentRejected,
     PaymentsUnavailable,
     Refund,
+    SavedCard,
     documented,
 )
 
@@ -98,7 +99,10 @@ def create_checkout_session(
     expires_at: int,
     idempotency_key: str,
     recovery: bool = False,  # the offline sandbox keeps no recovery links (nor consent)
+    customer: str | None = None,
 ) -> CheckoutSession:
+    if customer and db.session.get(SandboxCustomer, customer[:64]) is None:
+        raise PaymentRejected(detail=f"No such customer: '{customer}'", param="customer")
     sent = {
         "line_items": line_items,
         "currency": currency.lower(),
@@ -108,6 +112,7 @@ def create_checkout_session(
         "success_url": success_url,
         "cancel_url": cancel_url,
         "expires_at": int(expires_at),
+        "customer": customer or "",
     }
     now = time.time()
     fresh = now + MIN_EXPIRY <= expires_at <= now + MAX_EXPIRY
@@ -131,6 +136,7 @@ def create_checkout_session(
                 payment_intent="",
                 idempotency_key=idempotency_key,
                 expires_at=int(expires_at),
+                customer=sent["customer"],
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(SandboxSession)
@@ -167,6 +173,7 @@ def _sent_with(row: SandboxSession) -> dict[str, Any]:
         "success_url": row.success_url,
         "cancel_url": row.cancel_url,
         "expires_at": row.expires_at,
+        "customer": row.customer,
     }
 
 
@@ -199,11 +206,93 @@ def create_refund(
     )
 
 
-def act(session_id: str, action: str) -> tuple[SandboxSession, str | None]:
-    """Pay, decline or cancel; returns the session and the event type to deliver, if any."""
+def create_customer(*, email: str, name: str, user_id: int, idempotency_key: str) -> str:
+    """As Stripe: one customer per idempotency key, which refuses other parameters."""
+    created = db.session.scalars(
+        upsert(SandboxCustomer)
+        .values(
+            id="cus_sandbox_" + secrets.token_urlsafe(12),
+            email=email,
+            name=name,
+            idempotency_key=idempotency_key,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(SandboxCustomer.id)
+    ).one_or_none()
+    if created is not None:
+        return created
+    existing = db.session.execute(
+        sa.select(SandboxCustomer).where(SandboxCustomer.idempotency_key == idempotency_key)
+    ).scalar_one()
+    if (existing.email, existing.name) != (email, name):
+        raise PaymentRejected(
+            detail="Keys for idempotent requests can only be used with the same parameters "
+            "they were first used with.",
+            code="idempotency_error",
+        )
+    return existing.id
+
+
+def _customer(customer_id: str) -> SandboxCustomer:
+    row = db.session.get(SandboxCustomer, customer_id[:64])
+    if row is None:
+        raise PaymentRejected(detail=f"No such customer: '{customer_id}'", http_status=404)
+    return row
+
+
+def update_customer(customer_id: str, *, email: str, name: str, idempotency_key: str) -> None:
+    row = _customer(customer_id)
+    row.email, row.name = email, name
+    db.session.flush()
+
+
+def delete_customer(customer_id: str) -> None:
+    row = db.session.get(SandboxCustomer, customer_id[:64])
+    if row is not None:
+        db.session.execute(sa.delete(SandboxCard).where(SandboxCard.customer_id == customer_id))
+        db.session.delete(row)
+        db.session.flush()
+
+
+def list_saved_cards(customer_id: str) -> list[SavedCard]:
+    _customer(customer_id)
+    rows = db.session.execute(
+        sa.select(SandboxCard)
+        .where(SandboxCard.customer_id == customer_id)
+        .order_by(SandboxCard.created_at.desc(), SandboxCard.id)
+    ).scalars()
+    return [SavedCard(r.id, r.brand, r.last4, r.exp_month, r.exp_year) for r in rows]
+
+
+def detach_saved_card(customer_id: str, card_id: str) -> None:
+    card = db.session.get(SandboxCard, card_id[:64])
+    if card is None or card.customer_id != customer_id:
+        raise PaymentRejected(detail=f"No such PaymentMethod: '{card_id}'", http_status=404)
+    card.customer_id = None  # detached for good, as at Stripe
+    db.session.flush()
+
+
+# The TEST MODE page's card, as Stripe's test card 4242 4242 4242 4242.
+TEST_CARD = {"brand": "visa", "last4": "4242", "exp_month": 12}
+
+
+def act(
+    session_id: str, action: str, *, save_card: bool = False
+) -> tuple[SandboxSession, str | None]:
+    """Pay, decline or cancel; returns the session and the event type to deliver, if any.
+    ``save_card``: the shopper ticked "save my card" (offered only with a customer)."""
     row = _get(session_id)
     if row is None or status_of(row) != "open":
         raise LookupError(session_id)
+    if action == "pay" and save_card and row.customer:
+        db.session.add(
+            SandboxCard(
+                id="pm_sandbox_" + secrets.token_urlsafe(12),
+                customer_id=row.customer,
+                exp_year=time.gmtime().tm_year + 3,
+                **TEST_CARD,
+            )
+        )
     if action == "pay":
         row.status, row.payment_status = "complete", "paid"
         row.payment_intent = "pi_sandbox_" + secrets.token_urlsafe(12)
@@ -217,13 +306,13 @@ def act(session_id: str, action: str) -> tuple[SandboxSession, str | None]:
     return row, event
 
 
-def perform(session_id: str, action: str) -> str:
+def perform(session_id: str, action: str, *, save_card: bool = False) -> str:
     """The TEST MODE page's buttons: act, deliver the event like Stripe would, and give the
     address the shopper goes back to. The sandbox stands in for Stripe's servers, so it
     commits its own work before the shopper returns, as Stripe's would be done by then."""
     from app.db import commit_point
 
-    row, event_type = act(session_id, action)
+    row, event_type = act(session_id, action, save_card=save_card)
     success_url = row.success_url.replace("{CHECKOUT_SESSION_ID}", row.id)
     cancel_url = row.cancel_url
     if event_type:
@@ -247,6 +336,7 @@ def session_object(row: SandboxSession) -> dict[str, Any]:
         "created": int(row.created_at.timestamp()) if row.created_at else int(time.time()),
         "currency": row.currency,
         "custom_fields": [],
+        "customer": row.customer or None,
         "customer_details": {"email": row.customer_email} if row.status == "complete" else None,
         "customer_email": row.customer_email or None,
         "expires_at": row.expires_at,

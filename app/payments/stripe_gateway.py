@@ -33,6 +33,7 @@ from app.payments.types import (
     PaymentsUnavailable,
     Refund,
     RequestInProgress,
+    SavedCard,
     documented,
 )
 
@@ -246,11 +247,18 @@ def create_checkout_session(
     expires_at: int,
     idempotency_key: str,
     recovery: bool = False,
+    customer: str | None = None,
 ) -> CheckoutSession:
     """A hosted Checkout page for these lines; the caller stores the session id before redirecting.
 
     ``recovery``: Stripe keeps a recovery link for the session once it expires and asks the
     customer for promotional consent, so a guest who agreed can be sent that link.
+
+    ``customer``: a signed-in shopper's Customer. Checkout then prefills their email (Stripe
+    refuses ``customer_email`` beside it), offers the cards they saved, and shows its own
+    "save my payment details" checkbox (``payment_method_save``): a card is saved only when
+    they tick it, and only at Stripe. Which methods Checkout offers (cards, wallets, Link) is
+    left to the Dashboard's payment-method settings: no ``payment_method_types`` is sent.
 
     Prices are sent inline (``price_data``) because the catalog, not Stripe, owns them.
     """
@@ -281,7 +289,10 @@ def create_checkout_session(
         "cancel_url": cancel_url,
         "expires_at": int(expires_at),
     }
-    if customer_email:
+    if customer:
+        params["customer"] = customer
+        params["saved_payment_method_options"] = {"payment_method_save": "enabled"}
+    elif customer_email:
         params["customer_email"] = customer_email
     if recovery:
         params["after_expiration"] = {"recovery": {"enabled": True}}
@@ -356,6 +367,92 @@ def create_refund(
         ),
     )
     return _refund(obj)
+
+
+def _until_answered(operation: str, fn: Callable[[], T]) -> T:
+    """An idempotent POST, waiting while the first request with its key is still executing."""
+    gateway = _gateway()
+    for wait in (*IN_PROGRESS_WAITS, None):
+        try:
+            return gateway.call(operation, fn)
+        except RequestInProgress:
+            if wait is None:
+                raise
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def create_customer(*, email: str, name: str, user_id: int, idempotency_key: str) -> str:
+    """A Customer for an account (its id). The key makes concurrent first checkouts of one
+    account get the same Customer back rather than one each."""
+    gateway = _gateway()
+    obj = _until_answered(
+        "customers.create",
+        lambda: gateway.client.v1.customers.create(
+            {"email": email, "name": name, "metadata": {"user_id": str(user_id)}},
+            {"idempotency_key": idempotency_key},
+        ),
+    )
+    return str(_as_dict(obj)["id"])
+
+
+def update_customer(customer_id: str, *, email: str, name: str, idempotency_key: str) -> None:
+    gateway = _gateway()
+    _until_answered(
+        "customers.update",
+        lambda: gateway.client.v1.customers.update(
+            customer_id, {"email": email, "name": name}, {"idempotency_key": idempotency_key}
+        ),
+    )
+
+
+def delete_customer(customer_id: str) -> None:
+    """DELETE /v1/customers/{id}: permanent, and its payment methods go with it. A customer
+    deleted already (a retried task) is not an error."""
+    gateway = _gateway()
+    try:
+        gateway.call("customers.delete", lambda: gateway.client.v1.customers.delete(customer_id))
+    except PaymentRejected as exc:
+        if exc.http_status != 404:
+            raise
+
+
+def _card(obj: Any) -> SavedCard:
+    data = _as_dict(obj)
+    card = data.get("card") or {}
+    return SavedCard(
+        id=str(data["id"]),
+        brand=str(card.get("brand") or "card"),
+        last4=str(card.get("last4") or "")[-4:],
+        exp_month=int(card.get("exp_month") or 0),
+        exp_year=int(card.get("exp_year") or 0),
+    )
+
+
+def list_saved_cards(customer_id: str) -> list[SavedCard]:
+    """The customer's cards, newest first (Stripe's order); the first 100 (no shopper keeps
+    more)."""
+    gateway = _gateway()
+    page = gateway.call(
+        "customers.payment_methods.list",
+        lambda: gateway.client.v1.customers.payment_methods.list(
+            customer_id, {"type": "card", "limit": 100}
+        ),
+    )
+    return [_card(item) for item in _as_dict(page).get("data") or []]
+
+
+def detach_saved_card(customer_id: str, card_id: str) -> None:
+    """Detach a card, after Stripe confirms it is this customer's: retrieving it through the
+    customer answers 404 for anyone else's, so a forged id removes nothing."""
+    gateway = _gateway()
+    gateway.call(
+        "customers.payment_methods.retrieve",
+        lambda: gateway.client.v1.customers.payment_methods.retrieve(customer_id, card_id),
+    )
+    gateway.call(
+        "payment_methods.detach", lambda: gateway.client.v1.payment_methods.detach(card_id)
+    )
 
 
 def construct_event(payload: bytes, signature_header: str | None) -> dict[str, Any]:

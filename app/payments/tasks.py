@@ -35,3 +35,13 @@ def sweep_webhooks() -> int:
     """Every minute: events a lost task or a failure left unprocessed are handed out again."""
     with unit_of_work():
         return webhooks.sweep()
+
+
+@shop_job(retries=5, retry_delay=60)
+def sync_customer(user_id: int) -> bool:
+    """An account's new email or name, sent to its Customer at the provider (retried while
+    the provider is unavailable; a later change sends the latest details)."""
+    from app.payments import customers
+
+    with unit_of_work():
+        return customers.sync(user_id)

@@ -139,9 +139,21 @@ class Refund:
     payment_intent: str | None
 
 
+@dataclass(frozen=True)
+class SavedCard:
+    """A card saved at the provider under a customer: only what is shown to its owner."""
+
+    id: str  # the provider's payment method id
+    brand: str  # visa, mastercard, amex, … (Stripe's card.brand)
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
 class PaymentProvider(Protocol):
-    """The four calls checkout, fulfilment and refunds make (app/payments/provider.py picks
-    the configured one). Every POST carries the caller's idempotency key."""
+    """The calls checkout, fulfilment, refunds and saved cards make (app/payments/provider.py
+    picks the configured one). Every POST that creates something carries the caller's
+    idempotency key."""
 
     def create_checkout_session(
         self,
@@ -156,6 +168,7 @@ class PaymentProvider(Protocol):
         expires_at: int,
         idempotency_key: str,
         recovery: bool = False,
+        customer: str | None = None,
     ) -> CheckoutSession: ...
 
     def retrieve_checkout_session(self, session_id: str) -> CheckoutSession: ...
@@ -172,3 +185,17 @@ class PaymentProvider(Protocol):
         idempotency_key: str,
         metadata: dict[str, str],
     ) -> Refund: ...
+
+    def create_customer(
+        self, *, email: str, name: str, user_id: int, idempotency_key: str
+    ) -> str: ...
+
+    def update_customer(
+        self, customer_id: str, *, email: str, name: str, idempotency_key: str
+    ) -> None: ...
+
+    def delete_customer(self, customer_id: str) -> None: ...
+
+    def list_saved_cards(self, customer_id: str) -> list[SavedCard]: ...
+
+    def detach_saved_card(self, customer_id: str, card_id: str) -> None: ...

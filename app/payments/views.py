@@ -45,7 +45,10 @@ def sandbox_checkout(session_id: str) -> str:
     if row is None:
         abort(404)
     return render_template(
-        "payments/sandbox_checkout.html", session=row, status=sandbox.status_of(row)
+        "payments/sandbox_checkout.html",
+        session=row,
+        status=sandbox.status_of(row),
+        saved_cards=sandbox.list_saved_cards(row.customer) if row.customer else [],
     )
 
 
@@ -53,7 +56,7 @@ def sandbox_checkout(session_id: str) -> str:
 def sandbox_action(session_id: str, action: str) -> Response:
     _sandbox_only()
     try:
-        back = sandbox.perform(session_id, action)
+        back = sandbox.perform(session_id, action, save_card=request.form.get("save_card") == "1")
     except LookupError:
         abort(404)
     return redirect(back, code=303)

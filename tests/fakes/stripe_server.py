@@ -18,6 +18,14 @@ by the real thing:
 * Every request names its API version (``Stripe-Version``): the shop pins one instead of
   taking the account's default, which changes when someone upgrades it in the dashboard.
 * Objects carry every field of Stripe's own fixtures (``stripe_shapes.json``).
+* Customers (docs.stripe.com/api/customers): a Checkout Session takes ``customer`` *or*
+  ``customer_email``, never both, and the customer must exist; saving a card at Checkout
+  (``saved_payment_method_options[payment_method_save]``) needs a customer to save it under.
+  A card is saved only when the test says the customer ticked the box
+  (``complete(..., save_card=True)``), with ``allow_redisplay: "always"`` as Checkout does.
+  Listing a customer's payment methods, retrieving one through its customer (404 for
+  another customer's) and detaching (refused once it is detached) are as documented;
+  a deleted customer's cards go with it.
 """
 
 from __future__ import annotations
@@ -41,6 +49,11 @@ _SESSION_PATH = re.compile(r"^/v1/checkout/sessions/([^/]+)$")
 _EXPIRE_PATH = re.compile(r"^/v1/checkout/sessions/([^/]+)/expire$")
 _REFUND_PATH = re.compile(r"^/v1/refunds/([^/]+)$")
 _PAY_PATH = re.compile(r"^/pay/([^/]+)$")
+_CUSTOMER_PATH = re.compile(r"^/v1/customers/([^/]+)$")
+_CUSTOMER_PMS_PATH = re.compile(r"^/v1/customers/([^/]+)/payment_methods$")
+_CUSTOMER_PM_PATH = re.compile(r"^/v1/customers/([^/]+)/payment_methods/([^/]+)$")
+_DETACH_PATH = re.compile(r"^/v1/payment_methods/([^/]+)/detach$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
 
 # Stripe only accepts expires_at between 30 minutes and 24 hours after creation.
@@ -152,6 +165,8 @@ class FakeStripe:
     def __init__(self) -> None:
         self.sessions: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.payment_methods: dict[str, dict[str, Any]] = {}
         self.line_items: dict[str, list[dict[str, Any]]] = {}  # session id -> lines as sent
         self.requests: list[RecordedRequest] = []
         self._idempotent: dict[str, tuple[str, str, dict[str, Any], _Reply]] = {}
@@ -198,13 +213,22 @@ class FakeStripe:
 
     # -- test controls ---------------------------------------------------------------------
 
-    def complete(self, session_id: str, paid: bool = True) -> dict[str, Any]:
-        """The customer finished Checkout (``paid=False``: an async method still pending)."""
+    def complete(
+        self, session_id: str, paid: bool = True, *, save_card: bool = False
+    ) -> dict[str, Any]:
+        """The customer finished Checkout (``paid=False``: an async method still pending);
+        ``save_card``: they ticked "save my payment details", which Checkout shows only when
+        the session enabled saving for a customer."""
         with self._lock:
             session = self.sessions[session_id]
             self._expire_if_due(session)
             if session["status"] != "open":
                 raise ValueError(f"a {session['status']} session cannot be paid")
+            if save_card:
+                options = session["saved_payment_method_options"] or {}
+                if options.get("payment_method_save") != "enabled":
+                    raise ValueError("Checkout showed no box to save the card")
+                self.add_card(session["customer"])
             session["status"] = "complete"
             session["payment_status"] = "paid" if paid else "unpaid"
             session["payment_intent"] = session["payment_intent"] or self._new_id("pi_test")
@@ -244,6 +268,29 @@ class FakeStripe:
                 "_recovered_from": session_id,
             }
             return self._create_session(params)
+
+    def add_card(
+        self, customer_id: str, *, brand: str = "visa", last4: str = "4242"
+    ) -> dict[str, Any]:
+        """A card saved under ``customer_id`` (as Checkout saves one the customer agreed to)."""
+        with self._lock:
+            pm = shaped(
+                "payment_method",
+                {
+                    "id": self._new_id("pm"),
+                    "object": "payment_method",
+                    "type": "card",
+                    "customer": customer_id,
+                    "allow_redisplay": "always",
+                    "billing_details": {"email": None, "name": None, "phone": None},
+                    "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034},
+                    "created": int(self.now()),
+                    "livemode": False,
+                    "metadata": {},
+                },
+            )
+            self.payment_methods[pm["id"]] = pm
+            return dict(pm)
 
     def fail_next(self, n: int, status: int = 500) -> None:
         """The next ``n`` API calls answer ``status`` with an error body, changing nothing."""
@@ -373,12 +420,108 @@ class FakeStripe:
             return self._expire_session(match[1])
         if method == "POST" and path == "/v1/refunds":
             return self._create_refund(params)
+        answer = self._customer_route(method, path, params)
+        if answer is not None:
+            return answer
+        raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}).")
+
+    def _customer_route(
+        self, method: str, path: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Customers and their saved payment methods; None for any other path."""
+        if method == "POST" and path == "/v1/customers":
+            return self._create_customer(params)
+        if match := _CUSTOMER_PATH.match(path):
+            return self._customer_request(method, match[1], params)
+        if method == "GET" and (match := _CUSTOMER_PMS_PATH.match(path)):
+            self._customer(match[1])
+            if params.get("type") not in (None, "card"):
+                raise StripeApiError(400, "This fake only lists cards.", param="type")
+            cards = [
+                dict(pm)
+                for pm in reversed(self.payment_methods.values())
+                if pm["customer"] == match[1]
+            ]
+            limit = _int(params, "limit", required=False) or 10
+            return {
+                "object": "list",
+                "data": cards[:limit],
+                "has_more": len(cards) > limit,
+                "url": f"/v1/customers/{match[1]}/payment_methods",
+            }
+        if method == "GET" and (match := _CUSTOMER_PM_PATH.match(path)):
+            self._customer(match[1])
+            pm = self.payment_methods.get(match[2])
+            if pm is None or pm["customer"] != match[1]:
+                raise _missing("payment_method", match[2])
+            return dict(pm)
+        if method == "POST" and (match := _DETACH_PATH.match(path)):
+            pm = self.payment_methods.get(match[1])
+            if pm is None:
+                raise _missing("payment_method", match[1])
+            if pm["customer"] is None:
+                raise StripeApiError(
+                    400,
+                    "The payment method you provided is not attached to a customer so "
+                    "detachment is impossible.",
+                )
+            pm["customer"] = None
+            return dict(pm)
         if method == "GET" and (match := _REFUND_PATH.match(path)):
             refund = self.refunds.get(match[1])
             if refund is None:
                 raise _missing("refund", match[1])
             return dict(refund)
-        raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}).")
+        return None
+
+    def _create_customer(self, params: dict[str, Any]) -> dict[str, Any]:
+        email = params.get("email")
+        if email is not None and (len(email) > 512 or not _EMAIL.match(email)):
+            raise StripeApiError(400, "Invalid email address: " + email[:60], param="email")
+        if len(params.get("name") or "") > 256:
+            raise StripeApiError(400, "Name is too long (256 characters at most).", param="name")
+        customer = shaped(
+            "customer",
+            {
+                "id": self._new_id("cus"),
+                "object": "customer",
+                "email": email,
+                "name": params.get("name"),
+                "metadata": params.get("metadata") or {},
+                "created": int(self.now()),
+                "livemode": False,
+                "balance": 0,
+                "delinquent": False,
+                "invoice_settings": {"default_payment_method": None},
+                "preferred_locales": [],
+            },
+        )
+        self.customers[customer["id"]] = customer
+        return dict(customer)
+
+    def _customer(self, customer_id: str) -> dict[str, Any]:
+        customer = self.customers.get(customer_id)
+        if customer is None:
+            raise _missing("customer", customer_id)
+        return customer
+
+    def _customer_request(
+        self, method: str, customer_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        customer = self._customer(customer_id)
+        if method == "GET":
+            return dict(customer)
+        if method == "DELETE":
+            del self.customers[customer_id]
+            for pm in self.payment_methods.values():
+                if pm["customer"] == customer_id:
+                    pm["customer"] = None
+            return {"id": customer_id, "object": "customer", "deleted": True}
+        email = params.get("email")
+        if email is not None and not _EMAIL.match(email):
+            raise StripeApiError(400, "Invalid email address: " + email[:60], param="email")
+        customer.update({k: params[k] for k in ("email", "name") if k in params})
+        return dict(customer)
 
     def _session(self, session_id: str) -> dict[str, Any]:
         session = self.sessions.get(session_id)
@@ -454,6 +597,7 @@ class FakeStripe:
                 "Invalid consent_collection[promotions]: must be one of auto or none.",
                 param="consent_collection[promotions]",
             )
+        customer, saving = self._session_customer(params)
         session_id = self._new_id("cs_test")
         session = shaped(
             "checkout.session",
@@ -471,8 +615,16 @@ class FakeStripe:
                 "amount_total": total,
                 "currency": currency,
                 "client_reference_id": params.get("client_reference_id"),
+                "customer": customer,
                 "customer_email": params.get("customer_email"),
                 "customer_details": None,
+                "saved_payment_method_options": {
+                    "payment_method_save": saving,
+                    "allow_redisplay_filters": ["always"],
+                    "payment_method_remove": None,
+                }
+                if customer
+                else None,
                 "metadata": params.get("metadata") or {},
                 "payment_intent": None,
                 "payment_method_types": ["card"],
@@ -500,6 +652,33 @@ class FakeStripe:
         self.sessions[session_id] = session
         self.line_items[session_id] = items
         return dict(session)
+
+    def _session_customer(self, params: dict[str, Any]) -> tuple[str | None, str | None]:
+        """A session's ``customer`` and whether it may save a card, as Stripe checks them."""
+        customer = params.get("customer")
+        if customer is not None:
+            if params.get("customer_email") is not None:
+                raise StripeApiError(
+                    400, "You may only specify one of these parameters: customer, customer_email."
+                )
+            if customer not in self.customers:
+                raise _missing("customer", customer, param="customer")
+        saving = (params.get("saved_payment_method_options") or {}).get("payment_method_save")
+        if saving not in (None, "enabled", "disabled"):
+            raise StripeApiError(
+                400,
+                "Invalid saved_payment_method_options[payment_method_save]: must be one of "
+                "disabled or enabled.",
+                param="saved_payment_method_options[payment_method_save]",
+            )
+        if saving == "enabled" and customer is None:
+            raise StripeApiError(
+                400,
+                "saved_payment_method_options[payment_method_save] needs a customer to save "
+                "the payment method to.",
+                param="saved_payment_method_options[payment_method_save]",
+            )
+        return customer, saving
 
     def _expire_session(self, session_id: str) -> dict[str, Any]:
         session = self._session(session_id)

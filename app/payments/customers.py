@@ -1,0 +1,191 @@
+"""Accounts as customers of the payment provider, and the cards they saved there.
+
+* An account gets its Customer (Stripe ``cus_…``) at its first checkout, not before: most
+  accounts never pay, and a Customer is personal data at Stripe. Guests stay anonymous
+  (their sessions carry only the email they typed).
+* One Customer per account, even when two checkouts of a new account run at once (two tabs,
+  the app and the website): both send the same request under the same idempotency key, so
+  Stripe makes one and answers both with it, and the first row stored wins.
+* The Customer is kept in step with the account: a changed email or name is sent to the
+  provider by a task after the change commits (:func:`account_changed`).
+* Cards are saved only at the provider, only when the shopper ticks Checkout's own "save my
+  payment details" box; the account page lists them (brand, last four, expiry) from the
+  provider and removes them there. The shop stores no card data at all.
+
+No transaction is open while the provider is asked anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.accounts.audit import audit
+from app.accounts.models import User
+from app.db import after_commit, read_phase, upsert, utcnow
+from app.extensions import db
+from app.payments import provider
+from app.payments.models import PaymentCustomer
+from app.payments.types import PaymentError, PaymentRejected, SavedCard
+
+log = logging.getLogger(__name__)
+
+
+def _key(user_id: int, email: str, name: str) -> str:
+    """The idempotency key of an account's Customer: the same account asking with the same
+    details gets the same Customer back; other details make a request of their own (Stripe
+    refuses a key reused with other parameters)."""
+    digest = hashlib.sha256(f"{email}\x00{name}".encode()).hexdigest()[:16]
+    return f"customer-{user_id}-{digest}"
+
+
+def stored_customer(user_id: int) -> PaymentCustomer | None:
+    return db.session.execute(
+        sa.select(PaymentCustomer).where(
+            PaymentCustomer.user_id == user_id,
+            PaymentCustomer.provider == provider.provider_name(),
+        )
+    ).scalar_one_or_none()
+
+
+def customer_for_checkout(user_id: int) -> str | None:
+    """The account's Customer id, made now if it has none (call it with no transaction in
+    progress: it may wait on the network). ``None`` for an account that cannot have one."""
+    with read_phase("payment-customer"):
+        row = stored_customer(user_id)
+        if row is not None:
+            return row.customer_id
+        user = db.session.get(User, user_id)
+        if user is None or not user.is_active:
+            return None
+        email, name = user.email, user.name
+    customer_id = provider.create_customer(
+        email=email, name=name, user_id=user_id, idempotency_key=_key(user_id, email, name)
+    )
+    now = utcnow()
+    db.session.execute(
+        upsert(PaymentCustomer)
+        .values(
+            user_id=user_id,
+            provider=provider.provider_name(),
+            customer_id=customer_id,
+            email=email,
+            name=name,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "provider"])
+    )
+    row = stored_customer(user_id)  # ours, or the one a concurrent checkout stored first
+    assert row is not None
+    if row.customer_id != customer_id:  # different details at the same moment: keep one
+        log.warning(
+            "account %s: customer %s made but %s kept", user_id, customer_id, row.customer_id
+        )
+    return row.customer_id
+
+
+def account_changed(user: User) -> None:
+    """The account's email or name changed (in the caller's transaction): its Customer, if
+    it has one, is told once that commits."""
+    user_id = user.id
+
+    def enqueue() -> None:
+        from app.payments.tasks import sync_customer
+
+        sync_customer(user_id)
+
+    after_commit(enqueue, key=f"sync-customer-{user_id}")
+
+
+def sync(user_id: int) -> bool:
+    """Send the account's current email and name to its Customer when they differ from what
+    the provider was last told (the task's body; safe to run any number of times)."""
+    with read_phase("payment-customer-sync"):
+        row = stored_customer(user_id)
+        user = db.session.get(User, user_id)
+        if row is None or user is None:
+            return False
+        customer_id, email, name = row.customer_id, user.email, user.name
+        deleted = user.deleted_at is not None
+        if not deleted and (row.email, row.name) == (email, name):
+            return False
+    if deleted:  # the person asked to be forgotten: so is their Customer, cards and all
+        provider.delete_customer(customer_id)
+        db.session.execute(
+            sa.delete(PaymentCustomer).where(
+                PaymentCustomer.user_id == user_id, PaymentCustomer.customer_id == customer_id
+            )
+        )
+        return True
+    provider.update_customer(
+        customer_id, email=email, name=name, idempotency_key=_key(user_id, email, name) + "-u"
+    )
+    db.session.execute(
+        sa.update(PaymentCustomer)
+        .where(PaymentCustomer.user_id == user_id, PaymentCustomer.customer_id == customer_id)
+        .values(email=email, name=name, updated_at=utcnow())
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Cards:
+    cards: list[SavedCard]
+    unavailable: bool = False  # the provider could not be asked just now
+
+
+def saved_cards(user_id: int) -> Cards:
+    """The account's saved cards as the provider has them (none without a Customer)."""
+    with read_phase("saved-cards"):
+        row = stored_customer(user_id)
+        customer_id = row.customer_id if row is not None else None
+    if customer_id is None:
+        return Cards([])
+    try:
+        return Cards(provider.list_saved_cards(customer_id))
+    except PaymentError:
+        log.warning("saved cards of account %s could not be listed", user_id, exc_info=True)
+        return Cards([], unavailable=True)
+
+
+class CardNotFound(LookupError):
+    """Not one of this account's saved cards (or removed already)."""
+
+
+def remove_card(user_id: int, card_id: str) -> SavedCard | None:
+    """Remove one of the account's saved cards at the provider; the card as it was listed
+    (for the message), :class:`CardNotFound` when it is not theirs, PaymentError when the
+    provider cannot be asked. Audited."""
+    listed = saved_cards(user_id)
+    if listed.unavailable:
+        raise provider_unavailable()
+    card = next((c for c in listed.cards if c.id == card_id), None)
+    if card is None:
+        raise CardNotFound(card_id)
+    with read_phase("saved-card-owner"):
+        row = stored_customer(user_id)
+        assert row is not None  # it listed the card
+        customer_id = row.customer_id
+    try:
+        provider.detach_saved_card(customer_id, card.id)
+    except PaymentRejected as exc:
+        if exc.http_status == 404:  # removed meanwhile (another tab)
+            raise CardNotFound(card_id) from exc
+        raise
+    audit(
+        "account.card_removed",
+        actor_id=user_id,
+        target_user_id=user_id,
+        target=f"{card.brand} ending {card.last4}",
+    )
+    return card
+
+
+def provider_unavailable() -> PaymentError:
+    from app.payments.types import PaymentsUnavailable
+
+    return PaymentsUnavailable()

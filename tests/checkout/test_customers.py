@@ -1,0 +1,230 @@
+"""Signed-in shoppers as Stripe Customers: made once at the first checkout (also when two
+checkouts of a new account run at once), used for every session of the account, kept in step
+with its email and name; cards saved at Checkout listed on the account page and removed."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import AuditEvent
+from app.db import commit_unit_of_work, unit_of_work
+from app.extensions import db as _db
+from app.payments.customers import customer_for_checkout
+from app.payments.models import PaymentCustomer
+from tests.accounts.helpers import login, make_user
+from tests.catalog import factories
+from tests.checkout.conftest import point_at
+from tests.checkout.helpers import add_to_cart, latest_order, pay, submit_details
+from tests.concurrency import run_at_once
+from tests.fakes.stripe_server import FakeStripe
+
+
+def shopper(client, email: str = "ada@example.com"):
+    user = make_user(email, name="Ada Lovelace")
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    commit_unit_of_work()
+    assert login(client, email).status_code == 302
+    add_to_cart(client, variant.id, 1)
+    submit_details(client, email=email)
+    return user
+
+
+def session_of(response) -> str:
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+def test_a_first_checkout_makes_the_customer_and_every_session_uses_it(client, db, fake_stripe):
+    user = shopper(client)
+    first = pay(client)
+    assert first.status_code == 303
+
+    [made] = fake_stripe.requests_to("POST", "/v1/customers")
+    assert made.params == {
+        "email": "ada@example.com",
+        "name": "Ada Lovelace",
+        "metadata": {"user_id": str(user.id)},
+    }
+    assert made.idempotency_key.startswith(f"customer-{user.id}-")
+    [customer_id] = fake_stripe.customers
+    [sent] = fake_stripe.requests_to("POST", "/v1/checkout/sessions")
+    assert sent.params["customer"] == customer_id
+    assert "customer_email" not in sent.params  # Stripe refuses both
+    assert sent.params["saved_payment_method_options"] == {"payment_method_save": "enabled"}
+    assert "payment_method_types" not in sent.params  # the Dashboard decides (wallets, Link)
+    assert fake_stripe.sessions[session_of(first)]["customer"] == customer_id
+
+    # A second order of the same account: the same Customer, none made.
+    fake_stripe.complete(session_of(first))
+    variant = factories.product("Wool Scarf", price=1900, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client, email="ada@example.com")
+    second = pay(client)
+    assert session_of(second) != session_of(first)
+    assert len(fake_stripe.requests_to("POST", "/v1/customers")) == 1
+    assert fake_stripe.sessions[session_of(second)]["customer"] == customer_id
+
+
+def test_guests_stay_anonymous_to_stripe(client, db, fake_stripe):
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client, email="guest@example.com")
+    assert pay(client).status_code == 303
+    assert fake_stripe.customers == {}
+    [sent] = fake_stripe.requests_to("POST", "/v1/checkout/sessions")
+    assert sent.params["customer_email"] == "guest@example.com"
+    assert "customer" not in sent.params and "saved_payment_method_options" not in sent.params
+
+
+def test_when_stripe_cannot_make_the_customer_the_shopper_still_pays(client, db, fake_stripe):
+    shopper(client)
+    fake_stripe.fail_next(3, status=500)  # the create and both of the SDK's retries
+    response = pay(client)
+    assert response.status_code == 303 and "/pay/cs_test_" in response.headers["Location"]
+    assert fake_stripe.customers == {}
+    [sent] = fake_stripe.requests_to("POST", "/v1/checkout/sessions")
+    assert sent.params["customer_email"] == "ada@example.com"
+
+
+def test_a_card_saved_at_checkout_is_listed_and_can_be_removed(client, db, fake_stripe):
+    user = shopper(client)
+    assert "You have no saved cards." in client.get("/account/cards").get_data(as_text=True)
+    session_id = session_of(pay(client))
+    fake_stripe.complete(session_id, save_card=True)
+    [customer_id] = fake_stripe.customers
+    other = fake_stripe._create_customer({"email": "eve@example.com"})["id"]
+    someone_elses = fake_stripe.add_card(other, brand="mastercard", last4="4444")
+
+    page = client.get("/account/cards")
+    html = page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "Visa ending in 4242" in html and "12/2034" in html
+    assert "4444" not in html
+    [mine] = [pm for pm in fake_stripe.payment_methods.values() if pm["customer"] == customer_id]
+    assert f"/account/cards/{mine['id']}/remove" in html
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+
+    # Another customer's card, a made-up id and a hostile one: nothing is detached.
+    for card_id in (someone_elses["id"], "pm_nope", "x" * 65, "pm_1%00"):
+        response = client.post(f"/account/cards/{card_id}/remove", data={"csrf_token": token})
+        assert response.status_code in (303, 400, 404), card_id  # 400: the NUL
+    assert not fake_stripe.requests_to("POST", f"/v1/payment_methods/{someone_elses['id']}/detach")
+    assert fake_stripe.payment_methods[someone_elses["id"]]["customer"] == other
+
+    response = client.post(f"/account/cards/{mine['id']}/remove", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert fake_stripe.payment_methods[mine["id"]]["customer"] is None
+    html = client.get("/account/cards").get_data(as_text=True)
+    assert "Removed the Visa card ending in 4242" in html
+    assert "You have no saved cards." in html
+    audit = _db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.action == "account.card_removed")
+    ).scalar_one()
+    assert audit.target_user_id == user.id and audit.target == "visa ending 4242"
+    # Removed already (another tab): said so, nothing else happens.
+    again = client.post(f"/account/cards/{mine['id']}/remove", data={"csrf_token": token})
+    assert again.status_code == 303
+    assert "not saved in your account" in client.get("/account/cards").get_data(as_text=True)
+
+
+def test_saved_cards_say_so_when_stripe_is_down(client, db, fake_stripe):
+    shopper(client)
+    fake_stripe.complete(session_of(pay(client)), save_card=True)
+    fake_stripe.fail_next(3, status=500)
+    html = client.get("/account/cards").get_data(as_text=True)
+    assert "can't be shown right now" in html
+    assert "You have no saved cards." not in html
+
+
+def test_a_new_name_and_email_reach_the_customer(client, db, fake_stripe):
+    from tests.accounts.helpers import csrf_token
+
+    shopper(client)
+    pay(client)
+    [customer_id] = fake_stripe.customers
+    response = client.post(
+        "/account/profile",
+        data={
+            "name": "Ada King",
+            "phone": "",
+            "csrf_token": csrf_token(client, "/account/profile"),
+        },
+    )
+    assert response.status_code in (200, 302, 303)
+    assert fake_stripe.customers[customer_id]["name"] == "Ada King"
+    [update] = fake_stripe.requests_to("POST", f"/v1/customers/{customer_id}")
+    assert update.params == {"email": "ada@example.com", "name": "Ada King"}
+    row = _db.session.execute(sa.select(PaymentCustomer)).scalar_one()
+    assert (row.email, row.name) == ("ada@example.com", "Ada King")
+
+
+def test_a_deleted_account_takes_its_customer_and_cards_with_it(client, db, fake_stripe):
+    from tests.accounts.helpers import PASSWORD, csrf_token
+
+    shopper(client)
+    fake_stripe.complete(session_of(pay(client)), save_card=True)
+    [customer_id] = fake_stripe.customers
+    response = client.post(
+        "/account/delete",
+        data={
+            "current_password": PASSWORD,
+            "confirm": "y",
+            "csrf_token": csrf_token(client, "/account/delete"),
+        },
+    )
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+    assert customer_id not in fake_stripe.customers
+    assert all(pm["customer"] is None for pm in fake_stripe.payment_methods.values())
+    assert _db.session.execute(sa.select(sa.func.count(PaymentCustomer.id))).scalar_one() == 0
+
+
+@pytest.fixture
+def shared_stripe(own_app, monkeypatch):
+    fake = FakeStripe().start()
+    point_at(own_app, fake, monkeypatch)
+    yield fake
+    fake.stop()
+
+
+def test_two_first_checkouts_of_one_account_at_once_make_one_customer(own_app, shared_stripe):
+    with own_app.app_context(), unit_of_work():
+        user_id = make_user(f"twin-{uuid.uuid4().hex[:8]}@example.com").id
+    # The first create is still being answered when the second arrives (Stripe: 409 for a
+    # key in flight; the gateway waits and gets the same Customer back).
+    shared_stripe.delay_next(0.4)
+
+    def checkout(_: int) -> str | None:
+        with own_app.test_request_context(method="POST"), unit_of_work():
+            return customer_for_checkout(user_id)
+
+    results = run_at_once(own_app, 2, checkout)
+    assert results[0] == results[1] and str(results[0]).startswith("cus_"), results
+    assert len(shared_stripe.customers) == 1
+    creates = shared_stripe.requests_to("POST", "/v1/customers")
+    assert len({r.idempotency_key for r in creates}) == 1 and len(creates) >= 2
+    with own_app.app_context():
+        rows = (
+            _db.session.execute(
+                sa.select(PaymentCustomer).where(PaymentCustomer.user_id == user_id)
+            )
+            .scalars()
+            .all()
+        )
+        assert [row.customer_id for row in rows] == [results[0]]
+
+
+def test_the_sandbox_offers_to_save_and_shows_the_saved_card(client, db):
+    """The embedded default (no Stripe): the TEST MODE page mimics Checkout's box."""
+    shopper(client)
+    url = pay(client).headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    assert "Save my payment details" in page
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post(url.rstrip("/") + "/pay", data={"csrf_token": token, "save_card": "1"})
+    assert latest_order().paid_at is not None
+    html = client.get("/account/cards").get_data(as_text=True)
+    assert "Visa ending in 4242" in html
