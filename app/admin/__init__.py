@@ -21,6 +21,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Dashboard", "admin.dashboard", "orders.view"),
     ("Orders", "admin.orders", "orders.view"),
     ("Returns", "admin.returns", "orders.view"),
+    ("Payments", "admin.payment_figures", "orders.view"),
     ("Products", "admin.products", "catalog.edit"),
     ("Categories", "admin.categories", "catalog.edit"),
     ("Inventory", "admin.inventory", "stock.adjust"),
@@ -56,6 +57,7 @@ def admin_helpers() -> dict[str, Any]:
 from app.admin import (  # noqa: E402,F401
     catalog,
     orders,
+    payments,
     people,
     promotions,
     returns,

@@ -141,3 +141,159 @@ def dead_letters() -> dict[str, int]:
         .where(WebhookEvent.status == EventStatus.DEAD)
     ).scalar_one()
     return {"notifications": notifications, "webhook_events": webhooks}
+
+
+@dataclass
+class PaymentDay:
+    """The checkout sessions started on one day, and what became of them (so far)."""
+
+    day: date
+    started: int = 0
+    paid: int = 0
+    failed: int = 0
+    expired: int = 0
+    refunded: int = 0  # paid, then refunded in full or in part
+    disputed: int = 0  # paid, then disputed by the cardholder
+    amount_paid: dict[str, int] = field(default_factory=dict)  # currency -> minor units
+
+    def add(self, other: PaymentDay) -> None:
+        for name in ("started", "paid", "failed", "expired", "refunded", "disputed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for currency, amount in other.amount_paid.items():
+            self.amount_paid[currency] = self.amount_paid.get(currency, 0) + amount
+
+    @staticmethod
+    def rate(part: int, whole: int) -> float | None:
+        """``part`` of ``whole`` as a fraction; None when there is no whole to divide."""
+        return part / whole if whole else None
+
+    @property
+    def paid_rate(self) -> float | None:
+        return self.rate(self.paid, self.started)
+
+    @property
+    def failed_rate(self) -> float | None:
+        return self.rate(self.failed, self.started)
+
+    @property
+    def expired_rate(self) -> float | None:
+        return self.rate(self.expired, self.started)
+
+    @property
+    def refund_rate(self) -> float | None:
+        return self.rate(self.refunded, self.paid)
+
+    @property
+    def dispute_rate(self) -> float | None:
+        return self.rate(self.disputed, self.paid)
+
+
+FIGURE_PERIODS = (7, 30, 90)
+
+
+def payment_figures(now: datetime, tz: ZoneInfo, days: int = CHART_DAYS) -> list[PaymentDay]:
+    """Checkout sessions per local day of their start, oldest first, and what became of
+    them: paid, failed, expired unpaid, refunded, disputed. One query; a session counts on
+    the day it started, so a day's rates can be read as that day's cohort (a payment refunded
+    or disputed weeks later still counts against the day it was made).
+
+    A session still open is started but none of the others. Paid counts money taken
+    (succeeded, partly or fully refunded)."""
+    from app.payments.models import Dispute, PaymentStatus
+
+    bounds = day_boundaries(now, tz, days)
+    day = sa.case(*((Payment.created_at < b, i) for i, b in enumerate(bounds[1:])), else_=days - 1)
+    disputed = (
+        sa.select(Dispute.id)
+        .where(Dispute.payment_intent == Payment.payment_intent, Payment.payment_intent != "")
+        .correlate(Payment)
+        .exists()
+    )
+    taken = Payment.status.in_(TAKEN_PAYMENT_STATUSES)
+
+    def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    rows = db.session.execute(
+        sa.select(
+            day.label("day"),
+            Payment.currency,
+            sa.func.count(),
+            count(taken),
+            count(Payment.status == PaymentStatus.FAILED),
+            count(Payment.status == PaymentStatus.EXPIRED),
+            count(Payment.status.in_((PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED))),
+            count(sa.and_(taken, disputed)),
+            sa.func.sum(sa.case((taken, Payment.amount), else_=0)),
+        )
+        .where(Payment.created_at >= bounds[0], Payment.created_at < bounds[-1])
+        .group_by("day", Payment.currency)
+    ).all()
+    result = [PaymentDay(b.astimezone(tz).date()) for b in bounds[:-1]]
+    for index, currency, *numbers in rows:
+        started, paid, failed, expired, refunded, disputes, amount = (int(n or 0) for n in numbers)
+        result[int(index)].add(
+            PaymentDay(
+                result[int(index)].day,
+                started,
+                paid,
+                failed,
+                expired,
+                refunded,
+                disputes,
+                {currency.upper(): amount} if amount else {},
+            )
+        )
+    return result
+
+
+def total(days: list[PaymentDay]) -> PaymentDay:
+    whole = PaymentDay(days[0].day if days else date.today())
+    for one in days:
+        whole.add(one)
+    return whole
+
+
+FIGURE_COLUMNS = (
+    "Date",
+    "Sessions started",
+    "Paid",
+    "Paid %",
+    "Failed",
+    "Failed %",
+    "Expired unpaid",
+    "Expired %",
+    "Refunded",
+    "Refunded % of paid",
+    "Disputed",
+    "Disputed % of paid",
+    "Amount paid",
+)
+
+
+def _percent(rate: float | None) -> float | None:
+    return round(rate * 100, 1) if rate is not None else None
+
+
+def figure_rows(days: list[PaymentDay]) -> list[list[object]]:
+    """The figures as export rows, newest day first, then the period's total."""
+    from app.core.templating import money
+
+    def row(label: object, d: PaymentDay) -> list[object]:
+        return [
+            label,
+            d.started,
+            d.paid,
+            _percent(d.paid_rate),
+            d.failed,
+            _percent(d.failed_rate),
+            d.expired,
+            _percent(d.expired_rate),
+            d.refunded,
+            _percent(d.refund_rate),
+            d.disputed,
+            _percent(d.dispute_rate),
+            ", ".join(money(a, c) for c, a in sorted(d.amount_paid.items())),
+        ]
+
+    return [row(d.day.isoformat(), d) for d in reversed(days)] + [row("Total", total(days))]
