@@ -21,6 +21,18 @@ ACCOUNT_SECRETS_LIMIT = "10 per hour"
 ACCOUNT_SECRETS_SCOPE = "account-secrets"
 
 
+# Sign-in links by email: per address, across the website and the API, so nobody can flood
+# someone's inbox (the client's own limit comes on top).
+SIGN_IN_LINK_LIMIT = "3 per 15 minutes"
+SIGN_IN_LINK_SCOPE = "sign-in-links"
+
+
+def sign_in_link_key() -> str:
+    data = request.get_json(silent=True) if request.is_json else request.form
+    email = data.get("email", "") if isinstance(data, dict) or data is request.form else ""
+    return "sign-in-link:" + str(email)[:320].strip().lower()
+
+
 # Voucher codes are guessable by trying: one budget per client across both doors.
 VOUCHER_LIMIT = "10 per minute; 60 per hour"
 VOUCHER_SCOPE = "voucher-codes"

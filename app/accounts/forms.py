@@ -45,6 +45,10 @@ class ForgotPasswordForm(FlaskForm):
     email = EmailField("Email", validators=EMAIL, render_kw={"autocomplete": "email"})
 
 
+class SignInLinkForm(FlaskForm):
+    email = EmailField("Email", validators=EMAIL, render_kw={"autocomplete": "email"})
+
+
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
         "New password",

@@ -124,6 +124,20 @@ class RecoveryCode(Base):
     used_at: Mapped[datetime | None] = mapped_column()
 
 
+class SignInLink(Base):
+    """A sign-in link sent by email ("magic link"): single use, short-lived, stored as the
+    SHA-256 of its token (the token itself is only in the email)."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
 class Address(TimestampMixin, Base):
     __tablename__ = "addresses"
     __table_args__ = (sa.CheckConstraint("length(country) = 2", name="country_code"),)

@@ -16,6 +16,7 @@ from app.accounts.forms import (
     ForgotPasswordForm,
     LoginForm,
     ResetPasswordForm,
+    SignInLinkForm,
     SignupForm,
 )
 from app.accounts.services import (
@@ -39,10 +40,23 @@ from app.accounts.sessions import (
     sign_out_everywhere,
     start_session,
 )
+from app.accounts.sign_in_links import (
+    LINK_MINUTES,
+    check_sign_in_link,
+    send_sign_in_link,
+    use_sign_in_link,
+)
 from app.accounts.signed_links import TokenInvalid
 from app.core.redirects import after_sign_in, local_url, safe_next
 from app.extensions import limiter
-from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, account_key
+from app.ratelimit import (
+    ACCOUNT_SECRETS_LIMIT,
+    ACCOUNT_SECRETS_SCOPE,
+    SIGN_IN_LINK_LIMIT,
+    SIGN_IN_LINK_SCOPE,
+    account_key,
+    sign_in_link_key,
+)
 
 PENDING_2FA = "pending_2fa"
 
@@ -87,6 +101,21 @@ def signup() -> str | Response:
     return render_template("accounts/signup.html", form=form)
 
 
+def _ask_second_factor(user, *, remember: bool) -> Response:
+    """The first factor passed (password or sign-in link): the code comes next."""
+    guest_cart = session.get("guest_cart")
+    session.clear()
+    session[PENDING_2FA] = {
+        "user_id": user.id,
+        "remember": remember,
+        "next": local_url(request.args.get("next")),
+        "guest_cart": guest_cart,
+        "started_at": time.time(),
+        "nonce": secrets.token_urlsafe(16),
+    }
+    return redirect(url_for("accounts.two_factor_challenge"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("20 per minute", methods=["POST"])
 def login() -> str | Response:
@@ -103,23 +132,61 @@ def login() -> str | Response:
                 "accounts/login.html", form=form, locked=isinstance(exc, AccountLocked)
             )
         if user.totp_enabled:
-            guest_cart = session.get("guest_cart")
-            session.clear()
-            session[PENDING_2FA] = {
-                "user_id": user.id,
-                "remember": bool(form.remember.data),
-                "next": local_url(request.args.get("next")),
-                "guest_cart": guest_cart,
-                "started_at": time.time(),
-                "nonce": secrets.token_urlsafe(16),
-            }
-            return redirect(url_for("accounts.two_factor_challenge"))
+            return _ask_second_factor(user, remember=bool(form.remember.data))
         sign_in(user, remember=bool(form.remember.data), second_factor=False)
         if user.is_staff:  # the setup page says why, once
             return redirect(url_for("accounts.two_factor_setup"))
         flash(f"Welcome back, {user.name}.", "success")
         return redirect(after_sign_in(request.args.get("next"), staff=user.is_staff))
     return render_template("accounts/login.html", form=form, locked=False)
+
+
+@bp.route("/login/link", methods=["GET", "POST"], endpoint="request_sign_in_link")
+@limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+@limiter.shared_limit(
+    SIGN_IN_LINK_LIMIT, SIGN_IN_LINK_SCOPE, key_func=sign_in_link_key, methods=["POST"]
+)
+def request_sign_in_link_view() -> str | Response:
+    form = SignInLinkForm()
+    if form.validate_on_submit():
+        send_sign_in_link(form.email.data)
+        flash(
+            "If a customer account exists for that address, we sent it a sign-in link. It "
+            f"works once, for {LINK_MINUTES} minutes.",
+            "info",
+        )
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/sign_in_link.html", form=form)
+
+
+def _link_problem(exc: TokenInvalid) -> tuple[str, int]:
+    return render_template("accounts/link_problem.html", reason=exc.reason, kind="sign-in"), 400
+
+
+@bp.get("/login/link/<token>", endpoint="sign_in_link")
+def sign_in_link_page(token: str) -> str | tuple[str, int]:
+    """A button, not a sign-in: mail scanners open links, people press buttons."""
+    try:
+        check_sign_in_link(token)
+    except TokenInvalid as exc:
+        return _link_problem(exc)
+    return render_template("accounts/sign_in_link_use.html", form=EmptyForm(), token=token)
+
+
+@bp.post("/login/link/<token>", endpoint="use_sign_in_link")
+@limiter.limit("10 per minute")
+def use_sign_in_link_view(token: str) -> Response | tuple[str, int]:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        user = use_sign_in_link(token)
+    except TokenInvalid as exc:
+        return _link_problem(exc)
+    if user.totp_enabled:
+        return _ask_second_factor(user, remember=False)
+    sign_in(user, remember=False, second_factor=False)
+    flash(f"Welcome back, {user.name}. You are signed in with the link we emailed you.", "success")
+    return redirect(after_sign_in(None, staff=False))
 
 
 @bp.post("/logout")

@@ -20,11 +20,23 @@ from app.accounts.services import (
     locked_until,
     register_user,
 )
+from app.accounts.sign_in_links import check_sign_in_link, send_sign_in_link, use_sign_in_link
+from app.accounts.signed_links import TokenInvalid
 from app.accounts.totp import SecondFactorPaused, WrongSecondFactor, verify_second_factor
 from app.api import bp
 from app.api.models import ApiToken
 from app.api.openapi import operation, validation_problem
-from app.api.schemas import LoginIn, LoginOut, Problem, RefreshIn, RegisterIn, TokenOut, UserOut
+from app.api.schemas import (
+    LoginIn,
+    LoginOut,
+    Problem,
+    RefreshIn,
+    RegisterIn,
+    SignInLinkIn,
+    SignInLinkUseIn,
+    TokenOut,
+    UserOut,
+)
 from app.api.schemas_profile import ProfileOut
 from app.api.tokens import (
     TokenError,
@@ -39,7 +51,7 @@ from app.api.tokens import (
 from app.core.errors import problem
 from app.db import utcnow
 from app.extensions import db, limiter
-from app.ratelimit import limiter_key
+from app.ratelimit import SIGN_IN_LINK_LIMIT, SIGN_IN_LINK_SCOPE, limiter_key, sign_in_link_key
 
 AUTH_LIMIT = "10 per minute"  # login and register: per IP address
 REFRESH_LIMIT = "10 per minute"  # refresh and logout: per sign-in (see refresh_limit_key)
@@ -234,6 +246,80 @@ def login(body: LoginIn) -> LoginOut | Response:
             return _bad_credentials(exc.code, str(exc))
     pair = issue_tokens(user)
     return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/sign-in-link",
+    summary="Email a customer a sign-in link (no password)",
+    description=(
+        "Always 202, whether or not a customer account has that address (nothing to learn "
+        "about who has an account). The email links to the website; an app that opens that "
+        "link itself sends its token to /auth/sign-in-link/use. A link works once, for 15 "
+        "minutes; asking again retires the older one. Staff accounts get no link. Limited "
+        "per address (3 per 15 minutes, shared with the website) and per client."
+    ),
+    body=SignInLinkIn,
+    responses={202: None, 422: Problem, 429: Problem},
+    tags=["auth"],
+)
+@limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
+@limiter.shared_limit(SIGN_IN_LINK_LIMIT, SIGN_IN_LINK_SCOPE, key_func=sign_in_link_key)
+def sign_in_link(body: SignInLinkIn) -> Response:
+    send_sign_in_link(body.email)
+    return Response(status=202)
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/sign-in-link/use",
+    summary="Sign in with an emailed link's token, for an access and a refresh token",
+    description=(
+        "401 link-invalid, link-used or link-expired when the link cannot sign in. An "
+        "account with two-factor authentication must send `totp` (401 totp-required without "
+        "it, invalid-totp when wrong): the link is used up only once the code is right. The "
+        "guest cart named by X-Cart-Token merges as with /auth/login."
+    ),
+    body=SignInLinkUseIn,
+    responses={200: LoginOut, 401: Problem, 429: Problem},
+    tags=["auth"],
+    cart_token=True,
+)
+@limiter.limit(AUTH_LIMIT, key_func=limiter_key, override_defaults=False)
+def use_sign_in_link_api(body: SignInLinkUseIn) -> LoginOut | Response:
+    try:
+        user = check_sign_in_link(body.token)
+    except TokenInvalid as exc:
+        return _bad_credentials(f"link-{exc.reason}", _LINK_PROBLEMS[exc.reason])
+    if user.totp_enabled:
+        code = (body.totp or "").strip()
+        if not code:
+            return _bad_credentials(
+                "totp-required", "Two-factor authentication is on: send the current code."
+            )
+        try:
+            verify_second_factor(user, code, channel="api")
+        except SecondFactorPaused as exc:
+            response = problem(429, str(exc), code=exc.code, title="Too many wrong codes")
+            response.headers["Retry-After"] = str(exc.seconds)
+            return response
+        except WrongSecondFactor as exc:
+            return _bad_credentials(exc.code, str(exc))
+    try:
+        user = use_sign_in_link(body.token)
+    except TokenInvalid as exc:
+        return _bad_credentials(f"link-{exc.reason}", _LINK_PROBLEMS[exc.reason])
+    pair = issue_tokens(user)
+    return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
+
+
+_LINK_PROBLEMS = {
+    "invalid": "This sign-in link does not work. Ask for a new one.",
+    "used": "This sign-in link was used already. Ask for a new one.",
+    "expired": "This sign-in link has expired. Ask for a new one.",
+}
 
 
 def _merge_guest_cart(user: User) -> list[str]:

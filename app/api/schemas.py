@@ -78,6 +78,24 @@ class LoginIn(BaseModel):
     )
 
 
+class SignInLinkIn(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class SignInLinkUseIn(BaseModel):
+    token: str = Field(
+        min_length=1,
+        max_length=256,
+        description="The last part of the link's path (/account/login/link/{token}).",
+    )
+    totp: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Current code from the authenticator app, or a recovery code; "
+        "required when the account has two-factor authentication on.",
+    )
+
+
 class RefreshIn(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=256)
 

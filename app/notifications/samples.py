@@ -152,6 +152,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "refunds, and contact the customer if they need the goods.",
         "admin_url": "https://shop.example/admin/orders/42",
     },
+    "sign-in-link": {
+        "name": "Ada",
+        "expires_minutes": 15,
+        "sign_in_url": "https://shop.example/account/login/link/8mN2b5Q0v3K9xWcRzT1uHgLpYs7dEaFj",
+    },
     "payment-dispute": {
         "order_number": "SS-8K3J-Q2XF",
         "headline": "The customer disputed €123.95 (the goods did not arrive)",
