@@ -181,6 +181,7 @@ ROUTE_MODULES = (
     "app.accounts.views",
     "app.accounts.profile_views",
     "app.accounts.two_factor",
+    "app.accounts.passkey_views",
     "app.cart.views",
     "app.orders.views",
     "app.checkout.views",

@@ -221,6 +221,12 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
             a.strip() for a in env.get("STAFF_ALERT_EMAILS", "").split(",") if a.strip()
         ],
         "SHOP_BASE_URL": (env.get("SHOP_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # Passkeys: the relying party (a domain, never an IP) and the origins allowed to use
+        # it; by default the host and origin of SHOP_BASE_URL (app/accounts/passkeys.py).
+        "PASSKEY_RP_ID": env.get("PASSKEY_RP_ID", ""),
+        "PASSKEY_ORIGINS": [
+            o.strip().rstrip("/") for o in env.get("PASSKEY_ORIGINS", "").split(",") if o.strip()
+        ],
         # Host names the shop answers to (Flask refuses others with 400): pages build their
         # absolute links (canonical, Open Graph, JSON-LD) from the request's host, and cached
         # catalog fragments keep them. Unset: any host (put the proxy's server_name in front).

@@ -138,6 +138,43 @@ class SignInLink(Base):
     used_at: Mapped[datetime | None] = mapped_column()
 
 
+class Passkey(Base):
+    """A WebAuthn credential of an account: a customer signs in with it instead of a
+    password; staff use it as their second factor. The private key never leaves the
+    person's device; the shop keeps the public key and the authenticator's counter."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(sa.String(1400), unique=True)  # base64url
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    backed_up: Mapped[bool] = mapped_column(default=False)  # synced (a "passkey" proper)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class PasskeyChallenge(Base):
+    """One WebAuthn ceremony in progress (registering a passkey, signing in, a second
+    factor): its challenge, used at most once and for a few minutes. Found by the SHA-256 of
+    a random ceremony token the browser session or the app holds."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(sa.String(16))  # register | sign-in | second-factor
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    challenge: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
 class Address(TimestampMixin, Base):
     __tablename__ = "addresses"
     __table_args__ = (sa.CheckConstraint("length(country) = 2", name="country_code"),)

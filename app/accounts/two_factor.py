@@ -217,6 +217,38 @@ def _back_to_password(message: str, category: str = "info") -> Response:
     return redirect(url_for("accounts.login"))
 
 
+def pending_login_user() -> tuple[dict[str, Any], User] | None:
+    """The sign-in waiting for its second factor, and its account, while it may still
+    complete (not timed out, not spent, the account active with two-factor on)."""
+    pending = _pending_login()
+    if pending is None or totp.now() - float(pending["started_at"]) > PENDING_TTL_SECONDS:
+        return None
+    user = db.session.get(User, pending["user_id"])
+    if user is None or not user.is_active or not user.totp_enabled:
+        return None
+    if _failures(pending) >= MAX_CODE_FAILURES:
+        return None
+    return pending, user
+
+
+def complete_pending_login(pending: dict[str, Any], user: User, *, remaining: int | None) -> str:
+    """The second factor is right (a code, a recovery code or a passkey): sign in; returns
+    where to go next."""
+    next_url = after_sign_in(pending.get("next"), staff=user.is_staff)
+    _set_failures(pending, MAX_CODE_FAILURES)  # this pending login is spent
+    sign_in(
+        user,
+        remember=bool(pending.get("remember")),
+        second_factor=True,
+        guest_cart=pending.get("guest_cart"),
+    )  # clears the session
+    if remaining is None:
+        flash(f"Welcome back, {user.name}.", "success")
+    else:
+        _flash_remaining(remaining)
+    return next_url
+
+
 @bp.route("/login/two-factor", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def two_factor_challenge() -> str | Response:
@@ -234,8 +266,6 @@ def two_factor_challenge() -> str | Response:
         )
     form = ChallengeForm()
     if form.validate_on_submit():
-        remember = bool(pending.get("remember"))
-        next_url = after_sign_in(pending.get("next"), staff=user.is_staff)
         try:
             remaining = totp.verify_second_factor(user, form.code.data, channel="web")
         except totp.SecondFactorPaused as exc:
@@ -252,16 +282,12 @@ def two_factor_challenge() -> str | Response:
                 "from your authenticator app, or one of your recovery codes."
             )
         else:
-            _set_failures(pending, MAX_CODE_FAILURES)  # this pending login is spent
-            sign_in(
-                user, remember=remember, second_factor=True, guest_cart=pending.get("guest_cart")
-            )  # clears the session
-            if remaining is None:
-                flash(f"Welcome back, {user.name}.", "success")
-            else:
-                _flash_remaining(remaining)
-            return redirect(next_url)
-    return render_template("accounts/two_factor_challenge.html", form=form)
+            return redirect(complete_pending_login(pending, user, remaining=remaining))
+    from app.accounts.passkeys import passkeys_of
+
+    return render_template(
+        "accounts/two_factor_challenge.html", form=form, has_passkeys=bool(passkeys_of(user.id))
+    )
 
 
 def _flash_remaining(remaining: int) -> None:

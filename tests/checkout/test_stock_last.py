@@ -301,9 +301,7 @@ def test_a_press_for_what_sold_out_does_not_wait_for_a_writer(own_app):
     assert holding.wait(5)
     try:
         started = time.perf_counter()
-        response = late.post(
-            "/checkout/pay", data={"csrf_token": review, "accept_terms": "y"}
-        )
+        response = late.post("/checkout/pay", data={"csrf_token": review, "accept_terms": "y"})
         took = time.perf_counter() - started
     finally:
         done.set()
