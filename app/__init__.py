@@ -201,6 +201,8 @@ ROUTE_MODULES = (
     "app.api.reviews",
     "app.api.returns",
     "app.api.verification",
+    "app.api.passkeys",
+    "app.api.cards",
 )
 
 

@@ -165,7 +165,7 @@ def _user_out(user: User) -> UserOut:
     )
 
 
-def _token_out(pair: TokenPair) -> TokenOut:
+def token_out(pair: TokenPair) -> TokenOut:
     return TokenOut(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
@@ -245,7 +245,7 @@ def login(body: LoginIn) -> LoginOut | Response:
         except WrongSecondFactor as exc:
             return _bad_credentials(exc.code, str(exc))
     pair = issue_tokens(user)
-    return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
+    return LoginOut(**token_out(pair).model_dump(), cart_messages=merge_guest_cart_of(user))
 
 
 @operation(
@@ -312,7 +312,7 @@ def use_sign_in_link_api(body: SignInLinkUseIn) -> LoginOut | Response:
     except TokenInvalid as exc:
         return _bad_credentials(f"link-{exc.reason}", _LINK_PROBLEMS[exc.reason])
     pair = issue_tokens(user)
-    return LoginOut(**_token_out(pair).model_dump(), cart_messages=_merge_guest_cart(user))
+    return LoginOut(**token_out(pair).model_dump(), cart_messages=merge_guest_cart_of(user))
 
 
 _LINK_PROBLEMS = {
@@ -322,7 +322,7 @@ _LINK_PROBLEMS = {
 }
 
 
-def _merge_guest_cart(user: User) -> list[str]:
+def merge_guest_cart_of(user: User) -> list[str]:
     from app.api.cart import guest_cart_from_header
     from app.cart.services import merge_guest_cart
 
@@ -353,7 +353,7 @@ def refresh(body: RefreshIn) -> TokenOut | Response:
         pair = rotate_refresh_token(body.refresh_token)
     except TokenError as exc:
         return _bad_credentials(exc.code, str(exc))
-    return _token_out(pair)
+    return token_out(pair)
 
 
 @operation(

@@ -57,6 +57,11 @@ BUSINESS_RULES = {
     ("POST", "/api/v1/orders/{number}/returns"),
     # Email confirmation: only tokens the shop signed confirm anything.
     ("POST", "/api/v1/auth/verify-email"),
+    # Passkeys: only an answer the platform signed for the shop's own challenge is accepted;
+    # saved cards: only the provider's ids of the account's own cards.
+    ("POST", "/api/v1/me/passkeys"),
+    ("POST", "/api/v1/auth/passkey"),
+    ("DELETE", "/api/v1/me/cards/{card_id}"),
 }
 
 
