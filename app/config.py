@@ -284,6 +284,7 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "STORAGE_BACKEND": env.get("STORAGE_BACKEND", "local").strip().lower(),
         "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance_dir / "media"),
         "MAX_IMAGE_BYTES": _int(env, "MAX_IMAGE_BYTES", 10 * 1024 * 1024),
+        "MAX_PICTURE_BYTES": _int(env, "MAX_PICTURE_BYTES", 5 * 1024 * 1024),
         "S3_BUCKET": env.get("S3_BUCKET") or None,
         "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
         "S3_REGION": env.get("S3_REGION") or None,

@@ -35,6 +35,8 @@ class User(TimestampMixin, Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column()
     password_changed_at: Mapped[datetime | None] = mapped_column()
     deleted_at: Mapped[datetime | None] = mapped_column()
+    # The profile picture's renditions in file storage (app/accounts/pictures.py); "" for none.
+    picture_key: Mapped[str] = mapped_column(sa.String(255), default="", server_default="")
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="user", order_by="Address.id", cascade="all, delete-orphan"

@@ -267,6 +267,9 @@ def anonymise_account(user: User, *, actor_id: int | None, detail: str = "") -> 
     user.totp_enabled_at = None
     user.deleted_at = utcnow()
     user.is_active_account = False
+    from app.accounts.pictures import remove_picture
+
+    remove_picture(user, audit_it=False)  # the files go once the deletion commits
     user.addresses.clear()
     db.session.flush()
     db.session.execute(sa.delete(Address).where(Address.user_id == user.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     EmailField,
@@ -15,6 +16,14 @@ from wtforms import (
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional
 
 from app.accounts.profile import countries
+
+
+class PictureForm(FlaskForm):
+    picture = FileField(
+        "A new picture",
+        validators=[FileRequired("Choose a picture to upload (JPEG, PNG, WebP or GIF).")],
+        render_kw={"accept": "image/jpeg,image/png,image/webp,image/gif"},
+    )
 
 
 class ProfileForm(FlaskForm):

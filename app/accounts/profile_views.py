@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -24,6 +24,7 @@ from app.accounts.addresses import (
 )
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
+from app.accounts.pictures import ImageRejected, picture_url, remove_picture, set_picture
 from app.accounts.profile import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
@@ -42,6 +43,7 @@ from app.accounts.profile_forms import (
     ChangeEmailForm,
     DefaultAddressForm,
     DeleteAccountForm,
+    PictureForm,
     PreferencesForm,
     ProfileForm,
 )
@@ -73,11 +75,20 @@ def _attach(form: FlaskForm, exc: AccountError) -> None:
 # --- Profile and email -----------------------------------------------------------------
 
 
-def _render_profile(profile_form: ProfileForm, email_form: ChangeEmailForm, status: int = 200):
+def _render_profile(
+    profile_form: ProfileForm,
+    email_form: ChangeEmailForm,
+    status: int = 200,
+    picture_form: PictureForm | None = None,
+):
     return render_template(
         "accounts/profile.html",
         form=profile_form,
         email_form=email_form,
+        picture_form=picture_form or PictureForm(formdata=None),
+        picture_url=picture_url(_me(), "medium"),
+        max_picture_mb=round(current_app.config["MAX_PICTURE_BYTES"] / (1024 * 1024), 1),
+        empty=EmptyForm(),
         calling_code=calling_code_hint(default_region()),
     ), status
 
@@ -99,6 +110,34 @@ def profile() -> tuple[str, int] | Response:
     return _render_profile(
         form, ChangeEmailForm(formdata=None), INVALID if form.is_submitted() else 200
     )
+
+
+@bp.post("/profile/picture", endpoint="change_picture")
+@login_required
+@limiter.limit("10 per minute")
+def change_picture() -> tuple[str, int] | Response:
+    user = _me()
+    form = PictureForm()
+    if form.validate_on_submit():
+        try:
+            set_picture(user, form.picture.data.read(current_app.config["MAX_PICTURE_BYTES"] + 1))
+        except ImageRejected as exc:
+            form.picture.errors = [str(exc)]
+        else:
+            flash("Your profile picture was changed.", "success")
+            return redirect(url_for("accounts.profile"), code=303)
+    profile_form = ProfileForm(obj=user, formdata=None)
+    return _render_profile(profile_form, ChangeEmailForm(formdata=None), INVALID, form)
+
+
+@bp.post("/profile/picture/remove", endpoint="remove_picture")
+@login_required
+def remove_picture_view() -> Response:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if remove_picture(_me()):
+        flash("Your profile picture was removed.", "success")
+    return redirect(url_for("accounts.profile"), code=303)
 
 
 @bp.post("/profile/email", endpoint="change_email")

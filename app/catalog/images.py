@@ -65,8 +65,11 @@ def _too_big_message(limit: int) -> str:
     return f"Images must be {max(1, round(limit / 1024))} KB or smaller."
 
 
-def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImage:
+def process_image(
+    data: bytes, *, max_bytes: int | None = None, square: bool = False
+) -> ProcessedImage:
     """Validate and re-encode an upload into every size of :data:`SIZES`, as WebP and JPEG.
+    ``square``: cropped to its centre square first (profile pictures).
 
     Raises :class:`ImageRejected` with a user-facing message for anything unusable.
     """
@@ -89,6 +92,10 @@ def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImag
         except Exception as exc:  # Pillow raises many types on malformed files
             raise ImageRejected(NOT_AN_IMAGE) from exc
 
+    if square and image.width != image.height:
+        side = min(image.width, image.height)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
     renditions: dict[tuple[str, str], bytes] = {}
     source = image
     large = image
