@@ -9,7 +9,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.models import AuditEvent
+from app.accounts.models import AuditEvent, User
 from app.db import commit_unit_of_work, unit_of_work
 from app.extensions import db as _db
 from app.payments.customers import customer_for_checkout
@@ -228,3 +228,47 @@ def test_the_sandbox_offers_to_save_and_shows_the_saved_card(client, db):
     assert latest_order().paid_at is not None
     html = client.get("/account/cards").get_data(as_text=True)
     assert "Visa ending in 4242" in html
+
+
+def test_two_pay_presses_of_a_new_account_at_once_make_one_customer(own_app, shared_stripe):
+    """Two tabs of one new account press Pay together: one Customer at Stripe, one row, and
+    every session made names it."""
+    email = f"tabs-{uuid.uuid4().hex[:8]}@example.com"
+    with own_app.app_context(), unit_of_work():
+        make_user(email)
+        variant_id = factories.product(f"Tab Mug {uuid.uuid4().hex[:6]}", stock=5).variants[0].id
+    tabs = [own_app.test_client() for _ in range(2)]
+    for tab in tabs:
+        assert login(tab, email).status_code == 302
+    add_to_cart(tabs[0], variant_id, 1)
+    submit_details(tabs[0], email=email)
+    tokens = [
+        tab.get("/checkout/review")
+        .get_data(as_text=True)
+        .split('"X-CSRFToken": "')[1]
+        .split('"')[0]
+        for tab in tabs
+    ]
+    shared_stripe.delay_next(0.4)  # the first create is still being answered at the second
+
+    def press(i: int) -> int:
+        response = tabs[i].post(
+            "/checkout/pay", data={"csrf_token": tokens[i], "accept_terms": "y"}
+        )
+        return response.status_code
+
+    statuses = run_at_once(own_app, 2, press)
+    assert statuses == [303, 303], statuses
+    [customer_id] = shared_stripe.customers
+    sessions = shared_stripe.requests_to("POST", "/v1/checkout/sessions")
+    assert sessions and all(r.params["customer"] == customer_id for r in sessions)
+    with own_app.app_context():
+        user_id = _db.session.execute(sa.select(User.id).where(User.email == email)).scalar_one()
+        rows = (
+            _db.session.execute(
+                sa.select(PaymentCustomer.customer_id).where(PaymentCustomer.user_id == user_id)
+            )
+            .scalars()
+            .all()
+        )
+    assert rows == [customer_id]
