@@ -230,20 +230,9 @@ def login(body: LoginIn) -> LoginOut | Response:
         return response
     except AccountError as exc:
         return _bad_credentials("invalid-credentials", str(exc))
-    if user.totp_enabled:
-        code = (body.totp or "").strip()
-        if not code:
-            return _bad_credentials(
-                "totp-required", "Two-factor authentication is on: send the current code."
-            )
-        try:
-            verify_second_factor(user, code, channel="api")
-        except SecondFactorPaused as exc:
-            response = problem(429, str(exc), code=exc.code, title="Too many wrong codes")
-            response.headers["Retry-After"] = str(exc.seconds)
-            return response
-        except WrongSecondFactor as exc:
-            return _bad_credentials(exc.code, str(exc))
+    refused = _second_factor_refused(user, body.totp)
+    if refused is not None:
+        return refused
     pair = issue_tokens(user)
     return LoginOut(**token_out(pair).model_dump(), cart_messages=merge_guest_cart_of(user))
 
@@ -293,20 +282,9 @@ def use_sign_in_link_api(body: SignInLinkUseIn) -> LoginOut | Response:
         user = check_sign_in_link(body.token)
     except TokenInvalid as exc:
         return _bad_credentials(f"link-{exc.reason}", _LINK_PROBLEMS[exc.reason])
-    if user.totp_enabled:
-        code = (body.totp or "").strip()
-        if not code:
-            return _bad_credentials(
-                "totp-required", "Two-factor authentication is on: send the current code."
-            )
-        try:
-            verify_second_factor(user, code, channel="api")
-        except SecondFactorPaused as exc:
-            response = problem(429, str(exc), code=exc.code, title="Too many wrong codes")
-            response.headers["Retry-After"] = str(exc.seconds)
-            return response
-        except WrongSecondFactor as exc:
-            return _bad_credentials(exc.code, str(exc))
+    refused = _second_factor_refused(user, body.totp)
+    if refused is not None:
+        return refused
     try:
         user = use_sign_in_link(body.token)
     except TokenInvalid as exc:
@@ -320,6 +298,27 @@ _LINK_PROBLEMS = {
     "used": "This sign-in link was used already. Ask for a new one.",
     "expired": "This sign-in link has expired. Ask for a new one.",
 }
+
+
+def _second_factor_refused(user: User, totp: str | None) -> Response | None:
+    """The code an account with two-factor authentication must send (None when it is right
+    or not needed): the same answers for a password and for an emailed link."""
+    if not user.totp_enabled:
+        return None
+    code = (totp or "").strip()
+    if not code:
+        return _bad_credentials(
+            "totp-required", "Two-factor authentication is on: send the current code."
+        )
+    try:
+        verify_second_factor(user, code, channel="api")
+    except SecondFactorPaused as exc:
+        response = problem(429, str(exc), code=exc.code, title="Too many wrong codes")
+        response.headers["Retry-After"] = str(exc.seconds)
+        return response
+    except WrongSecondFactor as exc:
+        return _bad_credentials(exc.code, str(exc))
+    return None
 
 
 def merge_guest_cart_of(user: User) -> list[str]:
