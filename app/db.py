@@ -228,13 +228,15 @@ def read_phase(name: str) -> Iterator[None]:
     post): on SQLite a deferred ``BEGIN``, so it does not queue behind other writers for the
     write lock, which a post's own transactions take from their first statement. For a
     question that may end the request before anything is written (is what this cart holds
-    still in stock?). Nothing may be written inside; the transaction is ended either way,
-    so the writing work after it starts afresh (and reads again what it relies on).
+    still in stock?), or that must not hold a transaction open while it waits on a provider.
+
+    What the entry point did before it is committed first (say, the session's "last seen"
+    that loading the signed-in user notes), as at a commit point. Nothing may be written
+    inside; the transaction is ended either way, so the work after it starts afresh (and
+    reads again what it relies on).
     """
     session = _session()
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError(f"read phase {name!r} would drop pending changes")
-    rollback_unit_of_work()  # a transaction already begun may be a writer
+    commit_unit_of_work()  # the work so far stands; a transaction begun may be a writer
     token = _READER.set(True)
     try:
         yield

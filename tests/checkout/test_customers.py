@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import AuditEvent, User
-from app.db import commit_unit_of_work, unit_of_work
+from app.db import commit_unit_of_work, unit_of_work, utcnow
 from app.extensions import db as _db
 from app.payments.customers import customer_for_checkout
 from app.payments.models import PaymentCustomer
@@ -272,3 +272,20 @@ def test_two_pay_presses_of_a_new_account_at_once_make_one_customer(own_app, sha
             .all()
         )
     assert rows == [customer_id]
+
+
+def test_a_shopper_back_after_a_while_pays_and_sees_their_cards(client, db, fake_stripe):
+    """Loading a signed-in shopper notes when their session was last seen (a change the
+    request carries); asking Stripe must not trip over it (was a 500)."""
+    from datetime import timedelta
+
+    from app.accounts.models import UserSession
+
+    shopper(client)
+    _db.session.execute(sa.update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=5)))
+    commit_unit_of_work()
+    assert client.get("/account/cards").status_code == 200
+    _db.session.execute(sa.update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=5)))
+    commit_unit_of_work()
+    assert pay(client).status_code == 303
+    assert len(fake_stripe.customers) == 1
