@@ -58,7 +58,7 @@ from app.orders.pricing import Quote, QuoteItem, build_quote
 from app.orders.services import cancel_unpaid, placed_from, reserve_order, write_order
 from app.orders.states import UNPAID, transition
 from app.payments import provider
-from app.payments.customers import customer_for_checkout
+from app.payments.customers import customer_for_checkout, forget_customer
 from app.payments.models import PaymentStatus
 from app.payments.types import (
     UNAVAILABLE_MESSAGE,
@@ -186,7 +186,9 @@ def start_payment(
     records when (``terms_accepted_at``)."""
     if accepted_terms is True:  # otherwise that is what the shopper is told first
         _refuse_early(find)
-    customer = _customer(user_id) if accepted_terms is True and user_id is not None else None
+    customer = None
+    if accepted_terms is True and user_id is not None:
+        customer = _customer(user_id, find)
     cart = find(True)
     if cart is None:
         raise CheckoutError("Your cart is empty.", code=errors.CART_EMPTY)
@@ -210,6 +212,11 @@ def start_payment(
             session = send(plan)
         except PaymentRejected as exc:
             resolve_attempt(plan.attempt_id)
+            if exc.param == "customer" and customer and user_id is not None:
+                forget_customer(user_id, customer)  # gone at the provider: pay without it
+                customer = None
+                commit_point("unknown-customer-forgotten")
+                continue
             commit_point("attempt-resolved")  # stands although the shopper is refused
             raise _unavailable(exc) from exc
         except PaymentsUnavailable as exc:
@@ -239,12 +246,14 @@ def _refuse_early(find: Callable[[bool], Cart | None]) -> None:
             check_cart(build_cart_view(cart, shown=False))
 
 
-def _customer(user_id: int) -> str | None:
-    """The account's Customer at the provider, made at its first checkout (with no
-    transaction open). Paying matters more than saving a card: when the provider cannot make
-    one right now, this checkout goes ahead without it."""
+def _customer(user_id: int, find: Callable[[bool], Cart | None]) -> str | None:
+    """The account's Customer at the provider, made at its first checkout that can go ahead
+    (with no transaction open). Paying matters more than saving a card: when the provider
+    cannot make one right now, this checkout goes ahead without it."""
     try:
-        return customer_for_checkout(user_id)
+        return customer_for_checkout(
+            user_id, payable=lambda: ready_to_pay(find(False), shown=False)
+        )
     except PaymentError:
         log.warning("no customer for account %s; paying without one", user_id, exc_info=True)
         return None

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.accounts.audit import audit
 from app.accounts.models import User
-from app.db import after_commit, read_phase, upsert, utcnow
+from app.db import after_commit, commit_point, read_phase, upsert, utcnow
 from app.extensions import db
 from app.payments import provider
 from app.payments.models import PaymentCustomer
@@ -42,18 +45,32 @@ def _key(user_id: int, email: str, name: str) -> str:
     return f"customer-{user_id}-{digest}"
 
 
+def realm() -> str:
+    """Where the account's Customer lives: the sandbox, or Stripe in test or live mode (a
+    test-mode Customer does not exist for live keys, nor the other way round)."""
+    name = provider.provider_name()
+    if name != "stripe":
+        return name
+    key = str(current_app.config.get("STRIPE_SECRET_KEY") or "")
+    return "stripe-live" if key.startswith(("sk_live_", "rk_live_")) else "stripe-test"
+
+
 def stored_customer(user_id: int) -> PaymentCustomer | None:
     return db.session.execute(
         sa.select(PaymentCustomer).where(
-            PaymentCustomer.user_id == user_id,
-            PaymentCustomer.provider == provider.provider_name(),
+            PaymentCustomer.user_id == user_id, PaymentCustomer.provider == realm()
         )
     ).scalar_one_or_none()
 
 
-def customer_for_checkout(user_id: int) -> str | None:
+def customer_for_checkout(
+    user_id: int, *, payable: Callable[[], object] | None = None
+) -> str | None:
     """The account's Customer id, made now if it has none (call it with no transaction in
-    progress: it may wait on the network). ``None`` for an account that cannot have one."""
+    progress: it may wait on the network). ``None`` for an account that cannot have one.
+    ``payable``: raises when the checkout cannot go ahead as it stands, so no Customer is
+    made for a press that is refused anyway. A new Customer's row is committed at once: it
+    stands whatever the press does next."""
     with read_phase("payment-customer"):
         row = stored_customer(user_id)
         if row is not None:
@@ -61,6 +78,8 @@ def customer_for_checkout(user_id: int) -> str | None:
         user = db.session.get(User, user_id)
         if user is None or not user.is_active:
             return None
+        if payable is not None:
+            payable()
         email, name = user.email, user.name
     customer_id = provider.create_customer(
         email=email, name=name, user_id=user_id, idempotency_key=_key(user_id, email, name)
@@ -70,7 +89,7 @@ def customer_for_checkout(user_id: int) -> str | None:
         upsert(PaymentCustomer)
         .values(
             user_id=user_id,
-            provider=provider.provider_name(),
+            provider=realm(),
             customer_id=customer_id,
             email=email,
             name=name,
@@ -81,11 +100,22 @@ def customer_for_checkout(user_id: int) -> str | None:
     )
     row = stored_customer(user_id)  # ours, or the one a concurrent checkout stored first
     assert row is not None
-    if row.customer_id != customer_id:  # different details at the same moment: keep one
-        log.warning(
-            "account %s: customer %s made but %s kept", user_id, customer_id, row.customer_id
+    kept = row.customer_id
+    if kept != customer_id:  # different details at the same moment: keep one
+        log.warning("account %s: customer %s made but %s kept", user_id, customer_id, kept)
+    commit_point("payment-customer-stored")
+    return kept
+
+
+def forget_customer(user_id: int, customer_id: str) -> None:
+    """The provider no longer knows this Customer (deleted in its Dashboard, say): the next
+    checkout makes a new one."""
+    db.session.execute(
+        sa.delete(PaymentCustomer).where(
+            PaymentCustomer.user_id == user_id, PaymentCustomer.customer_id == customer_id
         )
-    return row.customer_id
+    )
+    log.warning("account %s: customer %s unknown to the provider, forgotten", user_id, customer_id)
 
 
 def account_changed(user: User) -> None:
@@ -121,8 +151,13 @@ def sync(user_id: int) -> bool:
             )
         )
         return True
+    # An update is idempotent by itself; a key per call, so a change back and forth within
+    # Stripe's day of keys is never answered from an earlier, identical request unapplied.
     provider.update_customer(
-        customer_id, email=email, name=name, idempotency_key=_key(user_id, email, name) + "-u"
+        customer_id,
+        email=email,
+        name=name,
+        idempotency_key=f"customer-update-{user_id}-{secrets.token_hex(8)}",
     )
     db.session.execute(
         sa.update(PaymentCustomer)

@@ -289,3 +289,35 @@ def test_a_shopper_back_after_a_while_pays_and_sees_their_cards(client, db, fake
     commit_unit_of_work()
     assert pay(client).status_code == 303
     assert len(fake_stripe.customers) == 1
+
+
+def test_no_customer_is_made_for_a_press_that_cannot_go_ahead(client, db, fake_stripe):
+    make_user("ada@example.com")
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    commit_unit_of_work()
+    login(client)
+    add_to_cart(client, variant.id, 1)  # no delivery details yet
+    from tests.checkout.helpers import token
+
+    response = client.post(
+        "/checkout/pay", data={"csrf_token": token(client, "/cart"), "accept_terms": "y"}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/checkout"
+    assert fake_stripe.customers == {}
+    assert not fake_stripe.requests_to("POST", "/v1/customers")
+
+
+def test_a_customer_deleted_at_stripe_does_not_stop_anyone_paying(client, db, fake_stripe):
+    shopper(client)
+    fake_stripe.complete(session_of(pay(client)))
+    [customer_id] = fake_stripe.customers
+    del fake_stripe.customers[customer_id]  # deleted in the Dashboard, say
+    variant = factories.product("Wool Scarf", price=1900, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client, email="ada@example.com")
+    response = pay(client)
+    assert response.status_code == 303 and "/pay/cs_test_" in response.headers["Location"]
+    last = fake_stripe.requests_to("POST", "/v1/checkout/sessions")[-1]
+    assert "customer" not in last.params and last.params["customer_email"] == "ada@example.com"
+    assert _db.session.execute(sa.select(sa.func.count(PaymentCustomer.id))).scalar_one() == 0

@@ -662,7 +662,12 @@ class FakeStripe:
                     400, "You may only specify one of these parameters: customer, customer_email."
                 )
             if customer not in self.customers:
-                raise _missing("customer", customer, param="customer")
+                raise StripeApiError(
+                    400,
+                    f"No such customer: '{customer}'",
+                    code="resource_missing",
+                    param="customer",
+                )
         saving = (params.get("saved_payment_method_options") or {}).get("payment_method_save")
         if saving not in (None, "enabled", "disabled"):
             raise StripeApiError(
