@@ -242,6 +242,11 @@ def issue_refund(
     payment = payment or refund_payment(order)
     if payment is None:
         raise RefundError("This order has no payment that can be refunded.")
+    from app.payments.disputes import refund_blocked
+
+    blocked = refund_blocked(order)
+    if blocked:
+        raise RefundError(blocked)
     by_id = {line.id: line for line in order.lines}
     restock = restock and bool(wanted)
     savepoint = db.session.begin_nested()

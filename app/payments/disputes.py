@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -34,6 +34,9 @@ from app.notifications.models import Category
 from app.notifications.rendering import external_url
 from app.notifications.services import notify
 from app.payments.models import CLOSED_DISPUTES, Dispute, DisputeStatus, Payment
+
+if TYPE_CHECKING:
+    from app.orders.models import Order
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,41 @@ REASON_LABELS = {
     "subscription_canceled": "a cancelled subscription",
     "unrecognized": "the cardholder does not recognise the charge",
 }
+
+
+# A chargeback still open, or lost: Stripe refuses refunds of the charge (charge_disputed),
+# and a lost one gave the money back already. An inquiry (warning_*) may still be refunded,
+# which is often the best answer to it.
+BLOCKS_REFUNDS = (DisputeStatus.NEEDS_RESPONSE, DisputeStatus.UNDER_REVIEW, DisputeStatus.LOST)
+
+
+# How far along a dispute is, for two events Stripe stamped with the same second.
+_STAGE = {
+    DisputeStatus.WARNING_NEEDS_RESPONSE: 0,
+    DisputeStatus.WARNING_UNDER_REVIEW: 1,
+    DisputeStatus.NEEDS_RESPONSE: 2,
+    DisputeStatus.UNDER_REVIEW: 3,
+    DisputeStatus.WARNING_CLOSED: 4,
+    DisputeStatus.WON: 4,
+    DisputeStatus.LOST: 4,
+    DisputeStatus.PREVENTED: 4,
+}
+
+
+def refund_blocked(order: Order) -> str:
+    """Why the order's payment cannot be refunded because of a dispute ("" when it can)."""
+    for dispute in order.disputes:
+        if dispute.status == DisputeStatus.LOST:
+            return (
+                "The cardholder's bank took this payment back in a dispute (lost): it cannot "
+                "be refunded as well."
+            )
+        if dispute.status in BLOCKS_REFUNDS:
+            return (
+                f"This payment is disputed ({status_label(dispute.status)}): it cannot be "
+                "refunded while the chargeback is open. Respond in Stripe's Dashboard instead."
+            )
+    return ""
 
 
 class DisputeInvalid(ValueError):
@@ -209,8 +247,10 @@ def record_dispute_event(event: dict[str, Any]) -> Dispute:
     if inserted is not None:
         _opened(dispute)
         return dispute
-    if seen.created < dispute.event_created or dispute.status in CLOSED_DISPUTES:
-        return dispute  # older news, or the dispute is over
+    if dispute.status in CLOSED_DISPUTES or seen.created < dispute.event_created:
+        return dispute  # the dispute is over, or older news
+    if seen.created == dispute.event_created and _STAGE[seen.status] < _STAGE[dispute.status]:
+        return dispute  # two events of one second: the one further along wins
     before = dispute.status
     dispute.event_created = seen.created
     dispute.amount, dispute.reason, dispute.evidence_due_by = seen.amount, seen.reason, seen.due_by

@@ -224,3 +224,35 @@ def test_a_malformed_dispute_is_not_recorded_and_the_event_is_kept_for_a_retry(
         sa.select(WebhookEvent).where(WebhookEvent.type == "charge.dispute.created")
     ).scalar_one()
     assert row.status == "failed" and "amount" in row.last_error
+
+
+def test_two_events_of_one_second_keep_the_one_further_along(client, db, paid_order):
+    now = int(time.time())
+    assert post(client, dispute_event("charge.dispute.created", created=now)) == 200
+    review = dispute_event("charge.dispute.updated", status="under_review", created=now + 5)
+    stale = dispute_event("charge.dispute.updated", status="needs_response", created=now + 5)
+    assert post(client, review) == 200
+    assert post(client, stale) == 200  # the same second, but behind
+    [dispute] = disputes()
+    assert dispute.status == "under_review"
+
+
+@pytest.mark.parametrize(
+    ("status", "refundable"),
+    [("needs_response", False), ("lost", False), ("warning_needs_response", True), ("won", True)],
+)
+def test_a_disputed_payment_is_not_refunded_while_the_chargeback_stands(
+    client, db, paid_order, status, refundable
+):
+    from tests.admin.test_refunds import refund_post
+
+    assert post(client, dispute_event("charge.dispute.created", status=status)) == 200
+    sign_in_staff(client, "admin")
+    page = client.get(f"/admin/orders/{paid_order.id}").get_data(as_text=True)
+    assert ("cannot be refunded" in page) is not refundable
+    assert ('class="refund-form"' in page) is refundable
+    line = paid_order.lines[0]
+    response = refund_post(client, paid_order, {f"line-{line.id}": "1"})
+    _db.session.expire_all()
+    refunds = _db.session.get(type(paid_order), paid_order.id).refunds
+    assert bool(refunds) is refundable, response.status_code

@@ -25,6 +25,7 @@ from app.payments.disputes import (
     dashboard_url,
     open_disputes,
     reason_label,
+    refund_blocked,
 )
 from app.payments.disputes import status_label as dispute_status_label
 
@@ -126,6 +127,7 @@ def detail_context(order: Order, **forms: Any) -> dict[str, Any]:
     """Everything the order page shows; ``forms`` replaces a form to show its errors."""
     payment = refund_payment(order)
     refundable = payment.refundable if payment is not None else 0
+    blocked = refund_blocked(order)
     refunds = (
         db.session.execute(
             sa.select(Refund)
@@ -150,7 +152,8 @@ def detail_context(order: Order, **forms: Any) -> dict[str, Any]:
         "can_ship": can_transition(order, OrderStatus.SHIPPED),
         "can_deliver": can_transition(order, OrderStatus.DELIVERED),
         "can_cancel": can_cancel(order),
-        "can_refund": refundable > 0,
+        "can_refund": refundable > 0 and not blocked,
+        "refund_blocked": blocked if refundable > 0 else "",
         "has_documents": order.status in PAID_STATES or order.paid_at is not None,
         "ship_form": ShipForm(formdata=None),
         "note_form": NoteForm(formdata=None),
