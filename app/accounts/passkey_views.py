@@ -29,6 +29,7 @@ from app.accounts.passkeys import (
 from app.core.errors import problem
 from app.core.redirects import after_sign_in
 from app.extensions import limiter
+from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, account_key
 
 CEREMONY = "passkey_ceremony"
 
@@ -56,11 +57,14 @@ def passkeys_page() -> str:
 @bp.post("/passkeys/options", endpoint="passkey_register_options")
 @login_required
 @limiter.limit("10 per minute")
+@limiter.shared_limit(ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, key_func=account_key)
 def register_options() -> Response:
     try:
-        ceremony = begin_registration(current_user._get_current_object())
+        ceremony = begin_registration(
+            current_user._get_current_object(), str(_body().get("password") or "")[:1024]
+        )
     except PasskeyError as exc:
-        return _refused(exc, 409)
+        return _refused(exc, 403 if exc.code == "wrong-password" else 409)
     session[CEREMONY] = ceremony.token
     return Response(ceremony.options, mimetype="application/json")
 

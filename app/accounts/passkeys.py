@@ -47,8 +47,11 @@ from webauthn.helpers.structs import (
 
 from app.accounts.audit import audit
 from app.accounts.models import Passkey, PasskeyChallenge, User
+from app.accounts.passwords import verify_password
 from app.db import keep_on_refusal, utcnow
 from app.extensions import db
+from app.notifications.rendering import external_url
+from app.notifications.services import notify
 
 CEREMONY_MINUTES = 5
 MAX_PASSKEYS = 10
@@ -184,7 +187,13 @@ def _descriptors(keys: list[Passkey]) -> list[PublicKeyCredentialDescriptor]:
 # -- adding a passkey -----------------------------------------------------------------------
 
 
-def begin_registration(user: User) -> Ceremony:
+def begin_registration(user: User, password: str) -> Ceremony:
+    """``password``: the account's, asked again: a passkey signs in without the password or
+    the code, so a stolen session or token must not be able to add one."""
+    if not verify_password(user.password_hash, password or ""):
+        audit("account.passkey_refused", target_user_id=user.id, detail="register: wrong password")
+        keep_on_refusal("a refused passkey is audited")
+        raise PasskeyError("Your password is not correct.", "wrong-password")
     keys = passkeys_of(user.id)
     if len(keys) >= MAX_PASSKEYS:
         raise PasskeyError(
@@ -247,6 +256,18 @@ def finish_registration(user: User, token: str | None, raw: Any, name: str) -> P
     db.session.add(key)
     db.session.flush()
     audit("account.passkey_added", actor_id=user.id, target_user_id=user.id, target=key.name)
+    notify(  # a passkey added by someone else is noticed
+        "passkey-added",
+        to=user.email,
+        user_id=user.id,
+        variables={
+            "name": user.name,
+            "passkey_name": key.name,
+            "added_at": f"{utcnow():%d %B %Y at %H:%M} UTC",
+            "passkeys_url": external_url("accounts.passkeys_page"),
+            "reset_url": external_url("accounts.forgot_password"),
+        },
+    )
     return key
 
 

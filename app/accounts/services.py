@@ -150,9 +150,11 @@ def verify_email(token: str) -> VerifyOutcome:
             raise AccountError("Another account uses that email address now.")
         old = user.email
         user.email, user.pending_email, user.email_verified_at = email, "", utcnow()
+        from app.accounts.sign_in_links import retire_sign_in_links
         from app.payments.customers import account_changed
 
         account_changed(user)
+        retire_sign_in_links(user.id)  # links sent to the old address stop working
         audit(
             "account.email_changed",
             actor_id=user.id,

@@ -83,9 +83,11 @@ def revoke_all(user_id: int, *, except_id: int | None = None) -> int:
     result = affected(
         query.values(revoked_at=utcnow()).execution_options(synchronize_session=False)
     )
+    from app.accounts.sign_in_links import retire_sign_in_links
     from app.api.tokens import revoke_all_for_user
 
     revoke_all_for_user(user_id)  # the mobile app's tokens are sessions too
+    retire_sign_in_links(user_id)  # and a link on its way would be a way back in
     return result
 
 

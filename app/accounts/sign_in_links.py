@@ -18,13 +18,16 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from app.accounts.audit import audit
 from app.accounts.models import SignInLink, User
+from app.accounts.passwords import hash_password
 from app.accounts.services import get_user_by_email, normalise_email
+from app.accounts.sessions import revoke_all
 from app.accounts.signed_links import TokenInvalid
 from app.db import keep_on_refusal, utcnow
 from app.extensions import db
@@ -51,12 +54,7 @@ def send_sign_in_link(email: str) -> None:
         )
         return
     now = utcnow()
-    db.session.execute(  # only the newest link works
-        sa.update(SignInLink)
-        .where(SignInLink.user_id == user.id, SignInLink.used_at.is_(None))
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    retire_sign_in_links(user.id)  # only the newest link works
     token = secrets.token_urlsafe(32)
     db.session.add(
         SignInLink(
@@ -79,6 +77,18 @@ def send_sign_in_link(email: str) -> None:
     audit("account.sign_in_link_sent", target_user_id=user.id)
 
 
+def retire_sign_in_links(user_id: int) -> None:
+    """Links of the account not used yet stop working: a newer one was sent, or the account
+    was secured (password changed or reset, signed out everywhere, email changed)."""
+    db.session.execute(
+        sa.update(SignInLink)
+        .where(SignInLink.user_id == user_id, SignInLink.used_at.is_(None))
+        .where(SignInLink.expires_at > utcnow())
+        .values(expires_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def check_sign_in_link(token: str) -> User:
     """The account of a link that can still be used (for the page that offers the button,
     and the API's second-factor check before the link is used up); :class:`TokenInvalid`
@@ -90,7 +100,13 @@ def check_sign_in_link(token: str) -> User:
     return user
 
 
-def use_sign_in_link(token: str) -> User:
+@dataclass(frozen=True)
+class LinkUsed:
+    user: User
+    confirmed_now: bool  # the link confirmed the address: earlier password and sessions ended
+
+
+def use_sign_in_link(token: str) -> LinkUsed:
     """Use the link: its account, once; :class:`TokenInvalid` otherwise (audited, and the
     audit row stands although the request answers with an error)."""
     if not TOKEN.fullmatch(token or ""):
@@ -113,10 +129,17 @@ def use_sign_in_link(token: str) -> User:
     user = db.session.get(User, user_id)
     if user is None or not user.is_active or user.is_staff:
         raise _refused("invalid", user_id)
+    detail = ""
     if user.email_verified_at is None:
-        user.email_verified_at = now  # the link proved they read this inbox
-    audit("account.sign_in_link_used", actor_id=user.id, target_user_id=user.id)
-    return user
+        # The link proves this inbox for the first time. Whoever signed up with the address
+        # may not have been its owner (someone registering another's address and waiting):
+        # any password set before, and every session and token, stop working now.
+        user.email_verified_at = now
+        user.password_hash = hash_password(secrets.token_urlsafe(32))
+        revoke_all(user.id)
+        detail = "address confirmed by the link: earlier password and sessions ended"
+    audit("account.sign_in_link_used", actor_id=user.id, target_user_id=user.id, detail=detail)
+    return LinkUsed(user, confirmed_now=bool(detail))
 
 
 def _refusal(token: str, *, audit_it: bool) -> SignInLink:

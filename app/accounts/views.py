@@ -179,14 +179,27 @@ def use_sign_in_link_view(token: str) -> Response | tuple[str, int]:
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        user = use_sign_in_link(token)
+        used = use_sign_in_link(token)
     except TokenInvalid as exc:
         return _link_problem(exc)
+    user = used.user
     if user.totp_enabled:
-        return _ask_second_factor(user, remember=False)
-    sign_in(user, remember=False, second_factor=False)
-    flash(f"Welcome back, {user.name}. You are signed in with the link we emailed you.", "success")
-    return redirect(after_sign_in(None, staff=False))
+        response = _ask_second_factor(user, remember=False)
+    else:
+        sign_in(user, remember=False, second_factor=False)
+        flash(
+            f"Welcome back, {user.name}. You are signed in with the link we emailed you.",
+            "success",
+        )
+        response = redirect(after_sign_in(None, staff=False))
+    if used.confirmed_now:  # after the session was started afresh, so it is kept
+        flash(
+            "Your email address is confirmed. For your safety, any password set for this "
+            "account before is no longer valid: choose one with “Forgot your password?” "
+            "whenever you want one.",
+            "info",
+        )
+    return response
 
 
 @bp.post("/logout")

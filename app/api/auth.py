@@ -286,7 +286,7 @@ def use_sign_in_link_api(body: SignInLinkUseIn) -> LoginOut | Response:
     if refused is not None:
         return refused
     try:
-        user = use_sign_in_link(body.token)
+        user = use_sign_in_link(body.token).user
     except TokenInvalid as exc:
         return _bad_credentials(f"link-{exc.reason}", _LINK_PROBLEMS[exc.reason])
     pair = issue_tokens(user)

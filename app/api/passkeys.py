@@ -20,20 +20,21 @@ from app.accounts.passkeys import (
     remove_passkey,
 )
 from app.api import bp
-from app.api.auth import current_api_user, merge_guest_cart_of, token_out
+from app.api.auth import api_account_key, current_api_user, merge_guest_cart_of, token_out
 from app.api.openapi import operation
 from app.api.schemas import LoginOut, Problem
 from app.api.schemas_wallet import (
     CeremonyOut,
     PasskeyIn,
     PasskeyListOut,
+    PasskeyOptionsIn,
     PasskeyOut,
     PasskeySignInIn,
 )
 from app.api.tokens import issue_tokens
 from app.core.errors import problem
 from app.extensions import limiter
-from app.ratelimit import limiter_key
+from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, limiter_key
 
 AUTH_LIMIT = "10 per minute"
 
@@ -71,18 +72,22 @@ def passkeys_list() -> PasskeyListOut:
     "POST",
     "/me/passkeys/options",
     summary="Begin adding a passkey",
-    description="Pass `options` to the platform's create call, then POST the result with "
-    f"`ceremony` to /me/passkeys. 409 too-many-passkeys at {MAX_PASSKEYS}.",
-    responses={200: CeremonyOut, 409: Problem},
+    description="The account's password is asked again (403 wrong-password): a passkey "
+    "signs in without it. Pass `options` to the platform's create call, then POST the "
+    f"result with `ceremony` to /me/passkeys. 409 too-many-passkeys at {MAX_PASSKEYS}. The "
+    "owner is emailed when a passkey is added.",
+    body=PasskeyOptionsIn,
+    responses={200: CeremonyOut, 403: Problem, 409: Problem},
     auth=True,
     tags=["account"],
 )
 @limiter.limit("10 per minute", key_func=limiter_key, override_defaults=False)
-def passkeys_options() -> CeremonyOut | Response:
+@limiter.shared_limit(ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, key_func=api_account_key)
+def passkeys_options(body: PasskeyOptionsIn) -> CeremonyOut | Response:
     try:
-        return _ceremony(begin_registration(current_api_user()))
+        return _ceremony(begin_registration(current_api_user(), body.password))
     except PasskeyError as exc:
-        return problem(409, str(exc), code=exc.code)
+        return problem(403 if exc.code == "wrong-password" else 409, str(exc), code=exc.code)
 
 
 @operation(

@@ -17,6 +17,12 @@ class CeremonyOut(BaseModel):
     )
 
 
+class PasskeyOptionsIn(BaseModel):
+    password: str = Field(
+        min_length=1, max_length=1024, description="The account's password, asked again."
+    )
+
+
 class PasskeyIn(BaseModel):
     ceremony: str = Field(min_length=1, max_length=128)
     credential: dict[str, Any] = Field(

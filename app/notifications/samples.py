@@ -152,6 +152,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "refunds, and contact the customer if they need the goods.",
         "admin_url": "https://shop.example/admin/orders/42",
     },
+    "passkey-added": {
+        "name": "Ada",
+        "passkey_name": "Work laptop",
+        "added_at": "06 December 2026 at 11:20 UTC",
+        "passkeys_url": "https://shop.example/account/passkeys",
+        "reset_url": "https://shop.example/account/forgot",
+    },
     "sign-in-link": {
         "name": "Ada",
         "expires_minutes": 15,

@@ -249,7 +249,10 @@ def record_dispute_event(event: dict[str, Any]) -> Dispute:
         return dispute
     if dispute.status in CLOSED_DISPUTES or seen.created < dispute.event_created:
         return dispute  # the dispute is over, or older news
-    if seen.created == dispute.event_created and _STAGE[seen.status] < _STAGE[dispute.status]:
+    if (
+        seen.created == dispute.event_created
+        and _STAGE[seen.status] < _STAGE[DisputeStatus(dispute.status)]
+    ):
         return dispute  # two events of one second: the one further along wins
     before = dispute.status
     dispute.event_created = seen.created

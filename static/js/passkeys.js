@@ -133,8 +133,9 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var name = (form.querySelector("[name=name]") || {}).value || "";
+      var password = (form.querySelector("[name=password]") || {}).value || "";
       run(root, function () {
-        return post(root.dataset.optionsUrl)
+        return post(root.dataset.optionsUrl, { password: password })
           .then(function (options) {
             return navigator.credentials.create({ publicKey: creationOptions(options) });
           })

@@ -23,8 +23,12 @@ def post_json(client, url: str, body: dict | None = None, page: str = "/account/
     return client.post(url, json=body or {}, headers={"X-CSRFToken": csrf_token(client, page)})
 
 
-def add_passkey(client, device: SoftAuthenticator, name: str = "My phone"):
-    options = post_json(client, "/account/passkeys/options", page="/account/passkeys")
+def add_passkey(
+    client, device: SoftAuthenticator, name: str = "My phone", password: str = PASSWORD
+):
+    options = post_json(
+        client, "/account/passkeys/options", {"password": password}, page="/account/passkeys"
+    )
     assert options.status_code == 200, options.get_data(as_text=True)
     credential = device.create(options.get_data(as_text=True))
     return post_json(
@@ -134,7 +138,9 @@ def test_the_same_device_is_not_added_twice_and_hostile_answers_are_clear(client
     again = add_passkey(client, device)
     assert again.status_code == 400 and again.get_json()["code"] == "passkey-exists"
     for credential in ("x" * 70_000, {"id": 1}, [], "{", {"id": "a", "response": "nope"}):
-        post_json(client, "/account/passkeys/options", page="/account/passkeys")
+        post_json(
+            client, "/account/passkeys/options", {"password": PASSWORD}, page="/account/passkeys"
+        )
         response = post_json(
             client, "/account/passkeys", {"credential": credential}, page="/account/passkeys"
         )
@@ -196,3 +202,21 @@ def test_another_accounts_passkey_is_no_second_factor(client, db, app):
     refused = post_json(browser, "/account/login/two-factor/passkey/options", page=page)
     assert refused.status_code == 409  # the staff member has no passkey
     assert browser.get("/admin/").status_code != 200
+
+
+def test_adding_a_passkey_asks_for_the_password_and_tells_the_owner(client, db, customer):
+    """A stolen session must not plant a passkey: it signs in without password or code."""
+    from app.notifications.models import Notification
+
+    refused = post_json(
+        client, "/account/passkeys/options", {"password": "not it"}, page="/account/passkeys"
+    )
+    assert refused.status_code == 403 and refused.get_json()["code"] == "wrong-password"
+    assert actions("account.passkey_refused")[-1].detail == "register: wrong password"
+    assert add_passkey(client, SoftAuthenticator(origin=ORIGIN)).status_code == 201
+    [mail] = (
+        _db.session.execute(sa.select(Notification).where(Notification.template == "passkey-added"))
+        .scalars()
+        .all()
+    )
+    assert mail.to_address == "ada@example.com" and mail.variables["passkey_name"] == "My phone"

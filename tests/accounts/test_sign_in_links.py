@@ -196,8 +196,40 @@ def test_two_presses_at_once_sign_in_once(own_app):  # noqa: F811 - the fixture
 
     def use(_: int) -> object:
         with own_app.test_request_context(method="POST"), unit_of_work():
-            return use_sign_in_link(token).email
+            return use_sign_in_link(token).user.email
 
     results = run_at_once(own_app, 4, use)
     assert results.count(email) == 1, results
     assert all(isinstance(r, TokenInvalid) for r in results if r != email), results
+
+
+def test_a_link_that_confirms_the_address_ends_whatever_came_before(client, db, app):
+    """Someone signs up with another person's address and waits; the owner later signs in
+    with a link: the squatter's password and sessions stop working."""
+    from tests.accounts.helpers import PASSWORD, login
+
+    make_user("ada@example.com", verified=False)
+    commit_unit_of_work()
+    squatter = app.test_client()
+    assert login(squatter).status_code == 302 and signed_in(squatter)
+    ask(client, "ada@example.com")
+    [token] = links_sent("ada@example.com")
+    assert press(client, token).status_code == 302
+    page = client.get("/account").get_data(as_text=True)
+    assert "any password set for this account before is no longer valid" in page
+    assert not signed_in(squatter)
+    assert login(app.test_client(), "ada@example.com", PASSWORD).status_code != 302
+
+
+def test_securing_the_account_retires_links_on_their_way(client, db, app):
+    from tests.accounts.helpers import login
+
+    make_user("ada@example.com")
+    commit_unit_of_work()
+    ask(app.test_client(), "ada@example.com")
+    [token] = links_sent("ada@example.com")
+    login(client)
+    csrf = csrf_token(client, "/account/security")
+    client.post("/account/security/logout-everywhere", data={"csrf_token": csrf})
+    page = app.test_client().get(f"/account/login/link/{token}")
+    assert page.status_code == 400 and "expired" in page.get_data(as_text=True)

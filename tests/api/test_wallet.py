@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.db import commit_unit_of_work
-from tests.accounts.helpers import make_user
+from tests.accounts.helpers import PASSWORD, make_user
 from tests.api.helpers import bearer, tokens
 from tests.catalog import factories
 from tests.checkout.conftest import fake_stripe  # noqa: F401 - a fixture
@@ -20,7 +20,9 @@ def test_an_app_adds_a_passkey_and_signs_in_with_it(client, db):
     ada = bearer(tokens(client)["access_token"])
     device = SoftAuthenticator(origin=ORIGIN)
 
-    options = client.post("/api/v1/me/passkeys/options", headers=ada)
+    wrong = client.post("/api/v1/me/passkeys/options", json={"password": "nope"}, headers=ada)
+    assert wrong.status_code == 403 and wrong.get_json()["code"] == "wrong-password"
+    options = client.post("/api/v1/me/passkeys/options", json={"password": PASSWORD}, headers=ada)
     assert options.status_code == 200
     body = options.get_json()
     assert body["options"]["rp"]["id"] == "localhost"

@@ -87,6 +87,7 @@ def test_a_passkey_is_added_and_then_signs_in(page, live_server, problems, tmp_p
     page.get_by_role("link", name="Passkeys").click()
     expect(page.get_by_text("You have no passkeys yet.")).to_be_visible()
     page.get_by_label("A name to recognise it by").fill("Work laptop")
+    page.get_by_label("Your password").fill(PASSWORD)
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.get_by_text("Passkey “Work laptop” added")).to_be_visible()
     expect(page.get_by_role("cell", name="Work laptop", exact=True)).to_be_visible()
