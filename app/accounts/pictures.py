@@ -19,7 +19,7 @@ from app.catalog.images import (
     rendition_key,
     rendition_keys,
 )
-from app.db import after_commit
+from app.db import after_commit, commit_point
 from app.extensions import db
 from app.file_storage import get_storage
 
@@ -27,6 +27,10 @@ __all__ = ["ImageRejected", "picture_url", "remove_picture", "set_picture"]
 
 
 def set_picture(user: User, data: bytes) -> None:
+    """Decode, re-encode and store with no transaction open (a form post on SQLite would
+    otherwise hold the database's write lock while Pillow works and the files upload), then
+    point the account at the new files in a short write."""
+    commit_point("picture-upload")  # the work so far stands; nothing is locked meanwhile
     processed = process_image(data, max_bytes=current_app.config["MAX_PICTURE_BYTES"], square=True)
     storage = get_storage()
     key = f"people/{secrets.token_urlsafe(12).replace('-', '_')}-{processed.content_hash[:12]}"

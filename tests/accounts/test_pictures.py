@@ -118,3 +118,21 @@ def test_replacing_removing_and_deleting_the_account_delete_the_files(client, db
         },
     )
     assert not any(stored(key) for key in rendition_keys(third))
+
+
+def test_no_transaction_is_open_while_the_picture_is_processed(client, db, monkeypatch):
+    """On SQLite a form post's transaction holds the database's one write lock: Pay and every
+    other writer would wait for Pillow and the upload."""
+    from app.accounts import pictures
+
+    seen: list[bool] = []
+    real = pictures.process_image
+
+    def watched(*args, **kwargs):
+        seen.append(_db.session().in_transaction())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pictures, "process_image", watched)
+    signed_in(client)
+    assert upload(client, jpeg_bytes((400, 400))).status_code == 303
+    assert seen == [False]
