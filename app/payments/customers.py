@@ -167,6 +167,20 @@ def sync(user_id: int) -> bool:
     return True
 
 
+def deleted_accounts_with_customers(limit: int = 100) -> list[int]:
+    """Deleted accounts whose Customer is still at the provider (its deletion task ran out
+    of retries during an outage): the sweeper sends them again."""
+    return list(
+        db.session.execute(
+            sa.select(PaymentCustomer.user_id)
+            .join(User, User.id == PaymentCustomer.user_id)
+            .where(User.deleted_at.is_not(None))
+            .order_by(PaymentCustomer.user_id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
 @dataclass(frozen=True)
 class Cards:
     cards: list[SavedCard]

@@ -37,6 +37,19 @@ def sweep_webhooks() -> int:
         return webhooks.sweep()
 
 
+@periodic_job(crontab(minute="23"))
+def sweep_deleted_customers() -> int:
+    """Hourly: the Customers (and saved cards) of deleted accounts that an outage left at the
+    provider are deleted after all."""
+    from app.payments import customers
+
+    with unit_of_work():
+        user_ids = customers.deleted_accounts_with_customers()
+    for user_id in user_ids:
+        sync_customer(user_id)
+    return len(user_ids)
+
+
 @shop_job(retries=5, retry_delay=60)
 def sync_customer(user_id: int) -> bool:
     """An account's new email or name, sent to its Customer at the provider (retried while

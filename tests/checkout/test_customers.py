@@ -321,3 +321,27 @@ def test_a_customer_deleted_at_stripe_does_not_stop_anyone_paying(client, db, fa
     last = fake_stripe.requests_to("POST", "/v1/checkout/sessions")[-1]
     assert "customer" not in last.params and last.params["customer_email"] == "ada@example.com"
     assert _db.session.execute(sa.select(sa.func.count(PaymentCustomer.id))).scalar_one() == 0
+
+
+def test_a_customer_left_by_an_outage_is_deleted_by_the_sweeper(client, db, fake_stripe):
+    from app.payments.tasks import sweep_deleted_customers
+    from tests.accounts.helpers import PASSWORD, csrf_token
+
+    shopper(client)
+    pay(client)
+    [customer_id] = fake_stripe.customers
+    fake_stripe.fail_next(50, status=500)  # Stripe is down while the account is deleted
+    client.post(
+        "/account/delete",
+        data={
+            "current_password": PASSWORD,
+            "confirm": "y",
+            "csrf_token": csrf_token(client, "/account/delete"),
+        },
+    )
+    assert customer_id in fake_stripe.customers
+    with fake_stripe._lock:
+        fake_stripe._failures.clear()  # back up
+    assert sweep_deleted_customers.call_local() == 1
+    assert customer_id not in fake_stripe.customers
+    assert _db.session.execute(sa.select(sa.func.count(PaymentCustomer.id))).scalar_one() == 0
