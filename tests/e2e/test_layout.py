@@ -42,6 +42,7 @@ def storefront_paths(page, base) -> list[str]:
         "/account/login",
         "/account/signup",
         "/account/forgot",
+        "/account/login/link",
         "/pages/terms",
     ]
 
@@ -72,6 +73,8 @@ def test_storefront_pages_never_scroll_sideways(browser, live_server, width, tmp
 ADMIN_LISTS = [
     "/admin/",
     "/admin/orders",
+    "/admin/orders?dispute=open",
+    "/admin/payments",
     "/admin/products",
     "/admin/inventory",
     "/admin/categories",

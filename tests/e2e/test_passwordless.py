@@ -106,3 +106,21 @@ def test_a_passkey_is_added_and_then_signs_in(page, live_server, problems, tmp_p
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(tmp_path / "passkeys-390.png"), full_page=True)
     problems.assert_clean()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_new_account_pages_pass_the_wcag_check_and_fit(browser, live_server, width):
+    from tests.e2e.test_accessibility import violations
+    from tests.e2e.test_layout import OVERFLOW
+
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    sign_up(page, live_server.url, "Mary Somerville")
+    found = []
+    for path in ("/account/passkeys", "/account/cards", "/account/profile", "/account"):
+        found += violations(page, live_server.url, path)
+        overflow = page.evaluate(OVERFLOW)
+        if overflow["page"] > 0 or overflow["tables"]:
+            found.append(f"{path} overflows at {width}px: {overflow}")
+    context.close()
+    assert not found, "\n".join(found)
