@@ -4,6 +4,7 @@ of queries; the verbs that change a cart are in :mod:`app.cart.services`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,18 +49,43 @@ def own_reservations(cart: Cart) -> dict[int, int]:
     return {variant_id: int(quantity) for variant_id, quantity in rows if variant_id is not None}
 
 
-def _own_held(cart: Cart) -> sa.ScalarSelect[int]:
+def _own_held(signed_in: bool) -> sa.ScalarSelect[int]:
     """:func:`own_reservations` of the line's variant, as a column of the cart's lines query
-    (no round trip of its own)."""
+    (no round trip of its own); the cart's owner as bound parameters (placed_from_values)."""
     from app.orders.models import Order, OrderLine
-    from app.orders.services import holding_stock, placed_from
+    from app.orders.services import holding_stock, placed_from_bound
 
     return (
         sa.select(sa.func.coalesce(sa.func.sum(OrderLine.quantity), 0))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(placed_from(cart), holding_stock(), OrderLine.variant_id == CartLine.variant_id)
+        .where(
+            placed_from_bound(signed_in),
+            holding_stock(),
+            OrderLine.variant_id == CartLine.variant_id,
+        )
         .correlate(CartLine)
         .scalar_subquery()
+    )
+
+
+@functools.cache
+def _lines_statement(*, shown: bool, own: bool, signed_in: bool) -> sa.Select[Any]:
+    """The cart's lines with their variants and products (and pictures when ``shown``, and
+    the cart's own reservations per line unless ``own``), built once per process: building
+    it is a third of a cart page's database work (SQLAlchemy caches the SQL, not the
+    statement objects), and every cart runs it with its own bound values."""
+    product = joinedload(CartLine.variant).joinedload(Variant.product)
+    options = [product.joinedload(Product.category)]
+    if shown:  # joined, not a query of their own: a cart has few lines, a product few pictures
+        options.append(product.joinedload(Product.images))
+    columns: list[Any] = [CartLine]
+    if not own:
+        columns.append(_own_held(signed_in))
+    return (
+        sa.select(*columns)
+        .where(CartLine.cart_id == sa.bindparam("cart_id"))
+        .order_by(CartLine.id)
+        .options(*options)
     )
 
 
@@ -85,6 +111,21 @@ def available_for(variant: Variant, own: int) -> int | None:
 
 def saved_filter(cart: Cart):
     return SavedItem.user_id == cart.user_id if cart.user_id else SavedItem.cart_id == cart.id
+
+
+@functools.cache
+def _saved_statement(*, signed_in: bool) -> sa.Select[Any]:
+    """The saved-for-later list of a signed-in shopper (``owner``: their id) or a guest cart
+    (``owner``: its id), with pictures; built once (see :func:`_lines_statement`)."""
+    owner = SavedItem.user_id if signed_in else SavedItem.cart_id
+    return (
+        sa.select(SavedItem)
+        .where(owner == sa.bindparam("owner"))
+        .order_by(SavedItem.id.desc())
+        .options(
+            joinedload(SavedItem.variant).joinedload(Variant.product).selectinload(Product.images)
+        )
+    )
 
 
 def count_items(cart_id: int) -> int:
@@ -184,41 +225,22 @@ def build_cart_view(
     currency = current_app.config["SHOP_CURRENCY"]
     if cart is None:
         return CartView(None, [], [], 0, 0, currency)
-    product = joinedload(CartLine.variant).joinedload(Variant.product)
-    options = [product.joinedload(Product.category)]
-    if shown:  # joined, not a query of their own: a cart has few lines, a product few pictures
-        options.append(product.joinedload(Product.images))
-    columns: list[Any] = [CartLine]
+    from app.orders.services import placed_from_values
+
+    statement = _lines_statement(shown=shown, own=own is not None, signed_in=bool(cart.user_id))
+    values: dict[str, Any] = {"cart_id": cart.id}
     if own is None:
-        columns.append(_own_held(cart))
-    rows = (
-        db.session.execute(
-            sa.select(*columns)
-            .where(CartLine.cart_id == cart.id)
-            .order_by(CartLine.id)
-            .options(*options)
-        )
-        .unique()
-        .all()
-    )
+        values.update(placed_from_values(cart))
+    rows = db.session.execute(statement, values).unique().all()
     lines = [row[0] for row in rows]
     if own is None:
         own = {row[0].variant_id: int(row[1]) for row in rows if row[1]}
     saved: list[SavedItem] = []
     if shown:
+        signed_in = bool(cart.user_id)
+        owner = {"owner": cart.user_id if signed_in else cart.id}
         saved = list(
-            db.session.execute(
-                sa.select(SavedItem)
-                .where(saved_filter(cart))
-                .order_by(SavedItem.id.desc())
-                .options(
-                    joinedload(SavedItem.variant)
-                    .joinedload(Variant.product)
-                    .selectinload(Product.images)
-                )
-            )
-            .unique()
-            .scalars()
+            db.session.execute(_saved_statement(signed_in=signed_in), owner).unique().scalars()
         )
     views = []
     for line in lines:

@@ -64,13 +64,35 @@ def placed_from(cart: Cart) -> sa.ColumnElement[bool]:
     its token, because SQLite hands a deleted cart's id to the next new cart and the id alone
     would make another guest the owner of the old cart's orders.
     """
-    if cart.user_id:
-        return sa.and_(Order.cart_id == cart.id, Order.user_id == cart.user_id)
-    return sa.and_(
-        Order.cart_id == cart.id,
-        Order.user_id.is_(None),
-        Order.cart_token_hash == cart_token_hash(cart.token or ""),
+    return _placed_from(
+        bool(cart.user_id), cart.id, cart.user_id, cart_token_hash(cart.token or "")
     )
+
+
+def _placed_from(signed_in: bool, cart_id: Any, user_id: Any, token_hash: Any) -> Any:
+    if signed_in:
+        return sa.and_(Order.cart_id == cart_id, Order.user_id == user_id)
+    return sa.and_(
+        Order.cart_id == cart_id, Order.user_id.is_(None), Order.cart_token_hash == token_hash
+    )
+
+
+def placed_from_bound(signed_in: bool) -> sa.ColumnElement[bool]:
+    """:func:`placed_from` with bound parameters (``owner_cart``, ``owner_user``,
+    ``owner_token``), for a statement built once and run for any cart with
+    :func:`placed_from_values`."""
+    return _placed_from(
+        signed_in,
+        sa.bindparam("owner_cart"),
+        sa.bindparam("owner_user"),
+        sa.bindparam("owner_token"),
+    )
+
+
+def placed_from_values(cart: Cart) -> dict[str, Any]:
+    if cart.user_id:
+        return {"owner_cart": cart.id, "owner_user": cart.user_id}
+    return {"owner_cart": cart.id, "owner_token": cart_token_hash(cart.token or "")}
 
 
 def cart_of(order: Order) -> Cart | None:
