@@ -15,7 +15,6 @@ from werkzeug.wrappers import Response
 
 from app.accounts import bp
 from app.accounts.forms import EmptyForm
-from app.accounts.models import User
 from app.accounts.passkeys import (
     MAX_PASSKEYS,
     PasskeyError,
@@ -26,6 +25,7 @@ from app.accounts.passkeys import (
     passkeys_of,
     remove_passkey,
 )
+from app.accounts.two_factor import complete_pending_login, pending_login_user
 from app.core.errors import problem
 from app.core.redirects import after_sign_in
 from app.extensions import limiter
@@ -127,16 +127,10 @@ def sign_in_with_passkey() -> Response:
 # -- a passkey as the second factor (after the password) ------------------------------------
 
 
-def _pending_user() -> tuple[dict[str, Any], User] | None:
-    from app.accounts.two_factor import pending_login_user
-
-    return pending_login_user()
-
-
 @bp.post("/login/two-factor/passkey/options", endpoint="passkey_second_factor_options")
 @limiter.limit("10 per minute")
 def second_factor_options() -> Response:
-    found = _pending_user()
+    found = pending_login_user()
     if found is None:
         return problem(401, "Sign in with your password first.", code="no-pending-sign-in")
     try:
@@ -150,9 +144,7 @@ def second_factor_options() -> Response:
 @bp.post("/login/two-factor/passkey", endpoint="passkey_second_factor")
 @limiter.limit("10 per minute")
 def second_factor() -> Response:
-    from app.accounts.two_factor import complete_pending_login
-
-    found = _pending_user()
+    found = pending_login_user()
     if found is None:
         return problem(401, "Sign in with your password first.", code="no-pending-sign-in")
     pending, user = found

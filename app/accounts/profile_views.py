@@ -375,7 +375,6 @@ def remove_card_view(card_id: str) -> Response:
             "error",
         )
     else:
-        assert card is not None
         flash(
             f"Removed the {card.brand.title()} card ending in {card.last4}. It can no longer "
             "be used to pay here.",

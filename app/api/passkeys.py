@@ -9,8 +9,10 @@ import json
 
 from flask import Response
 
+from app.accounts.models import Passkey
 from app.accounts.passkeys import (
     MAX_PASSKEYS,
+    Ceremony,
     PasskeyError,
     begin_registration,
     begin_sign_in,
@@ -39,7 +41,7 @@ from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, limiter_
 AUTH_LIMIT = "10 per minute"
 
 
-def _out(key) -> PasskeyOut:  # noqa: ANN001 - a Passkey row
+def _out(key: Passkey) -> PasskeyOut:
     return PasskeyOut(
         id=key.id,
         name=key.name,
@@ -49,7 +51,7 @@ def _out(key) -> PasskeyOut:  # noqa: ANN001 - a Passkey row
     )
 
 
-def _ceremony(ceremony) -> CeremonyOut:  # noqa: ANN001
+def _ceremony(ceremony: Ceremony) -> CeremonyOut:
     return CeremonyOut(ceremony=ceremony.token, options=json.loads(ceremony.options))
 
 

@@ -109,18 +109,26 @@ def available_for(variant: Variant, own: int) -> int | None:
     return max(variant.stock_on_hand - variant.reserved + own, 0)
 
 
+def _saved_owner(signed_in: bool) -> Any:
+    """Whose saved-for-later items: a signed-in shopper's (by user), a guest cart's (by cart)."""
+    return SavedItem.user_id if signed_in else SavedItem.cart_id
+
+
+def _saved_owner_value(cart: Cart) -> int:
+    return cart.user_id if cart.user_id else cart.id
+
+
 def saved_filter(cart: Cart):
-    return SavedItem.user_id == cart.user_id if cart.user_id else SavedItem.cart_id == cart.id
+    return _saved_owner(bool(cart.user_id)) == _saved_owner_value(cart)
 
 
 @functools.cache
 def _saved_statement(*, signed_in: bool) -> sa.Select[Any]:
     """The saved-for-later list of a signed-in shopper (``owner``: their id) or a guest cart
     (``owner``: its id), with pictures; built once (see :func:`_lines_statement`)."""
-    owner = SavedItem.user_id if signed_in else SavedItem.cart_id
     return (
         sa.select(SavedItem)
-        .where(owner == sa.bindparam("owner"))
+        .where(_saved_owner(signed_in) == sa.bindparam("owner"))
         .order_by(SavedItem.id.desc())
         .options(
             joinedload(SavedItem.variant).joinedload(Variant.product).selectinload(Product.images)
@@ -237,11 +245,9 @@ def build_cart_view(
         own = {row[0].variant_id: int(row[1]) for row in rows if row[1]}
     saved: list[SavedItem] = []
     if shown:
-        signed_in = bool(cart.user_id)
-        owner = {"owner": cart.user_id if signed_in else cart.id}
-        saved = list(
-            db.session.execute(_saved_statement(signed_in=signed_in), owner).unique().scalars()
-        )
+        statement = _saved_statement(signed_in=bool(cart.user_id))
+        owner = {"owner": _saved_owner_value(cart)}
+        saved = list(db.session.execute(statement, owner).unique().scalars())
     views = []
     for line in lines:
         variant = line.variant

@@ -32,7 +32,7 @@ from app.db import after_commit, commit_point, read_phase, upsert, utcnow
 from app.extensions import db
 from app.payments import provider
 from app.payments.models import PaymentCustomer
-from app.payments.types import PaymentError, PaymentRejected, SavedCard
+from app.payments.types import PaymentError, PaymentRejected, PaymentsUnavailable, SavedCard
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +187,18 @@ class Cards:
     unavailable: bool = False  # the provider could not be asked just now
 
 
+def _customer_id(user_id: int) -> str | None:
+    with read_phase("payment-customer-id"):  # no transaction open while Stripe is asked
+        row = stored_customer(user_id)
+        return row.customer_id if row is not None else None
+
+
 def saved_cards(user_id: int) -> Cards:
     """The account's saved cards as the provider has them (none without a Customer)."""
-    with read_phase("saved-cards"):
-        row = stored_customer(user_id)
-        customer_id = row.customer_id if row is not None else None
+    return _cards_of(user_id, _customer_id(user_id))
+
+
+def _cards_of(user_id: int, customer_id: str | None) -> Cards:
     if customer_id is None:
         return Cards([])
     try:
@@ -205,20 +212,17 @@ class CardNotFound(LookupError):
     """Not one of this account's saved cards (or removed already)."""
 
 
-def remove_card(user_id: int, card_id: str) -> SavedCard | None:
+def remove_card(user_id: int, card_id: str) -> SavedCard:
     """Remove one of the account's saved cards at the provider; the card as it was listed
     (for the message), :class:`CardNotFound` when it is not theirs, PaymentError when the
     provider cannot be asked. Audited."""
-    listed = saved_cards(user_id)
+    customer_id = _customer_id(user_id)
+    listed = _cards_of(user_id, customer_id)
     if listed.unavailable:
-        raise provider_unavailable()
+        raise PaymentsUnavailable()
     card = next((c for c in listed.cards if c.id == card_id), None)
-    if card is None:
+    if card is None or customer_id is None:
         raise CardNotFound(card_id)
-    with read_phase("saved-card-owner"):
-        row = stored_customer(user_id)
-        assert row is not None  # it listed the card
-        customer_id = row.customer_id
     try:
         provider.detach_saved_card(customer_id, card.id)
     except PaymentRejected as exc:
@@ -232,9 +236,3 @@ def remove_card(user_id: int, card_id: str) -> SavedCard | None:
         target=f"{card.brand} ending {card.last4}",
     )
     return card
-
-
-def provider_unavailable() -> PaymentError:
-    from app.payments.types import PaymentsUnavailable
-
-    return PaymentsUnavailable()

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATUS_LABELS = {
+STATUS_LABELS: dict[str, str] = {
     DisputeStatus.WARNING_NEEDS_RESPONSE: "Inquiry: needs a response",
     DisputeStatus.WARNING_UNDER_REVIEW: "Inquiry: under review",
     DisputeStatus.WARNING_CLOSED: "Inquiry closed",
@@ -50,8 +50,6 @@ STATUS_LABELS = {
     DisputeStatus.LOST: "Lost",
     DisputeStatus.PREVENTED: "Prevented",
 }
-
-LABEL_OF: dict[str, str] = {str(key): label for key, label in STATUS_LABELS.items()}
 
 # Stripe's reasons (docs.stripe.com/api/disputes/object#dispute_object-reason), as staff read them.
 REASON_LABELS = {
@@ -155,7 +153,7 @@ def open_disputes(order_ids: list[int]) -> set[int]:
 
 
 def status_label(status: str) -> str:
-    return LABEL_OF.get(status, status)
+    return STATUS_LABELS.get(status, status)
 
 
 def reason_label(reason: str) -> str:

@@ -345,3 +345,25 @@ def test_a_customer_left_by_an_outage_is_deleted_by_the_sweeper(client, db, fake
     assert sweep_deleted_customers.call_local() == 1
     assert customer_id not in fake_stripe.customers
     assert _db.session.execute(sa.select(sa.func.count(PaymentCustomer.id))).scalar_one() == 0
+
+
+def test_test_and_live_keys_keep_their_own_customers(client, db, app, fake_stripe, monkeypatch):
+    """A test-mode Customer does not exist for live keys: switching keys makes a new one
+    instead of sending an id Stripe would refuse."""
+    shopper(client)
+    fake_stripe.complete(session_of(pay(client)))
+    [test_customer] = fake_stripe.customers
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_live_shop")
+    from app.payments import stripe_gateway
+
+    stripe_gateway.reset(app)
+    variant = factories.product("Wool Scarf", price=1900, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client, email="ada@example.com")
+    live = pay(client)
+    assert live.status_code == 303
+    [live_customer] = set(fake_stripe.customers) - {test_customer}
+    assert fake_stripe.sessions[session_of(live)]["customer"] == live_customer
+    realms = _db.session.execute(sa.select(PaymentCustomer.provider)).scalars().all()
+    assert sorted(realms) == ["stripe-live", "stripe-test"]

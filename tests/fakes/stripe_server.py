@@ -14,7 +14,8 @@ by the real thing:
   once the endpoint starts executing and replayed for every retry, errors included; a key
   reused with different parameters, or on another endpoint, is an ``idempotency_error``
   (400); a retry while the first request is still executing is a 409 conflict; requests
-  refused by validation are not saved.
+  refused by validation are not saved. Keys belong to one API key's account and mode (a
+  test key's never answer a live key's request).
 * Every request names its API version (``Stripe-Version``): the shop pins one instead of
   taking the account's default, which changes when someone upgrades it in the dashboard.
 * Objects carry every field of Stripe's own fixtures (``stripe_shapes.json``).
@@ -169,8 +170,9 @@ class FakeStripe:
         self.payment_methods: dict[str, dict[str, Any]] = {}
         self.line_items: dict[str, list[dict[str, Any]]] = {}  # session id -> lines as sent
         self.requests: list[RecordedRequest] = []
-        self._idempotent: dict[str, tuple[str, str, dict[str, Any], _Reply]] = {}
-        self._executing: set[str] = set()
+        # Keys per API key: Stripe keeps them per account and mode (test and live apart).
+        self._idempotent: dict[tuple[str, str], tuple[str, str, dict[str, Any], _Reply]] = {}
+        self._executing: set[tuple[str, str]] = set()
         self._failures: list[int] = []
         self._saved_failures: list[int] = []
         self.clock_skew = 0.0  # seconds Stripe's clock is ahead of ours
@@ -338,6 +340,7 @@ class FakeStripe:
         self, method: str, path: str, headers: CaseInsensitiveDict[str], params: dict[str, Any]
     ) -> _Reply:
         key = headers.get("Idempotency-Key") if method == "POST" else None
+        auth = headers.get("Authorization") or ""
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, params))
             if path.startswith("/pay/"):
@@ -360,7 +363,7 @@ class FakeStripe:
                 status = self._failures.pop(0)
                 return _error_reply(StripeApiError(status, "Injected failure.", type_="api_error"))
             if key is not None:
-                if key in self._executing:
+                if (auth, key) in self._executing:
                     return _error_reply(
                         StripeApiError(
                             409,
@@ -371,8 +374,8 @@ class FakeStripe:
                             type_="idempotency_error",
                         )
                     )
-                if key in self._idempotent:
-                    first_method, first_path, first_params, reply = self._idempotent[key]
+                if (auth, key) in self._idempotent:
+                    first_method, first_path, first_params, reply = self._idempotent[(auth, key)]
                     if (first_method, first_path, first_params) != (method, path, params):
                         return _error_reply(
                             StripeApiError(
@@ -387,7 +390,7 @@ class FakeStripe:
                     if reply.status != 200:
                         replayed["Stripe-Should-Retry"] = "false"
                     return _Reply(reply.status, reply.body, replayed)
-                self._executing.add(key)
+                self._executing.add((auth, key))
             delay = self._delays.pop(0) if self._delays else 0.0
         try:
             if delay and self._stopping.wait(delay):
@@ -404,12 +407,12 @@ class FakeStripe:
                         StripeApiError(status, "Internal error.", type_="api_error")
                     )
                 if key is not None and saved:
-                    self._idempotent[key] = (method, path, params, reply)
+                    self._idempotent[(auth, key)] = (method, path, params, reply)
                 return reply
         finally:
             if key is not None:
                 with self._lock:
-                    self._executing.discard(key)
+                    self._executing.discard((auth, key))
 
     def _route(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "POST" and path == "/v1/checkout/sessions":
