@@ -147,6 +147,23 @@ def savepoint() -> Iterator[None]:
     nested.commit()
 
 
+@contextlib.contextmanager
+def undone_on_error(*, keep_before: bool) -> Iterator[None]:
+    """What the block writes is undone when it raises: by a :func:`savepoint` when what this
+    transaction wrote before the block must stand (``keep_before``), else by rolling the
+    whole transaction back (its after-commit effects dropped), which saves the savepoint's
+    two round trips. Re-raises what ended it."""
+    if keep_before:
+        with savepoint():
+            yield
+        return
+    try:
+        yield
+    except BaseException:
+        rollback_unit_of_work()
+        raise
+
+
 def commit_unit_of_work() -> None:
     from app.extensions import db
 

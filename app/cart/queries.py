@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -163,6 +163,8 @@ class CartView:
     item_count: int
     currency: str
     deal: Deal = NO_DEAL  # the promotions the lines get (delivery and tax come at checkout)
+    # What the cart's own unpaid orders hold, per variant id, as the stock was judged with.
+    own: dict[int, int] = field(default_factory=dict)
 
     @property
     def can_check_out(self) -> bool:
@@ -274,6 +276,6 @@ def build_cart_view(
         )
     subtotal = sum(v.line_total for v in views if v.problem is None)
     count = sum(v.line.quantity for v in views)
-    view = CartView(cart, views, saved, subtotal, count, currency)
+    view = CartView(cart, views, saved, subtotal, count, currency, own=own)
     view.deal = deal_of(view)
     return view

@@ -453,9 +453,10 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     return messages
 
 
-def acknowledge_prices(view: CartView) -> None:
+def acknowledge_prices(view: CartView) -> bool:
     """The shopper has seen today's prices (they changed the cart, or went on to pay): the
-    "was" notices end. Only changes made on purpose call this, never a page view."""
+    "was" notices end. Only changes made on purpose call this, never a page view. Returns
+    whether there was a notice to end (a line written)."""
     changed = [lv.line.id for lv in view.lines if lv.price_was is not None]
     for line_id in changed:
         db.session.execute(
@@ -468,6 +469,7 @@ def acknowledge_prices(view: CartView) -> None:
             )
             .execution_options(synchronize_session=False)
         )
+    return bool(changed)
 
 
 def purge_expired(batch_size: int = 500) -> int:
