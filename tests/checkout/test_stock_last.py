@@ -243,9 +243,7 @@ def test_a_press_refused_at_its_second_line_alerts_nobody_about_its_first(own_ap
     assert queued == []
 
 
-def test_a_press_refused_under_the_lock_keeps_the_order_it_replaced_replaced(
-    own_app, monkeypatch
-):
+def test_a_press_refused_under_the_lock_keeps_the_order_it_replaced_replaced(own_app, monkeypatch):
     """The cart changed after a first press, so the second press replaces that order (its
     stock released) before it reserves the new one; the lamp then turns out sold meanwhile.
     The new order is undone, the replacement stands: no order left holding the mug."""
