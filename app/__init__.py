@@ -16,6 +16,7 @@ from app.db import (
     commit_unit_of_work,
     configure_sqlite,
     kept_on_refusal,
+    ping_after_idle,
     rollback_unit_of_work,
 )
 
@@ -121,6 +122,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        else:
+            ping_after_idle(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     cache.init_app(app)

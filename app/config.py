@@ -135,6 +135,7 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # Database
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, env),
+        "DB_PING_AFTER_IDLE_SECONDS": _float(env, "DB_PING_AFTER_IDLE_SECONDS", 1.0),
         "SQLALCHEMY_RECORD_QUERIES": False,
         # Redis: limiter storage, Huey queue, cache
         "REDIS_URL": redis_url,
@@ -307,7 +308,8 @@ def _engine_options(database_url: str, env: dict[str, str]) -> dict[str, Any]:
         # SQLite connections are cheap; busy_timeout and WAL are set per connection in db.py.
         return {"connect_args": {"timeout": 15}}
     return {
-        "pool_pre_ping": True,
+        # Tested before use only after sitting idle (db.ping_after_idle), not at every checkout.
+        "pool_pre_ping": False,
         "pool_size": _int(env, "DB_POOL_SIZE", 10),
         "max_overflow": _int(env, "DB_MAX_OVERFLOW", 10),
         "pool_recycle": 1800,

@@ -112,6 +112,7 @@ class Outcome:
     press: float = 0.0  # seconds: POST /checkout/pay until its answer
     confirm: float = 0.0  # seconds: the card submitted until the confirmation page
     answered: float = 0.0  # perf_counter when the press was answered
+    followed: float = 0.0  # perf_counter when the page the press led to was answered
 
 
 def checkout(
@@ -131,13 +132,14 @@ def checkout(
     answers.append(answered)
     press = answered - started
     url, html = buyer.get(location)  # the payment page, or the cart saying what ran out
+    followed = time.perf_counter()
     if status != 303 or "/sandbox/checkout/" not in url:
-        return Outcome("refused", press, answered=answered)
+        return Outcome("refused", press, answered=answered, followed=followed)
     time.sleep(think)  # typing the card's details on the payment page
     submitted = time.perf_counter()
     url, html = buyer.post(url.rstrip("/") + "/pay", {"csrf_token": TOKEN.search(html).group(1)})
     kind = "paid" if "Thank you for your order" in html else "unpaid"
-    return Outcome(kind, press, time.perf_counter() - submitted, answered)
+    return Outcome(kind, press, time.perf_counter() - submitted, answered, followed)
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -301,6 +303,12 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
     ]
     for label, values in rows:
         print(f"  {label + ', ms:':<46}{_percentiles(values)}")
+    last_press = max((r.answered for r in pressed), default=0.0)
+    early = sum(1 for r in pressed if r.followed and r.followed < last_press)
+    print(
+        f"  pages the presses led to (payment page, cart) served before the last press was "
+        f"answered: {early} of {sum(1 for r in pressed if r.followed)}"
+    )
     print(
         f"  order e-mails sent by the consumer: {drained[0]} in {drained[1]:.1f} s after the burst"
     )
