@@ -16,6 +16,7 @@ orders placed and paid, units sold, oversold (must be 0), and two latencies:
 from __future__ import annotations
 
 import argparse
+import http.client
 import http.cookiejar
 import os
 import re
@@ -29,6 +30,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from bench.catalog import (
     PG_ADMIN_URL,
     REDIS_URL,
     ROOT,
+    BenchError,
     Server,
     _gunicorn_supports,
     flask_cli,
@@ -88,6 +91,31 @@ class Buyer:
                 return exc.code, exc.headers.get("Location", "")
             raise
 
+    def prepare_post(self, path: str, data: dict[str, str]) -> Callable[[], tuple[int, str]]:
+        """One POST made ready to send (its body and headers, cookies included), so that
+        the moment it is timed the client does little more than write it: ``send()`` gives
+        back its status and Location, its redirect not followed and its cookies kept."""
+        url = self._url(path)
+        request = urllib.request.Request(url, data=urllib.parse.urlencode(data).encode())
+        self.jar.add_cookie_header(request)
+        headers = {k: v for k, v in request.header_items()}
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        parts = urllib.parse.urlsplit(url)
+        body = request.data
+
+        def send() -> tuple[int, str]:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+            try:
+                connection.request("POST", parts.path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            finally:
+                connection.close()
+            self.jar.extract_cookies(response, request)  # type: ignore[arg-type]
+            return response.status, response.headers.get("Location", "")
+
+        return send
+
     def get(self, path: str) -> tuple[str, str]:
         with self.http.open(self._url(path), timeout=60) as response:
             return response.geturl(), response.read().decode()
@@ -125,9 +153,10 @@ def checkout(
     )
     buyer.post("/checkout", {**DETAILS, "csrf_token": buyer.token("/checkout")})
     token = buyer.token("/checkout/review")
+    press_pay = buyer.prepare_post("/checkout/pay", {"csrf_token": token, "accept_terms": "y"})
     barrier.wait()  # everyone presses Pay at the same moment
     started = time.perf_counter()
-    status, location = buyer.post_once("/checkout/pay", {"csrf_token": token, "accept_terms": "y"})
+    status, location = press_pay()
     answered = time.perf_counter()
     answers.append(answered)
     press = answered - started
@@ -140,6 +169,17 @@ def checkout(
     url, html = buyer.post(url.rstrip("/") + "/pay", {"csrf_token": TOKEN.search(html).group(1)})
     kind = "paid" if "Thank you for your order" in html else "unpaid"
     return Outcome(kind, press, time.perf_counter() - submitted, answered, followed)
+
+
+def cpu_probe() -> float:
+    """CPU seconds a fixed pure-Python loop takes right now (lower: a quicker machine). A
+    shared virtual machine runs the same work at speeds up to twice apart from one second
+    to the next (seen here: 0.14-0.50 s), so a run is read against the probes beside it."""
+    started = time.process_time()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i
+    return time.process_time() - started
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -158,6 +198,10 @@ def cpu_seconds() -> dict[str, float]:
         else:
             name = next((n for n in PROGRAMS if n in name), "other")
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    # Time the hypervisor gave this machine's CPUs to someone else (a virtual machine's
+    # "steal"): a run with much of it measured a slower machine.
+    with open("/proc/stat") as stat_file:
+        out["steal (other VMs)"] = int(stat_file.readline().split()[8]) / tick
     return out
 
 
@@ -220,6 +264,18 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
             sa.text("UPDATE variants SET stock_on_hand = :m, reserved = 0 WHERE id = :v"),
             {"m": opts.units, "v": variant_id},
         )
+        # Another item, plenty of it, for the warm-up presses.
+        warm_id = conn.execute(
+            sa.text(
+                "SELECT v.id FROM variants v JOIN products p ON p.id = v.product_id "
+                "WHERE p.status = 'published' AND v.id <> :v ORDER BY v.id LIMIT 1"
+            ),
+            {"v": variant_id},
+        ).scalar_one()
+        conn.execute(
+            sa.text("UPDATE variants SET stock_on_hand = 100000, reserved = 0 WHERE id = :v"),
+            {"v": warm_id},
+        )
     with (
         Consumer(env, tmp / "huey.log"),
         Server("wsgi:app", env, opts, tmp / "a.log") as first,
@@ -236,6 +292,11 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
             threads=2,
             timeout_s=5,
         )
+        # Instances that have served shoppers before: every worker has placed an order
+        # (SQLAlchemy compiles a statement, and PostgreSQL prepares it, the first times a
+        # process runs it), as in a shop that was open before its sale started.
+        _warm_up(bases, warm_id, opts.warmup)
+        probes = [cpu_probe()]
         snapshot: dict[str, object] = {}
 
         def pressing() -> None:  # run by one buyer, as all of them are about to press Pay
@@ -261,6 +322,7 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         during = cpu_seconds()
         for t in threads:
             t.join(timeout=300)
+        probes.append(cpu_probe())
         drained = _wait_for_mail(engine, opts.units, timeout=60)
     before = snapshot.get("cpu", during)
     assert isinstance(before, dict)
@@ -316,6 +378,10 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         f"  this machine before the burst: /healthz {healthz['rps']:,.0f} req/s on one instance "
         f"(wrk -c8, 3 s)"
     )
+    print(
+        f"  CPU probe (a fixed loop, lower is a quicker machine): "
+        f"{probes[0]:.2f} s before the burst, {probes[1]:.2f} s after"
+    )
     busy = sorted(((v, k) for k, v in cpu.items() if v >= 0.01), reverse=True)
     print(
         f"  CPU seconds while the presses were answered ({window:.2f} s on "
@@ -324,6 +390,31 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
     errors = [k for k in kinds if k.startswith("error")]
     if errors:
         print(f"  errors: {sorted(set(errors))}")
+
+
+def _warm_up(bases: list[str], variant_id: int, presses: int) -> None:
+    """``presses`` buyers (a few at a time, on both instances) press Pay for ``variant_id``."""
+
+    def one(i: int) -> None:
+        buyer = Buyer(bases[i % len(bases)])
+        buyer.post(
+            "/cart/add",
+            {"variant_id": str(variant_id), "quantity": "1", "csrf_token": buyer.token("/cart")},
+        )
+        buyer.post("/checkout", {**DETAILS, "csrf_token": buyer.token("/checkout")})
+        token = buyer.token("/checkout/review")
+        status, _ = buyer.post_once("/checkout/pay", {"csrf_token": token, "accept_terms": "y"})
+        if status != 303:
+            raise BenchError(f"a warm-up press was answered {status}")
+
+    for start in range(0, presses, 4):  # four at a time: every worker gets some
+        batch = [
+            threading.Thread(target=one, args=(i,)) for i in range(start, min(presses, start + 4))
+        ]
+        for t in batch:
+            t.start()
+        for t in batch:
+            t.join()
 
 
 def _wait_for_mail(engine: sa.Engine, expected: int, timeout: float) -> tuple[int, float]:
@@ -356,6 +447,13 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds a buyer spends typing the card on the payment page (1x-1.9x) [2]",
     )
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=24,
+        help="presses for another item before the burst, so every worker has placed an "
+        "order before (0: measure cold workers) [24]",
+    )
     opts = parser.parse_args(argv)
     opts.worker_class, opts.gthreads = "sync", 1
     opts.no_control_socket = _gunicorn_supports("--no-control-socket")
