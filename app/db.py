@@ -315,9 +315,13 @@ def ping_after_idle(engine: sa.Engine, seconds: float) -> None:
     whether it was still there (about a tenth of the press, docs/performance.md). A
     connection that was idle, or whose idle time is unknown, is still tested (one just made
     is not), and one that fails is replaced and the rest of the pool with it, as pre-ping
-    does. What this gives up: a database restart in the last ``seconds`` reaches the
-    requests already using a connection then, as it would have reached them anyway
-    mid-transaction."""
+    does. What this gives up: after a database restart, a connection used within the last
+    ``seconds`` is not tested, so under steady traffic each worker's next request fails
+    once (the error invalidates the pool, as SQLAlchemy does on any disconnect) where
+    pre-ping would have reconnected it silently; and a press of Pay whose provider call
+    took under ``seconds`` records its session without a test (a failure there is a 500
+    the shopper's retry recovers from: the same attempt is sent again and Stripe returns
+    the same session). Set ``DB_PING_AFTER_IDLE_SECONDS`` lower to narrow that window."""
 
     @sa.event.listens_for(engine, "connect")
     @sa.event.listens_for(engine, "checkin")
@@ -331,7 +335,9 @@ def ping_after_idle(engine: sa.Engine, seconds: float) -> None:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
-        except Exception as exc:
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise  # not a dead connection: as pre-ping, the error itself
             raise sa.exc.InvalidatePoolError(str(exc)) from exc
 
 
@@ -367,6 +373,7 @@ def configure_sqlite(engine: sa.Engine) -> None:
     if queue is not None:
 
         @sa.event.listens_for(engine, "checkin")
+        @sa.event.listens_for(engine, "detach")
         def _left(_dbapi_connection: Any, record: Any) -> None:
             queue.leave(record.info)
 
@@ -399,9 +406,9 @@ class WriterQueue:
     def join(self, info: dict[Any, Any]) -> None:
         if info.get(_QUEUE_HELD):
             return
-        fd = info.get(_QUEUE_FD)
-        if fd is None:
-            fd = info[_QUEUE_FD] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._file(info)
+        if fd is None:  # cannot be opened here: SQLite's busy handler alone, as before
+            return
         deadline, pause = time.monotonic() + self.TIMEOUT, 0.0005
         while True:
             try:
@@ -417,8 +424,13 @@ class WriterQueue:
                 return
 
     def leave(self, info: dict[Any, Any], *, close: bool = False) -> None:
-        fd = info.get(_QUEUE_FD)
-        if fd is None:
+        opened = info.get(_QUEUE_FD)
+        if opened is None:
+            return
+        pid, fd = opened
+        if pid != os.getpid():  # a copy made by fork: the parent's lock, not ours
+            info.pop(_QUEUE_FD, None)
+            info.pop(_QUEUE_HELD, None)
             return
         if info.pop(_QUEUE_HELD, False):
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -426,9 +438,33 @@ class WriterQueue:
             del info[_QUEUE_FD]
             os.close(fd)
 
+    def _file(self, info: dict[Any, Any]) -> int | None:
+        """This connection's own descriptor of the queue's file, opened once per process
+        (after a fork the child opens its own: a shared one would share the lock)."""
+        opened = info.get(_QUEUE_FD)
+        if opened is not None and opened[0] == os.getpid():
+            return int(opened[1])
+        info.pop(_QUEUE_HELD, None)
+        try:
+            # Readable and writable by whoever may write the database (its own mode).
+            mode = os.stat(self.path.removesuffix(".writers")).st_mode & 0o666
+        except OSError:
+            mode = 0o600
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, mode)
+        except OSError as exc:
+            global _QUEUE_WARNED
+            if not _QUEUE_WARNED:
+                _QUEUE_WARNED = True
+                log.warning("SQLite writers' queue %s unavailable (%s)", self.path, exc)
+            return None
+        info[_QUEUE_FD] = (os.getpid(), fd)
+        return fd
+
 
 _QUEUE_FD = "shop: writer queue file"
 _QUEUE_HELD = "shop: writer queue held"
+_QUEUE_WARNED = False
 
 
 def _writes_expected() -> bool:

@@ -407,14 +407,25 @@ def _warm_up(bases: list[str], variant_id: int, presses: int) -> None:
         if status != 303:
             raise BenchError(f"a warm-up press was answered {status}")
 
+    failed: list[BaseException] = []
+
+    def guarded(i: int) -> None:
+        try:
+            one(i)
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the bench's thread
+            failed.append(exc)
+
     for start in range(0, presses, 4):  # four at a time: every worker gets some
         batch = [
-            threading.Thread(target=one, args=(i,)) for i in range(start, min(presses, start + 4))
+            threading.Thread(target=guarded, args=(i,))
+            for i in range(start, min(presses, start + 4))
         ]
         for t in batch:
             t.start()
         for t in batch:
             t.join()
+    if failed:
+        raise BenchError(f"{len(failed)} warm-up presses failed: {failed[0]!r}")
 
 
 def _wait_for_mail(engine: sa.Engine, expected: int, timeout: float) -> tuple[int, float]:

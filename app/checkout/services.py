@@ -286,7 +286,13 @@ def _prepare(
     check_cart(seen)
     unpaid = _unpaid_orders(cart)  # locked: the sweeper or a webhook may be settling them
     own = held_by(unpaid)
-    ready = ready_to_pay(cart, shown=False, own=own, view=seen if seen.own == own else None)
+    in_cart = {lv.line.variant_id for lv in seen.lines}
+    if {v: n for v, n in own.items() if v in in_cart} == seen.own:
+        ready = ready_to_pay(cart, shown=False, own=own, view=seen)
+    else:  # settled in between: its stock as it is now, not as the snapshot had it
+        for lv in seen.lines:
+            db.session.expire(lv.line.variant)
+        ready = ready_to_pay(cart, shown=False, own=own)
     if ready.quote.code and ready.quote.code_problem:  # never a surprise full price
         raise CheckoutError(
             f"{ready.quote.code_problem} Remove the code from your cart to pay without it.",

@@ -280,6 +280,41 @@ def test_a_press_refused_under_the_lock_keeps_the_order_it_replaced_replaced(own
         assert db.session.get(Variant, lamp).reserved == 0
 
 
+def test_an_order_settled_between_the_check_and_the_lock_is_counted_as_it_is_now(
+    own_app, monkeypatch
+):
+    """The press checked the cart with its own order still holding the last mug; by the
+    time that order is locked, the sweeper has cancelled it and given the mug back. The
+    press reads the stock again (not the numbers its check loaded) and pays with it."""
+    import app.checkout.services as checkout_services
+    from app.orders.models import CancelReason
+    from app.orders.services import cancel_unpaid
+
+    app = own_app
+    tag = uuid.uuid4().hex[:6]
+    with app.app_context(), unit_of_work():
+        mug = factories.product(f"Settled Mug {tag}", stock=1).variants[0].id
+    email = f"settled-{tag}@example.com"
+    client = _ready(app, mug, email)
+    assert "/sandbox/checkout/" in pay(client).headers["Location"]
+    real = checkout_services._unpaid_orders
+
+    def settled_meanwhile(cart):
+        for order in db.session.execute(sa.select(Order).where(Order.email == email)).scalars():
+            cancel_unpaid(order, note="reservation expired", reason=CancelReason.EXPIRED)
+        return real(cart)
+
+    monkeypatch.setattr(checkout_services, "_unpaid_orders", settled_meanwhile)
+    response = pay(client)
+    assert "/sandbox/checkout/" in response.headers["Location"]  # not "out of stock"
+    with app.app_context():
+        statuses = db.session.execute(
+            sa.select(Order.status).where(Order.email == email).order_by(Order.id)
+        ).scalars()
+        assert list(statuses) == [OrderStatus.CANCELLED, OrderStatus.PENDING_PAYMENT]
+        assert db.session.get(Variant, mug).reserved == 1
+
+
 def test_a_press_costs_a_fixed_small_number_of_statements(own_app):
     """A new order's press (read, place, reserve, create and record the session) and a press
     refused because the item sold out, in statements: the burst's budget (docs/performance.md).

@@ -73,5 +73,5 @@ def test_the_app_pings_postgresql_connections_only_after_idle(app):
     with app.app_context():
         engine = db.engine
     postgres = engine.dialect.name == "postgresql"
-    assert engine.pool._pre_ping is False  # not at every checkout
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping", False) is False
     assert bool(engine.pool.dispatch.checkout) is postgres

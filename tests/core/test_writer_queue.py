@@ -5,8 +5,9 @@ engine here is SQLite whatever the suite's database)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
-import statistics
 import threading
 import time
 
@@ -51,7 +52,9 @@ def _handoff(engine: sa.Engine, hold: float) -> float:
 def test_the_next_writer_starts_when_the_last_one_commits(engine):
     # Held long enough that SQLite's busy handler would be retrying every 100 ms by then.
     gaps = [_handoff(engine, hold=0.4) for _ in range(5)]
-    assert statistics.median(gaps) < 0.015, gaps
+    # The best of five: a loaded machine delays some handoffs, never all (the busy handler's
+    # best was 30 ms: it sleeps in fixed steps).
+    assert min(gaps) < 0.010, gaps
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM t")).scalar_one() == 10
 
@@ -78,10 +81,44 @@ def test_readers_do_not_queue_and_a_dead_connection_leaves_the_queue(engine):
     started = time.perf_counter()
     with reader(), engine.connect() as conn, conn.begin():  # a deferred BEGIN
         assert conn.execute(sa.text("SELECT count(*) FROM t")).scalar_one() == 0
-    assert time.perf_counter() - started < 0.1
+    assert time.perf_counter() - started < 5  # not the 15 s a writer would wait
     holder.invalidate()  # the connection dies holding its place in the queue
     holder.close()
     started = time.perf_counter()
     with engine.connect() as conn, conn.begin():
         conn.execute(sa.text("INSERT INTO t (n) VALUES (2)"))
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5
+
+
+def test_without_its_file_the_queue_steps_aside_and_writes_go_on(tmp_path, monkeypatch):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    configure_sqlite(engine)
+    (tmp_path / "plain.db.writers").mkdir()  # cannot be opened as a file (as: owned by another)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            conn.execute(sa.text("INSERT INTO t DEFAULT VALUES"))
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM t")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_forked_copy_of_a_connection_does_not_share_its_place(engine, monkeypatch):
+    """After a fork the child's pooled records still name the parent's descriptor: the child
+    leaves it alone (and opens its own) instead of releasing the parent's lock."""
+    queue = WriterQueue(f"{engine.url.database}.writers")
+    parent: dict = {}
+    queue.join(parent)
+    child = dict(parent)
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as seen from the child
+    queue.leave(child)  # the child's checkin
+    monkeypatch.undo()
+    other = os.open(queue.path, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):  # the parent still holds its place
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(other)
+    queue.leave(parent, close=True)
+    assert parent == {}
