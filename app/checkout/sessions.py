@@ -199,13 +199,17 @@ def send(snapshot: Send) -> CheckoutSession:
     )
 
 
-def lock_attempt(attempt_id: int) -> CheckoutAttempt | None:
-    return db.session.execute(
-        sa.select(CheckoutAttempt)
+def resolve_attempt(attempt_id: int) -> CheckoutAttempt | None:
+    """The attempt's outcome is settled (recorded, or known to be none): marked resolved, if
+    it was not already, and locked and re-read, in one statement."""
+    now = sa.literal(utcnow(), CheckoutAttempt.resolved_at.type)
+    return db.session.scalars(
+        sa.update(CheckoutAttempt)
         .where(CheckoutAttempt.id == attempt_id)
-        .with_for_update()
+        .values(resolved_at=sa.func.coalesce(CheckoutAttempt.resolved_at, now))
+        .returning(CheckoutAttempt)
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    ).one_or_none()
 
 
 def payment_for_session(session_id: str, *, lock: bool = False) -> Payment | None:
@@ -233,7 +237,7 @@ def record_first(
     # press that sent it locked the order already; the settling task and a webhook have not).
     if lock_order_id is not None:
         lock_order(lock_order_id)
-    attempt = lock_attempt(attempt_id)
+    attempt = resolve_attempt(attempt_id)
     assert attempt is not None
     now = utcnow()
     stored = db.session.scalars(  # two of them at once: one row, and neither fails
@@ -258,9 +262,6 @@ def record_first(
         .on_conflict_do_nothing(index_elements=["session_id"])
         .returning(Payment)
     ).one_or_none()
-    if attempt.resolved_at is None:
-        attempt.resolved_at = now
-    db.session.flush()
     payment = stored or payment_for_session(session.id)
     assert payment is not None
     return payment, stored is not None
@@ -302,13 +303,6 @@ def expire_after_commit(session_id: str) -> None:
     sandbox keeps its sessions in the shop's database, so closing one is a write of its
     own)."""
     after_commit(partial(tasks.expire_checkout_session, session_id), key=f"expire:{session_id}")
-
-
-def resolve_attempt(attempt_id: int) -> None:
-    """The attempt's outcome is settled (recorded, or known to be none)."""
-    attempt = lock_attempt(attempt_id)
-    if attempt is not None and attempt.resolved_at is None:
-        attempt.resolved_at = utcnow()
 
 
 def expire_quietly(session_id: str) -> CheckoutSession | None:
