@@ -197,12 +197,26 @@ def test_a_count_to_zero_waits_for_a_sale_in_flight_and_says_sold_out(own_app, m
         assert db.session.get(Product, product_id).in_stock is False
 
 
+def _sold_after_the_check(app, monkeypatch, variant_id: int) -> None:
+    """``variant_id`` sells out at the counter after the cart's check saw it in stock (2
+    left), so the press finds out only when it reserves."""
+    import app.cart.queries as cart_queries
+
+    with app.app_context(), unit_of_work():
+        set_stock_count(variant_id, 0, note="sold at the counter")
+    real = cart_queries.available_for
+    monkeypatch.setattr(
+        cart_queries,
+        "available_for",
+        lambda variant, own: 2 if variant.id == variant_id else real(variant, own),
+    )
+
+
 def test_a_press_refused_at_its_second_line_alerts_nobody_about_its_first(own_app, monkeypatch):
     """The mug's reservation crosses its low-stock line, then the lamp (sold between the
     cart's check and the reservation) is short: the press is refused, the mug's reservation
     is undone, and no low-stock alert is even queued for it (the alert's task would find the
     mug above its line again and say nothing, but a queue in a sale has better to do)."""
-    import app.cart.queries as cart_queries
     import app.inventory.tasks as inventory_tasks
     from app.notifications.models import Notification
 
@@ -220,14 +234,7 @@ def test_a_press_refused_at_its_second_line_alerts_nobody_about_its_first(own_ap
     add_to_cart(client, mug, 2)  # would leave 4, at or below the threshold of 5
     add_to_cart(client, lamp, 1)
     submit_details(client, email=f"refused-{tag}@example.com")
-    with app.app_context(), unit_of_work():
-        set_stock_count(lamp, 0, note="sold at the counter")
-    real = cart_queries.available_for
-    monkeypatch.setattr(  # the cart's check saw the lamp before the counter sale
-        cart_queries,
-        "available_for",
-        lambda variant, own: 2 if variant.id == lamp else real(variant, own),
-    )
+    _sold_after_the_check(app, monkeypatch, lamp)
     response = pay(client)
     assert response.status_code == 303 and response.headers["Location"] == "/cart"
     with app.app_context():
@@ -247,8 +254,6 @@ def test_a_press_refused_under_the_lock_keeps_the_order_it_replaced_replaced(own
     """The cart changed after a first press, so the second press replaces that order (its
     stock released) before it reserves the new one; the lamp then turns out sold meanwhile.
     The new order is undone, the replacement stands: no order left holding the mug."""
-    import app.cart.queries as cart_queries
-
     app = own_app
     tag = uuid.uuid4().hex[:6]
     with app.app_context(), unit_of_work():
@@ -259,14 +264,7 @@ def test_a_press_refused_under_the_lock_keeps_the_order_it_replaced_replaced(own
     first = pay(client)
     assert "/sandbox/checkout/" in first.headers["Location"]
     add_to_cart(client, lamp, 1)
-    with app.app_context(), unit_of_work():
-        set_stock_count(lamp, 0, note="sold at the counter")
-    real = cart_queries.available_for
-    monkeypatch.setattr(  # the cart's check saw the lamp before the counter sale
-        cart_queries,
-        "available_for",
-        lambda variant, own: 2 if variant.id == lamp else real(variant, own),
-    )
+    _sold_after_the_check(app, monkeypatch, lamp)
     response = pay(client)
     assert response.status_code == 303 and response.headers["Location"] == "/cart"
     with app.app_context():
