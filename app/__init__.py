@@ -14,11 +14,10 @@ from app.config import BASE_DIR, load_config
 from app.core.session_cookie import WebsiteSessionInterface
 from app.db import (
     commit_unit_of_work,
-    configure_sqlite,
     kept_on_refusal,
-    ping_after_idle,
     rollback_unit_of_work,
 )
+from app.db_engine import configure_sqlite, ping_after_idle
 
 log = logging.getLogger(__name__)
 

@@ -308,7 +308,8 @@ def _engine_options(database_url: str, env: dict[str, str]) -> dict[str, Any]:
         # SQLite connections are cheap; busy_timeout and WAL are set per connection in db.py.
         return {"connect_args": {"timeout": 15}}
     return {
-        # Tested before use only after sitting idle (db.ping_after_idle), not at every checkout.
+        # Tested before use only after sitting idle (app.db_engine.ping_after_idle), not
+        # at every checkout.
         "pool_pre_ping": False,
         "pool_size": _int(env, "DB_POOL_SIZE", 10),
         "max_overflow": _int(env, "DB_MAX_OVERFLOW", 10),

@@ -1,4 +1,4 @@
-"""Pooled connections are tested before use only after sitting idle (app.db.ping_after_idle):
+"""Pooled connections are tested before use only after sitting idle (app.db_engine.ping_after_idle):
 a request that commits at its phases reuses its connection without asking the database
 whether it is still there, and a connection that did sit idle and died meanwhile is
 replaced instead of failing the request. Run on both databases (the app installs it on
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.db import IDLE_SINCE, ping_after_idle
+from app.db_engine import IDLE_SINCE, ping_after_idle
 
 
 def _engine(database_url: str, pings: list[object], monkeypatch) -> sa.Engine:

@@ -1,7 +1,7 @@
-"""SQLite writers queue for each other on a file lock beside the database (app.db.WriterQueue)
-rather than in SQLite's busy handler, whose retries sleep up to 100 ms while the lock may be
-free: the next writer starts about when the last one commits. Runs on both suites (the
-engine here is SQLite whatever the suite's database)."""
+"""SQLite writers queue for each other on a file lock beside the database
+(app.db_engine.WriterQueue) rather than in SQLite's busy handler, whose retries sleep up to
+100 ms while the lock may be free: the next writer starts about when the last one commits.
+Runs on both suites (the engine here is SQLite whatever the suite's database)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app.db import WriterQueue, configure_sqlite, reader
+from app.db import reader
+from app.db_engine import WriterQueue, configure_sqlite
 
 
 @pytest.fixture
