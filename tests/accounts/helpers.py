@@ -41,6 +41,13 @@ def login(client, email: str = "ada@example.com", password: str = PASSWORD, **ex
     return client.post("/account/login", data=data)
 
 
+def delete_account(client, password: str = PASSWORD):
+    """The signed-in shopper deletes their account, as the form asks (password, confirm)."""
+    token = csrf_token(client, "/account/delete")
+    data = {"current_password": password, "confirm": "y", "csrf_token": token}
+    return client.post("/account/delete", data=data)
+
+
 def latest_link(to: str, template: str) -> str:
     """The link in the newest notification of a template (as the email would carry it)."""
     row = (

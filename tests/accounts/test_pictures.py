@@ -14,7 +14,7 @@ from app.catalog.images import rendition_keys
 from app.db import commit_unit_of_work
 from app.extensions import db as _db
 from app.file_storage import get_storage
-from tests.accounts.helpers import PASSWORD, csrf_token, login, make_user
+from tests.accounts.helpers import csrf_token, delete_account, login, make_user
 from tests.catalog.test_images import jpeg_bytes, jpeg_with_gps_exif
 
 SRC = re.compile(r'<img src="(/media/people/[^"]+)" alt="Your profile picture"')
@@ -109,14 +109,7 @@ def test_replacing_removing_and_deleting_the_account_delete_the_files(client, db
 
     upload(client, jpeg_bytes((300, 300)))
     third = me().picture_key
-    client.post(
-        "/account/delete",
-        data={
-            "current_password": PASSWORD,
-            "confirm": "y",
-            "csrf_token": csrf_token(client, "/account/delete"),
-        },
-    )
+    delete_account(client)
     assert not any(stored(key) for key in rendition_keys(third))
 
 

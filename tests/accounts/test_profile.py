@@ -10,7 +10,14 @@ from app.accounts.models import Address, AuditEvent, RecoveryCode, User, UserSes
 from app.extensions import db as _db
 from app.notifications.models import Notification, NotificationPreference, Suppression
 from app.notifications.services import is_allowed, set_preference
-from tests.accounts.helpers import PASSWORD, csrf_token, latest_link, login, make_user
+from tests.accounts.helpers import (
+    PASSWORD,
+    csrf_token,
+    delete_account,
+    latest_link,
+    login,
+    make_user,
+)
 
 ADDRESS = {
     "full_name": "Ada Lovelace",
@@ -293,11 +300,7 @@ def test_delete_account_anonymises_and_signs_out_everywhere(client, app, db):
     other_browser = app.test_client()
     assert login(other_browser).status_code == 302
 
-    token = csrf_token(client, "/account/delete")
-    response = client.post(
-        "/account/delete",
-        data={"current_password": PASSWORD, "confirm": "y", "csrf_token": token},
-    )
+    response = delete_account(client)
     assert response.status_code == 302 and response.headers["Location"] == "/"
 
     user = fresh(user)

@@ -163,19 +163,12 @@ def test_a_new_name_and_email_reach_the_customer(client, db, fake_stripe):
 
 
 def test_a_deleted_account_takes_its_customer_and_cards_with_it(client, db, fake_stripe):
-    from tests.accounts.helpers import PASSWORD, csrf_token
+    from tests.accounts.helpers import delete_account
 
     shopper(client)
     fake_stripe.complete(session_of(pay(client)), save_card=True)
     [customer_id] = fake_stripe.customers
-    response = client.post(
-        "/account/delete",
-        data={
-            "current_password": PASSWORD,
-            "confirm": "y",
-            "csrf_token": csrf_token(client, "/account/delete"),
-        },
-    )
+    response = delete_account(client)
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     assert customer_id not in fake_stripe.customers
     assert all(pm["customer"] is None for pm in fake_stripe.payment_methods.values())
@@ -325,20 +318,13 @@ def test_a_customer_deleted_at_stripe_does_not_stop_anyone_paying(client, db, fa
 
 def test_a_customer_left_by_an_outage_is_deleted_by_the_sweeper(client, db, fake_stripe):
     from app.payments.tasks import sweep_deleted_customers
-    from tests.accounts.helpers import PASSWORD, csrf_token
+    from tests.accounts.helpers import delete_account
 
     shopper(client)
     pay(client)
     [customer_id] = fake_stripe.customers
     fake_stripe.fail_next(50, status=500)  # Stripe is down while the account is deleted
-    client.post(
-        "/account/delete",
-        data={
-            "current_password": PASSWORD,
-            "confirm": "y",
-            "csrf_token": csrf_token(client, "/account/delete"),
-        },
-    )
+    delete_account(client)
     assert customer_id in fake_stripe.customers
     with fake_stripe._lock:
         fake_stripe._failures.clear()  # back up
