@@ -32,6 +32,7 @@ NAMING_CONVENTION = {
 
 _AFTER_COMMIT = "shop_after_commit"
 _KEEP = "shop_keep_on_refusal"
+_WROTE = "shop_wrote_in_transaction"
 # Set while a block that will write runs: its transactions begin as writers on SQLite.
 _WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writer", default=False)
 # Set while a block that only reads runs inside a writing entry point (see read_phase).
@@ -84,6 +85,29 @@ class ShopSession(FlaskSession):
         if bind is None and self.bind is not None:
             return self.bind
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kw)
+
+
+@sa.event.listens_for(ShopSession, "after_flush")
+def _flushed(session: Any, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@sa.event.listens_for(ShopSession, "do_orm_execute")
+def _executed(state: Any) -> None:
+    if not state.is_select:  # INSERT, UPDATE, DELETE, and any text() (counted as writes)
+        state.session.info[_WROTE] = True
+
+
+@sa.event.listens_for(ShopSession, "after_transaction_end")
+def _ended(session: Any, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
+
+
+def wrote_in_transaction() -> bool:
+    """Whether the session's current transaction has written anything yet (a flush, or a
+    statement other than a SELECT run through the session)."""
+    return bool(_session().info.get(_WROTE))
 
 
 def _session() -> Any:
@@ -148,17 +172,18 @@ def savepoint() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def undone_on_error(*, keep_before: bool) -> Iterator[None]:
-    """What the block writes is undone when it raises: by a :func:`savepoint` when what this
-    transaction wrote before the block must stand (``keep_before``), else by rolling the
-    whole transaction back (its after-commit effects dropped), which saves the savepoint's
-    two round trips. Re-raises what ended it."""
-    if keep_before:
+def undone_on_error() -> Iterator[bool]:
+    """What the block writes is undone when it raises: by a :func:`savepoint` when this
+    transaction wrote something before the block (:func:`wrote_in_transaction`), which then
+    stands; else by rolling the whole transaction back (its after-commit effects dropped),
+    which saves the savepoint's two round trips. Yields whether there was something to keep.
+    Re-raises what ended it."""
+    if wrote_in_transaction():
         with savepoint():
-            yield
+            yield True
         return
     try:
-        yield
+        yield False
     except BaseException:
         rollback_unit_of_work()
         raise

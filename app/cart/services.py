@@ -453,10 +453,9 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     return messages
 
 
-def acknowledge_prices(view: CartView) -> bool:
+def acknowledge_prices(view: CartView) -> None:
     """The shopper has seen today's prices (they changed the cart, or went on to pay): the
-    "was" notices end. Only changes made on purpose call this, never a page view. Returns
-    whether there was a notice to end (a line written)."""
+    "was" notices end. Only changes made on purpose call this, never a page view."""
     changed = [lv.line.id for lv in view.lines if lv.price_was is not None]
     for line_id in changed:
         db.session.execute(
@@ -469,7 +468,6 @@ def acknowledge_prices(view: CartView) -> bool:
             )
             .execution_options(synchronize_session=False)
         )
-    return bool(changed)
 
 
 def purge_expired(batch_size: int = 500) -> int:

@@ -305,7 +305,7 @@ def _prepare(
             "to your cart to pay.",
             code=errors.TOTAL_TOO_SMALL,
         )
-    acknowledged = acknowledge_prices(ready.view)  # seen on the way here
+    acknowledge_prices(ready.view)  # the shopper has seen these prices on the way here
     order = next((pending for pending in unpaid if _matches(pending, ready)), None)
     replaced = [pending for pending in unpaid if pending is not order]
     if replaced:
@@ -321,8 +321,7 @@ def _prepare(
                 pending, note="replaced by a new payment attempt", reason=CancelReason.REPLACED
             )
     if order is None:
-        keep = acknowledged or bool(replaced)  # written already, to stand if this fails
-        return _place(ready, user_id=user_id, urls=urls, customer=customer, keep=keep)
+        return _place(ready, user_id=user_id, urls=urls, customer=customer)
     if order.status == OrderStatus.PAYMENT_FAILED:
         transition(order, OrderStatus.PENDING_PAYMENT, note="payment retried")
     order.terms_accepted_at = utcnow()
@@ -349,7 +348,7 @@ def _prepare(
 
 
 def _place(
-    ready: Ready, *, user_id: int | None, urls: ReturnUrls, customer: str | None, keep: bool
+    ready: Ready, *, user_id: int | None, urls: ReturnUrls, customer: str | None
 ) -> tuple[Send, str]:
     """A new order: its own rows and its first attempt, then its stock and its codes' uses.
 
@@ -359,10 +358,11 @@ def _place(
     reservations queue on a few statements, not on the whole order (docs/performance.md).
 
     When they cannot be had, the order is undone: by a savepoint when this transaction
-    wrote something before that must stand (``keep``: orders replaced, prices seen), else
-    by rolling the transaction back (two round trips fewer for the usual first press)."""
+    wrote something before that must stand (orders replaced, prices seen), else by rolling
+    the transaction back (two round trips fewer for the usual first press)."""
+    kept = False
     try:
-        with undone_on_error(keep_before=keep):
+        with undone_on_error() as kept:
             order = write_order(
                 ready.quote,
                 email=ready.details.email,
@@ -383,7 +383,7 @@ def _place(
             plan = send_of(attempt)
             reserve_order(order, ready.quote)
     except CheckoutError:
-        if keep:
+        if kept:
             commit_point("stale-orders-replaced")  # what was replaced stays replaced
         raise
     return plan, order.number

@@ -1,6 +1,9 @@
 """One commit per request at the edge; side effects only after a successful commit."""
 
+import contextlib
+
 import pytest
+import sqlalchemy as sa
 
 from tests import routes
 
@@ -60,3 +63,37 @@ def test_failing_side_effect_does_not_undo_the_commit(app, db, caplog):
     assert [r.label for r in rows] == ["epsilon"]
     assert routes.side_effects == ["after"]
     assert "after-commit callback" in caplog.text
+
+
+def test_a_transaction_knows_whether_it_has_written(app):
+    """app.db.wrote_in_transaction: what decides whether undoing a block needs a savepoint
+    (what was written before it stands) or can roll the whole transaction back."""
+    from app.catalog.models import Category
+    from app.db import rollback_unit_of_work, wrote_in_transaction
+    from app.extensions import db
+
+    with app.app_context():
+        rollback_unit_of_work()
+        db.session.execute(sa.select(Category.id).with_for_update()).all()
+        assert wrote_in_transaction() is False  # reads, locking ones included
+        db.session.execute(routes.probe.insert().values(label="wrote"))
+        assert wrote_in_transaction() is True
+        rollback_unit_of_work()
+        assert wrote_in_transaction() is False  # a new transaction starts clean
+        db.session.add(Category(name="Wrote", slug="wrote", slug_path="wrote", id_path="x"))
+        db.session.flush()
+        assert wrote_in_transaction() is True
+        with savepoint_rolled_back():
+            pass
+        assert wrote_in_transaction() is True  # a savepoint's end is not the transaction's
+        rollback_unit_of_work()
+        assert wrote_in_transaction() is False
+
+
+@contextlib.contextmanager
+def savepoint_rolled_back():
+    from app.db import savepoint
+
+    with contextlib.suppress(RuntimeError), savepoint():
+        yield
+        raise RuntimeError("undo the savepoint")
