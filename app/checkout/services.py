@@ -38,7 +38,6 @@ from app.checkout.sessions import (
     close_checkout,
     expire_after_commit,
     held_until,
-    is_current,
     live_payment,
     new_attempt,
     payment_for_session,
@@ -393,9 +392,10 @@ def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentSt
     """Phase 4: keep the session, unless its order stopped waiting for it meanwhile."""
     order = lock_order(plan.order_id)  # serialises with a press replacing this order
     assert order is not None
-    payment, first = record_first(plan.attempt_id, session, lock_order_id=None)
+    payment, first, newest = record_first(plan.attempt_id, session, lock_order_id=None)
     reused = not first  # another call recorded it first
-    if payment.status != PaymentStatus.PENDING or not is_current(order, payment):
+    current = order.status in UNPAID and newest  # as is_current, from the same statement
+    if payment.status != PaymentStatus.PENDING or not current:
         if payment.status == PaymentStatus.PENDING:
             payment.status = PaymentStatus.EXPIRED
             expire_after_commit(session.id)

@@ -23,8 +23,8 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
+from functools import cache, partial
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -202,14 +202,38 @@ def send(snapshot: Send) -> CheckoutSession:
 def resolve_attempt(attempt_id: int) -> CheckoutAttempt | None:
     """The attempt's outcome is settled (recorded, or known to be none): marked resolved, if
     it was not already, and locked and re-read, in one statement."""
-    now = sa.literal(utcnow(), CheckoutAttempt.resolved_at.type)
-    return db.session.scalars(
+    resolved = _resolve_and_ask_newest(attempt_id)
+    return resolved[0] if resolved is not None else None
+
+
+def _resolve_and_ask_newest(attempt_id: int) -> tuple[CheckoutAttempt, bool] | None:
+    """:func:`resolve_attempt`, and whether it is still its order's newest attempt (none with
+    a higher number), in the same statement. Asked with the order locked (as every writer of
+    a new attempt locks it first), the answer holds to the commit."""
+    row = db.session.execute(_resolve_statement(), {"attempt_id": attempt_id, "now": utcnow()})
+    found = row.one_or_none()
+    return (found[0], bool(found[1])) if found is not None else None
+
+
+@cache
+def _resolve_statement() -> sa.Update:
+    """Built once per process (see :func:`_resolve_and_ask_newest`)."""
+    # Written out: SQLite's RETURNING is compiled with columns unqualified, which would make
+    # a correlated subquery built from expressions compare each column to itself.
+    newest = sa.literal_column(
+        "NOT EXISTS (SELECT 1 FROM checkout_attempts AS later"
+        " WHERE later.order_id = checkout_attempts.order_id"
+        " AND later.number > checkout_attempts.number)",
+        sa.Boolean,
+    )
+    now = sa.bindparam("now", type_=CheckoutAttempt.resolved_at.type)
+    return (
         sa.update(CheckoutAttempt)
-        .where(CheckoutAttempt.id == attempt_id)
+        .where(CheckoutAttempt.id == sa.bindparam("attempt_id"))
         .values(resolved_at=sa.func.coalesce(CheckoutAttempt.resolved_at, now))
-        .returning(CheckoutAttempt)
+        .returning(CheckoutAttempt, newest.label("newest"))
         .execution_options(populate_existing=True)
-    ).one_or_none()
+    )
 
 
 def payment_for_session(session_id: str, *, lock: bool = False) -> Payment | None:
@@ -226,19 +250,27 @@ def record(attempt: CheckoutAttempt, session: CheckoutSession) -> Payment:
     return record_first(attempt.id, session, lock_order_id=attempt.order_id)[0]
 
 
+class Recorded(NamedTuple):
+    payment: Payment
+    first: bool  # this call stored it
+    newest: bool  # its attempt is the order's newest (none made after it)
+
+
 def record_first(
     attempt_id: int, session: CheckoutSession, *, lock_order_id: int | None
-) -> tuple[Payment, bool]:
-    """:func:`record`, and whether this call stored it (False: another learner had).
-    ``lock_order_id``: the attempt's order, locked first; None when the caller holds it."""
+) -> Recorded:
+    """:func:`record`, whether this call stored it (False: another learner had), and whether
+    its attempt is still the order's newest. ``lock_order_id``: the attempt's order, locked
+    first; None when the caller holds it."""
     from app.orders.fulfilment import lock_order
 
     # Order, then attempt, then payment: the order every learner of a session keeps (the
     # press that sent it locked the order already; the settling task and a webhook have not).
     if lock_order_id is not None:
         lock_order(lock_order_id)
-    attempt = resolve_attempt(attempt_id)
-    assert attempt is not None
+    resolved = _resolve_and_ask_newest(attempt_id)
+    assert resolved is not None
+    attempt, newest = resolved
     now = utcnow()
     stored = db.session.scalars(  # two of them at once: one row, and neither fails
         upsert(Payment)
@@ -264,7 +296,7 @@ def record_first(
     ).one_or_none()
     payment = stored or payment_for_session(session.id)
     assert payment is not None
-    return payment, stored is not None
+    return Recorded(payment, stored is not None, newest)
 
 
 def is_current(order: Order, payment: Payment) -> bool:

@@ -307,3 +307,42 @@ def test_a_staff_cancel_closes_the_sandbox_session_too(own_app):
         cancel_order(order, actor_id=None, reason="out of the blue")
     with app.app_context():
         assert db.session.get(SandboxSession, session_id).status == "expired"
+
+
+def test_a_session_made_while_a_newer_attempt_was_written_is_not_left_payable(own_app, monkeypatch):
+    """The order's newest attempt is the one its shopper may pay through. A press whose
+    session comes back after a newer attempt of the same order was written (another press
+    of that shopper, say) must not record its session as payable: it is closed at once and
+    the shopper sent back to the review page."""
+    import app.checkout.services as services
+    from app.checkout.sessions import new_attempt
+
+    app = own_app
+    real_send, written = services.send, []
+
+    def send_then_newer(plan):
+        session = real_send(plan)
+
+        def newer() -> None:  # its own transaction, committed before the press records
+            with app.app_context(), unit_of_work():
+                order = db.session.get(Order, plan.order_id)
+                written.append(new_attempt(order, success_url=fake.url, cancel_url=fake.url))
+
+        thread = threading.Thread(target=newer)
+        thread.start()
+        thread.join(10)
+        return session
+
+    with FakeStripe() as fake:
+        point_at(app, fake, monkeypatch)
+        client = _shopper(app, _product(app, stock=5), "newer@example.com")
+        monkeypatch.setattr(services, "send", send_then_newer)
+        response = _press_pay(client)
+        assert written, "the newer attempt was not written while the press waited"
+        assert response.headers["Location"] == "/checkout/review"
+        assert len(fake.sessions) == 1 and fake.open_sessions() == []
+    with app.app_context():
+        order = db.session.execute(
+            sa.select(Order).where(Order.email == "newer@example.com")
+        ).scalar_one()
+        assert [(p.attempt, p.status) for p in order.payments] == [(1, "expired")]
