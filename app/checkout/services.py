@@ -371,6 +371,7 @@ def _place(
                 billing_address=ready.details.billing,
                 terms_accepted_at=utcnow(),
                 reservation_expires_at=held_until(session_expiry()),  # as its attempt will say
+                flush=False,  # written with its attempt, in one flush
             )
             attempt = new_attempt(
                 order,

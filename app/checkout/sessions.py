@@ -142,14 +142,15 @@ def new_attempt(
 ) -> CheckoutAttempt:
     """Fix the next request for ``order`` (number, key, parameters, expiry) before sending it,
     and hold the stock until a little after that session closes. ``first``: the order was
-    written by this transaction, so it has no attempts or sessions to count."""
+    written by this transaction, so it has no attempts or sessions to count (it may not be
+    flushed yet: then it is written with the attempt, in one flush)."""
     number = 1
     if not first:
         numbers = [a.number for a in attempts_of(order)] + [p.attempt for p in order.payments]
         number = max(numbers, default=0) + 1
     expires = session_expiry()
     attempt = CheckoutAttempt(
-        order_id=order.id,
+        order=order,
         number=number,
         idempotency_key=f"checkout-{order.number}-{number}",
         request=session_request(

@@ -168,11 +168,13 @@ def write_order(
     billing_address: dict[str, Any],
     terms_accepted_at: datetime | None = None,
     reservation_expires_at: datetime | None = None,
+    flush: bool = True,
 ) -> Order:
     """The order's own rows — the order, its lines, its discounts (held) and its first event —
     without its stock or its codes' uses (:func:`reserve_order` takes those). Nothing another
     shopper waits on is locked by these inserts. A guest's order remembers the hash of its
-    cart's token (see :func:`placed_from`)."""
+    cart's token (see :func:`placed_from`). ``flush=False``: added to the session only, for a
+    caller that adds rows of its own and writes them all in one flush."""
     from app.cart.models import Cart
 
     if not quote.lines:
@@ -233,7 +235,8 @@ def write_order(
             created_at=utcnow(),
         )
     )
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return order
 
 
