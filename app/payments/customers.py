@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.audit import audit
-from app.accounts.models import User
+from app.accounts.models import AuditEvent, User
 from app.db import after_commit, commit_point, read_phase, upsert, utcnow
 from app.extensions import db
 from app.payments import provider
@@ -37,12 +37,32 @@ from app.payments.types import PaymentError, PaymentRejected, PaymentsUnavailabl
 log = logging.getLogger(__name__)
 
 
-def _key(user_id: int, email: str, name: str) -> str:
+FORGOTTEN = "payments.customer_forgotten"
+
+
+def _key(user_id: int, email: str, name: str, replaces: str = "") -> str:
     """The idempotency key of an account's Customer: the same account asking with the same
     details gets the same Customer back; other details make a request of their own (Stripe
-    refuses a key reused with other parameters)."""
-    digest = hashlib.sha256(f"{email}\x00{name}".encode()).hexdigest()[:16]
+    refuses a key reused with other parameters). ``replaces``: the Customer this account
+    had before, forgotten because the provider no longer knew it. Stripe answers a key with
+    its first answer for 24 hours, even for a Customer deleted since, so a new one needs a
+    key of its own (and a first Customer keeps the key it always had)."""
+    named = f"{email}\x00{name}" + (f"\x00{replaces}" if replaces else "")
+    digest = hashlib.sha256(named.encode()).hexdigest()[:16]
     return f"customer-{user_id}-{digest}"
+
+
+def _last_forgotten(user_id: int) -> str:
+    """The account's Customer most recently forgotten (:func:`forget_customer`), or ""."""
+    return (
+        db.session.execute(
+            sa.select(AuditEvent.target)
+            .where(AuditEvent.target_user_id == user_id, AuditEvent.action == FORGOTTEN)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        or ""
+    )
 
 
 def realm() -> str:
@@ -81,8 +101,9 @@ def customer_for_checkout(
         if payable is not None:
             payable()
         email, name = user.email, user.name
+        key = _key(user_id, email, name, replaces=_last_forgotten(user_id))
     customer_id = provider.create_customer(
-        email=email, name=name, user_id=user_id, idempotency_key=_key(user_id, email, name)
+        email=email, name=name, user_id=user_id, idempotency_key=key
     )
     now = utcnow()
     db.session.execute(
@@ -109,11 +130,18 @@ def customer_for_checkout(
 
 def forget_customer(user_id: int, customer_id: str) -> None:
     """The provider no longer knows this Customer (deleted in its Dashboard, say): the next
-    checkout makes a new one."""
+    checkout makes a new one, under a key that names this one (see :func:`_key`). Staff
+    see it in the audit log."""
     db.session.execute(
         sa.delete(PaymentCustomer).where(
             PaymentCustomer.user_id == user_id, PaymentCustomer.customer_id == customer_id
         )
+    )
+    audit(
+        FORGOTTEN,
+        target_user_id=user_id,
+        target=customer_id,
+        detail="unknown to the payment provider (deleted there?); a new one at the next checkout",
     )
     log.warning("account %s: customer %s unknown to the provider, forgotten", user_id, customer_id)
 

@@ -316,6 +316,35 @@ def test_a_customer_deleted_at_stripe_does_not_stop_anyone_paying(client, db, fa
     assert _db.session.execute(sa.select(sa.func.count(PaymentCustomer.id))).scalar_one() == 0
 
 
+def test_after_a_customer_was_deleted_at_stripe_the_next_checkout_makes_a_new_one(
+    client, db, fake_stripe
+):
+    """Stripe keeps an idempotency key's first answer for 24 hours and replays it, even for
+    an object deleted since: asked again under the first Customer's key, it would hand back
+    the deleted one, and the account could not save cards for a day."""
+    user = shopper(client)
+    fake_stripe.complete(session_of(pay(client)))
+    [deleted] = fake_stripe.customers
+    del fake_stripe.customers[deleted]  # deleted in the Dashboard
+    for name in ("Wool Scarf", "Felt Hat"):  # the first finds it gone, the second makes one
+        variant = factories.product(name, price=1900, stock=5).variants[0]
+        commit_unit_of_work()
+        add_to_cart(client, variant.id, 1)
+        submit_details(client, email="ada@example.com")
+        response = pay(client)
+        assert response.status_code == 303 and "/pay/cs_test_" in response.headers["Location"]
+        fake_stripe.complete(session_of(response))
+    [made] = fake_stripe.customers
+    assert made != deleted
+    assert fake_stripe.sessions[session_of(response)]["customer"] == made
+    keys = [r.idempotency_key for r in fake_stripe.requests_to("POST", "/v1/customers")]
+    assert len(keys) == 2 and len(set(keys)) == 2
+    [forgotten] = db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.action == "payments.customer_forgotten")
+    ).scalars()
+    assert (forgotten.target_user_id, forgotten.target) == (user.id, deleted)
+
+
 def test_a_customer_left_by_an_outage_is_deleted_by_the_sweeper(client, db, fake_stripe):
     from app.payments.tasks import sweep_deleted_customers
     from tests.accounts.helpers import delete_account
