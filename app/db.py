@@ -31,6 +31,7 @@ NAMING_CONVENTION = {
 }
 
 _AFTER_COMMIT = "shop_after_commit"
+_AFTER_ROLLBACK = "shop_after_rollback"
 _KEEP = "shop_keep_on_refusal"
 _WROTE = "shop_wrote_in_transaction"
 # Set while a block that will write runs: its transactions begin as writers on SQLite.
@@ -125,6 +126,22 @@ def after_commit(fn: Callable[[], Any], *, key: str | None = None) -> None:
     callbacks.setdefault(key if key is not None else object(), fn)
 
 
+def after_rollback(fn: Callable[[], Any]) -> None:
+    """Run ``fn`` if the current unit of work is rolled back (or its commit fails) instead
+    of committing; dropped once it commits. For what was done outside the database for it
+    (files stored before the row that points at them): undone when the row never comes.
+    Inside a :func:`savepoint`, also when that savepoint is rolled back."""
+    _session().info.setdefault(_AFTER_ROLLBACK, []).append(fn)
+
+
+def _run_undo(callbacks: list[Callable[[], Any]]) -> None:
+    for fn in reversed(callbacks):
+        try:
+            fn()
+        except Exception:
+            log.exception("after-rollback callback %r failed", fn)
+
+
 class _Batch:
     """An after-commit callback that gets everything collected for it during the unit."""
 
@@ -157,6 +174,8 @@ def savepoint() -> Iterator[None]:
     before = {
         key: len(fn.items) if isinstance(fn, _Batch) else None for key, fn in callbacks.items()
     }
+    undo: list[Callable[[], Any]] = session.info.setdefault(_AFTER_ROLLBACK, [])
+    undo_before = len(undo)
     nested = session.begin_nested()
     try:
         yield
@@ -167,6 +186,9 @@ def savepoint() -> Iterator[None]:
                 del callbacks[key]
             elif before[key] is not None:
                 del callbacks[key].items[before[key] :]
+        inside = undo[undo_before:]
+        del undo[undo_before:]
+        _run_undo(inside)
         raise
     nested.commit()
 
@@ -195,8 +217,14 @@ def commit_unit_of_work() -> None:
     if not db.session.registry.has():
         return  # nothing touched the database (e.g. a page served from the cache)
     session = _session()
-    session.commit()
+    try:
+        session.commit()
+    except BaseException:
+        session.info.pop(_AFTER_COMMIT, None)
+        _run_undo(session.info.pop(_AFTER_ROLLBACK, []))
+        raise
     session.info.pop(_KEEP, None)
+    session.info.pop(_AFTER_ROLLBACK, None)
     callbacks = session.info.pop(_AFTER_COMMIT, {}).values()
     for fn in callbacks:
         try:
@@ -216,6 +244,7 @@ def rollback_unit_of_work() -> None:
     session.rollback()
     session.info.pop(_AFTER_COMMIT, None)
     session.info.pop(_KEEP, None)
+    _run_undo(session.info.pop(_AFTER_ROLLBACK, []))
 
 
 def keep_on_refusal(reason: str) -> None:

@@ -2,11 +2,13 @@
 is decoded and re-encoded (no metadata, no appended bytes, no decompression bombs), cropped
 to a square, size-limited (``MAX_PICTURE_BYTES``), stored under an unguessable key and served
 by /media/ with the product images' headers. Replacing or removing a picture, or deleting the
-account, deletes the old files once the change has committed. Audited."""
+account, deletes the old files once the change has committed; a new picture whose change
+never commits (or whose files could not all be stored) has its files deleted again. Audited."""
 
 from __future__ import annotations
 
 import secrets
+from functools import partial
 
 from flask import current_app
 
@@ -15,11 +17,11 @@ from app.accounts.models import User
 from app.catalog.images import (
     FORMATS,
     ImageRejected,
+    delete_renditions,
     process_image,
     rendition_key,
-    rendition_keys,
 )
-from app.db import after_commit, commit_point
+from app.db import after_commit, after_rollback, commit_point
 from app.extensions import db
 from app.file_storage import get_storage
 
@@ -34,6 +36,7 @@ def set_picture(user: User, data: bytes) -> None:
     processed = process_image(data, max_bytes=current_app.config["MAX_PICTURE_BYTES"], square=True)
     storage = get_storage()
     key = f"people/{secrets.token_urlsafe(12).replace('-', '_')}-{processed.content_hash[:12]}"
+    after_rollback(partial(delete_renditions, storage, key))  # no account ever points at them
     for (size, ext), body in processed.renditions.items():
         storage.save(rendition_key(key, size, ext), body, FORMATS[ext][1])
     _forget_after_commit(user.picture_key)
@@ -56,14 +59,7 @@ def remove_picture(user: User, *, audit_it: bool = True) -> bool:
 def _forget_after_commit(key: str) -> None:
     if not key:
         return
-    storage = get_storage()
-    keys = rendition_keys(key)
-
-    def delete() -> None:
-        for name in keys:
-            storage.delete(name)
-
-    after_commit(delete)
+    after_commit(partial(delete_renditions, get_storage(), key))
 
 
 def picture_url(user: User, size: str = "thumb", ext: str = "webp") -> str:

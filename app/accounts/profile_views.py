@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
@@ -49,9 +50,11 @@ from app.accounts.profile_forms import (
 )
 from app.accounts.services import AccountError
 from app.extensions import limiter
+from app.file_storage import StorageError
 from app.notifications.services import LOCKED
 from app.ratelimit import ACCOUNT_SECRETS_LIMIT, ACCOUNT_SECRETS_SCOPE, account_key
 
+log = logging.getLogger(__name__)
 INVALID = 422  # a re-rendered form with errors: nothing is stored (the request rolls back)
 CARD_ID = re.compile(r"[A-Za-z0-9_]{1,64}")  # a provider's payment method id (pm_…)
 
@@ -123,6 +126,9 @@ def change_picture() -> tuple[str, int] | Response:
             set_picture(user, form.picture.data.read(current_app.config["MAX_PICTURE_BYTES"] + 1))
         except ImageRejected as exc:
             form.picture.errors = [str(exc)]
+        except StorageError:
+            log.warning("profile picture of account %s not stored", user.id, exc_info=True)
+            form.picture.errors = ["Your picture could not be stored just now. Please try again."]
         else:
             flash("Your profile picture was changed.", "success")
             return redirect(url_for("accounts.profile"), code=303)

@@ -12,6 +12,7 @@ import io
 import secrets
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -21,7 +22,7 @@ from app.accounts.audit import audit
 from app.catalog.cache import catalog_changed
 from app.catalog.models import Product, ProductImage
 from app.catalog.services import move_in_list
-from app.db import after_commit
+from app.db import after_commit, after_rollback
 from app.extensions import db
 from app.file_storage import Storage, get_storage
 
@@ -198,6 +199,12 @@ def rendition_keys(storage_key: str) -> list[str]:
     return [rendition_key(storage_key, size, ext) for size in SIZES for ext in FORMATS]
 
 
+def delete_renditions(storage: Storage, storage_key: str) -> None:
+    """Every rendition of ``storage_key`` (those never written are no error)."""
+    for name in rendition_keys(storage_key):
+        storage.delete(name)
+
+
 def add_product_image(
     product: Product,
     data: bytes,
@@ -208,12 +215,14 @@ def add_product_image(
 ) -> ProductImage:
     """Process an upload, store its renditions and add it after the product's other images.
 
-    Files are written before the row: if the transaction later rolls back they are orphans
-    (harmless, unreferenced), never a row pointing at missing files.
+    Files are written before the row, so a row never points at missing files; if the row
+    never comes (the transaction rolls back, or a later file fails to store) the files
+    written are deleted again (:func:`app.db.after_rollback`).
     """
     processed = process_image(data)
     storage = storage if storage is not None else get_storage()
     storage_key = new_storage_key(processed.content_hash)
+    after_rollback(partial(delete_renditions, storage, storage_key))
     for (size, ext), body in processed.renditions.items():
         storage.save(rendition_key(storage_key, size, ext), body, FORMATS[ext][1])
 

@@ -129,3 +129,45 @@ def test_no_transaction_is_open_while_the_picture_is_processed(client, db, monke
     signed_in(client)
     assert upload(client, jpeg_bytes((400, 400))).status_code == 303
     assert seen == [False]
+
+
+def _watch_saves(monkeypatch, *, fail_at: int | None = None) -> list[str]:
+    """The storage keys written from now on; ``fail_at``: that write fails (S3 down)."""
+    from app.file_storage import LocalStorage, StorageError
+
+    saved: list[str] = []
+    real = LocalStorage.save
+
+    def save(self, key, data, content_type):
+        if fail_at is not None and len(saved) + 1 == fail_at:
+            raise StorageError("the bucket did not answer")
+        real(self, key, data, content_type)
+        saved.append(key)
+
+    monkeypatch.setattr(LocalStorage, "save", save)
+    return saved
+
+
+def test_a_picture_that_cannot_all_be_stored_leaves_no_files_and_says_so(client, db, monkeypatch):
+    signed_in(client)
+    saved = _watch_saves(monkeypatch, fail_at=3)
+    response = upload(client, jpeg_bytes((400, 400)))
+    assert response.status_code == 422
+    assert "could not be stored just now" in response.get_data(as_text=True)
+    assert len(saved) == 2 and not any(stored(key) for key in saved)
+    assert me().picture_key == ""
+
+
+def test_a_picture_whose_change_never_commits_leaves_no_files(client, db, monkeypatch):
+    from app.accounts import pictures
+
+    signed_in(client)
+    saved = _watch_saves(monkeypatch)
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the audit row could not be written")
+
+    monkeypatch.setattr(pictures, "audit", fails)
+    assert upload(client, jpeg_bytes((400, 400))).status_code == 500
+    assert saved and not any(stored(key) for key in saved)
+    assert me().picture_key == ""

@@ -500,6 +500,33 @@ def test_bad_image_files_are_form_errors(staff, db, app, monkeypatch):
     assert db.session.get(Product, product.id).images == []
 
 
+def test_an_image_that_cannot_all_be_stored_leaves_no_files_behind(staff, db, monkeypatch):
+    """The storage fails half-way through an image's renditions: staff are told to try
+    again, and the renditions already written are deleted (no row will ever point at them)."""
+    from app.file_storage import LocalStorage, StorageError, get_storage
+
+    product = factories.product("Lamp", status="draft")
+    commit_unit_of_work()
+    saved: list[str] = []
+    real = LocalStorage.save
+
+    def save(self, key, data, content_type):
+        if len(saved) == 2:
+            raise StorageError("the bucket did not answer")
+        real(self, key, data, content_type)
+        saved.append(key)
+
+    monkeypatch.setattr(LocalStorage, "save", save)
+    response = upload(staff, product.id, jpeg(color="red"))
+    assert response.status_code == 422
+    assert "could not be stored just now" in response.get_data(as_text=True)
+    for key in saved:
+        with pytest.raises(FileNotFoundError):
+            get_storage().read(key)
+    db.session.expire_all()
+    assert db.session.get(Product, product.id).images == []
+
+
 def test_an_image_of_another_product_is_404(staff, db):
     one = factories.product("One")
     two = factories.product("Two")

@@ -97,3 +97,53 @@ def savepoint_rolled_back():
     with contextlib.suppress(RuntimeError), savepoint():
         yield
         raise RuntimeError("undo the savepoint")
+
+
+def test_after_rollback_undoes_what_was_done_outside_the_database_only_when_it_is_undone(app):
+    """app.db.after_rollback: files stored for a row that never comes are deleted again —
+    on a rollback, on a failed commit, for a rolled-back savepoint its own; never after a
+    commit."""
+    from app.db import (
+        after_rollback,
+        commit_unit_of_work,
+        rollback_unit_of_work,
+        savepoint,
+    )
+    from app.extensions import db
+
+    undone: list[str] = []
+    with app.app_context():
+        rollback_unit_of_work()
+        after_rollback(lambda: undone.append("rolled back"))
+        rollback_unit_of_work()
+        assert undone == ["rolled back"]
+
+        db.session.execute(routes.probe.insert().values(label="kept-file"))
+        after_rollback(lambda: undone.append("committed"))
+        commit_unit_of_work()
+        rollback_unit_of_work()  # the next unit of work starts without it
+        assert undone == ["rolled back"]
+
+        db.session.execute(routes.probe.insert().values(label="outer"))
+        after_rollback(lambda: undone.append("outer"))
+        with contextlib.suppress(RuntimeError), savepoint():
+            after_rollback(lambda: undone.append("inner"))
+            raise RuntimeError("undo the savepoint")
+        assert undone == ["rolled back", "inner"]  # the outer work still stands
+        commit_unit_of_work()
+        assert undone == ["rolled back", "inner"]
+
+        def failing_commit() -> None:
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("connection lost"))
+
+        after_rollback(lambda: undone.append("commit failed"))
+        db.session.execute(routes.probe.insert().values(label="lost"))
+        original = db.session().commit
+        db.session().commit = failing_commit
+        try:
+            with pytest.raises(sa.exc.OperationalError):
+                commit_unit_of_work()
+        finally:
+            db.session().commit = original
+            rollback_unit_of_work()
+        assert undone == ["rolled back", "inner", "commit failed"]
