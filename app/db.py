@@ -127,11 +127,21 @@ def after_commit(fn: Callable[[], Any], *, key: str | None = None) -> None:
 
 
 def after_rollback(fn: Callable[[], Any]) -> None:
-    """Run ``fn`` if the current unit of work is rolled back (or its commit fails) instead
-    of committing; dropped once it commits. For what was done outside the database for it
-    (files stored before the row that points at them): undone when the row never comes.
-    Inside a :func:`savepoint`, also when that savepoint is rolled back."""
+    """Run ``fn`` if the current unit of work is rolled back instead of committing (also
+    when its final flush fails); dropped once it commits. For what was done outside the
+    database for it (files stored before the row that points at them): undone when the row
+    never comes. Inside a :func:`savepoint`, also when that savepoint is rolled back. Not
+    when the COMMIT itself fails: it may have been stored all the same."""
     _session().info.setdefault(_AFTER_ROLLBACK, []).append(fn)
+
+
+def _take_undo(session: Any) -> list[Callable[[], Any]]:
+    """The unit of work's after-rollback callbacks, taken out (and the list emptied, so a
+    savepoint still holding it cannot run them again)."""
+    undo: list[Callable[[], Any]] = session.info.pop(_AFTER_ROLLBACK, [])
+    taken = list(undo)
+    undo.clear()
+    return taken
 
 
 def _run_undo(callbacks: list[Callable[[], Any]]) -> None:
@@ -218,13 +228,22 @@ def commit_unit_of_work() -> None:
         return  # nothing touched the database (e.g. a page served from the cache)
     session = _session()
     try:
-        session.commit()
+        session.flush()  # what fails here (a constraint, say) is certainly not stored
     except BaseException:
         session.info.pop(_AFTER_COMMIT, None)
-        _run_undo(session.info.pop(_AFTER_ROLLBACK, []))
+        _run_undo(_take_undo(session))
+        raise
+    try:
+        session.commit()
+    except BaseException:
+        # A COMMIT that failed (the connection lost on the way, say) may have been stored
+        # all the same: what its rows may point at is kept (an orphan file at worst).
+        session.info.pop(_AFTER_COMMIT, None)
+        if _take_undo(session):
+            log.warning("commit failed: files stored for it are kept, whether it stood or not")
         raise
     session.info.pop(_KEEP, None)
-    session.info.pop(_AFTER_ROLLBACK, None)
+    _take_undo(session)
     callbacks = session.info.pop(_AFTER_COMMIT, {}).values()
     for fn in callbacks:
         try:
@@ -244,7 +263,7 @@ def rollback_unit_of_work() -> None:
     session.rollback()
     session.info.pop(_AFTER_COMMIT, None)
     session.info.pop(_KEEP, None)
-    _run_undo(session.info.pop(_AFTER_ROLLBACK, []))
+    _run_undo(_take_undo(session))
 
 
 def keep_on_refusal(reason: str) -> None:

@@ -20,8 +20,9 @@ from app.catalog.images import (
     delete_renditions,
     process_image,
     rendition_key,
+    save_undone_on_rollback,
 )
-from app.db import after_commit, after_rollback, commit_point
+from app.db import after_commit, commit_point
 from app.extensions import db
 from app.file_storage import get_storage
 
@@ -36,9 +37,8 @@ def set_picture(user: User, data: bytes) -> None:
     processed = process_image(data, max_bytes=current_app.config["MAX_PICTURE_BYTES"], square=True)
     storage = get_storage()
     key = f"people/{secrets.token_urlsafe(12).replace('-', '_')}-{processed.content_hash[:12]}"
-    after_rollback(partial(delete_renditions, storage, key))  # no account ever points at them
-    for (size, ext), body in processed.renditions.items():
-        storage.save(rendition_key(key, size, ext), body, FORMATS[ext][1])
+    for (size, ext), body in processed.renditions.items():  # gone again if never used
+        save_undone_on_rollback(storage, rendition_key(key, size, ext), body, FORMATS[ext][1])
     _forget_after_commit(user.picture_key)
     user.picture_key = key
     db.session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import secrets
 import warnings
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from app.catalog.services import move_in_list
 from app.db import after_commit, after_rollback
 from app.extensions import db
 from app.file_storage import Storage, get_storage
+
+log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
@@ -205,6 +208,20 @@ def delete_renditions(storage: Storage, storage_key: str) -> None:
         storage.delete(name)
 
 
+def save_undone_on_rollback(storage: Storage, key: str, body: bytes, content_type: str) -> None:
+    """Store a file for a row the current unit of work is about to write: deleted again if
+    that unit of work is rolled back instead (:func:`app.db.after_rollback`)."""
+    storage.save(key, body, content_type)
+    after_rollback(partial(_delete_quietly, storage, key))
+
+
+def _delete_quietly(storage: Storage, key: str) -> None:
+    try:
+        storage.delete(key)
+    except OSError:  # StorageError included: an orphan file at worst, the answer goes out
+        log.warning("could not delete %s after a rollback", key, exc_info=True)
+
+
 def add_product_image(
     product: Product,
     data: bytes,
@@ -222,9 +239,10 @@ def add_product_image(
     processed = process_image(data)
     storage = storage if storage is not None else get_storage()
     storage_key = new_storage_key(processed.content_hash)
-    after_rollback(partial(delete_renditions, storage, storage_key))
     for (size, ext), body in processed.renditions.items():
-        storage.save(rendition_key(storage_key, size, ext), body, FORMATS[ext][1])
+        save_undone_on_rollback(
+            storage, rendition_key(storage_key, size, ext), body, FORMATS[ext][1]
+        )
 
     if product.id is None:
         db.session.flush()

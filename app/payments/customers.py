@@ -28,7 +28,7 @@ from flask import current_app
 
 from app.accounts.audit import audit
 from app.accounts.models import AuditEvent, User
-from app.db import after_commit, commit_point, read_phase, upsert, utcnow
+from app.db import affected, after_commit, commit_point, read_phase, upsert, utcnow
 from app.extensions import db
 from app.payments import provider
 from app.payments.models import PaymentCustomer
@@ -132,11 +132,13 @@ def forget_customer(user_id: int, customer_id: str) -> None:
     """The provider no longer knows this Customer (deleted in its Dashboard, say): the next
     checkout makes a new one, under a key that names this one (see :func:`_key`). Staff
     see it in the audit log."""
-    db.session.execute(
+    gone = affected(
         sa.delete(PaymentCustomer).where(
             PaymentCustomer.user_id == user_id, PaymentCustomer.customer_id == customer_id
         )
     )
+    if not gone:  # forgotten already (another press): the newest forgotten stays the newest
+        return
     audit(
         FORGOTTEN,
         target_user_id=user_id,

@@ -331,6 +331,7 @@ def test_a_session_made_while_a_newer_attempt_was_written_is_not_left_payable(ow
         thread = threading.Thread(target=newer)
         thread.start()
         thread.join(10)
+        assert not thread.is_alive()
         return session
 
     with FakeStripe() as fake:
@@ -346,3 +347,22 @@ def test_a_session_made_while_a_newer_attempt_was_written_is_not_left_payable(ow
             sa.select(Order).where(Order.email == "newer@example.com")
         ).scalar_one()
         assert [(p.attempt, p.status) for p in order.payments] == [(1, "expired")]
+
+
+def test_another_orders_later_attempts_do_not_make_a_press_stale(own_app):
+    """ "Newest" is asked of the press's own order: another shopper's order with more
+    attempts (numbers above this one's) changes nothing."""
+    from app.checkout.sessions import new_attempt
+
+    app = own_app
+    variant_id = _product(app, stock=5)
+    other = _shopper(app, variant_id, "other@example.com")
+    assert "/sandbox/checkout/" in _press_pay(other).headers["Location"]
+    with app.app_context(), unit_of_work():
+        order = db.session.execute(
+            sa.select(Order).where(Order.email == "other@example.com")
+        ).scalar_one()
+        for _ in range(2):
+            new_attempt(order, success_url="http://localhost/s", cancel_url="http://localhost/c")
+    response = _press_pay(_shopper(app, variant_id, "mine@example.com"))
+    assert "/sandbox/checkout/" in response.headers["Location"]

@@ -101,8 +101,8 @@ def savepoint_rolled_back():
 
 def test_after_rollback_undoes_what_was_done_outside_the_database_only_when_it_is_undone(app):
     """app.db.after_rollback: files stored for a row that never comes are deleted again —
-    on a rollback, on a failed commit, for a rolled-back savepoint its own; never after a
-    commit."""
+    on a rollback, when the last flush fails, for a rolled-back savepoint its own; never
+    after a commit, nor when the COMMIT itself fails (it may have been stored)."""
     from app.db import (
         after_rollback,
         commit_unit_of_work,
@@ -133,17 +133,30 @@ def test_after_rollback_undoes_what_was_done_outside_the_database_only_when_it_i
         commit_unit_of_work()
         assert undone == ["rolled back", "inner"]
 
-        def failing_commit() -> None:
-            raise sa.exc.OperationalError("COMMIT", {}, Exception("connection lost"))
+        def fails(statement: str):
+            def fail(*args: object, **kwargs: object) -> None:
+                raise sa.exc.OperationalError(statement, {}, Exception("connection lost"))
 
-        after_rollback(lambda: undone.append("commit failed"))
-        db.session.execute(routes.probe.insert().values(label="lost"))
-        original = db.session().commit
-        db.session().commit = failing_commit
+            return fail
+
+        session = db.session()
+        after_rollback(lambda: undone.append("flush failed"))
+        session.flush = fails("INSERT")  # the unit of work's last writes: surely not stored
         try:
             with pytest.raises(sa.exc.OperationalError):
                 commit_unit_of_work()
         finally:
-            db.session().commit = original
+            del session.flush
             rollback_unit_of_work()
-        assert undone == ["rolled back", "inner", "commit failed"]
+        assert undone == ["rolled back", "inner", "flush failed"]
+
+        after_rollback(lambda: undone.append("commit failed"))
+        db.session.execute(routes.probe.insert().values(label="lost"))
+        session.commit = fails("COMMIT")  # may have been stored all the same: kept
+        try:
+            with pytest.raises(sa.exc.OperationalError):
+                commit_unit_of_work()
+        finally:
+            del session.commit
+            rollback_unit_of_work()
+        assert undone == ["rolled back", "inner", "flush failed"]
