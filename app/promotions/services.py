@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,7 +70,7 @@ def rule_of(promotion: Promotion, code: VoucherCode | None = None) -> Rule:
     )
 
 
-def running(now: datetime) -> sa.ColumnElement[bool]:
+def running(now: datetime | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
     return sa.and_(
         Promotion.paused.is_(False),
         sa.or_(Promotion.starts_at.is_(None), Promotion.starts_at <= now),
@@ -80,17 +80,23 @@ def running(now: datetime) -> sa.ColumnElement[bool]:
 
 def automatic_rules(now: datetime | None = None) -> list[Rule]:
     """The automatic promotions running now, in the shop's currency."""
-    now = now or utcnow()
-    rows = db.session.execute(
+    values = {"now": now or utcnow(), "currency": current_app.config["SHOP_CURRENCY"]}
+    return [rule_of(p) for p in db.session.execute(_automatic_statement(), values).scalars()]
+
+
+@cache
+def _automatic_statement() -> sa.Select[Promotion]:
+    """:func:`automatic_rules`' query, built once per process (every cart page and every
+    checkout runs it) and run with the moment and the currency as bound values."""
+    return (
         sa.select(Promotion)
         .where(
             Promotion.requires_code.is_(False),
-            Promotion.currency == current_app.config["SHOP_CURRENCY"],
-            running(now),
+            Promotion.currency == sa.bindparam("currency"),
+            running(sa.bindparam("now", type_=Promotion.starts_at.type)),
         )
         .order_by(Promotion.id)
-    ).scalars()
-    return [rule_of(p) for p in rows]
+    )
 
 
 def _automatic_for_request(now: datetime) -> list[Rule]:

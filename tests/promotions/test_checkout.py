@@ -191,6 +191,25 @@ def test_an_automatic_weekend_sale_needs_no_code(client, db):
     assert "Discount: Weekend: 15 % off clothing" in page and "−€6.00" in page
 
 
+def test_only_automatic_sales_running_now_apply(client, db):
+    """Over, not started yet, paused or in another currency: none of them; the one running
+    now does (the moment and the currency are the query's bound values)."""
+    shirt = factories.product("Oxford Shirt", price=4000, stock=5)
+    now = utcnow()
+    window = {"starts_at": now - timedelta(days=3), "ends_at": now - timedelta(minutes=1)}
+    promotion("Over", code="", value=50, **window)
+    promotion("Not yet", code="", value=40, starts_at=now + timedelta(minutes=1))
+    promotion("Paused", code="", value=30).paused = True
+    promotion("Dollars", code="", value=20).currency = "USD"
+    promotion("Running", code="", value=10, ends_at=now + timedelta(minutes=5))
+    commit_unit_of_work()
+    add_to_cart(client, shirt.variants[0].id, 1)
+    page = client.get("/cart").get_data(as_text=True)
+    assert "Discount: Running" in page and "−€4.00" in page
+    for name in ("Over", "Not yet", "Paused", "Dollars"):
+        assert f"Discount: {name}" not in page
+
+
 def test_a_code_that_stopped_applying_is_never_charged_at_full_price_silently(client, db):
     promotion("Big spender", code="BIG", benefit="amount", value=1000, min_subtotal=5000)
     variant = shirts(client, quantity=2)
