@@ -133,30 +133,26 @@ def test_after_rollback_undoes_what_was_done_outside_the_database_only_when_it_i
         commit_unit_of_work()
         assert undone == ["rolled back", "inner"]
 
-        def fails(statement: str):
+        def commit_failing_at(step: str) -> None:
+            """commit_unit_of_work() with the session's ``step`` (flush, commit) failing."""
+            session = db.session()
+
             def fail(*args: object, **kwargs: object) -> None:
-                raise sa.exc.OperationalError(statement, {}, Exception("connection lost"))
+                raise sa.exc.OperationalError(step.upper(), {}, Exception("connection lost"))
 
-            return fail
+            setattr(session, step, fail)
+            try:
+                with pytest.raises(sa.exc.OperationalError):
+                    commit_unit_of_work()
+            finally:
+                delattr(session, step)
+                rollback_unit_of_work()
 
-        session = db.session()
         after_rollback(lambda: undone.append("flush failed"))
-        session.flush = fails("INSERT")  # the unit of work's last writes: surely not stored
-        try:
-            with pytest.raises(sa.exc.OperationalError):
-                commit_unit_of_work()
-        finally:
-            del session.flush
-            rollback_unit_of_work()
+        commit_failing_at("flush")  # the unit of work's last writes: surely not stored
         assert undone == ["rolled back", "inner", "flush failed"]
 
         after_rollback(lambda: undone.append("commit failed"))
         db.session.execute(routes.probe.insert().values(label="lost"))
-        session.commit = fails("COMMIT")  # may have been stored all the same: kept
-        try:
-            with pytest.raises(sa.exc.OperationalError):
-                commit_unit_of_work()
-        finally:
-            del session.commit
-            rollback_unit_of_work()
+        commit_failing_at("commit")  # may have been stored all the same: kept
         assert undone == ["rolled back", "inner", "flush failed"]
