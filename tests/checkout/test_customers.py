@@ -382,3 +382,24 @@ def test_test_and_live_keys_keep_their_own_customers(client, db, app, fake_strip
     assert fake_stripe.sessions[session_of(live)]["customer"] == live_customer
     realms = _db.session.execute(sa.select(PaymentCustomer.provider)).scalars().all()
     assert sorted(realms) == ["stripe-live", "stripe-test"]
+
+
+def test_a_customer_forgotten_twice_is_audited_once_and_the_newest_stays_named(
+    client, db, fake_stripe
+):
+    """Two presses that both held the old Customer find it gone: the second forget finds no
+    row and writes nothing (else a slow press could make an older Customer the "last
+    forgotten" again, and the next key would name it)."""
+    from app.payments.customers import _last_forgotten, forget_customer
+
+    user = shopper(client)
+    fake_stripe.complete(session_of(pay(client)))
+    [first] = fake_stripe.customers
+    forget_customer(user.id, first)
+    forget_customer(user.id, first)  # the slower press
+    commit_unit_of_work()
+    forgotten = db.session.execute(
+        sa.select(AuditEvent.target).where(AuditEvent.action == "payments.customer_forgotten")
+    ).scalars()
+    assert list(forgotten) == [first]
+    assert _last_forgotten(user.id) == first
