@@ -203,9 +203,10 @@ def rendition_keys(storage_key: str) -> list[str]:
 
 
 def delete_renditions(storage: Storage, storage_key: str) -> None:
-    """Every rendition of ``storage_key`` (those never written are no error)."""
+    """Every rendition of ``storage_key``, each on its own (those never written are no
+    error; one that cannot be deleted is logged and the rest still go)."""
     for name in rendition_keys(storage_key):
-        storage.delete(name)
+        _delete_quietly(storage, name)
 
 
 def save_undone_on_rollback(storage: Storage, key: str, body: bytes, content_type: str) -> None:
@@ -219,7 +220,7 @@ def _delete_quietly(storage: Storage, key: str) -> None:
     try:
         storage.delete(key)
     except OSError:  # StorageError included: an orphan file at worst, the answer goes out
-        log.warning("could not delete %s after a rollback", key, exc_info=True)
+        log.warning("could not delete %s", key, exc_info=True)
 
 
 def add_product_image(
@@ -278,13 +279,7 @@ def delete_product_image(
     a row whose pictures are gone.
     """
     storage = storage if storage is not None else get_storage()
-    keys = rendition_keys(image.storage_key)
     product = image.product
-
-    def _delete_files() -> None:
-        for key in keys:
-            storage.delete(key)
-
     db.session.delete(image)
     db.session.flush()
     db.session.expire(product, ["images"])  # so pages rendered next no longer list it
@@ -295,7 +290,7 @@ def delete_product_image(
         .where(ProductImage.storage_key == image.storage_key)
     ).scalar_one()
     if not still_used:
-        after_commit(_delete_files)
+        after_commit(partial(delete_renditions, storage, image.storage_key))
     catalog_changed()
     audit(
         "catalog.image_delete",

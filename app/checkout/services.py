@@ -38,6 +38,7 @@ from app.checkout.sessions import (
     close_checkout,
     expire_after_commit,
     held_until,
+    is_current,
     live_payment,
     new_attempt,
     payment_for_session,
@@ -395,8 +396,7 @@ def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentSt
     assert order is not None
     payment, first, newest = record_first(plan.attempt_id, session, lock_order_id=None)
     reused = not first  # another call recorded it first
-    current = order.status in UNPAID and newest  # as is_current, from the same statement
-    if payment.status != PaymentStatus.PENDING or not current:
+    if payment.status != PaymentStatus.PENDING or not is_current(order, payment, newest=newest):
         if payment.status == PaymentStatus.PENDING:
             payment.status = PaymentStatus.EXPIRED
             expire_after_commit(session.id)

@@ -300,10 +300,14 @@ def record_first(
     return Recorded(payment, stored is not None, newest)
 
 
-def is_current(order: Order, payment: Payment) -> bool:
-    """The session the order is waiting on: the order is unpaid and this is its newest try."""
-    newest = max((a.number for a in attempts_of(order)), default=payment.attempt)
-    return order.status in UNPAID and payment.attempt >= newest
+def is_current(order: Order, payment: Payment, *, newest: bool | None = None) -> bool:
+    """The session the order is waiting on: the order is unpaid and this is its newest try.
+    ``newest``: already known (:func:`record_first` says), else read from its attempts."""
+    if newest is None:
+        newest = payment.attempt >= max(
+            (a.number for a in attempts_of(order)), default=payment.attempt
+        )
+    return order.status in UNPAID and newest
 
 
 def live_payment(order: Order) -> Payment | None:

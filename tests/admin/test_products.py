@@ -527,6 +527,37 @@ def test_an_image_that_cannot_all_be_stored_leaves_no_files_behind(staff, db, mo
     assert db.session.get(Product, product.id).images == []
 
 
+def test_a_deleted_images_files_go_even_when_one_cannot_be_deleted(staff, db, monkeypatch):
+    """After the row is gone, its renditions are deleted each on its own: one the storage
+    refuses is logged, the others still go, and staff see the image deleted."""
+    from app.catalog.images import rendition_keys
+    from app.file_storage import LocalStorage, StorageError, get_storage
+
+    product = factories.product("Lamp", status="draft")
+    commit_unit_of_work()
+    assert upload(staff, product.id, jpeg(color="red")).status_code == 302
+    db.session.expire_all()
+    [image] = db.session.get(Product, product.id).images
+    keys = rendition_keys(image.storage_key)
+    real = LocalStorage.delete
+
+    def delete(self, key):
+        if key == keys[0]:
+            raise StorageError("the bucket did not answer")
+        real(self, key)
+
+    monkeypatch.setattr(LocalStorage, "delete", delete)
+    token = csrf(staff, f"/admin/products/{product.id}")
+    response = staff.post(
+        f"/admin/products/{product.id}/images/{image.id}/delete", data={"csrf_token": token}
+    )
+    assert response.status_code == 302
+    get_storage().read(keys[0])  # the one refused is still there
+    for key in keys[1:]:
+        with pytest.raises(FileNotFoundError):
+            get_storage().read(key)
+
+
 def test_an_image_of_another_product_is_404(staff, db):
     one = factories.product("One")
     two = factories.product("Two")
