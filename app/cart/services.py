@@ -3,6 +3,7 @@ cart looks like now (prices, stock, problems) is read in :mod:`app.cart.queries`
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -62,19 +63,32 @@ def find_cart(*, user_id: int | None, token: str | None, lock: bool = False) -> 
     """The caller's own cart only: by signed-in user, else by the guest token. ``lock``:
     read and locked in one statement, for paying (see :func:`locked_now`)."""
     if user_id is not None:
-        query = sa.select(Cart).where(Cart.user_id == user_id)
+        owner: dict[str, object] = {"user_id": user_id}
     elif token:
-        query = sa.select(Cart).where(Cart.token == token, Cart.user_id.is_(None))
+        owner = {"token": token}
     else:
         return None
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    cart = db.session.execute(query).scalar_one_or_none()
+    query = _cart_statement(signed_in=user_id is not None, lock=lock)
+    cart = db.session.execute(query, owner).scalar_one_or_none()
     if cart is not None and lock:
         db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
     if cart is not None and cart.expires_at <= utcnow():
         return None
     return cart
+
+
+@functools.cache
+def _cart_statement(*, signed_in: bool, lock: bool) -> sa.Select[Cart]:
+    """:func:`find_cart`'s query, built once per process (the owner bound at each run): it
+    is the first statement of every cart page and every press of Pay."""
+    if signed_in:
+        query = sa.select(Cart).where(Cart.user_id == sa.bindparam("user_id", type_=sa.Integer))
+    else:
+        token = sa.bindparam("token", type_=Cart.token.type)
+        query = sa.select(Cart).where(Cart.token == token, Cart.user_id.is_(None))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return query
 
 
 def get_or_create_cart(*, user_id: int | None, token: str | None, new: bool = False) -> Cart:

@@ -8,6 +8,7 @@ can be saved in the book can be shipped to, and the other way round.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,9 +53,14 @@ class DetailsInput:
 def details_for(cart: Cart | None) -> CheckoutDetails | None:
     if cart is None:
         return None
-    return db.session.execute(
-        sa.select(CheckoutDetails).where(CheckoutDetails.cart_id == cart.id)
-    ).scalar_one_or_none()
+    return db.session.execute(_details_statement(), {"cart_id": cart.id}).scalar_one_or_none()
+
+
+@functools.cache
+def _details_statement() -> sa.Select[CheckoutDetails]:
+    """:func:`details_for`'s query, built once per process (the cart bound at each run)."""
+    cart_id = sa.bindparam("cart_id", type_=sa.Integer)
+    return sa.select(CheckoutDetails).where(CheckoutDetails.cart_id == cart_id)
 
 
 def method_for(code: str | None, country: str) -> ShippingMethod | None:

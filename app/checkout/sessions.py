@@ -31,7 +31,7 @@ from flask import current_app
 
 from app.checkout import tasks
 from app.checkout.models import CheckoutAttempt
-from app.db import after_commit, upsert, utcnow
+from app.db import after_commit, bound_values, upsert, utcnow
 from app.extensions import db
 from app.orders.models import Order
 from app.orders.states import UNPAID
@@ -273,31 +273,48 @@ def record_first(
     assert resolved is not None
     attempt, newest = resolved
     now = utcnow()
-    stored = db.session.scalars(  # two of them at once: one row, and neither fails
-        upsert(Payment)
-        .values(
-            order_id=attempt.order_id,
-            provider=provider.provider_name(),
-            session_id=session.id,
-            checkout_url=session.url or "",
-            expires_at=attempt.expires_at,
-            attempt=attempt.number,
-            amount=request_total(attempt.request),
-            amount_refunded=0,
-            amount_refund_pending=0,
-            currency=str(attempt.request["currency"]).upper(),
-            status=PaymentStatus.PENDING,
-            failure_reason="",
-            payment_intent="",
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["session_id"])
-        .returning(Payment)
-    ).one_or_none()
+    values = {
+        "order_id": attempt.order_id,
+        "provider": provider.provider_name(),
+        "session_id": session.id,
+        "checkout_url": session.url or "",
+        "expires_at": attempt.expires_at,
+        "attempt": attempt.number,
+        "amount": request_total(attempt.request),
+        "amount_refunded": 0,
+        "amount_refund_pending": 0,
+        "currency": str(attempt.request["currency"]).upper(),
+        "status": PaymentStatus.PENDING,
+        "failure_reason": "",
+        "payment_intent": "",
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Two of them at once: one row, and neither fails.
+    statement = _payment_insert(db.engine.dialect.name)
+    stored = db.session.scalars(statement, values).one_or_none()
     payment = stored or payment_for_session(session.id)
     assert payment is not None
     return Recorded(payment, stored is not None, newest)
+
+
+_PAYMENT_COLUMNS = (
+    "order_id", "provider", "session_id", "checkout_url", "expires_at", "attempt", "amount",
+    "amount_refunded", "amount_refund_pending", "currency", "status", "failure_reason",
+    "payment_intent", "created_at", "updated_at",
+)  # fmt: skip
+
+
+@cache
+def _payment_insert(dialect: str) -> Any:
+    """:func:`record_first`'s INSERT, built once per process and database (``dialect``:
+    its name, as :func:`app.db.upsert` picks it), the row's values bound at each run."""
+    return (
+        upsert(Payment)
+        .values(bound_values(Payment, _PAYMENT_COLUMNS))
+        .on_conflict_do_nothing(index_elements=["session_id"])
+        .returning(Payment)
+    )
 
 
 def is_current(order: Order, payment: Payment, *, newest: bool | None = None) -> bool:

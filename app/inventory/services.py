@@ -20,6 +20,7 @@ commits, and so alerts, per chunk of 500 rows).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -316,10 +317,26 @@ def reserve(variant_id: int, quantity: int, *, reference: str) -> tuple[int, boo
     the variant's product id and whether these were its last units (its product's summary
     may have to say sold out: the caller refreshes it); raises InsufficientStock, writing
     nothing."""
-    row = db.session.execute(
+    values = {"variant_id": variant_id, "quantity": quantity}
+    row = db.session.execute(_reserve_statement(), values).first()
+    if row is None:
+        raise InsufficientStock("Not enough stock left to reserve.", variant_id=variant_id)
+    if not row.track_inventory:
+        return int(row.product_id), False
+    _watch(variant_id, row[: len(_AFTER)], -quantity)
+    _moved(variant_id, reason=StockReason.RESERVATION, reserved=quantity, reference=reference)
+    return int(row.product_id), row.stock_on_hand - row.reserved <= 0
+
+
+@functools.cache
+def _reserve_statement() -> sa.Update:
+    """:func:`reserve`'s guarded UPDATE, built once per process (the variant and quantity
+    bound at each run): building it cost a tenth of a millisecond of every paying press."""
+    quantity = sa.bindparam("quantity", type_=sa.Integer)
+    return (
         sa.update(Variant)
         .where(
-            Variant.id == variant_id,
+            Variant.id == sa.bindparam("variant_id", type_=sa.Integer),
             sa.or_(
                 Variant.track_inventory.is_(False),
                 Variant.stock_on_hand - Variant.reserved >= quantity,
@@ -333,14 +350,7 @@ def reserve(variant_id: int, quantity: int, *, reference: str) -> tuple[int, boo
         )
         .returning(*_AFTER, Variant.product_id)
         .execution_options(synchronize_session=False)
-    ).first()
-    if row is None:
-        raise InsufficientStock("Not enough stock left to reserve.", variant_id=variant_id)
-    if not row.track_inventory:
-        return int(row.product_id), False
-    _watch(variant_id, row[: len(_AFTER)], -quantity)
-    _moved(variant_id, reason=StockReason.RESERVATION, reserved=quantity, reference=reference)
-    return int(row.product_id), row.stock_on_hand - row.reserved <= 0
+    )
 
 
 def held_for(reference: str, variant_ids: Iterable[int]) -> dict[int, int]:

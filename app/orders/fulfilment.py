@@ -7,6 +7,7 @@ each one sends the customer its email through ``notify()`` (queued after the com
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,12 +38,18 @@ class FulfilmentError(ShopError):
 def lock_order(order_id: int) -> Order | None:
     """The order, re-read and locked for this transaction (PostgreSQL; SQLite form posts hold
     the database's write lock from their first statement)."""
-    return db.session.execute(
+    return db.session.execute(_lock_statement(), {"order_id": order_id}).scalar_one_or_none()
+
+
+@functools.cache
+def _lock_statement() -> sa.Select[Order]:
+    """:func:`lock_order`'s query, built once per process (the id bound at each run)."""
+    return (
         sa.select(Order)
-        .where(Order.id == order_id)
+        .where(Order.id == sa.bindparam("order_id", type_=sa.Integer))
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    )
 
 
 def _move(order: Order, to: str, *, actor_id: int | None, note: str = "") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -66,12 +67,16 @@ def tax_on(amount: int, rate_bp: int, inclusive: bool) -> int:
 
 def active_methods() -> list[ShippingMethod]:
     """Every method offered somewhere (read on each call: staff edits apply at once)."""
-    return list(
-        db.session.execute(
-            sa.select(ShippingMethod)
-            .where(ShippingMethod.active.is_(True))
-            .order_by(ShippingMethod.position, ShippingMethod.id)
-        ).scalars()
+    return list(db.session.execute(_methods_statement()).scalars())
+
+
+@functools.cache
+def _methods_statement() -> sa.Select[ShippingMethod]:
+    """:func:`active_methods`' query, built once per process."""
+    return (
+        sa.select(ShippingMethod)
+        .where(ShippingMethod.active.is_(True))
+        .order_by(ShippingMethod.position, ShippingMethod.id)
     )
 
 
@@ -86,18 +91,21 @@ def shipping_cost(method: ShippingMethod, subtotal: int) -> int:
 
 
 def tax_rate_for(country: str, region: str = "") -> TaxRate | None:
-    rows = (
-        db.session.execute(
-            sa.select(TaxRate).where(
-                TaxRate.country == country.upper(), TaxRate.region.in_([region or "", ""])
-            )
-        )
-        .scalars()
-        .all()
-    )
+    where = {"country": country.upper(), "region": region or ""}
+    rows = db.session.execute(_rates_statement(), where).scalars().all()
     return next(
         (r for r in rows if r.region and r.region == region),
         next((r for r in rows if not r.region), None),
+    )
+
+
+@functools.cache
+def _rates_statement() -> sa.Select[TaxRate]:
+    """:func:`tax_rate_for`'s query (the country's rate and its region's), built once per
+    process, the place bound at each run."""
+    return sa.select(TaxRate).where(
+        TaxRate.country == sa.bindparam("country", type_=TaxRate.country.type),
+        TaxRate.region.in_([sa.bindparam("region", type_=TaxRate.region.type), ""]),
     )
 
 

@@ -9,6 +9,7 @@ answer and refuses other parameters), and is refused in production by config.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
 
-from app.db import upsert
+from app.db import bound_values, upsert
 from app.extensions import db
 from app.notifications.rendering import external_url
 from app.payments.models import SandboxCard, SandboxCustomer, SandboxSession
@@ -119,28 +120,25 @@ def create_checkout_session(
     if fresh:
         # Two sends of one request at the same moment (a double press replaying the first
         # one's attempt): one session, as Stripe gives; the second waits for the first.
-        created = db.session.scalars(
-            upsert(SandboxSession)
-            .values(
-                id="cs_sandbox_" + secrets.token_urlsafe(18),
-                status="open",
-                payment_status="unpaid",
-                amount_total=sum(i["unit_amount"] * i["quantity"] for i in line_items),
-                currency=sent["currency"],
-                customer_email=sent["customer_email"],
-                client_reference_id=client_reference_id,
-                metadata_=sent["metadata"],
-                line_items=line_items,
-                success_url=success_url,
-                cancel_url=cancel_url,
-                payment_intent="",
-                idempotency_key=idempotency_key,
-                expires_at=int(expires_at),
-                customer=sent["customer"],
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(SandboxSession)
-        ).one_or_none()
+        values = {
+            "id": "cs_sandbox_" + secrets.token_urlsafe(18),
+            "status": "open",
+            "payment_status": "unpaid",
+            "amount_total": sum(i["unit_amount"] * i["quantity"] for i in line_items),
+            "currency": sent["currency"],
+            "customer_email": sent["customer_email"],
+            "client_reference_id": client_reference_id,
+            "metadata_": sent["metadata"],
+            "line_items": line_items,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "payment_intent": "",
+            "idempotency_key": idempotency_key,
+            "expires_at": int(expires_at),
+            "customer": sent["customer"],
+        }
+        statement = _session_insert(db.engine.dialect.name)
+        created = db.session.scalars(statement, values).one_or_none()
         if created is not None:
             return _as_dataclass(created)
     existing = db.session.execute(
@@ -161,6 +159,23 @@ def create_checkout_session(
             param="expires_at",
         )
     raise PaymentsUnavailable()  # the key's first request rolled back meanwhile: try again
+
+
+@functools.cache
+def _session_insert(dialect: str) -> Any:
+    """The INSERT of a new session, built once per process and database (``dialect``: its
+    name, as :func:`app.db.upsert` picks it), its values bound at each run."""
+    names = (
+        "id", "status", "payment_status", "amount_total", "currency", "customer_email",
+        "client_reference_id", "metadata_", "line_items", "success_url", "cancel_url",
+        "payment_intent", "idempotency_key", "expires_at", "customer",
+    )  # fmt: skip
+    return (
+        upsert(SandboxSession)
+        .values(bound_values(SandboxSession, names))
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(SandboxSession)
+    )
 
 
 def _sent_with(row: SandboxSession) -> dict[str, Any]:
