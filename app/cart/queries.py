@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from app.cart.models import Cart, CartLine, SavedItem
-from app.catalog.models import Product, ProductStatus, Variant
+from app.catalog.models import Category, Product, ProductStatus, Variant
 from app.extensions import db
 from app.promotions.rules import NO_DEAL, Deal, Line
 from app.promotions.services import Shopper, deal_for
@@ -75,9 +75,13 @@ def _lines_statement(*, shown: bool, own: bool, signed_in: bool) -> sa.Select[An
     it is a third of a cart page's database work (SQLAlchemy caches the SQL, not the
     statement objects), and every cart runs it with its own bound values."""
     product = joinedload(CartLine.variant).joinedload(Variant.product)
-    options = [product.joinedload(Product.category)]
     if shown:  # joined, not a query of their own: a cart has few lines, a product few pictures
-        options.append(product.joinedload(Product.images))
+        options = [product.joinedload(Product.category), product.joinedload(Product.images)]
+    else:  # paying reads a product's name and status and its category's path, nothing more
+        options = [
+            product.load_only(Product.name, Product.status),
+            product.joinedload(Product.category).load_only(Category.id_path),
+        ]
     columns: list[Any] = [CartLine]
     if not own:
         columns.append(_own_held(signed_in))
