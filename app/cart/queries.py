@@ -49,23 +49,81 @@ def own_reservations(cart: Cart) -> dict[int, int]:
     return {variant_id: int(quantity) for variant_id, quantity in rows if variant_id is not None}
 
 
-def _own_held(signed_in: bool) -> sa.ScalarSelect[int]:
+def _own_held(signed_in: bool, *, with_cart: bool = False) -> sa.ScalarSelect[int]:
     """:func:`own_reservations` of the line's variant, as a column of the cart's lines query
-    (no round trip of its own); the cart's owner as bound parameters (placed_from_values)."""
+    (no round trip of its own); the cart's owner as bound parameters (placed_from_values).
+    ``with_cart``: the statement reads the cart too, and the cart's id is its column."""
     from app.orders.models import Order, OrderLine
     from app.orders.services import holding_stock, placed_from_bound
 
-    return (
+    held = (
         sa.select(sa.func.coalesce(sa.func.sum(OrderLine.quantity), 0))
         .join(Order, Order.id == OrderLine.order_id)
         .where(
-            placed_from_bound(signed_in),
+            placed_from_bound(signed_in, cart_id=Cart.id if with_cart else None),
             holding_stock(),
             OrderLine.variant_id == CartLine.variant_id,
         )
-        .correlate(CartLine)
-        .scalar_subquery()
     )
+    outer = (CartLine, Cart) if with_cart else (CartLine,)
+    return held.correlate(*outer).scalar_subquery()
+
+
+def _line_options(shown: bool) -> list[Any]:
+    product = joinedload(CartLine.variant).joinedload(Variant.product)
+    if shown:  # joined, not a query of their own: a cart has few lines, a product few pictures
+        return [product.joinedload(Product.category), product.joinedload(Product.images)]
+    # Paying reads a product's name and status and its category's path, nothing more.
+    return [
+        product.load_only(Product.name, Product.status),
+        product.joinedload(Product.category).load_only(Category.id_path),
+    ]
+
+
+@functools.cache
+def locked_cart_statement(*, signed_in: bool) -> sa.Select[Cart, CartLine, int]:
+    """The shopper's cart read with its row lock and, in the same statement, its lines as
+    paying reads them (:func:`build_cart_view` with ``shown=False``): a press of Pay, and
+    in a rush for the last units most presses are refused right after it, with this one
+    statement. The owner bound: ``user_id`` (signed in), else ``token`` and its hash
+    ``owner_token`` (:func:`app.orders.services.placed_from_values`). Built once per process.
+
+    Each row is the cart, one of its lines (None for an empty cart) and that line's units
+    the cart's own unpaid orders hold. FOR UPDATE OF carts: the lines' rows and the stock
+    are read, not locked (paying locks the stock last, app/inventory/services.py)."""
+    if signed_in:
+        user_id = sa.bindparam("user_id", type_=sa.Integer)
+        owner = Cart.user_id == user_id
+    else:
+        owner = sa.and_(
+            Cart.token == sa.bindparam("token", type_=Cart.token.type), Cart.user_id.is_(None)
+        )
+    return (
+        sa.select(Cart, CartLine, _own_held(signed_in, with_cart=True))
+        .outerjoin(CartLine, CartLine.cart_id == Cart.id)
+        .where(owner)
+        .order_by(CartLine.id)
+        .options(*_line_options(shown=False))
+        .with_for_update(of=Cart)
+        .execution_options(populate_existing=True)
+    )
+
+
+LINES_READ = "cart lines read with the cart's lock"
+
+
+def keep_lines_read(cart: Cart, rows: list[tuple[CartLine, int]]) -> None:
+    """Hand the lines :func:`locked_cart_statement` read to this transaction's next
+    :func:`build_cart_view` of ``cart`` for paying (once: a later view reads them again)."""
+    db.session.info[LINES_READ] = (db.session().get_transaction(), cart.id, rows)
+
+
+def _lines_read(cart: Cart) -> list[tuple[CartLine, int]] | None:
+    transaction, cart_id, rows = db.session.info.pop(LINES_READ, (None, None, None))
+    current = db.session().get_transaction()
+    if cart_id != cart.id or current is None or transaction is not current:
+        return None
+    return rows
 
 
 @functools.cache
@@ -74,14 +132,7 @@ def _lines_statement(*, shown: bool, own: bool, signed_in: bool) -> sa.Select[An
     the cart's own reservations per line unless ``own``), built once per process: building
     it is a third of a cart page's database work (SQLAlchemy caches the SQL, not the
     statement objects), and every cart runs it with its own bound values."""
-    product = joinedload(CartLine.variant).joinedload(Variant.product)
-    if shown:  # joined, not a query of their own: a cart has few lines, a product few pictures
-        options = [product.joinedload(Product.category), product.joinedload(Product.images)]
-    else:  # paying reads a product's name and status and its category's path, nothing more
-        options = [
-            product.load_only(Product.name, Product.status),
-            product.joinedload(Product.category).load_only(Category.id_path),
-        ]
+    options = _line_options(shown)
     columns: list[Any] = [CartLine]
     if not own:
         columns.append(_own_held(signed_in))
@@ -241,11 +292,14 @@ def build_cart_view(
         return CartView(None, [], [], 0, 0, currency)
     from app.orders.services import placed_from_values
 
-    statement = _lines_statement(shown=shown, own=own is not None, signed_in=bool(cart.user_id))
-    values: dict[str, Any] = {"cart_id": cart.id}
-    if own is None:
-        values.update(placed_from_values(cart))
-    rows = db.session.execute(statement, values).unique().all()
+    rows: Any = _lines_read(cart) if not shown and own is None else None
+    if rows is None:
+        signed_in = bool(cart.user_id)
+        statement = _lines_statement(shown=shown, own=own is not None, signed_in=signed_in)
+        values: dict[str, Any] = {"cart_id": cart.id}
+        if own is None:
+            values.update(placed_from_values(cart))
+        rows = db.session.execute(statement, values).unique().all()
     lines = [row[0] for row in rows]
     if own is None:
         own = {row[0].variant_id: int(row[1]) for row in rows if row[1]}

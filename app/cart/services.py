@@ -17,6 +17,8 @@ from app.cart.queries import (
     CartView,
     available_for,
     build_cart_view,
+    keep_lines_read,
+    locked_cart_statement,
     own_reservations,
     own_unpaid_orders,
     promotion_lines,
@@ -61,34 +63,49 @@ def new_guest_token() -> str:
 
 def find_cart(*, user_id: int | None, token: str | None, lock: bool = False) -> Cart | None:
     """The caller's own cart only: by signed-in user, else by the guest token. ``lock``:
-    read and locked in one statement, for paying (see :func:`locked_now`)."""
+    read and locked, for paying (see :func:`locked_now`), with its lines in the same
+    statement (:func:`app.cart.queries.locked_cart_statement`)."""
     if user_id is not None:
         owner: dict[str, object] = {"user_id": user_id}
     elif token:
         owner = {"token": token}
     else:
         return None
-    query = _cart_statement(signed_in=user_id is not None, lock=lock)
-    cart = db.session.execute(query, owner).scalar_one_or_none()
-    if cart is not None and lock:
-        db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
+    if lock:
+        cart = _find_locked(owner)
+    else:
+        query = _cart_statement(signed_in=user_id is not None)
+        cart = db.session.execute(query, owner).scalar_one_or_none()
     if cart is not None and cart.expires_at <= utcnow():
         return None
     return cart
 
 
-@functools.cache
-def _cart_statement(*, signed_in: bool, lock: bool) -> sa.Select[Cart]:
-    """:func:`find_cart`'s query, built once per process (the owner bound at each run): it
-    is the first statement of every cart page and every press of Pay."""
+def _find_locked(owner: dict[str, object]) -> Cart | None:
+    from app.orders.services import cart_token_hash
+
+    signed_in = "user_id" in owner
     if signed_in:
-        query = sa.select(Cart).where(Cart.user_id == sa.bindparam("user_id", type_=sa.Integer))
+        values = {**owner, "owner_user": owner["user_id"]}
     else:
-        token = sa.bindparam("token", type_=Cart.token.type)
-        query = sa.select(Cart).where(Cart.token == token, Cart.user_id.is_(None))
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return query
+        values = {**owner, "owner_token": cart_token_hash(str(owner["token"]))}
+    rows = db.session.execute(locked_cart_statement(signed_in=signed_in), values).all()
+    if not rows:
+        return None
+    cart: Cart = rows[0][0]
+    db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
+    keep_lines_read(cart, [(line, own) for _, line, own in rows if line is not None])
+    return cart
+
+
+@functools.cache
+def _cart_statement(*, signed_in: bool) -> sa.Select[Cart]:
+    """:func:`find_cart`'s query, built once per process (the owner bound at each run): it
+    is the first statement of every cart page."""
+    if signed_in:
+        return sa.select(Cart).where(Cart.user_id == sa.bindparam("user_id", type_=sa.Integer))
+    token = sa.bindparam("token", type_=Cart.token.type)
+    return sa.select(Cart).where(Cart.token == token, Cart.user_id.is_(None))
 
 
 def get_or_create_cart(*, user_id: int | None, token: str | None, new: bool = False) -> Cart:

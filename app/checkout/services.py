@@ -253,7 +253,7 @@ def _refuse_early(find: Callable[[bool], Cart | None]) -> None:
     if db.engine.dialect.name != "sqlite":
         return
     with read_phase("checkout-stock-check"):
-        cart = find(False)
+        cart = find(True)  # SQLite locks no rows: the cart and its lines in one statement
         if cart is not None:
             check_cart(build_cart_view(cart, shown=False))
 

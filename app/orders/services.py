@@ -77,13 +77,14 @@ def _placed_from(signed_in: bool, cart_id: Any, user_id: Any, token_hash: Any) -
     )
 
 
-def placed_from_bound(signed_in: bool) -> sa.ColumnElement[bool]:
+def placed_from_bound(signed_in: bool, *, cart_id: Any = None) -> sa.ColumnElement[bool]:
     """:func:`placed_from` with bound parameters (``owner_cart``, ``owner_user``,
     ``owner_token``), for a statement built once and run for any cart with
-    :func:`placed_from_values`."""
+    :func:`placed_from_values`. ``cart_id``: the cart's id as a column of the statement (the
+    cart read in the same statement) instead of ``owner_cart``."""
     return _placed_from(
         signed_in,
-        sa.bindparam("owner_cart"),
+        sa.bindparam("owner_cart") if cart_id is None else cart_id,
         sa.bindparam("owner_user"),
         sa.bindparam("owner_token"),
     )
