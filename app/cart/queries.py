@@ -81,31 +81,49 @@ def _line_options(shown: bool) -> list[Any]:
 
 
 @functools.cache
-def locked_cart_statement(*, signed_in: bool) -> sa.Select[Cart, CartLine, int]:
+def locked_cart_statement(*, signed_in: bool, dialect: str) -> sa.Select[Any]:
     """The shopper's cart read with its row lock and, in the same statement, its lines as
     paying reads them (:func:`build_cart_view` with ``shown=False``): a press of Pay, and
     in a rush for the last units most presses are refused right after it, with this one
     statement. The owner bound: ``user_id`` (signed in), else ``token`` and its hash
-    ``owner_token`` (:func:`app.orders.services.placed_from_values`). Built once per process.
+    ``owner_token`` (:func:`app.orders.services.placed_from_values`). Built once per process
+    and database (``dialect``: its name).
 
     Each row is the cart, one of its lines (None for an empty cart) and that line's units
-    the cart's own unpaid orders hold. FOR UPDATE OF carts: the lines' rows and the stock
-    are read, not locked (paying locks the stock last, app/inventory/services.py)."""
+    the cart's own unpaid orders hold; the lines' rows and the stock are read, not locked
+    (paying locks the stock last, app/inventory/services.py).
+
+    PostgreSQL reads the joined rows as of the statement's start, and locks the cart when it
+    gets to it: lines changed by someone who held the cart meanwhile would be older than the
+    lock. So the cart is locked ``SKIP LOCKED`` (no row: someone holds it now, and the caller
+    waits for the lock and reads the lines after it, as two statements), and a fourth column,
+    ``unchanged``, says whether the row it locked is the version the statement read (False:
+    changed and committed in between, the lines are to be read again). Every change of a
+    cart's lines updates the cart's row (:func:`app.cart.services.touch`) or holds its lock
+    until it commits."""
     if signed_in:
-        user_id = sa.bindparam("user_id", type_=sa.Integer)
-        owner = Cart.user_id == user_id
+        owner = Cart.user_id == sa.bindparam("user_id", type_=sa.Integer)
     else:
-        owner = sa.and_(
-            Cart.token == sa.bindparam("token", type_=Cart.token.type), Cart.user_id.is_(None)
-        )
-    return (
+        token = sa.bindparam("token", type_=Cart.token.type)
+        owner = sa.and_(Cart.token == token, Cart.user_id.is_(None))
+    query: Any = (
         sa.select(Cart, CartLine, _own_held(signed_in, with_cart=True))
         .outerjoin(CartLine, CartLine.cart_id == Cart.id)
         .where(owner)
         .order_by(CartLine.id)
         .options(*_line_options(shown=False))
-        .with_for_update(of=Cart)
         .execution_options(populate_existing=True)
+    )
+    if dialect != "postgresql":  # SQLite: a form post holds the database's write lock
+        return query
+    # The cart as the statement read it, beside the version its lock found (a row updated
+    # meanwhile is locked at its newest version; an unlocked table keeps what it read).
+    seen = Cart.__table__.alias("seen")
+    unchanged = sa.literal_column("seen.ctid = carts.ctid", sa.Boolean).label("unchanged")
+    return (
+        query.add_columns(unchanged)
+        .join(seen, seen.c.id == Cart.id)
+        .with_for_update(of=Cart, skip_locked=True)
     )
 
 

@@ -82,6 +82,8 @@ def find_cart(*, user_id: int | None, token: str | None, lock: bool = False) -> 
 
 
 def _find_locked(owner: dict[str, object]) -> Cart | None:
+    """The cart locked, and its lines handed to the paying view when they were read with it
+    (:func:`app.cart.queries.locked_cart_statement`)."""
     from app.orders.services import cart_token_hash
 
     signed_in = "user_id" in owner
@@ -89,12 +91,33 @@ def _find_locked(owner: dict[str, object]) -> Cart | None:
         values = {**owner, "owner_user": owner["user_id"]}
     else:
         values = {**owner, "owner_token": cart_token_hash(str(owner["token"]))}
-    rows = db.session.execute(locked_cart_statement(signed_in=signed_in), values).all()
+    dialect = db.engine.dialect.name
+    statement = locked_cart_statement(signed_in=signed_in, dialect=dialect)
+    rows = db.session.execute(statement, values).all()
+    if not rows and dialect == "postgresql":  # held by someone right now, or no cart
+        return _wait_for_lock(owner)
     if not rows:
         return None
     cart: Cart = rows[0][0]
     db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
-    keep_lines_read(cart, [(line, own) for _, line, own in rows if line is not None])
+    lines = [(row[1], row[2]) for row in rows if row[1] is not None]
+    if dialect == "postgresql" and not rows[0][3]:
+        # Changed between the statement's start and its lock: its lines are read again.
+        for line, _ in lines:
+            db.session.expire(line)
+            db.session.expire(line.variant)
+        return cart
+    keep_lines_read(cart, lines)
+    return cart
+
+
+def _wait_for_lock(owner: dict[str, object]) -> Cart | None:
+    """The cart, once whoever holds it lets go (its lines are read after, not with it)."""
+    query = _cart_statement(signed_in="user_id" in owner)
+    query = query.with_for_update().execution_options(populate_existing=True)
+    cart = db.session.execute(query, owner).scalar_one_or_none()
+    if cart is not None:
+        db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
     return cart
 
 
