@@ -94,13 +94,12 @@ def locked_cart_statement(*, signed_in: bool, dialect: str) -> sa.Select[Any]:
     (paying locks the stock last, app/inventory/services.py).
 
     PostgreSQL reads the joined rows as of the statement's start, and locks the cart when it
-    gets to it: lines changed by someone who held the cart meanwhile would be older than the
-    lock. So the cart is locked ``SKIP LOCKED`` (no row: someone holds it now, and the caller
-    waits for the lock and reads the lines after it, as two statements), and a fourth column,
-    ``unchanged``, says whether the row it locked is the version the statement read (False:
-    changed and committed in between, the lines are to be read again). Every change of a
-    cart's lines updates the cart's row (:func:`app.cart.services.touch`) or holds its lock
-    until it commits."""
+    gets to it: lines changed by whoever held the cart meanwhile would be older than the
+    lock. A fourth column, ``unchanged``, says whether the cart row it locked is the version
+    the statement read (False: changed and committed in between, so the lines are to be
+    read again). Every change of a cart's lines made under the cart's lock updates the
+    cart's row (:func:`app.cart.services.touch`); a holder that changes no line (a second
+    press, the details form) leaves it as it was, and the lines are current."""
     if signed_in:
         owner = Cart.user_id == sa.bindparam("user_id", type_=sa.Integer)
     else:
@@ -120,11 +119,7 @@ def locked_cart_statement(*, signed_in: bool, dialect: str) -> sa.Select[Any]:
     # meanwhile is locked at its newest version; an unlocked table keeps what it read).
     seen = Cart.__table__.alias("seen")
     unchanged = sa.literal_column("seen.ctid = carts.ctid", sa.Boolean).label("unchanged")
-    return (
-        query.add_columns(unchanged)
-        .join(seen, seen.c.id == Cart.id)
-        .with_for_update(of=Cart, skip_locked=True)
-    )
+    return query.add_columns(unchanged).join(seen, seen.c.id == Cart.id).with_for_update(of=Cart)
 
 
 LINES_READ = "cart lines read with the cart's lock"

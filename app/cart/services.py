@@ -82,8 +82,8 @@ def find_cart(*, user_id: int | None, token: str | None, lock: bool = False) -> 
 
 
 def _find_locked(owner: dict[str, object]) -> Cart | None:
-    """The cart locked, and its lines handed to the paying view when they were read with it
-    (:func:`app.cart.queries.locked_cart_statement`)."""
+    """The cart locked, and its lines handed to the paying view when they are as the lock
+    found them (:func:`app.cart.queries.locked_cart_statement`)."""
     from app.orders.services import cart_token_hash
 
     signed_in = "user_id" in owner
@@ -94,30 +94,21 @@ def _find_locked(owner: dict[str, object]) -> Cart | None:
     dialect = db.engine.dialect.name
     statement = locked_cart_statement(signed_in=signed_in, dialect=dialect)
     rows = db.session.execute(statement, values).all()
-    if not rows and dialect == "postgresql":  # held by someone right now, or no cart
-        return _wait_for_lock(owner)
     if not rows:
         return None
     cart: Cart = rows[0][0]
     db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
     lines = [(row[1], row[2]) for row in rows if row[1] is not None]
     if dialect == "postgresql" and not rows[0][3]:
-        # Changed between the statement's start and its lock: its lines are read again.
+        # Changed between the statement's start and its lock (another tab's change it
+        # waited for): the lines are read again, those it read forgotten (a removed one
+        # included, so its variant is taken before the line is expired).
         for line, _ in lines:
+            variant = line.variant
             db.session.expire(line)
-            db.session.expire(line.variant)
+            db.session.expire(variant)
         return cart
     keep_lines_read(cart, lines)
-    return cart
-
-
-def _wait_for_lock(owner: dict[str, object]) -> Cart | None:
-    """The cart, once whoever holds it lets go (its lines are read after, not with it)."""
-    query = _cart_statement(signed_in="user_id" in owner)
-    query = query.with_for_update().execution_options(populate_existing=True)
-    cart = db.session.execute(query, owner).scalar_one_or_none()
-    if cart is not None:
-        db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
     return cart
 
 

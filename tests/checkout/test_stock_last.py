@@ -391,84 +391,106 @@ def test_a_press_for_what_sold_out_does_not_wait_for_a_writer(own_app):
     assert "Out of stock" in page
 
 
-def _changing_quantity(engine: sa.Engine, variant_id: int, quantity: int, hold: float):
-    """Another tab changing the cart's line as the cart page does (the line, then the cart
-    touched, one transaction), holding it ``hold`` s before it commits; started in a thread.
-    Returns (thread, holding, done)."""
-    holding, done = threading.Event(), threading.Event()
+def _press_waiting(engine: sa.Engine) -> None:
+    """Until a statement of another connection waits for a lock (PostgreSQL), at most 5 s;
+    SQLite shows no waiters: there a form post waits for the write lock, ``HOLD`` s."""
+    if engine.dialect.name != "postgresql":
+        time.sleep(HOLD)
+        return
+    deadline = time.monotonic() + 5
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            ).scalar_one()
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("nothing waited for the cart's lock")
+
+
+def _another_tab(engine: sa.Engine, cart_id: int, change: str) -> threading.Thread:
+    """Another tab changing the cart as the cart page does (its lines, then the cart touched,
+    one transaction), committing only once the press waits for it; started in a thread."""
+    holding = threading.Event()
 
     def writer() -> None:
         with engine.begin() as conn:
-            cart_id = conn.execute(
-                sa.text("SELECT cart_id FROM cart_lines WHERE variant_id = :v"), {"v": variant_id}
-            ).scalar_one()
-            conn.execute(
-                sa.text("UPDATE cart_lines SET quantity = :q WHERE cart_id = :c"),
-                {"q": quantity, "c": cart_id},
-            )
+            if engine.dialect.name == "postgresql":  # SQLite: the write lock, from BEGIN
+                lock = "SELECT id FROM carts WHERE id = :c FOR UPDATE"
+                conn.execute(sa.text(lock), {"c": cart_id})
+            conn.execute(sa.text(change), {"c": cart_id})
             conn.execute(
                 sa.text("UPDATE carts SET updated_at = updated_at WHERE id = :c"), {"c": cart_id}
             )
             holding.set()
-            done.wait(hold)
+            _press_waiting(engine)
 
     thread = threading.Thread(target=writer)
     thread.start()
     assert holding.wait(5)
-    return thread, done
+    return thread
 
 
-@pytest.mark.parametrize("waits_in_the_statement", [False, True])
-def test_a_press_waiting_for_a_change_of_its_cart_pays_for_the_cart_as_changed(
-    own_app, monkeypatch, waits_in_the_statement
-):
-    """Pay pressed while another tab's quantity change holds the cart: the press waits for
-    it and the order is the cart as changed (3 mugs), never the lines as they were before
-    the press got the cart's lock (PostgreSQL reads a statement's joined rows as of its
-    start: the cart read with its lines in one statement must not take them from there).
-    ``waits_in_the_statement``: the one statement waits for the lock instead of skipping a
-    held cart, as when the change commits between its start and its lock; the lines it
-    read are then flagged and read again."""
-    from app.cart import services as cart_services
-    from app.cart.models import Cart
+FIRST_LINE = "(SELECT min(id) FROM cart_lines WHERE cart_id = :c)"
+CHANGES = {  # what the other tab does, and the order's (mugs, plates) after it
+    "three mugs": (f"UPDATE cart_lines SET quantity = 3 WHERE id = {FIRST_LINE}", (3, 1)),
+    "the plate removed": (
+        f"DELETE FROM cart_lines WHERE cart_id = :c AND id <> {FIRST_LINE}",
+        (1, 0),
+    ),
+}
 
-    if waits_in_the_statement:
-        made = cart_services.locked_cart_statement
 
-        def waiting(**kwargs):
-            statement = made(**kwargs)
-            return (
-                statement.with_for_update(of=Cart) if "unchanged" in str(statement) else statement
-            )
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_press_waiting_for_a_change_of_its_cart_pays_for_the_cart_as_changed(own_app, change):
+    """Pay pressed while another tab's change (3 mugs instead of 1; the plate removed) holds
+    the cart: the press waits for it and the order is the cart as changed, never the lines
+    as they were before the press got the cart's lock (PostgreSQL reads a statement's joined
+    rows as of its start: the cart read with its lines in one statement must not keep
+    them)."""
+    from app.cart.models import CartLine
 
-        monkeypatch.setattr(cart_services, "locked_cart_statement", waiting)
     app = own_app
+    tag = uuid.uuid4().hex[:6]
     with app.app_context(), unit_of_work():
-        variant_id = factories.product(f"Tab Mug {uuid.uuid4().hex[:6]}", stock=10).variants[0].id
-    email = f"two-tabs-{int(waits_in_the_statement)}@example.com"
-    client = _ready(app, variant_id, email)
+        mug = factories.product(f"Tab Mug {tag}", stock=10).variants[0].id
+        plate = factories.product(f"Tab Plate {tag}", stock=10).variants[0].id
+    email = f"two-tabs-{tag}@example.com"
+    client = app.test_client()
+    add_to_cart(client, mug)
+    add_to_cart(client, plate)
+    submit_details(client, email=email)
     review = token(client, "/checkout/review")
     with app.app_context():
         engine = db.engine
-    thread, done = _changing_quantity(engine, variant_id, 3, HOLD)
+        cart_id = db.session.execute(
+            sa.select(CartLine.cart_id).where(CartLine.variant_id == mug)
+        ).scalar_one()
+    statement, (mugs, plates) = CHANGES[change]
+    thread = _another_tab(engine, cart_id, statement)
     try:
         response = client.post("/checkout/pay", data={"csrf_token": review, "accept_terms": "y"})
     finally:
-        done.set()
         thread.join()
     assert response.status_code == 303 and "/sandbox/checkout/" in response.headers["Location"]
     with app.app_context():
         order = db.session.execute(sa.select(Order).where(Order.email == email)).scalar_one()
-        assert [line.quantity for line in order.lines] == [3]
-        assert db.session.get(Variant, variant_id).reserved == 3
+        bought = {line.variant_id: line.quantity for line in order.lines}
+        assert bought == {v: n for v, n in ((mug, mugs), (plate, plates)) if n}
+        assert db.session.get(Variant, mug).reserved == mugs
+        assert db.session.get(Variant, plate).reserved == plates
 
 
 def test_the_locked_cart_says_when_its_row_changed_after_the_lines_were_read(own_app):
     """The one-statement read of a cart and its lines (PostgreSQL) flags a cart whose row
-    another transaction changed and committed between the statement's start and its lock:
-    its lines are as they were, so the press reads them again. Shown here with the lock
-    waited for (the press itself skips a held cart and waits with two statements); SQLite
-    has neither row locks nor the flag: a form post holds the database's write lock."""
+    another transaction changed and committed while the statement waited for its lock: its
+    lines are as they were, so the press reads them again. SQLite has neither row locks nor
+    the flag: a form post holds the database's write lock."""
     from app.cart.models import Cart, CartLine
     from app.cart.queries import locked_cart_statement
     from app.orders.services import cart_token_hash
@@ -483,24 +505,15 @@ def test_the_locked_cart_says_when_its_row_changed_after_the_lines_were_read(own
         cart = db.session.execute(
             sa.select(Cart).join(CartLine).where(CartLine.variant_id == variant_id)
         ).scalar_one()
-        values = {"token": cart.token, "owner_token": cart_token_hash(cart.token)}
+        cart_id, values = cart.id, {"token": cart.token, "owner_token": cart_token_hash(cart.token)}
     statement = locked_cart_statement(signed_in=False, dialect=dialect)
     if dialect != "postgresql":
         assert "FOR UPDATE" not in str(statement) and "unchanged" not in str(statement)
         return
-    waited = statement.with_for_update(of=Cart)  # as the press would without SKIP LOCKED
-    thread, done = _changing_quantity(engine, variant_id, 3, HOLD)
+    thread = _another_tab(engine, cart_id, "UPDATE cart_lines SET quantity = 3 WHERE cart_id = :c")
     found: list = []
-
-    def press() -> None:
-        with app.app_context(), unit_of_work():
-            rows = db.session.execute(waited, values).all()
-            found.extend((row.unchanged, row[1].quantity) for row in rows)
-
-    presser = threading.Thread(target=press)
-    presser.start()
-    time.sleep(0.2)  # the press's statement has started and waits for the cart
-    done.set()
+    with app.app_context(), unit_of_work():
+        rows = db.session.execute(statement, values).all()
+        found.extend((row.unchanged, row[1].quantity) for row in rows)
     thread.join()
-    presser.join()
     assert found == [(False, 1)]  # changed; and why it matters: the lines as it started
