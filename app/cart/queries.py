@@ -125,10 +125,35 @@ def locked_cart_statement(*, signed_in: bool, dialect: str) -> sa.Select[Any]:
 LINES_READ = "cart lines read with the cart's lock"
 
 
-def keep_lines_read(cart: Cart, rows: list[tuple[CartLine, int]]) -> None:
-    """Hand the lines :func:`locked_cart_statement` read to this transaction's next
-    :func:`build_cart_view` of ``cart`` for paying (once: a later view reads them again)."""
-    db.session.info[LINES_READ] = (db.session().get_transaction(), cart.id, rows)
+def read_locked_cart(owner: dict[str, object]) -> Cart | None:
+    """The cart of ``owner`` (``user_id``, else ``token``) read with its row lock by
+    :func:`locked_cart_statement`; its lines go to this transaction's next
+    :func:`build_cart_view` for paying, once (a later view reads them again), unless the cart
+    changed while the statement waited for the lock: then they are read again."""
+    from app.orders.services import cart_token_hash
+
+    signed_in = "user_id" in owner
+    if signed_in:
+        values = {**owner, "owner_user": owner["user_id"]}
+    else:
+        values = {**owner, "owner_token": cart_token_hash(str(owner["token"]))}
+    dialect = db.engine.dialect.name
+    statement = locked_cart_statement(signed_in=signed_in, dialect=dialect)
+    rows = db.session.execute(statement, values).all()
+    if not rows:
+        return None
+    cart: Cart = rows[0][0]
+    lines = [(row[1], row[2]) for row in rows if row[1] is not None]
+    if dialect == "postgresql" and not rows[0][3]:
+        # Those it read are forgotten (a removed line included: its variant is taken
+        # before the line is expired, which would reload it).
+        for line, _ in lines:
+            variant = line.variant
+            db.session.expire(line)
+            db.session.expire(variant)
+        return cart
+    db.session.info[LINES_READ] = (db.session().get_transaction(), cart.id, lines)
+    return cart
 
 
 def _lines_read(cart: Cart) -> list[tuple[CartLine, int]] | None:

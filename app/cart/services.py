@@ -17,11 +17,10 @@ from app.cart.queries import (
     CartView,
     available_for,
     build_cart_view,
-    keep_lines_read,
-    locked_cart_statement,
     own_reservations,
     own_unpaid_orders,
     promotion_lines,
+    read_locked_cart,
     saved_filter,
 )
 from app.catalog.models import ProductStatus, Variant
@@ -82,33 +81,9 @@ def find_cart(*, user_id: int | None, token: str | None, lock: bool = False) -> 
 
 
 def _find_locked(owner: dict[str, object]) -> Cart | None:
-    """The cart locked, and its lines handed to the paying view when they are as the lock
-    found them (:func:`app.cart.queries.locked_cart_statement`)."""
-    from app.orders.services import cart_token_hash
-
-    signed_in = "user_id" in owner
-    if signed_in:
-        values = {**owner, "owner_user": owner["user_id"]}
-    else:
-        values = {**owner, "owner_token": cart_token_hash(str(owner["token"]))}
-    dialect = db.engine.dialect.name
-    statement = locked_cart_statement(signed_in=signed_in, dialect=dialect)
-    rows = db.session.execute(statement, values).all()
-    if not rows:
-        return None
-    cart: Cart = rows[0][0]
-    db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
-    lines = [(row[1], row[2]) for row in rows if row[1] is not None]
-    if dialect == "postgresql" and not rows[0][3]:
-        # Changed between the statement's start and its lock (another tab's change it
-        # waited for): the lines are read again, those it read forgotten (a removed one
-        # included, so its variant is taken before the line is expired).
-        for line, _ in lines:
-            variant = line.variant
-            db.session.expire(line)
-            db.session.expire(variant)
-        return cart
-    keep_lines_read(cart, lines)
+    cart = read_locked_cart(owner)
+    if cart is not None:
+        db.session.info[LOCKED_NOW] = (db.session().get_transaction(), cart.id)
     return cart
 
 

@@ -291,27 +291,20 @@ def record_first(
         "updated_at": now,
     }
     # Two of them at once: one row, and neither fails.
-    statement = _payment_insert(db.engine.dialect.name)
+    statement = _payment_insert(db.engine.dialect.name, tuple(values))
     stored = db.session.scalars(statement, values).one_or_none()
     payment = stored or payment_for_session(session.id)
     assert payment is not None
     return Recorded(payment, stored is not None, newest)
 
 
-_PAYMENT_COLUMNS = (
-    "order_id", "provider", "session_id", "checkout_url", "expires_at", "attempt", "amount",
-    "amount_refunded", "amount_refund_pending", "currency", "status", "failure_reason",
-    "payment_intent", "created_at", "updated_at",
-)  # fmt: skip
-
-
 @cache
-def _payment_insert(dialect: str) -> Any:
-    """:func:`record_first`'s INSERT, built once per process and database (``dialect``:
-    its name, as :func:`app.db.upsert` picks it), the row's values bound at each run."""
+def _payment_insert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """:func:`record_first`'s INSERT of ``columns``, built once per process and database
+    (``dialect``: its name, as :func:`app.db.upsert` picks it), the values bound at each run."""
     return (
         upsert(Payment)
-        .values(bound_values(Payment, _PAYMENT_COLUMNS))
+        .values(bound_values(Payment, columns))
         .on_conflict_do_nothing(index_elements=["session_id"])
         .returning(Payment)
     )

@@ -137,7 +137,7 @@ def create_checkout_session(
             "expires_at": int(expires_at),
             "customer": sent["customer"],
         }
-        statement = _session_insert(db.engine.dialect.name)
+        statement = _session_insert(db.engine.dialect.name, tuple(values))
         created = db.session.scalars(statement, values).one_or_none()
         if created is not None:
             return _as_dataclass(created)
@@ -162,17 +162,12 @@ def create_checkout_session(
 
 
 @functools.cache
-def _session_insert(dialect: str) -> Any:
-    """The INSERT of a new session, built once per process and database (``dialect``: its
-    name, as :func:`app.db.upsert` picks it), its values bound at each run."""
-    names = (
-        "id", "status", "payment_status", "amount_total", "currency", "customer_email",
-        "client_reference_id", "metadata_", "line_items", "success_url", "cancel_url",
-        "payment_intent", "idempotency_key", "expires_at", "customer",
-    )  # fmt: skip
+def _session_insert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """The INSERT of a new session's ``columns``, built once per process and database
+    (``dialect``: its name, as :func:`app.db.upsert` picks it), the values bound at each run."""
     return (
         upsert(SandboxSession)
-        .values(bound_values(SandboxSession, names))
+        .values(bound_values(SandboxSession, columns))
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(SandboxSession)
     )
