@@ -32,8 +32,10 @@ from flask import current_app
 from app.checkout import tasks
 from app.checkout.models import CheckoutAttempt
 from app.db import after_commit, bound_values, upsert, utcnow
+from app.db_rows import insert_new
 from app.extensions import db
 from app.orders.models import Order
+from app.orders.services import order_rows
 from app.orders.states import UNPAID
 from app.payments import provider
 from app.payments.models import Payment, PaymentStatus
@@ -141,9 +143,10 @@ def new_attempt(
     customer: str | None = None,
 ) -> CheckoutAttempt:
     """Fix the next request for ``order`` (number, key, parameters, expiry) before sending it,
-    and hold the stock until a little after that session closes. ``first``: the order was
-    written by this transaction, so it has no attempts or sessions to count (it may not be
-    flushed yet: then it is written with the attempt, in one flush)."""
+    and hold the stock until a little after that session closes. ``first``: the order is new
+    (built by :func:`~app.orders.services.write_order` with ``flush=False``), so it has no
+    attempts or sessions to count, and its rows are written here with the attempt's.
+    Written with plain INSERTs (:func:`app.db_rows.insert_new`)."""
     number = 1
     if not first:
         numbers = [a.number for a in attempts_of(order)] + [p.attempt for p in order.payments]
@@ -164,11 +167,10 @@ def new_attempt(
         expires_at=expires,
         created_at=utcnow(),
     )
-    db.session.add(attempt)
     until = held_until(expires)
     if order.reservation_expires_at is None or order.reservation_expires_at < until:
         order.reservation_expires_at = until
-    db.session.flush()
+    insert_new([*order_rows(order), attempt] if first else [attempt])
     return attempt
 
 
@@ -233,7 +235,9 @@ def _resolve_statement() -> sa.Update:
         .where(CheckoutAttempt.id == sa.bindparam("attempt_id"))
         .values(resolved_at=sa.func.coalesce(CheckoutAttempt.resolved_at, now))
         .returning(CheckoutAttempt, newest.label("newest"))
-        .execution_options(populate_existing=True)
+        # The row comes back whole (RETURNING, populate_existing): nothing in the session
+        # needs matching against the WHERE clause first.
+        .execution_options(populate_existing=True, synchronize_session=False)
     )
 
 
@@ -307,6 +311,7 @@ def _payment_insert(dialect: str, columns: tuple[str, ...]) -> Any:
         .values(bound_values(Payment, columns))
         .on_conflict_do_nothing(index_elements=["session_id"])
         .returning(Payment)
+        .execution_options(dml_strategy="orm")
     )
 
 

@@ -19,6 +19,7 @@ from flask import current_app
 
 from app.core.shop_errors import ShopError
 from app.db import affected, savepoint, utcnow
+from app.db_rows import insert_new
 from app.extensions import db
 from app.inventory.services import (
     InsufficientStock,
@@ -174,8 +175,10 @@ def write_order(
     """The order's own rows — the order, its lines, its discounts (held) and its first event —
     without its stock or its codes' uses (:func:`reserve_order` takes those). Nothing another
     shopper waits on is locked by these inserts. A guest's order remembers the hash of its
-    cart's token (see :func:`placed_from`). ``flush=False``: added to the session only, for a
-    caller that adds rows of its own and writes them all in one flush."""
+    cart's token (see :func:`placed_from`). Written with plain INSERTs, not a flush
+    (:func:`app.db_rows.insert_new`). ``flush=False``: built only, not written nor in the
+    session, for a caller that writes it with rows of its own (:func:`order_rows` lists
+    them)."""
     from app.cart.models import Cart
 
     if not quote.lines:
@@ -226,19 +229,21 @@ def write_order(
             )
         )
     uses.record(order, quote.discounts)
-    db.session.add(order)
-    db.session.add(
-        OrderEvent(
-            order=order,
-            from_status="",
-            to_status=order.status,
-            note="order placed",
-            created_at=utcnow(),
-        )
+    OrderEvent(
+        order=order,  # among its events
+        from_status="",
+        to_status=order.status,
+        note="order placed",
+        created_at=utcnow(),
     )
     if flush:
-        db.session.flush()
+        insert_new(order_rows(order))
     return order
+
+
+def order_rows(order: Order) -> list[Any]:
+    """A new order's rows as :func:`write_order` built them, parents first."""
+    return [order, *order.lines, *order.discounts, *order.events]
 
 
 def reserve_order(order: Order, quote: Quote) -> None:

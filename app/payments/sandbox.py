@@ -170,6 +170,7 @@ def _session_insert(dialect: str, columns: tuple[str, ...]) -> Any:
         .values(bound_values(SandboxSession, columns))
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(SandboxSession)
+        .execution_options(dml_strategy="orm")
     )
 
 
