@@ -87,6 +87,13 @@ def form_field(api_field: str) -> str:
 
 class PayForm(FlaskForm):
     """The review page's Pay button, with the terms to accept (the checkout service refuses to
-    start a payment without them, for the API too)."""
+    start a payment without them, for the API too).
+
+    No CSRF field of its own: the page posts the session's token (``csrf_token()``), which
+    the site-wide protection checks before the view runs (app/core/csrf.py), as for every
+    form; a field here would sign a second token on every press of Pay, for nothing."""
+
+    class Meta:
+        csrf = False
 
     accept_terms = BooleanField("I have read and accept the terms and conditions")

@@ -407,22 +407,39 @@ def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentSt
 
 def _unpaid_orders(cart: Cart) -> list[Order]:
     """The cart's unpaid orders, newest first, locked and re-read: one the sweeper cancelled
-    a moment ago is not among them. Their lines and discounts come with them (no query when
-    there are none, the usual first press)."""
-    statement = _unpaid_statement(signed_in=bool(cart.user_id))
-    return list(db.session.execute(statement, placed_from_values(cart)).scalars())
+    a moment ago is not among them. Their lines and discounts come with them.
+
+    Locked by a statement that reads their ids only: the usual first press has none, and
+    that is all it runs (loading orders with their lines' loaders set up cost as much
+    Python as a whole INSERT, even for no rows). Those found are then read whole."""
+    values = placed_from_values(cart)
+    locked = _unpaid_ids_statement(signed_in=bool(cart.user_id))
+    ids = list(db.session.execute(locked, values).scalars())
+    if not ids:
+        return []
+    return list(db.session.execute(_unpaid_statement(), {"ids": ids}).scalars())
 
 
 @functools.cache
-def _unpaid_statement(*, signed_in: bool) -> sa.Select[Order]:
-    """:func:`_unpaid_orders`, built once per process (its loader options are most of the
-    cost of building it) and run with the cart's owner as bound values."""
+def _unpaid_ids_statement(*, signed_in: bool) -> sa.Select[int]:
+    """:func:`_unpaid_orders`' lock, built once per process and run with the cart's owner as
+    bound values. PostgreSQL checks the status again on the row version it locks."""
     return (
-        sa.select(Order)
+        sa.select(Order.id)
         .where(placed_from_bound(signed_in), Order.status.in_(UNPAID))
         .order_by(Order.id.desc())
-        .options(selectinload(Order.lines), selectinload(Order.discounts))
         .with_for_update(key_share=True, of=Order)
+    )
+
+
+@functools.cache
+def _unpaid_statement() -> sa.Select[Order]:
+    """The orders :func:`_unpaid_orders` locked, read whole (built once per process)."""
+    return (
+        sa.select(Order)
+        .where(Order.id.in_(sa.bindparam("ids", expanding=True)))
+        .order_by(Order.id.desc())
+        .options(selectinload(Order.lines), selectinload(Order.discounts))
         .execution_options(populate_existing=True)
     )
 
