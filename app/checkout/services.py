@@ -38,7 +38,6 @@ from app.checkout.sessions import (
     close_checkout,
     expire_after_commit,
     held_until,
-    is_current,
     live_payment,
     new_attempt,
     payment_for_session,
@@ -48,12 +47,13 @@ from app.checkout.sessions import (
     send,
     send_of,
     session_expiry,
+    waits_on,
 )
 from app.core.templating import money
 from app.db import commit_point, read_phase, undone_on_error, utcnow
 from app.extensions import db
 from app.inventory.services import lock_stock
-from app.orders.fulfilment import lock_order
+from app.orders.fulfilment import lock_order_status
 from app.orders.models import CancelReason, Order, OrderStatus
 from app.orders.pricing import Quote, QuoteItem, build_quote
 from app.orders.services import (
@@ -392,11 +392,11 @@ def _place(
 
 def _record_sent(plan: Send, session: CheckoutSession, number: str) -> PaymentStart:
     """Phase 4: keep the session, unless its order stopped waiting for it meanwhile."""
-    order = lock_order(plan.order_id)  # serialises with a press replacing this order
-    assert order is not None
+    status = lock_order_status(plan.order_id)  # serialises with a press replacing it
+    assert status is not None
     payment, first, newest = record_first(plan.attempt_id, session, lock_order_id=None)
     reused = not first  # another call recorded it first
-    if payment.status != PaymentStatus.PENDING or not is_current(order, payment, newest=newest):
+    if payment.status != PaymentStatus.PENDING or not waits_on(status, newest=newest):
         if payment.status == PaymentStatus.PENDING:
             payment.status = PaymentStatus.EXPIRED
             expire_after_commit(session.id)

@@ -322,7 +322,13 @@ def is_current(order: Order, payment: Payment, *, newest: bool | None = None) ->
         newest = payment.attempt >= max(
             (a.number for a in attempts_of(order)), default=payment.attempt
         )
-    return order.status in UNPAID and newest
+    return waits_on(order.status, newest=newest)
+
+
+def waits_on(status: str, *, newest: bool) -> bool:
+    """Whether an order in ``status`` waits on a session that is its newest try (see
+    :func:`is_current`)."""
+    return status in UNPAID and newest
 
 
 def live_payment(order: Order) -> Payment | None:

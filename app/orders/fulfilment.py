@@ -41,6 +41,22 @@ def lock_order(order_id: int) -> Order | None:
     return db.session.execute(_lock_statement(), {"order_id": order_id}).scalar_one_or_none()
 
 
+def lock_order_status(order_id: int) -> str | None:
+    """:func:`lock_order` for a caller that needs only the order's status (no Order object
+    to build: a press of Pay, after its session is made)."""
+    return db.session.execute(_lock_status_statement(), {"order_id": order_id}).scalar()
+
+
+@functools.cache
+def _lock_status_statement() -> sa.Select[str]:
+    """:func:`lock_order_status`'s query, built once per process."""
+    return (
+        sa.select(Order.status)
+        .where(Order.id == sa.bindparam("order_id", type_=sa.Integer))
+        .with_for_update(key_share=True)
+    )
+
+
 @functools.cache
 def _lock_statement() -> sa.Select[Order]:
     """:func:`lock_order`'s query, built once per process (the id bound at each run)."""

@@ -13,6 +13,7 @@ import functools
 import json
 import secrets
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,7 +54,7 @@ SESSION_FIELDS = (
 )  # fmt: skip
 
 
-def status_of(row: SandboxSession) -> str:
+def status_of(row: SandboxSession | SimpleNamespace) -> str:
     """Stripe closes an unpaid session at its expires_at by itself; so does the sandbox (as
     read, without writing: reading a session never changes the shop's database)."""
     if row.status == "open" and row.expires_at <= time.time():
@@ -61,7 +62,7 @@ def status_of(row: SandboxSession) -> str:
     return row.status
 
 
-def _as_dataclass(row: SandboxSession) -> CheckoutSession:
+def _as_dataclass(row: SandboxSession | SimpleNamespace) -> CheckoutSession:
     status = status_of(row)
     return CheckoutSession(
         id=row.id,
@@ -138,9 +139,8 @@ def create_checkout_session(
             "customer": sent["customer"],
         }
         statement = _session_insert(db.engine.dialect.name, tuple(values))
-        created = db.session.scalars(statement, values).one_or_none()
-        if created is not None:
-            return _as_dataclass(created)
+        if db.session.scalars(statement, values).one_or_none() is not None:
+            return _as_dataclass(SimpleNamespace(**values))  # as stored: no row to read back
     existing = db.session.execute(
         sa.select(SandboxSession).where(SandboxSession.idempotency_key == idempotency_key)
     ).scalar_one_or_none()
@@ -169,7 +169,7 @@ def _session_insert(dialect: str, columns: tuple[str, ...]) -> Any:
         upsert(SandboxSession)
         .values(bound_values(SandboxSession, columns))
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(SandboxSession)
+        .returning(SandboxSession.id)
         .execution_options(dml_strategy="orm")
     )
 
