@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,15 +49,16 @@ def insert_new(objects: Sequence[Any]) -> None:
         _refuse_unlisted(state, listed)
     start = 0
     while start < len(states):
+        mapper = states[start].mapper
+        _fill_from_parents(states[start])
+        names = _set_columns(states[start])
         end = start + 1
-        keys = _set_columns(states[start])
-        while (
-            end < len(states)
-            and states[end].mapper is states[start].mapper
-            and _set_columns(states[end]) == keys
-        ):
+        while end < len(states) and states[end].mapper is mapper:
+            _fill_from_parents(states[end])
+            if _set_columns(states[end]) != names:
+                break
             end += 1
-        _insert_run(states[start:end])
+        _insert_run(states[start:end], names)
         start = end
     for state in states:
         make_transient_to_detached(state.object)
@@ -99,50 +101,83 @@ def _within(transaction: Any, outer: Any) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What :func:`insert_new` needs of a mapped class, worked out once per process."""
+
+    columns: tuple[tuple[str, str, bool], ...]  # attribute, column key, part of the key
+    key: tuple[str, ...]  # the primary key's attributes, in the table's order
+    related: tuple[tuple[str, bool], ...]  # each relationship, and whether a collection
+    # Many-to-one relationships: (parent's attribute, own attribute) pairs; one-to-many:
+    # (own attribute, child's attribute) pairs.
+    parents: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+    children: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
+@functools.cache
+def _shape(mapper: Any) -> _Shape:
+    def attr(of: Any, column: Any) -> str:
+        return str(of.get_property_by_column(column).key)
+
+    return _Shape(
+        columns=tuple(
+            (prop.key, str(prop.columns[0].key), bool(prop.columns[0].primary_key))
+            for prop in mapper.column_attrs
+        ),
+        key=tuple(attr(mapper, column) for column in mapper.local_table.primary_key.columns),
+        related=tuple((prop.key, bool(prop.uselist)) for prop in mapper.relationships),
+        parents=tuple(
+            (
+                prop.key,
+                tuple((attr(prop.mapper, s), attr(mapper, t)) for s, t in prop.synchronize_pairs),
+            )
+            for prop in mapper.relationships
+            if prop.direction is MANYTOONE
+        ),
+        children=tuple(
+            (
+                prop.key,
+                tuple((attr(mapper, s), attr(prop.mapper, t)) for s, t in prop.synchronize_pairs),
+            )
+            for prop in mapper.relationships
+            if prop.direction is ONETOMANY
+        ),
+    )
+
+
 def _refuse_unlisted(state: InstanceState[Any], listed: set[int]) -> None:
-    for prop in state.mapper.relationships:
-        value = state.dict.get(prop.key)
+    for name, uselist in _shape(state.mapper).related:
+        value = state.dict.get(name)
         if value is None:
             continue
-        related = value if prop.uselist else [value]
-        for obj in related:
+        for obj in value if uselist else (value,):
             other = sa.inspect(obj)
             if other.key is None and id(other) not in listed:
                 raise ValueError(
-                    f"{obj!r} (through {state.class_.__name__}.{prop.key}) is new and not "
+                    f"{obj!r} (through {state.class_.__name__}.{name}) is new and not "
                     "among the objects to insert"
                 )
 
 
 def _set_columns(state: InstanceState[Any]) -> tuple[str, ...]:
     """The attributes set on a new object that are columns of its table (its key when set)."""
+    values = state.dict
     return tuple(
-        attr.key
-        for attr in state.mapper.column_attrs
-        if attr.key in state.dict and not _unset_key(state, attr)
+        name
+        for name, _, key in _shape(state.mapper).columns
+        if name in values and not (key and values[name] is None)
     )
 
 
-def _unset_key(state: InstanceState[Any], attr: Any) -> bool:
-    return attr.columns[0].primary_key and state.dict[attr.key] is None
-
-
-def _insert_run(states: Sequence[InstanceState[Any]]) -> None:
-    for state in states:
-        _fill_from_parents(state)
-    mapper = states[0].mapper
-    table: Any = mapper.local_table
-    names = _set_columns(states[0])
-    rows = [{_column_key(mapper, name): state.dict[name] for name in names} for state in states]
+def _insert_run(states: Sequence[InstanceState[Any]], names: tuple[str, ...]) -> None:
+    shape = _shape(states[0].mapper)
+    columns = {name: column for name, column, _ in shape.columns}
+    rows = [{columns[name]: state.dict[name] for name in names} for state in states]
+    table: Any = states[0].mapper.local_table
     result = db.session.execute(_insert(table), rows if len(rows) > 1 else rows[0])
     for state, key in zip(states, result.all(), strict=True):  # a key for every row
-        for column, value in zip(table.primary_key.columns, key, strict=True):
-            state.dict[mapper.get_property_by_column(column).key] = value
+        state.dict.update(zip(shape.key, key, strict=True))
         _fill_children(state)
-
-
-def _column_key(mapper: Any, name: str) -> str:
-    return str(mapper.attrs[name].columns[0].key)
 
 
 @functools.cache
@@ -154,27 +189,21 @@ def _insert(table: sa.Table) -> Any:
 
 def _fill_from_parents(state: InstanceState[Any]) -> None:
     """Foreign keys of ``state`` pointing at objects it holds (many-to-one)."""
-    for prop in state.mapper.relationships:
-        if prop.direction is not MANYTOONE:
-            continue
-        parent = state.dict.get(prop.key)
+    for name, pairs in _shape(state.mapper).parents:
+        parent = state.dict.get(name)
         if parent is None:
             continue
-        parent_state = sa.inspect(parent)
-        for source, target in prop.synchronize_pairs:
-            key = parent_state.mapper.get_property_by_column(source).key
-            if parent_state.dict.get(key) is None:
+        values = sa.inspect(parent).dict
+        for source, target in pairs:
+            if values.get(source) is None:
                 raise ValueError(f"{parent!r} must be listed before {state.object!r}")
-            state.dict[state.mapper.get_property_by_column(target).key] = parent_state.dict[key]
+            state.dict[target] = values[source]
 
 
 def _fill_children(state: InstanceState[Any]) -> None:
     """Foreign keys of the objects ``state`` holds in its collections (one-to-many)."""
-    for prop in state.mapper.relationships:
-        if prop.direction is not ONETOMANY or prop.key not in state.dict:
-            continue
-        for child in state.dict[prop.key] or ():
-            child_state = sa.inspect(child)
-            for source, target in prop.synchronize_pairs:
-                key = child_state.mapper.get_property_by_column(target).key
-                child_state.dict[key] = state.dict[state.mapper.get_property_by_column(source).key]
+    for name, pairs in _shape(state.mapper).children:
+        for child in state.dict.get(name) or ():
+            values = sa.inspect(child).dict
+            for source, target in pairs:
+                values[target] = state.dict[source]
