@@ -34,6 +34,7 @@ _AFTER_COMMIT = "shop_after_commit"
 _AFTER_ROLLBACK = "shop_after_rollback"
 _KEEP = "shop_keep_on_refusal"
 _WROTE = "shop_wrote_in_transaction"
+_ENGINE = "shop_engine"
 # Set while a block that will write runs: its transactions begin as writers on SQLite.
 _WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writer", default=False)
 # Set while a block that only reads runs inside a writing entry point (see read_phase).
@@ -83,9 +84,18 @@ class ShopSession(FlaskSession):
     """
 
     def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kw: Any) -> Any:
-        if bind is None and self.bind is not None:
+        if bind is not None:
+            return bind
+        if self.bind is not None:
             return self.bind
-        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kw)
+        # With one engine (no SQLALCHEMY_BINDS) every statement goes to it: found once per
+        # session, not looked up through the app context for each of a request's statements.
+        engine = self.info.get(_ENGINE)
+        if engine is None:
+            engine = super().get_bind(mapper=mapper, clause=clause, **kw)
+            if len(self._db.engines) == 1:
+                self.info[_ENGINE] = engine
+        return engine
 
 
 @sa.event.listens_for(ShopSession, "after_flush")
