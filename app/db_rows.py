@@ -16,9 +16,10 @@ their relationships as each parent's key comes back. Anything the objects lead t
 relationship that was not listed (a new object added to them later, say) is refused before a
 row is written, instead of being left for the next flush to write twice.
 
-When the transaction (or savepoint) that wrote them rolls back, they leave the session, as
-the objects a flush inserted do: nothing later finds them in its identity map with their rows
-gone (SQLite hands a rolled-back row's id out again).
+When the transaction (or savepoint) that wrote them rolls back, they become new objects again,
+out of the session and with their values, as the objects a flush inserted do: nothing later
+finds them in its identity map with their rows gone (SQLite hands a rolled-back row's id out
+again).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import MANYTOONE, ONETOMANY, make_transient_to_detached
+from sqlalchemy.orm import MANYTOONE, ONETOMANY, make_transient, make_transient_to_detached
 from sqlalchemy.orm.state import InstanceState
 
 from app.db import ShopSession
@@ -72,24 +73,32 @@ def insert_new(objects: Sequence[Any]) -> None:
 _WRITTEN = "shop_rows_inserted"
 
 
-@sa.event.listens_for(ShopSession, "after_soft_rollback")
-def _drop_rolled_back(session: Any, previous_transaction: Any) -> None:
-    """Objects :func:`insert_new` wrote in the transaction rolled back (or in one inside it)
-    leave the session."""
+@sa.event.listens_for(ShopSession, "after_rollback")
+def _undo_written(session: Any) -> None:
+    """A rollback (of the transaction, or of a savepoint) undid rows :func:`insert_new`
+    wrote inside it: their objects become new again, out of the session with their values,
+    as the objects a flush inserted do. Fired before SQLAlchemy expires what the session
+    held, and before the transaction's end."""
+    ending = session.get_nested_transaction() or session.get_transaction()
     kept = []
     for written, objects in session.info.get(_WRITTEN, ()):
-        if _within(written, previous_transaction):
+        if _within(written, ending):
             for obj in objects:
-                if obj in session:
-                    session.expunge(obj)
+                make_transient(obj)
         else:
             kept.append((written, objects))
     session.info[_WRITTEN] = kept
 
 
+@sa.event.listens_for(ShopSession, "after_commit")
+def _stand(session: Any) -> None:
+    if not session.in_nested_transaction():  # the outermost transaction committed them
+        session.info.pop(_WRITTEN, None)
+
+
 @sa.event.listens_for(ShopSession, "after_transaction_end")
 def _forget_written(session: Any, transaction: Any) -> None:
-    if transaction.parent is None:
+    if transaction.parent is None:  # closed without either (the session expunges all)
         session.info.pop(_WRITTEN, None)
 
 

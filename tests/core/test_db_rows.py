@@ -90,11 +90,36 @@ def test_rows_rolled_back_leave_the_session_and_their_ids_can_be_used_again(db):
         order_id = order.id
         assert order in db.session
         raise RuntimeError("reservation refused")
-    assert all(o not in db.session for o in order_rows(order))
+    assert all(sa.inspect(o).transient for o in order_rows(order))
+    assert order.lines[0].product_name == "Mug 0"
     assert db.session.get(Order, order_id) is None
     again = _order(lines=1)  # SQLite may give it the same id: no clash with a ghost
     insert_new(order_rows(again))
     assert db.session.get(Order, again.id) is again
+
+
+def test_rows_of_a_transaction_rolled_back_whole_leave_the_session(db):
+    """The usual first press of Pay: nothing written before, so a refusal rolls back the
+    whole transaction, not a savepoint."""
+    order = _order(lines=2)
+    insert_new(order_rows(order))
+    order_id = order.id
+    db.session.rollback()
+    # New again, as the objects a flush inserted become: out of the session, values kept.
+    assert all(sa.inspect(o).transient for o in order_rows(order))
+    assert [line.product_name for line in order.lines] == ["Mug 0", "Mug 1"]
+    assert db.session.get(Order, order_id) is None
+
+
+def test_rows_committed_stay_in_the_session_and_a_later_rollback_keeps_them(db):
+    order = _order(lines=1)
+    insert_new(order_rows(order))
+    db.session.commit()
+    later = _order(lines=1)
+    insert_new(order_rows(later))
+    db.session.rollback()
+    assert order in db.session and db.session.get(Order, order.id) is order
+    assert later not in db.session
 
 
 def test_objects_already_stored_are_refused(db):
