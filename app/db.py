@@ -314,10 +314,8 @@ def write_phase(name: str) -> Iterator[Any]:
     back on error.
     """
     session = _session()
-    if session.new or session.dirty or session.deleted or wrote_in_transaction():
-        # Pending changes would be committed, rows already written (a plain INSERT, say)
-        # rolled back: either is a caller's mistake, never to pass silently.
-        raise RuntimeError(f"write phase {name!r} would commit or drop unrelated changes")
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError(f"write phase {name!r} would commit unrelated pending changes")
     rollback_unit_of_work()
     with writer(), unit_of_work() as work:
         yield work
