@@ -117,6 +117,9 @@ def configure_logging(app: Flask) -> None:
         huey_logger.removeHandler(existing)
     app.logger.handlers.clear()
     app.logger.propagate = True
+    # fontTools reports every table it subsets at INFO: some fifty lines for each invoice or
+    # packing slip, which would bury the shop's own lines (and cost the download its time).
+    logging.getLogger("fontTools").setLevel(max(logging.WARNING, root.level))
 
 
 class Metrics:

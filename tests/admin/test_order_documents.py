@@ -133,3 +133,13 @@ def test_documents_need_a_paid_order_and_staff(app, client, db):
     assert staff.get(f"/admin/orders/{waiting.id}/invoice.pdf").status_code == 404
     assert staff.get(f"/admin/orders/{waiting.id}/packing-slip.pdf").status_code == 404
     assert staff.get("/admin/orders/99999999999/packing-slip.pdf").status_code == 404
+
+
+def test_a_document_adds_no_font_library_chatter_to_the_log(client, db, store, caplog):
+    """fontTools logs each table it subsets at INFO: fifty lines per PDF in the shop's log."""
+    order = paid_order()
+    commit_unit_of_work()
+    sign_in_staff(client, "staff")
+    caplog.set_level("INFO")
+    text_of(client.get(f"/admin/orders/{order.id}/invoice.pdf"))
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("fontTools")]
