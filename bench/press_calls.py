@@ -36,22 +36,24 @@ class Counted:
     """``app.wsgi_app`` wrapped: each request runs under a profiler of its own, and the calls,
     statements and CPU time it took are added to the kind ``classify`` gives it."""
 
-    def __init__(self, app: Any) -> None:
-        self.app, self.inner = app, app.wsgi_app
+    def __init__(self, app: Any, *, plain: bool) -> None:
+        self.app, self.inner, self.plain = app, app.wsgi_app, plain
         self.on = False
         self.statements = 0
-        self.last: tuple[cProfile.Profile, int, float] | None = None
+        self.last: tuple[cProfile.Profile | None, int, float] | None = None
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         if not self.on:
             return self.inner(environ, start_response)
-        profile = cProfile.Profile(time.process_time)
+        profile = None if self.plain else cProfile.Profile(time.process_time)
         before, started = self.statements, time.process_time()
-        profile.enable()
+        if profile is not None:
+            profile.enable()
         try:
             return self.inner(environ, start_response)
         finally:
-            profile.disable()
+            if profile is not None:
+                profile.disable()
             self.last = (profile, self.statements - before, time.process_time() - started)
 
 
@@ -63,14 +65,16 @@ class Tally:
         self.cpu: dict[str, float] = defaultdict(float)
         self.stats: dict[str, pstats.Stats] = {}
 
-    def add(self, kind: str, measured: tuple[cProfile.Profile, int, float] | None) -> None:
+    def add(self, kind: str, measured: tuple[cProfile.Profile | None, int, float] | None) -> None:
         assert measured is not None
         profile, statements, cpu = measured
-        stats = pstats.Stats(profile)
         self.requests[kind] += 1
-        self.calls[kind] += stats.total_calls  # type: ignore[attr-defined]
         self.statements[kind] += statements
         self.cpu[kind] += cpu
+        if profile is None:
+            return
+        stats = pstats.Stats(profile)
+        self.calls[kind] += stats.total_calls  # type: ignore[attr-defined]
         if kind in self.stats:
             self.stats[kind].add(stats)
         else:
@@ -131,11 +135,15 @@ def run(env: dict[str, str], opts: argparse.Namespace) -> None:
                 sa.text("UPDATE variants SET stock_on_hand = :m, reserved = 0 WHERE id = :v"),
                 {"m": units, "v": variant},
             )
-    counted = Counted(app)
+    counted = Counted(app, plain=opts.plain)
     app.wsgi_app = counted  # type: ignore[method-assign]
 
-    def count(*_: object) -> None:
+    said: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         counted.statements += 1
+        if counted.on and opts.statements:
+            said.append(" ".join(statement.split())[:240])
 
     sa.event.listen(engine, "before_cursor_execute", count)
     for _ in range(opts.warmup):  # compiled statements and templates, as in an open shop
@@ -152,8 +160,13 @@ def run(env: dict[str, str], opts: argparse.Namespace) -> None:
         pressed = _press(client, token)
         location = pressed.headers.get("Location", "")
         paid = "/sandbox/checkout/" in location
-        tally.add("press, paid" if paid else "press, refused", counted.last)
+        kind = "press, paid" if paid else "press, refused"
+        if opts.statements and tally.requests.get(kind, 0) == 1:  # the second of its kind
+            print(f"\n--- the statements of one {kind}:", *said, sep="\n  ")
+        said.clear()
+        tally.add(kind, counted.last)
         client.get(location)
+        said.clear()
         tally.add("payment page" if paid else "cart page, sold out", counted.last)
     counted.on = False
     engine.dispose()
@@ -161,7 +174,7 @@ def run(env: dict[str, str], opts: argparse.Namespace) -> None:
 
 
 def _report(tally: Tally, opts: argparse.Namespace, backend: str) -> None:
-    total_calls = sum(tally.calls.values())
+    total_calls = sum(tally.calls.values()) or 1
     print(
         f"\nbench.press_calls [{backend}] {opts.buyers} buyers one after another for "
         f"{opts.units} units, each press then the page it led to (after {opts.warmup} warm-up "
@@ -180,7 +193,8 @@ def _report(tally: Tally, opts: argparse.Namespace, backend: str) -> None:
             f"{tally.calls[kind] / total_calls:>8.0%}"
         )
     print(f"  all {sum(tally.requests.values())} requests: {total_calls:,} calls")
-    print("  * under the profiler, which slows Python calls: compare calls, not these")
+    if not opts.plain:
+        print("  * under the profiler, which slows Python calls: compare calls, not these")
     if opts.top:
         for kind, stats in tally.stats.items():
             print(f"\n--- {kind}: functions by {opts.sort}")
@@ -194,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--top", type=int, default=0, help="list the N functions with most calls")
+    parser.add_argument(
+        "--plain", action="store_true", help="no profiler: CPU ms as a worker spends them"
+    )
+    parser.add_argument(
+        "--statements", action="store_true", help="list the SQL of a paid and a refused press"
+    )
     parser.add_argument("--sort", default="ncalls", help="pstats order for --top [ncalls]")
     opts = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="shop-press-calls-") as tmpdir:
