@@ -199,6 +199,8 @@ def _report(tally: Tally, opts: argparse.Namespace, backend: str) -> None:
         for kind, stats in tally.stats.items():
             print(f"\n--- {kind}: functions by {opts.sort}")
             stats.sort_stats(opts.sort).print_stats(opts.top)
+            if opts.callees:
+                stats.print_callees(opts.callees)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--statements", action="store_true", help="list the SQL of a paid and a refused press"
     )
+    parser.add_argument("--callees", default="", help="with --top: what functions matching this call")
     parser.add_argument("--sort", default="ncalls", help="pstats order for --top [ncalls]")
     opts = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="shop-press-calls-") as tmpdir:
