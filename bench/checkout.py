@@ -388,6 +388,9 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         paid_orders = conn.execute(
             sa.text("SELECT count(*) FROM orders WHERE status = 'paid'")
         ).scalar_one()
+        # Order ids taken by transactions that rolled back (PostgreSQL's sequences never give
+        # a number back): presses that placed an order, then found the stock gone.
+        kept, last_id = conn.execute(sa.text("SELECT count(*), max(id) FROM orders")).one()
     engine.dispose()
     kinds = [r.kind for r in results]
     print(
@@ -401,6 +404,8 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         f"  orders paid in the database: {paid_orders}   units sold: {sold}   "
         f"stock left: {on_hand} (reserved {reserved})   oversold: {max(0, sold - opts.units)}"
     )
+    if backend.name == "postgres":
+        print(f"  orders written and rolled back: {(last_id or 0) - kept}")
     pressed = [r for r in results if not r.kind.startswith("error")]
     rows = [
         (f"the press (Pay until its answer), all {len(pressed)}", [r.press for r in pressed]),
