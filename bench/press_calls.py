@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--statements", action="store_true", help="list the SQL of a paid and a refused press"
     )
-    parser.add_argument("--callees", default="", help="with --top: what functions matching this call")
+    parser.add_argument("--callees", default="", help="with --top: callees of matching functions")
     parser.add_argument("--sort", default="ncalls", help="pstats order for --top [ncalls]")
     opts = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="shop-press-calls-") as tmpdir:
