@@ -289,9 +289,16 @@ def _prepare(
     in_cart = {lv.line.variant_id for lv in seen.lines}
     if {v: n for v, n in own.items() if v in in_cart} == seen.own:
         ready = ready_to_pay(cart, shown=False, own=own, view=seen)
-    else:  # settled in between: its stock as it is now, not as the snapshot had it
+    else:
+        # Settled in between: its lines and stock as they are now, not as the snapshot had
+        # them. A payment that completed meanwhile took what it bought out of the cart
+        # (without the cart's lock: completion locks its order first), so the lines are read
+        # again too, or the press would charge for what was just paid for. Each variant is
+        # taken before its line is expired (a removed line would be reloaded to find it).
         for lv in seen.lines:
-            db.session.expire(lv.line.variant)
+            variant = lv.line.variant
+            db.session.expire(lv.line)
+            db.session.expire(variant)
         ready = ready_to_pay(cart, shown=False, own=own)
     if ready.quote.code and ready.quote.code_problem:  # never a surprise full price
         raise CheckoutError(

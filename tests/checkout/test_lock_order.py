@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 import app.cart.services as cart_services
 import app.orders.fulfilment as fulfilment
-from app.cart.models import Cart
+from app.cart.models import Cart, CartLine
 from app.catalog.services import VariantInput
 from app.checkout.completion import complete_session
 from app.checkout.models import CheckoutAttempt
@@ -209,3 +209,105 @@ def test_the_press_and_the_settling_task_learning_one_session_at_once(own_app, m
                 sa.select(sa.func.count()).where(Payment.session_id == session_id)
             ).scalar_one()
         assert rows == 1
+
+
+def test_a_press_while_its_older_order_is_paid_charges_only_what_is_left(own_app, monkeypatch):
+    """The shopper's first order (2 shirts) is paid in one tab at the moment they press Pay
+    for the cart, now 3 shirts, in another. The payment takes the 2 out of the cart without
+    the cart's lock, after the press read the lines: the press must charge the 1 left, not
+    the 3 its first read saw (the shopper would pay for two shirts twice).
+
+    PostgreSQL only lets that happen; on SQLite the press holds the database's write lock
+    from its first read, so the payment comes after it: the press replaced the first order
+    (the cart changed), whose payment page can then no longer be paid."""
+    import app.checkout.services as checkout_services
+    from tests.accounts.helpers import login
+    from tests.checkout.helpers import token as page_token
+    from tests.databases import is_postgres
+
+    app = own_app
+    small, _ = _shirt(app)
+    email = f"twotabs-{uuid.uuid4().hex[:6]}@example.com"
+    with app.app_context(), unit_of_work():
+        user_id = make_user(email).id
+    client = app.test_client()
+    login(client, email)
+    client.post(
+        "/cart/add",
+        data={"variant_id": small, "quantity": 2, "csrf_token": page_token(client, "/cart")},
+    )
+    details = {**DETAILS, "email": email, "csrf_token": page_token(client, "/checkout")}
+    client.post("/checkout", data=details)
+    first_csrf = page_token(client, "/checkout/review")
+    first = client.post("/checkout/pay", data={"csrf_token": first_csrf, "accept_terms": "y"})
+    session_id = first.headers["Location"].rsplit("/", 1)[1]
+    client.post(  # the other tab: one more
+        "/cart/add",
+        data={"variant_id": small, "quantity": 1, "csrf_token": page_token(client, "/cart")},
+    )
+    csrf = page_token(client, "/checkout/review")
+    read, paid = threading.Event(), threading.Event()
+    real_unpaid = checkout_services._unpaid_orders
+
+    def unpaid_after_the_payment(cart):
+        if threading.current_thread().name == "first":
+            read.set()
+            paid.wait(10)
+        return real_unpaid(cart)
+
+    if is_postgres():
+        monkeypatch.setattr(checkout_services, "_unpaid_orders", unpaid_after_the_payment)
+    else:
+        read.set()
+    outcome: dict[str, object] = {}
+
+    def press() -> None:
+        answer = client.post("/checkout/pay", data={"csrf_token": csrf, "accept_terms": "y"})
+        outcome["press"] = (answer.status_code, answer.headers.get("Location", ""))
+
+    def pay_first_order() -> None:
+        read.wait(10)
+        try:
+            with app.app_context(), unit_of_work():
+                sandbox.act(session_id, "pay")
+            with app.app_context(), unit_of_work():
+                order = complete_session(session_id)
+                outcome["first"] = order.status if order is not None else None
+        except LookupError:  # its payment page is gone with it
+            outcome["first"] = "replaced"
+        finally:
+            paid.set()
+
+    if is_postgres():
+        _both(press, pay_first_order)
+    else:
+        press()
+        pay_first_order()
+    status, location = outcome["press"]  # type: ignore[misc]
+    assert status == 303 and "/sandbox/checkout/" in location, outcome
+    with app.app_context():
+        orders = db.session.execute(
+            sa.select(Order).where(Order.user_id == user_id).order_by(Order.id)
+        ).scalars()
+        placed = [
+            (o.status, [(line.variant_id, line.quantity) for line in o.lines]) for o in orders
+        ]
+        cart_lines = db.session.execute(
+            sa.select(CartLine.variant_id, CartLine.quantity)
+            .join(Cart)
+            .where(Cart.user_id == user_id)
+        ).all()
+    if is_postgres():
+        assert outcome["first"] == OrderStatus.PAID
+        assert placed == [
+            (OrderStatus.PAID, [(small, 2)]),
+            (OrderStatus.PENDING_PAYMENT, [(small, 1)]),
+        ]
+        assert [tuple(row) for row in cart_lines] == [(small, 1)]
+    else:
+        assert outcome["first"] == "replaced"
+        assert placed == [
+            (OrderStatus.CANCELLED, [(small, 2)]),
+            (OrderStatus.PENDING_PAYMENT, [(small, 3)]),
+        ]
+        assert [tuple(row) for row in cart_lines] == [(small, 3)]
