@@ -124,7 +124,9 @@ class Buyer:
             f"Content-Length: {len(body)}",
             "Connection: close",
         ]
-        lines += [f"{name}: {value}" for name, value in request.header_items()]
+        cookie = request.unredirected_hdrs.get("Cookie")  # the one header the jar adds
+        if cookie:
+            lines.append(f"Cookie: {cookie}")
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         address = (parts.hostname, parts.port)
 
@@ -136,9 +138,12 @@ class Buyer:
                     chunks.append(chunk)
             head = b"".join(chunks).partition(b"\r\n\r\n")[0].decode("latin-1")
             status_line, _, header_text = head.partition("\r\n")
+            status = re.fullmatch(r"HTTP/1\.[01] (\d{3})( .*)?", status_line)
+            if status is None:
+                raise BenchError(f"not an HTTP answer to the press: {head[:200]!r}")
             self._unread = (request, header_text)
             location = re.search(r"^Location: *(.*)$", header_text, re.IGNORECASE | re.MULTILINE)
-            return int(status_line.split()[1]), location.group(1).strip() if location else ""
+            return int(status.group(1)), location.group(1).strip() if location else ""
 
         return send
 
@@ -181,8 +186,10 @@ def checkout(
     think: float,
     answers: list,
     all_answered: threading.Event,
+    pressed: list[bool],
 ) -> Outcome:
-    """One buyer; ``answers``: a list to which the moment the press was answered is added.
+    """One buyer; ``answers``: a list to which the moment the press was answered is added
+    (and ``pressed[0]`` set: an error after it must not add another).
     The page the press led to is asked for once ``all_answered``: the shop serves those
     after the presses anyway (its workers take connections in the order they came, and
     before this wait 0-3 of 200 were served before the last press was answered), and the
@@ -199,6 +206,7 @@ def checkout(
     status, location = press_pay()
     answered = time.perf_counter()
     answers.append(answered)
+    pressed[0] = True
     press = answered - started
     all_answered.wait(timeout=300)
     buyer.keep_cookies()
@@ -337,6 +345,8 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         # (SQLAlchemy compiles a statement, and PostgreSQL prepares it, the first times a
         # process runs it), as in a shop that was open before its sale started.
         _warm_up(bases, warm_id, opts.warmup)
+        with engine.connect() as conn:
+            ids_before = _order_ids(conn, backend.name)
         probes = [cpu_probe()]
         snapshot: dict[str, object] = {}
 
@@ -350,21 +360,28 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         all_answered = threading.Event()
 
         def one(i: int) -> None:
+            pressed = [False]
             try:
                 think = opts.think * (1 + (i % 10) / 10)  # nobody types at one speed
                 buyer = Buyer(bases[i % 2])
-                results[i] = checkout(buyer, variant_id, barrier, think, answers, all_answered)
+                results[i] = checkout(
+                    buyer, variant_id, barrier, think, answers, all_answered, pressed
+                )
             except Exception as exc:  # noqa: BLE001 - counted and shown
                 results[i] = Outcome(f"error: {type(exc).__name__}: {exc}"[:200])
-                answers.append(time.perf_counter())
+                if not pressed[0]:  # never got to press, or its press failed
+                    barrier.abort()  # the others must not wait for it at the barrier
+                    answers.append(time.perf_counter())
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(opts.buyers)]
-        for t in threads:
-            t.start()
-        while len(answers) < opts.buyers and any(t.is_alive() for t in threads):
-            time.sleep(0.005)  # until every press is answered
-        during = cpu_seconds()
-        all_answered.set()
+        try:
+            for t in threads:
+                t.start()
+            while len(answers) < opts.buyers and any(t.is_alive() for t in threads):
+                time.sleep(0.005)  # until every press is answered
+            during = cpu_seconds()
+        finally:
+            all_answered.set()
         for t in threads:
             t.join(timeout=300)
         probes.append(cpu_probe())
@@ -388,9 +405,7 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         paid_orders = conn.execute(
             sa.text("SELECT count(*) FROM orders WHERE status = 'paid'")
         ).scalar_one()
-        # Order ids taken by transactions that rolled back (PostgreSQL's sequences never give
-        # a number back): presses that placed an order, then found the stock gone.
-        kept, last_id = conn.execute(sa.text("SELECT count(*), max(id) FROM orders")).one()
+        ids_after = _order_ids(conn, backend.name)
     engine.dispose()
     kinds = [r.kind for r in results]
     print(
@@ -404,8 +419,9 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
         f"  orders paid in the database: {paid_orders}   units sold: {sold}   "
         f"stock left: {on_hand} (reserved {reserved})   oversold: {max(0, sold - opts.units)}"
     )
-    if backend.name == "postgres":
-        print(f"  orders written and rolled back: {(last_id or 0) - kept}")
+    if ids_before is not None and ids_after is not None:
+        taken, kept = ids_after[0] - ids_before[0], ids_after[1] - ids_before[1]
+        print(f"  orders written and rolled back in the burst: {taken - kept}")
     pressed = [r for r in results if not r.kind.startswith("error")]
     rows = [
         (f"the press (Pay until its answer), all {len(pressed)}", [r.press for r in pressed]),
@@ -434,6 +450,21 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
     errors = [k for k in kinds if k.startswith("error")]
     if errors:
         print(f"  errors: {sorted(set(errors))}")
+
+
+def _order_ids(conn: sa.Connection, backend: str) -> tuple[int, int] | None:
+    """PostgreSQL: (order ids the sequence has given out, orders kept). A transaction that
+    rolls back never gives its id back, so across the burst the difference counts the
+    presses that wrote an order and then found the stock gone."""
+    if backend != "postgres":
+        return None
+    given, kept = conn.execute(
+        sa.text(
+            "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('orders', 'id')), 0),"
+            " count(*) FROM orders"
+        )
+    ).one()
+    return int(given), int(kept)
 
 
 def _analyze(engine: sa.Engine, backend: str) -> None:

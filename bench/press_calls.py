@@ -160,6 +160,8 @@ def run(env: dict[str, str], opts: argparse.Namespace) -> None:
         pressed = _press(client, token)
         location = pressed.headers.get("Location", "")
         paid = "/sandbox/checkout/" in location
+        if pressed.status_code != 303 or not (paid or location.endswith("/cart")):
+            raise SystemExit(f"a press was answered {pressed.status_code} {location!r}")
         kind = "press, paid" if paid else "press, refused"
         if opts.statements and tally.requests.get(kind, 0) == 1:  # the second of its kind
             print(f"\n--- the statements of one {kind}:", *said, sep="\n  ")
@@ -174,28 +176,33 @@ def run(env: dict[str, str], opts: argparse.Namespace) -> None:
 
 
 def _report(tally: Tally, opts: argparse.Namespace, backend: str) -> None:
-    total_calls = sum(tally.calls.values()) or 1
+    """Per kind: calls each and share of all calls (profiled), or CPU share (``--plain``)."""
+    measure = tally.cpu if opts.plain else tally.calls
+    total = sum(measure.values()) or 1
     print(
         f"\nbench.press_calls [{backend}] {opts.buyers} buyers one after another for "
         f"{opts.units} units, each press then the page it led to (after {opts.warmup} warm-up "
         "checkouts)"
     )
-    print(
-        f"  {'request':<22}{'n':>5}{'calls each':>12}{'statements':>12}{'CPU ms*':>9}{'share':>8}"
-    )
+    calls = "" if opts.plain else f"{'calls each':>12}"
+    cpu = "CPU ms" if opts.plain else "CPU ms*"
+    print(f"  {'request':<22}{'n':>5}{calls}{'statements':>12}{cpu:>9}{'share':>8}")
     for kind in ("press, paid", "press, refused", "payment page", "cart page, sold out"):
         n = tally.requests.get(kind, 0)
         if not n:
             continue
+        each = "" if opts.plain else f"{tally.calls[kind] / n:>12,.0f}"
         print(
-            f"  {kind:<22}{n:>5}{tally.calls[kind] / n:>12,.0f}"
+            f"  {kind:<22}{n:>5}{each}"
             f"{tally.statements[kind] / n:>12.1f}{tally.cpu[kind] / n * 1000:>9.2f}"
-            f"{tally.calls[kind] / total_calls:>8.0%}"
+            f"{measure[kind] / total:>8.0%}"
         )
-    print(f"  all {sum(tally.requests.values())} requests: {total_calls:,} calls")
-    if not opts.plain:
+    if opts.plain:
+        print(f"  all {sum(tally.requests.values())} requests: {total * 1000:,.0f} CPU ms")
+    else:
+        print(f"  all {sum(tally.requests.values())} requests: {total:,} calls")
         print("  * under the profiler, which slows Python calls: compare calls, not these")
-    if opts.top:
+    if opts.top and not opts.plain:
         for kind, stats in tally.stats.items():
             print(f"\n--- {kind}: functions by {opts.sort}")
             stats.sort_stats(opts.sort).print_stats(opts.top)

@@ -119,6 +119,7 @@ def configure_logging(app: Flask) -> None:
     app.logger.propagate = True
     # fontTools reports every table it subsets at INFO: some fifty lines for each invoice or
     # packing slip, which would bury the shop's own lines (and cost the download its time).
+    # Its warnings and errors still come; under LOG_LEVEL=DEBUG its own debug lines do not.
     logging.getLogger("fontTools").setLevel(max(logging.WARNING, root.level))
 
 

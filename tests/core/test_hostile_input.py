@@ -348,6 +348,7 @@ def test_no_route_answers_500_or_stalls_on_hostile_input(make_app, db, world, ro
     # triggered it (an invoice PDF, which allocates most, in CI run 32). A server's worker
     # holds one app, not a test suite's leftovers: freeze what exists now, so each request is
     # timed with the collections of its own garbage only.
+    assert gc.get_freeze_count() == 0  # unfreeze below would thaw someone else's freeze
     gc.collect()
     gc.freeze()
     try:
