@@ -28,15 +28,12 @@ from pathlib import Path
 from bench.catalog import (
     BIN,
     HOST,
-    PG_ADMIN_URL,
-    REDIS_URL,
     ROOT,
     Server,
     _gunicorn_supports,
     flask_cli,
-    postgres_backend,
+    one_backend,
     run_wrk,
-    sqlite_backend,
 )
 
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -220,12 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in opts.backends.split(","):
         with tempfile.TemporaryDirectory(prefix=f"shop-cart-bench-{name}-") as tmpdir:
             tmp = Path(tmpdir)
-            ctx = (
-                sqlite_backend(tmp)
-                if name == "sqlite"
-                else postgres_backend(tmp, PG_ADMIN_URL, REDIS_URL)
-            )
-            with ctx as backend:
+            with one_backend(name, tmp) as backend:
                 results = run(backend, opts, tmp)
         hello = results[0]["rps"]
         healthz = results[1]["rps"]

@@ -443,6 +443,14 @@ def sqlite_backend(tmp: Path) -> Iterator[Backend]:
     )
 
 
+def one_backend(name: str, tmp: Path) -> Any:
+    """The backend called ``name`` ("postgres": a new database on the local server and Redis
+    db 12; else a SQLite file in ``tmp``), as a context manager."""
+    if name == "postgres":
+        return postgres_backend(tmp, PG_ADMIN_URL, REDIS_URL)
+    return sqlite_backend(tmp)
+
+
 @contextmanager
 def postgres_backend(tmp: Path, admin_url: str, redis_url: str) -> Iterator[Backend]:
     import redis

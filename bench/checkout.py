@@ -41,16 +41,13 @@ import sqlalchemy as sa
 from bench.catalog import (
     BIN,
     HOST,
-    PG_ADMIN_URL,
-    REDIS_URL,
     ROOT,
     BenchError,
     Server,
     _gunicorn_supports,
     flask_cli,
-    postgres_backend,
+    one_backend,
     run_wrk,
-    sqlite_backend,
 )
 
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -560,12 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="shop-checkout-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        ctx = (
-            postgres_backend(tmp, PG_ADMIN_URL, REDIS_URL)
-            if opts.backend == "postgres"
-            else sqlite_backend(tmp)
-        )
-        with ctx as backend:
+        with one_backend(opts.backend, tmp) as backend:
             run(backend, opts, tmp)
     return 0
 

@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.catalog import PG_ADMIN_URL, REDIS_URL, ROOT, flask_cli, postgres_backend, sqlite_backend
+from bench.catalog import ROOT, flask_cli, one_backend
 from bench.checkout import DETAILS
 
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -228,12 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="shop-press-calls-") as tmpdir:
         tmp = Path(tmpdir)
-        ctx = (
-            postgres_backend(tmp, PG_ADMIN_URL, REDIS_URL)
-            if opts.backend == "postgres"
-            else sqlite_backend(tmp)
-        )
-        with ctx as backend:
+        with one_backend(opts.backend, tmp) as backend:
             env = dict(backend.env, PAYMENT_PROVIDER="sandbox")
             run(env, opts)
     return 0
