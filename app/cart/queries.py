@@ -99,7 +99,10 @@ def locked_cart_statement(*, signed_in: bool, dialect: str) -> sa.Select[Any]:
     the statement read (False: changed and committed in between, so the lines are to be
     read again). Every change of a cart's lines made under the cart's lock updates the
     cart's row (:func:`app.cart.services.touch`); a holder that changes no line (a second
-    press, the details form) leaves it as it was, and the lines are current."""
+    press, the details form) leaves it as it was, and the lines are current. The one writer
+    that changes lines without the cart's lock is a completed payment taking what it bought
+    out of the cart (it locks its order first); its order then no longer holds stock, which
+    paying notices (:func:`app.checkout.services._prepare` reads the lines again)."""
     if signed_in:
         owner = Cart.user_id == sa.bindparam("user_id", type_=sa.Integer)
     else:

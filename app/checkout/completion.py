@@ -366,6 +366,9 @@ def _clear_cart(order: Order) -> None:
     A line goes when the order covers its quantity, else it keeps the rest. A guest cart's
     checkout details go too: the next person at a shared computer must not find them (an
     account keeps its own, as its address book does)."""
+    # Without the cart's lock (the lock order is cart, then orders; this order is locked):
+    # a press that read the lines before this commits sees this order stop holding stock and
+    # reads them again (app.checkout.services._prepare).
     cart = cart_of(order)  # never another shopper's cart that got the same id
     if cart is None:
         return
