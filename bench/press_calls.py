@@ -18,7 +18,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import re
 import sys
 import tempfile
 import time
@@ -27,17 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.catalog import ROOT, flask_cli, one_backend
-from bench.checkout import DETAILS
-
-TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
+from bench.checkout import DETAILS, TOKEN
 
 
 class Counted:
     """``app.wsgi_app`` wrapped: each request runs under a profiler of its own, and the calls,
-    statements and CPU time it took are added to the kind ``classify`` gives it."""
+    statements and CPU time it took are kept in ``last`` for the caller to file by kind."""
 
     def __init__(self, app: Any, *, plain: bool) -> None:
-        self.app, self.inner, self.plain = app, app.wsgi_app, plain
+        self.inner, self.plain = app.wsgi_app, plain
         self.on = False
         self.statements = 0
         self.last: tuple[cProfile.Profile | None, int, float] | None = None
