@@ -341,9 +341,14 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
     ):
         bases = [f"http://{HOST}:{first.port}", f"http://{HOST}:{second.port}"]
         healthz = _requests_per_second(bases[0] + "/healthz")
-        # Instances that have served shoppers before: every worker has placed an order
-        # (SQLAlchemy compiles a statement, and PostgreSQL prepares it, the first times a
-        # process runs it), as in a shop that was open before its sale started.
+        # Instances that have served shoppers before, as in a shop that was open before its
+        # sale started: every worker has placed orders. SQLAlchemy compiles a statement the
+        # first time a process runs it; psycopg prepares it on a connection at its sixth
+        # run there, and PostgreSQL plans a prepared statement anew for its first five
+        # runs before it settles on one plan (the cart's locked read: ~1.4 ms of the
+        # database's CPU a time while it plans, on a 2-core machine). Each worker needs
+        # ten or more presses for that, and the four workers do not share the warm-up
+        # presses evenly, so there are many of them.
         _warm_up(bases, warm_id, opts.warmup)
         with engine.connect() as conn:
             ids_before = _order_ids(conn, backend.name)
@@ -564,9 +569,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup",
         type=int,
-        default=24,
-        help="presses for another item before the burst, so every worker has placed an "
-        "order before (0: measure cold workers) [24]",
+        default=120,
+        help="presses for another item before the burst, so every worker has placed "
+        "orders before (0: measure cold workers) [120]",
     )
     opts = parser.parse_args(argv)
     opts.worker_class, opts.gthreads = "sync", 1
