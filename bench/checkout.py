@@ -21,6 +21,7 @@ import http.client
 import http.cookiejar
 import os
 import re
+import selectors
 import signal
 import socket
 import statistics
@@ -32,7 +33,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +83,76 @@ class _Stay(urllib.request.HTTPRedirectHandler):
         return None
 
 
+@dataclass
+class Press:
+    """One buyer's POST as bytes, and what came back (set by :func:`press_all`)."""
+
+    raw: bytes
+    address: tuple[str, int]
+    buyer: Buyer
+    status: int = 0
+    location: str = ""
+    error: str = ""
+    started: float = 0.0
+    answered: float = 0.0
+
+    def take(self, answer: bytes) -> None:
+        head = answer.partition(b"\r\n\r\n")[0].decode("latin-1")
+        status_line, _, header_text = head.partition("\r\n")
+        status = re.fullmatch(r"HTTP/1\.[01] (\d{3})( .*)?", status_line)
+        if status is None:
+            self.error = f"not an HTTP answer to the press: {head[:200]!r}"
+            return
+        self.status = int(status.group(1))
+        location = re.search(r"^Location: *(.*)$", header_text, re.IGNORECASE | re.MULTILINE)
+        self.location = location.group(1).strip() if location else ""
+        self.buyer._unread = (self.buyer._unread[0], header_text)
+
+
+def press_all(presses: list[Press], timeout: float = 120.0) -> None:
+    """Every press written at once, from this one thread, and each answer read as it comes
+    (the server closes the connection after it). Buyers press on their own devices: 200
+    threads waking to send and to read took a tenth of the shop's two cores in the window,
+    a selector on non-blocking sockets takes a few milliseconds."""
+    selector = selectors.DefaultSelector()
+    chunks: dict[int, list[bytes]] = {}
+    for index, press in enumerate(presses):
+        connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        connection.setblocking(False)
+        press.started = time.perf_counter()  # the buyer presses: a connection is opened
+        connection.connect_ex(press.address)  # loopback: under way, or made already
+        chunks[index] = []
+        selector.register(connection, selectors.EVENT_WRITE, index)
+    deadline = time.perf_counter() + timeout
+    while selector.get_map() and time.perf_counter() < deadline:
+        for key, events in selector.select(timeout=1.0):
+            connection, index = key.fileobj, key.data
+            assert isinstance(connection, socket.socket)
+            press = presses[index]
+            try:
+                if events & selectors.EVENT_WRITE:
+                    connection.sendall(press.raw)  # a few hundred bytes: one write
+                    selector.modify(connection, selectors.EVENT_READ, index)
+                    continue
+                chunk = connection.recv(65536)
+            except OSError as exc:
+                press.error = f"{type(exc).__name__}: {exc}"
+                chunk = b""
+            if chunk:
+                chunks[index].append(chunk)
+                continue
+            press.answered = time.perf_counter()
+            selector.unregister(connection)
+            connection.close()
+            if not press.error:
+                press.take(b"".join(chunks[index]))
+    for key in list(selector.get_map().values()):
+        presses[key.data].error = "no answer in time"
+        selector.unregister(key.fileobj)
+        key.fileobj.close()  # type: ignore[union-attr]
+    selector.close()
+
+
 class Buyer:
     def __init__(self, base: str) -> None:
         self.base = base
@@ -104,14 +174,14 @@ class Buyer:
                 return exc.code, exc.headers.get("Location", "")
             raise
 
-    def prepare_post(self, path: str, data: dict[str, str]) -> Callable[[], tuple[int, str]]:
-        """One POST made ready to send, so that the moment it is timed the client does little
-        more than write it: ``send()`` gives back its status and Location, its redirect not
-        followed. It goes out on a plain socket as bytes made beforehand, and only the answer's
-        status line and Location are read then; the cookies it sets are taken by
-        :meth:`keep_cookies` later. (With http.client, 200 threads parsing headers through the
-        email package and a cookie jar were a tenth of this machine's CPU while the presses
-        were answered: a load on the shop's two cores that buyers' own devices carry.)"""
+    def prepare_post(self, path: str, data: dict[str, str]) -> Press:
+        """One POST made ready to send, its redirect not to be followed: the bytes of the
+        request, made beforehand, for :func:`press_all` to write on a plain socket. Only the
+        answer's status line and Location are read then; the cookies it sets are taken by
+        :meth:`keep_cookies` later. (With http.client, 200 threads parsing headers through
+        the email package and a cookie jar were a tenth of this machine's CPU while the
+        presses were answered: a load on the shop's two cores that buyers' own devices
+        carry.)"""
         url = self._url(path)
         body = urllib.parse.urlencode(data).encode()
         request = urllib.request.Request(url, data=body)
@@ -128,24 +198,8 @@ class Buyer:
         if cookie:
             lines.append(f"Cookie: {cookie}")
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        address = (parts.hostname, parts.port)
-
-        def send() -> tuple[int, str]:
-            chunks = []
-            with socket.create_connection(address, timeout=60) as connection:
-                connection.sendall(raw)
-                while chunk := connection.recv(65536):  # the server closes after its answer
-                    chunks.append(chunk)
-            head = b"".join(chunks).partition(b"\r\n\r\n")[0].decode("latin-1")
-            status_line, _, header_text = head.partition("\r\n")
-            status = re.fullmatch(r"HTTP/1\.[01] (\d{3})( .*)?", status_line)
-            if status is None:
-                raise BenchError(f"not an HTTP answer to the press: {head[:200]!r}")
-            self._unread = (request, header_text)
-            location = re.search(r"^Location: *(.*)$", header_text, re.IGNORECASE | re.MULTILINE)
-            return int(status.group(1)), location.group(1).strip() if location else ""
-
-        return send
+        self._unread = (request, "")
+        return Press(raw, (str(parts.hostname), int(parts.port or 80)), self)
 
     def keep_cookies(self) -> None:
         """The cookies the last :meth:`prepare_post` answer set, into the jar."""
@@ -184,40 +238,40 @@ def checkout(
     variant_id: int,
     barrier: threading.Barrier,
     think: float,
-    answers: list,
+    presses: list[Press | None],
+    index: int,
     all_answered: threading.Event,
-    pressed: list[bool],
 ) -> Outcome:
-    """One buyer; ``answers``: a list to which the moment the press was answered is added
-    (and ``pressed[0]`` set: an error after it must not add another).
-    The page the press led to is asked for once ``all_answered``: the shop serves those
-    after the presses anyway (its workers take connections in the order they came, and
-    before this wait 0-3 of 200 were served before the last press was answered), and the
-    client's own work on them would otherwise share the two cores with the presses."""
+    """One buyer: the item in the cart, the details given, the review page's token; the
+    press of Pay made ready as ``presses[index]``. Once every buyer has got that far, the
+    barrier's action sends them all (:func:`press_all`) and sets ``all_answered``; only then
+    is the page the press led to asked for: the shop serves those after the presses anyway
+    (its workers take connections in the order they came; 0-3 of 200 were served before the
+    last press was answered when each buyer asked at once), and the client's own work on
+    them would otherwise share the two cores with the presses."""
     buyer.post(
         "/cart/add",
         {"variant_id": str(variant_id), "quantity": "1", "csrf_token": buyer.token("/cart")},
     )
     buyer.post("/checkout", {**DETAILS, "csrf_token": buyer.token("/checkout")})
     token = buyer.token("/checkout/review")
-    press_pay = buyer.prepare_post("/checkout/pay", {"csrf_token": token, "accept_terms": "y"})
+    press = presses[index] = buyer.prepare_post(
+        "/checkout/pay", {"csrf_token": token, "accept_terms": "y"}
+    )
     barrier.wait()  # everyone presses Pay at the same moment
-    started = time.perf_counter()
-    status, location = press_pay()
-    answered = time.perf_counter()
-    answers.append(answered)
-    pressed[0] = True
-    press = answered - started
     all_answered.wait(timeout=300)
+    if press.error or not press.answered:
+        raise BenchError(press.error or "the press was not sent")
+    took = press.answered - press.started
     buyer.keep_cookies()
-    url, html = buyer.get(location)  # the payment page, or the cart saying what ran out
-    if status != 303 or "/sandbox/checkout/" not in url:
-        return Outcome("refused", press, answered=answered)
+    url, html = buyer.get(press.location)  # the payment page, or the cart saying what ran out
+    if press.status != 303 or "/sandbox/checkout/" not in url:
+        return Outcome("refused", took, answered=press.answered)
     time.sleep(think)  # typing the card's details on the payment page
     submitted = time.perf_counter()
     url, html = buyer.post(url.rstrip("/") + "/pay", {"csrf_token": TOKEN.search(html).group(1)})
     kind = "paid" if "Thank you for your order" in html else "unpaid"
-    return Outcome(kind, press, time.perf_counter() - submitted, answered)
+    return Outcome(kind, took, time.perf_counter() - submitted, press.answered)
 
 
 def cpu_probe() -> float:
@@ -354,46 +408,44 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
             ids_before = _order_ids(conn, backend.name)
         probes = [cpu_probe()]
         snapshot: dict[str, object] = {}
+        presses: list[Press | None] = [None] * opts.buyers
+        all_answered = threading.Event()
 
-        def pressing() -> None:  # run by one buyer, as all of them are about to press Pay
-            _analyze(engine, backend.name)
-            snapshot["cpu"], snapshot["at"] = cpu_seconds(), time.perf_counter()
+        def pressing() -> None:  # run by one buyer once all of them are ready to press Pay
+            try:
+                _analyze(engine, backend.name)
+                snapshot["cpu"], snapshot["at"] = cpu_seconds(), time.perf_counter()
+                press_all([press for press in presses if press is not None])
+                snapshot["during"] = cpu_seconds()
+            finally:
+                all_answered.set()
 
         barrier = threading.Barrier(opts.buyers, action=pressing)
         results: list[Outcome] = [Outcome("error")] * opts.buyers
-        answers: list[float] = []
-        all_answered = threading.Event()
 
         def one(i: int) -> None:
-            pressed = [False]
             try:
                 think = opts.think * (1 + (i % 10) / 10)  # nobody types at one speed
                 buyer = Buyer(bases[i % 2])
-                results[i] = checkout(
-                    buyer, variant_id, barrier, think, answers, all_answered, pressed
-                )
+                results[i] = checkout(buyer, variant_id, barrier, think, presses, i, all_answered)
             except Exception as exc:  # noqa: BLE001 - counted and shown
                 results[i] = Outcome(f"error: {type(exc).__name__}: {exc}"[:200])
-                if not pressed[0]:  # never got to press, or its press failed
-                    barrier.abort()  # the others must not wait for it at the barrier
-                    answers.append(time.perf_counter())
+                if presses[i] is None:  # never got to press: nobody may wait for it
+                    barrier.abort()
+                    all_answered.set()
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(opts.buyers)]
-        try:
-            for t in threads:
-                t.start()
-            while len(answers) < opts.buyers and any(t.is_alive() for t in threads):
-                time.sleep(0.005)  # until every press is answered
-            during = cpu_seconds()
-        finally:
-            all_answered.set()
+        for t in threads:
+            t.start()
         for t in threads:
             t.join(timeout=300)
         probes.append(cpu_probe())
         drained = _wait_for_mail(engine, opts.units, timeout=60)
+    during = snapshot.get("during", {})
     before = snapshot.get("cpu", during)
-    assert isinstance(before, dict)
+    assert isinstance(before, dict) and isinstance(during, dict)
     pressed_at = float(snapshot.get("at", 0.0))  # type: ignore[arg-type]
+    answers = [press.answered for press in presses if press is not None and press.answered]
     window = (max(answers) - pressed_at) if answers and pressed_at else 0.0
     cpu = {k: during.get(k, 0.0) - before.get(k, 0.0) for k in during}
     with engine.connect() as conn:
