@@ -90,6 +90,120 @@ def test_a_transaction_knows_whether_it_has_written(app):
         assert wrote_in_transaction() is False
 
 
+def test_undoing_a_unit_of_work_that_changed_nothing_keeps_the_prepared_statements(app):
+    """rollback_unit_of_work on PostgreSQL: a transaction the server never gave an id (it
+    neither wrote nor locked a row) is ended with a COMMIT, because psycopg forgets every
+    statement it prepared on the connection at each ROLLBACK, and the statements are then
+    planned again for their next runs (an error page that read the cart made the next
+    checkout page cost the database four times the CPU). What wrote or locked anything is
+    rolled back and gone, and either way the unit of work's after-commit effects are
+    dropped and its undo steps run. SQLite always rolls back."""
+    from app.catalog.models import Category
+    from app.db import after_commit, after_rollback, rollback_unit_of_work
+    from app.extensions import db
+    from tests.databases import is_postgres
+
+    ends: list[str] = []
+    effects: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+        def committed(_conn: object) -> None:
+            ends.append("commit")
+
+        def rolled_back(_conn: object) -> None:
+            ends.append("rollback")
+
+        def prepared() -> tuple[int, int]:
+            pid = "pg_backend_pid()" if is_postgres() else "0"
+            row = db.session.execute(
+                sa.text(f"SELECT {pid}, count(*) FROM pg_prepared_statements")
+                if is_postgres()
+                else sa.text("SELECT 0, 0")
+            ).one()
+            return int(row[0]), int(row[1])
+
+        def undone(kind: str, work: object) -> None:
+            ends.clear()
+            assert callable(work)
+            work()
+            after_commit(lambda: effects.append(f"{kind}: committed"))
+            after_rollback(lambda: effects.append(f"{kind}: undone"))
+            rollback_unit_of_work()
+
+        rollback_unit_of_work()
+        for _ in range(8):  # psycopg prepares a statement at its sixth run on a connection
+            db.session.execute(sa.select(Category.id).where(Category.id == 1)).all()
+            db.session.commit()
+        before = prepared()
+        db.session.commit()
+        sa.event.listen(engine, "commit", committed)
+        sa.event.listen(engine, "rollback", rolled_back)
+        try:
+            undone("read", lambda: db.session.execute(sa.select(Category.id)).all())
+            assert ends == (["commit"] if is_postgres() else ["rollback"])
+            after = prepared()
+            db.session.commit()
+
+            db.session.execute(routes.probe.insert().values(label="to lock"))
+            db.session.commit()
+            locked = routes.probe.select().where(routes.probe.c.label == "to lock")
+            undone("locked", lambda: db.session.execute(locked.with_for_update()).one())
+            assert ends == ["rollback"]
+
+            written = routes.probe.insert().values(label="undone")
+            undone("written", lambda: db.session.execute(written))
+            assert ends == ["rollback"]
+
+            pending = Category(name="Pending", slug="pending-undo", slug_path="p", id_path="p")
+            undone("pending", lambda: db.session.add(pending))  # never flushed: not written
+            assert "commit" not in ends  # a change only the session holds is never flushed
+        finally:
+            sa.event.remove(engine, "commit", committed)
+            sa.event.remove(engine, "rollback", rolled_back)
+        labels = {row.label for row in db.session.execute(routes.probe.select())}
+        slugs = set(db.session.execute(sa.select(Category.slug)).scalars())
+        rollback_unit_of_work()
+    assert effects == [f"{kind}: undone" for kind in ("read", "locked", "written", "pending")]
+    assert "undone" not in labels
+    assert "pending-undo" not in slugs
+    if is_postgres():
+        assert before[0] == after[0], "the same connection, or the test proves nothing"
+        assert before[1] >= 1
+        assert after[1] == before[1]  # still prepared
+
+
+def test_an_error_page_that_read_the_database_leaves_the_prepared_statements(app):
+    """A 404 for a product reads the catalog, and its page reads the visitor's cart after
+    the request's unit of work was undone; the transaction that leaves open is ended at the
+    end of the request like a failed unit of work (on PostgreSQL by a COMMIT, as it wrote
+    nothing), not by closing the session, whose ROLLBACK made psycopg forget what it had
+    prepared."""
+    from app.extensions import db
+    from tests.databases import is_postgres
+
+    ends: list[str] = []
+
+    def committed(_conn: object) -> None:
+        ends.append("commit")
+
+    def rolled_back(_conn: object) -> None:
+        ends.append("rollback")
+
+    with app.app_context():
+        engine = db.engine
+    client = app.test_client()  # not the suite's client: its test's transaction hides ends
+    sa.event.listen(engine, "commit", committed)
+    sa.event.listen(engine, "rollback", rolled_back)
+    try:
+        assert client.get("/products/no-such-product").status_code == 404
+    finally:
+        sa.event.remove(engine, "commit", committed)
+        sa.event.remove(engine, "rollback", rolled_back)
+    assert ends, "the page read nothing: the test proves nothing"
+    assert ("rollback" not in ends) if is_postgres() else ("commit" not in ends)
+
+
 @contextlib.contextmanager
 def savepoint_rolled_back():
     from app.db import savepoint
