@@ -14,6 +14,7 @@ from app.config import BASE_DIR, load_config
 from app.core.session_cookie import WebsiteSessionInterface
 from app.db import (
     commit_unit_of_work,
+    end_unchanged_transaction,
     kept_on_refusal,
     rollback_unit_of_work,
 )
@@ -118,10 +119,8 @@ def register_extensions(app: Flask) -> None:
 
     _short_redis_timeouts(app)
     db.init_app(app)
-    # Runs before Flask-SQLAlchemy's own teardown (last registered, first run): a transaction
-    # still open there (an error page that read the cart after its unit of work was undone,
-    # say) is ended as a unit of work that failed, not by closing the session.
-    app.teardown_appcontext(lambda _exc: rollback_unit_of_work())
+    # Runs before Flask-SQLAlchemy's own teardown (last registered, first run).
+    app.teardown_appcontext(lambda _exc: end_unchanged_transaction())
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

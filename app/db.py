@@ -271,30 +271,65 @@ def rollback_unit_of_work() -> None:
         return
     session = _session()
     session.info.pop(_AFTER_COMMIT, None)  # dropped, whichever way the transaction ends
-    if _nothing_to_undo(session):
-        try:
-            session.commit()
-        except sa.exc.SQLAlchemyError:  # the connection lost, say: the ROLLBACK below
-            log.warning("could not end a transaction that wrote nothing", exc_info=True)
-    session.rollback()  # undoes what there is to undo (after that COMMIT, nothing)
-    session.info.pop(_KEEP, None)
-    _run_undo(_take_undo(session))
+    try:
+        _end_if_nothing_to_undo(session)
+    finally:
+        session.rollback()  # undoes what there is to undo (after a COMMIT, nothing)
+        session.info.pop(_KEEP, None)
+        _run_undo(_take_undo(session))
+
+
+def end_unchanged_transaction() -> None:
+    """At the end of a request (or any app context): a transaction still open then (an
+    error page that read the cart after the request's unit of work was undone, say) is
+    committed if it changed nothing (:func:`_nothing_to_undo`), before Flask-SQLAlchemy
+    closes the session, which would end it with a ROLLBACK. Whatever else is left to the
+    close, as before: nothing is run or undone here. Never raises: a request's end must not
+    fail for it."""
+    from app.extensions import db
+
+    if not db.session.registry.has():
+        return
+    try:
+        _end_if_nothing_to_undo(_session(), expire=False)
+    except Exception:
+        log.exception("could not end an open transaction at the end of the request")
+
+
+def _end_if_nothing_to_undo(session: Any, *, expire: bool = True) -> None:
+    """COMMIT when :func:`_nothing_to_undo`. ``expire=False``: what the session loaded stays
+    loaded (the session is about to be closed, and whoever holds its objects past the end of
+    the app context, a test or a task's caller, reads them as a close leaves them)."""
+    if not _nothing_to_undo(session):
+        return
+    current = session()
+    expiring = current.expire_on_commit
+    current.expire_on_commit = expire
+    try:
+        current.commit()
+    except Exception:  # the connection lost, say: the caller's ROLLBACK, or the close
+        log.warning("could not commit a transaction that changed nothing", exc_info=True)
+    finally:
+        current.expire_on_commit = expiring
 
 
 def _nothing_to_undo(session: Any) -> bool:
-    """PostgreSQL: whether the transaction has neither written nor locked a row, as the
-    server says (no transaction id was ever assigned to it) and with no change pending in
-    the session. Such a transaction is ended with a COMMIT, which then keeps exactly what a
-    ROLLBACK would (nothing): psycopg forgets every statement it has prepared on the
+    """PostgreSQL through psycopg: whether the transaction has neither written nor locked a
+    row, as the server says (no transaction id was ever assigned to it), with no change
+    pending in the session. Such a transaction is ended with a COMMIT, which then keeps what
+    a ROLLBACK would: nothing (the shop sets no session-level settings and sends no NOTIFY,
+    which a COMMIT would keep). psycopg forgets every statement it has prepared on the
     connection at each ROLLBACK, and for the next five runs of each statement there, and
-    five more, PostgreSQL plans it again (a 404 before a checkout page made the page cost
-    the database four times the CPU). One round trip, only on the way out of a failure."""
+    five more, PostgreSQL plans it again: a 404 before a checkout page made the page cost
+    the database four times the CPU. One round trip (``txid_current_if_assigned``) wherever
+    a transaction on PostgreSQL is undone: a failed request, the end of a read phase, the
+    start of a write phase, an error page's reads at the request's end."""
     current = session()
     if not current.in_transaction() or not current.is_active:  # none, or a flush failed
         return False
     if current.new or current.dirty or current.deleted:
         return False
-    if current.get_bind().dialect.name != "postgresql":
+    if current.get_bind().dialect.driver != "psycopg":  # PostgreSQL's, as configured
         return False
     from psycopg.pq import TransactionStatus
 
@@ -305,7 +340,8 @@ def _nothing_to_undo(session: Any) -> bool:
             return False  # not begun, or a statement failed in it: only a ROLLBACK ends that
         asked = connection.exec_driver_sql("SELECT txid_current_if_assigned()")
         return asked.scalar() is None
-    except sa.exc.SQLAlchemyError:  # the connection lost, say: the ROLLBACK will tell
+    except Exception:  # the connection lost, say: the ROLLBACK will tell
+        log.warning("could not ask whether a transaction changed anything", exc_info=True)
         return False
 
 

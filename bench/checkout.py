@@ -89,9 +89,10 @@ class Press:
 
     raw: bytes
     address: tuple[str, int]
-    buyer: Buyer
+    request: urllib.request.Request  # for the cookie jar, which reads its URL
     status: int = 0
     location: str = ""
+    header_text: str = ""
     error: str = ""
     started: float = 0.0
     answered: float = 0.0
@@ -106,51 +107,65 @@ class Press:
         self.status = int(status.group(1))
         location = re.search(r"^Location: *(.*)$", header_text, re.IGNORECASE | re.MULTILINE)
         self.location = location.group(1).strip() if location else ""
-        self.buyer._unread = (self.buyer._unread[0], header_text)
+        self.header_text = header_text
 
 
 def press_all(presses: list[Press], timeout: float = 120.0) -> None:
     """Every press written at once, from this one thread, and each answer read as it comes
     (the server closes the connection after it). Buyers press on their own devices: 200
     threads waking to send and to read took a tenth of the shop's two cores in the window,
-    a selector on non-blocking sockets takes a few milliseconds."""
+    a selector on non-blocking sockets takes a few milliseconds. A press whose connection
+    or answer failed keeps the reason in ``error``."""
     selector = selectors.DefaultSelector()
+    unsent: dict[int, memoryview] = {}
     chunks: dict[int, list[bytes]] = {}
-    for index, press in enumerate(presses):
-        connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        connection.setblocking(False)
-        press.started = time.perf_counter()  # the buyer presses: a connection is opened
-        connection.connect_ex(press.address)  # loopback: under way, or made already
-        chunks[index] = []
-        selector.register(connection, selectors.EVENT_WRITE, index)
-    deadline = time.perf_counter() + timeout
-    while selector.get_map() and time.perf_counter() < deadline:
-        for key, events in selector.select(timeout=1.0):
-            connection, index = key.fileobj, key.data
-            assert isinstance(connection, socket.socket)
-            press = presses[index]
-            try:
-                if events & selectors.EVENT_WRITE:
-                    connection.sendall(press.raw)  # a few hundred bytes: one write
-                    selector.modify(connection, selectors.EVENT_READ, index)
+
+    def finish(connection: socket.socket, index: int, error: str = "") -> None:
+        press = presses[index]
+        press.answered = time.perf_counter()
+        selector.unregister(connection)
+        connection.close()
+        if error:
+            press.error = error
+        else:
+            press.take(b"".join(chunks[index]))
+
+    try:
+        for index, press in enumerate(presses):
+            connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            connection.setblocking(False)
+            press.started = time.perf_counter()  # the buyer presses: a connection is opened
+            connection.connect_ex(press.address)  # its outcome: when it is writable
+            unsent[index], chunks[index] = memoryview(press.raw), []
+            selector.register(connection, selectors.EVENT_WRITE, index)
+        deadline = time.perf_counter() + timeout
+        while selector.get_map() and time.perf_counter() < deadline:
+            for key, events in selector.select(timeout=1.0):
+                connection, index = key.fileobj, key.data
+                assert isinstance(connection, socket.socket)
+                try:
+                    if events & selectors.EVENT_WRITE:
+                        if failed := connection.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                            finish(connection, index, f"connect: {os.strerror(failed)}")
+                            continue
+                        unsent[index] = unsent[index][connection.send(unsent[index]) :]
+                        if not unsent[index]:
+                            selector.modify(connection, selectors.EVENT_READ, index)
+                        continue
+                    chunk = connection.recv(65536)
+                except OSError as exc:
+                    finish(connection, index, f"{type(exc).__name__}: {exc}")
                     continue
-                chunk = connection.recv(65536)
-            except OSError as exc:
-                press.error = f"{type(exc).__name__}: {exc}"
-                chunk = b""
-            if chunk:
-                chunks[index].append(chunk)
-                continue
-            press.answered = time.perf_counter()
-            selector.unregister(connection)
-            connection.close()
-            if not press.error:
-                press.take(b"".join(chunks[index]))
-    for key in list(selector.get_map().values()):
-        presses[key.data].error = "no answer in time"
-        selector.unregister(key.fileobj)
-        key.fileobj.close()  # type: ignore[union-attr]
-    selector.close()
+                if chunk:
+                    chunks[index].append(chunk)
+                else:
+                    finish(connection, index)
+    finally:
+        for key in list(selector.get_map().values()):
+            presses[key.data].error = presses[key.data].error or "no answer in time"
+            selector.unregister(key.fileobj)
+            key.fileobj.close()  # type: ignore[union-attr]
+        selector.close()
 
 
 class Buyer:
@@ -160,7 +175,6 @@ class Buyer:
         cookies = urllib.request.HTTPCookieProcessor(self.jar)
         self.http = urllib.request.build_opener(cookies)
         self.once = urllib.request.build_opener(cookies, _Stay())
-        self._unread: tuple[urllib.request.Request, str] = (urllib.request.Request(base), "")
 
     def post_once(self, path: str, data: dict[str, str]) -> tuple[int, str]:
         """The status and Location of one POST, its redirect not followed."""
@@ -198,14 +212,12 @@ class Buyer:
         if cookie:
             lines.append(f"Cookie: {cookie}")
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        self._unread = (request, "")
-        return Press(raw, (str(parts.hostname), int(parts.port or 80)), self)
+        return Press(raw, (str(parts.hostname), int(parts.port or 80)), request)
 
-    def keep_cookies(self) -> None:
-        """The cookies the last :meth:`prepare_post` answer set, into the jar."""
-        request, header_text = self._unread
-        headers = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(header_text)
-        self.jar.extract_cookies(_Answer(headers), request)  # type: ignore[arg-type]
+    def keep_cookies(self, press: Press) -> None:
+        """The cookies the answer to ``press`` set, into the jar."""
+        headers = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(press.header_text)
+        self.jar.extract_cookies(_Answer(headers), press.request)  # type: ignore[arg-type]
 
     def get(self, path: str) -> tuple[str, str]:
         with self.http.open(self._url(path), timeout=60) as response:
@@ -263,7 +275,7 @@ def checkout(
     if press.error or not press.answered:
         raise BenchError(press.error or "the press was not sent")
     took = press.answered - press.started
-    buyer.keep_cookies()
+    buyer.keep_cookies(press)
     url, html = buyer.get(press.location)  # the payment page, or the cart saying what ran out
     if press.status != 303 or "/sandbox/checkout/" not in url:
         return Outcome("refused", took, answered=press.answered)
@@ -445,7 +457,7 @@ def run(backend, opts: argparse.Namespace, tmp: Path) -> None:
     before = snapshot.get("cpu", during)
     assert isinstance(before, dict) and isinstance(during, dict)
     pressed_at = float(snapshot.get("at", 0.0))  # type: ignore[arg-type]
-    answers = [press.answered for press in presses if press is not None and press.answered]
+    answers = [p.answered for p in presses if p is not None and p.answered and not p.error]
     window = (max(answers) - pressed_at) if answers and pressed_at else 0.0
     cpu = {k: during.get(k, 0.0) - before.get(k, 0.0) for k in during}
     with engine.connect() as conn:
