@@ -34,6 +34,7 @@ _AFTER_COMMIT = "shop_after_commit"
 _AFTER_ROLLBACK = "shop_after_rollback"
 _KEEP = "shop_keep_on_refusal"
 _WROTE = "shop_wrote_in_transaction"
+_CONNECTED = "shop_transaction_connected"
 _ENGINE = "shop_engine"
 # Set while a block that will write runs: its transactions begin as writers on SQLite.
 _WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("shop_writer", default=False)
@@ -109,10 +110,16 @@ def _executed(state: Any) -> None:
         state.session.info[_WROTE] = True
 
 
+@sa.event.listens_for(ShopSession, "after_begin")
+def _connected(session: Any, _transaction: Any, _connection: Any) -> None:
+    session.info[_CONNECTED] = True  # the transaction holds a connection now
+
+
 @sa.event.listens_for(ShopSession, "after_transaction_end")
 def _ended(session: Any, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_WROTE, None)
+        session.info.pop(_CONNECTED, None)
 
 
 def wrote_in_transaction() -> bool:
@@ -274,9 +281,11 @@ def rollback_unit_of_work() -> None:
     try:
         _end_if_nothing_to_undo(session)
     finally:
-        session.rollback()  # undoes what there is to undo (after a COMMIT, nothing)
-        session.info.pop(_KEEP, None)
-        _run_undo(_take_undo(session))
+        try:
+            session.rollback()  # undoes what there is to undo (after a COMMIT, nothing)
+        finally:  # a ROLLBACK that failed (the connection lost) undid the transaction too
+            session.info.pop(_KEEP, None)
+            _run_undo(_take_undo(session))
 
 
 def end_unchanged_transaction() -> None:
@@ -321,11 +330,13 @@ def _nothing_to_undo(session: Any) -> bool:
     which a COMMIT would keep). psycopg forgets every statement it has prepared on the
     connection at each ROLLBACK, and for the next five runs of each statement there, and
     five more, PostgreSQL plans it again: a 404 before a checkout page made the page cost
-    the database four times the CPU. One round trip (``txid_current_if_assigned``) wherever
+    the database four times the CPU. One round trip (``pg_current_xact_id_if_assigned``) wherever
     a transaction on PostgreSQL is undone: a failed request, the end of a read phase, the
     start of a write phase, an error page's reads at the request's end."""
     current = session()
     if not current.in_transaction() or not current.is_active:  # none, or a flush failed
+        return False
+    if not current.info.get(_CONNECTED):  # begun, but no statement yet: nothing to end
         return False
     if current.new or current.dirty or current.deleted:
         return False
@@ -338,7 +349,7 @@ def _nothing_to_undo(session: Any) -> bool:
         driver = connection.connection.driver_connection
         if driver is None or driver.info.transaction_status != TransactionStatus.INTRANS:
             return False  # not begun, or a statement failed in it: only a ROLLBACK ends that
-        asked = connection.exec_driver_sql("SELECT txid_current_if_assigned()")
+        asked = connection.exec_driver_sql("SELECT pg_current_xact_id_if_assigned()")
         return asked.scalar() is None
     except Exception:  # the connection lost, say: the ROLLBACK will tell
         log.warning("could not ask whether a transaction changed anything", exc_info=True)

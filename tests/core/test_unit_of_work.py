@@ -156,15 +156,22 @@ def test_undoing_a_unit_of_work_that_changed_nothing_keeps_the_prepared_statemen
             assert ends == ["rollback"]
 
             pending = Category(name="Pending", slug="pending-undo", slug_path="p", id_path="p")
-            undone("pending", lambda: db.session.add(pending))  # never flushed: not written
+
+            def read_then_add() -> None:  # a change only the session holds: never flushed
+                db.session.execute(sa.select(Category.id)).all()
+                db.session.add(pending)
+
+            undone("pending", read_then_add)
             assert "commit" not in ends  # a change only the session holds is never flushed
         finally:
             sa.event.remove(engine, "commit", committed)
             sa.event.remove(engine, "rollback", rolled_back)
+            rollback_unit_of_work()
+            db.session.execute(routes.probe.delete().where(routes.probe.c.label == "to lock"))
+            db.session.commit()  # the suite's other tests count the probe's rows
         labels = {row.label for row in db.session.execute(routes.probe.select())}
         slugs = set(db.session.execute(sa.select(Category.slug)).scalars())
-        db.session.execute(routes.probe.delete().where(routes.probe.c.label == "to lock"))
-        db.session.commit()  # the suite's other tests count the probe's rows
+        rollback_unit_of_work()
     assert effects == [f"{kind}: undone" for kind in ("read", "locked", "written", "pending")]
     assert "undone" not in labels
     assert "pending-undo" not in slugs
