@@ -323,16 +323,14 @@ def _end_if_nothing_to_undo(session: Any, *, expire: bool = True) -> None:
 
 
 def _nothing_to_undo(session: Any) -> bool:
-    """PostgreSQL through psycopg: whether the transaction has neither written nor locked a
-    row, as the server says (no transaction id was ever assigned to it), with no change
-    pending in the session. Such a transaction is ended with a COMMIT, which then keeps what
-    a ROLLBACK would: nothing (the shop sets no session-level settings and sends no NOTIFY,
-    which a COMMIT would keep). psycopg forgets every statement it has prepared on the
-    connection at each ROLLBACK, and for the next five runs of each statement there, and
-    five more, PostgreSQL plans it again: a 404 before a checkout page made the page cost
-    the database four times the CPU. One round trip (``pg_current_xact_id_if_assigned``) wherever
-    a transaction on PostgreSQL is undone: a failed request, the end of a read phase, the
-    start of a write phase, an error page's reads at the request's end."""
+    """Whether the session's transaction can be ended with a COMMIT instead of a ROLLBACK
+    (PostgreSQL through psycopg, :func:`app.db_engine.unchanged_on_server`): it holds a
+    connection, no flush failed in it and no change is pending in the session. psycopg
+    forgets every statement it has prepared on the connection at each ROLLBACK, and for the
+    next five runs of each statement there, and five more, PostgreSQL plans it again: a 404
+    before a checkout page made the page cost the database four times the CPU."""
+    from app.db_engine import unchanged_on_server
+
     current = session()
     if not current.in_transaction() or not current.is_active:  # none, or a flush failed
         return False
@@ -340,17 +338,8 @@ def _nothing_to_undo(session: Any) -> bool:
         return False
     if current.new or current.dirty or current.deleted:
         return False
-    if current.get_bind().dialect.driver != "psycopg":  # PostgreSQL's, as configured
-        return False
-    from psycopg.pq import TransactionStatus
-
     try:
-        connection = current.connection()
-        driver = connection.connection.driver_connection
-        if driver is None or driver.info.transaction_status != TransactionStatus.INTRANS:
-            return False  # not begun, or a statement failed in it: only a ROLLBACK ends that
-        asked = connection.exec_driver_sql("SELECT pg_current_xact_id_if_assigned()")
-        return asked.scalar() is None
+        return unchanged_on_server(current.connection())
     except Exception:  # the connection lost, say: the ROLLBACK will tell
         log.warning("could not ask whether a transaction changed anything", exc_info=True)
         return False

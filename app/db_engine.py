@@ -1,7 +1,8 @@
 """How the engine's pooled connections are set up, per database: SQLite's pragmas, its
 explicit transactions and the writers' queue in front of its write lock; PostgreSQL's test
-of a connection that sat idle. Installed once by the application factory; the unit of work
-that uses these connections is :mod:`app.db`."""
+of a connection that sat idle, and whether its open transaction changed anything.
+Installed once by the application factory; the unit of work that uses these connections is
+:mod:`app.db`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,22 @@ log = logging.getLogger(__name__)
 
 IDLE_SINCE = "shop: idle since"
 
+
+def unchanged_on_server(connection: sa.Connection) -> bool:
+    """Whether the transaction open on ``connection`` has neither written nor locked a row,
+    as PostgreSQL says (no transaction id was ever assigned to it), so that a COMMIT keeps
+    what a ROLLBACK would: nothing (the shop sets no session-level settings and sends no
+    NOTIFY, which a COMMIT would keep). One round trip. False on any other driver, and for a
+    transaction not begun or one in which a statement failed (only a ROLLBACK ends that)."""
+    if connection.dialect.driver != "psycopg":
+        return False
+    from psycopg.pq import TransactionStatus
+
+    driver = connection.connection.driver_connection
+    if driver is None or driver.info.transaction_status != TransactionStatus.INTRANS:
+        return False
+    asked = connection.exec_driver_sql("SELECT pg_current_xact_id_if_assigned()")
+    return asked.scalar() is None
 
 def ping_after_idle(engine: sa.Engine, seconds: float) -> None:
     """Test a pooled connection before use only when it sat unused for ``seconds`` or more
