@@ -221,7 +221,26 @@ def savepoint_rolled_back():
         raise RuntimeError("undo the savepoint")
 
 
-def test_after_rollback_undoes_what_was_done_outside_the_database_only_when_it_is_undone(app):
+@pytest.fixture
+def committed_probe_rows_removed(app):
+    """Tests that commit probe rows outside the ``db`` fixture's transaction remove them after,
+    so the suite's other tests (tests/core/test_tasks.py counts them) start without them."""
+    yield
+    from app.db import commit_unit_of_work, rollback_unit_of_work
+    from app.extensions import db
+
+    with app.app_context():
+        rollback_unit_of_work()
+        db.session.execute(routes.probe.delete().where(routes.probe.c.label.in_(COMMITTED)))
+        commit_unit_of_work()
+
+
+COMMITTED = ("kept-file", "outer", "lost")
+
+
+def test_after_rollback_undoes_what_was_done_outside_the_database_only_when_it_is_undone(
+    app, committed_probe_rows_removed
+):
     """app.db.after_rollback: files stored for a row that never comes are deleted again —
     on a rollback, when the last flush fails, for a rolled-back savepoint its own; never
     after a commit, nor when the COMMIT itself fails (it may have been stored)."""
