@@ -38,6 +38,7 @@ def unchanged_on_server(connection: sa.Connection) -> bool:
     asked = connection.exec_driver_sql("SELECT pg_current_xact_id_if_assigned()")
     return asked.scalar() is None
 
+
 def ping_after_idle(engine: sa.Engine, seconds: float) -> None:
     """Test a pooled connection before use only when it sat unused for ``seconds`` or more
     (SQLAlchemy's ``pool_pre_ping`` tests it at every checkout).

@@ -9,13 +9,13 @@ from wtforms import (
     EmailField,
     PasswordField,
     SelectChoice,
-    SelectField,
     StringField,
     TelField,
 )
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional
 
 from app.accounts.profile import countries
+from app.core.forms import SelectField
 
 
 class PictureForm(FlaskForm):

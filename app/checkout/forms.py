@@ -5,10 +5,11 @@ the country) are the checkout service's, the same for the API (app/checkout/deta
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, EmailField, RadioField, SelectChoice, StringField
 from wtforms.validators import Length
 
 from app.accounts.addresses import ADDRESS_FIELDS
+from app.core.forms import SelectField
 
 LABELS = {
     "full_name": "Full name",

@@ -17,7 +17,6 @@ from wtforms import (
     BooleanField,
     IntegerField,
     SelectChoice,
-    SelectField,
     StringField,
     TextAreaField,
 )
@@ -31,6 +30,7 @@ from wtforms.validators import (
 )
 
 from app.catalog.services import sku_taken
+from app.core.forms import SelectField
 from app.core.money import minor_units
 from app.core.numbers import parse_int
 

@@ -11,7 +11,7 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import SelectChoice, SelectField, StringField
+from wtforms import SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.models import AuditEvent, LoginThrottle, Role, User
@@ -31,6 +31,7 @@ from app.accounts.totp import remaining_recovery_codes
 from app.admin import bp
 from app.admin.listing import paginate, render_listing, str_arg
 from app.admin.people.common import INVALID, like_pattern, me_id
+from app.core.forms import SelectField
 from app.db import utcnow
 from app.extensions import db
 from app.orders.models import Order

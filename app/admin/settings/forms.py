@@ -13,7 +13,7 @@ from zoneinfo import available_timezones
 
 import phonenumbers
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, StringField, TextAreaField
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -26,6 +26,7 @@ from wtforms.validators import (
 
 from app.accounts.profile import countries, country_names, normalise_phone
 from app.admin.catalog.forms import WholeNumberField
+from app.core.forms import SelectField
 from app.core.money import minor_units
 from app.store.settings import MAX_ADDRESS_LINES, MAX_LOW_STOCK, parse_filterable
 
