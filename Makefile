@@ -62,8 +62,9 @@ nginx:                               ## Debian's nginx, for the production recip
 recipe: install nginx                ## nginx + 2 gunicorn + Huey on PostgreSQL/Redis, and a checkout through it
 	@scripts/production-recipe.sh
 
+TEST_WORKERS ?= 2
 test: install-dev browser openapi-lint-tools nginx  ## the whole suite (SQLite; DATABASE_URL/REDIS_URL for PostgreSQL+Redis)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install-dev                    ## ruff (style, complexity <= 15) and mypy on app/ and tasks/
 	$(BIN)/ruff check .

@@ -71,6 +71,28 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
     return cfg
 
 
+# `make test` runs the suite on two pytest-xdist workers, each taking whole files (--dist
+# loadfile: a file's tests share its fixtures and run in their written order). Files are
+# handed out in collection order; the longest go first, so that neither worker is left
+# running one of them alone at the end.
+LONGEST_FILES = (
+    "tests/core/test_hostile_input.py",
+    "tests/e2e/test_layout.py",
+    "tests/api/test_schemathesis.py",
+    "tests/e2e/test_accessibility.py",
+    "tests/core/test_production_recipe.py",
+    "tests/core/test_lint.py",
+    "tests/core/test_import_order.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return  # one process: the written order
+    rank = {path: position for position, path in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 @pytest.fixture(scope="session")
 def tmp_root() -> Path:
     return _TMP
