@@ -9,7 +9,7 @@ from app.core.forms import SelectField
 
 CHOICES = [
     SelectChoice("Europe/Dublin", "Europe/Dublin"),
-    SelectChoice('a<b&"c\'', 'L<&">'),  # a value and a label that must be escaped
+    SelectChoice("a<b&\"c'", 'L<&">'),  # a value and a label that must be escaped
     SelectChoice("", "Choose…"),
     SelectChoice(True, ""),  # a bool value is written as text; an empty label shows the value
     SelectChoice(7, "Seven"),

@@ -133,9 +133,12 @@ class Walk:
         if "json" in kwargs:  # None, arrays and scalars too, exactly as given
             kwargs["data"] = json.dumps(kwargs.pop("json"))
             kwargs["content_type"] = "application/json"
-        started = time.perf_counter()
-        response = self.client.open(url, method=method, headers=self.headers, **kwargs)
-        took = time.perf_counter() - started
+        response, took = self._timed(method, url, kwargs)
+        if took > SLOW and response.status_code < 500:
+            # Input that makes a request slow makes it slow every time (a million-digit int());
+            # a busy machine (CI runs the suite on two workers of two cores) does not.
+            response, again = self._timed(method, url, kwargs)
+            took = min(took, again)
         self.sent += 1
         self.slowest = max(self.slowest, (took, f"{method} {url[:120]}"))
         label = f"{self.role} {method} {url[:160]} {_short(kwargs)}"
@@ -146,6 +149,11 @@ class Walk:
         elif response.mimetype != "text/html" and response.data[:15].lower() == b"<!doctype html>":
             self.failures.append(f"HTML served as {response.mimetype}: {label}")
         return response
+
+    def _timed(self, method: str, url: str, kwargs: dict):
+        started = time.perf_counter()
+        response = self.client.open(url, method=method, headers=self.headers, **kwargs)
+        return response, time.perf_counter() - started
 
 
 def _short(kwargs) -> str:
