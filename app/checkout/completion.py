@@ -31,14 +31,21 @@ from app.core.numbers import parse_int
 from app.core.templating import money
 from app.db import after_commit, utcnow, write_phase
 from app.extensions import db
+from app.inventory.services import lock_stock
 from app.notifications.models import Category
 from app.notifications.rendering import external_url
 from app.notifications.services import notify
 from app.orders.fulfilment import lock_order
 from app.orders.links import notify_customer
-from app.orders.models import CancelReason, Order, OrderStatus
+from app.orders.models import CancelReason, Order, OrderLine, OrderStatus
 from app.orders.refunds import issue_refund
-from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
+from app.orders.services import (
+    cancel_unpaid,
+    cart_of,
+    commit_sale,
+    list_expired_reservations,
+    placed_from,
+)
 from app.orders.states import PAID_STATES, UNPAID, transition
 from app.payments import provider
 from app.payments.models import Payment, PaymentStatus
@@ -93,6 +100,10 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
     if order.status in PAID_STATES:  # another session of this order was paid first
         _give_back(order, payment, "Paid twice: another payment had already paid this order.")
         return order
+    reviving = order.status == OrderStatus.CANCELLED and order.cancel_reason == CancelReason.EXPIRED
+    newer = _newer_unpaid_orders(order) if reviving else []
+    if newer:  # their stock is released below: all of it locked up front, in the lock order
+        lock_stock([line.variant_id for o in (order, *newer) for line in o.lines])
     outcome = commit_sale(order)
     if outcome.needs_refund:
         _give_back(
@@ -111,7 +122,87 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
         )
         _clear_cart(order)
         _send_confirmation(order)
+        if reviving:
+            _supersede_newer_checkouts(order, newer)
     return order
+
+
+def _newer_unpaid_orders(order: Order) -> list[Order]:
+    """Orders placed from ``order``'s cart after it and still unpaid, locked newest first (as
+    a press locks a cart's unpaid orders) before any stock row. Asked again until no new one
+    appears: a press that held one while this waited replaced it with another."""
+    cart = cart_of(order)
+    if cart is None:
+        return []
+    statement = (
+        sa.select(Order.id)
+        .where(placed_from(cart), Order.id > order.id, Order.status.in_(UNPAID))
+        .order_by(Order.id.desc())
+        .with_for_update(key_share=True, of=Order)
+    )
+    ids: list[int] | None = None
+    for _ in range(4):  # until two answers agree: a lock waited for can hide a newer order
+        found = list(db.session.execute(statement).scalars())
+        if found == ids:
+            break
+        ids = found
+    if not ids:
+        return []
+    return list(
+        db.session.execute(
+            sa.select(Order)
+            .where(Order.id.in_(ids))
+            .order_by(Order.id.desc())
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
+
+
+def _supersede_newer_checkouts(order: Order, newer: list[Order]) -> None:
+    """A payment through an expired checkout's recovery link revived ``order`` and took what
+    it bought out of the cart. A newer checkout of that cart must not stay payable too: it is
+    cancelled and its sessions closed (the shopper pays what is left in the cart afresh). One
+    already paid for the same items is left to staff: buying twice may be meant."""
+    for other in newer:
+        sessions.close_checkout(other)
+        cancel_unpaid(
+            other,
+            note=f"replaced: order {order.number} of the same cart was paid through its "
+            "expired checkout",
+            reason=CancelReason.REPLACED,
+        )
+    cart = cart_of(order)
+    variants = {line.variant_id for line in order.lines if line.variant_id is not None}
+    if cart is None or not variants:
+        return
+    paid = (
+        db.session.execute(
+            sa.select(Order.number)
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .where(
+                placed_from(cart),
+                Order.id > order.id,
+                Order.status.in_(PAID_STATES),
+                OrderLine.variant_id.in_(sorted(variants)),
+            )
+            .distinct()
+            .order_by(Order.number)
+        )
+        .scalars()
+        .all()
+    )
+    if paid:
+        problem = (
+            f"Paid through its expired checkout after order {', '.join(paid)} of the same "
+            "cart was paid for some of the same items."
+        )
+        order.needs_attention = problem[:255]
+        alert_staff(
+            order,
+            problem=problem,
+            action="Ask the customer whether they meant to buy these twice; refund this order "
+            "from its page if not.",
+        )
 
 
 def _adopt(session: CheckoutSession) -> Payment | None:

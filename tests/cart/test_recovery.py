@@ -4,6 +4,7 @@ Stripe Checkout through the expired session's recovery link — and never twice.
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.cart.models import Cart
@@ -13,7 +14,7 @@ from app.extensions import db
 from app.notifications.models import Notification, Status
 from app.notifications.rendering import render
 from app.notifications.services import set_preference, unsubscribe
-from app.orders.models import OrderStatus
+from app.orders.models import CancelReason, Order, OrderStatus
 from tests.accounts.helpers import login, make_user
 from tests.catalog import factories
 from tests.checkout.helpers import add_to_cart, latest_order, path_of, pay, submit_details
@@ -137,3 +138,90 @@ def test_a_guest_who_did_not_agree_hears_nothing(client, db, fake_stripe):
     )
     client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": header})
     assert reminders() == []
+
+
+def expire_with_recovery(client, fake_stripe, session_id):
+    fake_stripe.expire(session_id, promotions="opt_in")
+    deliver(client, make_event("checkout.session.expired", {"id": session_id}))
+
+
+def deliver(client, event):
+    payload, header = signed_event(event, "whsec_test_shop")
+    response = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": header})
+    assert response.status_code == 200
+
+
+def pay_through_recovery_link(client, fake_stripe, session_id):
+    recovered = fake_stripe.recover(session_id)
+    fake_stripe.complete(recovered["id"])
+    deliver(client, make_event("checkout.session.completed", {"id": recovered["id"]}))
+
+
+def orders_by_number():
+    db.session.expire_all()
+    return {o.number: o for o in db.session.execute(sa.select(Order)).scalars()}
+
+
+def test_paying_the_recovery_link_closes_the_newer_checkout_of_the_same_cart(
+    app, client, db, fake_stripe
+):
+    """A guest's checkout expired; they came back and pressed Pay again, then paid through the
+    recovery link after all. The newer checkout must not stay payable: paying it too would
+    charge them twice for the same shirt."""
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client)
+    first_session = pay(client).headers["Location"].rsplit("/", 1)[1]
+    expire_with_recovery(client, fake_stripe, first_session)
+    first = latest_order()
+    second_session = pay(client).headers["Location"].rsplit("/", 1)[1]
+    second = latest_order()
+    assert second.number != first.number and second.status == OrderStatus.PENDING_PAYMENT
+
+    pay_through_recovery_link(client, fake_stripe, first_session)
+
+    orders = orders_by_number()
+    assert orders[first.number].status == OrderStatus.PAID
+    assert orders[second.number].status == OrderStatus.CANCELLED
+    assert orders[second.number].cancel_reason == CancelReason.REPLACED
+    assert fake_stripe.sessions[second_session]["status"] == "expired"
+    with pytest.raises(ValueError, match="expired session cannot be paid"):
+        fake_stripe.complete(second_session)
+    assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
+    assert orders[first.number].needs_attention == ""
+    # The second order's reservation was given back: only the shirt paid for is gone.
+    db.session.refresh(variant)
+    assert (variant.stock_on_hand, variant.reserved) == (4, 0)
+
+
+def test_a_recovery_payment_after_the_same_items_were_paid_is_left_to_staff(
+    app, client, db, fake_stripe, monkeypatch
+):
+    """Bought again in the shop, then paid through the old recovery link too: both orders are
+    real payments and buying twice may be meant, so staff are told, nothing is refunded."""
+    monkeypatch.setitem(app.config, "STAFF_ALERT_EMAILS", ["ops@example.com"])
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client)
+    first_session = pay(client).headers["Location"].rsplit("/", 1)[1]
+    expire_with_recovery(client, fake_stripe, first_session)
+    first = latest_order()
+    second_session = pay(client).headers["Location"].rsplit("/", 1)[1]
+    second = latest_order()
+    fake_stripe.complete(second_session)
+    deliver(client, make_event("checkout.session.completed", {"id": second_session}))
+
+    pay_through_recovery_link(client, fake_stripe, first_session)
+
+    orders = orders_by_number()
+    assert orders[first.number].status == OrderStatus.PAID
+    assert orders[second.number].status == OrderStatus.PAID
+    assert second.number in orders[first.number].needs_attention
+    [alert] = db.session.execute(
+        sa.select(Notification).where(Notification.template == "payment-anomaly")
+    ).scalars()
+    assert alert.to_address == "ops@example.com"
+    assert alert.variables["order_number"] == first.number
+    assert "buy these twice" in alert.variables["action"]

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 
+import flask
 import sqlalchemy as sa
 
 import app.cart.services as cart_services
@@ -328,3 +329,90 @@ def test_a_press_while_its_older_order_is_paid_charges_only_what_is_left(own_app
             (OrderStatus.PENDING_PAYMENT, "", sorted([(small, 3), (large, 1)])),
         ]
         assert [tuple(row) for row in cart_lines] == sorted([(small, 3), (large, 1)])
+
+
+def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, monkeypatch):
+    """A guest's first checkout expired; they pressed Pay again (a second order), then added a
+    shirt and press Pay once more (the press locks the cart and the second order, and will
+    replace it with a third) at the moment the first checkout's recovery link is paid. The
+    payment must wait for the press rather than deadlock with it over the stock rows, and then
+    close the checkout the press just made, which it could not see when it first looked: the
+    guest must not be able to pay for the first shirt twice."""
+    import app.checkout.services as checkout_services
+    from app.checkout.completion import record_session_expired
+    from tests.databases import is_postgres
+
+    app = own_app
+    with FakeStripe() as fake:
+        point_at(app, fake, monkeypatch)
+        small, large = _shirt(app)
+        email = f"recovers-{uuid.uuid4().hex[:6]}@example.com"
+        client, _ = _ready(app, (small,), email)
+
+        def press_pay() -> str:
+            reviewed = token(client, "/checkout/review")  # the shopper sees the cart as it is
+            answer = client.post(
+                "/checkout/pay", data={"csrf_token": reviewed, "accept_terms": "y"}
+            )
+            assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
+            return answer.headers["Location"].rsplit("/", 1)[1]
+
+        first_session = press_pay()
+        fake.expire(first_session, promotions="opt_in")
+        with app.app_context(), unit_of_work():
+            record_session_expired(first_session)
+        second_session = press_pay()
+        client.post(
+            "/cart/add",
+            data={"variant_id": large, "quantity": 1, "csrf_token": token(client, "/cart")},
+        )
+        locked, go = threading.Event(), threading.Event()
+        real_unpaid = checkout_services._unpaid_orders
+        outcome: dict[str, object] = {}
+
+        def unpaid_then_hold(cart):
+            orders = real_unpaid(cart)
+            if threading.current_thread().name == "first" and flask.request.method == "POST":
+                locked.set()
+                go.wait(5)
+                time.sleep(HOLD)
+            return orders
+
+        monkeypatch.setattr(checkout_services, "_unpaid_orders", unpaid_then_hold)
+
+        def press() -> None:
+            outcome["third"] = press_pay()  # a session, or "review" (sent back to the cart)
+
+        def recovery_paid() -> None:
+            locked.wait(10)
+            recovered = fake.recover(first_session)
+            fake.complete(recovered["id"])
+            go.set()
+            with app.app_context(), unit_of_work():
+                order = complete_session(recovered["id"])
+                outcome["first"] = order.status if order is not None else None
+
+        _both(press, recovery_paid)
+        assert outcome["first"] == OrderStatus.PAID
+        with app.app_context():
+            orders = list(
+                db.session.execute(
+                    sa.select(Order).where(Order.email == email).order_by(Order.id)
+                ).scalars()
+            )
+            later = [(o.status, o.cancel_reason) for o in orders[1:]]
+            payable = [s for o in orders for s in fake.open_sessions(o.number)]
+            lines = {
+                line.variant_id: line.quantity
+                for line in db.session.execute(
+                    sa.select(CartLine).where(CartLine.variant_id.in_((small, large)))
+                ).scalars()
+            }
+        # The press made a third order and its session before the payment cancelled it: it
+        # either handed that session out (closed since) or noticed and sent the guest back
+        # to review the cart. Either way nothing is left to pay but what is in the cart.
+        assert outcome["third"] != second_session
+        assert len(orders) == (3 if is_postgres() else len(orders))
+        assert later == [(OrderStatus.CANCELLED, CancelReason.REPLACED)] * (len(orders) - 1)
+        assert payable == []
+        assert lines == {large: 1}  # the first shirt was paid for; the second is left to pay
