@@ -64,7 +64,7 @@ recipe: install nginx                ## nginx + 2 gunicorn + Huey on PostgreSQL/
 
 TEST_WORKERS ?= 2
 test: install-dev browser openapi-lint-tools nginx  ## the whole suite (SQLite; DATABASE_URL/REDIS_URL for PostgreSQL+Redis)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: install-dev                    ## ruff (style, complexity <= 15) and mypy on app/ and tasks/
 	$(BIN)/ruff check .

@@ -73,7 +73,8 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
 
 # `make test` runs the suite on two pytest-xdist workers, each taking whole files (--dist
 # loadfile: a file's tests share its fixtures and run in their written order). Files are
-# handed out in collection order; the longest go first, so that neither worker is left
+# handed out in collection order (--no-loadscope-reorder: xdist would otherwise hand out the
+# files with the most tests first); the longest go first, so that neither worker is left
 # running one of them alone at the end.
 LONGEST_FILES = (
     "tests/core/test_hostile_input.py",

@@ -23,7 +23,7 @@ from app.accounts.addresses import address_lines
 from app.accounts.audit import audit
 from app.cart import recovery
 from app.cart import tasks as cart_tasks
-from app.cart.models import CartLine
+from app.cart.models import Cart, CartLine
 from app.checkout import sessions
 from app.checkout.details import forget_details
 from app.checkout.models import CheckoutAttempt
@@ -128,24 +128,30 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
 
 
 def _newer_unpaid_orders(order: Order) -> list[Order]:
-    """Orders placed from ``order``'s cart after it and still unpaid, locked newest first (as
-    a press locks a cart's unpaid orders) before any stock row. Asked again until no new one
-    appears: a press that held one while this waited replaced it with another."""
+    """Orders placed from ``order``'s cart after it, still unpaid and for some of the same
+    items, locked before any stock row. The cart is locked first, as a press locks it (no
+    path that holds a cart waits for a cancelled order): a press under way has then either
+    committed its order, which this finds, or not begun."""
     cart = cart_of(order)
-    if cart is None:
+    variants = _variants_of(order)
+    if cart is None or not variants:
         return []
-    statement = (
-        sa.select(Order.id)
-        .where(placed_from(cart), Order.id > order.id, Order.status.in_(UNPAID))
-        .order_by(Order.id.desc())
-        .with_for_update(key_share=True, of=Order)
+    db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update())
+    ids = list(
+        db.session.execute(
+            sa.select(Order.id)
+            .where(
+                placed_from(cart),
+                Order.id > order.id,
+                Order.status.in_(UNPAID),
+                Order.id.in_(
+                    sa.select(OrderLine.order_id).where(OrderLine.variant_id.in_(variants))
+                ),
+            )
+            .order_by(Order.id.desc())
+            .with_for_update(key_share=True, of=Order)
+        ).scalars()
     )
-    ids: list[int] | None = None
-    for _ in range(4):  # until two answers agree: a lock waited for can hide a newer order
-        found = list(db.session.execute(statement).scalars())
-        if found == ids:
-            break
-        ids = found
     if not ids:
         return []
     return list(
@@ -158,11 +164,20 @@ def _newer_unpaid_orders(order: Order) -> list[Order]:
     )
 
 
+def _variants_of(order: Order) -> list[int]:
+    return sorted({line.variant_id for line in order.lines if line.variant_id is not None})
+
+
+# Paid and not given back: an order refunded or returned since does not make a second purchase.
+KEPT = sorted(PAID_STATES - {OrderStatus.REFUNDED, OrderStatus.RETURNED})
+
+
 def _supersede_newer_checkouts(order: Order, newer: list[Order]) -> None:
     """A payment through an expired checkout's recovery link revived ``order`` and took what
-    it bought out of the cart. A newer checkout of that cart must not stay payable too: it is
-    cancelled and its sessions closed (the shopper pays what is left in the cart afresh). One
-    already paid for the same items is left to staff: buying twice may be meant."""
+    it bought out of the cart. A newer checkout of that cart for some of the same items must
+    not stay payable too: it is cancelled and its sessions closed (the shopper pays what is
+    left in the cart afresh). One already paid for some of the same items is left to staff,
+    who are told: buying twice may be meant."""
     for other in newer:
         sessions.close_checkout(other)
         cancel_unpaid(
@@ -172,8 +187,7 @@ def _supersede_newer_checkouts(order: Order, newer: list[Order]) -> None:
             reason=CancelReason.REPLACED,
         )
     cart = cart_of(order)
-    variants = {line.variant_id for line in order.lines if line.variant_id is not None}
-    if cart is None or not variants:
+    if cart is None:
         return
     paid = (
         db.session.execute(
@@ -182,8 +196,8 @@ def _supersede_newer_checkouts(order: Order, newer: list[Order]) -> None:
             .where(
                 placed_from(cart),
                 Order.id > order.id,
-                Order.status.in_(PAID_STATES),
-                OrderLine.variant_id.in_(sorted(variants)),
+                Order.status.in_(KEPT),
+                OrderLine.variant_id.in_(_variants_of(order)),
             )
             .distinct()
             .order_by(Order.number)
@@ -192,14 +206,10 @@ def _supersede_newer_checkouts(order: Order, newer: list[Order]) -> None:
         .all()
     )
     if paid:
-        problem = (
-            f"Paid through its expired checkout after order {', '.join(paid)} of the same "
-            "cart was paid for some of the same items."
-        )
-        order.needs_attention = problem[:255]
         alert_staff(
             order,
-            problem=problem,
+            problem=f"Paid through its expired checkout after order {', '.join(paid)} of the "
+            "same cart was paid for some of the same items.",
             action="Ask the customer whether they meant to buy these twice; refund this order "
             "from its page if not.",
         )

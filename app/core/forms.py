@@ -25,7 +25,8 @@ class Select(wtforms.widgets.Select):
         value = str(choice.value) if isinstance(choice.value, bool) else choice.value
         label = escape(choice.label or value)
         selected = " selected" if choice.selected else ""
-        option = f'<option{selected} value="{escape(value)}">{label}</option>'
+        quoted = escape(value).replace(Markup('"'), Markup("&quot;"))  # as WTForms: Markup too
+        option = f'<option{selected} value="{quoted}">{label}</option>'
         return Markup(option)  # noqa: S704 - value and label escaped above
 
 

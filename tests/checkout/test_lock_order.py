@@ -61,6 +61,30 @@ def _ready(app, variant_ids, email: str):
     return client, token(client, "/checkout/review")
 
 
+def _until_another_waits_for_a_lock(app, timeout: float = 10) -> bool:
+    """True once another connection to the app's database waits for a row lock (PostgreSQL),
+    so the side holding it lets go only after the other ran into it; SQLite: HOLD seconds."""
+    from tests.databases import is_postgres
+
+    if not is_postgres():
+        time.sleep(HOLD)
+        return False
+    with app.app_context():
+        engine = db.engine
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).scalar()
+            conn.rollback()
+            if waiting:
+                return True
+            time.sleep(0.02)
+    return False
+
+
 def _both(first, second) -> None:
     threads = [threading.Thread(target=first, name="first"), threading.Thread(target=second)]
     for thread in threads:
@@ -374,8 +398,8 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
             orders = real_unpaid(cart)
             if threading.current_thread().name == "first" and flask.request.method == "POST":
                 locked.set()
-                go.wait(5)
-                time.sleep(HOLD)
+                outcome["payment started"] = go.wait(10)
+                outcome["payment waited"] = _until_another_waits_for_a_lock(app)
             return orders
 
         monkeypatch.setattr(checkout_services, "_unpaid_orders", unpaid_then_hold)
@@ -384,7 +408,7 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
             outcome["third"] = press_pay()  # a session, or "review" (sent back to the cart)
 
         def recovery_paid() -> None:
-            locked.wait(10)
+            outcome["press locked first"] = locked.wait(10)
             recovered = fake.recover(first_session)
             fake.complete(recovered["id"])
             go.set()
@@ -393,6 +417,8 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
                 outcome["first"] = order.status if order is not None else None
 
         _both(press, recovery_paid)
+        assert outcome["press locked first"] and outcome["payment started"]
+        assert outcome["payment waited"] == is_postgres()
         assert outcome["first"] == OrderStatus.PAID
         with app.app_context():
             orders = list(

@@ -2,6 +2,7 @@
 
 import pytest
 import wtforms
+from markupsafe import Markup
 from wtforms import Form
 from wtforms.fields.choices import SelectChoice
 
@@ -13,6 +14,7 @@ CHOICES = [
     SelectChoice("", "Choose…"),
     SelectChoice(True, ""),  # a bool value is written as text; an empty label shows the value
     SelectChoice(7, "Seven"),
+    SelectChoice(Markup('x"><b>'), Markup("<i>safe</i>")),  # Markup: trusted, but no way out
     SelectChoice("gift", "Gift wrap", render_kw={"disabled": True}),  # its own attributes
 ]
 
