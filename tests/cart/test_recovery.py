@@ -158,6 +158,21 @@ def deliver(client, event):
     assert response.status_code == 200
 
 
+def expired_with_recovery_link(client, fake_stripe, variant_id):
+    """A guest presses Pay for one of ``variant_id`` and lets the checkout expire, agreeing at
+    Stripe to hear from the shop: the order and its session, which has a recovery link."""
+    add_to_cart(client, variant_id, 1)
+    submit_details(client)
+    session_id = pay(client).headers["Location"].rsplit("/", 1)[1]
+    expire_with_recovery(client, fake_stripe, session_id)
+    return latest_order(), session_id
+
+
+def pay_again(client):
+    session_id = pay(client).headers["Location"].rsplit("/", 1)[1]
+    return latest_order(), session_id
+
+
 def pay_through_recovery_link(client, fake_stripe, session_id):
     recovered = fake_stripe.recover(session_id)
     fake_stripe.complete(recovered["id"])
@@ -177,13 +192,8 @@ def test_paying_the_recovery_link_closes_the_newer_checkout_of_the_same_cart(
     charge them twice for the same shirt."""
     variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
     commit_unit_of_work()
-    add_to_cart(client, variant.id, 1)
-    submit_details(client)
-    first_session = pay(client).headers["Location"].rsplit("/", 1)[1]
-    expire_with_recovery(client, fake_stripe, first_session)
-    first = latest_order()
-    second_session = pay(client).headers["Location"].rsplit("/", 1)[1]
-    second = latest_order()
+    first, first_session = expired_with_recovery_link(client, fake_stripe, variant.id)
+    second, second_session = pay_again(client)
     assert second.number != first.number and second.status == OrderStatus.PENDING_PAYMENT
 
     pay_through_recovery_link(client, fake_stripe, first_session)
@@ -210,13 +220,8 @@ def test_a_recovery_payment_after_the_same_items_were_paid_is_left_to_staff(
     monkeypatch.setitem(app.config, "STAFF_ALERT_EMAILS", ["ops@example.com"])
     variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
     commit_unit_of_work()
-    add_to_cart(client, variant.id, 1)
-    submit_details(client)
-    first_session = pay(client).headers["Location"].rsplit("/", 1)[1]
-    expire_with_recovery(client, fake_stripe, first_session)
-    first = latest_order()
-    second_session = pay(client).headers["Location"].rsplit("/", 1)[1]
-    second = latest_order()
+    first, first_session = expired_with_recovery_link(client, fake_stripe, variant.id)
+    second, second_session = pay_again(client)
     fake_stripe.complete(second_session)
     deliver(client, make_event("checkout.session.completed", {"id": second_session}))
 
@@ -241,16 +246,11 @@ def test_a_newer_checkout_for_other_things_stays_payable(app, client, db, fake_s
     shirt = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
     scarf = factories.product("Silk Scarf", price=3900, stock=5).variants[0]
     commit_unit_of_work()
-    add_to_cart(client, shirt.id, 1)
-    submit_details(client)
-    first_session = pay(client).headers["Location"].rsplit("/", 1)[1]
-    expire_with_recovery(client, fake_stripe, first_session)
-    first = latest_order()
+    first, first_session = expired_with_recovery_link(client, fake_stripe, shirt.id)
     [line] = db.session.execute(sa.select(CartLine)).scalars()
     client.post(f"/cart/lines/{line.id}/remove", data={"csrf_token": token(client, "/cart")})
     add_to_cart(client, scarf.id, 1)
-    second_session = pay(client).headers["Location"].rsplit("/", 1)[1]
-    second = latest_order()
+    second, second_session = pay_again(client)
     assert [ln.variant_id for ln in second.lines] == [scarf.id]
 
     pay_through_recovery_link(client, fake_stripe, first_session)
