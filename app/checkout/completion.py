@@ -469,7 +469,9 @@ def _clear_cart(order: Order) -> None:
     account keeps its own, as its address book does)."""
     # Without the cart's lock (the lock order is cart, then orders; this order is locked):
     # a press that read the lines before this commits sees this order stop holding stock and
-    # reads them again (app.checkout.services._prepare).
+    # reads them again (app.checkout.services._prepare). Only an order revived from expiry
+    # has locked its cart by now (_newer_unpaid_orders): a cancelled order is one that no
+    # holder of a cart waits for.
     cart = cart_of(order)  # never another shopper's cart that got the same id
     if cart is None:
         return
