@@ -160,13 +160,35 @@ function shopCombobox() {
     }
   }
 
+  // Suggestions for the last keystrokes can arrive after the shopper has already chosen one
+  // of those for the first (a slow answer): the same product stays chosen if it is still
+  // offered, so Enter opens what the list showed as chosen.
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail && event.detail.target === list) {
+      var current = active();
+      kept = current && !list.hidden ? current.getAttribute("href") : null;
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     if (!event.detail || event.detail.target !== list) {
       return;
     }
-    var count = options().length;
+    var all = options();
+    var count = all.length;
+    var again = null;
+    for (var i = 0; kept && i < count; i++) {
+      if (all[i].getAttribute("href") === kept) {
+        again = all[i];
+      }
+    }
+    kept = null;
     choose(null);
     show(count > 0 && document.activeElement === input);
+    if (again && !list.hidden) {
+      choose(again);
+    }
     if (status) {
       status.textContent = count
         ? count + (count === 1 ? " suggestion" : " suggestions") + ". Use the down arrow to choose."

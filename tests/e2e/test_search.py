@@ -39,6 +39,44 @@ def test_a_keyboard_shopper_chooses_a_suggestion(page, live_server, problems):
     problems.assert_clean()
 
 
+def test_a_choice_made_before_slow_suggestions_arrive_is_kept(page, live_server, problems):
+    """The suggestions for the last keystroke arrive after the shopper already chose one of
+    those shown for the keystrokes before (a slow answer): the choice stays, so Enter opens
+    the product the list showed as chosen rather than searching."""
+    held = []
+
+    def hold_the_last(route):
+        if "q=waxed+fi" in route.request.url or "q=waxed%20fi" in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/search/suggestions*", hold_the_last)
+    page.goto(live_server.url + "/")
+    page.evaluate(
+        "document.addEventListener('htmx:afterSwap', () => { window.__swaps += 1; });"
+        "window.__swaps = 0;"
+    )
+    box = page.get_by_role("combobox", name="Search products")
+    box.press_sequentially("waxed f", delay=40)
+    listbox = page.get_by_role("listbox", name="Suggestions")
+    expect(listbox.get_by_role("option", name=re.compile("Waxed Field Jacket"))).to_be_visible()
+    swaps = page.evaluate("window.__swaps")
+    box.press_sequentially("i")
+    page.wait_for_timeout(300)  # past the 150 ms debounce: the request is sent and held
+    assert len(held) == 1
+    box.press("ArrowDown")
+    first = listbox.get_by_role("option").first
+    expect(first).to_have_attribute("aria-selected", "true")
+    held[0].continue_()  # the slow answer arrives now
+    page.wait_for_function(f"window.__swaps > {swaps}")
+    expect(first).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", "suggestion-0")
+    box.press("Enter")
+    expect(page.get_by_role("heading", level=1, name="Waxed Field Jacket")).to_be_visible()
+    problems.assert_clean()
+
+
 def test_enter_without_a_choice_searches_and_a_typo_is_corrected_on_a_phone(
     page, live_server, problems, tmp_path
 ):
