@@ -164,6 +164,7 @@ function shopCombobox() {
   // of those for the first (a slow answer): the same product stays chosen if it is still
   // offered, so Enter opens what the list showed as chosen.
   var kept = null;
+  var dismissed = false; // Escape closed the list: an answer arriving later does not reopen it
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail && event.detail.target === list) {
       var current = active();
@@ -181,22 +182,27 @@ function shopCombobox() {
     for (var i = 0; kept && i < count; i++) {
       if (all[i].getAttribute("href") === kept) {
         again = all[i];
+        break;
       }
     }
     kept = null;
     choose(null);
-    show(count > 0 && document.activeElement === input);
+    show(count > 0 && document.activeElement === input && !dismissed);
     if (again && !list.hidden) {
       choose(again);
     }
     if (status) {
-      status.textContent = count
-        ? count + (count === 1 ? " suggestion" : " suggestions") + ". Use the down arrow to choose."
-        : "";
+      var counted = count + (count === 1 ? " suggestion" : " suggestions") + ". ";
+      status.textContent = !count
+        ? ""
+        : again && !list.hidden
+          ? counted + again.textContent.trim() + " is still chosen."
+          : counted + "Use the down arrow to choose.";
     }
   });
 
   input.addEventListener("input", function () {
+    dismissed = false;
     choose(null); // the list on screen is for the words before this keystroke
   });
 
@@ -212,6 +218,7 @@ function shopCombobox() {
         return;
       }
       event.preventDefault();
+      dismissed = false;
       show(true);
       var step = event.key === "ArrowDown" ? 1 : -1;
       var next = index < 0 ? (step > 0 ? 0 : all.length - 1) : (index + step + all.length) % all.length;
@@ -221,6 +228,7 @@ function shopCombobox() {
       window.location.assign(current.href);
     } else if (event.key === "Escape" && !list.hidden) {
       event.preventDefault();
+      dismissed = true;
       show(false);
     }
   });
@@ -229,6 +237,7 @@ function shopCombobox() {
     show(false);
   });
   input.addEventListener("focus", function () {
+    dismissed = false;
     if (options().length && input.value.trim()) {
       show(true);
     }
