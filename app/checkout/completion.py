@@ -23,29 +23,22 @@ from app.accounts.addresses import address_lines
 from app.accounts.audit import audit
 from app.cart import recovery
 from app.cart import tasks as cart_tasks
-from app.cart.models import Cart, CartLine
-from app.checkout import sessions
+from app.cart.models import CartLine
+from app.checkout import revival, sessions
 from app.checkout.details import forget_details
 from app.checkout.models import CheckoutAttempt
 from app.core.numbers import parse_int
 from app.core.templating import money
 from app.db import after_commit, utcnow, write_phase
 from app.extensions import db
-from app.inventory.services import lock_stock
 from app.notifications.models import Category
 from app.notifications.rendering import external_url
 from app.notifications.services import notify
 from app.orders.fulfilment import lock_order
 from app.orders.links import notify_customer
-from app.orders.models import CancelReason, Order, OrderLine, OrderStatus
+from app.orders.models import CancelReason, Order, OrderStatus
 from app.orders.refunds import issue_refund
-from app.orders.services import (
-    cancel_unpaid,
-    cart_of,
-    commit_sale,
-    list_expired_reservations,
-    placed_from,
-)
+from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
 from app.orders.states import PAID_STATES, UNPAID, transition
 from app.payments import provider
 from app.payments.models import Payment, PaymentStatus
@@ -100,10 +93,7 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
     if order.status in PAID_STATES:  # another session of this order was paid first
         _give_back(order, payment, "Paid twice: another payment had already paid this order.")
         return order
-    reviving = order.status == OrderStatus.CANCELLED and order.cancel_reason == CancelReason.EXPIRED
-    newer = _newer_unpaid_orders(order) if reviving else []
-    if newer:  # their stock is released below: all of it locked up front, in the lock order
-        lock_stock([line.variant_id for o in (order, *newer) for line in o.lines])
+    revived = revival.prepare(order) if revival.is_revival(order) else None
     outcome = commit_sale(order)
     if outcome.needs_refund:
         _give_back(
@@ -122,97 +112,16 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
         )
         _clear_cart(order)
         _send_confirmation(order)
-        if reviving:
-            _supersede_newer_checkouts(order, newer)
+        twice = revival.supersede(order, revived) if revived is not None else []
+        if twice:
+            alert_staff(
+                order,
+                problem=f"Paid through its expired checkout after order {', '.join(twice)} "
+                "of the same cart was paid for some of the same items.",
+                action="Ask the customer whether they meant to buy these twice; refund this "
+                "order from its page if not.",
+            )
     return order
-
-
-def _newer_unpaid_orders(order: Order) -> list[Order]:
-    """Orders placed from ``order``'s cart after it, still unpaid and for some of the same
-    items, locked before any stock row. The cart is locked first, as a press locks it (no
-    path that holds a cart waits for a cancelled order): a press under way has then either
-    committed its order, which this finds, or not begun."""
-    cart = cart_of(order)
-    variants = _variants_of(order)
-    if cart is None or not variants:
-        return []
-    db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update())
-    ids = list(
-        db.session.execute(
-            sa.select(Order.id)
-            .where(
-                placed_from(cart),
-                Order.id > order.id,
-                Order.status.in_(UNPAID),
-                Order.id.in_(
-                    sa.select(OrderLine.order_id).where(OrderLine.variant_id.in_(variants))
-                ),
-            )
-            .order_by(Order.id.desc())
-            .with_for_update(key_share=True, of=Order)
-        ).scalars()
-    )
-    if not ids:
-        return []
-    return list(
-        db.session.execute(
-            sa.select(Order)
-            .where(Order.id.in_(ids))
-            .order_by(Order.id.desc())
-            .execution_options(populate_existing=True)
-        ).scalars()
-    )
-
-
-def _variants_of(order: Order) -> list[int]:
-    return sorted({line.variant_id for line in order.lines if line.variant_id is not None})
-
-
-# Paid and not given back: an order refunded or returned since does not make a second purchase.
-KEPT = sorted(PAID_STATES - {OrderStatus.REFUNDED, OrderStatus.RETURNED})
-
-
-def _supersede_newer_checkouts(order: Order, newer: list[Order]) -> None:
-    """A payment through an expired checkout's recovery link revived ``order`` and took what
-    it bought out of the cart. A newer checkout of that cart for some of the same items must
-    not stay payable too: it is cancelled and its sessions closed (the shopper pays what is
-    left in the cart afresh). One already paid for some of the same items is left to staff,
-    who are told: buying twice may be meant."""
-    for other in newer:
-        sessions.close_checkout(other)
-        cancel_unpaid(
-            other,
-            note=f"replaced: order {order.number} of the same cart was paid through its "
-            "expired checkout",
-            reason=CancelReason.REPLACED,
-        )
-    cart = cart_of(order)
-    if cart is None:
-        return
-    paid = (
-        db.session.execute(
-            sa.select(Order.number)
-            .join(OrderLine, OrderLine.order_id == Order.id)
-            .where(
-                placed_from(cart),
-                Order.id > order.id,
-                Order.status.in_(KEPT),
-                OrderLine.variant_id.in_(_variants_of(order)),
-            )
-            .distinct()
-            .order_by(Order.number)
-        )
-        .scalars()
-        .all()
-    )
-    if paid:
-        alert_staff(
-            order,
-            problem=f"Paid through its expired checkout after order {', '.join(paid)} of the "
-            "same cart was paid for some of the same items.",
-            action="Ask the customer whether they meant to buy these twice; refund this order "
-            "from its page if not.",
-        )
 
 
 def _adopt(session: CheckoutSession) -> Payment | None:
@@ -470,7 +379,7 @@ def _clear_cart(order: Order) -> None:
     # Without the cart's lock (the lock order is cart, then orders; this order is locked):
     # a press that read the lines before this commits sees this order stop holding stock and
     # reads them again (app.checkout.services._prepare). Only an order revived from expiry
-    # has locked its cart by now (_newer_unpaid_orders): a cancelled order is one that no
+    # has locked its cart by now (app.checkout.revival.prepare): a cancelled order is one that no
     # holder of a cart waits for.
     cart = cart_of(order)  # never another shopper's cart that got the same id
     if cart is None:

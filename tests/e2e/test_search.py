@@ -39,10 +39,10 @@ def test_a_keyboard_shopper_chooses_a_suggestion(page, live_server, problems):
     problems.assert_clean()
 
 
-def test_a_choice_made_before_slow_suggestions_arrive_is_kept(page, live_server, problems):
-    """The suggestions for the last keystroke arrive after the shopper already chose one of
-    those shown for the keystrokes before (a slow answer): the choice stays, so Enter opens
-    the product the list showed as chosen rather than searching."""
+def typed_with_the_last_answer_held(page, live_server):
+    """A shopper types "waxed f", sees its suggestions, then types "i": the answer for
+    "waxed fi" is held back. Returns the field, the jacket's option and a function that lets
+    the held answer arrive and waits until it has replaced the list."""
     held = []
 
     def hold_the_last(route):
@@ -70,22 +70,53 @@ def test_a_choice_made_before_slow_suggestions_arrive_is_kept(page, live_server,
             break
         page.wait_for_timeout(20)
     assert len(held) == 1
+
+    def arrive() -> None:
+        swaps = int(page.evaluate("document.documentElement.dataset.swaps || '0'"))
+        held[0].continue_()
+        expect(page.locator("html")).to_have_attribute("data-swaps", str(swaps + 1))
+
+    return box, jacket, arrive
+
+
+def assert_only_htmx_console_errors(problems) -> None:
+    """Holding an answer back makes htmx log the requests it gave up (sync: replace, the page
+    left): those, and only those, are expected."""
+    assert problems.csp_violations() == []
+    assert [e for e in problems.console_errors if not e.startswith("htmx:")] == []
+
+
+def test_a_choice_made_before_slow_suggestions_arrive_is_kept(page, live_server, problems):
+    """The suggestions for the last keystroke arrive after the shopper already chose one of
+    those shown for the keystrokes before (a slow answer): the choice stays, so Enter opens
+    the product the list showed as chosen rather than searching."""
+    box, jacket, arrive = typed_with_the_last_answer_held(page, live_server)
     for _ in range(10):  # down the list to the jacket (its place depends on the catalog)
         box.press("ArrowDown")
         if jacket.get_attribute("aria-selected") == "true":
             break
     expect(jacket).to_have_attribute("aria-selected", "true")
-    swaps = int(page.evaluate("document.documentElement.dataset.swaps || '0'"))
-    held[0].continue_()  # the slow answer arrives now
-    expect(page.locator("html")).to_have_attribute("data-swaps", str(swaps + 1))
+    arrive()
     expect(jacket).to_have_attribute("aria-selected", "true")
     expect(page.get_by_role("status").filter(has_text="still chosen")).to_have_count(1)
     box.press("Enter")
     expect(page.get_by_role("heading", level=1, name="Waxed Field Jacket")).to_be_visible()
-    # Holding an answer back makes htmx log the requests it gave up (sync: replace, the page
-    # left): those, and only those, are expected here.
-    assert problems.csp_violations() == []
-    assert [e for e in problems.console_errors if not e.startswith("htmx:")] == []
+    assert_only_htmx_console_errors(problems)
+
+
+def test_a_list_closed_with_escape_stays_closed_when_slow_suggestions_arrive(
+    page, live_server, problems
+):
+    box, _, arrive = typed_with_the_last_answer_held(page, live_server)
+    listbox = page.get_by_role("listbox", name="Suggestions")
+    box.press("Escape")
+    expect(listbox).to_be_hidden()
+    arrive()
+    expect(listbox).to_be_hidden()
+    expect(box).to_have_attribute("aria-expanded", "false")
+    box.press("ArrowDown")  # the shopper asks for it again: it opens
+    expect(listbox).to_be_visible()
+    assert_only_htmx_console_errors(problems)
 
 
 def test_enter_without_a_choice_searches_and_a_typo_is_corrected_on_a_phone(
