@@ -66,7 +66,7 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 HOST = "127.0.0.1"  # loopback only, always
 
-LISTING_VS_HEALTHZ_TARGET = 0.50  # /products req/s must be at least half of /healthz req/s
+PAGE_VS_HEALTHZ_TARGET = 0.50  # each anonymous page's req/s: at least half of /healthz's (issue 22)
 SEARCH_P95_TARGET_MS = 50.0  # varied (mostly uncached) search, p95 under load
 
 FILTERED = "/products?category=clothing&min_price=20&max_price=120&in_stock=1&sort=price"
@@ -537,6 +537,7 @@ def plan_rows(opts: argparse.Namespace, slug: str, terms_dir: Path) -> list[Row]
     rows = [
         Row("hello (bare Flask) /", "/", server="hello"),
         Row("healthz", "/healthz"),
+        Row("home /", "/"),
         Row("listing /products", "/products"),
         Row("listing filtered", FILTERED),
         Row("search q=wool (repeated URL)", "/products?q=wool"),
@@ -881,11 +882,21 @@ def find(rows: list[Row], name: str) -> Row:
     return next(r for r in rows if r.name == name)
 
 
+# The anonymous catalog pages issue 22 holds to half of /healthz: one URL each, asked again
+# and again, as a crawler, a CDN or new shoppers following the same link would.
+ANONYMOUS_PAGES = (
+    "home /",
+    "listing /products",
+    "listing filtered",
+    "search q=wool (repeated URL)",
+    "category " + CATEGORY,
+    "product /products/<slug>",
+)
+
+
 def checks_for(rows: list[Row]) -> list[dict[str, Any]]:
     healthz = find(rows, "healthz")
-    listing = find(rows, "listing /products")
     search = find(rows, "search (varied, mostly uncached)")
-    ratio = listing.rps / healthz.rps if healthz.rps else 0.0
     res = search.result or {"requests": 0, "p95_ms": 0.0, "errors": {"timeout": 0}}
     timeouts = res["errors"]["timeout"]
     if not res["requests"]:
@@ -896,12 +907,19 @@ def checks_for(rows: list[Row]) -> list[dict[str, Any]]:
     else:
         search_value = f"{res['p95_ms']:.1f} ms"
     errors = sum(sum(r.result["errors"].values()) for r in rows if r.result)
+    page_checks = []
+    for name in ANONYMOUS_PAGES:
+        page = find(rows, name)
+        ratio = page.rps / healthz.rps if healthz.rps else 0.0
+        page_checks.append(
+            {
+                "check": f"{name} req/s >= {PAGE_VS_HEALTHZ_TARGET:.0%} of /healthz",
+                "value": f"{ratio:.0%} ({page.rps:.0f} vs {healthz.rps:.0f} req/s)",
+                "passed": ratio >= PAGE_VS_HEALTHZ_TARGET,
+            }
+        )
     return [
-        {
-            "check": f"listing /products req/s >= {LISTING_VS_HEALTHZ_TARGET:.0%} of /healthz",
-            "value": f"{ratio:.0%} ({listing.rps:.0f} vs {healthz.rps:.0f} req/s)",
-            "passed": ratio >= LISTING_VS_HEALTHZ_TARGET,
-        },
+        *page_checks,
         {
             "check": f"search (varied) p95 < {SEARCH_P95_TARGET_MS:.0f} ms",
             "value": search_value,
