@@ -7,6 +7,9 @@ from huey import crontab
 from app.cart import recovery, services
 from app.cart.services import purge_expired
 from app.db import unit_of_work
+from app.extensions import db
+from app.orders.models import Order, OrderStatus
+from app.orders.services import cart_of
 from tasks.queue import periodic_job, shop_task
 
 BATCH = 500
@@ -30,6 +33,18 @@ def forget_code(cart_id: int, code: str) -> None:
     and a checkout of the cart locks the cart before its orders, so the payment's transaction
     must not wait for the cart (PostgreSQL would find the two in a deadlock)."""
     services.forget_code(cart_id, code)
+
+
+@shop_task(retries=3, retry_delay=5)
+def recover_guest(order_id: int, recovery_url: str) -> bool:
+    """The guest's recovery e-mail for an order whose checkout expired (app.cart.recovery),
+    sent after the expiry's commit: claiming the cart there would take the cart's lock while
+    the expiry holds the order's, the reverse of a checkout's order. Not sent when the order
+    was paid through the link first."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.status != OrderStatus.CANCELLED:
+        return False
+    return recovery.recover_guest(cart_of(order), email=order.email, recovery_url=recovery_url)
 
 
 @periodic_job(crontab(minute="*/10"))

@@ -21,7 +21,6 @@ from sqlalchemy.exc import OperationalError
 
 from app.accounts.addresses import address_lines
 from app.accounts.audit import audit
-from app.cart import recovery
 from app.cart import tasks as cart_tasks
 from app.cart.models import CartLine
 from app.checkout import revival, sessions
@@ -288,8 +287,12 @@ def record_session_expired(session_id: str, *, session: CheckoutSession | None =
             and session.recovery_url
             and session.promotions_consent == "opt_in"
         ):
-            recovery.recover_guest(
-                cart_of(order), email=order.email, recovery_url=session.recovery_url
+            # After this commit, in a transaction of its own: the mail claims the cart, and
+            # this one holds the order, while a revival or a press locks the cart before the
+            # orders (PostgreSQL would find the two in a deadlock).
+            after_commit(
+                partial(cart_tasks.recover_guest, order.id, session.recovery_url),
+                key=f"recover-guest:{order.id}",
             )
 
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.cart.models import Cart, CartLine
-from app.cart.tasks import remind_idle
+from app.cart.tasks import recover_guest, remind_idle
 from app.db import commit_unit_of_work, utcnow
 from app.extensions import db
 from app.notifications.models import Notification, Status
@@ -131,6 +131,22 @@ def test_a_guest_who_agreed_at_stripe_gets_its_recovery_link_once(app, client, d
     payload, header = signed_event(done, "whsec_test_shop")
     client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": header})
     assert latest_order().status == OrderStatus.PAID
+
+
+def test_no_recovery_mail_for_an_order_paid_before_the_mail_went(client, db, fake_stripe):
+    """The recovery e-mail leaves after the expiry's commit (app.cart.tasks.recover_guest):
+    an order that is no longer cancelled by then, paid through the link say, gets none."""
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 1)
+    submit_details(client)
+    session_id = pay(client).headers["Location"].rsplit("/", 1)[1]
+    order = latest_order()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    url = f"{fake_stripe.url}/recover/{session_id}"
+    assert recover_guest.call_local(order.id, url) is False
+    assert reminders() == []
+    assert recover_guest.call_local(order.id + 1000, url) is False  # no such order
 
 
 def test_a_guest_who_did_not_agree_hears_nothing(client, db, fake_stripe):

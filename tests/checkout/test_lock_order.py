@@ -442,3 +442,65 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
         assert later == [(OrderStatus.CANCELLED, CancelReason.REPLACED)] * (len(orders) - 1)
         assert payable == []
         assert lines == {large: 1}  # the first shirt was paid for; the second is left to pay
+
+
+def test_a_guests_expired_checkout_is_cancelled_while_a_press_holds_the_cart(own_app, monkeypatch):
+    """A guest's checkout expires (they agreed at Stripe to hear from the shop) while a press
+    or a recovery payment holds their cart's row. The expiry holds the order, so it must not
+    wait for the cart there (those take the cart before its orders): the order is cancelled
+    at once and the recovery e-mail, which claims the cart, goes once the cart is free."""
+    from app.checkout.completion import record_session_expired
+    from app.notifications.models import Notification
+    from tests.databases import is_postgres
+
+    app = own_app
+    with FakeStripe() as fake:
+        point_at(app, fake, monkeypatch)
+        small, _ = _shirt(app)
+        email = f"walks-away-{uuid.uuid4().hex[:6]}@example.com"
+        client, reviewed = _ready(app, (small,), email)
+        answer = client.post("/checkout/pay", data={"csrf_token": reviewed, "accept_terms": "y"})
+        session_id = answer.headers["Location"].rsplit("/", 1)[1]
+        fake.expire(session_id, promotions="opt_in")
+        with app.app_context():
+            order_id, cart_id = db.session.execute(
+                sa.select(Order.id, Order.cart_id).where(Order.email == email)
+            ).one()
+            engine = db.engine
+
+        def status_and_mails() -> tuple[str, int]:
+            with app.app_context():
+                db.session.remove()
+                status = db.session.get(Order, order_id).status
+                mails = db.session.execute(
+                    sa.select(sa.func.count())
+                    .select_from(Notification)
+                    .where(
+                        Notification.template == "cart-recovery", Notification.to_address == email
+                    )
+                ).scalar_one()
+                db.session.remove()
+            return status, mails
+
+        def expire() -> None:
+            with app.app_context(), unit_of_work():
+                record_session_expired(session_id)
+
+        holder = engine.connect()
+        try:
+            if is_postgres():  # as a press or a recovery payment of this cart would
+                holder.execute(sa.select(Cart.id).where(Cart.id == cart_id).with_for_update())
+            expiry = threading.Thread(target=expire)
+            expiry.start()
+            deadline = time.monotonic() + 10
+            while status_and_mails()[0] != OrderStatus.CANCELLED and time.monotonic() < deadline:
+                time.sleep(0.05)
+            held = status_and_mails()
+        finally:
+            holder.rollback()
+            holder.close()
+        expiry.join(30)
+        assert not expiry.is_alive()
+        # Cancelled (its stock back on sale) while the cart was still held; the e-mail waited.
+        assert held == (OrderStatus.CANCELLED, 0 if is_postgres() else 1)
+        assert status_and_mails() == (OrderStatus.CANCELLED, 1)
