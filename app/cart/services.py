@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
-from app.cart.models import Cart, CartLine, SavedItem
+from app.cart.models import Cart, CartLine, CartMerge, SavedItem
 from app.cart.queries import (
     CartView,
     available_for,
@@ -401,15 +401,19 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     lines do not move into the account's cart (below), so they must neither count as that
     cart's own reservation, nor be replaced by its next checkout, nor empty it when paid.
     Orders already paid (or cancelled) stay guest orders, reachable by their emailed link
-    only: on a shared computer, the next person to sign in must not get them.
+    only: on a shared computer, the next person to sign in must not get them. When one of
+    them is a checkout that expired, which Stripe's recovery link can still pay, the merge
+    is recorded (``CartMerge``): paid late, it then finds this account's cart and the
+    checkouts pressed since (app.checkout.revival), as it would have found the guest cart's.
 
     Units that an unpaid order of the guest cart still holds are not merged. They are being
     paid for, perhaps in a browser tab right now, and copying them would invite paying for
     them twice; paying the order then has nothing to clear. Should that order be abandoned
     instead, its reservation lapses and the shopper adds the items again.
     """
+    from app.checkout.revival import revivable
     from app.orders.models import Order
-    from app.orders.services import holding_stock, placed_from
+    from app.orders.services import cart_token_hash, holding_stock, placed_from
 
     target = get_or_create_cart(user_id=user_id, token=None)
     messages: list[str] = []
@@ -456,6 +460,13 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
         )
     if guest.voucher_code and not target.voucher_code:
         target.voucher_code = guest.voucher_code  # the code typed before signing in comes too
+    if (
+        guest.token
+        and db.session.execute(
+            sa.select(Order.id).where(placed_from(guest), revivable()).limit(1)
+        ).first()
+    ):
+        db.session.add(CartMerge(cart_id=target.id, token_hash=cart_token_hash(guest.token)))
     db.session.delete(guest)
     db.session.flush()
     if held_back:

@@ -37,7 +37,12 @@ from app.orders.fulfilment import lock_order
 from app.orders.links import notify_customer
 from app.orders.models import CancelReason, Order, OrderStatus
 from app.orders.refunds import issue_refund
-from app.orders.services import cancel_unpaid, cart_of, commit_sale, list_expired_reservations
+from app.orders.services import (
+    cancel_unpaid,
+    cart_of_shopper,
+    commit_sale,
+    list_expired_reservations,
+)
 from app.orders.states import PAID_STATES, UNPAID, transition
 from app.payments import provider
 from app.payments.models import Payment, PaymentStatus
@@ -384,7 +389,7 @@ def _clear_cart(order: Order) -> None:
     # reads them again (app.checkout.services._prepare). Only an order revived from expiry
     # has locked its cart by now (app.checkout.revival.prepare): a cancelled order is one that no
     # holder of a cart waits for.
-    cart = cart_of(order)  # never another shopper's cart that got the same id
+    cart = cart_of_shopper(order)  # never another shopper's cart that got the same id
     if cart is None:
         return
     bought: dict[int, int] = {}

@@ -18,7 +18,7 @@ from app.checkout import sessions
 from app.extensions import db
 from app.inventory.services import lock_stock
 from app.orders.models import CancelReason, Order, OrderLine, OrderStatus
-from app.orders.services import cancel_unpaid, cart_of, placed_from
+from app.orders.services import cancel_unpaid, cart_of_shopper, placed_from
 from app.orders.states import PAID_STATES, UNPAID
 
 # Paid and not given back: an order refunded or returned since does not make a second purchase.
@@ -36,13 +36,32 @@ def is_revival(order: Order) -> bool:
     return order.status == OrderStatus.CANCELLED and order.cancel_reason == CancelReason.EXPIRED
 
 
+def revivable() -> sa.ColumnElement[bool]:
+    """:func:`is_revival` as a condition on orders: the ones a late payment would revive."""
+    return sa.and_(
+        Order.status == OrderStatus.CANCELLED, Order.cancel_reason == CancelReason.EXPIRED
+    )
+
+
+def _of_the_shopper(order: Order, cart: Cart) -> sa.ColumnElement[bool]:
+    """The orders of the shopper who placed ``order``: those placed from ``cart``, and when
+    ``cart`` is the account's that the guest cart was merged into, also the guest cart's
+    unpaid orders that the merge made the account's (same token hash, no cart)."""
+    mine = placed_from(cart)
+    if cart.user_id is None or order.user_id is not None or not order.cart_token_hash:
+        return mine
+    carried = sa.and_(Order.user_id == cart.user_id, Order.cart_token_hash == order.cart_token_hash)
+    return sa.or_(mine, carried)
+
+
 def prepare(order: Order) -> Revival:
     """Lock what the revival may change, in the lock order: the cart (as a press locks it; no
     path that holds a cart waits for a cancelled order, so the order held already is safe),
     its orders placed after ``order``, unpaid and for some of the same items (newest first),
     then the stock of all of them. With the cart held, a press under way has either committed
-    its order, which this finds, or not begun."""
-    cart = cart_of(order)
+    its order, which this finds, or not begun. The cart is the one the shopper uses now: the
+    account's when the guest has signed in since (:func:`cart_of_shopper`)."""
+    cart = cart_of_shopper(order)
     variants = sorted({ln.variant_id for ln in order.lines if ln.variant_id is not None})
     revival = Revival(cart, variants)
     if cart is None or not variants:
@@ -52,7 +71,7 @@ def prepare(order: Order) -> Revival:
         db.session.execute(
             sa.select(Order.id)
             .where(
-                placed_from(cart),
+                _of_the_shopper(order, cart),
                 Order.id > order.id,
                 Order.status.in_(UNPAID),
                 Order.id.in_(
@@ -99,7 +118,7 @@ def supersede(order: Order, revival: Revival) -> list[str]:
             sa.select(Order.number)
             .join(OrderLine, OrderLine.order_id == Order.id)
             .where(
-                placed_from(revival.cart),
+                _of_the_shopper(order, revival.cart),
                 Order.id > order.id,
                 Order.status.in_(KEPT),
                 OrderLine.variant_id.in_(revival.variants),

@@ -289,3 +289,58 @@ def test_a_newer_checkout_for_other_things_stays_payable(app, client, db, fake_s
     assert orders[first.number].status == OrderStatus.PAID
     assert orders[second.number].status == OrderStatus.PENDING_PAYMENT
     assert fake_stripe.sessions[second_session]["status"] == "open"
+
+
+def test_a_guest_who_signed_in_since_cannot_pay_twice_through_the_recovery_link(
+    app, client, db, fake_stripe
+):
+    """The guest's checkout expired; they signed in (the guest cart became the account's),
+    pressed Pay there, then paid through the recovery link after all. The account's newer
+    checkout must not stay payable, and the shirt paid for leaves the account's cart. The
+    revived order stays a guest order: signing in on a shared computer must not hand the
+    next person someone's expired checkout."""
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    make_user("grace@example.com")
+    commit_unit_of_work()
+    first, first_session = expired_with_recovery_link(client, fake_stripe, variant.id)
+    login(client, "grace@example.com")
+    submit_details(client, email="grace@example.com")
+    second, second_session = pay_again(client)
+    assert second.user_id is not None and second.number != first.number
+
+    pay_through_recovery_link(client, fake_stripe, first_session)
+
+    orders = orders_by_number()
+    assert orders[first.number].status == OrderStatus.PAID
+    assert orders[first.number].user_id is None
+    assert orders[second.number].status == OrderStatus.CANCELLED
+    assert orders[second.number].cancel_reason == CancelReason.REPLACED
+    assert fake_stripe.sessions[second_session]["status"] == "expired"
+    assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
+    assert first.number not in client.get("/account/orders").get_data(as_text=True)
+    db.session.refresh(variant)
+    assert (variant.stock_on_hand, variant.reserved) == (4, 0)
+
+
+def test_a_checkout_pressed_as_a_guest_and_carried_into_the_account_is_closed_too(
+    app, client, db, fake_stripe
+):
+    """Expired, Pay pressed again as a guest, then signed in (that unpaid order became the
+    account's, as the sign-in merge does), then the recovery link paid: the carried-over
+    checkout is the same shopper's and must not stay payable."""
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    make_user("grace@example.com")
+    commit_unit_of_work()
+    first, first_session = expired_with_recovery_link(client, fake_stripe, variant.id)
+    second, second_session = pay_again(client)
+    login(client, "grace@example.com")
+    assert orders_by_number()[second.number].user_id is not None
+
+    pay_through_recovery_link(client, fake_stripe, first_session)
+
+    orders = orders_by_number()
+    assert orders[first.number].status == OrderStatus.PAID
+    assert orders[second.number].status == OrderStatus.CANCELLED
+    assert fake_stripe.sessions[second_session]["status"] == "expired"
+    db.session.refresh(variant)
+    assert (variant.stock_on_hand, variant.reserved) == (4, 0)
