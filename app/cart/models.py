@@ -65,13 +65,14 @@ class CartMerge(Base):
     """A guest cart merged into an account's cart at sign-in (app.cart.services
     .merge_guest_cart), kept by the guest cart's token hash. The guest cart is gone after the
     merge; a guest order placed from it and paid later through Stripe's recovery link finds
-    here the cart its shopper uses now (app.orders.services.cart_of_shopper). Recorded only
-    for a guest cart with such an order; it goes with the account's cart."""
+    here the account its shopper signed in to, and when (app.checkout.revival). Recorded only
+    for a guest cart with such an order. It goes with the account, not with the account's
+    cart, which may expire and be made anew meanwhile."""
 
     __tablename__ = "cart_merges"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    cart_id: Mapped[int] = mapped_column(sa.ForeignKey("carts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
     merged_at: Mapped[datetime] = mapped_column(default=utcnow)
 

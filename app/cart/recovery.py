@@ -134,9 +134,11 @@ def remind(cart_id: int) -> bool:
 
 def recover_guest(cart: Cart | None, *, email: str, recovery_url: str) -> bool:
     """A guest agreed at Stripe Checkout to hear from the shop and let the session expire:
-    one e-mail with Stripe's recovery link, once per cart."""
+    one e-mail with Stripe's recovery link, once per cart (not while they are paying again)."""
     if cart is None or not email or not recovery_url.startswith(("https://", "http://")):
         return False
+    if own_unpaid_orders(cart):
+        return False  # pressed Pay again: paying right now, or a payment link is open
     lines, subtotal, currency = _lines(cart)
     if not lines or not _claim(cart.id):
         return False

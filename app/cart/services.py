@@ -403,8 +403,12 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     Orders already paid (or cancelled) stay guest orders, reachable by their emailed link
     only: on a shared computer, the next person to sign in must not get them. When one of
     them is a checkout that expired, which Stripe's recovery link can still pay, the merge
-    is recorded (``CartMerge``): paid late, it then finds this account's cart and the
-    checkouts pressed since (app.checkout.revival), as it would have found the guest cart's.
+    is recorded (``CartMerge``): paid late, it then finds the orders this merge carried into
+    the account and the account's checkouts pressed since (app.checkout.revival), as it
+    would have found the guest cart's.
+
+    The guest cart is locked first and read again: two sign-ins of one browser at once (two
+    tabs, the web and the app) merge it once, and a recovery payment clearing it waits.
 
     Units that an unpaid order of the guest cart still holds are not merged. They are being
     paid for, perhaps in a browser tab right now, and copying them would invite paying for
@@ -415,6 +419,12 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     from app.orders.models import Order
     from app.orders.services import cart_token_hash, holding_stock, placed_from
 
+    still_there = db.session.execute(
+        sa.select(Cart.id).where(Cart.id == guest.id, Cart.token == guest.token).with_for_update()
+    ).first()
+    if still_there is None:
+        return []  # merged by another sign-in a moment ago
+    db.session.expire(guest, ["lines", "voucher_code"])
     target = get_or_create_cart(user_id=user_id, token=None)
     messages: list[str] = []
     covered = own_reservations(guest)
@@ -466,7 +476,7 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
             sa.select(Order.id).where(placed_from(guest), revivable()).limit(1)
         ).first()
     ):
-        db.session.add(CartMerge(cart_id=target.id, token_hash=cart_token_hash(guest.token)))
+        db.session.add(CartMerge(user_id=user_id, token_hash=cart_token_hash(guest.token)))
     db.session.delete(guest)
     db.session.flush()
     if held_back:

@@ -8,7 +8,7 @@ from app.cart import recovery, services
 from app.cart.services import purge_expired
 from app.db import unit_of_work
 from app.extensions import db
-from app.orders.models import Order, OrderStatus
+from app.orders.models import Order
 from app.orders.services import cart_of
 from tasks.queue import periodic_job, shop_task
 
@@ -39,10 +39,16 @@ def forget_code(cart_id: int, code: str) -> None:
 def recover_guest(order_id: int, recovery_url: str) -> bool:
     """The guest's recovery e-mail for an order whose checkout expired (app.cart.recovery),
     sent after the expiry's commit: claiming the cart there would take the cart's lock while
-    the expiry holds the order's, the reverse of a checkout's order. Not sent when the order
-    was paid through the link first."""
+    the expiry holds the order's, the reverse of a checkout's order. Not sent when, by then,
+    the order is no longer an expired checkout or a payment for it came (paid through the
+    link, or refunded because the stock was gone), or the guest is paying again."""
+    from app.checkout.revival import is_revival
+    from app.payments.models import PaymentStatus
+
     order = db.session.get(Order, order_id)
-    if order is None or order.status != OrderStatus.CANCELLED:
+    if order is None or not is_revival(order):
+        return False
+    if any(p.status == PaymentStatus.SUCCEEDED for p in order.payments):
         return False
     return recovery.recover_guest(cart_of(order), email=order.email, recovery_url=recovery_url)
 

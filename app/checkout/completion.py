@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from app.accounts.addresses import address_lines
 from app.accounts.audit import audit
 from app.cart import tasks as cart_tasks
-from app.cart.models import CartLine
+from app.cart.models import Cart, CartLine
 from app.checkout import revival, sessions
 from app.checkout.details import forget_details
 from app.checkout.models import CheckoutAttempt
@@ -39,8 +39,7 @@ from app.orders.models import CancelReason, Order, OrderStatus
 from app.orders.refunds import issue_refund
 from app.orders.services import (
     cancel_unpaid,
-    cart_of_shopper,
-    commit_sale,
+    cart_of,
     list_expired_reservations,
 )
 from app.orders.states import PAID_STATES, UNPAID, transition
@@ -98,7 +97,7 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
         _give_back(order, payment, "Paid twice: another payment had already paid this order.")
         return order
     revived = revival.prepare(order) if revival.is_revival(order) else None
-    outcome = commit_sale(order)
+    outcome = revival.sell(order, revived)
     if outcome.needs_refund:
         _give_back(
             order,
@@ -114,9 +113,9 @@ def complete_session(session_id: str, *, session: CheckoutSession | None = None)
             detail=f"{money(payment.amount, order.currency)} by {payment.provider} session "
             f"{payment.session_id} (payment {payment.payment_intent})",
         )
-        _clear_cart(order)
+        _clear_cart(order, revived.cart if revived is not None else cart_of(order))
         _send_confirmation(order)
-        twice = revival.supersede(order, revived) if revived is not None else []
+        twice = revival.paid_twice(order, revived) if revived is not None else []
         if twice:
             alert_staff(
                 order,
@@ -378,7 +377,7 @@ def settle_expired(order_id: int, seen: dict[str, CheckoutSession]) -> int:
 # -- after a payment ----------------------------------------------------------------------
 
 
-def _clear_cart(order: Order) -> None:
+def _clear_cart(order: Order, cart: Cart | None) -> None:
     """Take what was bought out of the cart it was bought from, and only that: the shopper
     may have kept shopping (in the app, another tab) while an older session was being paid.
     A line goes when the order covers its quantity, else it keeps the rest. A guest cart's
@@ -389,7 +388,8 @@ def _clear_cart(order: Order) -> None:
     # reads them again (app.checkout.services._prepare). Only an order revived from expiry
     # has locked its cart by now (app.checkout.revival.prepare): a cancelled order is one that no
     # holder of a cart waits for.
-    cart = cart_of_shopper(order)  # never another shopper's cart that got the same id
+    # ``cart``: the one it was placed from (never another shopper's cart that got the same
+    # id: app.orders.services.cart_of), or for a revived order the one its shopper uses now.
     if cart is None:
         return
     bought: dict[int, int] = {}

@@ -113,24 +113,6 @@ def cart_of(order: Order) -> Cart | None:
     return None
 
 
-def cart_of_shopper(order: Order) -> Cart | None:
-    """:func:`cart_of`, or for a guest order whose cart was merged into an account's cart at
-    sign-in (app.cart.models.CartMerge), that account's cart: the one the same shopper fills
-    now. The order itself stays a guest order."""
-    from app.cart.models import Cart, CartMerge
-
-    cart = cart_of(order)
-    if cart is not None or order.user_id is not None or not order.cart_token_hash:
-        return cart
-    return db.session.execute(
-        sa.select(Cart)
-        .join(CartMerge, CartMerge.cart_id == Cart.id)
-        .where(CartMerge.token_hash == order.cart_token_hash, Cart.user_id.is_not(None))
-        .order_by(CartMerge.id.desc())
-        .limit(1)
-    ).scalar()
-
-
 def holding_stock() -> sa.ColumnElement[bool]:
     """Unpaid orders whose reservation is still held (:func:`holds_stock` for one in hand)."""
     return sa.and_(

@@ -15,6 +15,7 @@ from app.notifications.models import Notification, Status
 from app.notifications.rendering import render
 from app.notifications.services import set_preference, unsubscribe
 from app.orders.models import CancelReason, Order, OrderStatus
+from app.payments.models import PaymentStatus
 from tests.accounts.helpers import login, make_user
 from tests.catalog import factories
 from tests.checkout.helpers import (
@@ -133,20 +134,32 @@ def test_a_guest_who_agreed_at_stripe_gets_its_recovery_link_once(app, client, d
     assert latest_order().status == OrderStatus.PAID
 
 
-def test_no_recovery_mail_for_an_order_paid_before_the_mail_went(client, db, fake_stripe):
+def test_no_recovery_mail_once_the_order_is_no_longer_an_expired_checkout(client, db, fake_stripe):
     """The recovery e-mail leaves after the expiry's commit (app.cart.tasks.recover_guest):
-    an order that is no longer cancelled by then, paid through the link say, gets none."""
+    by then the order may be paying again, or a payment for it may have come (the recovery
+    link paid, or refunded because the stock was gone). None of them gets the e-mail."""
     variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
     commit_unit_of_work()
     add_to_cart(client, variant.id, 1)
     submit_details(client)
     session_id = pay(client).headers["Location"].rsplit("/", 1)[1]
     order = latest_order()
-    assert order.status == OrderStatus.PENDING_PAYMENT
     url = f"{fake_stripe.url}/recover/{session_id}"
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert recover_guest.call_local(order.id, url) is False
+    assert recover_guest.call_local(order.id + 1000, url) is False  # no such order
+    fake_stripe.expire(session_id, promotions="opt_out")  # expired, and no e-mail for it
+    deliver(client, make_event("checkout.session.expired", {"id": session_id}))
+    assert latest_order().status == OrderStatus.CANCELLED and reminders() == []
+    [payment] = latest_order().payments
+    payment.status = PaymentStatus.SUCCEEDED  # a late payment, given back: stock ran out
+    commit_unit_of_work()
+    assert recover_guest.call_local(order.id, url) is False
+    payment.status = PaymentStatus.EXPIRED
+    commit_unit_of_work()
+    pay_again(client)  # paying again
     assert recover_guest.call_local(order.id, url) is False
     assert reminders() == []
-    assert recover_guest.call_local(order.id + 1000, url) is False  # no such order
 
 
 def test_a_guest_who_did_not_agree_hears_nothing(client, db, fake_stripe):
@@ -318,6 +331,9 @@ def test_a_guest_who_signed_in_since_cannot_pay_twice_through_the_recovery_link(
     assert fake_stripe.sessions[second_session]["status"] == "expired"
     assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
     assert first.number not in client.get("/account/orders").get_data(as_text=True)
+    # The account's order page says why, without naming the guest order.
+    page = client.get(f"/account/orders/{second.number}").get_data(as_text=True)
+    assert "was paid through its expired checkout" in page and first.number not in page
     db.session.refresh(variant)
     assert (variant.stock_on_hand, variant.reserved) == (4, 0)
 
@@ -344,3 +360,118 @@ def test_a_checkout_pressed_as_a_guest_and_carried_into_the_account_is_closed_to
     assert fake_stripe.sessions[second_session]["status"] == "expired"
     db.session.refresh(variant)
     assert (variant.stock_on_hand, variant.reserved) == (4, 0)
+
+
+def test_the_newer_checkout_holding_the_last_shirt_gives_way_to_the_recovery_payment(
+    app, client, db, fake_stripe
+):
+    """One shirt left: the guest's checkout expired, they pressed Pay again (that checkout now
+    holds the shirt), then paid through the recovery link after all. The payment keeps the
+    shirt — the newer checkout, which would be closed anyway, gives it up — instead of being
+    refunded as sold out while the newer checkout stays payable."""
+    variant = factories.product("Linen Shirt", price=2500, stock=1).variants[0]
+    commit_unit_of_work()
+    first, first_session = expired_with_recovery_link(client, fake_stripe, variant.id)
+    second, second_session = pay_again(client)
+    db.session.refresh(variant)
+    assert (variant.stock_on_hand, variant.reserved) == (1, 1)
+
+    pay_through_recovery_link(client, fake_stripe, first_session)
+
+    orders = orders_by_number()
+    assert orders[first.number].status == OrderStatus.PAID
+    assert orders[first.number].refunds == [] and orders[first.number].needs_attention == ""
+    assert orders[second.number].status == OrderStatus.CANCELLED
+    assert orders[second.number].cancel_reason == CancelReason.REPLACED
+    assert fake_stripe.sessions[second_session]["status"] == "expired"
+    db.session.refresh(variant)
+    assert (variant.stock_on_hand, variant.reserved) == (0, 0)
+
+
+def test_when_the_stock_went_elsewhere_the_newer_checkout_stays_payable(
+    app, client, db, fake_stripe
+):
+    """Two shirts left. The guest's checkout for both expired; they pressed Pay again for one
+    (it holds one) and another shopper bought the other. Paid through the recovery link, the
+    first order cannot have two shirts even without the newer checkout: that payment is
+    given back, and the newer checkout is left as it was, still payable."""
+    variant = factories.product("Linen Shirt", price=2500, stock=2).variants[0]
+    commit_unit_of_work()
+    add_to_cart(client, variant.id, 2)
+    submit_details(client)
+    first_session = pay(client).headers["Location"].rsplit("/", 1)[1]
+    first = latest_order()
+    expire_with_recovery(client, fake_stripe, first_session)
+    [line] = db.session.execute(sa.select(CartLine)).scalars()
+    client.post(
+        f"/cart/lines/{line.id}/quantity",
+        data={"quantity": "1", "csrf_token": token(client, "/cart")},
+    )
+    second, second_session = pay_again(client)
+    assert [(ln.variant_id, ln.quantity) for ln in second.lines] == [(variant.id, 1)]
+    other = app.test_client()
+    add_to_cart(other, variant.id, 1)
+    submit_details(other, email="grace@example.com")
+    other_session = pay(other).headers["Location"].rsplit("/", 1)[1]
+    fake_stripe.complete(other_session)
+    deliver(other, make_event("checkout.session.completed", {"id": other_session}))
+
+    pay_through_recovery_link(client, fake_stripe, first_session)
+
+    orders = orders_by_number()
+    assert orders[first.number].status == OrderStatus.REFUNDED
+    assert "stock ran out" in orders[first.number].needs_attention
+    assert len(orders[first.number].refunds) == 1
+    assert orders[second.number].status == OrderStatus.PENDING_PAYMENT
+    assert fake_stripe.sessions[second_session]["status"] == "open"
+    db.session.refresh(variant)
+    assert (variant.stock_on_hand, variant.reserved) == (1, 1)
+
+
+def test_what_the_account_did_before_the_guest_signed_in_is_left_alone(
+    app, client, db, fake_stripe
+):
+    """A shared computer: a guest's checkout expired, then Grace signed in on that browser
+    (the guest's cart merged into hers). Her own checkout, pressed on her phone before that,
+    is hers, not the guest's: the guest paying the recovery link must not close it."""
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    make_user("grace@example.com")
+    commit_unit_of_work()
+    first, first_session = expired_with_recovery_link(client, fake_stripe, variant.id)
+    phone = app.test_client()  # after the guest's order, before the sign-in on that browser
+    login(phone, "grace@example.com")
+    add_to_cart(phone, variant.id, 1)
+    submit_details(phone, email="grace@example.com")
+    hers, her_session = pay_again(phone)
+    assert hers.id > first.id
+    login(client, "grace@example.com")
+
+    pay_through_recovery_link(client, fake_stripe, first_session)
+
+    orders = orders_by_number()
+    assert orders[first.number].status == OrderStatus.PAID
+    assert orders[hers.number].status == OrderStatus.PENDING_PAYMENT
+    assert fake_stripe.sessions[her_session]["status"] == "open"
+
+
+def test_a_carried_checkout_is_closed_even_after_the_accounts_cart_was_renewed(
+    app, client, db, fake_stripe
+):
+    """The account's cart the guest cart went into expired and was purged before the recovery
+    link was paid (the link lives for 30 days): the checkout the sign-in carried into the
+    account is still the guest's own and is closed."""
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    grace = make_user("grace@example.com")
+    commit_unit_of_work()
+    first, first_session = expired_with_recovery_link(client, fake_stripe, variant.id)
+    second, second_session = pay_again(client)
+    login(client, "grace@example.com")
+    db.session.execute(sa.delete(Cart).where(Cart.user_id == grace.id))
+    commit_unit_of_work()
+
+    pay_through_recovery_link(client, fake_stripe, first_session)
+
+    orders = orders_by_number()
+    assert orders[first.number].status == OrderStatus.PAID
+    assert orders[second.number].status == OrderStatus.CANCELLED
+    assert fake_stripe.sessions[second_session]["status"] == "expired"
