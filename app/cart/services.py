@@ -408,7 +408,8 @@ def merge_guest_cart(guest: Cart, user_id: int) -> list[str]:
     would have found the guest cart's.
 
     The guest cart is locked first and read again: two sign-ins of one browser at once (two
-    tabs, the web and the app) merge it once, and a recovery payment clearing it waits.
+    tabs, the web and the app) merge it once, and a late payment reviving one of its orders
+    (app.checkout.revival) waits for the merge and then finds the account.
 
     Units that an unpaid order of the guest cart still holds are not merged. They are being
     paid for, perhaps in a browser tab right now, and copying them would invite paying for

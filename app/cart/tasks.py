@@ -43,13 +43,12 @@ def recover_guest(order_id: int, recovery_url: str) -> bool:
     the order is no longer an expired checkout or a payment for it came (paid through the
     link, or refunded because the stock was gone), or the guest is paying again."""
     from app.checkout.revival import is_revival
-    from app.payments.models import PaymentStatus
 
     order = db.session.get(Order, order_id)
     if order is None or not is_revival(order):
         return False
-    if any(p.status == PaymentStatus.SUCCEEDED for p in order.payments):
-        return False
+    if order.needs_attention or any(p.fulfilled_at is not None for p in order.payments):
+        return False  # a payment came (kept, or given back), or staff are looking into it
     return recovery.recover_guest(cart_of(order), email=order.email, recovery_url=recovery_url)
 
 

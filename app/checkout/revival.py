@@ -56,9 +56,12 @@ def _shopper(order: Order) -> tuple[Cart | None, sa.ColumnElement[bool] | None]:
     """The cart the shopper who placed ``order`` uses now, and which of their orders count as
     that shopper's. Usually the cart the order was placed from and its orders. When the guest
     has signed in since (app.cart.models.CartMerge): the account's cart, and the orders the
-    merge carried into the account (the guest cart's unpaid ones: same token hash) or placed
-    from the account's cart after the merge — never what the account did before, which may
-    be another person's on a shared computer."""
+    merge carried into the account (the guest cart's unpaid ones: same token hash) or the
+    account placed after the merge (from whichever cart it has had since) — never what the
+    account did before, which may be another person's on a shared computer.
+
+    Placed "after" by the clocks of the app instances that wrote the two times: an order
+    pressed on another instance within its clock's skew of the merge may count either way."""
     cart = cart_of(order)
     if cart is not None:
         return cart, placed_from(cart)
@@ -75,18 +78,21 @@ def _shopper(order: Order) -> tuple[Cart | None, sa.ColumnElement[bool] | None]:
     carried = sa.and_(
         Order.user_id == merge.user_id, Order.cart_token_hash == order.cart_token_hash
     )
+    since = sa.and_(Order.user_id == merge.user_id, Order.created_at >= merge.merged_at)
     account = db.session.execute(sa.select(Cart).where(Cart.user_id == merge.user_id)).scalar()
-    if account is None:
-        return None, carried
-    since = sa.and_(placed_from(account), Order.created_at >= merge.merged_at)
     return account, sa.or_(carried, since)
 
 
 def _locked(cart: Cart) -> bool:
-    return (
-        db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update()).first()
-        is not None
-    )
+    """Lock ``cart`` as a press does; False when it is gone (merged into an account, or
+    purged, while this looked), and then forgotten by the session, so that looking again
+    reads the database instead of the session's copy."""
+    found = db.session.execute(
+        sa.select(Cart.id).where(Cart.id == cart.id).with_for_update(key_share=True)
+    ).first()
+    if found is None:
+        db.session.expunge(cart)
+    return found is not None
 
 
 def prepare(order: Order) -> Revival:
@@ -168,7 +174,7 @@ def sell(order: Order, revival: Revival | None) -> PaidOutcome:
                     "expired checkout",
                 )
             outcome = commit_sale(order)
-            if outcome.needs_refund:
+            if not outcome.fulfilled:
                 raise _NotSold
         return outcome
     except _NotSold:

@@ -1,6 +1,6 @@
-"""Cart merges: a guest cart's token hash kept with the account it was merged into at sign-in,
-so that guest's expired checkout paid later through Stripe's recovery link finds the account
-its shopper uses now
+"""Cart merges: a guest cart's token hash kept on the account cart it was merged into at
+sign-in, so that guest's expired checkout paid later through Stripe's recovery link finds the
+cart its shopper uses now
 
 Revision ID: 0041_cart_merges
 Revises: 0040_profile_pictures
@@ -21,21 +21,21 @@ def upgrade() -> None:
     op.create_table(
         "cart_merges",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("cart_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_cart_merges_user_id_users"), ondelete="CASCADE"
+            ["cart_id"], ["carts.id"], name=op.f("fk_cart_merges_cart_id_carts"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cart_merges")),
     )
     with op.batch_alter_table("cart_merges", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_cart_merges_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cart_merges_cart_id"), ["cart_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_cart_merges_token_hash"), ["token_hash"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("cart_merges", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cart_merges_token_hash"))
-        batch_op.drop_index(batch_op.f("ix_cart_merges_user_id"))
+        batch_op.drop_index(batch_op.f("ix_cart_merges_cart_id"))
     op.drop_table("cart_merges")

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.accounts.models import AuditEvent
 from app.cart.models import Cart, CartLine
 from app.cart.tasks import recover_guest, remind_idle
 from app.db import commit_unit_of_work, utcnow
@@ -152,10 +153,15 @@ def test_no_recovery_mail_once_the_order_is_no_longer_an_expired_checkout(client
     deliver(client, make_event("checkout.session.expired", {"id": session_id}))
     assert latest_order().status == OrderStatus.CANCELLED and reminders() == []
     [payment] = latest_order().payments
-    payment.status = PaymentStatus.SUCCEEDED  # a late payment, given back: stock ran out
+    payment.status, payment.fulfilled_at = PaymentStatus.SUCCEEDED, utcnow()  # came late
     commit_unit_of_work()
     assert recover_guest.call_local(order.id, url) is False
-    payment.status = PaymentStatus.EXPIRED
+    payment.status, payment.fulfilled_at = PaymentStatus.EXPIRED, None
+    order = latest_order()
+    order.needs_attention = "Paid EUR 20.00, but the order total is EUR 25.00."
+    commit_unit_of_work()
+    assert recover_guest.call_local(order.id, url) is False  # staff are looking into it
+    order.needs_attention = ""
     commit_unit_of_work()
     pay_again(client)  # paying again
     assert recover_guest.call_local(order.id, url) is False
@@ -424,6 +430,9 @@ def test_when_the_stock_went_elsewhere_the_newer_checkout_stays_payable(
     assert len(orders[first.number].refunds) == 1
     assert orders[second.number].status == OrderStatus.PENDING_PAYMENT
     assert fake_stripe.sessions[second_session]["status"] == "open"
+    assert orders[second.number].events[-1].to_status == OrderStatus.PENDING_PAYMENT
+    replaced = sa.select(AuditEvent).where(AuditEvent.action == "order.replaced")
+    assert db.session.execute(replaced).first() is None  # undone with the rest
     db.session.refresh(variant)
     assert (variant.stock_on_hand, variant.reserved) == (1, 1)
 

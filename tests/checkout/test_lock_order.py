@@ -509,3 +509,75 @@ def test_a_guests_expired_checkout_is_cancelled_while_a_press_holds_the_cart(own
         expiry.join(30)
         assert not expiry.is_alive()
         assert status_and_mails() == (OrderStatus.CANCELLED, 1)
+
+
+def test_a_recovery_payment_while_the_guest_signs_in(own_app, monkeypatch):
+    """The guest's checkout expired and they pressed Pay again (a second order); now they
+    sign in (the merge holds the guest cart, then carries that second order into the
+    account and deletes the cart) at the moment the first checkout's recovery link is paid.
+    The payment waits for the merge, finds the account, and closes the carried checkout:
+    the shirt cannot be paid for twice."""
+    from app.checkout.completion import record_session_expired
+    from tests.accounts.helpers import login
+    from tests.databases import is_postgres
+
+    app = own_app
+    with FakeStripe() as fake:
+        point_at(app, fake, monkeypatch)
+        small, _ = _shirt(app)
+        email = f"signs-in-{uuid.uuid4().hex[:6]}@example.com"
+        with app.app_context(), unit_of_work():
+            make_user(email)
+        client, reviewed = _ready(app, (small,), email)
+
+        def press_pay() -> str:
+            csrf = token(client, "/checkout/review")
+            answer = client.post("/checkout/pay", data={"csrf_token": csrf, "accept_terms": "y"})
+            assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
+            return answer.headers["Location"].rsplit("/", 1)[1]
+
+        first_session = press_pay()
+        fake.expire(first_session, promotions="opt_out")
+        with app.app_context(), unit_of_work():
+            record_session_expired(first_session)
+        second_session = press_pay()
+        locked, go = threading.Event(), threading.Event()
+        real_get_or_create = cart_services.get_or_create_cart
+        outcome: dict[str, object] = {}
+
+        def hold_then_get_or_create(*, user_id, token):
+            if threading.current_thread().name == "first" and user_id is not None:
+                locked.set()  # the merge holds the guest cart now
+                outcome["payment started"] = go.wait(10)
+                outcome["payment waited"] = _until_another_waits_for_a_lock(app)
+            return real_get_or_create(user_id=user_id, token=token)
+
+        monkeypatch.setattr(cart_services, "get_or_create_cart", hold_then_get_or_create)
+
+        def sign_in() -> None:
+            outcome["signed in"] = login(client, email).status_code
+
+        def recovery_paid() -> None:
+            outcome["merge locked first"] = locked.wait(10)
+            recovered = fake.recover(first_session)
+            fake.complete(recovered["id"])
+            go.set()
+            with app.app_context(), unit_of_work():
+                order = complete_session(recovered["id"])
+                outcome["first"] = order.status if order is not None else None
+
+        _both(sign_in, recovery_paid)
+        assert outcome["merge locked first"] and outcome["payment started"]
+        assert outcome["payment waited"] == is_postgres()
+        assert outcome["signed in"] == 302
+        assert outcome["first"] == OrderStatus.PAID
+        with app.app_context():
+            orders = list(
+                db.session.execute(
+                    sa.select(Order).where(Order.email == email).order_by(Order.id)
+                ).scalars()
+            )
+            second = (orders[1].status, orders[1].cancel_reason, orders[1].user_id is not None)
+        assert second == (OrderStatus.CANCELLED, CancelReason.REPLACED, True)
+        assert fake.open_sessions(orders[1].number) == []
+        assert fake.sessions[second_session]["status"] == "expired"

@@ -9,7 +9,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from app.cart.models import Cart
+from app.db import utcnow
 from app.extensions import db
+from tests.accounts.helpers import make_user
 from tests.databases import temporary_database
 
 IGNORED_TABLES = {"uow_probe", "alembic_version"}
@@ -105,3 +108,36 @@ def test_no_new_revision_is_an_empty_placeholder():
                 if len(docstring_or_pass) == len(node.body):
                     empty.add(path.name)
     assert empty == EMPTY_BUT_LANDED
+
+
+def test_a_cart_merge_recorded_by_cart_is_kept_by_its_account(tmp_root, make_app):
+    """0041 kept a merge by the account's cart; 0042 keeps it by the account: a merge whose
+    cart exists names that cart's account, one whose cart is gone cannot be placed."""
+    with temporary_database(tmp_root, "cart-merges") as url:
+        app = make_app(url)
+        with app.app_context():
+            flask_migrate.upgrade(revision="0041_cart_merges")
+            # Users and carts are as the models say at 0041 (neither changed since).
+            user = make_user("grace@example.com")
+            cart = Cart(user_id=user.id, expires_at=utcnow())
+            db.session.add(cart)
+            db.session.flush()
+            user_id, cart_id = user.id, cart.id
+            db.session.execute(
+                sa.text(
+                    "INSERT INTO cart_merges (cart_id, token_hash, merged_at)"
+                    " VALUES (:cart, 'abc', CURRENT_TIMESTAMP)"
+                ),
+                {"cart": cart_id},
+            )
+            db.session.commit()
+            db.session.remove()
+            flask_migrate.upgrade()
+            with db.engine.connect() as conn:
+                rows = conn.execute(sa.text("SELECT user_id, token_hash FROM cart_merges")).all()
+            assert [tuple(r) for r in rows] == [(user_id, "abc")]
+            flask_migrate.downgrade(revision="0041_cart_merges")
+            with db.engine.connect() as conn:
+                rows = conn.execute(sa.text("SELECT cart_id, token_hash FROM cart_merges")).all()
+            assert [tuple(r) for r in rows] == [(cart_id, "abc")]
+            db.engine.dispose()

@@ -19,6 +19,7 @@ def sign_in(page, base):
     page.get_by_label("Email").fill("shopper@example.com")
     page.get_by_label("Password").fill(LIVE_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def empty_account_cart(page, base):

@@ -80,6 +80,7 @@ def test_signed_in_customer_sees_the_paid_order_in_the_account(page, live_server
     page.get_by_label("Email").fill("shopper@example.com")
     page.get_by_label("Password").fill(LIVE_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # signed in first
     page.goto(base + "/cart")
     if page.get_by_role("button", name="Empty cart").count():
         page.get_by_role("button", name="Empty cart").click()
@@ -91,6 +92,7 @@ def test_signed_in_customer_sees_the_paid_order_in_the_account(page, live_server
     page.get_by_label("I have read and accept the terms and conditions").check()
     page.get_by_role("button", name=re.compile(r"^Pay €")).click()
     page.get_by_role("button", name="Pay (test)").click()
+    expect(page.get_by_role("heading", name="Thank you for your order!")).to_be_visible()
     number = re.search(r"SS-[0-9A-Z]{4}-[0-9A-Z]{4}", page.content()).group(0)
     page.get_by_role("link", name="Your orders").click()
     row = page.get_by_role("row").filter(has_text=number)

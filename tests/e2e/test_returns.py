@@ -56,6 +56,7 @@ def test_return_one_mug_approve_receive_refund(browser, page, live_server, probl
     page.get_by_label("I have read and accept the terms and conditions").check()
     page.get_by_role("button", name=re.compile(r"^Pay €")).click()
     page.get_by_role("button", name="Pay (test)").click()
+    expect(page.get_by_role("heading", name="Thank you for your order!")).to_be_visible()
     number = re.search(r"SS-[0-9A-Z]{4}-[0-9A-Z]{4}", page.content()).group(0)
     delivered(live_server, number)
 
