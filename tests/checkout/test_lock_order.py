@@ -93,6 +93,30 @@ def _both(first, second) -> None:
         thread.join(30)
 
 
+def _press_pay(client) -> str:
+    """Pay pressed on the review page as the shopper sees it: the session's id."""
+    reviewed = token(client, "/checkout/review")
+    answer = client.post("/checkout/pay", data={"csrf_token": reviewed, "accept_terms": "y"})
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
+    return answer.headers["Location"].rsplit("/", 1)[1]
+
+
+def _recovery_link_paid(app, fake, session_id, outcome, *, once, go, said):
+    """A thread's work: once ``once`` is set (``outcome[said]``), the expired session's
+    recovery link is paid (``go`` set) and its payment completed (``outcome["first"]``)."""
+
+    def run() -> None:
+        outcome[said] = once.wait(10)
+        recovered = fake.recover(session_id)
+        fake.complete(recovered["id"])
+        go.set()
+        with app.app_context(), unit_of_work():
+            order = complete_session(recovered["id"])
+            outcome["first"] = order.status if order is not None else None
+
+    return run
+
+
 def test_pay_and_a_sign_in_merging_the_same_variants_in_the_other_order(own_app, monkeypatch):
     """A sign-in merge inserts cart lines L then S (each insert share-locks its variant);
     Pay locks S then L. Pay's locks must not block those inserts' share locks."""
@@ -373,19 +397,11 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
         email = f"recovers-{uuid.uuid4().hex[:6]}@example.com"
         client, _ = _ready(app, (small,), email)
 
-        def press_pay() -> str:
-            reviewed = token(client, "/checkout/review")  # the shopper sees the cart as it is
-            answer = client.post(
-                "/checkout/pay", data={"csrf_token": reviewed, "accept_terms": "y"}
-            )
-            assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
-            return answer.headers["Location"].rsplit("/", 1)[1]
-
-        first_session = press_pay()
+        first_session = _press_pay(client)
         fake.expire(first_session, promotions="opt_in")
         with app.app_context(), unit_of_work():
             record_session_expired(first_session)
-        second_session = press_pay()
+        second_session = _press_pay(client)
         client.post(
             "/cart/add",
             data={"variant_id": large, "quantity": 1, "csrf_token": token(client, "/cart")},
@@ -405,17 +421,11 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
         monkeypatch.setattr(checkout_services, "_unpaid_orders", unpaid_then_hold)
 
         def press() -> None:
-            outcome["third"] = press_pay()  # a session, or "review" (sent back to the cart)
+            outcome["third"] = _press_pay(client)  # a session, or "review" (sent back to the cart)
 
-        def recovery_paid() -> None:
-            outcome["press locked first"] = locked.wait(10)
-            recovered = fake.recover(first_session)
-            fake.complete(recovered["id"])
-            go.set()
-            with app.app_context(), unit_of_work():
-                order = complete_session(recovered["id"])
-                outcome["first"] = order.status if order is not None else None
-
+        recovery_paid = _recovery_link_paid(
+            app, fake, first_session, outcome, once=locked, go=go, said="press locked first"
+        )
         _both(press, recovery_paid)
         assert outcome["press locked first"] and outcome["payment started"]
         assert outcome["payment waited"] == is_postgres()
@@ -530,17 +540,11 @@ def test_a_recovery_payment_while_the_guest_signs_in(own_app, monkeypatch):
             make_user(email)
         client, reviewed = _ready(app, (small,), email)
 
-        def press_pay() -> str:
-            csrf = token(client, "/checkout/review")
-            answer = client.post("/checkout/pay", data={"csrf_token": csrf, "accept_terms": "y"})
-            assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
-            return answer.headers["Location"].rsplit("/", 1)[1]
-
-        first_session = press_pay()
+        first_session = _press_pay(client)
         fake.expire(first_session, promotions="opt_out")
         with app.app_context(), unit_of_work():
             record_session_expired(first_session)
-        second_session = press_pay()
+        second_session = _press_pay(client)
         locked, go = threading.Event(), threading.Event()
         real_get_or_create = cart_services.get_or_create_cart
         outcome: dict[str, object] = {}
@@ -557,15 +561,9 @@ def test_a_recovery_payment_while_the_guest_signs_in(own_app, monkeypatch):
         def sign_in() -> None:
             outcome["signed in"] = login(client, email).status_code
 
-        def recovery_paid() -> None:
-            outcome["merge locked first"] = locked.wait(10)
-            recovered = fake.recover(first_session)
-            fake.complete(recovered["id"])
-            go.set()
-            with app.app_context(), unit_of_work():
-                order = complete_session(recovered["id"])
-                outcome["first"] = order.status if order is not None else None
-
+        recovery_paid = _recovery_link_paid(
+            app, fake, first_session, outcome, once=locked, go=go, said="merge locked first"
+        )
         _both(sign_in, recovery_paid)
         assert outcome["merge locked first"] and outcome["payment started"]
         assert outcome["payment waited"] == is_postgres()
@@ -581,3 +579,60 @@ def test_a_recovery_payment_while_the_guest_signs_in(own_app, monkeypatch):
         assert second == (OrderStatus.CANCELLED, CancelReason.REPLACED, True)
         assert fake.open_sessions(orders[1].number) == []
         assert fake.sessions[second_session]["status"] == "expired"
+
+
+def test_the_recovery_mail_while_the_guest_presses_pay_again(own_app, monkeypatch):
+    """The guest's checkout expired and its recovery e-mail is about to go (its task) just as
+    the guest presses Pay again (the press holds the cart). The e-mail waits for the press
+    and then stays unsent: the guest is paying."""
+    import app.checkout.services as checkout_services
+    from app.cart.tasks import recover_guest
+    from app.checkout.completion import record_session_expired
+    from app.notifications.models import Notification
+    from tests.databases import is_postgres
+
+    app = own_app
+    with FakeStripe() as fake:
+        point_at(app, fake, monkeypatch)
+        small, _ = _shirt(app)
+        email = f"pays-again-{uuid.uuid4().hex[:6]}@example.com"
+        client, _ = _ready(app, (small,), email)
+        first_session = _press_pay(client)
+        fake.expire(first_session, promotions="opt_out")  # the mail is sent by hand below
+        with app.app_context(), unit_of_work():
+            record_session_expired(first_session)
+            first_id = db.session.execute(sa.select(Order.id).where(Order.email == email)).scalar()
+        locked, go = threading.Event(), threading.Event()
+        real_unpaid = checkout_services._unpaid_orders
+        outcome: dict[str, object] = {}
+
+        def unpaid_then_hold(cart):
+            orders = real_unpaid(cart)
+            if threading.current_thread().name == "first" and flask.request.method == "POST":
+                locked.set()
+                outcome["mail started"] = go.wait(10)
+                outcome["mail waited"] = _until_another_waits_for_a_lock(app)
+            return orders
+
+        monkeypatch.setattr(checkout_services, "_unpaid_orders", unpaid_then_hold)
+
+        def press() -> None:
+            outcome["second"] = _press_pay(client)
+
+        def mail() -> None:
+            outcome["press locked first"] = locked.wait(10)
+            go.set()
+            with app.app_context():
+                outcome["sent"] = recover_guest.call_local(first_id, f"{fake.url}/recover/x")
+
+        _both(press, mail)
+        assert outcome["press locked first"] and outcome["mail started"]
+        assert outcome["mail waited"] == is_postgres()
+        assert outcome["sent"] is False
+        with app.app_context():
+            mails = db.session.execute(
+                sa.select(sa.func.count())
+                .select_from(Notification)
+                .where(Notification.template == "cart-recovery", Notification.to_address == email)
+            ).scalar_one()
+        assert mails == 0
