@@ -101,7 +101,8 @@ def prepare(order: Order) -> Revival:
     its orders placed after ``order``, unpaid and for some of the same items (newest first),
     then the stock of all of them. With the cart held, a press under way has either committed
     its order, which this finds, or not begun. The cart is the one the shopper uses now: the
-    account's when the guest has signed in since (:func:`cart_of`)."""
+    account's when the guest has signed in since (:func:`_shopper`); a cart that went while
+    this looked (merged at a sign-in) is looked for again."""
     variants = sorted({ln.variant_id for ln in order.lines if ln.variant_id is not None})
     cart, theirs = _shopper(order)
     if cart is not None and not _locked(cart):
