@@ -152,3 +152,30 @@ def test_suggestions_on_a_phone_fit_the_screen(page, live_server, problems, tmp_
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(tmp_path / "suggestions-390.png"))
     problems.assert_clean()
+
+
+def test_typing_on_while_suggestions_are_slow_gives_the_older_request_up(
+    page, live_server, problems
+):
+    """The suggestions for "mer" are slow to come; the shopper types on. The request for
+    "mer" is given up (htmx logs that: no fault of the page) and the list shows the answer
+    for "meri"."""
+    held = []
+    page.route("**/search/suggestions*", lambda route: held.append(route))
+    page.goto(live_server.url + "/")
+    box = page.get_by_role("combobox", name="Search products")
+    box.press_sequentially("mer", delay=40)
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(20)
+    box.press_sequentially("i", delay=40)
+    for _ in range(100):
+        if len(held) > 1:
+            break
+        page.wait_for_timeout(20)
+    assert [r.request.url.rsplit("q=", 1)[-1] for r in held] == ["mer", "meri"]
+    held[-1].continue_()
+    expect(page.get_by_role("listbox", name="Suggestions")).to_be_visible()
+    expect(box).to_have_attribute("aria-expanded", "true")
+    problems.assert_clean()
