@@ -512,6 +512,16 @@ def acknowledge_prices(view: CartView) -> None:
         )
 
 
+# A merge matters while the guest's recovery link can still be paid: Stripe keeps it 30 days
+# after the checkout expired, which was before the merge.
+MERGES_KEPT = timedelta(days=31)
+
+
+def purge_old_merges() -> int:
+    """Forget cart merges no recovery link can reach any more."""
+    return affected(sa.delete(CartMerge).where(CartMerge.merged_at < utcnow() - MERGES_KEPT))
+
+
 def purge_expired(batch_size: int = 500) -> int:
     """Delete expired carts in batches (their lines and saved items cascade)."""
     ids = list(

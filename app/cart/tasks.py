@@ -17,13 +17,17 @@ BATCH = 500
 
 @periodic_job(crontab(minute="17"))
 def purge_expired_carts() -> int:
+    """Expired carts, in batches; then the cart merges no recovery link can reach."""
     purged = 0
     while True:
         with unit_of_work():
             batch = purge_expired(batch_size=BATCH)
         purged += batch
         if batch < BATCH:
-            return purged
+            break
+    with unit_of_work():
+        services.purge_old_merges()
+    return purged
 
 
 @shop_task(retries=3, retry_delay=5)

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import AuditEvent
-from app.cart.models import Cart, CartLine
-from app.cart.tasks import recover_guest, remind_idle
+from app.cart.models import Cart, CartLine, CartMerge
+from app.cart.tasks import purge_expired_carts, recover_guest, remind_idle
 from app.db import commit_unit_of_work, utcnow
 from app.extensions import db
 from app.notifications.models import Notification, Status
@@ -484,3 +484,24 @@ def test_a_carried_checkout_is_closed_even_after_the_accounts_cart_was_renewed(
     assert orders[first.number].status == OrderStatus.PAID
     assert orders[second.number].status == OrderStatus.CANCELLED
     assert fake_stripe.sessions[second_session]["status"] == "expired"
+
+
+def test_merges_are_forgotten_once_no_recovery_link_can_reach_them(app, client, db, fake_stripe):
+    """A merge is kept while the guest's recovery link may still be paid (Stripe: 30 days
+    after the checkout expired, which was before the merge); the hourly clean-up forgets it
+    after that."""
+    variant = factories.product("Linen Shirt", price=2500, stock=5).variants[0]
+    make_user("grace@example.com")
+    commit_unit_of_work()
+    expired_with_recovery_link(client, fake_stripe, variant.id)
+    login(client, "grace@example.com")
+    [merge] = db.session.execute(sa.select(CartMerge)).scalars()
+    merge.merged_at = utcnow() - timedelta(days=30)
+    commit_unit_of_work()
+    purge_expired_carts.call_local()
+    assert db.session.execute(sa.select(sa.func.count()).select_from(CartMerge)).scalar() == 1
+    merge = db.session.execute(sa.select(CartMerge)).scalar_one()
+    merge.merged_at = utcnow() - timedelta(days=32)
+    commit_unit_of_work()
+    purge_expired_carts.call_local()
+    assert db.session.execute(sa.select(sa.func.count()).select_from(CartMerge)).scalar() == 0
