@@ -117,6 +117,28 @@ def _recovery_link_paid(app, fake, session_id, outcome, *, once, go, said):
     return run
 
 
+def _press_held_once_locked(app, monkeypatch, outcome, other: str):
+    """Make the next press (a POST in the thread named "first") pause once it holds its cart
+    and the cart's unpaid orders: it sets ``locked``, waits for ``go`` (``outcome[other +
+    " started"]``), then until another connection waits for a lock (``outcome[other + "
+    waited"]``). Returns (locked, go)."""
+    import app.checkout.services as checkout_services
+
+    locked, go = threading.Event(), threading.Event()
+    real_unpaid = checkout_services._unpaid_orders
+
+    def unpaid_then_hold(cart):
+        orders = real_unpaid(cart)
+        if threading.current_thread().name == "first" and flask.request.method == "POST":
+            locked.set()
+            outcome[f"{other} started"] = go.wait(10)
+            outcome[f"{other} waited"] = _until_another_waits_for_a_lock(app)
+        return orders
+
+    monkeypatch.setattr(checkout_services, "_unpaid_orders", unpaid_then_hold)
+    return locked, go
+
+
 def test_pay_and_a_sign_in_merging_the_same_variants_in_the_other_order(own_app, monkeypatch):
     """A sign-in merge inserts cart lines L then S (each insert share-locks its variant);
     Pay locks S then L. Pay's locks must not block those inserts' share locks."""
@@ -386,7 +408,6 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
     payment must wait for the press rather than deadlock with it over the stock rows, and then
     close the checkout the press just made, which it could not see when it first looked: the
     guest must not be able to pay for the first shirt twice."""
-    import app.checkout.services as checkout_services
     from app.checkout.completion import record_session_expired
     from tests.databases import is_postgres
 
@@ -406,19 +427,8 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
             "/cart/add",
             data={"variant_id": large, "quantity": 1, "csrf_token": token(client, "/cart")},
         )
-        locked, go = threading.Event(), threading.Event()
-        real_unpaid = checkout_services._unpaid_orders
         outcome: dict[str, object] = {}
-
-        def unpaid_then_hold(cart):
-            orders = real_unpaid(cart)
-            if threading.current_thread().name == "first" and flask.request.method == "POST":
-                locked.set()
-                outcome["payment started"] = go.wait(10)
-                outcome["payment waited"] = _until_another_waits_for_a_lock(app)
-            return orders
-
-        monkeypatch.setattr(checkout_services, "_unpaid_orders", unpaid_then_hold)
+        locked, go = _press_held_once_locked(app, monkeypatch, outcome, "payment")
 
         def press() -> None:
             outcome["third"] = _press_pay(client)  # a session, or "review" (sent back to the cart)
@@ -585,7 +595,6 @@ def test_the_recovery_mail_while_the_guest_presses_pay_again(own_app, monkeypatc
     """The guest's checkout expired and its recovery e-mail is about to go (its task) just as
     the guest presses Pay again (the press holds the cart). The e-mail waits for the press
     and then stays unsent: the guest is paying."""
-    import app.checkout.services as checkout_services
     from app.cart.tasks import recover_guest
     from app.checkout.completion import record_session_expired
     from app.notifications.models import Notification
@@ -602,19 +611,8 @@ def test_the_recovery_mail_while_the_guest_presses_pay_again(own_app, monkeypatc
         with app.app_context(), unit_of_work():
             record_session_expired(first_session)
             first_id = db.session.execute(sa.select(Order.id).where(Order.email == email)).scalar()
-        locked, go = threading.Event(), threading.Event()
-        real_unpaid = checkout_services._unpaid_orders
         outcome: dict[str, object] = {}
-
-        def unpaid_then_hold(cart):
-            orders = real_unpaid(cart)
-            if threading.current_thread().name == "first" and flask.request.method == "POST":
-                locked.set()
-                outcome["mail started"] = go.wait(10)
-                outcome["mail waited"] = _until_another_waits_for_a_lock(app)
-            return orders
-
-        monkeypatch.setattr(checkout_services, "_unpaid_orders", unpaid_then_hold)
+        locked, go = _press_held_once_locked(app, monkeypatch, outcome, "mail")
 
         def press() -> None:
             outcome["second"] = _press_pay(client)
