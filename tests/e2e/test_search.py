@@ -164,12 +164,12 @@ def test_typing_on_while_suggestions_are_slow_gives_the_older_request_up(
     page.route("**/search/suggestions*", lambda route: held.append(route))
     page.goto(live_server.url + "/")
     box = page.get_by_role("combobox", name="Search products")
-    box.press_sequentially("mer", delay=40)
+    box.fill("mer")  # one input event, whatever the machine's speed: one request
     for _ in range(100):
         if held:
             break
         page.wait_for_timeout(20)
-    box.press_sequentially("i", delay=40)
+    box.press("i")
     for _ in range(100):
         if len(held) > 1:
             break
