@@ -101,6 +101,18 @@ def _press_pay(client) -> str:
     return answer.headers["Location"].rsplit("/", 1)[1]
 
 
+def _expired_checkout(app, fake, client, *, promotions: str) -> str:
+    """Pay pressed, then the session let expire (Stripe's promotions consent as given) and
+    the expiry recorded: the session's id."""
+    from app.checkout.completion import record_session_expired
+
+    session_id = _press_pay(client)
+    fake.expire(session_id, promotions=promotions)
+    with app.app_context(), unit_of_work():
+        record_session_expired(session_id)
+    return session_id
+
+
 def _recovery_link_paid(app, fake, session_id, outcome, *, once, go, said):
     """A thread's work: once ``once`` is set (``outcome[said]``), the expired session's
     recovery link is paid (``go`` set) and its payment completed (``outcome["first"]``)."""
@@ -408,7 +420,6 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
     payment must wait for the press rather than deadlock with it over the stock rows, and then
     close the checkout the press just made, which it could not see when it first looked: the
     guest must not be able to pay for the first shirt twice."""
-    from app.checkout.completion import record_session_expired
     from tests.databases import is_postgres
 
     app = own_app
@@ -418,10 +429,7 @@ def test_a_recovery_payment_while_a_press_replaces_the_newer_checkout(own_app, m
         email = f"recovers-{uuid.uuid4().hex[:6]}@example.com"
         client, _ = _ready(app, (small,), email)
 
-        first_session = _press_pay(client)
-        fake.expire(first_session, promotions="opt_in")
-        with app.app_context(), unit_of_work():
-            record_session_expired(first_session)
+        first_session = _expired_checkout(app, fake, client, promotions="opt_in")
         second_session = _press_pay(client)
         client.post(
             "/cart/add",
@@ -537,7 +545,6 @@ def test_a_recovery_payment_while_the_guest_signs_in(own_app, monkeypatch):
     account and deletes the cart) at the moment the first checkout's recovery link is paid.
     The payment waits for the merge, finds the account, and closes the carried checkout:
     the shirt cannot be paid for twice."""
-    from app.checkout.completion import record_session_expired
     from tests.accounts.helpers import login
     from tests.databases import is_postgres
 
@@ -550,10 +557,7 @@ def test_a_recovery_payment_while_the_guest_signs_in(own_app, monkeypatch):
             make_user(email)
         client, reviewed = _ready(app, (small,), email)
 
-        first_session = _press_pay(client)
-        fake.expire(first_session, promotions="opt_out")
-        with app.app_context(), unit_of_work():
-            record_session_expired(first_session)
+        first_session = _expired_checkout(app, fake, client, promotions="opt_out")
         second_session = _press_pay(client)
         locked, go = threading.Event(), threading.Event()
         real_get_or_create = cart_services.get_or_create_cart
@@ -596,7 +600,6 @@ def test_the_recovery_mail_while_the_guest_presses_pay_again(own_app, monkeypatc
     the guest presses Pay again (the press holds the cart). The e-mail waits for the press
     and then stays unsent: the guest is paying."""
     from app.cart.tasks import recover_guest
-    from app.checkout.completion import record_session_expired
     from app.notifications.models import Notification
     from tests.databases import is_postgres
 
@@ -606,10 +609,8 @@ def test_the_recovery_mail_while_the_guest_presses_pay_again(own_app, monkeypatc
         small, _ = _shirt(app)
         email = f"pays-again-{uuid.uuid4().hex[:6]}@example.com"
         client, _ = _ready(app, (small,), email)
-        first_session = _press_pay(client)
-        fake.expire(first_session, promotions="opt_out")  # the mail is sent by hand below
-        with app.app_context(), unit_of_work():
-            record_session_expired(first_session)
+        _expired_checkout(app, fake, client, promotions="opt_out")  # the mail: by hand, below
+        with app.app_context():
             first_id = db.session.execute(sa.select(Order.id).where(Order.email == email)).scalar()
         outcome: dict[str, object] = {}
         locked, go = _press_held_once_locked(app, monkeypatch, outcome, "mail")
