@@ -64,7 +64,8 @@ PENDING_2FA = "pending_2fa"
 def sign_in(user, *, remember: bool, second_factor: bool, guest_cart: str | None = None) -> None:
     """A fresh session for a fresh sign-in (no fixation): the old cookie's contents go, and
     the guest cart, if any, merges into the user's cart (what was merged or capped is said)."""
-    from app.cart.services import find_cart, merge_guest_cart
+    from app.cart.merge import merge_guest_cart
+    from app.cart.services import find_cart
 
     guest_token = guest_cart or session.get("guest_cart")
     session.clear()

@@ -323,7 +323,7 @@ def _second_factor_refused(user: User, totp: str | None) -> Response | None:
 
 def merge_guest_cart_of(user: User) -> list[str]:
     from app.api.cart import guest_cart_from_header
-    from app.cart.services import merge_guest_cart
+    from app.cart.merge import merge_guest_cart
 
     guest = guest_cart_from_header()
     return merge_guest_cart(guest, user.id) if guest is not None else []

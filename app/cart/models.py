@@ -62,7 +62,7 @@ class CartLine(Base):
 
 
 class CartMerge(Base):
-    """A guest cart merged into an account's cart at sign-in (app.cart.services
+    """A guest cart merged into an account's cart at sign-in (app.cart.merge
     .merge_guest_cart), kept by the guest cart's token hash. The guest cart is gone after the
     merge; a guest order placed from it and paid later through Stripe's recovery link finds
     here the account its shopper signed in to, and when (app.checkout.revival). Recorded only

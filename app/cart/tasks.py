@@ -5,6 +5,7 @@ from __future__ import annotations
 from huey import crontab
 
 from app.cart import recovery, services
+from app.cart.merge import purge_old_merges
 from app.cart.services import purge_expired
 from app.db import unit_of_work
 from app.extensions import db
@@ -26,7 +27,7 @@ def purge_expired_carts() -> int:
         if batch < BATCH:
             break
     with unit_of_work():
-        services.purge_old_merges()
+        purge_old_merges()
     return purged
 
 

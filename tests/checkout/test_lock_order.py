@@ -13,6 +13,7 @@ import uuid
 import flask
 import sqlalchemy as sa
 
+import app.cart.merge as cart_merge
 import app.cart.services as cart_services
 import app.orders.fulfilment as fulfilment
 from app.cart.models import Cart, CartLine
@@ -176,12 +177,12 @@ def test_pay_and_a_sign_in_merging_the_same_variants_in_the_other_order(own_app,
             time.sleep(HOLD)
         return change
 
-    monkeypatch.setattr(cart_services, "add_item", add_then_hold)
+    monkeypatch.setattr(cart_merge, "add_item", add_then_hold)  # as the merge adds lines
     outcome: dict[str, object] = {}
 
     def merge() -> None:
         with app.app_context(), unit_of_work():
-            cart_services.merge_guest_cart(db.session.get(Cart, guest_id), user_id)
+            cart_merge.merge_guest_cart(db.session.get(Cart, guest_id), user_id)
         outcome["merge"] = "ok"
 
     def press() -> None:
@@ -570,7 +571,7 @@ def test_a_recovery_payment_while_the_guest_signs_in(own_app, monkeypatch):
                 outcome["payment waited"] = _until_another_waits_for_a_lock(app)
             return real_get_or_create(user_id=user_id, token=token)
 
-        monkeypatch.setattr(cart_services, "get_or_create_cart", hold_then_get_or_create)
+        monkeypatch.setattr(cart_merge, "get_or_create_cart", hold_then_get_or_create)
 
         def sign_in() -> None:
             outcome["signed in"] = login(client, email).status_code
