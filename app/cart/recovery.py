@@ -23,6 +23,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.cart.models import Cart, CartLine
 from app.cart.queries import build_cart_view, own_unpaid_orders
+from app.cart.services import lock_cart
 from app.db import affected, utcnow
 from app.extensions import db
 from app.notifications.models import Category, Channel
@@ -137,9 +138,9 @@ def recover_guest(cart: Cart | None, *, email: str, recovery_url: str) -> bool:
     one e-mail with Stripe's recovery link, once per cart (not while they are paying again)."""
     if cart is None or not email or not recovery_url.startswith(("https://", "http://")):
         return False
-    # Locked as a press locks it (this task holds no order): a press either committed its
-    # order, which the next line sees, or waits until this mail is claimed.
-    db.session.execute(sa.select(Cart.id).where(Cart.id == cart.id).with_for_update(key_share=True))
+    # The cart locked first (this task holds no order): a press either committed its order,
+    # which the next line sees, or waits until this mail is claimed.
+    lock_cart(cart)
     if own_unpaid_orders(cart):
         return False  # pressed Pay again: paying right now, or a payment link is open
     lines, subtotal, currency = _lines(cart)
